@@ -1,0 +1,1 @@
+"""Users, workspaces, roles and sign-in."""

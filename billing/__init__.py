@@ -1,0 +1,1 @@
+"""Credits: the ledger (milli-credits), grants, holds; later packages and Paddle."""

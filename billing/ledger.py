@@ -1,0 +1,400 @@
+"""The credit ledger's service API.
+
+Every function takes the session (the caller owns the transaction and commits),
+the workspace (or hold) and the idempotency key explicitly. Arguments are checked
+here, before the database is touched; the rules themselves are enforced by the
+`ledger_*` SQL functions (migration 0004) under the account's row lock.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import CreditAccount, CreditGrant, CreditHold, LedgerEntry
+from billing.money import credits_label
+from core.errors import KloseError
+
+DebitKind = Literal["query", "call", "debit", "adjustment"]
+MAX_KEY_LENGTH = 200
+MAX_AMOUNT_MC = 10**15  # a sanity ceiling far above any real purchase
+
+
+class LedgerError(KloseError):
+    pass
+
+
+class InvalidLedgerArgument(LedgerError, ValueError):
+    pass
+
+
+class InsufficientCredits(LedgerError):
+    def __init__(self, needed_mc: int, available_mc: int) -> None:
+        self.needed_mc = needed_mc
+        self.available_mc = available_mc
+        super().__init__(
+            f"Not enough credits: this needs {credits_label(needed_mc)}, "
+            f"{credits_label(available_mc)} available."
+        )
+
+
+class AccountFrozen(LedgerError):
+    def __init__(self) -> None:
+        super().__init__("This workspace's credits are frozen; contact support.")
+
+
+class IdempotencyConflict(LedgerError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"The idempotency key {key!r} was already used for another operation.")
+
+
+class HoldNotFound(LedgerError):
+    pass
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    status: str
+    entry_id: int | None
+    amount_mc: int
+    balance_mc: int
+    held_mc: int
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status in ("duplicate", "already_resolved")
+
+    @property
+    def available_mc(self) -> int:
+        return self.balance_mc - self.held_mc
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    status: str
+    hold_id: int | None
+    amount_mc: int
+    balance_mc: int
+    held_mc: int
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status in ("duplicate", "already_resolved")
+
+    @property
+    def available_mc(self) -> int:
+        return self.balance_mc - self.held_mc
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance_mc: int
+    held_mc: int
+    frozen: bool
+
+    @property
+    def available_mc(self) -> int:
+        return self.balance_mc - self.held_mc
+
+
+# --- argument checks ---------------------------------------------------------------
+
+
+def _amount(value: object, name: str, *, allow_zero: bool = False) -> int:
+    # bool is an int subclass; floats, Decimals and strings are refused outright.
+    if type(value) is not int:
+        raise InvalidLedgerArgument(
+            f"{name} must be an integer number of milli-credits, not {type(value).__name__}"
+        )
+    if value < 0 or (value == 0 and not allow_zero):
+        raise InvalidLedgerArgument(f"{name} must be {'>= 0' if allow_zero else '> 0'}: {value}")
+    if value > MAX_AMOUNT_MC:
+        raise InvalidLedgerArgument(f"{name} is implausibly large: {value}")
+    return value
+
+
+def _key(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_KEY_LENGTH:
+        raise InvalidLedgerArgument(
+            f"idempotency key must be a non-empty string of at most {MAX_KEY_LENGTH} characters"
+        )
+    return value
+
+
+def _workspace(value: object) -> uuid.UUID:
+    if not isinstance(value, uuid.UUID):
+        raise InvalidLedgerArgument("workspace_id must be a UUID")
+    return value
+
+
+def _meta(metadata: dict[str, Any] | None) -> str:
+    return json.dumps(metadata or {}, default=str)
+
+
+def _raise_for(status: str, key: str, needed_mc: int, balance_mc: int, held_mc: int) -> None:
+    if status == "insufficient":
+        raise InsufficientCredits(needed_mc, balance_mc - held_mc)
+    if status == "frozen":
+        raise AccountFrozen()
+    if status == "conflict":
+        raise IdempotencyConflict(key)
+
+
+# --- operations --------------------------------------------------------------------
+
+
+async def grant(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    source: str,
+    expires_at: datetime | None = None,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Add a grant (lot) of credits. Applying the same key again moves nothing."""
+    ws, amount, key = _workspace(workspace_id), _amount(amount_mc, "amount_mc"), _key(
+        idempotency_key
+    )
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM ledger_grant(:ws, :key, :amount, :source, :expires, :desc,"
+                " CAST(:meta AS jsonb))"
+            ),
+            {
+                "ws": ws,
+                "key": key,
+                "amount": amount,
+                "source": source,
+                "expires": expires_at,
+                "desc": description,
+                "meta": _meta(metadata),
+            },
+        )
+    ).one()
+    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def debit(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    kind: DebitKind,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Debit available credits; raises InsufficientCredits rather than go below zero."""
+    ws, amount, key = _workspace(workspace_id), _amount(amount_mc, "amount_mc"), _key(
+        idempotency_key
+    )
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM ledger_debit(:ws, :key, :amount, :kind, :desc, CAST(:meta AS jsonb))"
+            ),
+            {
+                "ws": ws,
+                "key": key,
+                "amount": amount,
+                "kind": kind,
+                "desc": description,
+                "meta": _meta(metadata),
+            },
+        )
+    ).one()
+    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def place_hold(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    max_mc: int,
+    min_mc: int,
+    idempotency_key: str,
+    expires_at: datetime,
+    reference: str | None = None,
+) -> HoldResult:
+    """Reserve as much as is available up to `max_mc`, but at least `min_mc`."""
+    ws, key = _workspace(workspace_id), _key(idempotency_key)
+    max_amount, min_amount = _amount(max_mc, "max_mc"), _amount(min_mc, "min_mc")
+    if min_amount > max_amount:
+        raise InvalidLedgerArgument("min_mc must not exceed max_mc")
+    if expires_at.tzinfo is None:
+        raise InvalidLedgerArgument("expires_at must be timezone-aware")
+    row = (
+        await session.execute(
+            text("SELECT * FROM ledger_hold_place(:ws, :key, :max, :min, :expires, :ref)"),
+            {
+                "ws": ws,
+                "key": key,
+                "max": max_amount,
+                "min": min_amount,
+                "expires": expires_at,
+                "ref": reference,
+            },
+        )
+    ).one()
+    _raise_for(row.status, key, min_amount, row.balance_mc, row.held_mc)
+    return HoldResult(row.status, row.hold_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def settle_hold(
+    session: AsyncSession,
+    hold_id: int,
+    *,
+    actual_mc: int,
+    idempotency_key: str,
+    kind: DebitKind,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Debit what was used (capped at the hold) and release the rest, exactly once."""
+    actual, key = _amount(actual_mc, "actual_mc", allow_zero=True), _key(idempotency_key)
+    if type(hold_id) is not int:
+        raise InvalidLedgerArgument("hold_id must be an integer")
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM ledger_hold_settle(:hold, :actual, :key, :kind, :desc,"
+                " CAST(:meta AS jsonb))"
+            ),
+            {
+                "hold": hold_id,
+                "actual": actual,
+                "key": key,
+                "kind": kind,
+                "desc": description,
+                "meta": _meta(metadata),
+            },
+        )
+    ).one()
+    if row.status == "not_found":
+        raise HoldNotFound(f"No hold {hold_id}.")
+    _raise_for(row.status, key, actual, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def release_hold(
+    session: AsyncSession, hold_id: int, *, final_status: Literal["released", "expired"] = "released"
+) -> HoldResult:
+    """Release a hold without charging; a hold already resolved is left as it is."""
+    if type(hold_id) is not int:
+        raise InvalidLedgerArgument("hold_id must be an integer")
+    row = (
+        await session.execute(
+            text("SELECT * FROM ledger_hold_release(:hold, :final)"),
+            {"hold": hold_id, "final": final_status},
+        )
+    ).one()
+    if row.status == "not_found":
+        raise HoldNotFound(f"No hold {hold_id}.")
+    return HoldResult(row.status, row.hold_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def expire_holds(session: AsyncSession, *, now: datetime | None = None) -> list[int]:
+    """Release every open hold past its expiry; returns the ids that expired."""
+    cutoff = now or datetime.now(UTC)
+    ids = (
+        await session.scalars(
+            select(CreditHold.id)
+            .where(CreditHold.status == "open", CreditHold.expires_at <= cutoff)
+            .order_by(CreditHold.expires_at)
+        )
+    ).all()
+    expired = []
+    for hold_id in ids:
+        result = await release_hold(session, hold_id, final_status="expired")
+        if result.status == "ok":
+            expired.append(hold_id)
+    return expired
+
+
+# --- reading -----------------------------------------------------------------------
+
+
+async def get_balance(session: AsyncSession, workspace_id: uuid.UUID) -> Balance:
+    account = await session.get(CreditAccount, _workspace(workspace_id), populate_existing=True)
+    if account is None:
+        return Balance(balance_mc=0, held_mc=0, frozen=False)
+    return Balance(balance_mc=account.balance_mc, held_mc=account.held_mc, frozen=account.frozen)
+
+
+async def recent_entries(
+    session: AsyncSession, workspace_id: uuid.UUID, *, limit: int = 5
+) -> list[LedgerEntry]:
+    result = await session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.workspace_id == _workspace(workspace_id))
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+@dataclass(frozen=True)
+class LedgerAudit:
+    """The account's cached figures beside the sums they must equal."""
+
+    balance_mc: int
+    held_mc: int
+    entries_sum_mc: int
+    grants_remaining_mc: int
+    open_holds_mc: int
+    last_balance_after_mc: int | None
+
+    @property
+    def consistent(self) -> bool:
+        return (
+            self.balance_mc == self.entries_sum_mc == self.grants_remaining_mc
+            and self.held_mc == self.open_holds_mc
+            and self.last_balance_after_mc in (None, self.balance_mc)
+        )
+
+
+async def audit(session: AsyncSession, workspace_id: uuid.UUID) -> LedgerAudit:
+    ws = _workspace(workspace_id)
+    balance = await get_balance(session, ws)
+    entries_sum = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_mc), 0)).where(
+            LedgerEntry.workspace_id == ws
+        )
+    )
+    grants_sum = await session.scalar(
+        select(func.coalesce(func.sum(CreditGrant.remaining_mc), 0)).where(
+            CreditGrant.workspace_id == ws
+        )
+    )
+    holds_sum = await session.scalar(
+        select(func.coalesce(func.sum(CreditHold.amount_mc), 0)).where(
+            CreditHold.workspace_id == ws, CreditHold.status == "open"
+        )
+    )
+    last_after = await session.scalar(
+        select(LedgerEntry.balance_after_mc)
+        .where(LedgerEntry.workspace_id == ws)
+        .order_by(LedgerEntry.id.desc())
+        .limit(1)
+    )
+    return LedgerAudit(
+        balance_mc=balance.balance_mc,
+        held_mc=balance.held_mc,
+        entries_sum_mc=int(entries_sum or 0),
+        grants_remaining_mc=int(grants_sum or 0),
+        open_holds_mc=int(holds_sum or 0),
+        last_balance_after_mc=last_after,
+    )

@@ -1,0 +1,104 @@
+"""All configuration, read once from the environment (and a `.env` file).
+
+Every setting is documented in the README's configuration table; nothing else in
+the code reads `os.environ` for configuration.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- database -----------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (with pgvector). Unset: an embedded PostgreSQL is used.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Where local state is kept.")
+    embedded_pg_dir: Path | None = Field(
+        default=None, description="Embedded PostgreSQL data folder (default: DATA_DIR/pg)."
+    )
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Apply migrations on `serve`. Default: yes on the embedded database only.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- server -------------------------------------------------------------------
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The URL Twilio and Paddle reach us at; used to validate signatures.",
+    )
+    run_worker_in_serve: bool = Field(
+        default=True, description="Run the job-queue worker inside `klosesales serve`."
+    )
+    chainlit_auth_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs chat session tokens. Unset: generated once into DATA_DIR.",
+    )
+    log_level: str = "INFO"
+
+    # --- chat model ---------------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = Field(default=60.0, gt=0)
+
+    # --- telephony and OTP (Twilio) -------------------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_verify_service_sid: str | None = None
+
+    # --- payments (Paddle) ----------------------------------------------------------
+    paddle_api_key: SecretStr | None = None
+    paddle_webhook_secret: SecretStr | None = None
+    paddle_environment: str = Field(default="sandbox", pattern="^(sandbox|production)$")
+    paddle_client_token: str | None = None
+
+    # --- embeddings -----------------------------------------------------------------
+    embeddings_provider: str = Field(default="local", pattern="^(local|openai)$")
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pg_dir(self) -> Path:
+        return (self.embedded_pg_dir or self.data_dir / "pg").resolve()
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.uses_embedded_db if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def twilio_live(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    @property
+    def verify_live(self) -> bool:
+        return bool(
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_verify_service_sid
+        )
+
+    @property
+    def paddle_live(self) -> bool:
+        return bool(self.paddle_api_key and self.paddle_webhook_secret)
+
+    @property
+    def openai_live(self) -> bool:
+        return self.openai_api_key is not None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
