@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from billing.money import credits_label
 from core.errors import KloseError
 
 DebitKind = Literal["query", "call", "debit", "adjustment"]
+DEBIT_KINDS: tuple[str, ...] = get_args(DebitKind)
 MAX_KEY_LENGTH = 200
 MAX_AMOUNT_MC = 10**15  # a sanity ceiling far above any real purchase
 
@@ -134,6 +135,12 @@ def _workspace(value: object) -> uuid.UUID:
     return value
 
 
+def _kind(value: object) -> DebitKind:
+    if value not in DEBIT_KINDS:
+        raise InvalidLedgerArgument(f"kind must be one of {', '.join(DEBIT_KINDS)}")
+    return value  # type: ignore[return-value]
+
+
 def _meta(metadata: dict[str, Any] | None) -> str:
     return json.dumps(metadata or {}, default=str)
 
@@ -209,7 +216,7 @@ async def debit(
                 "ws": ws,
                 "key": key,
                 "amount": amount,
-                "kind": kind,
+                "kind": _kind(kind),
                 "desc": description,
                 "meta": _meta(metadata),
             },
@@ -277,7 +284,7 @@ async def settle_hold(
                 "hold": hold_id,
                 "actual": actual,
                 "key": key,
-                "kind": kind,
+                "kind": _kind(kind),
                 "desc": description,
                 "meta": _meta(metadata),
             },

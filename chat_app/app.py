@@ -1,0 +1,115 @@
+"""The Chainlit app, mounted at /chat by `chat_app.server`.
+
+Sign-in checks email and password against our users table; every message is
+answered by `chat_app.turns.answer_message`, which also bills it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import chainlit as cl
+
+from accounts import service as accounts
+from accounts.models import User
+from accounts.service import Actor
+from chat_app.runtime import get_runtime
+from chat_app.turns import ToolCallRecord, answer_message
+
+
+@cl.data_layer
+def _no_data_layer() -> Any:
+    # Chat history lives in our own tables for now. Defining this hook stops Chainlit
+    # from starting its own asyncpg data layer whenever DATABASE_URL is set.
+    return None
+
+
+@cl.password_auth_callback
+async def password_login(username: str, password: str) -> cl.User | None:
+    runtime = get_runtime()
+    async with runtime.db.session() as session:
+        user = await accounts.authenticate(session, username, password)
+        if user is None:
+            return None
+        await session.commit()
+        return _chainlit_user(user)
+
+
+def _chainlit_user(user: User) -> cl.User:
+    return cl.User(
+        identifier=user.email,
+        display_name=user.name,
+        metadata={
+            "user_id": str(user.id),
+            "workspace_id": str(user.workspace_id),
+            "role": user.role,
+            "provider": "credentials",
+        },
+    )
+
+
+async def _current_actor() -> Actor | None:
+    """The signed-in user, re-read from the database on every message."""
+    cl_user = cl.user_session.get("user")
+    if cl_user is None:
+        return None
+    user_id = uuid.UUID(str(cl_user.metadata["user_id"]))
+    async with get_runtime().db.session() as session:
+        user = await accounts.get_user(session, user_id)
+        return Actor.of(user) if user is not None else None
+
+
+class _StepObserver:
+    """Shows each tool call as a Chainlit step."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, cl.Step] = {}
+
+    async def tool_started(self, call: ToolCallRecord) -> None:
+        step = cl.Step(name=call.name, type="tool")
+        step.input = call.args or "{}"
+        self.steps[call.id] = step
+        await step.send()
+
+    async def tool_finished(self, call: ToolCallRecord) -> None:
+        step = self.steps.get(call.id)
+        if step is not None:
+            step.output = call.output or ""
+            await step.update()
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    runtime = get_runtime()
+    actor = await _current_actor()
+    name = actor.name if actor else "there"
+    simulated = [k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"]
+    lines = [f"Hi {name}! Ask me about your credits — for example “how many credits do I have?”."]
+    if not runtime.model.live:
+        lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.")
+    if simulated:
+        lines.append("🧪 Simulated providers: " + ", ".join(simulated) + ".")
+    await cl.Message(content="\n\n".join(lines), author="Klosesales").send()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    runtime = get_runtime()
+    actor = await _current_actor()
+    if actor is None:
+        await cl.Message(content="Your session has ended; please sign in again.").send()
+        return
+    thread_id = cl.user_session.get("assistant_thread_id")
+    result = await answer_message(
+        runtime.db,
+        runtime.agent,
+        actor,
+        text=message.content,
+        message_id=message.id,
+        thread_id=thread_id,
+        observer=_StepObserver(),
+    )
+    if result.thread_id is not None:
+        cl.user_session.set("assistant_thread_id", result.thread_id)
+    await cl.Message(content=result.text).send()

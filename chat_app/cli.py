@@ -1,0 +1,231 @@
+"""The `klosesales` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, NoReturn
+
+import typer
+
+from core.db import Database, open_database
+from core.errors import DatabaseUnavailable, KloseError
+from core.settings import Settings, get_settings
+
+cli = typer.Typer(
+    help="Klosesales: a chat-first AI sales-calling platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, *, migrate: bool | None = None) -> Iterator[Database]:
+    """Open the database (starting the embedded one if needed) and make sure its
+    schema is current: migrated automatically where allowed, else refused."""
+    from core import migrate as migrations
+
+    try:
+        db = open_database(settings)
+    except DatabaseUnavailable as exc:
+        _fail(str(exc))
+    try:
+        if settings.should_auto_migrate if migrate is None else migrate:
+            migrations.upgrade(db.url)
+        elif not migrations.is_up_to_date(db.url):
+            _fail(
+                f"the database schema is at {migrations.current_revision(db.url)}, this version "
+                f"needs {migrations.head_revision(db.url)}: run `klosesales migrate` first"
+            )
+        yield db
+    finally:
+        db.close()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the web app (chat at /chat, webhooks, health at /healthz) and the job worker."""
+    import uvicorn
+
+    from chat_app.server import create_app
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _database(settings) as db:
+        app = create_app(settings, db)
+        typer.echo(f"Klosesales is running at http://{host}:{port}/chat", err=True)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations up to the latest revision."""
+    from core import migrate as migrations
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _database(settings, migrate=True) as db:
+        typer.echo(f"database is at revision {migrations.current_revision(db.url)}")
+
+
+@cli.command()
+def worker() -> None:
+    """Run the job-queue worker alone (when `serve` runs with RUN_WORKER_IN_SERVE=false)."""
+    from chat_app.jobs import build_job_app
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _database(settings) as db:
+        job_app = build_job_app(db)
+
+        async def run() -> None:
+            async with job_app.open_async():
+                await job_app.run_worker_async(install_signal_handlers=True)
+
+        asyncio.run(run())
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    reset_passwords: Annotated[
+        bool, typer.Option("--reset-passwords", help="Issue new passwords to the demo users.")
+    ] = False,
+) -> None:
+    """Create workspace "Demo Co" (a manager, two reps, 500 credits); print the logins once."""
+    from chat_app.seed import seed_demo as run_seed
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _database(settings) as db:
+
+        async def run() -> object:
+            try:
+                return await run_seed(db, reset_passwords=reset_passwords)
+            finally:
+                await db.dispose()
+
+        result = asyncio.run(run())
+    from chat_app.seed import SeedResult
+
+    assert isinstance(result, SeedResult)
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+        return
+    if result.created:
+        typer.echo(f"Created workspace Demo Co ({result.workspace_id}) with 500 credits.")
+    else:
+        typer.echo(f"Demo Co already exists ({result.workspace_id}).")
+    for user in result.users:
+        shown = user.password or "(unchanged; use --reset-passwords for a new one)"
+        typer.echo(f"  {user.role:<8} {user.email:<32} {shown}")
+    if any(u.password for u in result.users):
+        typer.echo("These passwords are shown only now.")
+
+
+@cli.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="What to ask the assistant.")],
+    user: Annotated[str, typer.Option("--user", help="Email of the user asking.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Answer any confirmation with yes.")] = False,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Continue this conversation (its id).")
+    ] = None,
+) -> None:
+    """Ask the assistant one question, headless, with the same billing as the chat."""
+    from accounts import service as accounts
+    from accounts.service import Actor
+    from chat_app.runtime import Runtime
+    from chat_app.turns import TurnStatus, answer_message
+
+    settings = get_settings()
+    _setup_logging(settings)
+    thread_id = None
+    if thread is not None:
+        try:
+            thread_id = uuid.UUID(thread)
+        except ValueError:
+            _fail(f"--thread must be a conversation id (a UUID), not {thread!r}", 2)
+
+    with _database(settings) as db:
+        runtime = Runtime(settings=settings, db=db)
+
+        async def run() -> object:
+            try:
+                async with db.session() as session:
+                    found = await accounts.get_user_by_email(session, user)
+                if found is None:
+                    return None
+                return await answer_message(
+                    db,
+                    runtime.agent,
+                    Actor.of(found),
+                    text=text,
+                    message_id=f"cli-{uuid.uuid4()}",
+                    thread_id=thread_id,
+                    auto_confirm=yes,
+                )
+            finally:
+                await db.dispose()
+
+        try:
+            result = asyncio.run(run())
+        except KloseError as exc:
+            _fail(str(exc), 2)
+    if result is None:
+        _fail(f"no user with email {user}", 2)
+    from chat_app.turns import TurnResult
+
+    assert isinstance(result, TurnResult)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "answer": result.body,
+                    "tool_calls": [{"name": c.name, "args": c.args} for c in result.tool_calls],
+                    "cost_mc": result.cost_mc,
+                    "balance_mc": result.balance_mc,
+                    "status": result.status.value,
+                    "thread_id": str(result.thread_id) if result.thread_id else None,
+                }
+            )
+        )
+    else:
+        typer.echo(result.text)
+        if result.thread_id:
+            typer.echo(f"(thread {result.thread_id})", err=True)
+    if result.status is TurnStatus.FAILED:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

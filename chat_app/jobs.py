@@ -1,0 +1,22 @@
+"""Wires every domain's job blueprint into one procrastinate app."""
+
+from __future__ import annotations
+
+import procrastinate
+
+from billing import jobs as billing_jobs
+from core.db import Database
+from core.jobs import make_job_app
+
+
+def build_job_app(db: Database) -> procrastinate.App:
+    return make_job_app(db.libpq_url, [("billing", billing_jobs.register(db))])
+
+
+async def run_worker(app: procrastinate.App) -> None:
+    """Run the worker until cancelled; in-flight jobs get 10 s to finish."""
+    await app.run_worker_async(
+        install_signal_handlers=False,
+        shutdown_graceful_timeout=10,
+        listen_notify=True,
+    )

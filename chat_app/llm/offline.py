@@ -1,0 +1,102 @@
+"""The offline chat model: rule-based, no network, honest about its limits.
+
+It implements `bind_tools`, so the same `create_agent` graph runs with it as with
+OpenAI: a user message is routed to a tool call (see `offline_router`); the tool's
+result comes back as the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from chat_app.llm.offline_router import route
+
+CAPABILITIES = (
+    "I'm the offline assistant (limited mode). Right now I can tell you your credit "
+    "balance — try “how many credits do I have?”. Set OPENAI_API_KEY to enable the "
+    "full assistant."
+)
+GREETING = "Hello! " + CAPABILITIES
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part if isinstance(part, str) else str(part.get("text", ""))
+        for part in content
+        if isinstance(part, str | dict)
+    )
+
+
+class OfflineChatModel(BaseChatModel):
+    """A deterministic stand-in for a chat model, used when no API key is set."""
+
+    tool_names: frozenset[str] = frozenset()
+
+    @property
+    def _llm_type(self) -> str:
+        return "klosesales-offline"
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        names = frozenset(convert_to_openai_tool(t)["function"]["name"] for t in tools)
+        return self.model_copy(update={"tool_names": names})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
+
+    def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        # Tool results since the last user message: answer with them.
+        results: list[ToolMessage] = []
+        for message in reversed(messages):
+            if isinstance(message, ToolMessage):
+                results.append(message)
+            elif isinstance(message, HumanMessage):
+                break
+        if results:
+            return AIMessage(content="\n\n".join(_text(m) for m in reversed(results)))
+
+        last_human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+        if last_human is None:
+            return AIMessage(content=CAPABILITIES)
+        chosen = route(_text(last_human), self.tool_names)
+        if chosen is None:
+            return AIMessage(
+                content="I can't do that in offline mode. " + CAPABILITIES,
+            )
+        if chosen.intent.tool is None:
+            return AIMessage(content=GREETING)
+        return AIMessage(
+            content="",
+            tool_calls=[
+                {
+                    "name": chosen.intent.tool,
+                    "args": chosen.args,
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "tool_call",
+                }
+            ],
+        )

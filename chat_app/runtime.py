@@ -1,0 +1,63 @@
+"""The process's composition root: settings, database, model and agent.
+
+The FastAPI lifespan (or a CLI command) builds one `Runtime`; the Chainlit app,
+loaded by Chainlit itself, finds it here. It holds no user: every request brings
+its own actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from chat_app.agent import build_agent
+from chat_app.llm import ModelChoice, select_model
+from core.db import Database
+from core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+
+    @cached_property
+    def model(self) -> ModelChoice:
+        return select_model(self.settings)
+
+    @cached_property
+    def agent(self) -> Any:
+        return build_agent(self.model.model)
+
+    def providers(self) -> dict[str, dict[str, str]]:
+        s = self.settings
+
+        def mode(live: bool, live_detail: str, sim_detail: str) -> dict[str, str]:
+            return {"mode": "live" if live else "simulated", "detail": live_detail if live else sim_detail}
+
+        return {
+            "telephony": mode(s.twilio_live, "Twilio", "simulated carrier"),
+            "otp": mode(s.verify_live, "Twilio Verify", "simulated Verify (local inbox)"),
+            "payments": mode(s.paddle_live, f"Paddle ({s.paddle_environment})", "simulated checkout"),
+            "chat_model": mode(s.openai_live, f"OpenAI {s.openai_model}", "offline rule-based model"),
+            "embeddings": mode(
+                True,
+                "OpenAI embeddings" if s.embeddings_provider == "openai" else "local all-MiniLM-L6-v2",
+                "",
+            ),
+        }
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def get_runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("the application runtime is not set up (start it with `klosesales serve`)")
+    return _runtime

@@ -1,0 +1,107 @@
+"""The one ASGI application: FastAPI with Chainlit mounted at /chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import text
+
+from chat_app.jobs import build_job_app, run_worker
+from chat_app.runtime import Runtime, set_runtime
+from core import __version__
+from core.db import Database
+from core.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+CHAT_PATH = "/chat"
+
+
+def _chainlit_app_root() -> Path:
+    """Where chainlit.md and .chainlit/config.toml live (the repo, or the cwd)."""
+    return REPO_ROOT if (REPO_ROOT / "chainlit.md").exists() else Path.cwd()
+
+
+def _auth_secret(settings: Settings) -> str:
+    if settings.chainlit_auth_secret is not None:
+        return settings.chainlit_auth_secret.get_secret_value()
+    path = settings.data_dir / "chainlit_auth_secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> FastAPI:
+    """Build the app around an opened database. Call once per process (Chainlit's
+    own app is a module-level singleton)."""
+    runtime = Runtime(settings=settings, db=db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_runtime(runtime)
+        db.engine(pool_size=settings.db_pool_size)
+        job_app = build_job_app(db)
+        worker: asyncio.Task[None] | None = None
+        async with job_app.open_async():
+            if settings.run_worker_in_serve:
+                worker = asyncio.create_task(run_worker(job_app), name="job-worker")
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()
+                    await asyncio.gather(worker, return_exceptions=True)
+        await db.dispose()
+        set_runtime(None)
+        if owns_db:
+            # uvicorn's SIGTERM path skips atexit: stop the embedded server here.
+            db.close()
+
+    app = FastAPI(title="Klosesales", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(CHAT_PATH)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        started = time.perf_counter()
+        try:
+            async with db.session() as session:
+                await session.execute(text("SELECT 1"))
+            database = {
+                "ok": True,
+                "embedded": db.embedded,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        except Exception as exc:  # reported, not raised: this is the health check
+            database = {"ok": False, "embedded": db.embedded, "error": type(exc).__name__}
+        body = {
+            "status": "ok" if database["ok"] else "degraded",
+            "version": __version__,
+            "database": database,
+            "providers": runtime.providers(),
+        }
+        return JSONResponse(body, status_code=200 if database["ok"] else 503)
+
+    os.environ.setdefault("CHAINLIT_APP_ROOT", str(_chainlit_app_root()))
+    os.environ["CHAINLIT_AUTH_SECRET"] = _auth_secret(settings)
+    from chainlit.utils import mount_chainlit
+
+    mount_chainlit(app=app, target=str(Path(__file__).with_name("app.py")), path=CHAT_PATH)
+    return app

@@ -1,0 +1,413 @@
+"""One answered message: the assistant's unit of work and of billing.
+
+Shared by the Chainlit UI and `klosesales ask`. A turn
+
+1. records the message under its id (a repeated id is answered from the record,
+   never charged twice);
+2. holds 0.5 credit — with less available it answers "out of credits", free;
+3. runs the agent with the user in the runtime context;
+4. on success settles the hold (the debit's key is `query:<message id>`) and stores
+   the conversation in the same transaction; on any failure releases the hold, so
+   a failed or refused answer costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+    messages_from_dict,
+    messages_to_dict,
+)
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import Workspace, WorkspaceStatus
+from accounts.service import Actor
+from billing import ledger
+from billing.money import QUERY_PRICE_MC, credits_label, format_credits
+from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
+from core.db import Database
+from core.errors import KloseError, NotFound
+from tools.context import AgentContext
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+TURN_TIMEOUT_S = 120.0
+QUERY_HOLD_TTL = timedelta(minutes=10)
+HISTORY_LIMIT = 40  # messages of context carried into a turn
+
+OUT_OF_CREDITS = (
+    "You're out of credits: an answer costs {price} and {available} available. "
+    "To buy more, ask a workspace manager to purchase a credit package "
+    "(for example $10 for 500 credits). Nothing was charged for this message."
+)
+
+
+class TurnStatus(enum.StrEnum):
+    ANSWERED = "answered"
+    REFUSED = "refused"  # not answered on purpose (no credits, empty message, …): free
+    FAILED = "failed"  # the agent failed: free
+    DUPLICATE = "duplicate"  # this message id was answered before: not charged again
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    id: str
+    name: str
+    args: dict[str, Any]
+    output: str | None = None
+
+
+@dataclass
+class TurnResult:
+    status: TurnStatus
+    body: str
+    message_id: str
+    thread_id: uuid.UUID | None
+    cost_mc: int = 0
+    balance_mc: int = 0
+    held_mc: int = 0
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+
+    @property
+    def footer(self) -> str:
+        if self.status is not TurnStatus.ANSWERED:
+            return ""
+        held = (
+            f" ({format_credits(self.balance_mc - self.held_mc)} available)" if self.held_mc else ""
+        )
+        return (
+            f"— {credits_label(self.cost_mc)} · balance "
+            f"{format_credits(self.balance_mc)} credits{held}"
+        )
+
+    @property
+    def text(self) -> str:
+        return f"{self.body}\n\n{self.footer}" if self.footer else self.body
+
+
+class TurnObserver(Protocol):
+    """Told about tool use as it happens (the UI shows it as steps)."""
+
+    async def tool_started(self, call: ToolCallRecord) -> None: ...
+
+    async def tool_finished(self, call: ToolCallRecord) -> None: ...
+
+
+class TurnError(KloseError):
+    pass
+
+
+def _message_text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part if isinstance(part, str) else str(part.get("text", ""))
+        for part in content
+        if isinstance(part, str | dict)
+    )
+
+
+async def _balance(session: AsyncSession, workspace_id: uuid.UUID) -> ledger.Balance:
+    return await ledger.get_balance(session, workspace_id)
+
+
+async def _open_thread(
+    session: AsyncSession, actor: Actor, thread_id: uuid.UUID | None, text: str
+) -> AssistantThread:
+    if thread_id is not None:
+        thread = await session.get(AssistantThread, thread_id)
+        # Someone else's thread is reported exactly like a missing one.
+        if thread is None or thread.user_id != actor.user_id:
+            raise NotFound("No such conversation.")
+        return thread
+    thread = AssistantThread(
+        user_id=actor.user_id, workspace_id=actor.workspace_id, title=text[:120]
+    )
+    session.add(thread)
+    await session.flush()
+    return thread
+
+
+async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[BaseMessage], int]:
+    rows = (
+        await session.scalars(
+            select(AssistantMessage)
+            .where(AssistantMessage.thread_id == thread_id)
+            .order_by(AssistantMessage.seq.desc())
+            .limit(HISTORY_LIMIT)
+        )
+    ).all()
+    rows = list(reversed(rows))
+    # Never start the context on a tool result cut off from its call.
+    while rows and rows[0].message.get("type") == "tool":
+        rows.pop(0)
+    next_seq = await session.scalar(
+        select(func.coalesce(func.max(AssistantMessage.seq), -1) + 1).where(
+            AssistantMessage.thread_id == thread_id
+        )
+    )
+    return messages_from_dict([r.message for r in rows]), int(next_seq or 0)
+
+
+async def _finish(
+    session: AsyncSession,
+    turn_id: str,
+    status: TurnStatus,
+    body: str,
+    *,
+    cost_mc: int = 0,
+    tool_calls: list[ToolCallRecord] | None = None,
+) -> None:
+    turn = await session.get(AssistantTurn, turn_id)
+    if turn is None:  # pragma: no cover - the row was inserted by this turn
+        raise TurnError(f"turn {turn_id} vanished")
+    turn.status = status.value
+    turn.answer = body
+    turn.cost_mc = cost_mc
+    turn.tool_calls = [{"name": c.name, "args": c.args} for c in tool_calls or []]
+    turn.finished_at = datetime.now(UTC)
+
+
+async def _run_agent(
+    agent: Any,
+    messages: list[BaseMessage],
+    context: AgentContext,
+    observer: TurnObserver | None,
+) -> tuple[list[BaseMessage], list[ToolCallRecord]]:
+    produced: list[BaseMessage] = []
+    calls: dict[str, ToolCallRecord] = {}
+    async for chunk in agent.astream(
+        {"messages": messages},
+        context=context,
+        stream_mode="updates",
+        config={"recursion_limit": 12},
+    ):
+        for update in chunk.values():
+            if not isinstance(update, dict):
+                continue
+            for message in update.get("messages", []):
+                produced.append(message)
+                if isinstance(message, AIMessage):
+                    for tc in message.tool_calls:
+                        record = ToolCallRecord(
+                            id=str(tc.get("id")), name=tc["name"], args=dict(tc["args"])
+                        )
+                        calls[record.id] = record
+                        if observer:
+                            await observer.tool_started(record)
+                elif isinstance(message, ToolMessage):
+                    started = calls.get(message.tool_call_id)
+                    if started is not None:
+                        done = ToolCallRecord(
+                            started.id, started.name, started.args, _message_text(message)
+                        )
+                        calls[started.id] = done
+                        if observer:
+                            await observer.tool_finished(done)
+    return produced, list(calls.values())
+
+
+async def answer_message(
+    db: Database,
+    agent: Any,
+    actor: Actor,
+    *,
+    text: str,
+    message_id: str,
+    thread_id: uuid.UUID | None = None,
+    observer: TurnObserver | None = None,
+    auto_confirm: bool = False,
+    timeout_s: float = TURN_TIMEOUT_S,
+) -> TurnResult:
+    text = text.strip()
+    if not message_id or len(message_id) > 100:
+        raise TurnError("A message id of 1 to 100 characters is required.")
+
+    async with db.session() as session:
+        balance = await _balance(session, actor.workspace_id)
+        refused = TurnResult(
+            TurnStatus.REFUSED,
+            "",
+            message_id,
+            thread_id,
+            balance_mc=balance.balance_mc,
+            held_mc=balance.held_mc,
+        )
+        if not text:
+            refused.body = "Please type a question or a request."
+            return refused
+        if len(text) > MAX_MESSAGE_CHARS:
+            refused.body = (
+                f"That message is {len(text):,} characters long; the limit is "
+                f"{MAX_MESSAGE_CHARS:,}. Please shorten it. Nothing was charged."
+            )
+            return refused
+        workspace = await session.get(Workspace, actor.workspace_id)
+        if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
+            refused.body = "This workspace is suspended; the assistant is unavailable."
+            return refused
+
+        thread = await _open_thread(session, actor, thread_id, text)
+        inserted = await session.scalar(
+            insert(AssistantTurn)
+            .values(
+                message_id=message_id,
+                thread_id=thread.id,
+                user_id=actor.user_id,
+                workspace_id=actor.workspace_id,
+                status="running",
+                user_text=text,
+            )
+            .on_conflict_do_nothing(index_elements=["message_id"])
+            .returning(AssistantTurn.message_id)
+        )
+        if inserted is None:
+            await session.rollback()
+            return await _repeat(session, actor, message_id)
+
+        try:
+            hold = await ledger.place_hold(
+                session,
+                actor.workspace_id,
+                max_mc=QUERY_PRICE_MC,
+                min_mc=QUERY_PRICE_MC,
+                idempotency_key=f"query-hold:{message_id}",
+                expires_at=datetime.now(UTC) + QUERY_HOLD_TTL,
+                reference=f"query:{message_id}",
+            )
+        except (ledger.InsufficientCredits, ledger.AccountFrozen) as exc:
+            if isinstance(exc, ledger.AccountFrozen):
+                body = str(exc) + " Nothing was charged for this message."
+            else:
+                body = OUT_OF_CREDITS.format(
+                    price=credits_label(QUERY_PRICE_MC),
+                    available=credits_label(exc.available_mc),
+                )
+            await _finish(session, message_id, TurnStatus.REFUSED, body)
+            await session.commit()
+            refused.body, refused.thread_id = body, thread.id
+            return refused
+        turn = await session.get(AssistantTurn, message_id)
+        assert turn is not None
+        turn.hold_id = hold.hold_id
+        history, next_seq = await _history(session, thread.id)
+        await session.commit()
+        thread_id = thread.id
+
+    assert hold.hold_id is not None
+    human = HumanMessage(content=text, id=message_id)
+    context = AgentContext(
+        actor=actor, db=db, pending_query_mc=hold.amount_mc, auto_confirm=auto_confirm
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            produced, calls = await _run_agent(agent, [*history, human], context, observer)
+        final = next(
+            (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
+            None,
+        )
+        body = _message_text(final).strip() if final is not None else ""
+        if not body:
+            raise TurnError("the model returned no answer")
+    except BaseException as exc:
+        # Failed, timed out, or cancelled (the client went away): release, charge nothing.
+        await asyncio.shield(_fail(db, message_id, hold.hold_id, exc))
+        if not isinstance(exc, Exception):
+            raise
+        balance_now = await _balance_of(db, actor.workspace_id)
+        return TurnResult(
+            TurnStatus.FAILED,
+            "Sorry — I couldn't produce an answer just now"
+            + (" (it took too long)" if isinstance(exc, TimeoutError) else "")
+            + ". Nothing was charged; please try again.",
+            message_id,
+            thread_id,
+            balance_mc=balance_now.balance_mc,
+            held_mc=balance_now.held_mc,
+        )
+
+    async with db.session() as session:
+        settled = await ledger.settle_hold(
+            session,
+            hold.hold_id,
+            actual_mc=QUERY_PRICE_MC,
+            idempotency_key=f"query:{message_id}",
+            kind="query",
+            description="assistant answer",
+            metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
+        )
+        for offset, message in enumerate([human, *produced]):
+            session.add(
+                AssistantMessage(
+                    thread_id=thread_id,
+                    seq=next_seq + offset,
+                    message=messages_to_dict([message])[0],
+                )
+            )
+        cost = -settled.amount_mc
+        await _finish(session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls)
+        thread_row = await session.get(AssistantThread, thread_id)
+        if thread_row is not None:
+            thread_row.updated_at = datetime.now(UTC)
+        await session.commit()
+    return TurnResult(
+        TurnStatus.ANSWERED,
+        body,
+        message_id,
+        thread_id,
+        cost_mc=cost,
+        balance_mc=settled.balance_mc,
+        held_mc=settled.held_mc,
+        tool_calls=calls,
+    )
+
+
+async def _balance_of(db: Database, workspace_id: uuid.UUID) -> ledger.Balance:
+    async with db.session() as session:
+        return await _balance(session, workspace_id)
+
+
+async def _fail(db: Database, message_id: str, hold_id: int, exc: BaseException) -> None:
+    log.warning("assistant turn %s failed: %s", message_id, type(exc).__name__, exc_info=exc)
+    async with db.session() as session:
+        await ledger.release_hold(session, hold_id)
+        await _finish(
+            session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}"
+        )
+        await session.commit()
+
+
+async def _repeat(session: AsyncSession, actor: Actor, message_id: str) -> TurnResult:
+    """A message id seen before: report what became of it, charge nothing more."""
+    turn = await session.get(AssistantTurn, message_id)
+    if turn is None or turn.user_id != actor.user_id:
+        raise TurnError("That message id is already in use.")
+    balance = await _balance(session, actor.workspace_id)
+    body = (
+        turn.answer
+        if turn.status == TurnStatus.ANSWERED.value and turn.answer
+        else "This message is already being answered."
+    )
+    return TurnResult(
+        TurnStatus.DUPLICATE,
+        body,
+        message_id,
+        turn.thread_id,
+        balance_mc=balance.balance_mc,
+        held_mc=balance.held_mc,
+    )

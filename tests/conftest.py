@@ -1,0 +1,87 @@
+"""Shared fixtures: one real PostgreSQL for the whole run, migrated from scratch.
+
+`DATABASE_URL` set: a fresh database is created on that server (the URL's user
+needs CREATEDB) and dropped afterwards. Unset: an embedded PostgreSQL (pgserver)
+under `.data/test-pg` hosts it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import Workspace
+from core import migrate
+from core.db import Database, libpq_url, sqlalchemy_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_PG_DIR = REPO_ROOT / ".data" / "test-pg"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A libpq URL of a server we may create databases on."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield libpq_url(sqlalchemy_url(external))
+        return
+    import pgserver
+
+    TEST_PG_DIR.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(TEST_PG_DIR, cleanup_mode="stop")
+    try:
+        yield libpq_url(sqlalchemy_url(server.get_uri()))
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database(pg_server_url: str) -> Iterator[Database]:
+    name = f"klosesales_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = sqlalchemy_url(pg_server_url).set(database=name)
+    migrate.upgrade(url)
+    db = Database(url=url, embedded=False)
+    try:
+        yield db
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def _engine_owner(database: Database) -> AsyncIterator[Database]:
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def session(_engine_owner: Database) -> AsyncIterator[AsyncSession]:
+    async with _engine_owner.session() as s:
+        yield s
+
+
+@pytest.fixture
+def db(_engine_owner: Database) -> Database:
+    return _engine_owner
+
+
+@pytest.fixture
+def make_workspace(db: Database) -> Callable[..., object]:
+    """Create a committed workspace of its own; tests never share one."""
+
+    async def make(name: str = "Test Co") -> uuid.UUID:
+        async with db.session() as s:
+            ws = Workspace(name=f"{name} {uuid.uuid4().hex[:6]}")
+            s.add(ws)
+            await s.commit()
+            return ws.id
+
+    return make

@@ -1,0 +1,49 @@
+"""check_credits: the workspace's balance, what is on hold, and the last entries."""
+
+from __future__ import annotations
+
+from langchain.tools import ToolRuntime
+from langchain_core.tools import tool
+
+from billing import ledger
+from billing.money import format_credits
+from tools.context import AgentContext
+
+KIND_LABELS = {
+    "grant": "credits added",
+    "query": "assistant answer",
+    "call": "call",
+    "debit": "debit",
+    "refund": "refund",
+    "chargeback": "chargeback",
+    "chargeback_reverse": "chargeback reversed",
+    "expiry": "expired credits",
+    "adjustment": "adjustment",
+}
+
+
+@tool
+async def check_credits(runtime: ToolRuntime[AgentContext]) -> str:
+    """Show the workspace's credit balance, credits on hold, available credits and the
+    most recent ledger entries. Use for any question about credits, balance or spend."""
+    ctx = runtime.context
+    async with ctx.db.session() as session:
+        balance = await ledger.get_balance(session, ctx.actor.workspace_id)
+        entries = await ledger.recent_entries(session, ctx.actor.workspace_id, limit=5)
+    other_holds = balance.held_mc - ctx.pending_query_mc
+    lines = [f"Balance: {format_credits(balance.balance_mc)} credits"]
+    if ctx.pending_query_mc:
+        lines.append(f"On hold for this answer: {format_credits(ctx.pending_query_mc)}")
+    if other_holds > 0:
+        lines.append(f"On hold for calls in progress: {format_credits(other_holds)}")
+    lines.append(f"Available: {format_credits(balance.available_mc)} credits")
+    if balance.frozen:
+        lines.append("The workspace's credits are frozen: contact support.")
+    if entries:
+        lines.append("Recent entries:")
+        for e in entries:
+            when = e.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            sign = "+" if e.amount_mc > 0 else "−"
+            label = e.description or KIND_LABELS.get(e.kind, e.kind)
+            lines.append(f"- {when} · {sign}{format_credits(abs(e.amount_mc))} · {label}")
+    return "\n".join(lines)
