@@ -34,9 +34,7 @@ class WorkspaceStatus(enum.StrEnum):
 
 class Workspace(CreatedAt, Base):
     __tablename__ = "workspaces"
-    __table_args__ = (
-        CheckConstraint("status IN ('active', 'suspended')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('active', 'suspended')", name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), nullable=False)

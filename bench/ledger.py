@@ -176,8 +176,12 @@ class GroupResult:
 
 
 async def _worker(
-    engine: Any, jobs: list[Job], warmup: list[Job], start: asyncio.Event,
-    ready: asyncio.Event, result: GroupResult,
+    engine: Any,
+    jobs: list[Job],
+    warmup: list[Job],
+    start: asyncio.Event,
+    ready: asyncio.Event,
+    result: GroupResult,
 ) -> None:
     """One worker: its own connection and session for all its debits."""
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,8 +195,9 @@ async def _worker(
         session = AsyncSession(bind=conn, expire_on_commit=False)
         try:
             for ws, key in warmup:  # connect, prepare statements and plans: untimed
-                await ledger.debit(session, ws, amount_mc=DEBIT_MC, idempotency_key=key,
-                                   kind="query")
+                await ledger.debit(
+                    session, ws, amount_mc=DEBIT_MC, idempotency_key=key, kind="query"
+                )
                 await session.commit()
             ready.set()
             await start.wait()
@@ -201,8 +206,9 @@ async def _worker(
             for ws, key in jobs:
                 t0 = clock()
                 try:
-                    res = await ledger.debit(session, ws, amount_mc=DEBIT_MC,
-                                             idempotency_key=key, kind="query")
+                    res = await ledger.debit(
+                        session, ws, amount_mc=DEBIT_MC, idempotency_key=key, kind="query"
+                    )
                     await session.commit()
                 except Exception as exc:
                     result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
@@ -216,8 +222,11 @@ async def _worker(
 
 
 async def _run_group(
-    url: str, worker_jobs: list[list[Job]], worker_warmup: list[list[Job]],
-    before_start: Callable[[], Any], after_finish: Callable[[], Any] | None,
+    url: str,
+    worker_jobs: list[list[Job]],
+    worker_warmup: list[list[Job]],
+    before_start: Callable[[], Any],
+    after_finish: Callable[[], Any] | None,
 ) -> GroupResult:
     """Run some workers as asyncio tasks in this process."""
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -234,7 +243,8 @@ async def _run_group(
         ]
         # Wait until every worker has warmed up (or one has failed).
         all_ready: asyncio.Future[Any] = asyncio.ensure_future(
-            asyncio.gather(*(r.wait() for r in ready)))
+            asyncio.gather(*(r.wait() for r in ready))
+        )
         pending: list[asyncio.Future[Any]] = [all_ready, *tasks]
         await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         all_ready.cancel()
@@ -254,8 +264,17 @@ async def _run_group(
     return result
 
 
-def _child_main(url: str, worker_jobs: Any, worker_warmup: Any, loop: str, ready_q: Any,
-                go: Any, done_q: Any, release: Any, out_q: Any) -> None:
+def _child_main(
+    url: str,
+    worker_jobs: Any,
+    worker_warmup: Any,
+    loop: str,
+    ready_q: Any,
+    go: Any,
+    done_q: Any,
+    release: Any,
+    out_q: Any,
+) -> None:
     """Entry point of a client process (spawned)."""
     announced = finished = False
 
@@ -275,7 +294,8 @@ def _child_main(url: str, worker_jobs: Any, worker_warmup: Any, loop: str, ready
 
     try:
         result = run_async(
-            _run_group(url, worker_jobs, worker_warmup, wait_for_go, wait_for_release), loop)
+            _run_group(url, worker_jobs, worker_warmup, wait_for_go, wait_for_release), loop
+        )
         out_q.put(("ok", result))
     except BaseException as exc:
         if not announced:
@@ -286,16 +306,26 @@ def _child_main(url: str, worker_jobs: Any, worker_warmup: Any, loop: str, ready
 
 
 def run_workers(
-    url: str, worker_jobs: list[list[Job]], worker_warmup: list[list[Job]],
-    procs: int, loop: str, probe: CpuProbe,
+    url: str,
+    worker_jobs: list[list[Job]],
+    worker_warmup: list[list[Job]],
+    procs: int,
+    loop: str,
+    probe: CpuProbe,
 ) -> tuple[list[GroupResult], CpuSnapshot, CpuSnapshot]:
     """Run the workers over `procs` client processes (1: in this process)."""
     snaps: list[CpuSnapshot] = []
     if procs <= 1:
-        group = run_async(_run_group(
-            url, worker_jobs, worker_warmup,
-            lambda: snaps.append(probe.snapshot()), lambda: snaps.append(probe.snapshot()),
-        ), loop)
+        group = run_async(
+            _run_group(
+                url,
+                worker_jobs,
+                worker_warmup,
+                lambda: snaps.append(probe.snapshot()),
+                lambda: snaps.append(probe.snapshot()),
+            ),
+            loop,
+        )
         return [group], snaps[0], snaps[-1]
 
     ctx = mp.get_context("spawn")
@@ -304,9 +334,11 @@ def run_workers(
     children = []
     for p in range(procs):
         jobs, warm = worker_jobs[p::procs], worker_warmup[p::procs]
-        child = ctx.Process(target=_child_main,
-                            args=(url, jobs, warm, loop, ready_q, go, done_q, release, out_q),
-                            daemon=True)
+        child = ctx.Process(
+            target=_child_main,
+            args=(url, jobs, warm, loop, ready_q, go, done_q, release, out_q),
+            daemon=True,
+        )
         child.start()
         children.append(child)
     completed = False
@@ -350,8 +382,13 @@ async def create_accounts(db: Any, amounts: list[int], label: str) -> list[uuid.
     async with db.session() as s:
         for i, amount in enumerate(amounts):
             ws = await create_workspace(s, f"bench {label} {i}")
-            await ledger.grant(s, ws.id, amount_mc=amount,
-                               idempotency_key=f"bench-grant-{label}-{ws.id}", source="bench")
+            await ledger.grant(
+                s,
+                ws.id,
+                amount_mc=amount,
+                idempotency_key=f"bench-grant-{label}-{ws.id}",
+                source="bench",
+            )
             ids.append(ws.id)
         await s.commit()
     return ids
@@ -366,8 +403,13 @@ async def check_balances(db: Any, expected: dict[uuid.UUID, int | None]) -> int:
         for ws, want in expected.items():
             audit = await ledger.audit(s, ws)
             if (want is not None and audit.balance_mc != want) or not audit.consistent:
-                log.error("account %s: balance %d, expected %s, audit %s",
-                          ws, audit.balance_mc, want, audit)
+                log.error(
+                    "account %s: balance %d, expected %s, audit %s",
+                    ws,
+                    audit.balance_mc,
+                    want,
+                    audit,
+                )
                 mismatches += 1
     return mismatches
 
@@ -422,12 +464,20 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     ]
     checkpoint(db.libpq_url)
 
-    log.info("ledger %s: %d debits, %d workers, %d account(s), %d client process(es), %s",
-             mode, debits, workers, n_accounts, args.procs, args.loop)
+    log.info(
+        "ledger %s: %d debits, %d workers, %d account(s), %d client process(es), %s",
+        mode,
+        debits,
+        workers,
+        n_accounts,
+        args.procs,
+        args.loop,
+    )
     probe = CpuProbe(db.libpq_url)
     url = db.url.render_as_string(hide_password=False)
-    groups, snap0, snap1 = run_workers(url, worker_jobs, worker_warmup, args.procs, args.loop,
-                                       probe)
+    groups, snap0, snap1 = run_workers(
+        url, worker_jobs, worker_warmup, args.procs, args.loop, probe
+    )
     wall = max(g.finished for g in groups) - min(g.started for g in groups)
     latencies = sorted(x for g in groups for x in g.latencies_s)
     errors = [e for g in groups for e in g.errors]
@@ -464,10 +514,12 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
         "server_cpu_ms_per_debit": round(server_cpu * per, 3),
         "machine_cpu_ms_per_debit": round(machine_busy * per, 3),
         "machine_cpu_util_pct": (
-            round(100 * machine_busy / machine_total, 1) if machine_total > 0 else None),
+            round(100 * machine_busy / machine_total, 1) if machine_total > 0 else None
+        ),
         # CPU the hypervisor gave to others: > a few % means noisy figures
         "machine_steal_pct": (
-            round(100 * steal / (machine_total + steal), 1) if machine_total > 0 else None),
+            round(100 * steal / (machine_total + steal), 1) if machine_total > 0 else None
+        ),
         # failed or non-'ok' debits + accounts whose balance/invariants are off
         "billing_errors": len(errors) + mismatches + missing,
     }
@@ -485,8 +537,9 @@ def pgbench_path() -> Path:
 def run_pgbench(args: list[str], target: str) -> dict[str, Any]:
     """Run pgbench; tps and friends from its report, plus the machine's CPU use."""
     b0, t0, s0 = machine_cpu()
-    run = subprocess.run([str(pgbench_path()), *args, target],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [str(pgbench_path()), *args, target], capture_output=True, text=True, check=False
+    )
     b1, t1, s1 = machine_cpu()
     sys.stderr.write(run.stdout)
     if run.returncode != 0:
@@ -520,17 +573,27 @@ def bench_pgbench(db: Any, clients: int, threads: int, seconds: int) -> dict[str
         conn.execute("CREATE DATABASE pgbench")
     target = libpq_url(db.url.set(database="pgbench"))
     log.info("pgbench: initialising (scale 1)")
-    init = subprocess.run([str(pgbench_path()), "-i", "-s", "1", "-q", target],
-                          capture_output=True, text=True, check=False)
+    init = subprocess.run(
+        [str(pgbench_path()), "-i", "-s", "1", "-q", target],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if init.returncode != 0:
         raise RuntimeError(f"pgbench -i failed: {init.stderr.strip()}")
     checkpoint(target)
     log.info("pgbench: %d clients, %d threads, %d s", clients, threads, seconds)
     # -n: no vacuum before the run; `pgbench -i` has just vacuumed its tables.
-    res = run_pgbench(["-n", "-c", str(clients), "-j", str(threads), "-T", str(seconds)],
-                      target)
-    return {"bench": "pgbench", "clients": clients, "threads": threads, "scale": 1,
-            "tps": res.pop("tps"), "duration_s": seconds, **res}
+    res = run_pgbench(["-n", "-c", str(clients), "-j", str(threads), "-T", str(seconds)], target)
+    return {
+        "bench": "pgbench",
+        "clients": clients,
+        "threads": threads,
+        "scale": 1,
+        "tps": res.pop("tps"),
+        "duration_s": seconds,
+        **res,
+    }
 
 
 def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -540,9 +603,10 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
 
     n_accounts = 1 if mode == "hot" else args.accounts
     run = uuid.uuid4().hex[:8]
-    per_account = 10 ** 12  # far more than 8 clients can spend in the run
-    ids = run_async(_and_dispose(db, create_accounts(db, [per_account] * n_accounts,
-                                                     f"sql-{mode}-{run}")))
+    per_account = 10**12  # far more than 8 clients can spend in the run
+    ids = run_async(
+        _and_dispose(db, create_accounts(db, [per_account] * n_accounts, f"sql-{mode}-{run}"))
+    )
     table = f"bench_ws_{run}"
     with psycopg.connect(db.libpq_url, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} (i int PRIMARY KEY, ws uuid NOT NULL)")
@@ -559,12 +623,26 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
         "COMMIT;\n"
     )
     checkpoint(db.libpq_url)
-    log.info("ledger SQL via pgbench (%s): %d clients, %d s", mode, args.workers,
-             args.pgbench_seconds)
+    log.info(
+        "ledger SQL via pgbench (%s): %d clients, %d s", mode, args.workers, args.pgbench_seconds
+    )
     try:
-        res = run_pgbench(["-n", "-M", "prepared", "-c", str(args.workers),
-                           "-j", str(args.pgbench_threads), "-T", str(args.pgbench_seconds),
-                           "-f", str(script)], db.libpq_url)
+        res = run_pgbench(
+            [
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(args.workers),
+                "-j",
+                str(args.pgbench_threads),
+                "-T",
+                str(args.pgbench_seconds),
+                "-f",
+                str(script),
+            ],
+            db.libpq_url,
+        )
     finally:
         script.unlink(missing_ok=True)
     # Each transaction debited once: the balances must add up (and the audits hold).
@@ -572,13 +650,23 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
     spent = sum(per_account - b for b in after.values())
     mismatches = int(spent != res["transactions"] * DEBIT_MC)
     mismatches += run_async(_and_dispose(db, check_balances(db, dict.fromkeys(ids))))
-    return {"bench": "ledger_sql_pgbench", "mode": mode, "clients": args.workers,
-            "accounts": n_accounts, "tps": res.pop("tps"), "duration_s": args.pgbench_seconds,
-            **res, "billing_errors": mismatches + res.get("failed", 0)}
+    return {
+        "bench": "ledger_sql_pgbench",
+        "mode": mode,
+        "clients": args.workers,
+        "accounts": n_accounts,
+        "tps": res.pop("tps"),
+        "duration_s": args.pgbench_seconds,
+        **res,
+        "billing_errors": mismatches + res.get("failed", 0),
+    }
 
 
-def compare(ledger_runs: dict[str, list[dict[str, Any]]],
-            pgbench_runs: list[dict[str, Any]], background: float) -> dict[str, Any]:
+def compare(
+    ledger_runs: dict[str, list[dict[str, Any]]],
+    pgbench_runs: list[dict[str, Any]],
+    background: float,
+) -> dict[str, Any]:
     """Ledger debits/s over pgbench TPS (the median over rounds) against the targets."""
     from statistics import median
 
@@ -609,29 +697,49 @@ def compare(ledger_runs: dict[str, list[dict[str, Any]]],
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Ledger debit throughput (hot account / spread accounts) vs pgbench TPC-B "
-        "on a temporary embedded PostgreSQL. JSON figures on stdout, logs on stderr.")
-    p.add_argument("--quick", action="store_true",
-                   help="small run: 2,000 debits per mode, 5 s of pgbench")
-    p.add_argument("--debits", type=int, default=None,
-                   help="debits per mode (default 20000, --quick 2000)")
-    p.add_argument("--workers", type=int, default=8,
-                   help="concurrent workers, one connection each (default 8)")
-    p.add_argument("--accounts", type=int, default=100,
-                   help="accounts for the spread mode (default 100)")
-    p.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="client processes the workers are spread over "
-                   "(default: CPUs, at most 2)")
-    p.add_argument("--loop", choices=("uvloop", "asyncio"), default=None,
-                   help="client event loop (default uvloop when installed)")
-    p.add_argument("--pgbench-seconds", type=int, default=None,
-                   help="pgbench duration (default 20, --quick 5)")
+        "on a temporary embedded PostgreSQL. JSON figures on stdout, logs on stderr."
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="small run: 2,000 debits per mode, 5 s of pgbench"
+    )
+    p.add_argument(
+        "--debits", type=int, default=None, help="debits per mode (default 20000, --quick 2000)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=8, help="concurrent workers, one connection each (default 8)"
+    )
+    p.add_argument(
+        "--accounts", type=int, default=100, help="accounts for the spread mode (default 100)"
+    )
+    p.add_argument(
+        "--procs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="client processes the workers are spread over (default: CPUs, at most 2)",
+    )
+    p.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=None,
+        help="client event loop (default uvloop when installed)",
+    )
+    p.add_argument(
+        "--pgbench-seconds", type=int, default=None, help="pgbench duration (default 20, --quick 5)"
+    )
     p.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j (default 2)")
     p.add_argument("--modes", default="hot,spread", help="comma-separated: hot,spread")
     p.add_argument("--no-pgbench", action="store_true", help="skip pgbench and the ratios")
-    p.add_argument("--sql-ceiling", action="store_true",
-                   help="also run the ledger_debit SQL through pgbench's C client")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="repeat hot, pgbench, spread this many times; ratios are medians")
+    p.add_argument(
+        "--sql-ceiling",
+        action="store_true",
+        help="also run the ledger_debit SQL through pgbench's C client",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat hot, pgbench, spread this many times; ratios are medians",
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed for the spread plan")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = p.parse_args(argv)
@@ -642,10 +750,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not set(args.modes) <= {"hot", "spread"}:
         p.error("--modes takes hot and/or spread")
-    if min(args.workers, args.debits, args.accounts, args.procs, args.pgbench_seconds,
-           args.rounds) < 1:
-        p.error("--workers, --debits, --accounts, --procs, --pgbench-seconds and --rounds "
-                "must be >= 1")
+    if (
+        min(args.workers, args.debits, args.accounts, args.procs, args.pgbench_seconds, args.rounds)
+        < 1
+    ):
+        p.error(
+            "--workers, --debits, --accounts, --procs, --pgbench-seconds and --rounds must be >= 1"
+        )
     args.procs = min(args.procs, args.workers)
     if args.loop is None:
         try:
@@ -663,8 +774,11 @@ def _terminate(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
     for noisy in ("alembic", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _terminate)
@@ -698,8 +812,9 @@ def main(argv: list[str] | None = None) -> int:
             tag = {"round": rnd} if args.rounds > 1 else {}
             for step in steps:
                 if step == "pgbench":
-                    rec = bench_pgbench(db, args.workers, args.pgbench_threads,
-                                        args.pgbench_seconds)
+                    rec = bench_pgbench(
+                        db, args.workers, args.pgbench_threads, args.pgbench_seconds
+                    )
                     pgbench_runs.append(rec)
                 elif step.startswith("sql-"):
                     rec = bench_sql_ceiling(db, step[4:], args)

@@ -169,8 +169,10 @@ async def grant(
     metadata: dict[str, Any] | None = None,
 ) -> LedgerResult:
     """Add a grant (lot) of credits. Applying the same key again moves nothing."""
-    ws, amount, key = _workspace(workspace_id), _amount(amount_mc, "amount_mc"), _key(
-        idempotency_key
+    ws, amount, key = (
+        _workspace(workspace_id),
+        _amount(amount_mc, "amount_mc"),
+        _key(idempotency_key),
     )
     row = (
         await session.execute(
@@ -204,8 +206,10 @@ async def debit(
     metadata: dict[str, Any] | None = None,
 ) -> LedgerResult:
     """Debit available credits; raises InsufficientCredits rather than go below zero."""
-    ws, amount, key = _workspace(workspace_id), _amount(amount_mc, "amount_mc"), _key(
-        idempotency_key
+    ws, amount, key = (
+        _workspace(workspace_id),
+        _amount(amount_mc, "amount_mc"),
+        _key(idempotency_key),
     )
     row = (
         await session.execute(
@@ -297,7 +301,10 @@ async def settle_hold(
 
 
 async def release_hold(
-    session: AsyncSession, hold_id: int, *, final_status: Literal["released", "expired"] = "released"
+    session: AsyncSession,
+    hold_id: int,
+    *,
+    final_status: Literal["released", "expired"] = "released",
 ) -> HoldResult:
     """Release a hold without charging; a hold already resolved is left as it is."""
     if type(hold_id) is not int:

@@ -84,7 +84,9 @@ async def on_chat_start() -> None:
     runtime = get_runtime()
     actor = await _current_actor()
     name = actor.name if actor else "there"
-    simulated = [k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"]
+    simulated = [
+        k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
+    ]
     lines = [f"Hi {name}! Ask me about your credits — for example “how many credits do I have?”."]
     if not runtime.model.live:
         lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.")

@@ -34,16 +34,25 @@ class Runtime:
         s = self.settings
 
         def mode(live: bool, live_detail: str, sim_detail: str) -> dict[str, str]:
-            return {"mode": "live" if live else "simulated", "detail": live_detail if live else sim_detail}
+            return {
+                "mode": "live" if live else "simulated",
+                "detail": live_detail if live else sim_detail,
+            }
 
         return {
             "telephony": mode(s.twilio_live, "Twilio", "simulated carrier"),
             "otp": mode(s.verify_live, "Twilio Verify", "simulated Verify (local inbox)"),
-            "payments": mode(s.paddle_live, f"Paddle ({s.paddle_environment})", "simulated checkout"),
-            "chat_model": mode(s.openai_live, f"OpenAI {s.openai_model}", "offline rule-based model"),
+            "payments": mode(
+                s.paddle_live, f"Paddle ({s.paddle_environment})", "simulated checkout"
+            ),
+            "chat_model": mode(
+                s.openai_live, f"OpenAI {s.openai_model}", "offline rule-based model"
+            ),
             "embeddings": mode(
                 True,
-                "OpenAI embeddings" if s.embeddings_provider == "openai" else "local all-MiniLM-L6-v2",
+                "OpenAI embeddings"
+                if s.embeddings_provider == "openai"
+                else "local all-MiniLM-L6-v2",
                 "",
             ),
         }
@@ -59,5 +68,7 @@ def set_runtime(runtime: Runtime | None) -> None:
 
 def get_runtime() -> Runtime:
     if _runtime is None:
-        raise RuntimeError("the application runtime is not set up (start it with `klosesales serve`)")
+        raise RuntimeError(
+            "the application runtime is not set up (start it with `klosesales serve`)"
+        )
     return _runtime

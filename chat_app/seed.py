@@ -41,7 +41,9 @@ class SeedResult:
         return {
             "workspace_id": str(self.workspace_id),
             "created": self.created,
-            "users": [{"email": u.email, "password": u.password, "role": u.role} for u in self.users],
+            "users": [
+                {"email": u.email, "password": u.password, "role": u.role} for u in self.users
+            ],
         }
 
 

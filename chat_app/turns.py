@@ -360,7 +360,9 @@ async def answer_message(
                 )
             )
         cost = -settled.amount_mc
-        await _finish(session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls)
+        await _finish(
+            session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls
+        )
         thread_row = await session.get(AssistantThread, thread_id)
         if thread_row is not None:
             thread_row.updated_at = datetime.now(UTC)
@@ -386,9 +388,7 @@ async def _fail(db: Database, message_id: str, hold_id: int, exc: BaseException)
     log.warning("assistant turn %s failed: %s", message_id, type(exc).__name__, exc_info=exc)
     async with db.session() as session:
         await ledger.release_hold(session, hold_id)
-        await _finish(
-            session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}"
-        )
+        await _finish(session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}")
         await session.commit()
 
 

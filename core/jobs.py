@@ -12,9 +12,9 @@ from collections.abc import Iterable
 import procrastinate
 
 
-def make_job_app(conninfo: str, blueprints: Iterable[tuple[str, procrastinate.Blueprint]]) -> (
-    procrastinate.App
-):
+def make_job_app(
+    conninfo: str, blueprints: Iterable[tuple[str, procrastinate.Blueprint]]
+) -> procrastinate.App:
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
     )

@@ -1,0 +1,122 @@
+"""An answered message is billed 0.5 credit exactly once; refused or failed ones are free."""
+
+import subprocess
+import sys
+import uuid
+
+from accounts import service as accounts
+from accounts.models import Role
+from accounts.service import Actor
+from billing import ledger
+from chat_app.agent import build_agent
+from chat_app.llm.offline import OfflineChatModel
+from chat_app.turns import TurnStatus, answer_message
+
+AGENT = build_agent(OfflineChatModel())
+
+
+async def _actor(db, credits_mc: int) -> Actor:
+    async with db.session() as s:
+        ws = await accounts.create_workspace(s, "Turn Co")
+        user = await accounts.create_user(
+            s,
+            workspace=ws,
+            email=f"rep-{uuid.uuid4().hex[:8]}@example.test",
+            name="Rep",
+            password="correct horse",
+            role=Role.REP,
+        )
+        if credits_mc:
+            await ledger.grant(
+                s, ws.id, amount_mc=credits_mc, idempotency_key=f"g:{ws.id}", source="test"
+            )
+        await s.commit()
+        return Actor.of(user)
+
+
+async def test_answer_debits_half_a_credit_once(db):
+    actor = await _actor(db, 2000)
+    first = await answer_message(
+        db, AGENT, actor, text="how many credits do I have?", message_id="m-1-" + str(actor.user_id)
+    )
+    assert first.status is TurnStatus.ANSWERED
+    assert [c.name for c in first.tool_calls] == ["check_credits"]
+    assert "Balance: 2 credits" in first.body
+    assert (first.cost_mc, first.balance_mc) == (500, 1500)
+    assert first.footer == "— 0.5 credits · balance 1.5 credits"
+    again = await answer_message(
+        db, AGENT, actor, text="how many credits do I have?", message_id=first.message_id
+    )
+    assert again.status is TurnStatus.DUPLICATE and again.balance_mc == 1500
+    async with db.session() as s:
+        assert (await ledger.audit(s, actor.workspace_id)).consistent
+
+
+async def test_out_of_credits_is_refused_free(db):
+    actor = await _actor(db, 400)
+    result = await answer_message(db, AGENT, actor, text="my balance?", message_id=str(uuid.uuid4()))
+    assert result.status is TurnStatus.REFUSED
+    assert "out of credits" in result.body and "buy more" in result.body
+    async with db.session() as s:
+        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 400
+
+
+async def test_failing_agent_releases_the_hold(db):
+    class Broken:
+        async def astream(self, *args, **kwargs):
+            raise RuntimeError("model exploded")
+            yield  # pragma: no cover
+
+    actor = await _actor(db, 1000)
+    result = await answer_message(db, Broken(), actor, text="credits?", message_id=str(uuid.uuid4()))
+    assert result.status is TurnStatus.FAILED and "Nothing was charged" in result.body
+    async with db.session() as s:
+        balance = await ledger.get_balance(s, actor.workspace_id)
+    assert (balance.balance_mc, balance.held_mc) == (1000, 0)
+
+
+async def test_empty_and_huge_messages_are_refused(db):
+    actor = await _actor(db, 1000)
+    empty = await answer_message(db, AGENT, actor, text="   ", message_id=str(uuid.uuid4()))
+    huge = await answer_message(db, AGENT, actor, text="x" * 5000, message_id=str(uuid.uuid4()))
+    assert empty.status is TurnStatus.REFUSED and huge.status is TurnStatus.REFUSED
+    assert "limit" in huge.body
+    async with db.session() as s:
+        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 1000
+
+
+async def test_thread_continues_with_history(db):
+    actor = await _actor(db, 5000)
+    one = await answer_message(db, AGENT, actor, text="hello", message_id=str(uuid.uuid4()))
+    two = await answer_message(
+        db, AGENT, actor, text="credits?", message_id=str(uuid.uuid4()), thread_id=one.thread_id
+    )
+    assert two.thread_id == one.thread_id and two.balance_mc == 4000
+
+
+def test_ask_unknown_user_exits_2(database, tmp_path):
+    env = {"DATABASE_URL": database.url.render_as_string(hide_password=False), "PATH": "/usr/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "chat_app.cli", "ask", "--user", "nobody@x", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: no user with email nobody@x"
+
+
+def test_serve_with_unreachable_database_names_host_not_password(tmp_path):
+    env = {"DATABASE_URL": "postgresql://u:s3cretpw@127.0.0.1:1/db", "PATH": "/usr/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "chat_app.cli", "serve", "--port", "8999"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "127.0.0.1:1" in proc.stderr and "s3cretpw" not in proc.stderr
