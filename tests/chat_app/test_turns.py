@@ -54,7 +54,9 @@ async def test_answer_debits_half_a_credit_once(db):
 
 async def test_out_of_credits_is_refused_free(db):
     actor = await _actor(db, 400)
-    result = await answer_message(db, AGENT, actor, text="my balance?", message_id=str(uuid.uuid4()))
+    result = await answer_message(
+        db, AGENT, actor, text="my balance?", message_id=str(uuid.uuid4())
+    )
     assert result.status is TurnStatus.REFUSED
     assert "out of credits" in result.body and "buy more" in result.body
     async with db.session() as s:
@@ -68,7 +70,9 @@ async def test_failing_agent_releases_the_hold(db):
             yield  # pragma: no cover
 
     actor = await _actor(db, 1000)
-    result = await answer_message(db, Broken(), actor, text="credits?", message_id=str(uuid.uuid4()))
+    result = await answer_message(
+        db, Broken(), actor, text="credits?", message_id=str(uuid.uuid4())
+    )
     assert result.status is TurnStatus.FAILED and "Nothing was charged" in result.body
     async with db.session() as s:
         balance = await ledger.get_balance(s, actor.workspace_id)
