@@ -6,7 +6,7 @@ The signed-in user and workspace reach tools only through the runtime context
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import ModelRequest, dynamic_prompt
@@ -36,7 +36,7 @@ Rules:
 
 @dynamic_prompt
 def _system_prompt(request: ModelRequest) -> str:
-    ctx: AgentContext = request.runtime.context
+    ctx = cast(AgentContext, request.runtime.context)
     return SYSTEM_PROMPT.format(
         name=ctx.actor.name,
         role=ctx.actor.role.value,

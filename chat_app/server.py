@@ -81,6 +81,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         started = time.perf_counter()
+        database: dict[str, object]
         try:
             async with db.session() as session:
                 await session.execute(text("SELECT 1"))

@@ -116,7 +116,7 @@ def start_embedded(settings: Settings) -> Database:
     pg_dir = settings.pg_dir
     pg_dir.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded PostgreSQL in %s", pg_dir)
-    server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+    server = pgserver.get_server(pg_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     return Database(url=sqlalchemy_url(server.get_uri()), embedded=True, _server=server)
 
 

@@ -7,4 +7,5 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -c constraints.txt -e ".[dev]"
 .venv/bin/ruff check .
+.venv/bin/mypy core accounts billing tools chat_app
 .venv/bin/pytest -q -p no:cacheprovider "$@"
