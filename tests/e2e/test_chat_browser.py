@@ -1,0 +1,90 @@
+"""Real HTTP and a real browser against `klosesales serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chat_app.seed import seed_demo
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test_healthz_reports_database_and_providers(live_server):
+    body = httpx.get(f"{live_server}/healthz").json()
+    assert body["database"]["ok"] is True
+    assert body["providers"]["chat_model"]["mode"] == "simulated"
+    assert set(body["providers"]) == {"telephony", "otp", "payments", "chat_model", "embeddings"}
+    root = httpx.get(live_server + "/", follow_redirects=False)
+    assert root.status_code == 307
+    assert root.headers["location"].endswith("/chat")
+
+
+def test_wrong_password_is_refused(live_server):
+    r = httpx.post(
+        f"{live_server}/chat/login", data={"username": "nobody@x.test", "password": "wrong"}
+    )
+    assert r.status_code == 401
+    assert "access_token" not in r.cookies
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_rep_sees_balance_drop_by_half_a_credit(live_server, database):
+    from playwright.sync_api import expect, sync_playwright
+
+    seeded = asyncio.run(_seed(database))
+    rep = next(u for u in seeded.users if u.role == "rep")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(f"{live_server}/chat/login")
+        page.fill("#email", rep.email)
+        page.fill("#password", rep.password or "")
+        page.click('button[type="submit"]')
+        replies = page.locator('[data-step-type="assistant_message"] .message-content')
+        expect(replies.first).to_be_visible(timeout=30_000)
+
+        def ask() -> str:
+            before = replies.count()
+            page.fill("#chat-input", "how many credits do I have?")
+            page.click("#chat-submit")
+            expect(replies).to_have_count(before + 1, timeout=30_000)
+            return replies.last.inner_text()
+
+        first = ask()
+        second = ask()
+        page.screenshot(path=str(ARTIFACTS / "rep_balance.png"), full_page=True)
+        browser.close()
+    assert re.search(r"balance 499\.5 credits", first), first
+    assert "Balance: 499.5 credits" in second, second
+    assert re.search(r"balance 499 credits", second), second
+
+
+async def _seed(database):
+    from core.db import Database
+
+    db = Database(url=database.url, embedded=False)
+    try:
+        return await seed_demo(db, reset_passwords=True)
+    finally:
+        await db.dispose()
