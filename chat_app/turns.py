@@ -37,6 +37,7 @@ from accounts.models import Workspace, WorkspaceStatus
 from accounts.service import Actor
 from billing import ledger
 from billing.money import QUERY_PRICE_MC, credits_label, format_credits
+from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
 from core.errors import KloseError, NotFound
@@ -109,17 +110,6 @@ class TurnObserver(Protocol):
 
 class TurnError(KloseError):
     pass
-
-
-def _message_text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(
-        part if isinstance(part, str) else str(part.get("text", ""))
-        for part in content
-        if isinstance(part, str | dict)
-    )
 
 
 async def _balance(session: AsyncSession, workspace_id: uuid.UUID) -> ledger.Balance:
@@ -214,7 +204,7 @@ async def _run_agent(
                     started = calls.get(message.tool_call_id)
                     if started is not None:
                         done = ToolCallRecord(
-                            started.id, started.name, started.args, _message_text(message)
+                            started.id, started.name, started.args, message_text(message)
                         )
                         calls[started.id] = done
                         if observer:
@@ -321,7 +311,7 @@ async def answer_message(
             (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
             None,
         )
-        body = _message_text(final).strip() if final is not None else ""
+        body = message_text(final).strip() if final is not None else ""
         if not body:
             raise TurnError("the model returned no answer")
     except BaseException as exc:

@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from chat_app.llm.messages import message_text
 from chat_app.llm.offline_router import route
 
 CAPABILITIES = (
@@ -27,17 +28,6 @@ CAPABILITIES = (
     "full assistant."
 )
 GREETING = "Hello! " + CAPABILITIES
-
-
-def _text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        part if isinstance(part, str) else str(part.get("text", ""))
-        for part in content
-        if isinstance(part, str | dict)
-    )
 
 
 class OfflineChatModel(BaseChatModel):
@@ -77,12 +67,12 @@ class OfflineChatModel(BaseChatModel):
             elif isinstance(message, HumanMessage):
                 break
         if results:
-            return AIMessage(content="\n\n".join(_text(m) for m in reversed(results)))
+            return AIMessage(content="\n\n".join(message_text(m) for m in reversed(results)))
 
         last_human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         if last_human is None:
             return AIMessage(content=CAPABILITIES)
-        chosen = route(_text(last_human), self.tool_names)
+        chosen = route(message_text(last_human), self.tool_names)
         if chosen is None:
             return AIMessage(
                 content="I can't do that in offline mode. " + CAPABILITIES,
