@@ -117,22 +117,20 @@ def seed_demo(
     ] = False,
 ) -> None:
     """Create workspace "Demo Co" (a manager, two reps, 500 credits); print the logins once."""
+    from chat_app.seed import SeedResult
     from chat_app.seed import seed_demo as run_seed
 
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
 
-        async def run() -> object:
+        async def run() -> SeedResult:
             try:
                 return await run_seed(db, reset_passwords=reset_passwords)
             finally:
                 await db.dispose()
 
         result = asyncio.run(run())
-    from chat_app.seed import SeedResult
-
-    assert isinstance(result, SeedResult)
     if as_json:
         typer.echo(json.dumps(result.as_json()))
         return
@@ -161,7 +159,7 @@ def ask(
     from accounts import service as accounts
     from accounts.service import Actor
     from chat_app.runtime import Runtime
-    from chat_app.turns import TurnStatus, answer_message
+    from chat_app.turns import TurnResult, TurnStatus, answer_message
 
     settings = get_settings()
     _setup_logging(settings)
@@ -175,7 +173,7 @@ def ask(
     with _database(settings) as db:
         runtime = Runtime(settings=settings, db=db)
 
-        async def run() -> object:
+        async def run() -> TurnResult | None:
             try:
                 async with db.session() as session:
                     found = await accounts.get_user_by_email(session, user)
@@ -199,9 +197,6 @@ def ask(
             _fail(str(exc), 2)
     if result is None:
         _fail(f"no user with email {user}", 2)
-    from chat_app.turns import TurnResult
-
-    assert isinstance(result, TurnResult)
     if as_json:
         typer.echo(
             json.dumps(

@@ -112,10 +112,6 @@ class TurnError(KloseError):
     pass
 
 
-async def _balance(session: AsyncSession, workspace_id: uuid.UUID) -> ledger.Balance:
-    return await ledger.get_balance(session, workspace_id)
-
-
 async def _open_thread(
     session: AsyncSession, actor: Actor, thread_id: uuid.UUID | None, text: str
 ) -> AssistantThread:
@@ -229,7 +225,7 @@ async def answer_message(
         raise TurnError("A message id of 1 to 100 characters is required.")
 
     async with db.session() as session:
-        balance = await _balance(session, actor.workspace_id)
+        balance = await ledger.get_balance(session, actor.workspace_id)
         refused = TurnResult(
             TurnStatus.REFUSED,
             "",
@@ -371,7 +367,7 @@ async def answer_message(
 
 async def _balance_of(db: Database, workspace_id: uuid.UUID) -> ledger.Balance:
     async with db.session() as session:
-        return await _balance(session, workspace_id)
+        return await ledger.get_balance(session, workspace_id)
 
 
 async def _fail(db: Database, message_id: str, hold_id: int, exc: BaseException) -> None:
@@ -387,7 +383,7 @@ async def _repeat(session: AsyncSession, actor: Actor, message_id: str) -> TurnR
     turn = await session.get(AssistantTurn, message_id)
     if turn is None or turn.user_id != actor.user_id:
         raise TurnError("That message id is already in use.")
-    balance = await _balance(session, actor.workspace_id)
+    balance = await ledger.get_balance(session, actor.workspace_id)
     body = (
         turn.answer
         if turn.status == TurnStatus.ANSWERED.value and turn.answer
