@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import procrastinate
 
-from billing import ledger
+from billing import ledger, webhooks
 from core.db import Database
 
 log = logging.getLogger(__name__)
@@ -30,5 +30,12 @@ def register(db: Database) -> procrastinate.Blueprint:
     @blueprint.task(name="expire_holds", queue="billing", pass_context=False)
     async def expire_holds_task(timestamp: int) -> None:
         await expire_stale_holds(db, datetime.fromtimestamp(timestamp, UTC))
+
+    @blueprint.periodic(cron="* * * * *", periodic_id="paddle_pending_events")
+    @blueprint.task(name="paddle_pending_events", queue="billing", pass_context=False)
+    async def paddle_pending_events_task(timestamp: int) -> None:
+        applied = await webhooks.process_pending_events(db)
+        if applied:
+            log.info("applied %d paddle events left pending", applied)
 
     return blueprint

@@ -99,6 +99,7 @@ class Balance:
     balance_mc: int
     held_mc: int
     frozen: bool
+    debt_mc: int = 0
 
     @property
     def available_mc(self) -> int:
@@ -338,6 +339,82 @@ async def expire_holds(session: AsyncSession, *, now: datetime | None = None) ->
     return expired
 
 
+async def reverse_chargeback(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Give back what a chargeback took (a new lot); pays any chargeback debt first and
+    unfreezes the account once its available balance is back at or above zero."""
+    ws, amount, key = (
+        _workspace(workspace_id),
+        _amount(amount_mc, "amount_mc"),
+        _key(idempotency_key),
+    )
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM ledger_credit(:ws, :key, 'chargeback_reverse', :amount,"
+                " 'chargeback_reverse', NULL, :desc, CAST(:meta AS jsonb))"
+            ),
+            {"ws": ws, "key": key, "amount": amount, "desc": description, "meta": _meta(metadata)},
+        )
+    ).one()
+    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def claw_back(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    kind: Literal["refund", "chargeback"],
+    from_grant_entry: int | None = None,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Take back credits a purchase bought, from that purchase's own lot first.
+
+    A refund takes at most what is available (`LedgerResult.amount_mc` says how much:
+    the caller records the shortfall). A chargeback takes it all, even below zero, and
+    then freezes the account. `from_grant_entry` is the purchase's grant entry id."""
+    ws, amount, key = (
+        _workspace(workspace_id),
+        _amount(amount_mc, "amount_mc"),
+        _key(idempotency_key),
+    )
+    if kind not in ("refund", "chargeback"):
+        raise InvalidLedgerArgument("kind must be refund or chargeback")
+    if from_grant_entry is not None and type(from_grant_entry) is not int:
+        raise InvalidLedgerArgument("from_grant_entry must be an entry id")
+    row = (
+        await session.execute(
+            text(
+                "SELECT * FROM ledger_clawback(:ws, :key, :kind, :amount,"
+                " (SELECT id FROM credit_grants WHERE entry_id = :grant_entry),"
+                " :desc, CAST(:meta AS jsonb))"
+            ),
+            {
+                "ws": ws,
+                "key": key,
+                "kind": kind,
+                "amount": amount,
+                "grant_entry": from_grant_entry,
+                "desc": description,
+                "meta": _meta(metadata),
+            },
+        )
+    ).one()
+    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
 # --- reading -----------------------------------------------------------------------
 
 
@@ -345,7 +422,12 @@ async def get_balance(session: AsyncSession, workspace_id: uuid.UUID) -> Balance
     account = await session.get(CreditAccount, _workspace(workspace_id), populate_existing=True)
     if account is None:
         return Balance(balance_mc=0, held_mc=0, frozen=False)
-    return Balance(balance_mc=account.balance_mc, held_mc=account.held_mc, frozen=account.frozen)
+    return Balance(
+        balance_mc=account.balance_mc,
+        held_mc=account.held_mc,
+        frozen=account.frozen,
+        debt_mc=account.debt_mc,
+    )
 
 
 async def recent_entries(
@@ -368,13 +450,15 @@ class LedgerAudit:
     held_mc: int
     entries_sum_mc: int
     grants_remaining_mc: int
+    debt_mc: int
     open_holds_mc: int
     last_balance_after_mc: int | None
 
     @property
     def consistent(self) -> bool:
         return (
-            self.balance_mc == self.entries_sum_mc == self.grants_remaining_mc
+            self.balance_mc == self.entries_sum_mc == self.grants_remaining_mc - self.debt_mc
+            and (self.debt_mc == 0 or self.balance_mc == -self.debt_mc)
             and self.held_mc == self.open_holds_mc
             and self.last_balance_after_mc in (None, self.balance_mc)
         )
@@ -409,6 +493,7 @@ async def audit(session: AsyncSession, workspace_id: uuid.UUID) -> LedgerAudit:
         held_mc=balance.held_mc,
         entries_sum_mc=int(entries_sum or 0),
         grants_remaining_mc=int(grants_sum or 0),
+        debt_mc=balance.debt_mc,
         open_holds_mc=int(holds_sum or 0),
         last_balance_after_mc=last_after,
     )

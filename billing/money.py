@@ -19,3 +19,13 @@ def format_credits(mc: int) -> str:
 
 def credits_label(mc: int) -> str:
     return f"{format_credits(mc)} credit" + ("" if abs(mc) == MC_PER_CREDIT else "s")
+
+
+def format_money(minor_units: int, currency: str) -> str:
+    """Cents to a price: (1050, 'USD') -> '$10.50'; (999, 'EUR') -> '€9.99'."""
+    symbols = {"USD": "$", "EUR": "€", "GBP": "£"}
+    sign = "-" if minor_units < 0 else ""
+    whole, cents = divmod(abs(minor_units), 100)
+    symbol = symbols.get(currency.upper())
+    amount = f"{whole:,}.{cents:02d}"
+    return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {currency.upper()}"

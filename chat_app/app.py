@@ -14,6 +14,7 @@ import chainlit as cl
 from accounts import service as accounts
 from accounts.models import User
 from accounts.service import Actor
+from billing import expiry
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message
 
@@ -79,6 +80,19 @@ class _StepObserver:
             await step.update()
 
 
+async def _ask_yes_no(question: str) -> bool:
+    """Ask in chat with two buttons; no answer within the time limit means no."""
+    answer = await cl.AskActionMessage(
+        content=question,
+        actions=[
+            cl.Action(name="confirm", payload={"answer": "yes"}, label="Yes, continue"),
+            cl.Action(name="cancel", payload={"answer": "no"}, label="No, cancel"),
+        ],
+        timeout=90,
+    ).send()
+    return answer is not None and answer.get("payload", {}).get("answer") == "yes"
+
+
 @cl.on_chat_start
 async def on_chat_start() -> None:
     runtime = get_runtime()
@@ -87,11 +101,18 @@ async def on_chat_start() -> None:
     simulated = [
         k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
     ]
-    lines = [f"Hi {name}! Ask me about your credits — for example “how many credits do I have?”."]
+    lines = [
+        f"Hi {name}! Ask me about your credits — “how many credits do I have?” — or buy "
+        "more: “what packages are there?”, “buy the starter pack”."
+    ]
     if not runtime.model.live:
         lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.")
     if simulated:
         lines.append("🧪 Simulated providers: " + ", ".join(simulated) + ".")
+    async with runtime.db.session() as session:
+        expiry_notice = expiry.notice(await expiry.announced_policies(session))
+    if expiry_notice:
+        lines.append(f"📢 {expiry_notice}")
     await cl.Message(content="\n\n".join(lines), author="Klosesales").send()
 
 
@@ -111,6 +132,9 @@ async def on_message(message: cl.Message) -> None:
         message_id=message.id,
         thread_id=thread_id,
         observer=_StepObserver(),
+        confirm=_ask_yes_no,
+        payments=runtime.payments,
+        base_url=runtime.settings.public_base_url,
     )
     if result.thread_id is not None:
         cl.user_session.set("assistant_thread_id", result.thread_id)

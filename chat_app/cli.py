@@ -187,8 +187,12 @@ def ask(
                     message_id=f"cli-{uuid.uuid4()}",
                     thread_id=thread_id,
                     auto_confirm=yes,
+                    confirm=_terminal_confirm,
+                    payments=runtime.payments,
+                    base_url=settings.public_base_url,
                 )
             finally:
+                await runtime.payments.provider.aclose()
                 await db.dispose()
 
         try:
@@ -216,6 +220,187 @@ def ask(
             typer.echo(f"(thread {result.thread_id})", err=True)
     if result.status is TurnStatus.FAILED:
         raise typer.Exit(1)
+
+
+async def _terminal_confirm(question: str) -> bool:
+    """Ask on the terminal; without one (a script) the answer is no: use --yes."""
+    if not sys.stdin.isatty():
+        typer.echo("(not confirmed: no terminal to ask on; pass --yes to confirm)", err=True)
+        return False
+    typer.echo(question, err=True)
+    return await asyncio.to_thread(typer.confirm, "Continue?", default=False, err=True)
+
+
+packages_cli = typer.Typer(help="The credit package catalogue.", no_args_is_help=True)
+admin_cli = typer.Typer(help="Platform administration.", no_args_is_help=True)
+cli.add_typer(packages_cli, name="packages")
+cli.add_typer(admin_cli, name="admin")
+
+
+@packages_cli.command("list")
+def packages_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List the packages on sale with their Paddle price ids."""
+    from billing import purchases
+    from billing.money import credits_label, format_money
+
+    settings = get_settings()
+
+    async def run() -> list[tuple[dict[str, object], str]]:
+        async with db.session() as session:
+            rows = await purchases.list_packages(session)
+        await db.dispose()
+        return [
+            (
+                {
+                    "code": p.code,
+                    "name": p.name,
+                    "credits_mc": p.credits_mc,
+                    "price_cents": p.price_cents,
+                    "currency": p.currency,
+                    "paddle_price_id": p.paddle_price_id,
+                    "service_fee_cents": p.service_fee_cents,
+                    "paddle_fee_price_id": p.paddle_fee_price_id,
+                },
+                f"{p.code:<10} {p.name:<10} {credits_label(p.credits_mc):>16}"
+                f"  {format_money(p.price_cents, p.currency):>9}"
+                f" + fee {format_money(p.service_fee_cents, p.currency)}"
+                f"  {p.paddle_price_id} / {p.paddle_fee_price_id or '-'}",
+            )
+            for p in rows
+        ]
+
+    with _database(settings) as db:
+        rows = asyncio.run(run())
+    for as_dict, line in rows:
+        typer.echo(json.dumps(as_dict) if as_json else line)
+
+
+@packages_cli.command("set")
+def packages_set(
+    code: Annotated[str, typer.Argument(help="Package code, e.g. starter.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    credits: Annotated[int, typer.Option(help="Credits granted.", min=1)],
+    price_cents: Annotated[int, typer.Option(help="Base price in cents.", min=1)],
+    price_id: Annotated[str, typer.Option(help="Paddle price id of the package.")],
+    fee_cents: Annotated[int, typer.Option(help="Service fee in cents.", min=0)] = 0,
+    fee_price_id: Annotated[
+        str | None, typer.Option(help="Paddle price id of the service fee.")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="ISO currency code.")] = "USD",
+    active: Annotated[bool, typer.Option("--active/--inactive")] = True,
+) -> None:
+    """Add a package or change one (matched by code)."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    from billing.models import CreditPackage
+
+    if fee_cents and not fee_price_id:
+        _fail("--fee-cents needs --fee-price-id (the fee is its own Paddle price line)", 2)
+    values = {
+        "name": name,
+        "credits_mc": credits * 1000,
+        "price_cents": price_cents,
+        "currency": currency.upper(),
+        "paddle_price_id": price_id,
+        "service_fee_cents": fee_cents,
+        "paddle_fee_price_id": fee_price_id,
+        "active": active,
+    }
+    settings = get_settings()
+
+    async def run() -> None:
+        async with db.session() as session:
+            await session.execute(
+                insert(CreditPackage)
+                .values(id=uuid.uuid4(), code=code.lower(), **values)
+                .on_conflict_do_update(index_elements=[CreditPackage.code], set_=values)
+            )
+            await session.commit()
+        await db.dispose()
+
+    with _database(settings) as db:
+        asyncio.run(run())
+    typer.echo(f"package {code.lower()} saved")
+
+
+@admin_cli.command("schedule-credit-expiry")
+def schedule_credit_expiry(
+    effective: Annotated[str, typer.Option(help="Effective date, YYYY-MM-DD (UTC).")],
+    lifetime_days: Annotated[int, typer.Option(help="Days credits live after purchase.")],
+    existing: Annotated[
+        str,
+        typer.Option(help="Credits bought before: never_expire | expire_from_effective_date."),
+    ],
+    by: Annotated[str, typer.Option(help="Who is scheduling it (for the record).")] = "admin",
+) -> None:
+    """Schedule a credit-expiry rule (at least 30 days ahead; users are told at once)."""
+    from datetime import UTC, datetime
+
+    from billing import expiry
+
+    try:
+        effective_at = datetime.strptime(effective, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        _fail("--effective must be a date: YYYY-MM-DD", 2)
+    settings = get_settings()
+
+    async def run() -> str:
+        async with db.session() as session:
+            policy = await expiry.schedule_policy(
+                session,
+                effective_at=effective_at,
+                lifetime_days=lifetime_days,
+                existing_grants=existing,  # type: ignore[arg-type]  # checked by the service
+                created_by=by,
+            )
+            await session.commit()
+            summary = policy.summary
+        await db.dispose()
+        return summary
+
+    with _database(settings) as db:
+        try:
+            summary = asyncio.run(run())
+        except KloseError as exc:
+            _fail(str(exc), 2)
+    typer.echo(f"scheduled: {summary}")
+
+
+@admin_cli.command("paddle-events")
+def paddle_events(
+    status: Annotated[
+        str, typer.Option(help="pending | processed | ignored | flagged | review")
+    ] = "flagged",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List stored Paddle webhook events by status (flagged and review need a human)."""
+    from sqlalchemy import select
+
+    from billing.models import PaddleEvent
+
+    settings = get_settings()
+
+    async def run() -> list[str]:
+        async with db.session() as session:
+            rows = await session.scalars(
+                select(PaddleEvent)
+                .where(PaddleEvent.status == status)
+                .order_by(PaddleEvent.received_at.desc())
+                .limit(limit)
+            )
+            out = [
+                f"{e.received_at:%Y-%m-%d %H:%M:%S} {e.event_id} {e.event_type} "
+                f"{e.transaction_id or '-'}: {e.note or ''}"
+                for e in rows
+            ]
+        await db.dispose()
+        return out
+
+    with _database(settings) as db:
+        for line in asyncio.run(run()):
+            typer.echo(line)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
 from chat_app.llm import ModelChoice, select_model
 from core.db import Database
@@ -25,6 +26,10 @@ class Runtime:
     @cached_property
     def model(self) -> ModelChoice:
         return select_model(self.settings)
+
+    @cached_property
+    def payments(self) -> Payments:
+        return build_payments(self.settings, self.db)
 
     @cached_property
     def agent(self) -> Any:

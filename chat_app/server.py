@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
+from billing.views import build_router as billing_router
 from chat_app.jobs import build_job_app, run_worker
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
@@ -65,6 +66,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
                 if worker is not None:
                     worker.cancel()
                     await asyncio.gather(worker, return_exceptions=True)
+        await runtime.payments.provider.aclose()
         await db.dispose()
         set_runtime(None)
         if owns_db:
@@ -73,6 +75,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
 
     app = FastAPI(title="Klosesales", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.include_router(billing_router(db, runtime.payments))
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -37,11 +37,12 @@ from accounts.models import Workspace, WorkspaceStatus
 from accounts.service import Actor
 from billing import ledger
 from billing.money import QUERY_PRICE_MC, credits_label, format_credits
+from billing.payments import Payments
 from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
 from core.errors import KloseError, NotFound
-from tools.context import AgentContext
+from tools.context import AgentContext, Confirm
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,9 @@ async def answer_message(
     thread_id: uuid.UUID | None = None,
     observer: TurnObserver | None = None,
     auto_confirm: bool = False,
+    confirm: Confirm | None = None,
+    payments: Payments | None = None,
+    base_url: str = "http://127.0.0.1:8000",
     timeout_s: float = TURN_TIMEOUT_S,
 ) -> TurnResult:
     text = text.strip()
@@ -298,7 +302,13 @@ async def answer_message(
     assert hold.hold_id is not None
     human = HumanMessage(content=text, id=message_id)
     context = AgentContext(
-        actor=actor, db=db, pending_query_mc=hold.amount_mc, auto_confirm=auto_confirm
+        actor=actor,
+        db=db,
+        pending_query_mc=hold.amount_mc,
+        auto_confirm=auto_confirm,
+        confirm=confirm,
+        payments=payments,
+        base_url=base_url,
     )
     try:
         async with asyncio.timeout(timeout_s):

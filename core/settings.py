@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     paddle_webhook_secret: SecretStr | None = None
     paddle_environment: str = Field(default="sandbox", pattern="^(sandbox|production)$")
     paddle_client_token: str | None = None
+    paddle_api_base: str | None = Field(
+        default=None,
+        description="Override Paddle's API base URL (tests point it at a local double).",
+    )
+    paddle_signature_tolerance_s: int = Field(
+        default=300,
+        ge=5,
+        le=3600,
+        description="How old a Paddle-Signature timestamp may be before it is refused.",
+    )
 
     # --- embeddings -----------------------------------------------------------------
     embeddings_provider: str = Field(default="local", pattern="^(local|openai)$")
@@ -93,6 +103,14 @@ class Settings(BaseSettings):
     @property
     def paddle_live(self) -> bool:
         return bool(self.paddle_api_key and self.paddle_webhook_secret)
+
+    @property
+    def paddle_api_url(self) -> str:
+        if self.paddle_api_base:
+            return self.paddle_api_base.rstrip("/")
+        if self.paddle_environment == "production":
+            return "https://api.paddle.com"
+        return "https://sandbox-api.paddle.com"
 
     @property
     def openai_live(self) -> bool:

@@ -8,10 +8,15 @@ under `.data/test-pg` hosts it.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +26,8 @@ from core import migrate
 from core.db import Database, libpq_url, sqlalchemy_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The live server verifies Paddle webhooks with this (payments stay simulated: no key).
+PADDLE_TEST_SECRET = "pdl_ntfset_test_" + "0" * 24
 TEST_PG_DIR = REPO_ROOT / ".data" / "test-pg"
 
 
@@ -85,3 +92,50 @@ def make_workspace(db: Database) -> Callable[..., object]:
             return ws.id
 
     return make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `klosesales serve` process on a free port, against the test database."""
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("serve-data")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url.render_as_string(hide_password=False),
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PADDLE_WEBHOOK_SECRET": PADDLE_TEST_SECRET,
+    }
+    env.pop("PADDLE_API_KEY", None)
+    env.pop("OPENAI_API_KEY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chat_app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data_dir / "serve.log", "w"),  # noqa: SIM115
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError((data_dir / "serve.log").read_text()[-2000:])
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from accounts.service import Actor
+from billing.payments import Payments
 from core.db import Database
+
+# Asks the user a yes/no question (buttons in chat, a prompt in the CLI).
+Confirm = Callable[[str], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -16,3 +21,19 @@ class AgentContext:
     pending_query_mc: int = 0
     # `klosesales ask --yes`: confirmations are answered yes.
     auto_confirm: bool = False
+    confirm: Confirm | None = None
+    payments: Payments | None = None
+    # Where links in answers point (the server's public URL).
+    base_url: str = "http://127.0.0.1:8000"
+
+    async def confirmed(self, question: str) -> bool:
+        if self.auto_confirm:
+            return True
+        if self.confirm is None:
+            return False
+        return await self.confirm(question)
+
+    def require_payments(self) -> Payments:
+        if self.payments is None:
+            raise RuntimeError("payments are not configured in this process")
+        return self.payments

@@ -23,9 +23,11 @@ from chat_app.llm.messages import message_text
 from chat_app.llm.offline_router import route
 
 CAPABILITIES = (
-    "I'm the offline assistant (limited mode). Right now I can tell you your credit "
-    "balance — try “how many credits do I have?”. Set OPENAI_API_KEY to enable the "
-    "full assistant."
+    "I'm the offline assistant (limited mode). I can tell you your credit balance "
+    "(“how many credits do I have?”), list the credit packages, estimate one with tax "
+    "(“estimate the starter pack for US 94105”), start a purchase (“buy the starter "
+    "pack”) and show what you bought (“what did I buy?”). Set OPENAI_API_KEY to enable "
+    "the full assistant."
 )
 GREETING = "Hello! " + CAPABILITIES
 
@@ -78,7 +80,7 @@ class OfflineChatModel(BaseChatModel):
                 content="I can't do that in offline mode. " + CAPABILITIES,
             )
         if chosen.intent.tool is None:
-            return AIMessage(content=GREETING)
+            return AIMessage(content=chosen.intent.reply or GREETING)
         return AIMessage(
             content="",
             tool_calls=[

@@ -86,10 +86,15 @@ async def assert_invariants(session: AsyncSession, ws: uuid.UUID) -> Snapshot:
     entries_sum = sum(amount for _, _, amount in snap.entries)
     grants_sum = sum(remaining for _, remaining in snap.grants_remaining)
     open_holds = sum(amount for _, status, amount, _ in snap.holds if status == "open")
-    assert snap.balance_mc == entries_sum == grants_sum, (snap.balance_mc, entries_sum, grants_sum)
+    debt = audit.debt_mc
+    assert snap.balance_mc == entries_sum == grants_sum - debt, (
+        snap.balance_mc,
+        entries_sum,
+        grants_sum,
+    )
     assert snap.held_mc == open_holds, (snap.held_mc, open_holds)
     assert snap.held_mc >= 0
-    assert snap.available_mc >= 0, snap
+    assert snap.available_mc >= 0 or snap.frozen, snap
     assert all(remaining >= 0 for _, remaining in snap.grants_remaining), snap
     # In one round trip: every negative entry is backed by exactly its amount of grant
     # allocations; every grant's consumption equals what the allocations say it gave;
@@ -104,15 +109,20 @@ async def assert_invariants(session: AsyncSession, ws: uuid.UUID) -> Snapshot:
                       JOIN ledger_entries e ON e.id = eg.entry_id
                      WHERE e.workspace_id = :ws
                 ), entries AS (
-                    SELECT id, amount_mc, balance_after_mc,
+                    SELECT id, kind, amount_mc, balance_after_mc,
                            sum(amount_mc) OVER (ORDER BY id) AS running
                       FROM ledger_entries WHERE workspace_id = :ws
                 )
                 SELECT
                   (SELECT count(*) FROM entries e
-                    WHERE e.amount_mc < 0 AND -e.amount_mc <> coalesce(
+                    WHERE e.amount_mc < 0 AND e.kind <> 'chargeback' AND -e.amount_mc <> coalesce(
                           (SELECT sum(a.amount_mc) FROM alloc a WHERE a.entry_id = e.id), 0))
                     AS unbacked_debits,
+                  -- only a chargeback may be partly unbacked: by exactly the debt
+                  (SELECT coalesce(sum(-e.amount_mc - coalesce(
+                          (SELECT sum(a.amount_mc) FROM alloc a WHERE a.entry_id = e.id), 0)), 0)
+                     FROM entries e WHERE e.kind = 'chargeback') - :debt
+                    AS debt_mismatch,
                   (SELECT count(*) FROM entries e
                     WHERE e.amount_mc > 0
                       AND EXISTS (SELECT 1 FROM alloc a WHERE a.entry_id = e.id))
@@ -125,10 +135,10 @@ async def assert_invariants(session: AsyncSession, ws: uuid.UUID) -> Snapshot:
                     AS wrong_running_balances
                 """
             ),
-            {"ws": ws},
+            {"ws": ws, "debt": debt},
         )
     ).one()
-    assert tuple(problems) == (0, 0, 0, 0), problems._asdict()
+    assert tuple(problems) == (0, 0, 0, 0, 0), problems._asdict()
     return replace(snap, audit=audit)
 
 

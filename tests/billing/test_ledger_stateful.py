@@ -177,7 +177,9 @@ class LedgerMachine(RuleBasedStateMachine):
         getattr(self, f"do_{op}")(data)
 
     def do_grant(self, data: st.DataObject, amounts: Any = None) -> None:
-        amount = data.draw(amounts or st.integers(1, 5000), label="grant amount")
+        amount = data.draw(
+            amounts if amounts is not None else st.integers(1, 5000), label="grant amount"
+        )
         expiry_days = data.draw(st.sampled_from(GRANT_EXPIRY_DAYS), label="expires in days")
         key = new_key("sm-grant")
         expires = None if expiry_days is None else self.base + timedelta(days=expiry_days)

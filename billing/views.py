@@ -1,0 +1,204 @@
+"""Billing's HTTP surface: Paddle's webhook, the checkout page and receipts.
+
+`/webhooks/paddle` is what Paddle calls (and, in simulated mode, what our own
+checkout calls, signed the same way). `/billing/checkout/<txn>` opens Paddle.js for a
+transaction we created, or in simulated mode a local page with Pay and Decline.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from accounts.models import Workspace
+from billing import webhooks
+from billing.models import CreditPackage, PaddleAdjustment, PaddleTransaction
+from billing.money import credits_label, format_credits, format_money
+from billing.paddle import events
+from billing.paddle.signature import sign
+from billing.payments import Payments
+from core.db import Database
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/paddle"
+
+
+def build_router(db: Database, payments: Payments) -> APIRouter:
+    router = APIRouter()
+    templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+    @router.post(WEBHOOK_PATH, include_in_schema=False)
+    async def paddle_webhook(request: Request) -> JSONResponse:
+        receipt = await webhooks.receive(
+            db,
+            await request.body(),
+            request.headers.get("paddle-signature"),
+            secret=payments.webhook_secret,
+            tolerance_s=payments.signature_tolerance_s,
+        )
+        return JSONResponse(
+            {"ok": receipt.status_code == 200, "message": receipt.message},
+            status_code=receipt.status_code,
+        )
+
+    async def load(txn_id: str) -> tuple[PaddleTransaction, CreditPackage, Workspace] | None:
+        if not txn_id.startswith("txn_") or len(txn_id) > 80:
+            return None
+        async with db.session() as session:
+            txn = await session.get(PaddleTransaction, txn_id)
+            if txn is None:
+                return None
+            package = await session.get(CreditPackage, txn.package_id)
+            workspace = await session.get(Workspace, txn.workspace_id)
+        assert package is not None  # a foreign key
+        assert workspace is not None
+        return txn, package, workspace
+
+    def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        currency = ctx["txn"].currency if "txn" in ctx else "USD"
+        ctx.setdefault("money", lambda cents: format_money(int(cents), currency))
+        ctx.setdefault("fmt_credits", format_credits)
+        return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+    def not_found(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            "<h1>No such checkout</h1><p>This link is not a purchase made here.</p>"
+            '<p><a href="/chat">Back to chat</a></p>',
+            status_code=404,
+        )
+
+    @router.get("/billing/checkout/{txn_id}", include_in_schema=False)
+    async def checkout(request: Request, txn_id: str) -> Response:
+        found = await load(txn_id)
+        if found is None:
+            return not_found(request)
+        txn, package, workspace = found
+        common: dict[str, Any] = {
+            "txn": txn,
+            "package": package,
+            "workspace": workspace.name,
+            "credits": credits_label(package.credits_mc),
+            "estimate": txn.estimate,
+        }
+        if payments.live:
+            return page(
+                request,
+                "checkout_paddle.html",
+                client_token=payments.client_token,
+                sandbox=payments.paddle_environment == "sandbox",
+                success_url=str(request.base_url).rstrip("/") + "/chat",
+                **common,
+            )
+        return page(request, "checkout_simulated.html", **common)
+
+    async def deliver(request: Request, event: dict[str, Any]) -> int:
+        """Post a signed Paddle-format event to our own webhook, over HTTP."""
+        body = events.dumps(event)
+        url = str(request.base_url).rstrip("/") + WEBHOOK_PATH
+        async with httpx.AsyncClient(timeout=15) as client:
+            response = await client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Paddle-Signature": sign(body, [payments.webhook_secret]),
+                },
+            )
+        return response.status_code
+
+    @router.post("/billing/checkout/{txn_id}/pay", include_in_schema=False)
+    async def simulated_pay(request: Request, txn_id: str) -> Response:
+        found = await load(txn_id)
+        if found is None or payments.live:
+            return not_found(request)
+        txn, package, workspace = found
+        for status in ("paid", "completed"):
+            data = events.transaction_data(
+                txn_id=txn.id,
+                status=status,
+                currency=txn.currency,
+                custom_data=txn.custom_data,
+                estimate=txn.estimate,
+            )
+            code = await deliver(request, events.envelope(f"transaction.{status}", data))
+            if code != 200:
+                log.error("simulated checkout: our webhook answered %s for %s", code, txn.id)
+        refreshed = await load(txn_id)
+        granted = refreshed is not None and refreshed[0].grant_entry_id is not None
+        return page(
+            request,
+            "checkout_result.html",
+            txn=txn,
+            ok=granted,
+            heading="Payment complete" if granted else "Payment not confirmed",
+            message=(
+                f"{credits_label(package.credits_mc)} were added to {workspace.name}. "
+                "Ask the assistant for your balance."
+                if granted
+                else "The payment webhook was not accepted; no credits were added. "
+                "Check the server log."
+            ),
+        )
+
+    @router.post("/billing/checkout/{txn_id}/decline", include_in_schema=False)
+    async def simulated_decline(request: Request, txn_id: str) -> Response:
+        found = await load(txn_id)
+        if found is None or payments.live:
+            return not_found(request)
+        txn, _, _ = found
+        data = events.transaction_data(
+            txn_id=txn.id,
+            status="ready",
+            currency=txn.currency,
+            custom_data=txn.custom_data,
+            estimate=txn.estimate,
+        )
+        await deliver(request, events.envelope("transaction.payment_failed", data))
+        return page(
+            request,
+            "checkout_result.html",
+            txn=txn,
+            ok=False,
+            heading="Payment declined",
+            message="Nothing was charged and no credits were added. You can try again "
+            "from the same link.",
+        )
+
+    @router.get("/billing/receipt/{txn_id}", include_in_schema=False)
+    async def receipt(request: Request, txn_id: str) -> Response:
+        found = await load(txn_id)
+        if found is None or found[0].grant_entry_id is None:
+            return not_found(request)
+        txn, package, workspace = found
+        if payments.live:
+            url = await payments.provider.invoice_url(txn.id)
+            if url:
+                return RedirectResponse(url)
+        async with db.session() as session:
+            adjustments = list(
+                await session.scalars(
+                    select(PaddleAdjustment)
+                    .where(PaddleAdjustment.transaction_id == txn.id)
+                    .order_by(PaddleAdjustment.created_at)
+                )
+            )
+        return page(
+            request,
+            "receipt.html",
+            txn=txn,
+            package=package,
+            workspace=workspace.name,
+            credits=credits_label(package.credits_mc),
+            estimate=txn.estimate,
+            adjustments=adjustments,
+        )
+
+    return router

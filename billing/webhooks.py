@@ -1,0 +1,439 @@
+"""Paddle webhooks: verify, store raw (de-duplicated by event id), then apply.
+
+`receive` is what `POST /webhooks/paddle` runs. A bad signature is refused (403) and
+nothing is stored; a malformed body is refused (400). A verified event is stored
+first and committed, then applied in its own transaction; if applying fails the
+event stays `pending` and the job worker retries it (`process_pending_events`).
+
+Applying is idempotent and order-tolerant:
+- credits are granted once per transaction (ledger key `paddle:<txn id>`) on
+  `transaction.paid` or `transaction.completed`, whichever comes first, and only for a
+  transaction we created whose `custom_data`, currency and prices match ours;
+- a transaction's status only moves forward in `occurred_at` order;
+- approved refunds and chargebacks take back what the purchase bought (key
+  `paddle:<adj id>`), `chargeback_reverse` gives it back;
+- anything else is stored and acknowledged.
+Statuses: processed, ignored (nothing to do), flagged (suspicious: no money moved),
+review (refers to something we do not know: no money moved).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import expiry, ledger
+from billing.models import CreditPackage, PaddleAdjustment, PaddleEvent, PaddleTransaction
+from billing.money import credits_label
+from billing.paddle.signature import SignatureError, verify
+from core.db import Database
+
+log = logging.getLogger(__name__)
+
+GRANTING_EVENTS = frozenset({"transaction.paid", "transaction.completed"})
+GRANTING_STATUSES = frozenset({"paid", "completed"})
+# Paddle's transaction lifecycle, for "only move forward" (canceled is terminal too).
+_STATUS_RANK = {
+    "draft": 0,
+    "ready": 1,
+    "billed": 2,
+    "past_due": 3,
+    "paid": 4,
+    "completed": 5,
+    "canceled": 5,
+}
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status_code: int
+    message: str
+    event_id: str | None = None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # processed | ignored | flagged | review
+    note: str | None = None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _cents(value: Any) -> int | None:
+    """Paddle sends amounts as strings of the lowest unit ("1050")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _validate(payload: Any) -> str | None:
+    """Why a verified body is not a Paddle event, or None when it is one."""
+    if not isinstance(payload, dict):
+        return "the body is not a JSON object"
+    for name in ("event_id", "event_type"):
+        value = payload.get(name)
+        if not isinstance(value, str) or not value or len(value) > 100:
+            return f"'{name}' is missing or not a string"
+    if not isinstance(payload.get("data"), dict):
+        return "'data' is missing or not an object"
+    if payload.get("occurred_at") is not None and _parse_time(payload["occurred_at"]) is None:
+        return "'occurred_at' is not an RFC 3339 time"
+    return None
+
+
+async def receive(
+    db: Database,
+    body: bytes,
+    signature: str | None,
+    *,
+    secret: str,
+    tolerance_s: int,
+    now: float | None = None,
+) -> Receipt:
+    try:
+        verify(signature, body, secret, tolerance_s=tolerance_s, now=now)
+    except SignatureError as exc:
+        log.warning("paddle webhook refused: %s", exc)
+        return Receipt(403, f"signature check failed: {exc}")
+    if len(body) > MAX_BODY_BYTES:
+        return Receipt(413, "body too large")
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return Receipt(400, "the body is not JSON")
+    problem = _validate(payload)
+    if problem is not None:
+        return Receipt(400, f"not a Paddle event: {problem}")
+
+    data = payload["data"]
+    event_id = payload["event_id"]
+    txn_id = (
+        data.get("transaction_id")
+        if payload["event_type"].startswith("adjustment.")
+        else (data.get("id") if payload["event_type"].startswith("transaction.") else None)
+    )
+    async with db.session() as session:
+        inserted = await session.scalar(
+            insert(PaddleEvent)
+            .values(
+                event_id=event_id,
+                event_type=payload["event_type"],
+                occurred_at=_parse_time(payload.get("occurred_at")),
+                notification_id=str(payload.get("notification_id") or "")[:100] or None,
+                payload=payload,
+                transaction_id=txn_id if isinstance(txn_id, str) else None,
+            )
+            .on_conflict_do_nothing(index_elements=[PaddleEvent.event_id])
+            .returning(PaddleEvent.id)
+        )
+        await session.commit()
+    if inserted is None:
+        return Receipt(200, "duplicate event: already received", event_id, duplicate=True)
+    try:
+        await process_event(db, event_id)
+    except Exception:  # stored: the worker retries it; Paddle must not resend forever
+        log.exception("paddle event %s stored but not applied yet", event_id)
+    return Receipt(200, "received", event_id)
+
+
+async def process_event(db: Database, event_id: str) -> Outcome | None:
+    """Apply one stored event, once. Returns None when it was already handled."""
+    async with db.session() as session:
+        event = await session.scalar(
+            select(PaddleEvent)
+            .where(PaddleEvent.event_id == event_id, PaddleEvent.status == "pending")
+            .with_for_update(skip_locked=True)
+        )
+        if event is None:
+            return None
+        outcome = await _apply(session, event)
+        event.status = outcome.status
+        event.note = outcome.note
+        event.processed_at = datetime.now(UTC)
+        if outcome.status in ("flagged", "review"):
+            log.warning("paddle event %s %s: %s", event_id, outcome.status, outcome.note)
+        await session.commit()
+        return outcome
+
+
+async def process_pending_events(db: Database, *, older_than_s: int = 30) -> int:
+    """Retry events that were stored but not applied (called by the job worker)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    async with db.session() as session:
+        ids = (
+            await session.scalars(
+                select(PaddleEvent.event_id)
+                .where(PaddleEvent.status == "pending", PaddleEvent.received_at <= cutoff)
+                .order_by(PaddleEvent.occurred_at.nulls_last(), PaddleEvent.id)
+                .limit(500)
+            )
+        ).all()
+    done = 0
+    for event_id in ids:
+        if await process_event(db, event_id) is not None:
+            done += 1
+    return done
+
+
+async def _apply(session: AsyncSession, event: PaddleEvent) -> Outcome:
+    kind = event.event_type
+    if kind.startswith("transaction."):
+        return await _apply_transaction(session, event)
+    if kind in ("adjustment.created", "adjustment.updated"):
+        return await _apply_adjustment(session, event)
+    return Outcome("ignored", f"event type {kind} needs no action")
+
+
+# --- transactions ------------------------------------------------------------------
+
+
+def _price_ids(data: dict[str, Any]) -> list[str]:
+    ids = []
+    for item in data.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        price = item.get("price")
+        price_id = price.get("id") if isinstance(price, dict) else item.get("price_id")
+        if isinstance(price_id, str):
+            ids.append(price_id)
+    return ids
+
+
+def _mismatch(txn: PaddleTransaction, package: CreditPackage, data: dict[str, Any]) -> str | None:
+    """Why the event's transaction is not the one we created, or None."""
+    custom = data.get("custom_data")
+    if not isinstance(custom, dict):
+        return "custom_data is missing"
+    for key in ("workspace_id", "user_id", "package_id"):
+        if str(custom.get(key)) != txn.custom_data.get(key):
+            return f"custom_data.{key} does not match the transaction we created"
+    currency = data.get("currency_code")
+    if currency is not None and currency != txn.currency:
+        return f"currency {currency} does not match the transaction's {txn.currency}"
+    ours = {package.paddle_price_id} | (
+        {package.paddle_fee_price_id} if package.paddle_fee_price_id else set()
+    )
+    prices = _price_ids(data)
+    if prices and package.paddle_price_id not in prices:
+        return f"the package's price {package.paddle_price_id} is not among the items"
+    foreign = sorted(set(prices) - ours)
+    if foreign:
+        return f"price id(s) we do not sell for this package: {', '.join(foreign)}"
+    return None
+
+
+async def _apply_transaction(session: AsyncSession, event: PaddleEvent) -> Outcome:
+    data = event.payload["data"]
+    txn_id = data.get("id")
+    if not isinstance(txn_id, str):
+        return Outcome("review", "transaction event without data.id")
+    txn = await session.get(PaddleTransaction, txn_id, with_for_update=True)
+    if txn is None:
+        return Outcome("review", f"unknown transaction {txn_id}: not created by us")
+    package = await session.get(CreditPackage, txn.package_id)
+    assert package is not None  # a foreign key
+    problem = _mismatch(txn, package, data)
+    if problem is not None:
+        return Outcome("flagged", problem)
+
+    status = data.get("status")
+    occurred = event.occurred_at
+    newer = txn.last_event_at is None or (occurred is not None and occurred >= txn.last_event_at)
+    if (
+        isinstance(status, str)
+        and newer
+        and _STATUS_RANK.get(status, 0) >= _STATUS_RANK.get(txn.status, 0)
+    ):
+        txn.status = status
+    if newer and occurred is not None:
+        txn.last_event_at = occurred
+    totals = (
+        (data.get("details") or {}).get("totals") if isinstance(data.get("details"), dict) else None
+    )
+    if isinstance(totals, dict):
+        txn.totals = totals
+    paid_at = _parse_time(data.get("billed_at") or None) if status in GRANTING_STATUSES else None
+    if status in GRANTING_STATUSES and txn.paid_at is None:
+        txn.paid_at = paid_at or occurred or datetime.now(UTC)
+    if status == "completed" and txn.completed_at is None:
+        txn.completed_at = _parse_time(data.get("updated_at")) or occurred or datetime.now(UTC)
+
+    if event.event_type not in GRANTING_EVENTS and status not in GRANTING_STATUSES:
+        return Outcome("processed", f"transaction {txn_id} is {status}")
+    if txn.grant_entry_id is not None:
+        return Outcome("processed", f"transaction {txn_id} already granted")
+    expires_at = await expiry.expiry_for_new_grant(session)
+    result = await ledger.grant(
+        session,
+        txn.workspace_id,
+        amount_mc=txn.credits_mc,
+        idempotency_key=f"paddle:{txn.id}",
+        source="purchase",
+        expires_at=expires_at,
+        description=f"Bought {package.name}: {credits_label(txn.credits_mc)}",
+        metadata={"transaction_id": txn.id, "event_id": event.event_id},
+    )
+    txn.grant_entry_id = result.entry_id
+    log.info("granted %s to workspace %s for %s", txn.credits_mc, txn.workspace_id, txn.id)
+    return Outcome("processed", f"granted {credits_label(txn.credits_mc)} for {txn_id}")
+
+
+# --- adjustments (refunds, chargebacks) --------------------------------------------
+
+_CLAWBACK_ACTIONS = {"refund": "refund", "chargeback": "chargeback"}
+
+
+def _adjusted_credits(txn: PaddleTransaction, data: dict[str, Any]) -> int:
+    """The credits an adjustment concerns: all of them for a full adjustment, else the
+    same share of the credits as the adjusted amount is of the transaction's total."""
+    items = [i for i in data.get("items") or [] if isinstance(i, dict)]
+    if items and all(i.get("type") == "full" for i in items):
+        return txn.credits_mc
+    adj_total = (
+        _cents((data.get("totals") or {}).get("total"))
+        if isinstance(data.get("totals"), dict)
+        else None
+    )
+    txn_total = None
+    if txn.totals:
+        txn_total = _cents(txn.totals.get("grand_total")) or _cents(txn.totals.get("total"))
+    if txn_total is None:
+        txn_total = _cents(txn.estimate.get("total"))
+    if adj_total is None or not txn_total:
+        return txn.credits_mc
+    return min(txn.credits_mc, txn.credits_mc * adj_total // txn_total)
+
+
+async def _apply_adjustment(session: AsyncSession, event: PaddleEvent) -> Outcome:
+    data = event.payload["data"]
+    adj_id, txn_id = data.get("id"), data.get("transaction_id")
+    action, status = data.get("action"), data.get("status")
+    if not all(isinstance(v, str) for v in (adj_id, txn_id, action, status)):
+        return Outcome("review", "adjustment without id, transaction_id, action or status")
+    txn = await session.get(PaddleTransaction, txn_id, with_for_update=True)
+    if txn is None:
+        return Outcome("review", f"adjustment {adj_id} for unknown transaction {txn_id}")
+    currency = data.get("currency_code")
+    if currency is not None and currency != txn.currency:
+        return Outcome("flagged", f"adjustment currency {currency} is not {txn.currency}")
+
+    amount = (
+        _cents((data.get("totals") or {}).get("total"))
+        if isinstance(data.get("totals"), dict)
+        else None
+    )
+    await session.execute(
+        insert(PaddleAdjustment)
+        .values(
+            id=adj_id,
+            transaction_id=txn.id,
+            workspace_id=txn.workspace_id,
+            action=action,
+            status=status,
+            amount_cents=amount,
+            last_event_at=event.occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=[PaddleAdjustment.id])
+    )
+    adj = await session.get(PaddleAdjustment, adj_id, with_for_update=True, populate_existing=True)
+    assert adj is not None
+    if adj.last_event_at is None or (
+        event.occurred_at is not None and event.occurred_at >= adj.last_event_at
+    ):
+        adj.status, adj.last_event_at = status, event.occurred_at
+    adj.updated_at = datetime.now(UTC)
+
+    if adj.entry_id is not None or adj.credits_mc > 0:
+        return Outcome("processed", f"adjustment {adj_id} already applied")
+    if status != "approved":
+        return Outcome("processed", f"adjustment {adj_id} is {status}: no credits move yet")
+
+    if action in _CLAWBACK_ACTIONS:
+        return await _claw_back(session, txn, adj, data, action)
+    if action == "chargeback_reverse":
+        return await _reverse_chargeback(session, txn, adj)
+    return Outcome("processed", f"adjustment action {action} moves no credits")
+
+
+async def _claw_back(
+    session: AsyncSession,
+    txn: PaddleTransaction,
+    adj: PaddleAdjustment,
+    data: dict[str, Any],
+    action: str,
+) -> Outcome:
+    if txn.grant_entry_id is None:
+        return Outcome("review", f"{action} {adj.id} on {txn.id}, which granted no credits")
+    wanted = _adjusted_credits(txn, data)
+    adj.credits_mc = wanted
+    if wanted <= 0:
+        return Outcome("processed", f"{action} {adj.id} concerns no whole milli-credits")
+    result = await ledger.claw_back(
+        session,
+        txn.workspace_id,
+        amount_mc=wanted,
+        idempotency_key=f"paddle:{adj.id}",
+        kind="refund" if action == "refund" else "chargeback",
+        from_grant_entry=txn.grant_entry_id,
+        description=f"{action.capitalize()} of {txn.id}",
+        metadata={"transaction_id": txn.id, "adjustment_id": adj.id},
+    )
+    adj.entry_id = result.entry_id
+    adj.taken_mc = -result.amount_mc
+    adj.shortfall_mc = wanted - adj.taken_mc
+    note = f"{action} {adj.id}: took back {credits_label(adj.taken_mc)}"
+    if adj.shortfall_mc:
+        note += f"; shortfall {credits_label(adj.shortfall_mc)} (already spent)"
+        log.warning("refund shortfall on %s: %s mc already spent", txn.id, adj.shortfall_mc)
+    return Outcome("processed", note)
+
+
+async def _reverse_chargeback(
+    session: AsyncSession, txn: PaddleTransaction, adj: PaddleAdjustment
+) -> Outcome:
+    taken = await session.scalar(
+        select(func.coalesce(func.sum(PaddleAdjustment.taken_mc), 0)).where(
+            PaddleAdjustment.transaction_id == txn.id, PaddleAdjustment.action == "chargeback"
+        )
+    )
+    restored = await session.scalar(
+        select(func.coalesce(func.sum(PaddleAdjustment.credits_mc), 0)).where(
+            PaddleAdjustment.transaction_id == txn.id,
+            PaddleAdjustment.action == "chargeback_reverse",
+            PaddleAdjustment.id != adj.id,
+        )
+    )
+    owed = int(taken or 0) - int(restored or 0)
+    if owed <= 0:
+        return Outcome("review", f"chargeback_reverse {adj.id} without a chargeback to reverse")
+    result = await ledger.reverse_chargeback(
+        session,
+        txn.workspace_id,
+        amount_mc=owed,
+        idempotency_key=f"paddle:{adj.id}",
+        description=f"Chargeback on {txn.id} reversed",
+        metadata={"transaction_id": txn.id, "adjustment_id": adj.id},
+    )
+    adj.entry_id = result.entry_id
+    adj.credits_mc = owed
+    adj.taken_mc = 0
+    return Outcome("processed", f"chargeback on {txn.id} reversed: {credits_label(owed)} back")

@@ -1,0 +1,362 @@
+"""`POST /webhooks/paddle` over real HTTP against `klosesales serve` and real PostgreSQL.
+
+Signatures are real HMACs with the server's secret (tests/conftest.py); events are
+built the way Paddle sends them (billing/paddle/events.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+from sqlalchemy import func, select
+
+from billing.models import PaddleAdjustment, PaddleEvent, PaddleTransaction
+from billing.paddle import events
+from billing.paddle.signature import sign
+from tests.billing.paddle_helpers import (
+    balance_mc,
+    checkout,
+    new_member,
+    post,
+    stored_events,
+    transaction_event,
+)
+from tests.conftest import PADDLE_TEST_SECRET
+
+STARTER_MC = 500_000
+
+
+async def _event_count(db, event_id: str) -> int:
+    async with db.session() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(PaddleEvent)
+                .where(PaddleEvent.event_id == event_id)
+            )
+            or 0
+        )
+
+
+async def _txn(db, txn_id: str) -> PaddleTransaction:
+    async with db.session() as session:
+        txn = await session.get(PaddleTransaction, txn_id)
+        assert txn is not None
+        return txn
+
+
+async def test_completed_transaction_grants_the_package_once(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    assert post(live_server, transaction_event(txn, "transaction.paid", "paid")).status_code == 200
+    assert await balance_mc(db, actor) == STARTER_MC
+    response = post(live_server, transaction_event(txn, "transaction.completed", "completed"))
+    assert response.status_code == 200
+    assert await balance_mc(db, actor) == STARTER_MC
+    stored = await _txn(db, txn.id)
+    assert stored.status == "completed"
+    assert stored.grant_entry_id is not None
+    assert stored.totals is not None and stored.totals["grand_total"] == str(
+        stored.estimate["total"]
+    )
+    assert [s for _, s, _ in await stored_events(db, txn.id)] == ["processed", "processed"]
+
+
+async def test_completed_before_created_still_grants_and_status_does_not_regress(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    created = transaction_event(txn, "transaction.created", "ready")
+    completed = transaction_event(txn, "transaction.completed", "completed")
+    # The created event happened first but is delivered last.
+    created["occurred_at"] = "2020-01-01T00:00:00.000000Z"
+    assert post(live_server, completed).status_code == 200
+    assert post(live_server, created).status_code == 200
+    assert await balance_mc(db, actor) == STARTER_MC
+    assert (await _txn(db, txn.id)).status == "completed"
+
+
+async def test_the_same_event_delivered_twice_is_stored_once(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    first, second = post(live_server, event), post(live_server, event)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "duplicate" in second.json()["message"]
+    assert await _event_count(db, event["event_id"]) == 1
+    assert await balance_mc(db, actor) == STARTER_MC
+
+
+async def test_ten_concurrent_deliveries_grant_once(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    same = transaction_event(txn, "transaction.completed", "completed")
+    # Ten copies of one event, plus paid/completed events with other ids, all at once.
+    bodies = [events.dumps(same)] * 10 + [
+        events.dumps(transaction_event(txn, "transaction.paid", "paid")) for _ in range(5)
+    ]
+    async with httpx.AsyncClient(timeout=60) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{live_server}/webhooks/paddle",
+                    content=body,
+                    headers={"Paddle-Signature": sign(body, [PADDLE_TEST_SECRET])},
+                )
+                for body in bodies
+            )
+        )
+    assert [r.status_code for r in responses] == [200] * 15
+    assert await balance_mc(db, actor) == STARTER_MC
+    assert await _event_count(db, same["event_id"]) == 1
+    async with db.session() as session:
+        grants = await session.scalar(
+            select(func.count())
+            .select_from(PaddleTransaction)
+            .where(PaddleTransaction.id == txn.id, PaddleTransaction.grant_entry_id.is_not(None))
+        )
+    assert grants == 1
+
+
+# --- Bad input: each gets a clear error or is stored for review, and no credit moves --
+
+
+async def test_bad_signature_is_403_and_nothing_is_stored(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    response = post(live_server, event, secret="not-the-secret")
+    assert response.status_code == 403
+    assert "signature" in response.json()["message"]
+    assert await _event_count(db, event["event_id"]) == 0
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_missing_signature_is_403_and_nothing_is_stored(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    response = post(live_server, event, signature="")  # an empty header is no header
+    assert response.status_code == 403
+    assert "missing" in response.json()["message"]
+    assert await _event_count(db, event["event_id"]) == 0
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_stale_timestamp_is_403(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    response = post(live_server, event, ts=int(time.time()) - 3600)
+    assert response.status_code == 403
+    assert await _event_count(db, event["event_id"]) == 0
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_signature_over_a_different_body_is_403(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    signed_for = events.dumps(transaction_event(txn, "transaction.completed", "completed"))
+    response = post(live_server, event, signature=sign(signed_for, [PADDLE_TEST_SECRET]))
+    assert response.status_code == 403
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_malformed_body_is_400_and_nothing_is_stored(live_server, db):
+    before = await _all_events(db)
+    for body in (b"{not json", b"[1, 2]", json.dumps({"event_type": "x"}).encode()):
+        response = post(live_server, body)
+        assert response.status_code == 400, body
+        assert (
+            "JSON" in response.json()["message"]
+            or "not a Paddle event" in response.json()["message"]
+        )
+    assert await _all_events(db) == before
+
+
+async def _all_events(db) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(PaddleEvent)) or 0)
+
+
+async def test_unknown_transaction_is_stored_for_review_without_credits(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed", id="txn_" + "z" * 26)
+    response = post(live_server, event)
+    assert response.status_code == 200
+    assert await stored_events(db, "txn_" + "z" * 26) == [
+        (
+            "transaction.completed",
+            "review",
+            f"unknown transaction {'txn_' + 'z' * 26}: not created by us",
+        )
+    ]
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_forged_custom_data_grants_nothing_and_is_flagged(live_server, db):
+    victim = await new_member(db)
+    attacker = await new_member(db)
+    txn = await checkout(db, victim)
+    forged = dict(txn.custom_data, workspace_id=str(attacker.workspace_id))
+    response = post(
+        live_server,
+        transaction_event(txn, "transaction.completed", "completed", custom_data=forged),
+    )
+    assert response.status_code == 200
+    [(_, status, note)] = await stored_events(db, txn.id)
+    assert status == "flagged"
+    assert note is not None and "custom_data.workspace_id" in note
+    assert (await balance_mc(db, victim), await balance_mc(db, attacker)) == (0, 0)
+
+
+async def test_a_price_we_do_not_sell_grants_nothing(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    event["data"]["items"].append({"price_id": "pri_cheap", "price": {"id": "pri_cheap"}})
+    assert post(live_server, event).status_code == 200
+    [(_, status, note)] = await stored_events(db, txn.id)
+    assert (status, "pri_cheap" in (note or "")) == ("flagged", True)
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_a_currency_mismatch_grants_nothing(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed", currency_code="EUR")
+    assert post(live_server, event).status_code == 200
+    [(_, status, note)] = await stored_events(db, txn.id)
+    assert status == "flagged"
+    assert "currency EUR" in (note or "")
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_unknown_event_types_are_stored_and_acknowledged(live_server, db):
+    event = events.envelope("subscription.trialing", {"id": "sub_123"})
+    response = post(live_server, event)
+    assert response.status_code == 200
+    async with db.session() as session:
+        stored = await session.scalar(
+            select(PaddleEvent).where(PaddleEvent.event_id == event["event_id"])
+        )
+    assert stored is not None
+    assert (stored.status, stored.payload) == ("ignored", event)
+
+
+# --- adjustments -------------------------------------------------------------------
+
+
+def _adjustment(
+    txn, action: str, status: str, *, adj_id: str | None = None, total: int | None = None
+):
+    return events.envelope(
+        f"adjustment.{'created' if status != 'approved' else 'updated'}",
+        events.adjustment_data(
+            txn_id=txn.id,
+            action=action,
+            status=status,
+            currency=txn.currency,
+            total_cents=total if total is not None else int(txn.estimate["total"]),
+            full=total is None,
+            adj_id=adj_id,
+        ),
+    )
+
+
+async def _paid(live_server, db, actor):
+    txn = await checkout(db, actor)
+    assert (
+        post(live_server, transaction_event(txn, "transaction.completed", "completed")).status_code
+        == 200
+    )
+    assert await balance_mc(db, actor) == STARTER_MC
+    return await _txn(db, txn.id)
+
+
+async def test_refund_moves_credits_only_once_approved(live_server, db):
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    pending = _adjustment(txn, "refund", "pending_approval")
+    assert post(live_server, pending).status_code == 200
+    assert await balance_mc(db, actor) == STARTER_MC
+    approved = _adjustment(txn, "refund", "approved", adj_id=pending["data"]["id"])
+    assert post(live_server, approved).status_code == 200
+    assert await balance_mc(db, actor) == 0
+    # A later copy of the approval moves nothing more.
+    again = _adjustment(txn, "refund", "approved", adj_id=pending["data"]["id"])
+    assert post(live_server, again).status_code == 200
+    assert await balance_mc(db, actor) == 0
+
+
+async def test_rejected_refund_moves_nothing(live_server, db):
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    assert post(live_server, _adjustment(txn, "refund", "rejected")).status_code == 200
+    assert await balance_mc(db, actor) == STARTER_MC
+
+
+async def test_refund_after_spending_records_the_shortfall(live_server, db):
+    from billing import ledger
+
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    async with db.session() as session:
+        await ledger.debit(
+            session, actor.workspace_id, amount_mc=400_000, idempotency_key=f"spend:{txn.id}",
+            kind="call",
+        )  # fmt: skip
+        await session.commit()
+    event = _adjustment(txn, "refund", "approved")
+    assert post(live_server, event).status_code == 200
+    assert await balance_mc(db, actor) == 0
+    async with db.session() as session:
+        adj = await session.get(PaddleAdjustment, event["data"]["id"])
+    assert adj is not None
+    assert (adj.credits_mc, adj.taken_mc, adj.shortfall_mc) == (STARTER_MC, 100_000, 400_000)
+
+
+async def test_partial_refund_takes_back_the_same_share(live_server, db):
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    half = int(txn.estimate["total"]) // 2
+    assert post(live_server, _adjustment(txn, "refund", "approved", total=half)).status_code == 200
+    expected_taken = STARTER_MC * half // int(txn.estimate["total"])
+    assert await balance_mc(db, actor) == STARTER_MC - expected_taken
+
+
+async def test_chargeback_freezes_below_zero_and_reverse_restores(live_server, db):
+    from billing import ledger
+
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    async with db.session() as session:
+        await ledger.debit(
+            session, actor.workspace_id, amount_mc=300_000, idempotency_key=f"spend:{txn.id}",
+            kind="call",
+        )  # fmt: skip
+        await session.commit()
+    assert post(live_server, _adjustment(txn, "chargeback", "approved")).status_code == 200
+    async with db.session() as session:
+        balance = await ledger.get_balance(session, actor.workspace_id)
+    assert (balance.balance_mc, balance.frozen) == (-300_000, True)
+
+    assert post(live_server, _adjustment(txn, "chargeback_reverse", "approved")).status_code == 200
+    async with db.session() as session:
+        balance = await ledger.get_balance(session, actor.workspace_id)
+        audit = await ledger.audit(session, actor.workspace_id)
+    assert (balance.balance_mc, balance.frozen, balance.debt_mc) == (200_000, False, 0)
+    assert audit.consistent, audit
+
+
+async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(live_server, db):
+    actor = await new_member(db)
+    txn = await _paid(live_server, db, actor)
+    event = _adjustment(txn, "refund", "approved")
+    event["data"]["transaction_id"] = "txn_" + "y" * 26
+    assert post(live_server, event).status_code == 200
+    assert [s for _, s, _ in await stored_events(db, "txn_" + "y" * 26)] == ["review"]
+    assert await balance_mc(db, actor) == STARTER_MC

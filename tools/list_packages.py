@@ -1,0 +1,36 @@
+"""list_packages: the credit packages on sale."""
+
+from __future__ import annotations
+
+from langchain.tools import ToolRuntime
+from langchain_core.tools import tool
+
+from billing import purchases
+from billing.money import credits_label, format_money
+from tools.context import AgentContext
+
+
+@tool
+async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
+    """List the credit packages that can be bought, with price and credits. Use when the
+    user asks what packages, plans or prices there are."""
+    async with runtime.context.db.session() as session:
+        packages = await purchases.list_packages(session)
+    if not packages:
+        return "No credit packages are on sale right now."
+    lines = ["Credit packages (prices before service fee and tax):"]
+    for p in packages:
+        fee = (
+            f" + {format_money(p.service_fee_cents, p.currency)} service fee"
+            if p.service_fee_cents
+            else ""
+        )
+        lines.append(
+            f"- {p.name}: {credits_label(p.credits_mc)} for "
+            f"{format_money(p.price_cents, p.currency)}{fee}"
+        )
+    lines.append(
+        "Calls cost 1 credit per second; each assistant answer costs 0.5 credit. "
+        "Ask me for an estimate with tax for your billing country."
+    )
+    return "\n".join(lines)
