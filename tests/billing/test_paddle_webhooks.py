@@ -360,3 +360,82 @@ async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(live_ser
     assert post(live_server, event).status_code == 200
     assert [s for _, s, _ in await stored_events(db, "txn_" + "y" * 26)] == ["review"]
     assert await balance_mc(db, actor) == STARTER_MC
+
+
+# --- the simulated checkout and receipts over HTTP ---------------------------------
+
+
+async def test_simulated_pay_posts_signed_webhooks_and_grants(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        page = await client.get(f"/billing/checkout/{txn.id}")
+        assert page.status_code == 200
+        assert "Simulated checkout" in page.text
+        assert "Pay $10.92" in page.text
+        paid = await client.post(f"/billing/checkout/{txn.id}/pay")
+        assert paid.status_code == 200
+        assert "Payment complete" in paid.text
+        receipt = await client.get(f"/billing/receipt/{txn.id}")
+    assert await balance_mc(db, actor) == STARTER_MC
+    assert [(t, s) for t, s, _ in await stored_events(db, txn.id)] == [
+        ("transaction.paid", "processed"),
+        ("transaction.completed", "processed"),
+    ]
+    assert receipt.status_code == 200
+    assert "$10.92" in receipt.text
+    assert txn.id in receipt.text
+
+
+async def test_simulated_decline_grants_nothing_and_has_no_receipt(live_server, db):
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        declined = await client.post(f"/billing/checkout/{txn.id}/decline")
+        receipt = await client.get(f"/billing/receipt/{txn.id}")
+    assert declined.status_code == 200
+    assert "Payment declined" in declined.text
+    assert await balance_mc(db, actor) == 0
+    assert [(t, s) for t, s, _ in await stored_events(db, txn.id)] == [
+        ("transaction.payment_failed", "processed")
+    ]
+    assert receipt.status_code == 404
+
+
+async def test_unknown_checkout_links_are_404(live_server):
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        for path in (
+            "/billing/checkout/txn_" + "q" * 26,
+            "/billing/checkout/not-a-txn",
+            "/billing/receipt/txn_" + "q" * 26,
+        ):
+            assert (await client.get(path)).status_code == 404, path
+        assert (await client.post("/billing/checkout/txn_" + "q" * 26 + "/pay")).status_code == 404
+
+
+async def test_events_left_pending_are_applied_by_the_sweep(db):
+    """If applying fails after storing (a crash, a deadlock), the worker retries."""
+    from datetime import UTC, datetime, timedelta
+
+    from billing import webhooks
+
+    actor = await new_member(db)
+    txn = await checkout(db, actor)
+    event = transaction_event(txn, "transaction.completed", "completed")
+    async with db.session() as session:
+        session.add(
+            PaddleEvent(
+                event_id=event["event_id"],
+                event_type=event["event_type"],
+                payload=event,
+                transaction_id=txn.id,
+                received_at=datetime.now(UTC) - timedelta(minutes=5),
+            )
+        )
+        await session.commit()
+    # (The live server's worker may sweep it first: either way it is applied once.)
+    await webhooks.process_pending_events(db)
+    assert [s for _, s, _ in await stored_events(db, txn.id)] == ["processed"]
+    assert await balance_mc(db, actor) == STARTER_MC
+    await webhooks.process_pending_events(db)
+    assert await balance_mc(db, actor) == STARTER_MC
