@@ -61,7 +61,10 @@ async def create_user(
     name: str,
     password: str,
     role: Role = Role.REP,
+    mobile_e164: str | None = None,
 ) -> User:
+    """An active user; a given mobile is taken as verified (operators and tests only:
+    people sign up through accounts/flows.py, which verifies it by code)."""
     email = normalise_email(email)
     if "@" not in email:
         raise AccountError("That does not look like an email address.")
@@ -73,6 +76,8 @@ async def create_user(
         name=name.strip() or email,
         password_hash=hash_password(password),
         role=role.value,
+        mobile_e164=mobile_e164,
+        mobile_verified_at=datetime.now(UTC) if mobile_e164 else None,
     )
     session.add(user)
     await session.flush()
@@ -96,7 +101,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     """
     user = await get_user_by_email(session, email)
     ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok:
+    if user is None or not ok or user.status != "active":
         return None
     workspace = await session.get(Workspace, user.workspace_id)
     if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:

@@ -25,6 +25,7 @@ from billing.paddle import events
 from billing.paddle.signature import sign
 from billing.payments import Payments
 from core.db import Database
+from core.templates import TEMPLATES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ WEBHOOK_PATH = "/webhooks/paddle"
 
 def build_router(db: Database, payments: Payments) -> APIRouter:
     router = APIRouter()
-    templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+    templates = Jinja2Templates(
+        directory=[str(Path(__file__).with_name("templates")), str(TEMPLATES_DIR)]
+    )
 
     @router.post(WEBHOOK_PATH, include_in_schema=False)
     async def paddle_webhook(request: Request) -> JSONResponse:

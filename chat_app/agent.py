@@ -14,13 +14,23 @@ from langchain_core.language_models import BaseChatModel
 
 from billing.money import QUERY_PRICE_MC, format_credits
 from tools.buy_credits import buy_credits
+from tools.change_mobile import change_mobile
 from tools.check_credits import check_credits
 from tools.context import AgentContext
 from tools.estimate_purchase import estimate_purchase
 from tools.list_packages import list_packages
+from tools.my_account import my_account
 from tools.purchase_history import purchase_history
 
-TOOLS = [check_credits, list_packages, estimate_purchase, buy_credits, purchase_history]
+TOOLS = [
+    check_credits,
+    list_packages,
+    estimate_purchase,
+    buy_credits,
+    purchase_history,
+    my_account,
+    change_mobile,
+]
 
 SYSTEM_PROMPT = """\
 You are the Klosesales assistant, talking with {name} ({role}) of a sales team.

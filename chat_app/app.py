@@ -12,8 +12,10 @@ from typing import Any
 import chainlit as cl
 
 from accounts import service as accounts
+from accounts import sessions
 from accounts.models import User
 from accounts.service import Actor
+from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message
@@ -26,18 +28,21 @@ def _no_data_layer() -> Any:
     return None
 
 
-@cl.password_auth_callback
-async def password_login(username: str, password: str) -> cl.User | None:
+@cl.header_auth_callback
+async def session_login(headers: Any) -> cl.User | None:
+    """Sign-in happens on /account/login (password, then a code to the mobile); Chainlit
+    trusts the session cookie that flow sets. chat_app/guard.py has already refused any
+    request without one, so this only maps the session to a Chainlit user."""
     runtime = get_runtime()
+    token = token_from_cookie_header(headers.get("cookie"))
     async with runtime.db.session() as session:
-        user = await accounts.authenticate(session, username, password)
-        if user is None:
-            return None
-        await session.commit()
-        return _chainlit_user(user)
+        check = await check_session(session, runtime.signer, token, touch=False)
+    if check.user is None or check.session_id is None:
+        return None
+    return _chainlit_user(check.user, check.session_id)
 
 
-def _chainlit_user(user: User) -> cl.User:
+def _chainlit_user(user: User, session_id: uuid.UUID) -> cl.User:
     return cl.User(
         identifier=user.email,
         display_name=user.name,
@@ -45,7 +50,7 @@ def _chainlit_user(user: User) -> cl.User:
             "user_id": str(user.id),
             "workspace_id": str(user.workspace_id),
             "role": user.role,
-            "provider": "credentials",
+            "session_id": str(session_id),
         },
     )
 
@@ -56,7 +61,10 @@ async def _current_actor() -> Actor | None:
     if cl_user is None:
         return None
     user_id = uuid.UUID(str(cl_user.metadata["user_id"]))
+    session_id = uuid.UUID(str(cl_user.metadata["session_id"]))
     async with get_runtime().db.session() as session:
+        if not await sessions.still_valid(session, session_id, user_id):
+            return None
         user = await accounts.get_user(session, user_id)
         return Actor.of(user) if user is not None else None
 
@@ -91,6 +99,13 @@ async def _ask_yes_no(question: str) -> bool:
         timeout=90,
     ).send()
     return answer is not None and answer.get("payload", {}).get("answer") == "yes"
+
+
+async def _ask_text(question: str) -> str | None:
+    answer = await cl.AskUserMessage(content=question, timeout=180).send()
+    if answer is None:
+        return None
+    return str(answer.get("output", "")).strip() or None
 
 
 @cl.on_chat_start
@@ -133,7 +148,9 @@ async def on_message(message: cl.Message) -> None:
         thread_id=thread_id,
         observer=_StepObserver(),
         confirm=_ask_yes_no,
+        ask=_ask_text,
         payments=runtime.payments,
+        otp=runtime.otp,
         base_url=runtime.settings.public_base_url,
     )
     if result.thread_id is not None:

@@ -140,9 +140,13 @@ def seed_demo(
         typer.echo(f"Demo Co already exists ({result.workspace_id}).")
     for user in result.users:
         shown = user.password or "(unchanged; use --reset-passwords for a new one)"
-        typer.echo(f"  {user.role:<8} {user.email:<32} {shown}")
+        typer.echo(f"  {user.role:<8} {user.email:<32} {shown}  mobile {user.mobile}")
     if any(u.password for u in result.users):
         typer.echo("These passwords are shown only now.")
+    typer.echo(
+        "Sign in at /account/login; each sign-in texts a code to the mobile (with simulated "
+        "Verify it is on /account/dev-inbox and in the server log)."
+    )
 
 
 @cli.command()
@@ -188,11 +192,14 @@ def ask(
                     thread_id=thread_id,
                     auto_confirm=yes,
                     confirm=_terminal_confirm,
+                    ask=_terminal_ask,
                     payments=runtime.payments,
+                    otp=runtime.otp,
                     base_url=settings.public_base_url,
                 )
             finally:
                 await runtime.payments.provider.aclose()
+                await runtime.otp.aclose()
                 await db.dispose()
 
         try:
@@ -229,6 +236,15 @@ async def _terminal_confirm(question: str) -> bool:
         return False
     typer.echo(question, err=True)
     return await asyncio.to_thread(typer.confirm, "Continue?", default=False, err=True)
+
+
+async def _terminal_ask(question: str) -> str | None:
+    if not sys.stdin.isatty():
+        typer.echo("(no answer: there is no terminal to ask on)", err=True)
+        return None
+    typer.echo(question, err=True)
+    answer = await asyncio.to_thread(typer.prompt, "Answer", default="", err=True)
+    return str(answer).strip() or None
 
 
 packages_cli = typer.Typer(help="The credit package catalogue.", no_args_is_help=True)

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from accounts.otp import OtpProvider
+from accounts.otp.factory import build_otp
+from accounts.sessions import Signer
 from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
 from chat_app.llm import ModelChoice, select_model
 from core.db import Database
+from core.secrets import persistent_secret
 from core.settings import Settings
 
 
@@ -26,6 +30,17 @@ class Runtime:
     @cached_property
     def model(self) -> ModelChoice:
         return select_model(self.settings)
+
+    @cached_property
+    def signer(self) -> Signer:
+        secret = persistent_secret(
+            self.settings.data_dir, "session_secret", self.settings.session_secret
+        )
+        return Signer(secret, session_days=self.settings.session_days)
+
+    @cached_property
+    def otp(self) -> OtpProvider:
+        return build_otp(self.settings, self.db)
 
     @cached_property
     def payments(self) -> Payments:

@@ -17,10 +17,12 @@ from core.db import Database
 
 DEMO_WORKSPACE = "Demo Co"
 DEMO_CREDITS = 500
-DEMO_USERS: tuple[tuple[str, str, Role], ...] = (
-    ("manager@demo.klosesales.test", "Morgan Manager", Role.MANAGER),
-    ("rep1@demo.klosesales.test", "Riley Rep", Role.REP),
-    ("rep2@demo.klosesales.test", "Sam Rep", Role.REP),
+# Fictional numbers (555-01xx): with simulated Verify the sign-in codes appear on
+# /account/dev-inbox and in the server log.
+DEMO_USERS: tuple[tuple[str, str, Role, str], ...] = (
+    ("manager@demo.klosesales.test", "Morgan Manager", Role.MANAGER, "+14155550101"),
+    ("rep1@demo.klosesales.test", "Riley Rep", Role.REP, "+14155550102"),
+    ("rep2@demo.klosesales.test", "Sam Rep", Role.REP, "+14155550103"),
 )
 
 
@@ -29,6 +31,7 @@ class SeededUser:
     email: str
     role: str
     password: str | None  # None: it already existed and was not reset
+    mobile: str
 
 
 @dataclass
@@ -42,7 +45,8 @@ class SeedResult:
             "workspace_id": str(self.workspace_id),
             "created": self.created,
             "users": [
-                {"email": u.email, "password": u.password, "role": u.role} for u in self.users
+                {"email": u.email, "password": u.password, "role": u.role, "mobile": u.mobile}
+                for u in self.users
             ],
         }
 
@@ -58,25 +62,26 @@ async def seed_demo(db: Database, *, reset_passwords: bool = False) -> SeedResul
         existing = await session.scalar(select(User).where(User.email == DEMO_USERS[0][0]))
         if existing is not None:
             result = SeedResult(workspace_id=existing.workspace_id, created=False)
-            for email, _name, role in DEMO_USERS:
+            for email, _name, role, mobile in DEMO_USERS:
                 user = await accounts.get_user_by_email(session, email)
                 if user is None:
                     continue
                 password = _new_password() if reset_passwords else None
                 if password is not None:
                     user.password_hash = hash_password(password)
-                result.users.append(SeededUser(email, role.value, password))
+                result.users.append(SeededUser(email, role.value, password, mobile))
             await session.commit()
             return result
 
         workspace = await accounts.create_workspace(session, DEMO_WORKSPACE)
         result = SeedResult(workspace_id=workspace.id, created=True)
-        for email, name, role in DEMO_USERS:
+        for email, name, role, mobile in DEMO_USERS:
             password = _new_password()
             await accounts.create_user(
-                session, workspace=workspace, email=email, name=name, password=password, role=role
-            )
-            result.users.append(SeededUser(email, role.value, password))
+                session, workspace=workspace, email=email, name=name, password=password,
+                role=role, mobile_e164=mobile,
+            )  # fmt: skip
+            result.users.append(SeededUser(email, role.value, password, mobile))
         await ledger.grant(
             session,
             workspace.id,

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +14,16 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
+from accounts import ratelimit
+from accounts.views import OAuthButton
+from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
+from chat_app.guard import ChatGuard
 from chat_app.jobs import build_job_app, run_worker
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
 from core.db import Database
+from core.secrets import persistent_secret
 from core.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -32,18 +36,8 @@ def _chainlit_app_root() -> Path:
     return REPO_ROOT if (REPO_ROOT / "chainlit.md").exists() else Path.cwd()
 
 
-def _auth_secret(settings: Settings) -> str:
-    if settings.chainlit_auth_secret is not None:
-        return settings.chainlit_auth_secret.get_secret_value()
-    path = settings.data_dir / "chainlit_auth_secret"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret)
-    return secret
+def _oauth_buttons(settings: Settings) -> list[OAuthButton]:
+    return []
 
 
 def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> FastAPI:
@@ -67,15 +61,27 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
                     worker.cancel()
                     await asyncio.gather(worker, return_exceptions=True)
         await runtime.payments.provider.aclose()
+        await runtime.otp.aclose()
         await db.dispose()
         set_runtime(None)
         if owns_db:
             # uvicorn's SIGTERM path skips atexit: stop the embedded server here.
             db.close()
 
+    ratelimit.configure(ip_multiplier=settings.rate_limit_ip_multiplier)
     app = FastAPI(title="Klosesales", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.include_router(billing_router(db, runtime.payments))
+    app.include_router(
+        accounts_router(
+            db,
+            runtime.otp,
+            runtime.signer,
+            secure_cookies=settings.public_base_url.startswith("https://"),
+            oauth_buttons=_oauth_buttons(settings),
+        )
+    )
+    app.add_middleware(ChatGuard, db=db, signer=runtime.signer, prefix=CHAT_PATH)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -104,7 +110,9 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         return JSONResponse(body, status_code=200 if database["ok"] else 503)
 
     os.environ.setdefault("CHAINLIT_APP_ROOT", str(_chainlit_app_root()))
-    os.environ["CHAINLIT_AUTH_SECRET"] = _auth_secret(settings)
+    os.environ["CHAINLIT_AUTH_SECRET"] = persistent_secret(
+        settings.data_dir, "chainlit_auth_secret", settings.chainlit_auth_secret
+    )
     from chainlit.utils import mount_chainlit
 
     mount_chainlit(app=app, target=str(Path(__file__).with_name("app.py")), path=CHAT_PATH)

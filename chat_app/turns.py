@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Workspace, WorkspaceStatus
+from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing import ledger
 from billing.money import QUERY_PRICE_MC, credits_label, format_credits
@@ -42,7 +43,7 @@ from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
 from core.errors import KloseError, NotFound
-from tools.context import AgentContext, Confirm
+from tools.context import AgentContext, Ask, Confirm
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,9 @@ async def answer_message(
     observer: TurnObserver | None = None,
     auto_confirm: bool = False,
     confirm: Confirm | None = None,
+    ask: Ask | None = None,
     payments: Payments | None = None,
+    otp: OtpProvider | None = None,
     base_url: str = "http://127.0.0.1:8000",
     timeout_s: float = TURN_TIMEOUT_S,
 ) -> TurnResult:
@@ -307,7 +310,9 @@ async def answer_message(
         pending_query_mc=hold.amount_mc,
         auto_confirm=auto_confirm,
         confirm=confirm,
+        ask=ask,
         payments=payments,
+        otp=otp,
         base_url=base_url,
     )
     try:

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         default=None,
         description="Signs chat session tokens. Unset: generated once into DATA_DIR.",
     )
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs session cookies; generated into DATA_DIR if unset."
+    )
+    session_days: int = Field(default=14, ge=1, le=90)
+    rate_limit_ip_multiplier: int = Field(
+        default=1, ge=1, description="Scale per-IP rate limits (many users behind one IP)."
+    )
     log_level: str = "INFO"
 
     # --- chat model ---------------------------------------------------------------

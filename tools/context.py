@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing.payments import Payments
 from core.db import Database
 
 # Asks the user a yes/no question (buttons in chat, a prompt in the CLI).
 Confirm = Callable[[str], Awaitable[bool]]
+# Asks the user for a short text answer (a code); None when they did not answer.
+Ask = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class AgentContext:
     auto_confirm: bool = False
     confirm: Confirm | None = None
     payments: Payments | None = None
+    otp: OtpProvider | None = None
+    ask: Ask | None = None
     # Where links in answers point (the server's public URL).
     base_url: str = "http://127.0.0.1:8000"
 
@@ -32,6 +37,14 @@ class AgentContext:
         if self.confirm is None:
             return False
         return await self.confirm(question)
+
+    async def ask_text(self, question: str) -> str | None:
+        return None if self.ask is None else await self.ask(question)
+
+    def require_otp(self) -> OtpProvider:
+        if self.otp is None:
+            raise RuntimeError("verification codes are not configured in this process")
+        return self.otp
 
     def require_payments(self) -> Payments:
         if self.payments is None:

@@ -88,6 +88,14 @@ def _purchase_args(text: str) -> dict[str, Any]:
     return {"package": _package(text), **_place(text)}
 
 
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def _mobile_args(text: str) -> dict[str, Any]:
+    match = _PHONE.search(text)
+    return {"new_mobile": match.group(0).strip()} if match else {"new_mobile": ""}
+
+
 NO_TRANSFER_REPLY = (
     "Credits can't be transferred, sold or cashed out: they belong to the workspace "
     "that bought them and have no cash value. A purchase can be refunded through "
@@ -177,6 +185,35 @@ INTENTS: tuple[Intent, ...] = (
             "refunds": 0.5,
         },
         examples=("what did I buy?", "show my receipts"),
+    ),
+    Intent(
+        name="my_account",
+        tool="my_account",
+        cues={
+            "my account": 1.0,
+            "who am i": 1.0,
+            "my profile": 0.9,
+            "my details": 0.8,
+            "my role": 0.8,
+            "my workspace": 0.8,
+        },
+        examples=("my account", "who am I?"),
+    ),
+    Intent(
+        name="change_mobile",
+        tool="change_mobile",
+        cues={
+            "change my mobile": 1.0,
+            "change my phone": 1.0,
+            "change my number": 1.0,
+            "update my mobile": 1.0,
+            "update my number": 1.0,
+            "new mobile": 0.8,
+            "new phone": 0.7,
+            "new number": 0.6,
+        },
+        examples=("change my mobile to +1 415 555 2671",),
+        extract=_mobile_args,
     ),
     Intent(
         name="no_transfer",

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import httpx
 
-from accounts import service as accounts
 from accounts.models import Role
 from accounts.service import Actor
 from billing import ledger, purchases
@@ -21,18 +19,9 @@ from tests.conftest import PADDLE_TEST_SECRET
 
 
 async def new_member(db: Database, role: Role = Role.MANAGER) -> Actor:
-    async with db.session() as session:
-        ws = await accounts.create_workspace(session, f"Buyer {uuid.uuid4().hex[:6]}")
-        user = await accounts.create_user(
-            session,
-            workspace=ws,
-            email=f"buyer-{uuid.uuid4().hex[:8]}@example.test",
-            name="Bea Buyer",
-            password="correct horse battery",
-            role=role,
-        )
-        await session.commit()
-        return Actor.of(user)
+    from tests.accounts.helpers import make_member
+
+    return (await make_member(db, role)).actor
 
 
 async def checkout(

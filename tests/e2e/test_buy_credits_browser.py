@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,22 @@ import pytest
 from accounts.models import Role
 from billing import ledger
 from core.db import Database
-from tests.billing.paddle_helpers import new_member
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PASSWORD = "correct horse battery"  # tests/billing/paddle_helpers.new_member
+from tests.accounts.helpers import Member, make_member
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
 
 
-async def _member_with_ten_credits(database: Database) -> str:
+async def _member_with_ten_credits(database: Database) -> Member:
     db = Database(url=database.url, embedded=False)
     try:
-        actor = await new_member(db, Role.REP)
+        member = await make_member(db, Role.REP)
+        actor = member.actor
         async with db.session() as s:
             await ledger.grant(
                 s, actor.workspace_id, amount_mc=10_000, idempotency_key=f"e2e:{actor.user_id}",
                 source="test",
             )  # fmt: skip
             await s.commit()
-        return actor.email
+        return member
     finally:
         await db.dispose()
 
@@ -41,18 +38,11 @@ async def _member_with_ten_credits(database: Database) -> str:
 def test_estimate_checkout_and_credits_in_chat(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    email = asyncio.run(_member_with_ten_credits(database))
-    ARTIFACTS.mkdir(exist_ok=True)
+    member = asyncio.run(_member_with_ten_credits(database))
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{live_server}/chat/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click('button[type="submit"]')
+        sign_in(page, live_server, member.email, member.password, member.mobile)
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=30_000)
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
 from chat_app.seed import seed_demo
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
 
 
 def test_healthz_reports_database_and_providers(live_server):
@@ -28,10 +25,17 @@ def test_healthz_reports_database_and_providers(live_server):
 
 def test_wrong_password_is_refused(live_server):
     r = httpx.post(
-        f"{live_server}/chat/login", data={"username": "nobody@x.test", "password": "wrong"}
+        f"{live_server}/account/login", data={"email": "nobody@x.test", "password": "wrong"}
     )
     assert r.status_code == 401
-    assert "access_token" not in r.cookies
+    assert "Wrong email or password." in r.text
+    assert "ks_pending" not in r.cookies
+    # Chainlit's own password login is not available: sign-in needs the second factor.
+    chainlit = httpx.post(
+        f"{live_server}/chat/login", data={"username": "nobody@x.test", "password": "wrong"}
+    )
+    assert chainlit.status_code == 401
+    assert "access_token" not in chainlit.cookies
 
 
 @pytest.mark.e2e
@@ -41,26 +45,10 @@ def test_rep_sees_balance_drop_by_half_a_credit(live_server, database):
 
     seeded = asyncio.run(_seed(database))
     rep = next(u for u in seeded.users if u.role == "rep")
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = launch(p)
         page = browser.new_page()
-        page.goto(f"{live_server}/chat/login")
-        page.fill("#email", rep.email)
-        page.fill("#password", rep.password or "")
-        page.click('button[type="submit"]')
+        sign_in(page, live_server, rep.email, rep.password or "", rep.mobile)
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=30_000)
 

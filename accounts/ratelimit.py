@@ -1,0 +1,94 @@
+"""Fixed-window rate limits kept in PostgreSQL, so every process shares them.
+
+`allow()` counts one attempt against each key and says whether all stayed within
+their limit. Keys look like `signup:ip:203.0.113.9` or `code:to:+14155552671`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import KloseError
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    hits: int
+    window_s: int
+
+
+# Per IP and per target (email or number); Verify's own 5 sends / 5 checks apply too.
+SIGNUP_PER_IP = Limit("signup:ip", 10, 3600)
+SIGNUP_PER_NUMBER = Limit("signup:to", 5, 3600)
+LOGIN_PER_IP = Limit("login:ip", 30, 600)
+LOGIN_PER_EMAIL = Limit("login:email", 10, 600)
+CODE_PER_IP = Limit("code:ip", 40, 600)
+CODE_PER_NUMBER = Limit("code:to", 15, 600)
+RESET_PER_IP = Limit("reset:ip", 10, 3600)
+RESET_PER_EMAIL = Limit("reset:email", 5, 3600)
+
+
+_ip_multiplier = 1
+
+
+def configure(*, ip_multiplier: int) -> None:
+    """Scale the per-IP limits (a deployment behind one NAT, or a test suite whose every
+    request comes from 127.0.0.1); per-number and per-email limits never change."""
+    global _ip_multiplier
+    _ip_multiplier = max(1, ip_multiplier)
+
+
+def _allowed(limit: Limit) -> int:
+    return limit.hits * _ip_multiplier if limit.name.endswith(":ip") else limit.hits
+
+
+class RateLimited(KloseError):
+    def __init__(self, retry_after_s: int) -> None:
+        minutes = max(1, round(retry_after_s / 60))
+        super().__init__(
+            f"Too many attempts. Please wait about {minutes} minute{'s' if minutes > 1 else ''}"
+            " and try again."
+        )
+        self.retry_after_s = retry_after_s
+
+
+async def allow(
+    session: AsyncSession, checks: list[tuple[Limit, str]], *, now: datetime | None = None
+) -> None:
+    """Count one attempt for each (limit, subject); raise RateLimited if any is over.
+
+    Runs in its own short transaction on the caller's session (committed here) so that
+    attempts are counted even when the caller's work fails."""
+    at = now or datetime.now(UTC)
+    worst = 0
+    for limit, subject in checks:
+        epoch = int(at.timestamp())
+        start = datetime.fromtimestamp(epoch - epoch % limit.window_s, UTC)
+        hits = await session.scalar(
+            text(
+                "INSERT INTO rate_limit_hits (key, window_start, hits) VALUES (:k, :w, 1)"
+                " ON CONFLICT (key, window_start)"
+                " DO UPDATE SET hits = rate_limit_hits.hits + 1 RETURNING hits"
+            ),
+            {"k": f"{limit.name}:{subject.lower()}"[:200], "w": start},
+        )
+        if hits is not None and hits > _allowed(limit):
+            end = start + timedelta(seconds=limit.window_s)
+            worst = max(worst, int((end - at).total_seconds()) + 1)
+    await session.commit()
+    if worst:
+        raise RateLimited(worst)
+
+
+async def prune(session: AsyncSession, *, older_than: timedelta = timedelta(days=1)) -> int:
+    result = await session.execute(
+        text("DELETE FROM rate_limit_hits WHERE window_start < :cutoff"),
+        {"cutoff": datetime.now(UTC) - older_than},
+    )
+    await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,58 @@
+"""change_mobile: move the account to a new mobile number, verified by a code."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from langchain.tools import ToolRuntime
+from langchain_core.tools import tool
+
+from accounts import audit, flows
+from accounts.models import User
+from accounts.otp import OtpError
+from accounts.phones import InvalidMobile, mask, normalise_mobile
+from core.errors import KloseError
+from tools.context import AgentContext
+
+
+@tool
+async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> str:
+    """Change the user's mobile number. Sends a code to the new number and asks the
+    user for it; the number changes only when the code checks. `new_mobile` is the
+    number the user gave, in any common format."""
+    ctx = runtime.context
+    try:
+        number = normalise_mobile(new_mobile)
+    except InvalidMobile as exc:
+        return str(exc)
+    otp = ctx.require_otp()
+    try:
+        await otp.send(number)
+    except OtpError as exc:
+        return f"I could not send a code to {mask(number)}: {exc}"
+    code = await ctx.ask_text(
+        f"I texted a 6-digit code to {mask(number)}. Type it here to confirm the new number."
+    )
+    if not code:
+        return "The mobile number was not changed: no code was entered."
+    try:
+        async with ctx.db.session() as session:
+            await flows.check_code(
+                session, otp, number, code, ip=None, actor_id=ctx.actor.user_id,
+                workspace_id=ctx.actor.workspace_id, purpose="change_mobile",
+            )  # fmt: skip
+            user = await session.get(User, ctx.actor.user_id, with_for_update=True)
+            if user is None:
+                return "Your account was not found."
+            old = user.mobile_e164
+            user.mobile_e164 = number
+            user.mobile_verified_at = datetime.now(UTC)
+            await audit.record(
+                session, audit.MOBILE_CHANGED, actor_id=user.id, actor_label=user.email,
+                workspace_id=user.workspace_id,
+                detail={"from": mask(old) if old else None, "to": mask(number)},
+            )  # fmt: skip
+            await session.commit()
+    except KloseError as exc:
+        return f"The mobile number was not changed: {exc}"
+    return f"Done: your mobile is now {mask(number)}. Sign-in codes will go there."
