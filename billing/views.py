@@ -8,6 +8,7 @@ transaction we created, or in simulated mode a local page with Pay and Decline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from accounts.models import Workspace
-from billing import webhooks
+from accounts.service import Actor
+from billing import ledger, purchases, webhooks
 from billing.models import CreditPackage, PaddleAdjustment, PaddleTransaction
 from billing.money import credits_label, format_credits, format_money
 from billing.paddle import events
 from billing.paddle.signature import sign
 from billing.payments import Payments
 from core.db import Database
+from core.errors import KloseError
 from core.templates import TEMPLATES_DIR
 
 log = logging.getLogger(__name__)
@@ -32,7 +35,14 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/paddle"
 
 
-def build_router(db: Database, payments: Payments) -> APIRouter:
+def build_router(
+    db: Database,
+    payments: Payments,
+    *,
+    signed_in: Callable[[Request], Awaitable[Actor | None]] | None = None,
+) -> APIRouter:
+    """`signed_in` maps a request to its signed-in actor (the account session); the
+    purchase page needs it, the webhook and checkout pages do not."""
     router = APIRouter()
     templates = Jinja2Templates(
         directory=[str(Path(__file__).with_name("templates")), str(TEMPLATES_DIR)]
@@ -174,6 +184,80 @@ def build_router(db: Database, payments: Payments) -> APIRouter:
             message="Nothing was charged and no credits were added. You can try again "
             "from the same link.",
         )
+
+    async def buy_page(request: Request, actor: Actor, status: int = 200, **ctx: Any) -> Response:
+        async with db.session() as session:
+            packages = await purchases.list_packages(session)
+            address = await purchases.get_billing_address(session, actor.workspace_id)
+            balance = await ledger.get_balance(session, actor.workspace_id)
+            workspace = await session.get(Workspace, actor.workspace_id)
+        ctx.setdefault("money", lambda cents: format_money(int(cents), "USD"))
+        return templates.TemplateResponse(
+            request,
+            "buy.html",
+            {
+                "packages": packages,
+                "workspace": workspace.name if workspace else "",
+                "balance": format_credits(balance.balance_mc),
+                "country": address.country_code if address else "",
+                "postal_code": (address.postal_code or "") if address else "",
+                "credits": credits_label,
+                **ctx,
+            },
+            status_code=status,
+        )
+
+    async def buyer(request: Request) -> Actor | Response:
+        actor = await signed_in(request) if signed_in is not None else None
+        if actor is None:
+            return RedirectResponse("/account/login?next=/billing/buy", status_code=303)
+        return actor
+
+    @router.get("/billing/buy", include_in_schema=False)
+    async def buy(request: Request) -> Response:
+        actor = await buyer(request)
+        return actor if isinstance(actor, Response) else await buy_page(request, actor)
+
+    @router.post("/billing/buy/estimate", include_in_schema=False)
+    async def buy_estimate(request: Request) -> Response:
+        actor = await buyer(request)
+        if isinstance(actor, Response):
+            return actor
+        form = await request.form()
+        code, country, postal = (
+            str(form.get(k) or "") for k in ("package", "country", "postal_code")
+        )
+        try:
+            async with db.session() as session:
+                est = await purchases.estimate(
+                    session, payments.provider, actor, code, country=country or None,
+                    postal_code=postal or None,
+                )  # fmt: skip
+                await session.commit()
+        except KloseError as exc:
+            return await buy_page(request, actor, 400, message=str(exc))
+        return await buy_page(
+            request, actor, estimate=est.preview.as_json(), package_code=est.package.code,
+            estimate_title=f"{est.package.name}: {credits_label(est.package.credits_mc)}",
+            wording=purchases.ESTIMATE_WORDING,
+            money=lambda cents: format_money(int(cents), est.preview.currency),
+        )  # fmt: skip
+
+    @router.post("/billing/buy/checkout", include_in_schema=False)
+    async def buy_checkout(request: Request) -> Response:
+        actor = await buyer(request)
+        if isinstance(actor, Response):
+            return actor
+        code = str((await request.form()).get("package") or "")
+        try:
+            async with db.session() as session:
+                made = await purchases.start_checkout(
+                    session, payments.provider, actor, code, base_url=str(request.base_url)
+                )
+                await session.commit()
+        except KloseError as exc:
+            return await buy_page(request, actor, 400, message=str(exc))
+        return RedirectResponse(purchases.CHECKOUT_PATH.format(id=made.transaction.id), 303)
 
     @router.get("/billing/receipt/{txn_id}", include_in_schema=False)
     async def receipt(request: Request, txn_id: str) -> Response:

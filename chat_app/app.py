@@ -12,7 +12,7 @@ from typing import Any
 import chainlit as cl
 
 from accounts import service as accounts
-from accounts import sessions
+from accounts import sessions, terms
 from accounts.models import User
 from accounts.service import Actor
 from accounts.sessions import check_session, token_from_cookie_header
@@ -126,8 +126,20 @@ async def on_chat_start() -> None:
         lines.append("🧪 Simulated providers: " + ", ".join(simulated) + ".")
     async with runtime.db.session() as session:
         expiry_notice = expiry.notice(await expiry.announced_policies(session))
+        new_terms = await terms.upcoming(session)
+    if new_terms is not None:
+        lines.append(
+            f"📢 New terms of service (version {new_terms.version}) take effect on "
+            f"{new_terms.effective_at:%Y-%m-%d}"
+            + (" — a material change" if new_terms.material else "")
+            + ": [read them](/account/terms)."
+        )
     if expiry_notice:
         lines.append(f"📢 {expiry_notice}")
+    links = ["[Sign out](/account/logout)"]
+    if actor is not None and actor.role.value in ("manager", "admin"):
+        links.insert(0, "[Team](/account/team)")
+    lines.append(" · ".join(links))
     await cl.Message(content="\n\n".join(lines), author="Klosesales").send()
 
 

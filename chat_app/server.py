@@ -10,11 +10,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 
 from accounts import ratelimit
+from accounts.service import Actor
+from accounts.sessions import SESSION_COOKIE, check_session
 from accounts.views import OAuthButton
 from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
@@ -71,7 +73,14 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     ratelimit.configure(ip_multiplier=settings.rate_limit_ip_multiplier)
     app = FastAPI(title="Klosesales", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    app.include_router(billing_router(db, runtime.payments))
+
+    async def signed_in(request: Request) -> Actor | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        async with db.session() as session:
+            check = await check_session(session, runtime.signer, token)
+        return Actor.of(check.user) if check.user is not None else None
+
+    app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
     app.include_router(
         accounts_router(
             db,
