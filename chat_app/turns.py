@@ -54,7 +54,8 @@ HISTORY_LIMIT = 40  # messages of context carried into a turn
 
 OUT_OF_CREDITS = (
     "You're out of credits: an answer costs {price} and {available} available. "
-    "Buy a credit package (for example $10 for 500 credits) at [/billing/buy](/billing/buy). "
+    "To buy more, get a credit package (for example $10 for 500 credits) at "
+    "[/billing/buy](/billing/buy). "
     "Nothing was charged for this message."
 )
 
