@@ -9,6 +9,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -417,6 +418,162 @@ def paddle_events(
     with _database(settings) as db:
         for line in asyncio.run(run()):
             typer.echo(line)
+
+
+def _workspace_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail(f"--workspace must be a workspace id (a UUID), not {value!r}", 2)
+
+
+@admin_cli.command("publish-terms")
+def publish_terms(
+    file: Annotated[Path, typer.Argument(help="The terms, in markdown.")],
+    effective: Annotated[str, typer.Option(help="Effective date, YYYY-MM-DD (UTC).")],
+    material: Annotated[
+        bool, typer.Option("--material", help="A material change: needs 7 days' notice.")
+    ] = False,
+    version: Annotated[
+        str | None, typer.Option(help="Version name (default: the effective date).")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who publishes it (for the record).")] = "admin",
+) -> None:
+    """Publish a new version of the terms; users see it at once and must accept it once
+    it takes effect."""
+    from datetime import UTC, datetime
+
+    from accounts import terms
+
+    try:
+        body = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}", 2)
+    except UnicodeDecodeError:
+        _fail(f"cannot read {file}: it is not UTF-8 text", 2)
+    try:
+        effective_at = datetime.strptime(effective, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        _fail("--effective must be a date: YYYY-MM-DD", 2)
+    settings = get_settings()
+
+    async def run() -> str:
+        async with db.session() as session:
+            row = await terms.publish(
+                session, body, version=version or effective, effective_at=effective_at,
+                material=material, published_by=by,
+            )  # fmt: skip
+            await session.commit()
+            label = f"terms {row.version} effective {row.effective_at:%Y-%m-%d}"
+        await db.dispose()
+        return label
+
+    with _database(settings) as db:
+        try:
+            typer.echo(f"published {asyncio.run(run())}")
+        except KloseError as exc:
+            _fail(str(exc), 2)
+
+
+@admin_cli.command("suspend")
+def suspend_workspace(
+    workspace: Annotated[str, typer.Option(help="Workspace id.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded, shown to no one else).")],
+    by: Annotated[str, typer.Option(help="Who suspends it (for the record).")] = "admin",
+) -> None:
+    """Suspend a workspace: no sign-in, assistant, calls or purchases; sessions end now."""
+    from accounts import suspension
+
+    workspace_id = _workspace_id(workspace)
+    settings = get_settings()
+
+    async def run() -> bool:
+        async with db.session() as session:
+            changed = await suspension.suspend(
+                session, workspace_id, reason=reason, by_label=f"cli:{by}"
+            )
+            await session.commit()
+        await db.dispose()
+        return changed
+
+    with _database(settings) as db:
+        try:
+            changed = asyncio.run(run())
+        except KloseError as exc:
+            _fail(str(exc), 2)
+    typer.echo(f"workspace {workspace_id} " + ("suspended" if changed else "was already suspended"))
+
+
+@admin_cli.command("unsuspend")
+def unsuspend_workspace(
+    workspace: Annotated[str, typer.Option(help="Workspace id.")],
+    by: Annotated[str, typer.Option(help="Who reinstates it (for the record).")] = "admin",
+) -> None:
+    """Lift a suspension."""
+    from accounts import suspension
+
+    workspace_id = _workspace_id(workspace)
+    settings = get_settings()
+
+    async def run() -> bool:
+        async with db.session() as session:
+            changed = await suspension.unsuspend(session, workspace_id, by_label=f"cli:{by}")
+            await session.commit()
+        await db.dispose()
+        return changed
+
+    with _database(settings) as db:
+        try:
+            changed = asyncio.run(run())
+        except KloseError as exc:
+            _fail(str(exc), 2)
+    typer.echo(f"workspace {workspace_id} " + ("reinstated" if changed else "was not suspended"))
+
+
+@admin_cli.command("audit")
+def audit_log(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The audit log, newest first: sign-ins, failed codes, role changes, admin actions."""
+    from accounts import audit
+
+    workspace_id = _workspace_id(workspace) if workspace else None
+    settings = get_settings()
+
+    async def run() -> list[dict[str, object]]:
+        async with db.session() as session:
+            events = await audit.list_events(
+                session, workspace_id=workspace_id, action=action, limit=limit
+            )
+            rows: list[dict[str, object]] = [
+                {
+                    "at": e.at.isoformat(),
+                    "action": e.action,
+                    "actor": e.actor_label,
+                    "actor_id": str(e.actor_id) if e.actor_id else None,
+                    "workspace_id": str(e.workspace_id) if e.workspace_id else None,
+                    "target": e.target,
+                    "ip": e.ip,
+                    "detail": e.detail,
+                }
+                for e in events
+            ]
+        await db.dispose()
+        return rows
+
+    with _database(settings) as db:
+        rows = asyncio.run(run())
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(row))
+        else:
+            typer.echo(
+                f"{row['at']} {row['action']:<22} {row['actor']} "
+                f"{row['target'] or ''} {row['ip'] or ''} {json.dumps(row['detail'])}".rstrip()
+            )
 
 
 def main() -> None:
