@@ -27,6 +27,7 @@ OAUTH_STATE_INVALID        an OAuth callback came back with a bad or missing sta
 SESSION_REJECTED           a session cookie was refused (detail: reason)
 PASSWORD_RESET             a password was reset (every session ended)
 MOBILE_CHANGED             a verified mobile number changed (numbers masked)
+IDENTITY_LINKED            a Google / Meta account was linked after the user's code
 =========================  =========================================================
 """
 
@@ -59,6 +60,7 @@ OAUTH_STATE_INVALID = "oauth_state_invalid"
 SESSION_REJECTED = "session_rejected"
 PASSWORD_RESET = "password_reset"  # noqa: S105 (an action name)
 MOBILE_CHANGED = "mobile_changed"
+IDENTITY_LINKED = "identity_linked"
 
 ACTIONS: frozenset[str] = frozenset(
     {
@@ -77,6 +79,7 @@ ACTIONS: frozenset[str] = frozenset(
         SESSION_REJECTED,
         PASSWORD_RESET,
         MOBILE_CHANGED,
+        IDENTITY_LINKED,
     }
 )
 

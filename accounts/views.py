@@ -305,6 +305,13 @@ def build_router(
                 user = await flows.code_step(
                     session, otp, uuid.UUID(pending.subject), code, ip=client_ip(request)
                 )
+                if pending.extra.get("link"):
+                    # A Google/Meta sign-in matched this user by email: link it now,
+                    # only after the code checked.
+                    from accounts.oauth import link_identity
+
+                    link, sub = str(pending.extra["link"]), str(pending.extra.get("sub") or "")
+                    await link_identity(session, user, link, sub)
                 await session.commit()
         except flows.FlowExpired:
             return expired(request)
@@ -313,8 +320,9 @@ def build_router(
         except KloseError as exc:
             return page(request, "login.html", 401, email="", next="/chat", message=str(exc))
         return await finish_login(
-            request, user.id, "password", safe_next(str(pending.extra.get("next") or ""))
-        )
+            request, user.id, str(pending.extra.get("method") or "password"),
+            safe_next(str(pending.extra.get("next") or "")),
+        )  # fmt: skip
 
     @router.post("/login/resend", include_in_schema=False)
     async def login_resend(request: Request) -> Response:

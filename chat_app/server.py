@@ -13,8 +13,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
 
 from accounts import ratelimit
+from accounts.oauth import LABELS as OAUTH_LABELS
+from accounts.oauth import enabled_providers
+from accounts.oauth_views import build_oauth_router as oauth_router
 from accounts.service import Actor
 from accounts.sessions import SESSION_COOKIE, check_session
 from accounts.views import OAuthButton
@@ -39,7 +43,8 @@ def _chainlit_app_root() -> Path:
 
 
 def _oauth_buttons(settings: Settings) -> list[OAuthButton]:
-    return []
+    """Only the configured providers get a button."""
+    return [OAuthButton(name, OAUTH_LABELS[name]) for name in enabled_providers(settings)]
 
 
 def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> FastAPI:
@@ -81,14 +86,27 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         return Actor.of(check.user) if check.user is not None else None
 
     app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
+    secure_cookies = settings.public_base_url.startswith("https://")
     app.include_router(
         accounts_router(
             db,
             runtime.otp,
             runtime.signer,
-            secure_cookies=settings.public_base_url.startswith("https://"),
+            secure_cookies=secure_cookies,
             oauth_buttons=_oauth_buttons(settings),
         )
+    )
+    app.include_router(
+        oauth_router(db, runtime.otp, runtime.signer, settings, secure_cookies=secure_cookies)
+    )
+    # Authlib keeps the OAuth state, nonce and PKCE verifier here for the round trip.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=runtime.signer.secret,
+        session_cookie="ks_oauth",
+        max_age=600,
+        same_site="lax",
+        https_only=secure_cookies,
     )
     app.add_middleware(ChatGuard, db=db, signer=runtime.signer, prefix=CHAT_PATH)
 

@@ -82,6 +82,26 @@ class Settings(BaseSettings):
         description="How old a Paddle-Signature timestamp may be before it is refused.",
     )
 
+    # --- sign-in with Google / Meta (Facebook) -------------------------------------
+    google_client_id: str | None = Field(
+        default=None, description="Google OAuth client id: shows 'Continue with Google'."
+    )
+    google_client_secret: SecretStr | None = None
+    google_metadata_url: str = Field(
+        default="https://accounts.google.com/.well-known/openid-configuration",
+        description="Google's OpenID configuration (tests point it at a local double).",
+    )
+    meta_client_id: str | None = Field(
+        default=None, description="Meta (Facebook) app id: shows 'Continue with Facebook'."
+    )
+    meta_client_secret: SecretStr | None = None
+    meta_authorize_url: str = "https://www.facebook.com/v19.0/dialog/oauth"
+    meta_token_url: str = "https://graph.facebook.com/v19.0/oauth/access_token"  # noqa: S105
+    meta_api_base: str = Field(
+        default="https://graph.facebook.com/v19.0/",
+        description="Meta's Graph API base URL (tests point these at a local double).",
+    )
+
     # --- embeddings -----------------------------------------------------------------
     embeddings_provider: str = Field(default="local", pattern="^(local|openai)$")
 
@@ -122,6 +142,14 @@ class Settings(BaseSettings):
     @property
     def openai_live(self) -> bool:
         return self.openai_api_key is not None
+
+    @property
+    def google_oauth_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def meta_oauth_enabled(self) -> bool:
+        return bool(self.meta_client_id and self.meta_client_secret)
 
 
 @lru_cache(maxsize=1)
