@@ -7,6 +7,7 @@ COPY .chainlit ./.chainlit
 COPY core ./core
 COPY accounts ./accounts
 COPY billing ./billing
+COPY telephony ./telephony
 COPY tools ./tools
 COPY chat_app ./chat_app
 RUN pip install -c constraints.txt . \

@@ -1,0 +1,56 @@
+"""Migration 0009 upgrades, downgrades to 0008 and upgrades again on a fresh database."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+from alembic import command
+
+from core import migrate
+from core.db import sqlalchemy_url
+
+TABLES = {"contacts", "consent_records", "dnc_entries", "compliance_decisions", "call_attempts"}
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _functions(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_0009_upgrade_downgrade_upgrade(pg_server_url):
+    name = f"klosesales_mig_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = sqlalchemy_url(pg_server_url).set(database=name)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url, "0009")
+        assert migrate.current_revision(url) == "0009"
+        assert _tables(libpq) >= TABLES
+        assert "consent_records_guard" in _functions(libpq)
+
+        command.downgrade(migrate.alembic_config(url), "0008")
+        assert migrate.current_revision(url) == "0008"
+        assert not (_tables(libpq) & TABLES)
+        assert "consent_records_guard" not in _functions(libpq)
+        assert "forbid_change" in _functions(libpq)  # 0008's, still used by 0008's tables
+        assert "audit_events" in _tables(libpq)
+
+        migrate.upgrade(url)
+        assert _tables(libpq) >= TABLES
+        assert migrate.is_up_to_date(url)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
