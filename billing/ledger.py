@@ -9,12 +9,15 @@ here, before the database is touched; the rules themselves are enforced by the
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from sqlalchemy import func, select, text
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditAccount, CreditGrant, CreditHold, LedgerEntry
@@ -158,12 +161,34 @@ def _raise_for(status: str, key: str, needed_mc: int, balance_mc: int, held_mc: 
 # --- operations --------------------------------------------------------------------
 
 
-async def _execute(session: AsyncSession, statement: Any, params: dict[str, Any]) -> Any:
-    """Run a ledger function through the session's Core connection (same transaction):
-    it skips the ORM's per-statement machinery, which costs the hot path ~20 % of its
-    client CPU, and these calls return plain rows anyway."""
+_PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
+_DRIVER_SQL: dict[str, str] = {}
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise RuntimeError(f"a ledger function returned {len(self._rows)} rows, not 1")
+        return self._rows[0]
+
+
+async def _execute(session: AsyncSession, statement: TextClause, params: dict[str, Any]) -> _Rows:
+    """Call a ledger function on the session's own connection (same transaction) through
+    psycopg directly, as a server-side prepared statement. The ledger's hot path is one
+    function call per operation; going around SQLAlchemy's statement machinery halves
+    the client CPU it costs (bench/ledger.py), and these calls return plain rows."""
+    sql = _DRIVER_SQL.get(statement.text)
+    if sql is None:
+        sql = _DRIVER_SQL.setdefault(statement.text, _PLACEHOLDER.sub(r"%(\1)s", statement.text))
     connection = await session.connection()
-    return await connection.execute(statement, params)
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    async with driver.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(sql, params, prepare=True)
+        return _Rows(await cursor.fetchall())
 
 
 async def grant(
