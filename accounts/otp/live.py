@@ -45,6 +45,7 @@ from accounts.otp import (
     validate_channel,
     validate_e164,
 )
+from core.twilio_http import twilio_client
 
 log = logging.getLogger("accounts.otp")
 
@@ -78,13 +79,12 @@ class TwilioVerify:
         service = quote(service_sid, safe="")
         self._verifications_path = f"/v2/Services/{service}/Verifications"
         self._check_path = f"/v2/Services/{service}/VerificationCheck"
-        self._client = httpx.AsyncClient(
+        self._client = twilio_client(
+            account_sid=account_sid,
+            auth_token=auth_token,
             base_url=self._base_url,
-            auth=httpx.BasicAuth(account_sid, auth_token),
-            headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s),
+            timeout_s=timeout_s,
             transport=transport,
-            follow_redirects=False,
         )
 
     def __repr__(self) -> str:

@@ -16,10 +16,8 @@ import hashlib
 import hmac
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +27,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select, text
@@ -49,6 +46,7 @@ from tests.accounts.helpers import (
     unique_mobile,
 )
 from tests.conftest import PADDLE_TEST_SECRET, _free_port
+from tests.http_double import serve_in_thread
 
 GOOGLE_ID = "1234567890-klosesales.apps.googleusercontent.test"
 GOOGLE_SECRET = "GOCSPX-test-google-secret"
@@ -283,25 +281,9 @@ def _with_params(url: str, **params: str) -> str:
 @pytest.fixture(scope="module")
 def provider_server() -> Iterator[ProviderDouble]:
     double = ProviderDouble()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    double.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(double.app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the provider double did not start")
-        time.sleep(0.02)
-    try:
+    with serve_in_thread(double.app(), name="provider double") as base:
+        double.base = base
         yield double
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture

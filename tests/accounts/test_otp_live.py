@@ -18,15 +18,12 @@ import logging
 import re
 import secrets
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +44,7 @@ from accounts.otp.live import DEFAULT_BASE_URL, TwilioVerify
 from accounts.otp.simulated import SimulatedVerify
 from core.db import Database
 from core.settings import Settings
+from tests.http_double import serve_in_thread
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f00dfacecafe" + "5ec2e7" * 3 + "beef"  # 32 characters, like Twilio's
@@ -199,24 +197,8 @@ class VerifyDouble:
 @pytest.fixture(scope="module")
 def verify_server() -> Iterator[tuple[VerifyDouble, str]]:
     double = VerifyDouble()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(double.app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Verify double did not start")
-        time.sleep(0.02)
-    try:
-        yield double, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(double.app(), name="Verify double") as base:
+        yield double, base
 
 
 @pytest.fixture

@@ -13,15 +13,12 @@ import asyncio
 import json
 import logging
 import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,6 +27,7 @@ from starlette.routing import Route
 from billing.paddle import BillingAddress, PaddleAPIError, PriceLine
 from billing.paddle import live as live_module
 from billing.paddle.live import LivePaddle
+from tests.http_double import serve_in_thread
 
 API_KEY = "pdl_sdbx_apikey_01jtestkeynotarealsecret0000000"
 
@@ -322,25 +320,8 @@ def error(
 @pytest.fixture(scope="module")
 def paddle_server() -> Iterator[tuple[PaddleDouble, str]]:
     double = PaddleDouble()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(double.app(), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Paddle double did not start")
-        time.sleep(0.02)
-    try:
-        yield double, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(double.app(), name="Paddle double") as base:
+        yield double, base
 
 
 @pytest.fixture
