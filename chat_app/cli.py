@@ -8,15 +8,20 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from core.db import Database, open_database
 from core.errors import DatabaseUnavailable, KloseError
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 cli = typer.Typer(
     help="Klosesales: a chat-first AI sales-calling platform.",
@@ -62,6 +67,27 @@ def _database(settings: Settings, *, migrate: bool | None = None) -> Iterator[Da
         yield db
     finally:
         db.close()
+
+
+def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work(session)` in one transaction on the configured database and commit.
+    A KloseError (bad input the service refused) exits 2 with its one-line message."""
+    settings = get_settings()
+
+    async def run(db: Database) -> T:
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    with _database(settings) as db:
+        try:
+            return asyncio.run(run(db))
+        except KloseError as exc:
+            _fail(str(exc), 2)
 
 
 @cli.command()
@@ -262,12 +288,7 @@ def packages_list(
     from billing import purchases
     from billing.money import credits_label, format_money
 
-    settings = get_settings()
-
-    async def run() -> list[tuple[dict[str, object], str]]:
-        async with db.session() as session:
-            rows = await purchases.list_packages(session)
-        await db.dispose()
+    async def work(session: AsyncSession) -> list[tuple[dict[str, object], str]]:
         return [
             (
                 {
@@ -285,12 +306,10 @@ def packages_list(
                 f" + fee {format_money(p.service_fee_cents, p.currency)}"
                 f"  {p.paddle_price_id} / {p.paddle_fee_price_id or '-'}",
             )
-            for p in rows
+            for p in await purchases.list_packages(session)
         ]
 
-    with _database(settings) as db:
-        rows = asyncio.run(run())
-    for as_dict, line in rows:
+    for as_dict, line in _in_session(work):
         typer.echo(json.dumps(as_dict) if as_json else line)
 
 
@@ -325,20 +344,15 @@ def packages_set(
         "paddle_fee_price_id": fee_price_id,
         "active": active,
     }
-    settings = get_settings()
 
-    async def run() -> None:
-        async with db.session() as session:
-            await session.execute(
-                insert(CreditPackage)
-                .values(id=uuid.uuid4(), code=code.lower(), **values)
-                .on_conflict_do_update(index_elements=[CreditPackage.code], set_=values)
-            )
-            await session.commit()
-        await db.dispose()
+    async def work(session: AsyncSession) -> None:
+        await session.execute(
+            insert(CreditPackage)
+            .values(id=uuid.uuid4(), code=code.lower(), **values)
+            .on_conflict_do_update(index_elements=[CreditPackage.code], set_=values)
+        )
 
-    with _database(settings) as db:
-        asyncio.run(run())
+    _in_session(work)
     typer.echo(f"package {code.lower()} saved")
 
 
@@ -361,28 +375,18 @@ def schedule_credit_expiry(
         effective_at = datetime.strptime(effective, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         _fail("--effective must be a date: YYYY-MM-DD", 2)
-    settings = get_settings()
 
-    async def run() -> str:
-        async with db.session() as session:
-            policy = await expiry.schedule_policy(
-                session,
-                effective_at=effective_at,
-                lifetime_days=lifetime_days,
-                existing_grants=existing,  # type: ignore[arg-type]  # checked by the service
-                created_by=by,
-            )
-            await session.commit()
-            summary = policy.summary
-        await db.dispose()
-        return summary
+    async def work(session: AsyncSession) -> str:
+        policy = await expiry.schedule_policy(
+            session,
+            effective_at=effective_at,
+            lifetime_days=lifetime_days,
+            existing_grants=existing,  # type: ignore[arg-type]  # checked by the service
+            created_by=by,
+        )
+        return policy.summary
 
-    with _database(settings) as db:
-        try:
-            summary = asyncio.run(run())
-        except KloseError as exc:
-            _fail(str(exc), 2)
-    typer.echo(f"scheduled: {summary}")
+    typer.echo(f"scheduled: {_in_session(work)}")
 
 
 @admin_cli.command("paddle-events")
@@ -397,27 +401,21 @@ def paddle_events(
 
     from billing.models import PaddleEvent
 
-    settings = get_settings()
+    async def work(session: AsyncSession) -> list[str]:
+        rows = await session.scalars(
+            select(PaddleEvent)
+            .where(PaddleEvent.status == status)
+            .order_by(PaddleEvent.received_at.desc())
+            .limit(limit)
+        )
+        return [
+            f"{e.received_at:%Y-%m-%d %H:%M:%S} {e.event_id} {e.event_type} "
+            f"{e.transaction_id or '-'}: {e.note or ''}"
+            for e in rows
+        ]
 
-    async def run() -> list[str]:
-        async with db.session() as session:
-            rows = await session.scalars(
-                select(PaddleEvent)
-                .where(PaddleEvent.status == status)
-                .order_by(PaddleEvent.received_at.desc())
-                .limit(limit)
-            )
-            out = [
-                f"{e.received_at:%Y-%m-%d %H:%M:%S} {e.event_id} {e.event_type} "
-                f"{e.transaction_id or '-'}: {e.note or ''}"
-                for e in rows
-            ]
-        await db.dispose()
-        return out
-
-    with _database(settings) as db:
-        for line in asyncio.run(run()):
-            typer.echo(line)
+    for line in _in_session(work):
+        typer.echo(line)
 
 
 def _workspace_id(value: str) -> uuid.UUID:
@@ -455,24 +453,15 @@ def publish_terms(
         effective_at = datetime.strptime(effective, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         _fail("--effective must be a date: YYYY-MM-DD", 2)
-    settings = get_settings()
 
-    async def run() -> str:
-        async with db.session() as session:
-            row = await terms.publish(
-                session, body, version=version or effective, effective_at=effective_at,
-                material=material, published_by=by,
-            )  # fmt: skip
-            await session.commit()
-            label = f"terms {row.version} effective {row.effective_at:%Y-%m-%d}"
-        await db.dispose()
-        return label
+    async def work(session: AsyncSession) -> str:
+        row = await terms.publish(
+            session, body, version=version or effective, effective_at=effective_at,
+            material=material, published_by=by,
+        )  # fmt: skip
+        return f"terms {row.version} effective {row.effective_at:%Y-%m-%d}"
 
-    with _database(settings) as db:
-        try:
-            typer.echo(f"published {asyncio.run(run())}")
-        except KloseError as exc:
-            _fail(str(exc), 2)
+    typer.echo(f"published {_in_session(work)}")
 
 
 @admin_cli.command("suspend")
@@ -485,22 +474,11 @@ def suspend_workspace(
     from accounts import suspension
 
     workspace_id = _workspace_id(workspace)
-    settings = get_settings()
-
-    async def run() -> bool:
-        async with db.session() as session:
-            changed = await suspension.suspend(
-                session, workspace_id, reason=reason, by_label=f"cli:{by}"
-            )
-            await session.commit()
-        await db.dispose()
-        return changed
-
-    with _database(settings) as db:
-        try:
-            changed = asyncio.run(run())
-        except KloseError as exc:
-            _fail(str(exc), 2)
+    changed = _in_session(
+        lambda session: suspension.suspend(
+            session, workspace_id, reason=reason, by_label=f"cli:{by}"
+        )
+    )
     typer.echo(f"workspace {workspace_id} " + ("suspended" if changed else "was already suspended"))
 
 
@@ -513,20 +491,9 @@ def unsuspend_workspace(
     from accounts import suspension
 
     workspace_id = _workspace_id(workspace)
-    settings = get_settings()
-
-    async def run() -> bool:
-        async with db.session() as session:
-            changed = await suspension.unsuspend(session, workspace_id, by_label=f"cli:{by}")
-            await session.commit()
-        await db.dispose()
-        return changed
-
-    with _database(settings) as db:
-        try:
-            changed = asyncio.run(run())
-        except KloseError as exc:
-            _fail(str(exc), 2)
+    changed = _in_session(
+        lambda session: suspension.unsuspend(session, workspace_id, by_label=f"cli:{by}")
+    )
     typer.echo(f"workspace {workspace_id} " + ("reinstated" if changed else "was not suspended"))
 
 
@@ -541,32 +508,26 @@ def audit_log(
     from accounts import audit
 
     workspace_id = _workspace_id(workspace) if workspace else None
-    settings = get_settings()
 
-    async def run() -> list[dict[str, object]]:
-        async with db.session() as session:
-            events = await audit.list_events(
-                session, workspace_id=workspace_id, action=action, limit=limit
-            )
-            rows: list[dict[str, object]] = [
-                {
-                    "at": e.at.isoformat(),
-                    "action": e.action,
-                    "actor": e.actor_label,
-                    "actor_id": str(e.actor_id) if e.actor_id else None,
-                    "workspace_id": str(e.workspace_id) if e.workspace_id else None,
-                    "target": e.target,
-                    "ip": e.ip,
-                    "detail": e.detail,
-                }
-                for e in events
-            ]
-        await db.dispose()
-        return rows
+    async def work(session: AsyncSession) -> list[dict[str, object]]:
+        events = await audit.list_events(
+            session, workspace_id=workspace_id, action=action, limit=limit
+        )
+        return [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "actor": e.actor_label,
+                "actor_id": str(e.actor_id) if e.actor_id else None,
+                "workspace_id": str(e.workspace_id) if e.workspace_id else None,
+                "target": e.target,
+                "ip": e.ip,
+                "detail": e.detail,
+            }
+            for e in events
+        ]
 
-    with _database(settings) as db:
-        rows = asyncio.run(run())
-    for row in rows:
+    for row in _in_session(work):
         if as_json:
             typer.echo(json.dumps(row))
         else:
