@@ -7,6 +7,7 @@ under `.data/test-pg` hosts it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -100,11 +101,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `klosesales serve` process on a free port, against the test database."""
+@contextlib.contextmanager
+def serve_app(
+    database: Database, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run a real `klosesales serve` on a free port against the test database (payments
+    and the chat model simulated) and yield its base URL once /healthz answers."""
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("serve-data")
     env = {
         **os.environ,
         "DATABASE_URL": database.url.render_as_string(hide_password=False),
@@ -114,15 +117,18 @@ def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) ->
         "PADDLE_WEBHOOK_SECRET": PADDLE_TEST_SECRET,
         # Every test request comes from 127.0.0.1: per-IP limits would trip across tests.
         "RATE_LIMIT_IP_MULTIPLIER": "1000",
+        **(extra_env or {}),
     }
     env.pop("PADDLE_API_KEY", None)
     env.pop("OPENAI_API_KEY", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data_dir / "serve.log", "w"),  # noqa: SIM115
-    )
+    log_path = data_dir / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chat_app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -133,7 +139,7 @@ def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) ->
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None:
-                raise RuntimeError((data_dir / "serve.log").read_text()[-2000:])
+                raise RuntimeError(log_path.read_text()[-2000:])
             time.sleep(0.3)
         else:
             raise RuntimeError("server did not start")
@@ -141,3 +147,10 @@ def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shared `klosesales serve` for HTTP and browser tests."""
+    with serve_app(database, tmp_path_factory.mktemp("serve-data")) as base:
+        yield base

@@ -14,10 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,7 +42,7 @@ from tests.accounts.helpers import (
     make_member,
     unique_mobile,
 )
-from tests.conftest import PADDLE_TEST_SECRET, _free_port
+from tests.conftest import serve_app
 from tests.http_double import serve_in_thread
 
 GOOGLE_ID = "1234567890-klosesales.apps.googleusercontent.test"
@@ -299,17 +296,8 @@ def oauth_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """A `klosesales serve` of our own with Google and Meta pointed at the doubles."""
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("serve-oauth")
     double = provider_server.base
     env = {
-        **os.environ,
-        "DATABASE_URL": database.url.render_as_string(hide_password=False),
-        "DATA_DIR": str(data_dir),
-        "LOG_LEVEL": "WARNING",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "PADDLE_WEBHOOK_SECRET": PADDLE_TEST_SECRET,
-        "RATE_LIMIT_IP_MULTIPLIER": "1000",
         "GOOGLE_CLIENT_ID": GOOGLE_ID,
         "GOOGLE_CLIENT_SECRET": GOOGLE_SECRET,
         "GOOGLE_METADATA_URL": f"{double}/google/.well-known/openid-configuration",
@@ -319,34 +307,8 @@ def oauth_server(
         "META_TOKEN_URL": f"{double}/facebook/v19.0/oauth/access_token",
         "META_API_BASE": f"{double}/facebook/v19.0/",
     }
-    env.pop("PADDLE_API_KEY", None)
-    env.pop("OPENAI_API_KEY", None)
-    log_path = data_dir / "serve.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_app.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(log_path.read_text()[-2000:])
-            time.sleep(0.3)
-        else:
-            raise RuntimeError("server did not start")
+    with serve_app(database, tmp_path_factory.mktemp("serve-oauth"), env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 # --- helpers ---------------------------------------------------------------------------
