@@ -266,14 +266,11 @@ async def _apply_transaction(session: AsyncSession, event: PaddleEvent) -> Outco
         txn.status = status
     if newer and occurred is not None:
         txn.last_event_at = occurred
-    totals = (
-        (data.get("details") or {}).get("totals") if isinstance(data.get("details"), dict) else None
-    )
-    if isinstance(totals, dict):
-        txn.totals = totals
-    paid_at = _parse_time(data.get("billed_at") or None) if status in GRANTING_STATUSES else None
+    details = data.get("details")
+    if isinstance(details, dict) and isinstance(details.get("totals"), dict):
+        txn.totals = details["totals"]
     if status in GRANTING_STATUSES and txn.paid_at is None:
-        txn.paid_at = paid_at or occurred or datetime.now(UTC)
+        txn.paid_at = _parse_time(data.get("billed_at")) or occurred or datetime.now(UTC)
     if status == "completed" and txn.completed_at is None:
         txn.completed_at = _parse_time(data.get("updated_at")) or occurred or datetime.now(UTC)
 
