@@ -123,11 +123,12 @@ def migrate() -> None:
 def worker() -> None:
     """Run the job-queue worker alone (when `serve` runs with RUN_WORKER_IN_SERVE=false)."""
     from chat_app.jobs import build_job_app
+    from telephony.provider import build_telephony
 
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
-        job_app = build_job_app(db)
+        job_app = build_job_app(db, build_telephony(settings))
 
         async def run() -> None:
             async with job_app.open_async():
@@ -144,7 +145,7 @@ def seed_demo(
     ] = False,
 ) -> None:
     """Create workspace "Demo Co" (a manager, two reps, 500 credits); print the logins once."""
-    from chat_app.seed import SeedResult
+    from chat_app.seed import DEMO_CALL_CREDITS, DEMO_CONTACTS, SeedResult
     from chat_app.seed import seed_demo as run_seed
 
     settings = get_settings()
@@ -153,7 +154,7 @@ def seed_demo(
 
         async def run() -> SeedResult:
             try:
-                return await run_seed(db, reset_passwords=reset_passwords)
+                return await run_seed(db, reset_passwords=reset_passwords, settings=settings)
             finally:
                 await db.dispose()
 
@@ -163,6 +164,11 @@ def seed_demo(
         return
     if result.created:
         typer.echo(f"Created workspace Demo Co ({result.workspace_id}) with 500 credits.")
+        typer.echo(
+            f"Added {len(DEMO_CONTACTS)} contacts with consent and {result.calls} past calls "
+            f"placed through the simulated carrier (paid from a separate {DEMO_CALL_CREDITS:,} "
+            "demo credits)."
+        )
     else:
         typer.echo(f"Demo Co already exists ({result.workspace_id}).")
     for user in result.users:

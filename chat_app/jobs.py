@@ -7,10 +7,18 @@ import procrastinate
 from billing import jobs as billing_jobs
 from core.db import Database
 from core.jobs import make_job_app
+from telephony import jobs as telephony_jobs
+from telephony.provider import Telephony
 
 
-def build_job_app(db: Database) -> procrastinate.App:
-    return make_job_app(db.libpq_url, [("billing", billing_jobs.register(db))])
+def build_job_app(db: Database, telephony: Telephony) -> procrastinate.App:
+    return make_job_app(
+        db.libpq_url,
+        [
+            ("billing", billing_jobs.register(db)),
+            ("telephony", telephony_jobs.register(db, telephony)),
+        ],
+    )
 
 
 async def run_worker(app: procrastinate.App) -> None:

@@ -20,6 +20,7 @@ from chat_app.llm import ModelChoice, select_model
 from core.db import Database
 from core.secrets import persistent_secret
 from core.settings import Settings
+from telephony.provider import Telephony, build_telephony
 
 
 @dataclass
@@ -45,6 +46,10 @@ class Runtime:
     @cached_property
     def payments(self) -> Payments:
         return build_payments(self.settings, self.db)
+
+    @cached_property
+    def telephony(self) -> Telephony:
+        return build_telephony(self.settings)
 
     @cached_property
     def agent(self) -> Any:

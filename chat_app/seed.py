@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from accounts.passwords import hash_password
 from billing import ledger
 from billing.money import MC_PER_CREDIT
 from core.db import Database
+from core.settings import Settings
 
 DEMO_WORKSPACE = "Demo Co"
 DEMO_CREDITS = 500
@@ -39,11 +41,13 @@ class SeedResult:
     workspace_id: uuid.UUID
     created: bool
     users: list[SeededUser] = field(default_factory=list)
+    calls: int = 0  # past demo calls made through the simulated carrier
 
     def as_json(self) -> dict[str, object]:
         return {
             "workspace_id": str(self.workspace_id),
             "created": self.created,
+            "calls": self.calls,
             "users": [
                 {"email": u.email, "password": u.password, "role": u.role, "mobile": u.mobile}
                 for u in self.users
@@ -55,9 +59,13 @@ def _new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-async def seed_demo(db: Database, *, reset_passwords: bool = False) -> SeedResult:
+async def seed_demo(
+    db: Database, *, reset_passwords: bool = False, settings: Settings | None = None
+) -> SeedResult:
     """Create the demo workspace once. Run again, it changes nothing unless asked to
-    issue new passwords (they are stored only as hashes, so they can't be re-shown)."""
+    issue new passwords (they are stored only as hashes, so they can't be re-shown).
+    With `settings`, a new workspace also gets contacts and past calls (see
+    `seed_demo_calls`)."""
     async with db.session() as session:
         existing = await session.scalar(select(User).where(User.email == DEMO_USERS[0][0]))
         if existing is not None:
@@ -91,4 +99,152 @@ async def seed_demo(db: Database, *, reset_passwords: bool = False) -> SeedResul
             description="demo credits",
         )
         await session.commit()
-        return result
+    if settings is not None:
+        result.calls = await seed_demo_calls(settings, db, result.workspace_id)
+    return result
+
+
+# --- demo contacts and past calls ------------------------------------------------------
+
+DEMO_CONTACTS: tuple[tuple[str, str, str, int], ...] = (
+    # name, company, number (fictional 555-01xx lines), owner (index into the reps)
+    ("Jordan Blake", "Northwind Traders", "+12125550142", 0),
+    ("Priya Nair", "Contoso Health", "+14155550143", 0),
+    ("Marcus Chen", "Fabrikam Logistics", "+13125550144", 0),
+    ("Elena Rossi", "Tailspin Toys", "+16175550145", 0),
+    ("Omar Haddad", "Litware Inc", "+12065550146", 0),
+    ("Grace Kim", "Adventure Works", "+15125550147", 0),
+    ("Tom Becker", "Wide World Importers", "+13035550148", 1),
+    ("Aisha Bello", "Proseware", "+14045550149", 1),
+    ("Lucas Moreau", "Coho Winery", "+17135550150", 1),
+    ("Hannah Weiss", "Blue Yonder Airlines", "+16025550151", 1),
+    ("Diego Alvarez", "Trey Research", "+13055550152", 1),
+    ("Mei Tanaka", "Lucerne Publishing", "+15035550153", 1),
+)
+DEMO_CALLS_PER_CONTACT = 3  # the 24-hour attempt cap
+DEMO_CALL_SECONDS = 120  # each demo call's cap
+DEMO_CALL_CREDITS = 2000  # a separate grant the demo call history is paid from
+DEMO_PURPOSES = (
+    "follow up on the webinar about AI-assisted outreach",
+    "introduce our spring pricing for growing sales teams",
+    "check in after the free trial ended",
+)
+CONSENT_WORDING = (
+    "I agree that Demo Co may call me at this number, including with an AI voice "
+    "and recorded calls, about its products. Consent is not a condition of purchase."
+)
+
+
+async def seed_demo_calls(settings: Settings, db: Database, workspace_id: uuid.UUID) -> int:
+    """Give the demo workspace contacts with consent and a few dozen past calls, made
+    through the simulated carrier against this app served on a private local port (the
+    same relay, webhooks and ledger as a live call). Returns how many calls were made."""
+    import socket
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import uvicorn
+
+    from accounts.service import Actor
+    from chat_app.server import create_app
+    from telephony import calls as calls_service
+    from telephony import consent as consents
+    from telephony import contacts as contacts_service
+    from telephony.models import Call, ConsentType
+    from telephony.simulator.carrier import SimulatedCarrier
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    local = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "max_call_seconds": DEMO_CALL_SECONDS,
+            "run_worker_in_serve": False,
+            "sim_carrier_pace_s": 0.0,
+            "sim_carrier_odds": "answered=0.75,busy=0.08,no-answer=0.09,voicemail=0.08",
+        }
+    )
+    app = create_app(local, db, owns_db=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn has no event to wait on
+        await asyncio.sleep(0.05)
+    runtime = app.state.runtime
+    telephony = runtime.telephony
+    carrier = telephony.provider
+    assert isinstance(carrier, SimulatedCarrier)
+    # A weekday noon in New York, inside calling hours everywhere in the US.
+    today = datetime.now(ZoneInfo("America/New_York")).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    while today.weekday() >= 5 or today > datetime.now(ZoneInfo("America/New_York")):
+        today -= timedelta(days=1)
+    noon = today.astimezone(UTC)
+    made = 0
+    try:
+        async with db.session() as session:
+            await ledger.grant(
+                session,
+                workspace_id,
+                amount_mc=DEMO_CALL_CREDITS * MC_PER_CREDIT,
+                idempotency_key=f"seed:calls:{workspace_id}",
+                source="demo",
+                description="demo credits for the seeded call history",
+            )
+            reps = (
+                await session.scalars(
+                    select(User)
+                    .where(User.workspace_id == workspace_id, User.role == Role.REP.value)
+                    .order_by(User.email)
+                )
+            ).all()
+            actors = [Actor.of(u) for u in reps]
+            demo_contacts = []
+            for name, company, phone, owner in DEMO_CONTACTS:
+                actor = actors[owner % len(actors)]
+                contact = await contacts_service.add_contact(
+                    session, actor, name=name, phone=phone, company=company
+                )
+                await consents.record_consent(
+                    session, actor, contact.id, consent_type=ConsentType.EXPRESS_WRITTEN,
+                    source="demo.klosesales.test/webinar-signup", wording=CONSENT_WORDING,
+                    method="web form", obtained_at=noon - timedelta(days=30),
+                )  # fmt: skip
+                demo_contacts.append((actor, contact))
+            await session.commit()
+
+        async def call_one(i: int, actor: Actor, contact_id: uuid.UUID) -> None:
+            nonlocal made
+            try:
+                call = await calls_service.place_call(
+                    db, actor, contact_id, telephony,
+                    purpose=DEMO_PURPOSES[i % len(DEMO_PURPOSES)],
+                    talking_points=["teams save about five hours a week on follow-ups"],
+                    voicemail_message="We'd love to show you what's new; call us back any time.",
+                    now=noon,
+                )  # fmt: skip
+            except (calls_service.CallRefused, calls_service.CallNotPlaced):
+                return  # e.g. the prospect opted out on an earlier call: the gate says no
+            if call.twilio_sid is not None:
+                await carrier.wait(call.twilio_sid, timeout_s=60)
+            for _ in range(100):  # the final callback is applied by the server
+                async with db.session() as session:
+                    fresh = await session.get(Call, call.id, populate_existing=True)
+                    if fresh is not None and fresh.settled_at is not None:
+                        break
+                await asyncio.sleep(0.05)
+            made += 1
+
+        for round_ in range(DEMO_CALLS_PER_CONTACT):
+            await asyncio.gather(
+                *(
+                    call_one(round_ * len(demo_contacts) + k, actor, contact.id)
+                    for k, (actor, contact) in enumerate(demo_contacts)
+                ),
+                return_exceptions=False,
+            )
+    finally:
+        server.should_exit = True
+        await serving
+    return made

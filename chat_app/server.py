@@ -21,6 +21,7 @@ from accounts.oauth import enabled_providers
 from accounts.oauth_views import build_oauth_router as oauth_router
 from accounts.service import Actor
 from accounts.sessions import SESSION_COOKIE, check_session
+from accounts.suspension import register_suspend_hook
 from accounts.views import OAuthButton
 from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
@@ -31,6 +32,8 @@ from core import __version__
 from core.db import Database
 from core.secrets import persistent_secret
 from core.settings import REPO_ROOT, Settings
+from telephony.calls import suspension_hook
+from telephony.views import build_router as telephony_router
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_runtime(runtime)
         db.engine(pool_size=settings.db_pool_size)
-        job_app = build_job_app(db)
+        job_app = build_job_app(db, runtime.telephony)
         worker: asyncio.Task[None] | None = None
         async with job_app.open_async():
             if settings.run_worker_in_serve:
@@ -67,6 +70,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
                 if worker is not None:
                     worker.cancel()
                     await asyncio.gather(worker, return_exceptions=True)
+        await runtime.telephony.aclose()
         await runtime.payments.provider.aclose()
         await runtime.otp.aclose()
         await db.dispose()
@@ -86,6 +90,8 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         return Actor.of(check.user) if check.user is not None else None
 
     app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
+    app.include_router(telephony_router(db, runtime.telephony, settings))
+    register_suspend_hook(suspension_hook(runtime.telephony))
     secure_cookies = settings.public_base_url.startswith("https://")
     app.include_router(
         accounts_router(

@@ -65,6 +65,36 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_verify_service_sid: str | None = None
+    twilio_api_base: str | None = Field(
+        default=None,
+        description="Override Twilio's REST base URL (tests point it at a local double).",
+    )
+    max_call_seconds: int = Field(
+        default=600, ge=30, le=14400, description="Longest call a hold may pay for."
+    )
+    ring_timeout_s: int = Field(
+        default=30, ge=5, le=600, description="How long a call rings before no-answer."
+    )
+    call_reconcile_after_s: int = Field(
+        default=120,
+        ge=10,
+        description="After a call's longest possible end plus this, fetch it from Twilio "
+        "if its final callback has not come.",
+    )
+    # --- the simulated carrier (used when Twilio is not configured) ----------------
+    sim_carrier_odds: str = Field(
+        default="answered=0.7,busy=0.1,no-answer=0.1,voicemail=0.1",
+        description="How simulated calls go: weights of answered, busy, no-answer, voicemail.",
+    )
+    sim_carrier_pace_s: float = Field(
+        default=0.4, ge=0, le=10, description="Wall-clock pause between simulated call steps."
+    )
+    sim_carrier_duplicates: float = Field(
+        default=0.0, ge=0, le=1, description="Share of simulated callbacks sent twice."
+    )
+    sim_carrier_shuffle: bool = Field(
+        default=False, description="Deliver a simulated call's callbacks out of order."
+    )
 
     # --- payments (Paddle) ----------------------------------------------------------
     paddle_api_key: SecretStr | None = None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     func,
@@ -234,3 +235,153 @@ class CallAttempt(Base):
         BigInteger, ForeignKey("compliance_decisions.id")
     )
     reference: Mapped[str | None] = mapped_column(String(200))  # e.g. the call's sid
+
+
+class CallStatus(enum.StrEnum):
+    """Twilio's CallStatus values, plus `pending` (ours: not yet accepted by Twilio)."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def label(self) -> str:
+        return CALL_STATUS_LABELS[self]
+
+
+TERMINAL_STATUSES: frozenset[CallStatus] = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.CANCELED,
+    }
+)
+CALL_STATUS_LABELS: dict[CallStatus, str] = {
+    CallStatus.PENDING: "being placed",
+    CallStatus.QUEUED: "queued",
+    CallStatus.INITIATED: "dialling",
+    CallStatus.RINGING: "ringing",
+    CallStatus.IN_PROGRESS: "connected",
+    CallStatus.COMPLETED: "ended",
+    CallStatus.BUSY: "busy",
+    CallStatus.FAILED: "failed",
+    CallStatus.NO_ANSWER: "no answer",
+    CallStatus.CANCELED: "canceled",
+}
+
+
+class CallOutcome(enum.StrEnum):
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    CALLBACK_BOOKED = "callback_booked"
+    VOICEMAIL = "voicemail"
+    NO_ANSWER = "no_answer"
+    OPTED_OUT = "opted_out"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+class Call(CreatedAt, Base):
+    """One outbound call: gate decision, attempt, hold, Twilio state, settlement."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_workspace_created", "workspace_id", "created_at"),
+        Index("ix_calls_placed_by_created", "placed_by", "created_at"),
+        Index("ix_calls_contact", "contact_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id"), nullable=False
+    )
+    contact_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("contacts.id"), nullable=False
+    )
+    placed_by: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id"), nullable=False
+    )
+    phone_e164: Mapped[str] = mapped_column(String(20), nullable=False)
+    from_e164: Mapped[str] = mapped_column(String(20), nullable=False)
+    decision_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("compliance_decisions.id"), nullable=False
+    )
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("call_attempts.id"))
+    hold_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("credit_holds.id"))
+    time_limit_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    brief: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    last_sequence: Mapped[int | None] = mapped_column(Integer)
+    answered_by: Mapped[str | None] = mapped_column(String(30))
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    cost_mc: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    recording_duration_s: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+    @property
+    def call_status(self) -> CallStatus:
+        return CallStatus(self.status)
+
+
+class CallCallback(Base):
+    """A Twilio callback as received (status, AMD or recording), de-duplicated."""
+
+    __tablename__ = "call_callbacks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64), nullable=False)
+    call_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("calls.id"))
+    sequence_number: Mapped[int | None] = mapped_column(Integer)
+    call_status: Mapped[str | None] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    result: Mapped[str] = mapped_column(String(20), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class TranscriptSegment(Base):
+    """One turn of a call's conversation (append-only)."""
+
+    __tablename__ = "transcript_segments"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("calls.id"), nullable=False
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    speaker: Mapped[str] = mapped_column(String(10), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    interrupted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -28,6 +28,7 @@ from core.db import Database, libpq_url, sqlalchemy_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The live server verifies Paddle webhooks with this (payments stay simulated: no key).
+TWILIO_TEST_TOKEN = "twilio-test-token-not-a-secret"  # noqa: S105
 PADDLE_TEST_SECRET = "pdl_ntfset_test_" + "0" * 24
 TEST_PG_DIR = REPO_ROOT / ".data" / "test-pg"
 
@@ -115,6 +116,8 @@ def serve_app(
         "LOG_LEVEL": "WARNING",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PADDLE_WEBHOOK_SECRET": PADDLE_TEST_SECRET,
+        # Simulated carriers in tests sign callbacks with this token, as Twilio would.
+        "TWILIO_AUTH_TOKEN": TWILIO_TEST_TOKEN,
         # Every test request comes from 127.0.0.1: per-IP limits would trip across tests.
         "RATE_LIMIT_IP_MULTIPLIER": "1000",
         **(extra_env or {}),

@@ -1,0 +1,458 @@
+"""Twilio's callbacks for a call: status, answering-machine detection, recording.
+
+The view checks X-Twilio-Signature first (a bad one is refused and nothing stored);
+what reaches this module is authentic. Each callback is applied in one transaction,
+under the call row's lock:
+
+- it is stored raw in `call_callbacks`, de-duplicated on its key (status: CallSid +
+  SequenceNumber): a duplicate changes nothing;
+- a terminal status wins: the first one settles the hold exactly once (completed:
+  `CallDuration` × 1 credit, the rest released; busy, no-answer, failed and canceled
+  release it all) and every later callback is stored as `after_terminal`;
+- a non-terminal status older than what was applied (lower SequenceNumber, or a
+  step back such as ringing after in-progress) is stored as `stale`;
+- an unknown CallSid is stored for review (`unknown_call`); no money moves.
+
+`reconcile` settles calls whose final callback never came by asking the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import ledger
+from billing.money import CALL_SECOND_PRICE_MC
+from core.db import Database
+from core.errors import KloseError
+from telephony.models import Call, CallCallback, CallOutcome, CallStatus
+from telephony.twilio import TelephonyError, TelephonyProvider
+
+log = logging.getLogger(__name__)
+
+CALL_SID: Final = re.compile(r"^CA[0-9a-zA-Z]{32}$")
+RECORDING_SID: Final = re.compile(r"^RE[0-9a-zA-Z]{32}$")
+ANSWERED_BY: Final = frozenset(
+    {
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    }
+)
+_RANK: Final = {
+    CallStatus.PENDING: 0,
+    CallStatus.QUEUED: 1,
+    CallStatus.INITIATED: 2,
+    CallStatus.RINGING: 3,
+    CallStatus.IN_PROGRESS: 4,
+}
+_FREE_OUTCOMES: Final = {
+    CallStatus.BUSY: CallOutcome.BUSY,
+    CallStatus.NO_ANSWER: CallOutcome.NO_ANSWER,
+    CallStatus.FAILED: CallOutcome.FAILED,
+    CallStatus.CANCELED: CallOutcome.NO_ANSWER,
+}
+MAX_FIELD_CHARS: Final = 500
+
+
+class MalformedCallback(KloseError, ValueError):
+    """Not a Twilio callback we can read: answered 400, nothing stored."""
+
+
+@dataclass(frozen=True)
+class StatusCallback:
+    call_sid: str
+    status: CallStatus
+    sequence: int | None
+    duration_s: int | None
+    answered_by: str | None
+    raw: dict[str, str]
+
+    @property
+    def dedupe_key(self) -> str:
+        marker = str(self.sequence) if self.sequence is not None else self.status.value
+        return f"status:{self.call_sid}:{marker}"
+
+
+@dataclass(frozen=True)
+class Applied:
+    result: str  # applied, settled, stale, after_terminal, unknown_call, duplicate, reconciled
+    call_id: uuid.UUID | None = None
+    cost_mc: int | None = None
+
+
+def _int(params: Mapping[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise MalformedCallback(f"{name} must be a whole number, not {raw[:20]!r}.")
+    return int(raw)
+
+
+def _sid(params: Mapping[str, str]) -> str:
+    sid = params.get("CallSid", "")
+    if not CALL_SID.match(sid):
+        raise MalformedCallback("CallSid is missing or not a Twilio call SID.")
+    return sid
+
+
+def _raw(params: Mapping[str, str]) -> dict[str, str]:
+    return {str(k)[:100]: str(v)[:MAX_FIELD_CHARS] for k, v in params.items()}
+
+
+def parse_status(params: Mapping[str, str]) -> StatusCallback:
+    sid = _sid(params)
+    try:
+        status = CallStatus(params.get("CallStatus", ""))
+    except ValueError:
+        raise MalformedCallback("CallStatus is missing or not a Twilio call status.") from None
+    if status is CallStatus.PENDING:
+        raise MalformedCallback("CallStatus is not a Twilio call status.")
+    duration = _int(params, "CallDuration")
+    if status is CallStatus.COMPLETED and duration is None:
+        raise MalformedCallback("A completed call's callback must carry CallDuration.")
+    answered_by = params.get("AnsweredBy") or None
+    return StatusCallback(
+        call_sid=sid,
+        status=status,
+        sequence=_int(params, "SequenceNumber"),
+        duration_s=duration,
+        answered_by=answered_by if answered_by in ANSWERED_BY else None,
+        raw=_raw(params),
+    )
+
+
+def _call_id(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def _locked_call(session: AsyncSession, call_ref: str | None, call_sid: str) -> Call | None:
+    """The call a callback is about, locked: by the id in its URL (checked against the
+    sid), else by the sid. None when unknown."""
+    call_id = _call_id(call_ref)
+    call = None
+    if call_id is not None:
+        call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
+        if call is not None and call.twilio_sid not in (None, call_sid):
+            call = None
+    if call is None:
+        call = (
+            await session.scalars(
+                select(Call)
+                .where(Call.twilio_sid == call_sid)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).one_or_none()
+    return call
+
+
+async def _store(
+    session: AsyncSession,
+    *,
+    kind: str,
+    key: str,
+    call_sid: str,
+    call: Call | None,
+    result: str,
+    params: dict[str, str],
+    sequence: int | None = None,
+    status: str | None = None,
+) -> bool:
+    """Store the raw callback; False when its key was seen before (a duplicate)."""
+    inserted = await session.scalar(
+        insert(CallCallback)
+        .values(
+            kind=kind,
+            dedupe_key=key,
+            call_sid=call_sid,
+            call_id=call.id if call is not None else None,
+            sequence_number=sequence,
+            call_status=status,
+            payload=params,
+            result=result,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(CallCallback.id)
+    )
+    return inserted is not None
+
+
+def _verdict(call: Call, cb: StatusCallback) -> str:
+    current = CallStatus(call.status)
+    if current.terminal:
+        return "after_terminal"
+    if cb.status.terminal:
+        return "settled"
+    if (
+        cb.sequence is not None
+        and call.last_sequence is not None
+        and cb.sequence <= call.last_sequence
+    ):
+        return "stale"
+    if _RANK.get(cb.status, 0) < _RANK.get(current, 0):
+        return "stale"
+    return "applied"
+
+
+async def settle(
+    session: AsyncSession,
+    call: Call,
+    status: CallStatus,
+    duration_s: int | None,
+    *,
+    now: datetime,
+) -> int:
+    """Close the call and its hold exactly once; returns what it cost (mc)."""
+    call.status = status.value
+    call.ended_at = call.ended_at or now
+    cost = 0
+    if status is CallStatus.COMPLETED:
+        seconds = max(0, duration_s or 0)
+        call.duration_s = seconds
+        if call.hold_id is not None and seconds > 0:
+            result = await ledger.settle_hold(
+                session,
+                call.hold_id,
+                actual_mc=seconds * CALL_SECOND_PRICE_MC,
+                idempotency_key=f"call:{call.id}:settle",
+                kind="call",
+                description=f"Call {call.phone_e164}, {seconds} s",
+                metadata={"call_id": str(call.id), "call_sid": call.twilio_sid},
+            )
+            cost = abs(result.amount_mc)
+        elif call.hold_id is not None:
+            await ledger.release_hold(session, call.hold_id)
+        if call.outcome is None and (call.answered_by or "").startswith("machine"):
+            call.outcome = CallOutcome.VOICEMAIL.value
+    else:
+        call.duration_s = 0
+        if call.hold_id is not None:
+            await ledger.release_hold(session, call.hold_id)
+        if call.outcome is None:
+            call.outcome = _FREE_OUTCOMES[status].value
+    call.cost_mc = cost
+    call.settled_at = now
+    return cost
+
+
+async def apply_status(
+    db: Database, call_ref: str | None, cb: StatusCallback, *, now: datetime | None = None
+) -> Applied:
+    when = now or datetime.now(UTC)
+    async with db.session() as session:
+        call = await _locked_call(session, call_ref, cb.call_sid)
+        result = "unknown_call" if call is None else _verdict(call, cb)
+        fresh = await _store(
+            session,
+            kind="status",
+            key=cb.dedupe_key,
+            call_sid=cb.call_sid,
+            call=call,
+            result=result,
+            params=cb.raw,
+            sequence=cb.sequence,
+            status=cb.status.value,
+        )
+        if not fresh:
+            call_id = call.id if call is not None else None
+            await session.rollback()
+            return Applied("duplicate", call_id)
+        if call is None:
+            await session.commit()
+            log.warning("status callback for unknown call %s stored for review", cb.call_sid)
+            return Applied("unknown_call")
+        cost: int | None = None
+        if call.twilio_sid is None:
+            call.twilio_sid = cb.call_sid
+        if cb.answered_by and call.answered_by is None:
+            call.answered_by = cb.answered_by
+        if result in ("applied", "settled") and cb.sequence is not None:
+            call.last_sequence = max(cb.sequence, call.last_sequence or 0)
+        if result == "applied":
+            call.status = cb.status.value
+            if cb.status is CallStatus.IN_PROGRESS and call.answered_at is None:
+                call.answered_at = when
+        elif result == "settled":
+            cost = await settle(session, call, cb.status, cb.duration_s, now=when)
+        await session.commit()
+        return Applied(result, call.id, cost)
+
+
+async def apply_amd(
+    db: Database,
+    call_ref: str | None,
+    params: Mapping[str, str],
+    on_machine: Callable[[uuid.UUID, str], None] | None = None,
+) -> Applied:
+    sid = _sid(params)
+    answered_by = params.get("AnsweredBy", "")
+    if answered_by not in ANSWERED_BY:
+        raise MalformedCallback("AnsweredBy is missing or not a Twilio AMD result.")
+    async with db.session() as session:
+        call = await _locked_call(session, call_ref, sid)
+        fresh = await _store(
+            session,
+            kind="amd",
+            key=f"amd:{sid}",
+            call_sid=sid,
+            call=call,
+            result="unknown_call" if call is None else "applied",
+            params=_raw(params),
+        )
+        if not fresh:
+            return Applied("duplicate", call.id if call else None)
+        if call is None:
+            await session.commit()
+            return Applied("unknown_call")
+        call.answered_by = answered_by
+        if call.twilio_sid is None:
+            call.twilio_sid = sid
+        await session.commit()
+        call_id = call.id
+    if on_machine is not None and (answered_by.startswith("machine") or answered_by == "fax"):
+        on_machine(call_id, answered_by)
+    return Applied("applied", call_id)
+
+
+async def apply_recording(db: Database, call_ref: str | None, params: Mapping[str, str]) -> Applied:
+    sid = _sid(params)
+    recording_sid = params.get("RecordingSid", "")
+    if not RECORDING_SID.match(recording_sid):
+        raise MalformedCallback("RecordingSid is missing or not a Twilio recording SID.")
+    status = params.get("RecordingStatus", "")
+    if status not in ("in-progress", "completed", "absent", "failed"):
+        raise MalformedCallback("RecordingStatus is missing or unknown.")
+    url = params.get("RecordingUrl", "")
+    if url and not url.startswith(("https://", "http://")):
+        raise MalformedCallback("RecordingUrl is not a URL.")
+    async with db.session() as session:
+        call = await _locked_call(session, call_ref, sid)
+        fresh = await _store(
+            session,
+            kind="recording",
+            key=f"recording:{sid}:{recording_sid}:{status}",
+            call_sid=sid,
+            call=call,
+            result="unknown_call" if call is None else "applied",
+            params=_raw(params),
+        )
+        if not fresh:
+            return Applied("duplicate", call.id if call else None)
+        if call is not None and status == "completed":
+            call.recording_sid = recording_sid
+            call.recording_url = url or None
+            call.recording_duration_s = _int(params, "RecordingDuration")
+        await session.commit()
+        return Applied("applied" if call is not None else "unknown_call", call.id if call else None)
+
+
+# --- reconciliation ----------------------------------------------------------------
+
+
+def _overdue(now: datetime, ring_s: int, grace_s: int) -> Any:
+    """Calls that should have ended by now: created + ring + limit + grace < now."""
+    return (
+        Call.created_at + func.make_interval(0, 0, 0, 0, 0, 0, Call.time_limit_s + ring_s + grace_s)
+        < now
+    )
+
+
+async def reconcile(
+    db: Database,
+    provider: TelephonyProvider,
+    *,
+    ring_timeout_s: int,
+    grace_s: int,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> list[Applied]:
+    """Settle calls whose final callback never came, from the provider's own record.
+    A call that never reached the provider (no sid) is failed and its hold released."""
+    when = now or datetime.now(UTC)
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(Call.id, Call.twilio_sid)
+                .where(Call.settled_at.is_(None), _overdue(when, ring_timeout_s, grace_s))
+                .order_by(Call.created_at)
+                .limit(limit)
+            )
+        ).all()
+    done: list[Applied] = []
+    for call_id, sid in rows:
+        if sid is None:
+            done.append(await _fail_unplaced(db, call_id, when))
+            continue
+        try:
+            record = await provider.fetch_call(sid)
+        except TelephonyError as exc:
+            log.warning("reconcile: could not fetch call %s: %s", sid, exc)
+            continue
+        try:
+            status = CallStatus(str(record.get("status", "")))
+        except ValueError:
+            continue
+        if not status.terminal:
+            continue  # still going (a long call): try again next round
+        raw_duration = str(record.get("duration") or "")
+        duration = int(raw_duration) if raw_duration.isdigit() else 0
+        async with db.session() as session:
+            call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
+            if call is None or CallStatus(call.status).terminal:
+                continue
+            await _store(
+                session,
+                kind="status",
+                key=f"status:{sid}:reconcile",
+                call_sid=sid,
+                call=call,
+                result="reconciled",
+                params={"source": "reconcile", "status": status.value, "duration": str(duration)},
+                status=status.value,
+            )
+            cost = await settle(session, call, status, duration, now=when)
+            call.end_reason = call.end_reason or "settled by reconciliation"
+            await session.commit()
+        log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
+        done.append(Applied("reconciled", call_id, cost))
+    return done
+
+
+async def _fail_unplaced(db: Database, call_id: uuid.UUID, now: datetime) -> Applied:
+    async with db.session() as session:
+        call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
+        if call is None or call.settled_at is not None:
+            return Applied("duplicate", call_id)
+        await settle(session, call, CallStatus.FAILED, 0, now=now)
+        call.error = call.error or "The call never reached the carrier."
+        await session.commit()
+    return Applied("reconciled", call_id, 0)
+
+
+async def unknown_callbacks(session: AsyncSession, *, limit: int = 50) -> list[CallCallback]:
+    """Callbacks for calls we do not know, newest first (for review)."""
+    result = await session.scalars(
+        select(CallCallback)
+        .where(CallCallback.result == "unknown_call")
+        .order_by(CallCallback.received_at.desc())
+        .limit(limit)
+    )
+    return list(result.all())

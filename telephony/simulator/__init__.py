@@ -1,0 +1,1 @@
+"""The simulated far side of telephony: a carrier and the prospects it plays."""

@@ -1,0 +1,406 @@
+"""The simulated carrier: a stand-in for Twilio that exercises our real code paths.
+
+It implements `TelephonyProvider`. A placed call is answered (or busy, unanswered, or
+picked up by voicemail) with configurable odds; an answered call is played by a
+prospect persona that talks to the real `/voice/relay` endpoint over a real websocket,
+exactly as ConversationRelay would (setup, prompt, dtmf; it reads text tokens and
+honours `end`). Status, AMD and recording callbacks are posted over real HTTP to the
+webhook URLs the call was created with, in Twilio's form format and signed with the
+auth token (X-Twilio-Signature) — optionally duplicated and shuffled.
+
+Time on a simulated call is simulated: each turn lasts as long as its words would take
+to say, so a call's `CallDuration` is realistic while the demo runs in seconds, and a
+call that talks past its `TimeLimit` is cut off at it, as Twilio would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any, Final, Literal
+
+import httpx
+from websockets.asyncio.client import connect
+
+from telephony.simulator.personas import PERSONAS, VOICEMAIL_GREETINGS, Persona
+from telephony.twilio import CallRequest, PlacedCall, TelephonyError, signature
+from telephony.twiml import relay_url_of
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["answered", "busy", "no-answer", "voicemail", "failed"]
+OUTCOMES: Final[tuple[Outcome, ...]] = ("answered", "busy", "no-answer", "voicemail", "failed")
+WORDS_PER_SECOND: Final = 2.5
+MAX_TURNS: Final = 60
+# How often each prospect persona picks up a random simulated call.
+PERSONA_WEIGHTS: Final = {
+    "interested": 3.0,
+    "price_objection": 2.0,
+    "callback_later": 2.0,
+    "not_interested": 2.0,
+    "asks_if_ai": 1.0,
+    "opt_out": 0.7,
+    "opt_out_keypad": 0.3,
+    "rambler": 0.5,
+}
+END_GRACE_S: Final = 0.1  # after a reply, how long an `end` may take to follow it
+ACCOUNT_SID: Final = "AC" + "5" * 32
+
+
+def parse_odds(raw: str) -> dict[Outcome, float]:
+    """`answered=0.7,busy=0.1,...` → weights (unnamed outcomes weigh 0)."""
+    odds: dict[Outcome, float] = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in OUTCOMES:
+            raise ValueError(f"unknown simulated call outcome {name!r}: use {', '.join(OUTCOMES)}")
+        weight = float(value)
+        if weight < 0:
+            raise ValueError("simulated call odds must not be negative")
+        odds[name] = weight
+    if not odds or sum(odds.values()) <= 0:
+        raise ValueError("simulated call odds need at least one positive weight")
+    return odds
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one simulated call goes (tests and the demo can choose it)."""
+
+    outcome: Outcome = "answered"
+    persona: str | None = None  # PERSONAS key; None: chosen at random
+    duplicates: float | None = None  # share of callbacks sent twice; None: carrier default
+    copies: int = 1  # every callback sent this many times (plus any duplicate)
+    shuffle: bool | None = None
+    drop_final: bool = False  # never send the terminal callback (reconciliation)
+    seed: int | None = None
+
+
+@dataclass
+class SimCall:
+    sid: str
+    request: CallRequest
+    plan: Plan
+    status: str = "queued"
+    duration_s: int | None = None
+    elapsed_s: float = 0.0
+    hangup: asyncio.Event = field(default_factory=asyncio.Event)
+    sequence: int = 0
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _words_seconds(text: str | None) -> float:
+    return len((text or "").split()) / WORDS_PER_SECOND
+
+
+class SimulatedCarrier:
+    live = False
+    label = "simulated carrier"
+
+    def __init__(
+        self,
+        *,
+        auth_token: str,
+        odds: dict[Outcome, float] | None = None,
+        pace_s: float = 0.4,
+        duplicates: float = 0.0,
+        shuffle: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self._token = auth_token
+        self.odds = odds or {"answered": 1.0}
+        self.pace_s = pace_s
+        self.duplicates = duplicates
+        self.shuffle = shuffle
+        self._rng = random.Random(seed)  # noqa: S311 - a simulation, not a secret
+        self._plans: dict[str, list[Plan]] = {}
+        self.calls: dict[str, SimCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"SimulatedCarrier(odds={self.odds!r}, pace_s={self.pace_s})"
+
+    # --- test and demo control ----------------------------------------------------
+
+    def plan_next(self, to_e164: str, plan: Plan) -> None:
+        """The next call to `to_e164` goes as `plan` (queued per number)."""
+        self._plans.setdefault(to_e164, []).append(plan)
+
+    def _plan_for(self, to_e164: str) -> Plan:
+        queued = self._plans.get(to_e164)
+        if queued:
+            return queued.pop(0)
+        outcomes = list(self.odds)
+        outcome = self._rng.choices(outcomes, weights=[self.odds[o] for o in outcomes])[0]
+        return Plan(outcome=outcome, seed=self._rng.randrange(1 << 30))
+
+    async def wait(self, sid: str, timeout_s: float = 30.0) -> SimCall:
+        """Until the simulated call has finished and delivered its callbacks."""
+        call = self.calls[sid]
+        await asyncio.wait_for(call.done.wait(), timeout_s)
+        return call
+
+    # --- TelephonyProvider --------------------------------------------------------
+
+    async def create_call(self, req: CallRequest) -> PlacedCall:
+        sid = "CA" + secrets.token_hex(16)
+        call = SimCall(sid=sid, request=req, plan=self._plan_for(req.to_e164))
+        self.calls[sid] = call
+        task = asyncio.create_task(self._run(call), name=f"sim-call-{sid}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        log.info("simulated call %s to %s: %s", sid, req.to_e164, call.plan.outcome)
+        return PlacedCall(sid=sid, status="queued", raw={"sid": sid, "status": "queued"})
+
+    async def fetch_call(self, sid: str) -> dict[str, Any]:
+        call = self.calls.get(sid)
+        if call is None:
+            raise TelephonyError("The requested resource was not found", code=20404, status=404)
+        duration = None if call.duration_s is None else str(call.duration_s)
+        return {"sid": sid, "status": call.status, "duration": duration}
+
+    async def hangup(self, sid: str) -> None:
+        call = self.calls.get(sid)
+        if call is None or call.done.is_set() or call.duration_s is not None:
+            raise TelephonyError("The requested resource was not found", code=20404, status=404)
+        call.hangup.set()
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # --- one call -----------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=15.0)
+        return self._http
+
+    async def _run(self, call: SimCall) -> None:
+        plan = call.plan
+        rng = random.Random(plan.seed)  # noqa: S311 - a simulation, not a secret
+        outbox: list[tuple[str, dict[str, str]]] = []
+        shuffle = self.shuffle if plan.shuffle is None else plan.shuffle
+        dup = self.duplicates if plan.duplicates is None else plan.duplicates
+
+        async def post(url: str | None, params: dict[str, str]) -> None:
+            if not url:
+                return
+            copies = plan.copies + (1 if dup and rng.random() < dup else 0)
+            for _ in range(copies):
+                if shuffle:
+                    outbox.append((url, params))
+                else:
+                    await self._deliver(url, params)
+
+        async def status(value: str, **extra: str) -> None:
+            call.status = value
+            params = self._status_params(call, value, extra)
+            await post(call.request.status_callback_url, params)
+
+        try:
+            await status("initiated")
+            await self._pause()
+            await status("ringing")
+            await self._pause()
+            if plan.outcome in ("busy", "no-answer", "failed"):
+                call.duration_s = 0
+                if not plan.drop_final:
+                    await status(plan.outcome, CallDuration="0")
+                else:
+                    call.status = plan.outcome
+            else:
+                call.status = "in-progress"
+                await status("in-progress")
+                machine = plan.outcome == "voicemail"
+                persona = None if machine else self._persona(plan, rng)
+                await self._converse(call, persona, machine, rng, post)
+                limit = call.request.time_limit_s
+                call.duration_s = min(limit, max(1, math.ceil(call.elapsed_s)))
+                if plan.drop_final:
+                    call.status = "completed"
+                else:
+                    await status("completed", CallDuration=str(call.duration_s))
+                if call.request.record and call.request.recording_callback_url:
+                    await post(call.request.recording_callback_url, self._recording(call, rng))
+            if shuffle:
+                rng.shuffle(outbox)
+                for url, params in outbox:
+                    await self._deliver(url, params)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("simulated call %s failed", call.sid)
+            call.status = "failed"
+            call.duration_s = call.duration_s or 0
+        finally:
+            call.done.set()
+
+    def _persona(self, plan: Plan, rng: random.Random) -> Persona:
+        if plan.persona is not None:
+            return PERSONAS[plan.persona](rng)
+        names = sorted(PERSONAS)
+        name = rng.choices(names, weights=[PERSONA_WEIGHTS.get(n, 1.0) for n in names])[0]
+        return PERSONAS[name](rng)
+
+    async def _pause(self) -> None:
+        if self.pace_s > 0:
+            await asyncio.sleep(self.pace_s)
+
+    async def _converse(
+        self,
+        call: SimCall,
+        persona: Persona | None,
+        machine: bool,
+        rng: random.Random,
+        post: Any,
+    ) -> None:
+        url = relay_url_of(call.request.twiml or "")
+        if url is None:
+            raise RuntimeError("the call's TwiML has no ConversationRelay")
+        limit = call.request.time_limit_s
+        headers = {"X-Twilio-Signature": signature.compute(url, None, self._token)}
+        async with connect(url, additional_headers=headers, open_timeout=10) as ws:
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "setup",
+                        "sessionId": "VX" + secrets.token_hex(16),
+                        "callSid": call.sid,
+                        "accountSid": ACCOUNT_SID,
+                        "from": call.request.from_e164,
+                        "to": call.request.to_e164,
+                        "direction": "outbound-api",
+                        "customParameters": {},
+                    }
+                )
+            )
+            if machine:
+                greeting = rng.choice(VOICEMAIL_GREETINGS)
+                call.transcript.append(("machine", greeting))
+                call.elapsed_s += _words_seconds(greeting) + 1.0  # the beep
+            turns = 0
+            while turns < MAX_TURNS:
+                turns += 1
+                said, ended = await self._hear(ws, call)
+                call.elapsed_s += _words_seconds(said)
+                if said:
+                    call.transcript.append(("agent", said))
+                if turns == 1:
+                    answered_by = "machine_end_beep" if machine else "human"
+                    await post(
+                        call.request.amd_callback_url,
+                        {
+                            "AccountSid": ACCOUNT_SID,
+                            "CallSid": call.sid,
+                            "AnsweredBy": answered_by,
+                            "MachineDetectionDuration": str(rng.randint(1800, 4200)),
+                        },
+                    )
+                if ended or call.elapsed_s >= limit or call.hangup.is_set():
+                    break
+                if machine:
+                    continue  # a machine only listens; the agent speaks its voicemail
+                assert persona is not None
+                line = persona.hear(said)
+                await self._pause()
+                if line.dtmf:
+                    call.transcript.append(("prospect", f"[keypad {line.dtmf}]"))
+                    await ws.send(json.dumps({"type": "dtmf", "digit": line.dtmf}))
+                elif line.text:
+                    call.transcript.append(("prospect", line.text))
+                    call.elapsed_s += _words_seconds(line.text)
+                    await ws.send(
+                        json.dumps({"type": "prompt", "voicePrompt": line.text, "last": True})
+                    )
+                if call.elapsed_s >= limit or line.hang_up:
+                    break
+            call.elapsed_s = min(call.elapsed_s, float(limit))
+
+    async def _hear(self, ws: Any, call: SimCall) -> tuple[str, bool]:
+        """Read the agent's next reply (text tokens until `last`) and whether it ended
+        the call (an `end` right behind the reply counts)."""
+        tokens: list[str] = []
+        complete = False
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=END_GRACE_S if complete else 15.0)
+            except TimeoutError:
+                return "".join(tokens).strip(), not complete
+            except Exception:  # the socket closed
+                return "".join(tokens).strip(), True
+            if call.hangup.is_set():
+                return "".join(tokens).strip(), True
+            message = json.loads(raw)
+            kind = message.get("type")
+            if kind == "text":
+                tokens.append(str(message.get("token", "")))
+                if message.get("last") and "".join(tokens).strip():
+                    complete = True
+            elif kind == "end":
+                return "".join(tokens).strip(), True
+
+    # --- callbacks ----------------------------------------------------------------
+
+    def _status_params(self, call: SimCall, status: str, extra: dict[str, str]) -> dict[str, str]:
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "CallSid": call.sid,
+            "CallStatus": status,
+            "CallbackSource": "call-progress-events",
+            "Direction": "outbound-api",
+            "From": call.request.from_e164,
+            "To": call.request.to_e164,
+            "SequenceNumber": str(call.sequence),
+            "Timestamp": format_datetime(
+                datetime.now(UTC) + timedelta(seconds=call.elapsed_s), usegmt=True
+            ),
+            **extra,
+        }
+        call.sequence += 1
+        return params
+
+    def _recording(self, call: SimCall, rng: random.Random) -> dict[str, str]:
+        rec = "RE" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": call.sid,
+            "RecordingSid": rec,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
+            f"/Recordings/{rec}",
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(call.duration_s or 0),
+            "RecordingChannels": "1",
+            "RecordingSource": "OutboundAPI",
+        }
+
+    async def _deliver(self, url: str, params: dict[str, str]) -> None:
+        """POST a signed callback; retried like Twilio on a connection error or 5xx."""
+        headers = {"X-Twilio-Signature": signature.compute(url, params, self._token)}
+        for attempt in range(3):
+            with contextlib.suppress(httpx.TransportError):
+                response = await self._client().post(url, data=params, headers=headers)
+                if response.status_code < 500:
+                    if response.status_code >= 400:
+                        log.warning("callback to %s refused: %d", url, response.status_code)
+                    return
+            await asyncio.sleep(0.2 * (attempt + 1))
+        log.warning("callback to %s not delivered after 3 tries", url)
