@@ -329,3 +329,38 @@ async def test_too_few_credits_for_a_minimum_call_is_refused(db, telephony):
 async def _balance(db, workspace_id) -> ledger.Balance:
     async with db.session() as session:
         return await ledger.get_balance(session, workspace_id)
+
+
+async def test_suspending_a_workspace_hangs_up_its_calls(db, telephony):
+    from accounts import suspension
+
+    rep = await make_member(db, Role.REP)
+    await fund(db, rep.actor.workspace_id, 1000)
+    contact = await add_contact(db, rep.actor)
+    carrier = _carrier(telephony)
+    carrier.pace_s = 0.05
+    carrier.plan_next(contact.phone_e164, Plan(persona="rambler"))
+    hook = suspension.register_suspend_hook(calls.suspension_hook(telephony))
+    try:
+        call = await calls.place_call(
+            db, rep.actor, contact.id, telephony, purpose=PURPOSE, now=NOON_NY
+        )
+        for _ in range(100):
+            async with db.session() as session:
+                current = await session.get(Call, call.id, populate_existing=True)
+                assert current is not None
+                if current.status == "in-progress":
+                    break
+            await asyncio.sleep(0.05)
+        async with db.session() as session:
+            await suspension.suspend(
+                session, rep.actor.workspace_id, reason="test: abusive calling", by_label="test"
+            )
+            await session.commit()
+    finally:
+        suspension.on_suspend.remove(hook)
+    await carrier.wait(call.twilio_sid or "")
+    settled = await _settled(db, call.id)
+    assert settled.status == "completed"
+    assert settled.duration_s is not None and settled.duration_s < settled.time_limit_s
+    assert settled.end_reason == "workspace suspended"
