@@ -11,7 +11,14 @@ from core.base import Base
 
 # Every domain's models, so that `alembic revision --autogenerate` sees all tables.
 # Imported by name: core must not depend on the domains statically.
-MODEL_MODULES = ("accounts.models", "billing.models", "chat_app.models", "telephony.models")
+MODEL_MODULES = (
+    "accounts.models",
+    "billing.models",
+    "chat_app.models",
+    "insights.models",
+    "retrieval.models",
+    "telephony.models",
+)
 for name in MODEL_MODULES:
     importlib.import_module(name)
 

@@ -1,0 +1,1 @@
+"""Post-call insights (summary, outcome, objections, sentiment) and the analytics layer."""

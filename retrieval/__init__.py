@@ -1,0 +1,1 @@
+"""Transcript retrieval: chunking, embeddings, pgvector + full-text hybrid search."""
