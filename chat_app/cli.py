@@ -39,6 +39,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 def _setup_logging(settings: Settings) -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -476,9 +477,17 @@ def suspend_workspace(
     reason: Annotated[str, typer.Option(help="Why (recorded, shown to no one else).")],
     by: Annotated[str, typer.Option(help="Who suspends it (for the record).")] = "admin",
 ) -> None:
-    """Suspend a workspace: no sign-in, assistant, calls or purchases; sessions end now."""
+    """Suspend a workspace: no sign-in, assistant, calls or purchases; sessions end now.
+    With live Twilio its calls in progress are hung up too (simulated calls live in the
+    server process, which hangs them up when it suspends)."""
     from accounts import suspension
 
+    settings = get_settings()
+    if settings.twilio_live:
+        from telephony.calls import suspension_hook
+        from telephony.provider import build_telephony
+
+        suspension.register_suspend_hook(suspension_hook(build_telephony(settings)))
     workspace_id = _workspace_id(workspace)
     changed = _in_session(
         lambda session: suspension.suspend(
