@@ -9,20 +9,18 @@ here, before the database is touched; the rules themselves are enforced by the
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-import psycopg
-from psycopg.rows import namedtuple_row
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditAccount, CreditGrant, CreditHold, LedgerEntry
 from billing.money import credits_label
 from core.errors import KloseError
+from core.sql_functions import call_function
 
 DebitKind = Literal["query", "call", "debit", "adjustment"]
 DEBIT_KINDS: tuple[str, ...] = get_args(DebitKind)
@@ -161,36 +159,6 @@ def _raise_for(status: str, key: str, needed_mc: int, balance_mc: int, held_mc: 
 # --- operations --------------------------------------------------------------------
 
 
-_PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
-_DRIVER_SQL: dict[str, str] = {}
-
-
-class _Rows:
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
-
-    def one(self) -> Any:
-        if len(self._rows) != 1:
-            raise RuntimeError(f"a ledger function returned {len(self._rows)} rows, not 1")
-        return self._rows[0]
-
-
-async def _execute(session: AsyncSession, statement: TextClause, params: dict[str, Any]) -> _Rows:
-    """Call a ledger function on the session's own connection (same transaction) through
-    psycopg directly, as a server-side prepared statement. The ledger's hot path is one
-    function call per operation; going around SQLAlchemy's statement machinery halves
-    the client CPU it costs (bench/ledger.py), and these calls return plain rows."""
-    sql = _DRIVER_SQL.get(statement.text)
-    if sql is None:
-        sql = _DRIVER_SQL.setdefault(statement.text, _PLACEHOLDER.sub(r"%(\1)s", statement.text))
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    async with driver.cursor(row_factory=namedtuple_row) as cursor:
-        await cursor.execute(sql, params, prepare=True)
-        return _Rows(await cursor.fetchall())
-
-
 async def grant(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -209,7 +177,7 @@ async def grant(
         _key(idempotency_key),
     )
     row = (
-        await _execute(
+        await call_function(
             session,
             text(
                 "SELECT * FROM ledger_grant(:ws, :key, :amount, :source, :expires, :desc,"
@@ -247,7 +215,7 @@ async def debit(
         _key(idempotency_key),
     )
     row = (
-        await _execute(
+        await call_function(
             session,
             text(
                 "SELECT * FROM ledger_debit(:ws, :key, :amount, :kind, :desc, CAST(:meta AS jsonb))"
@@ -284,7 +252,7 @@ async def place_hold(
     if expires_at.tzinfo is None:
         raise InvalidLedgerArgument("expires_at must be timezone-aware")
     row = (
-        await _execute(
+        await call_function(
             session,
             text("SELECT * FROM ledger_hold_place(:ws, :key, :max, :min, :expires, :ref)"),
             {
@@ -316,7 +284,7 @@ async def settle_hold(
     if type(hold_id) is not int:
         raise InvalidLedgerArgument("hold_id must be an integer")
     row = (
-        await _execute(
+        await call_function(
             session,
             text(
                 "SELECT * FROM ledger_hold_settle(:hold, :actual, :key, :kind, :desc,"
@@ -348,7 +316,7 @@ async def release_hold(
     if type(hold_id) is not int:
         raise InvalidLedgerArgument("hold_id must be an integer")
     row = (
-        await _execute(
+        await call_function(
             session,
             text("SELECT * FROM ledger_hold_release(:hold, :final)"),
             {"hold": hold_id, "final": final_status},
@@ -394,7 +362,7 @@ async def reverse_chargeback(
         _key(idempotency_key),
     )
     row = (
-        await _execute(
+        await call_function(
             session,
             text(
                 "SELECT * FROM ledger_credit(:ws, :key, 'chargeback_reverse', :amount,"
@@ -433,7 +401,7 @@ async def claw_back(
     if from_grant_entry is not None and type(from_grant_entry) is not int:
         raise InvalidLedgerArgument("from_grant_entry must be an entry id")
     row = (
-        await _execute(
+        await call_function(
             session,
             text(
                 "SELECT * FROM ledger_clawback(:ws, :key, :kind, :amount,"

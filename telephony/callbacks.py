@@ -2,7 +2,8 @@
 
 The view checks X-Twilio-Signature first (a bad one is refused and nothing stored);
 what reaches this module is authentic. Each callback is applied in one transaction,
-under the call row's lock:
+under the call row's lock (a status callback in one statement, `call_status_apply`,
+migration 0015, so the credit account's lock is held as briefly as possible):
 
 - it is stored raw in `call_callbacks`, de-duplicated on its key (status: CallSid +
   SequenceNumber): a duplicate changes nothing;
@@ -18,6 +19,7 @@ under the call row's lock:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +36,7 @@ from billing import ledger
 from billing.money import CALL_SECOND_PRICE_MC
 from core.db import Database
 from core.errors import KloseError
+from core.sql_functions import call_function
 from telephony.models import Call, CallCallback, CallOutcome, CallStatus
 from telephony.twilio import TelephonyError, TelephonyProvider
 
@@ -52,13 +55,6 @@ ANSWERED_BY: Final = frozenset(
         "unknown",
     }
 )
-_RANK: Final = {
-    CallStatus.PENDING: 0,
-    CallStatus.QUEUED: 1,
-    CallStatus.INITIATED: 2,
-    CallStatus.RINGING: 3,
-    CallStatus.IN_PROGRESS: 4,
-}
 _FREE_OUTCOMES: Final = {
     CallStatus.BUSY: CallOutcome.BUSY,
     CallStatus.NO_ANSWER: CallOutcome.NO_ANSWER,
@@ -195,23 +191,6 @@ async def _store(
     return inserted is not None
 
 
-def _verdict(call: Call, cb: StatusCallback) -> str:
-    current = CallStatus(call.status)
-    if current.terminal:
-        return "after_terminal"
-    if cb.status.terminal:
-        return "settled"
-    if (
-        cb.sequence is not None
-        and call.last_sequence is not None
-        and cb.sequence <= call.last_sequence
-    ):
-        return "stale"
-    if _RANK.get(cb.status, 0) < _RANK.get(current, 0):
-        return "stale"
-    return "applied"
-
-
 async def settle(
     session: AsyncSession,
     call: Call,
@@ -253,47 +232,37 @@ async def settle(
     return cost
 
 
-async def apply_status(
-    db: Database, call_ref: str | None, cb: StatusCallback, *, now: datetime | None = None
-) -> Applied:
-    when = now or datetime.now(UTC)
+_APPLY_STATUS = text(
+    "SELECT * FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
+    " :answered_by, :key, CAST(:payload AS jsonb))"
+)
+
+
+async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -> Applied:
+    """Store and apply one status callback in one statement (`call_status_apply`,
+    migration 0015: lock the call, de-duplicate, decide, apply or settle)."""
+    call_id = _call_id(call_ref)
     async with db.session() as session:
-        call = await _locked_call(session, call_ref, cb.call_sid)
-        result = "unknown_call" if call is None else _verdict(call, cb)
-        fresh = await _store(
-            session,
-            kind="status",
-            key=cb.dedupe_key,
-            call_sid=cb.call_sid,
-            call=call,
-            result=result,
-            params=cb.raw,
-            sequence=cb.sequence,
-            status=cb.status.value,
-        )
-        if not fresh:
-            call_id = call.id if call is not None else None
-            await session.rollback()
-            return Applied("duplicate", call_id)
-        if call is None:
-            await session.commit()
-            log.warning("status callback for unknown call %s stored for review", cb.call_sid)
-            return Applied("unknown_call")
-        cost: int | None = None
-        if call.twilio_sid is None:
-            call.twilio_sid = cb.call_sid
-        if cb.answered_by and call.answered_by is None:
-            call.answered_by = cb.answered_by
-        if result in ("applied", "settled") and cb.sequence is not None:
-            call.last_sequence = max(cb.sequence, call.last_sequence or 0)
-        if result == "applied":
-            call.status = cb.status.value
-            if cb.status is CallStatus.IN_PROGRESS and call.answered_at is None:
-                call.answered_at = when
-        elif result == "settled":
-            cost = await settle(session, call, cb.status, cb.duration_s, now=when)
+        row = (
+            await call_function(
+                session,
+                _APPLY_STATUS,
+                {
+                    "call": str(call_id) if call_id else None,
+                    "sid": cb.call_sid,
+                    "status": cb.status.value,
+                    "seq": cb.sequence,
+                    "duration": cb.duration_s,
+                    "answered_by": cb.answered_by,
+                    "key": cb.dedupe_key,
+                    "payload": json.dumps(cb.raw),
+                },
+            )
+        ).one()
         await session.commit()
-        return Applied(result, call.id, cost)
+    if row.result == "unknown_call":
+        log.warning("status callback for unknown call %s stored for review", cb.call_sid)
+    return Applied(row.result, row.call_id, row.cost_mc)
 
 
 async def apply_amd(
