@@ -129,7 +129,7 @@ def worker() -> None:
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
-        job_app = build_job_app(db, build_telephony(settings))
+        job_app = build_job_app(db, build_telephony(settings), settings)
 
         async def run() -> None:
             async with job_app.open_async():

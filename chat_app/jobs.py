@@ -5,18 +5,24 @@ from __future__ import annotations
 import procrastinate
 
 from billing import jobs as billing_jobs
+from chat_app import post_call
 from core.db import Database
 from core.jobs import make_job_app
+from core.settings import Settings
+from insights import jobs as insights_jobs
 from telephony import jobs as telephony_jobs
 from telephony.provider import Telephony
+from telephony.views import openai_config
 
 
-def build_job_app(db: Database, telephony: Telephony) -> procrastinate.App:
+def build_job_app(db: Database, telephony: Telephony, settings: Settings) -> procrastinate.App:
     return make_job_app(
         db.libpq_url,
         [
             ("billing", billing_jobs.register(db)),
             ("telephony", telephony_jobs.register(db, telephony)),
+            ("insights", insights_jobs.register(db, openai_config(settings))),
+            ("post_call", post_call.register(db)),
         ],
     )
 

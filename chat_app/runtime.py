@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import procrastinate
+
 from accounts.otp import OtpProvider
 from accounts.otp.factory import build_otp
 from accounts.sessions import Signer
@@ -27,6 +29,8 @@ from telephony.provider import Telephony, build_telephony
 class Runtime:
     settings: Settings
     db: Database
+    # The job queue, while the server is up (post-call work is queued on it).
+    job_app: procrastinate.App | None = None
 
     @cached_property
     def model(self) -> ModelChoice:

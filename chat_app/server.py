@@ -7,9 +7,11 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import procrastinate
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
@@ -27,6 +29,7 @@ from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
 from chat_app.guard import ChatGuard
 from chat_app.jobs import build_job_app, run_worker
+from chat_app.post_call import after_call
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
 from core.db import Database
@@ -59,7 +62,8 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_runtime(runtime)
         db.engine(pool_size=settings.db_pool_size)
-        job_app = build_job_app(db, runtime.telephony)
+        job_app = build_job_app(db, runtime.telephony, settings)
+        runtime.job_app = job_app
         worker: asyncio.Task[None] | None = None
         async with job_app.open_async():
             if settings.run_worker_in_serve:
@@ -67,6 +71,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             try:
                 yield
             finally:
+                runtime.job_app = None
                 if worker is not None:
                     worker.cancel()
                     await asyncio.gather(worker, return_exceptions=True)
@@ -90,7 +95,13 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         return Actor.of(check.user) if check.user is not None else None
 
     app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
-    app.include_router(telephony_router(db, runtime.telephony, settings))
+
+    async def call_ended(call_id: uuid.UUID) -> None:
+        if runtime.job_app is not None:
+            with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
+                await after_call(runtime.job_app, call_id)
+
+    app.include_router(telephony_router(db, runtime.telephony, settings, on_call_ended=call_ended))
     register_suspend_hook(suspension_hook(runtime.telephony))
     secure_cookies = settings.public_base_url.startswith("https://")
     app.include_router(

@@ -9,6 +9,7 @@ one for a call we do not know is stored for review and answered 200.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -51,7 +52,15 @@ def openai_config(settings: Settings) -> OpenAIConfig | None:
     )
 
 
-def build_router(db: Database, telephony: Telephony, settings: Settings) -> APIRouter:
+def build_router(
+    db: Database,
+    telephony: Telephony,
+    settings: Settings,
+    *,
+    on_call_ended: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+) -> APIRouter:
+    """`on_call_ended(call_id)` runs once a call is settled (post-call work is queued);
+    its failure is logged and never fails the webhook."""
     router = APIRouter()
 
     async def signed_form(request: Request) -> dict[str, str] | Response:
@@ -85,7 +94,13 @@ def build_router(db: Database, telephony: Telephony, settings: Settings) -> APIR
         return handle
 
     async def status(call_ref: str | None, form: dict[str, str]) -> callbacks.Applied:
-        return await callbacks.apply_status(db, call_ref, callbacks.parse_status(form))
+        applied = await callbacks.apply_status(db, call_ref, callbacks.parse_status(form))
+        if applied.result == "settled" and applied.call_id and on_call_ended is not None:
+            try:
+                await on_call_ended(applied.call_id)
+            except Exception:
+                log.exception("post-call work for %s could not be queued", applied.call_id)
+        return applied
 
     async def amd(call_ref: str | None, form: dict[str, str]) -> callbacks.Applied:
         return await callbacks.apply_amd(db, call_ref, form, telephony.sessions.on_machine)

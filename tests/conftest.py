@@ -27,8 +27,9 @@ from core import migrate
 from core.db import Database, libpq_url, sqlalchemy_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Simulated carriers in tests sign Twilio callbacks with this; the live server checks them.
+TWILIO_TEST_TOKEN = "twilio-test-token-not-a-secret"
 # The live server verifies Paddle webhooks with this (payments stay simulated: no key).
-TWILIO_TEST_TOKEN = "twilio-test-token-not-a-secret"  # noqa: S105
 PADDLE_TEST_SECRET = "pdl_ntfset_test_" + "0" * 24
 TEST_PG_DIR = REPO_ROOT / ".data" / "test-pg"
 
