@@ -6,6 +6,7 @@ answered by `chat_app.turns.answer_message`, which also bills it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message
+from telephony.progress import call_progress
+from tools.context import Artifact
 
 
 @cl.data_layer
@@ -164,7 +167,64 @@ async def on_message(message: cl.Message) -> None:
         payments=runtime.payments,
         otp=runtime.otp,
         base_url=runtime.settings.public_base_url,
+        telephony=runtime.telephony,
+        watch_call=_watch_call,
     )
     if result.thread_id is not None:
         cl.user_session.set("assistant_thread_id", result.thread_id)
-    await cl.Message(content=result.text).send()
+    await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
+
+
+def _elements(artifacts: list[Artifact]) -> list[Any]:
+    """Charts inline and files as downloads, under the answer."""
+    elements: list[Any] = []
+    for artifact in artifacts:
+        if artifact.kind == "plotly":
+            elements.append(
+                cl.Plotly(name=artifact.name, figure=artifact.content, display="inline")
+            )
+        else:
+            elements.append(
+                cl.File(
+                    name=artifact.name,
+                    content=str(artifact.content).encode("utf-8"),
+                    mime=artifact.mime,
+                    display="inline",
+                )
+            )
+    return elements
+
+
+async def _watch_call(call_id: uuid.UUID) -> None:
+    """Show a placed call's progress in one message, updated in place."""
+    message = cl.Message(content="📞 Placing the call…", author="Call")
+    await message.send()
+    # The task inherits this message's context (contextvars), so Chainlit knows the chat.
+    task = asyncio.create_task(_follow_call(call_id, message))
+    _watchers.add(task)
+    task.add_done_callback(_watchers.discard)
+
+
+_watchers: set[asyncio.Task[None]] = set()
+
+
+async def _follow_call(call_id: uuid.UUID, message: cl.Message) -> None:
+    runtime = get_runtime()
+    telephony = runtime.telephony
+    deadline = asyncio.get_running_loop().time() + telephony.ring_timeout_s + 60
+    shown = ""
+    while True:
+        async with runtime.db.session() as session:
+            progress = await call_progress(session, call_id)
+        if progress is None:
+            return
+        text, done, limit_s = progress
+        if text != shown:
+            message.content = text
+            await message.update()
+            shown = text
+        if done:
+            return
+        if asyncio.get_running_loop().time() > deadline + limit_s:
+            return
+        await asyncio.sleep(0.5)

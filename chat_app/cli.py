@@ -36,6 +36,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+CLI_CALL_WAIT_S = 900.0  # the longest simulated call `ask` waits for
+
+
 def _setup_logging(settings: Settings) -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -230,8 +233,13 @@ def ask(
                     payments=runtime.payments,
                     otp=runtime.otp,
                     base_url=settings.public_base_url,
+                    telephony=runtime.telephony,
                 )
             finally:
+                # A simulated call lives in this process: let it finish (its callbacks
+                # go to the server at PUBLIC_BASE_URL) before the process exits.
+                await runtime.telephony.finish_calls(timeout_s=CLI_CALL_WAIT_S)
+                await runtime.telephony.aclose()
                 await runtime.payments.provider.aclose()
                 await runtime.otp.aclose()
                 await db.dispose()

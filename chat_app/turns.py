@@ -17,6 +17,7 @@ import asyncio
 import enum
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -43,7 +44,8 @@ from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
 from core.errors import KloseError, NotFound
-from tools.context import AgentContext, Ask, Confirm
+from telephony.provider import Telephony
+from tools.context import AgentContext, Artifact, Ask, Confirm
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class TurnResult:
     balance_mc: int = 0
     held_mc: int = 0
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    # Charts and files the tools made (shown under the answer in chat).
+    artifacts: list[Artifact] = field(default_factory=list)
 
     @property
     def footer(self) -> str:
@@ -226,6 +230,8 @@ async def answer_message(
     payments: Payments | None = None,
     otp: OtpProvider | None = None,
     base_url: str = "http://127.0.0.1:8000",
+    telephony: Telephony | None = None,
+    watch_call: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     timeout_s: float = TURN_TIMEOUT_S,
 ) -> TurnResult:
     text = text.strip()
@@ -315,6 +321,8 @@ async def answer_message(
         payments=payments,
         otp=otp,
         base_url=base_url,
+        telephony=telephony,
+        watch_call=watch_call,
     )
     try:
         async with asyncio.timeout(timeout_s):
@@ -378,6 +386,7 @@ async def answer_message(
         balance_mc=settled.balance_mc,
         held_mc=settled.held_mc,
         tool_calls=calls,
+        artifacts=list(context.artifacts),
     )
 
 

@@ -373,6 +373,11 @@ async def reconcile(
         try:
             record = await provider.fetch_call(sid)
         except TelephonyError as exc:
+            if exc.code == 20404 or exc.status == 404:
+                # The carrier has no such call (e.g. a simulated call whose process
+                # ended): nothing was connected, nothing is owed.
+                done.append(await _fail_unplaced(db, call_id, when, "The carrier has no record."))
+                continue
             log.warning("reconcile: could not fetch call %s: %s", sid, exc)
             continue
         try:
@@ -405,13 +410,18 @@ async def reconcile(
     return done
 
 
-async def _fail_unplaced(db: Database, call_id: uuid.UUID, now: datetime) -> Applied:
+async def _fail_unplaced(
+    db: Database,
+    call_id: uuid.UUID,
+    now: datetime,
+    why: str = "The call never reached the carrier.",
+) -> Applied:
     async with db.session() as session:
         call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
         if call is None or call.settled_at is not None:
             return Applied("duplicate", call_id)
         await settle(session, call, CallStatus.FAILED, 0, now=now)
-        call.error = call.error or "The call never reached the carrier."
+        call.error = call.error or why
         await session.commit()
     return Applied("reconciled", call_id, 0)
 

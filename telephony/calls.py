@@ -173,7 +173,10 @@ async def place_call(
             await session.commit()  # the denial is evidence too
             raise CallRefused(decision)
         assert decision.id is not None
-        max_mc = telephony.max_call_seconds * CALL_SECOND_PRICE_MC
+        # Whole seconds only: what the workspace can afford, capped by the longest call.
+        available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
+        max_mc = affordable_seconds(available, telephony.max_call_seconds) * CALL_SECOND_PRICE_MC
+        max_mc = max(max_mc, MIN_CALL_MC)  # below the minimum the hold itself refuses
         try:
             hold = await ledger.place_hold(
                 session,
@@ -325,6 +328,20 @@ async def list_calls(
     if since is not None:
         query = query.where(Call.created_at >= since)
     return [(call, contact) for call, contact in (await session.execute(query)).all()]
+
+
+async def live_call_of(session: AsyncSession, actor: Actor) -> Call | None:
+    """The actor's own most recent call that has not ended, if any."""
+    found = await session.scalars(
+        select(Call)
+        .where(
+            Call.placed_by == actor.user_id,
+            Call.status.not_in([s.value for s in CallStatus if s.terminal]),
+        )
+        .order_by(Call.created_at.desc())
+        .limit(1)
+    )
+    return found.first()
 
 
 async def transcript(session: AsyncSession, call: Call) -> list[TranscriptSegment]:

@@ -69,6 +69,13 @@ class Telephony:
         query = urlencode({"call": str(call_id), "token": self.relay_token(call_id)})
         return f"{ws}/voice/relay?{query}"
 
+    async def finish_calls(self, timeout_s: float) -> None:
+        """Wait for calls this process is simulating to end (a live carrier needs
+        nothing from us)."""
+        finish = getattr(self.provider, "finish", None)
+        if finish is not None:
+            await finish(timeout_s)
+
     async def aclose(self) -> None:
         await self.provider.aclose()
 

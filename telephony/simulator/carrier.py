@@ -153,6 +153,11 @@ class SimulatedCarrier:
         await asyncio.wait_for(call.done.wait(), timeout_s)
         return call
 
+    async def finish(self, timeout_s: float) -> None:
+        """Until every simulated call in progress has finished (or `timeout_s`)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+
     # --- TelephonyProvider --------------------------------------------------------
 
     async def create_call(self, req: CallRequest) -> PlacedCall:

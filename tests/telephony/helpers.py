@@ -4,6 +4,7 @@ contacts with consent, fixed times."""
 from __future__ import annotations
 
 import random
+import secrets
 import uuid
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ from core.db import Database
 from telephony import consent as consents
 from telephony import contacts
 from telephony.models import ConsentType, Contact
+from telephony.provider import SIMULATED_FROM, Telephony
+from telephony.twilio import CallRequest, PlacedCall
 
 # Wednesday 18 November 2026, 17:00 UTC: 12:00 in New York, 09:00 in Los Angeles
 # (standard time everywhere: DST ended on 1 November).
@@ -68,3 +71,58 @@ async def add_contact(
             )  # fmt: skip
         await session.commit()
         return contact
+
+
+def number_callable_now(now: datetime | None = None) -> str:
+    """A valid number whose every time zone is inside 09:00–19:00 right now, for tests
+    that go through code using the real clock (the chat tools)."""
+    from zoneinfo import ZoneInfo
+
+    from telephony.numbers import phone_info
+
+    when = now or datetime.now(UTC)
+    candidates = [
+        *(number_in(area) for area in ("212", "312", "303", "415", "907", "808", "671")),
+        f"+44207946{random.randint(0, 999):03d}0"[:13],
+        f"+6129{random.randint(1000000, 9999999)}",
+    ]
+    for candidate in candidates:
+        zones = phone_info(candidate).time_zones
+        if zones and all(9 <= when.astimezone(ZoneInfo(z)).hour < 19 for z in zones):
+            return candidate
+    raise AssertionError(f"no test number is inside calling hours at {when:%H:%M} UTC")
+
+
+class Recorder:
+    """A TelephonyProvider that accepts every call and dials nobody."""
+
+    live = False
+    label = "recorder"
+
+    def __init__(self) -> None:
+        self.requests: list[CallRequest] = []
+
+    async def create_call(self, req: CallRequest) -> PlacedCall:
+        self.requests.append(req)
+        return PlacedCall(sid="CA" + secrets.token_hex(16), status="queued")
+
+    async def fetch_call(self, sid: str) -> dict[str, object]:
+        return {"sid": sid, "status": "queued"}
+
+    async def hangup(self, sid: str) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+def recording_telephony(recorder: Recorder, max_call_seconds: int = 600) -> Telephony:
+    return Telephony(
+        provider=recorder,
+        auth_token="unused-here",
+        from_e164=SIMULATED_FROM,
+        public_base_url="http://127.0.0.1:9",
+        max_call_seconds=max_call_seconds,
+        ring_timeout_s=30,
+        reconcile_after_s=120,
+    )

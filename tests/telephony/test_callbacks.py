@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 
 import pytest
 from sqlalchemy import select
@@ -16,46 +15,10 @@ from billing.models import LedgerEntry
 from telephony import calls
 from telephony.callbacks import apply_status, parse_status
 from telephony.models import Call
-from telephony.provider import SIMULATED_FROM, Telephony
-from telephony.twilio import CallRequest, PlacedCall
+from telephony.provider import SIMULATED_FROM
 from tests.accounts.helpers import make_member
 
-from .helpers import NOON_NY, add_contact, fund
-
-
-class Recorder:
-    """A TelephonyProvider that accepts every call and dials nobody."""
-
-    live = False
-    label = "recorder"
-
-    def __init__(self) -> None:
-        self.requests: list[CallRequest] = []
-
-    async def create_call(self, req: CallRequest) -> PlacedCall:
-        self.requests.append(req)
-        return PlacedCall(sid="CA" + secrets.token_hex(16), status="queued")
-
-    async def fetch_call(self, sid: str) -> dict[str, object]:
-        return {"sid": sid, "status": "queued"}
-
-    async def hangup(self, sid: str) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
-
-
-def _telephony(recorder: Recorder, max_call_seconds: int = 600) -> Telephony:
-    return Telephony(
-        provider=recorder,
-        auth_token="unused-here",
-        from_e164=SIMULATED_FROM,
-        public_base_url="http://127.0.0.1:9",
-        max_call_seconds=max_call_seconds,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
+from .helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
 
 
 async def _placed(db, credits: float = 1000, max_call_seconds: int = 600):
@@ -64,7 +27,7 @@ async def _placed(db, credits: float = 1000, max_call_seconds: int = 600):
     contact = await add_contact(db, rep.actor)
     recorder = Recorder()
     call = await calls.place_call(
-        db, rep.actor, contact.id, _telephony(recorder, max_call_seconds),
+        db, rep.actor, contact.id, recording_telephony(recorder, max_call_seconds),
         purpose="a test call", now=NOON_NY,
     )  # fmt: skip
     return rep, call, recorder.requests[0]

@@ -1,0 +1,93 @@
+"""analytics: call metrics by a dimension over a period, as a table, a chart and a CSV.
+
+The metric layer (`insights.analytics`) builds the query with SQLAlchemy from named
+metrics and dimensions — the model only picks names, it never writes SQL. Reps see
+their own calls; managers their workspace and may pick a rep."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from langchain.tools import ToolRuntime
+from langchain_core.tools import tool
+from sqlalchemy import func, or_, select
+
+from accounts.models import Role, User
+from core.errors import KloseError
+from insights import analytics as metrics_layer
+from tools.context import AgentContext, Artifact
+
+TIME_ZONE = "UTC"
+
+
+async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
+    if not rep or rep.strip().lower() in ("all", "everyone", "team", "all reps"):
+        return None
+    wanted = rep.strip().lower()
+    if wanted in ("me", "my", "mine", "myself"):
+        return ctx.actor.user_id
+    async with ctx.db.session() as session:
+        users = (
+            await session.scalars(
+                select(User).where(
+                    User.workspace_id == ctx.actor.workspace_id,
+                    or_(
+                        func.lower(User.email) == wanted,
+                        func.lower(User.name).contains(wanted),
+                    ),
+                )
+            )
+        ).all()
+    if not users:
+        raise metrics_layer.AnalyticsError(f"There is no rep matching {rep!r} in your workspace.")
+    if len(users) > 1:
+        names = "; ".join(f"{u.name} <{u.email}>" for u in users)
+        raise metrics_layer.AnalyticsError(f"Which rep do you mean: {names}?")
+    return users[0].id
+
+
+@tool
+async def analytics(
+    runtime: ToolRuntime[AgentContext],
+    metrics: list[str],
+    dimension: str | None = None,
+    period: str = "this month",
+    rep: str | None = None,
+) -> str:
+    """Call analytics. `metrics`: any of calls, connected, connect_rate, talk_time_s,
+    avg_duration_s, credits_spent, outcomes, objections, opt_outs. `dimension` (optional):
+    day, week, month, rep, outcome, objection, hour_of_day, company. `period`: "today",
+    "yesterday", "this week", "last week", "this month", "last month", "this quarter",
+    "last 30 days", or "YYYY-MM-DD..YYYY-MM-DD". `rep`: a rep's name or email (managers).
+    Returns a table; a chart and a CSV file are attached in the chat."""
+    ctx = runtime.context
+    try:
+        span = metrics_layer.parse_period(period, datetime.now(UTC), TIME_ZONE)
+        query = metrics_layer.Query(
+            metrics=tuple(metrics),
+            dimension=dimension or None,
+            period_start=span.start,
+            period_end=span.end,
+            rep_id=await _rep_id(ctx, rep),
+            tz=TIME_ZONE,
+        )
+        async with ctx.db.session() as session:
+            table = await metrics_layer.run(session, ctx.actor, query)
+    except KloseError as exc:
+        return str(exc)
+    scope = "your calls" if ctx.actor.role is Role.REP else "the workspace's calls"
+    if query.rep_id is not None and ctx.actor.role is not Role.REP:
+        scope = "that rep's calls"
+    if not table.rows:
+        return f"No calls in {span.label} ({scope})."
+    slug = "-".join([*table.metrics, *([table.dimension] if table.dimension else [])])
+    ctx.artifacts.append(Artifact("plotly", table.title, metrics_layer.chart(table)))
+    ctx.artifacts.append(
+        Artifact("file", f"{slug}-{span.start:%Y%m%d}.csv", metrics_layer.to_csv(table), "text/csv")
+    )
+    return (
+        f"{table.title} ({scope}, times in {TIME_ZONE}):\n\n"
+        f"{metrics_layer.to_markdown(table)}\n\n"
+        "A chart and a CSV download are attached."
+    )

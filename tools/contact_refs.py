@@ -1,0 +1,49 @@
+"""Finding the contact a user means: a name (or part of it, or a company), a phone
+number, or a contact id. Several matches → the user is asked which one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.service import Actor
+from core.errors import NotFound
+from telephony.access import get_contact
+from telephony.contacts import find_contact_by_phone, find_contacts
+from telephony.models import Contact
+from telephony.numbers import format_phone
+from tools.call_refs import AmbiguousReference
+
+_PHONE_LIKE = re.compile(r"^[\s+().\-\d]{7,}$")
+
+
+def label(contact: Contact) -> str:
+    company = f" ({contact.company})" if contact.company else ""
+    return f"{contact.name}{company}, {format_phone(contact.phone_e164)}"
+
+
+async def resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Contact:
+    text = " ".join((ref or "").split())
+    if not text:
+        raise NotFound("Which contact? Give a name or a phone number.")
+    try:
+        return await get_contact(session, actor, uuid.UUID(text))
+    except ValueError:
+        pass
+    if _PHONE_LIKE.match(text):
+        found = await find_contact_by_phone(session, actor, text)
+        if found is None:
+            raise NotFound(f"No contact with the number {text} that you can see.")
+        return found
+    matches = await find_contacts(session, actor, text, limit=6)
+    exact = [c for c in matches if c.name.lower() == text.lower()]
+    if len(exact) == 1:
+        return exact[0]
+    if not matches:
+        raise NotFound(f"No contact matching {text!r}. Add them first (name and number).")
+    if len(matches) > 1:
+        options = "; ".join(label(c) for c in matches)
+        raise AmbiguousReference(f"Several contacts match {text!r}: {options}. Which one?")
+    return matches[0]
