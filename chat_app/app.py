@@ -197,7 +197,7 @@ def _elements(artifacts: list[Artifact]) -> list[Any]:
 
 async def _watch_call(call_id: uuid.UUID) -> None:
     """Show a placed call's progress in one message, updated in place."""
-    message = cl.Message(content="📞 Placing the call…", author="Call")
+    message = cl.Message(content="Placing the call…", author="Call")
     await message.send()
     # The task inherits this message's context (contextvars), so Chainlit knows the chat.
     task = asyncio.create_task(_follow_call(call_id, message))

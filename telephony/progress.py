@@ -1,5 +1,5 @@
 """A call's progress in one line, as the chat shows it while the call goes on:
-"📞 Dana Lee — ringing → connected → ended · 42 s · 42 credits · callback booked"."""
+"Call with Dana Lee: ringing → connected → ended · 42 s · 42 credits · callback booked"."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def progress_line(call: Call, contact_name: str) -> str:
     else:
         reached = _STEPS.index(status) if status in _STEPS else 0
         path = " → ".join(step.label for step in _STEPS[: reached + 1])
-    parts = [f"📞 {contact_name} — {path}"]
+    parts = [f"Call with {contact_name}: {path}"]
     if call.settled_at is not None:
         if call.duration_s:
             parts.append(f"{call.duration_s} s")

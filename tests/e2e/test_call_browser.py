@@ -1,0 +1,64 @@
+"""A rep places a (simulated) call from the chat in a real browser: adds a contact,
+records consent, confirms the call with the button, and watches its progress live."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Role
+from core.db import Database
+from tests.accounts.helpers import make_member
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.telephony.helpers import fund, number_callable_now
+
+
+async def _funded_rep(database: Database):
+    db = Database(url=database.url, embedded=False)
+    try:
+        rep = await make_member(db, Role.REP)
+        await fund(db, rep.actor.workspace_id, 300)
+        return rep
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_a_rep_calls_a_new_contact_and_watches_the_call(live_server, database):
+    from playwright.sync_api import expect, sync_playwright
+
+    rep = asyncio.run(_funded_rep(database))
+    phone = number_callable_now()
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        sign_in(page, live_server, rep.email, rep.password, rep.mobile)
+        replies = page.locator('[data-step-type="assistant_message"] .message-content')
+        expect(replies.first).to_be_visible(timeout=30_000)
+
+        def say(text: str) -> None:
+            page.fill("#chat-input", text)
+            page.click("#chat-submit")
+
+        say(f"add a contact Dana Whitfield {phone} at Northwind")
+        expect(page.get_by_text("Added Dana Whitfield (Northwind)")).to_be_visible(timeout=30_000)
+        say("record express written consent for Dana Whitfield from the webinar form")
+        expect(page.get_by_text("Recorded prior express written consent")).to_be_visible(
+            timeout=30_000
+        )
+        say("call Dana Whitfield about the webinar follow-up")
+        expect(page.get_by_text("OK to call Dana Whitfield")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "call_confirm.png"), full_page=True)
+        page.get_by_role("button", name="Yes, continue").click()
+        progress = page.get_by_text("Call with Dana Whitfield")
+        expect(progress).to_be_visible(timeout=30_000)
+        # The message is updated in place as the callbacks arrive, until the call is settled.
+        expect(progress).to_contain_text("credits", timeout=90_000)
+        final = progress.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "call_progress.png"), full_page=True)
+        browser.close()
+    assert "ringing" in final, final
+    assert any(word in final for word in ("ended", "busy", "no answer", "failed")), final
