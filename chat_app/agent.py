@@ -26,6 +26,7 @@ from tools.get_transcript import get_transcript
 from tools.list_packages import list_packages
 from tools.my_account import my_account
 from tools.purchase_history import purchase_history
+from tools.search_calls import search_calls
 
 TOOLS = [
     check_credits,
@@ -42,6 +43,7 @@ TOOLS = [
     end_call,
     list_calls,
     get_transcript,
+    search_calls,
     summarize_call,
     call_insights,
     analytics,

@@ -127,12 +127,13 @@ def migrate() -> None:
 def worker() -> None:
     """Run the job-queue worker alone (when `serve` runs with RUN_WORKER_IN_SERVE=false)."""
     from chat_app.jobs import build_job_app
+    from retrieval.embeddings import build_embedder
     from telephony.provider import build_telephony
 
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
-        job_app = build_job_app(db, build_telephony(settings), settings)
+        job_app = build_job_app(db, build_telephony(settings), settings, build_embedder(settings))
 
         async def run() -> None:
             async with job_app.open_async():

@@ -22,6 +22,7 @@ from chat_app.llm import ModelChoice, select_model
 from core.db import Database
 from core.secrets import persistent_secret
 from core.settings import Settings
+from retrieval.embeddings import Embedder, build_embedder
 from telephony.provider import Telephony, build_telephony
 
 
@@ -50,6 +51,10 @@ class Runtime:
     @cached_property
     def payments(self) -> Payments:
         return build_payments(self.settings, self.db)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return build_embedder(self.settings)
 
     @cached_property
     def telephony(self) -> Telephony:

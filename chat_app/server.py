@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import procrastinate
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
@@ -62,7 +61,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_runtime(runtime)
         db.engine(pool_size=settings.db_pool_size)
-        job_app = build_job_app(db, runtime.telephony, settings)
+        job_app = build_job_app(db, runtime.telephony, settings, runtime.embedder)
         runtime.job_app = job_app
         worker: asyncio.Task[None] | None = None
         async with job_app.open_async():
@@ -98,8 +97,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
 
     async def call_ended(call_id: uuid.UUID) -> None:
         if runtime.job_app is not None:
-            with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
-                await after_call(runtime.job_app, call_id)
+            await after_call(runtime.job_app, call_id)
 
     app.include_router(telephony_router(db, runtime.telephony, settings, on_call_ended=call_ended))
     register_suspend_hook(suspension_hook(runtime.telephony))

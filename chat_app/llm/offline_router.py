@@ -190,6 +190,19 @@ def _call_ref(text: str) -> dict[str, Any]:
     return {}
 
 
+_SEARCH_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:search|find|look)\s+(?:through\s+|in\s+)?(?:my\s+|our\s+|the\s+)?"
+    r"(?:calls?|transcripts?)\s*(?:for|about|where|that|mentioning|with)?\s*"
+    r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+",
+    re.IGNORECASE,
+)
+
+
+def _search_args(text: str) -> dict[str, Any]:
+    query = _SEARCH_LEAD.sub("", text).strip(" ?!.\"'")
+    return {"query": query or text.strip()}
+
+
 _STATUSES = {
     "failed": "failed",
     "busy": "busy",
@@ -508,6 +521,7 @@ INTENTS: tuple[Intent, ...] = (
             "unanswered calls": 1.0,
             "completed calls": 1.0,
             "calls": 0.3,
+            "search": -1.0,
         },
         examples=("list my calls", "show calls with Jane Doe", "show my failed calls"),
         extract=_list_calls_args,
@@ -523,6 +537,22 @@ INTENTS: tuple[Intent, ...] = (
         },
         examples=("show the transcript of my last call",),
         extract=_call_ref,
+    ),
+    Intent(
+        name="search_calls",
+        tool="search_calls",
+        cues={
+            "search": 1.0,
+            "find calls": 1.0,
+            "who mentioned": 1.0,
+            "who said": 1.0,
+            "who talked about": 1.0,
+            "which calls mentioned": 1.0,
+            "mentioned": 0.6,
+            "talked about": 0.6,
+        },
+        examples=("search my calls for pricing objections", "who mentioned a competitor"),
+        extract=_search_args,
     ),
     Intent(
         name="summarize_call",

@@ -219,3 +219,32 @@ async def test_a_summary_is_labelled_and_an_analytics_answer_brings_a_chart_and_
     csv = next(a for a in report.artifacts if a.kind == "file")
     assert csv.name.endswith(".csv") and str(csv.content).splitlines()[0].startswith("day,")
     assert report.cost_mc == 500  # one answer, whatever the tools did
+
+
+async def test_search_calls_cites_the_call_and_never_shows_another_reps_words(db):
+    from retrieval.embeddings import LocalMiniLM
+    from retrieval.indexing import index_call
+
+    rep = await _rep(db)
+    other = await make_member(db, Role.REP, workspace_id=rep.actor.workspace_id)
+    mine = await make_contact(db, rep.actor, name="Nora Quill")
+    theirs = await make_contact(db, other.actor, name="Otto Vance")
+    at = datetime.now(UTC) - timedelta(hours=3)
+    my_call = await seed_call(
+        db, mine, rep.actor.user_id, at=at, duration_s=60, cost_mc=60_000,
+        turns=[("agent", "Hi Nora, this is an AI assistant. This call is recorded."),
+               ("prospect", "We already use Zephyrware for our dialer and it works fine.")],
+    )  # fmt: skip
+    their_call = await seed_call(
+        db, theirs, other.actor.user_id, at=at, duration_s=60, cost_mc=60_000,
+        turns=[("agent", "Hi Otto, this is an AI assistant. This call is recorded."),
+               ("prospect", "Zephyrware is what we use; our secret budget is tiny.")],
+    )  # fmt: skip
+    embedder = LocalMiniLM()
+    for call_id in (my_call, their_call):
+        await index_call(db, call_id, embedder)
+    result = await _ask(db, rep.actor, "search my calls for Zephyrware")
+    assert "Nora Quill" in result.body and f"call {str(my_call)[:8]}" in result.body
+    assert "Otto" not in result.body and "secret budget" not in result.body
+    empty = await _ask(db, rep.actor, "search my calls for ")
+    assert empty.cost_mc == 500 and "Otto" not in empty.body

@@ -1,14 +1,17 @@
-"""After a call ends, the server's worker writes its insights (queued by the status
-webhook), and the sweep finds calls that still lack them."""
+"""After a call ends, the server's worker writes its insights and indexes its
+transcript (queued by the status webhook); the sweep finds calls that still lack them."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from accounts.models import Role
-from chat_app.post_call import SWEEP_MIN_AGE, calls_missing_insights
+from chat_app.post_call import SWEEP_MIN_AGE, calls_missing_post_call_work
 from insights.models import CallInsight
+from retrieval.models import TranscriptChunk
 from telephony import calls
 from telephony.provider import SIMULATED_FROM, Telephony
 from telephony.simulator.carrier import Plan, SimulatedCarrier
@@ -50,6 +53,21 @@ async def test_a_finished_call_gets_its_insights_from_the_worker(db, live_server
     assert insight.outcome == "callback_booked"
     assert "price" in insight.objections
     assert contact.name.split()[0] in insight.summary
-    # Once written, the sweep no longer lists the call.
+    chunks = 0
+    for _ in range(600):  # the server's worker loads the embedding model on first use
+        async with db.session() as session:
+            chunks = (
+                await session.scalar(
+                    select(func.count())
+                    .select_from(TranscriptChunk)
+                    .where(TranscriptChunk.call_id == call.id)
+                )
+                or 0
+            )
+        if chunks:
+            break
+        await asyncio.sleep(0.1)
+    assert chunks > 0, "the transcript was not indexed 60 s after the call ended"
+    # Once both are done, the sweep no longer lists the call.
     later = datetime.now(UTC) + SWEEP_MIN_AGE + timedelta(seconds=1)
-    assert call.id not in await calls_missing_insights(db, later)
+    assert call.id not in await calls_missing_post_call_work(db, later)

@@ -1,0 +1,465 @@
+"""Hybrid search over transcript chunks: pgvector (cosine) + full text, fused with RRF.
+
+Who sees what: every query is confined to one workspace (the actor's; a platform admin
+may name another) and, for a rep, to the chunks of contacts they own. A call or
+contact filter is checked first: one the actor may not see is "not found", whether it
+exists elsewhere or not.
+
+The vector leg must stay complete on pgvector 0.6.2, which has no iterative index
+scans: an HNSW scan returns at most `hnsw.ef_search` rows and filters them afterwards,
+so a filtered HNSW query can silently return fewer rows than asked. So:
+
+* a scope (workspace, or a rep's/call's/contact's rows within it) of at most
+  `Tuning.exact_max_rows` rows, or any scope of a workspace without its own index, is
+  searched exactly: its rows are found by btree in a MATERIALIZED CTE, then ordered by
+  distance — always complete;
+* a larger scope in a workspace with its own partial HNSW index
+  (`retrieval.indexing.ensure_tenant_index`) is searched through that index, with a
+  WHERE clause equal to the index's predicate (so the planner can use it, and the index
+  holds only that workspace's rows), `hnsw.ef_search` raised to what is fetched, and the
+  fetch enlarged by the scope's share of the workspace; the rows are then filtered to
+  the scope, and if fewer than wanted remain while the scope holds more, the leg falls
+  back to exact search over the scope.
+
+The full-text leg ranks `ts_rank_cd` over the `tsv` GIN index. A query written with
+web-search syntax ("quoted phrases", -exclusions, OR) goes through
+`websearch_to_tsquery`; a plain question matches any of its words (an AND of every
+word of a question rarely matches anything), less the words so common (in more than
+5,000 chunks, by the planner's statistics) that ranking every chunk holding them
+would cost more than it tells — the vector leg still reads them.
+
+The two legs' top candidates are fused by reciprocal rank fusion (k = 60). Each hit
+cites its call, contact, speakers and time (absolute, and "mm:ss" into the call).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import Role
+from accounts.service import Actor
+from core.errors import KloseError, NotFound, PermissionDenied
+from retrieval.chunking import clock
+from retrieval.embeddings import Embedder
+from retrieval.indexing import TENANT_INDEX_ROWS
+from retrieval.models import EMBEDDING_DIM, TenantIndex
+from telephony.access import get_contact
+from telephony.calls import get_call
+
+MAX_QUERY_CHARS = 1_000
+MAX_K = 50
+RRF_K = 60
+MAX_EF_SEARCH = 1_000  # pgvector's upper bound for hnsw.ef_search
+MAX_TEXT_TERMS = 64
+SNIPPET_CHARS = 320
+COMMON_TERM_ROWS = 5_000  # plain-question words in more chunks than this are not ranked
+
+Mode = Literal["hybrid", "vector", "text"]
+
+
+class SearchInputError(KloseError, ValueError):
+    """A search that cannot run as asked: nothing was searched."""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the vector leg chooses between exact and HNSW search, and how much it fetches."""
+
+    exact_max_rows: int = TENANT_INDEX_ROWS  # scopes up to this many rows: exact search
+    min_ef_search: int = 100
+    candidates_per_k: int = 3  # each leg proposes max(k × this, min_candidates) rows
+    min_candidates: int = 30
+    overfetch: float = 1.2  # margin over the expected share of rows in scope
+
+
+DEFAULT_TUNING = Tuning()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a search may see: one workspace, and optionally one owner, call, contact."""
+
+    workspace_id: uuid.UUID
+    owner_id: uuid.UUID | None = None
+    call_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+
+    @property
+    def narrow(self) -> bool:
+        return any(x is not None for x in (self.owner_id, self.call_id, self.contact_id))
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """A SQL condition on `transcript_chunks t` (fixed fragments: every value is a bound
+        parameter, so the statements built on it are safe despite ruff's S608)."""
+        clauses, params = ["t.workspace_id = :ws"], {"ws": self.workspace_id}
+        if self.owner_id is not None:
+            clauses.append("t.owner_id = :owner")
+            params["owner"] = self.owner_id
+        if self.call_id is not None:
+            clauses.append("t.call_id = :call")
+            params["call"] = self.call_id
+        if self.contact_id is not None:
+            # Through the contact's calls, so the (call_id, seq) index finds the rows.
+            clauses.append(
+                "t.contact_id = :contact"
+                " AND t.call_id IN (SELECT c.id FROM calls c WHERE c.contact_id = :contact)"
+            )
+            params["contact"] = self.contact_id
+        return " AND ".join(clauses), params
+
+    def admits(self, owner_id: uuid.UUID, call_id: uuid.UUID, contact_id: uuid.UUID) -> bool:
+        return (
+            (self.owner_id is None or owner_id == self.owner_id)
+            and (self.call_id is None or call_id == self.call_id)
+            and (self.contact_id is None or contact_id == self.contact_id)
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One chunk found, with what a citation needs."""
+
+    chunk_id: int
+    call_id: uuid.UUID
+    contact_id: uuid.UUID
+    contact_name: str
+    speakers: tuple[str, ...]
+    started_at: datetime
+    offset_s: int
+    text: str
+    score: float  # reciprocal-rank-fusion score (higher is better)
+    vector_rank: int | None  # 1-based rank in each leg, None if the leg did not find it
+    text_rank: int | None
+
+    @property
+    def offset(self) -> str:
+        """How far into the call the chunk starts, "mm:ss"."""
+        return clock(self.offset_s)
+
+    @property
+    def snippet(self) -> str:
+        if len(self.text) <= SNIPPET_CHARS:
+            return self.text
+        return self.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+    def cite(self) -> str:
+        speakers = ", ".join(self.speakers)
+        return f"call {self.call_id} with {self.contact_name} at {self.offset} ({speakers})"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One leg's candidates, best first, and how they were found."""
+
+    ids: list[int]
+    strategy: str  # "exact", "hnsw", "hnsw+exact" (fell back) or "fulltext"
+
+
+def check_query(query: str, k: int) -> str:
+    """The query, stripped, if it can be searched; SearchInputError otherwise."""
+    stripped = query.strip()
+    if not stripped:
+        raise SearchInputError("The search query is empty: say what to look for in the calls.")
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise SearchInputError(
+            f"The search query is too long ({len(stripped):,} characters; at most "
+            f"{MAX_QUERY_CHARS:,}). Ask with fewer words."
+        )
+    if not 1 <= k <= MAX_K:
+        raise SearchInputError(f"Ask for between 1 and {MAX_K} results, not {k}.")
+    return stripped
+
+
+async def resolve_scope(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    call_id: uuid.UUID | None = None,
+    contact_id: uuid.UUID | None = None,
+) -> Scope:
+    """The rows `actor` may search, narrowed to a call or contact they may see."""
+    if (
+        workspace_id is not None
+        and workspace_id != actor.workspace_id
+        and actor.role is not Role.ADMIN
+    ):
+        raise PermissionDenied("Only platform admins can search another workspace.")
+    workspace = workspace_id or actor.workspace_id
+    if call_id is not None:
+        call = await get_call(session, actor, call_id)
+        if workspace_id is not None and call.workspace_id != workspace_id:
+            raise NotFound("No such call.")
+        workspace = call.workspace_id
+    if contact_id is not None:
+        contact = await get_contact(session, actor, contact_id)
+        if contact.workspace_id != (workspace_id or workspace):
+            raise NotFound("No such contact.")
+        workspace = contact.workspace_id
+    owner = actor.user_id if actor.role is Role.REP else None
+    return Scope(workspace, owner_id=owner, call_id=call_id, contact_id=contact_id)
+
+
+# --- the vector leg ------------------------------------------------------------------------
+
+
+def _vector_param() -> Any:
+    return bindparam("q", type_=Vector(EMBEDDING_DIM))
+
+
+async def exact_vector(
+    session: AsyncSession, scope: Scope, vector: list[float], n: int, model: str
+) -> list[int]:
+    """The `n` nearest rows of the scope by exact cosine distance (complete by design)."""
+    where, params = scope.where()
+    statement = text(
+        "WITH scoped AS MATERIALIZED ("  # noqa: S608
+        f" SELECT t.id, t.embedding FROM transcript_chunks t WHERE {where}"
+        " AND t.embedding_model = :model)"
+        " SELECT id FROM scoped ORDER BY embedding <=> :q, id LIMIT :n"
+    ).bindparams(_vector_param())
+    rows = await session.scalars(statement, {**params, "model": model, "q": vector, "n": n})
+    return list(rows.all())
+
+
+async def count_scope(session: AsyncSession, scope: Scope) -> int:
+    where, params = scope.where()
+    found = await session.scalar(
+        text(f"SELECT count(*) FROM transcript_chunks t WHERE {where}"),  # noqa: S608
+        params,
+    )
+    return int(found or 0)
+
+
+def hnsw_statement(workspace_id: uuid.UUID) -> Any:
+    """The nearest rows of one workspace, through its partial HNSW index: the WHERE
+    clause is the index's predicate, literally (a bound parameter would not prove it)."""
+    return text(
+        "SELECT t.id, t.owner_id, t.call_id, t.contact_id, t.embedding_model"  # noqa: S608
+        " FROM transcript_chunks t"
+        f" WHERE t.workspace_id = '{uuid.UUID(str(workspace_id))}'::uuid"
+        " ORDER BY t.embedding <=> :q LIMIT :fetch"
+    ).bindparams(_vector_param())
+
+
+async def vector_leg(
+    session: AsyncSession,
+    scope: Scope,
+    vector: list[float],
+    n: int,
+    model: str,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> Leg:
+    """The scope's `n` nearest rows (fewer only if the scope has fewer)."""
+    index = (
+        await session.execute(
+            select(TenantIndex.index_name, TenantIndex.rows_at_build).where(
+                TenantIndex.workspace_id == scope.workspace_id
+            )
+        )
+    ).first()
+    scope_rows: int | None = None
+    if index is None:
+        return Leg(await exact_vector(session, scope, vector, n, model), "exact")
+    fetch = n
+    if scope.narrow:
+        scope_rows = await count_scope(session, scope)
+        if scope_rows <= tuning.exact_max_rows:
+            return Leg(await exact_vector(session, scope, vector, n, model), "exact")
+        share = scope_rows / max(int(index.rows_at_build), scope_rows)
+        fetch = math.ceil(n / share * tuning.overfetch)
+        if fetch > MAX_EF_SEARCH:  # too small a share for the index to serve
+            return Leg(await exact_vector(session, scope, vector, n, model), "exact")
+    ef_search = min(MAX_EF_SEARCH, max(fetch, tuning.min_ef_search))
+    # Sorting is off for this one statement, so the planner takes the index even when
+    # its statistics are stale (a btree scan and a sort would be exact, but slow).
+    sort = await session.scalar(text("SELECT current_setting('enable_sort')"))
+    await session.execute(
+        text(
+            "SELECT set_config('hnsw.ef_search', :ef, true), set_config('enable_sort', 'off', true)"
+        ),
+        {"ef": str(ef_search)},
+    )
+    rows = (
+        await session.execute(hnsw_statement(scope.workspace_id), {"q": vector, "fetch": fetch})
+    ).all()
+    await session.execute(text("SELECT set_config('enable_sort', :on, true)"), {"on": sort})
+    ids = [
+        r.id
+        for r in rows
+        if r.embedding_model == model and scope.admits(r.owner_id, r.call_id, r.contact_id)
+    ][:n]
+    if len(ids) < n:
+        if scope_rows is None:
+            scope_rows = await count_scope(session, scope)
+        if scope_rows > len(ids):
+            return Leg(await exact_vector(session, scope, vector, n, model), "hnsw+exact")
+    return Leg(ids, "hnsw")
+
+
+# --- the full-text leg ------------------------------------------------------------------
+
+_WEBSEARCH_SYNTAX = re.compile(r'"|(^|\s)-\w|\bor\b', re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+def _words(query: str) -> list[str]:
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:MAX_TEXT_TERMS]
+
+
+def tsquery_sql(query: str, words: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """A tsquery expression and its parameters: web-search syntax as written, else any of
+    `words` (None: no word to look for)."""
+    if _WEBSEARCH_SYNTAX.search(query):
+        return "websearch_to_tsquery('english', :tq)", {"tq": query}
+    if not words:
+        return None
+    parts = [f"plainto_tsquery('english', :w{i})" for i in range(len(words))]
+    return " || ".join(parts), {f"w{i}": w for i, w in enumerate(words)}
+
+
+async def common_words(session: AsyncSession, words: list[str]) -> set[str]:
+    """The words found in more than `COMMON_TERM_ROWS` chunks (or stop words), by the
+    planner's statistics of `tsv`: ranking every chunk that holds a word like "prospect"
+    costs far more than it tells."""
+    if not words:
+        return set()
+    rows = await session.scalars(
+        text(
+            "WITH common AS (SELECT e.lexeme FROM pg_stats s"
+            " JOIN pg_class c ON c.oid = 'transcript_chunks'::regclass,"
+            " unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS e(lexeme, i)"
+            " WHERE s.schemaname = current_schema() AND s.tablename = 'transcript_chunks'"
+            " AND s.attname = 'tsv' AND s.most_common_elem_freqs[e.i] * c.reltuples > :rows)"
+            " SELECT w FROM unnest(CAST(:words AS text[])) AS w"
+            " WHERE tsvector_to_array(to_tsvector('english', w))"
+            " <@ ARRAY(SELECT lexeme FROM common)"
+        ),
+        {"words": words, "rows": COMMON_TERM_ROWS},
+    )
+    return set(rows.all())
+
+
+async def text_leg(session: AsyncSession, scope: Scope, query: str, n: int) -> Leg:
+    words = _words(query)
+    common = await common_words(session, words)
+    tsquery = tsquery_sql(query, [w for w in words if w not in common])
+    if tsquery is None:
+        return Leg([], "fulltext")
+    expression, tparams = tsquery
+    where, params = scope.where()
+    statement = text(
+        "SELECT t.id FROM transcript_chunks t, (SELECT "  # noqa: S608
+        f"{expression} AS query) q"
+        f" WHERE {where} AND t.tsv @@ q.query"
+        " ORDER BY ts_rank_cd(t.tsv, q.query) DESC, t.id LIMIT :n"
+    )
+    rows = await session.scalars(statement, {**params, **tparams, "n": n})
+    return Leg(list(rows.all()), "fulltext")
+
+
+# --- fusion and the search itself --------------------------------------------------------
+
+
+def fuse(rankings: Sequence[Sequence[int]], *, k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: Σ 1 / (k + rank) over the rankings, best first."""
+    scores: dict[int, float] = {}
+    best: dict[int, int] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            best[item] = min(best.get(item, rank), rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
+
+
+async def _hits(
+    session: AsyncSession,
+    scope: Scope,
+    fused: list[tuple[int, float]],
+    vector_ids: list[int],
+    text_ids: list[int],
+) -> list[Hit]:
+    if not fused:
+        return []
+    where, params = scope.where()
+    # Reps: the contact must still be theirs (a chunk keeps the owner it was indexed with).
+    owner = " AND c.owner_id = :owner" if scope.owner_id is not None else ""
+    rows = await session.execute(
+        text(
+            "SELECT t.id, t.call_id, t.contact_id, c.name, t.speakers, t.started_at,"  # noqa: S608
+            " t.offset_s, t.text FROM transcript_chunks t"
+            " JOIN contacts c ON c.id = t.contact_id AND c.workspace_id = t.workspace_id"
+            f" WHERE t.id = ANY(:ids) AND {where}{owner}"
+        ),
+        {**params, "ids": [chunk_id for chunk_id, _ in fused]},
+    )
+    found = {r.id: r for r in rows}
+    vector_rank = {chunk_id: rank for rank, chunk_id in enumerate(vector_ids, start=1)}
+    text_rank = {chunk_id: rank for rank, chunk_id in enumerate(text_ids, start=1)}
+    return [
+        Hit(
+            chunk_id=chunk_id,
+            call_id=found[chunk_id].call_id,
+            contact_id=found[chunk_id].contact_id,
+            contact_name=found[chunk_id].name,
+            speakers=tuple(found[chunk_id].speakers),
+            started_at=found[chunk_id].started_at,
+            offset_s=found[chunk_id].offset_s,
+            text=found[chunk_id].text,
+            score=score,
+            vector_rank=vector_rank.get(chunk_id),
+            text_rank=text_rank.get(chunk_id),
+        )
+        for chunk_id, score in fused
+        if chunk_id in found
+    ]
+
+
+async def search(
+    session: AsyncSession,
+    actor: Actor,
+    query: str,
+    *,
+    k: int = 10,
+    embedder: Embedder,
+    call_id: uuid.UUID | None = None,
+    contact_id: uuid.UUID | None = None,
+    workspace_id: uuid.UUID | None = None,
+    mode: Mode = "hybrid",
+    tuning: Tuning = DEFAULT_TUNING,
+) -> list[Hit]:
+    """The `k` chunks `actor` may see that best match `query`, best first.
+
+    `mode` "vector" or "text" runs one leg alone (for comparison). The session's
+    transaction keeps `hnsw.ef_search` as set here until it ends.
+    """
+    stripped = check_query(query, k)
+    if mode not in ("hybrid", "vector", "text"):
+        raise SearchInputError(f"Unknown search mode {mode!r}: hybrid, vector or text.")
+    scope = await resolve_scope(
+        session, actor, workspace_id=workspace_id, call_id=call_id, contact_id=contact_id
+    )
+    n = max(k * tuning.candidates_per_k, tuning.min_candidates)
+    vector_ids: list[int] = []
+    text_ids: list[int] = []
+    if mode != "text":
+        [vector] = await embedder.embed([stripped])
+        if len(vector) != EMBEDDING_DIM:
+            raise SearchInputError(
+                f"The embeddings model gave {len(vector)} dimensions; {EMBEDDING_DIM} are needed."
+            )
+        vector_ids = (await vector_leg(session, scope, vector, n, embedder.model_name, tuning)).ids
+    if mode != "vector":
+        text_ids = (await text_leg(session, scope, stripped, n)).ids
+    fused = fuse([ids for ids in (vector_ids, text_ids) if ids])[:k]
+    return await _hits(session, scope, fused, vector_ids, text_ids)

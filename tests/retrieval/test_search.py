@@ -1,0 +1,463 @@
+"""Hybrid search against the real database and the real all-MiniLM-L6-v2 model.
+
+* quality: 40 generated calls with known answers; hybrid recall@5 ≥ 0.9 and at least
+  as good as either leg alone;
+* isolation: a rep never sees another rep's or another workspace's text, whatever
+  the query; managers see their workspace; admins the one they name;
+* completeness on pgvector 0.6.2: with a tenant's own partial HNSW index and a rep
+  owning few of its rows, a plain filtered HNSW query comes back short, and `search`
+  still returns exactly k;
+* bad input: clear errors, nothing leaked.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from accounts.models import Role
+from accounts.service import Actor
+from core.db import Database
+from core.errors import NotFound, PermissionDenied
+from retrieval import search as retrieval
+from retrieval.embeddings import HashingEmbedder, LocalMiniLM
+from retrieval.indexing import ensure_tenant_index, index_call, tenant_index_name
+from retrieval.models import TranscriptChunk
+from retrieval.search import Scope, SearchInputError, Tuning
+from tests.accounts.helpers import make_member
+from tests.insights.helpers import make_contact, seed_call
+
+from .corpus import TOPICS, contact_name, turns
+
+MINILM = LocalMiniLM()  # the model itself is loaded once per process (embeddings._model)
+AT = datetime(2026, 10, 14, 15, 0, tzinfo=UTC)
+
+
+# --- retrieval quality -------------------------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    manager: Actor
+    reps: list[Actor]
+    calls: dict[str, uuid.UUID]  # topic key → call id
+
+
+@pytest.fixture(scope="module")
+async def corpus(_engine_owner: Database) -> Corpus:
+    db = _engine_owner
+    manager = await make_member(db, Role.MANAGER)
+    ws = manager.actor.workspace_id
+    reps = [(await make_member(db, Role.REP, workspace_id=ws)).actor for _ in range(3)]
+    calls: dict[str, uuid.UUID] = {}
+    for i, topic in enumerate(TOPICS):
+        rep = reps[i % len(reps)]
+        contact = await make_contact(db, rep, name=contact_name(i))
+        call_id = await seed_call(
+            db, contact, rep.user_id, at=AT, duration_s=40, turns=turns(topic, contact.name)
+        )
+        await index_call(db, call_id, MINILM)
+        calls[topic.key] = call_id
+    return Corpus(manager.actor, reps, calls)
+
+
+async def recall_at_5(db: Database, corpus: Corpus, mode: retrieval.Mode) -> float:
+    found = 0
+    async with db.session() as session:
+        for topic in TOPICS:
+            hits = await retrieval.search(
+                session, corpus.manager, topic.query, k=5, embedder=MINILM, mode=mode
+            )
+            found += corpus.calls[topic.key] in {h.call_id for h in hits}
+    return found / len(TOPICS)
+
+
+async def test_hybrid_recall_at_5_beats_each_leg_alone(db: Database, corpus: Corpus) -> None:
+    assert len(TOPICS) >= 30
+    hybrid = await recall_at_5(db, corpus, "hybrid")
+    vector = await recall_at_5(db, corpus, "vector")
+    fulltext = await recall_at_5(db, corpus, "text")
+    print(f"recall@5 hybrid {hybrid:.3f} vector {vector:.3f} text {fulltext:.3f}")
+    assert hybrid >= 0.9
+    assert hybrid >= vector
+    assert hybrid >= fulltext
+
+
+async def test_a_hit_cites_call_contact_speaker_and_time(db: Database, corpus: Corpus) -> None:
+    async with db.session() as session:
+        [hit] = await retrieval.search(
+            session, corpus.manager, "Okta SAML single sign-on", k=1, embedder=MINILM
+        )
+    assert hit.call_id == corpus.calls["sso"]
+    assert hit.contact_name == contact_name([t.key for t in TOPICS].index("sso"))
+    assert hit.speakers == ("agent", "prospect")
+    assert hit.started_at == AT  # the first window starts with the call
+    assert (hit.offset_s, hit.offset) == (0, "00:00")
+    assert "Okta" in hit.snippet
+    assert hit.vector_rank == 1 and hit.text_rank == 1
+    assert hit.cite() == f"call {hit.call_id} with {hit.contact_name} at 00:00 (agent, prospect)"
+
+
+async def test_a_later_window_cites_its_own_offset(db: Database, corpus: Corpus) -> None:
+    async with db.session() as session:
+        hits = await retrieval.search(
+            session,
+            corpus.manager,
+            "Alright, thanks. Bye.",
+            k=3,
+            embedder=MINILM,
+            call_id=corpus.calls["tolls"],
+        )
+    assert {h.call_id for h in hits} == {corpus.calls["tolls"]}
+    last = next(h for h in hits if "Bye." in h.text and not h.text.startswith("Agent: Hi"))
+    # Turns are 5 s apart: the second window starts at turn 5, 25 s in.
+    assert (last.offset_s, last.offset) == (25, "00:25")
+
+
+async def test_filters_by_call_and_contact(db: Database, corpus: Corpus) -> None:
+    async with db.session() as session:
+        call_id = corpus.calls["fuel"]
+        hits = await retrieval.search(
+            session, corpus.manager, "security certification", embedder=MINILM, call_id=call_id
+        )
+        assert hits and {h.call_id for h in hits} == {call_id}
+        contact_id = hits[0].contact_id
+        by_contact = await retrieval.search(
+            session, corpus.manager, "diesel", embedder=MINILM, contact_id=contact_id
+        )
+        assert by_contact and {h.contact_id for h in by_contact} == {contact_id}
+
+
+async def test_a_rep_searches_only_their_own_calls(db: Database, corpus: Corpus) -> None:
+    rep = corpus.reps[0]
+    own = {corpus.calls[t.key] for i, t in enumerate(TOPICS) if i % len(corpus.reps) == 0}
+    async with db.session() as session:
+        for topic in TOPICS:
+            hits = await retrieval.search(session, rep, topic.query, k=10, embedder=MINILM)
+            assert {h.call_id for h in hits} <= own
+
+
+# --- tenant isolation ------------------------------------------------------------------
+
+SECRETS = {
+    "rep1": "Our codename is Project Quillfeather and the budget is ninety thousand dollars.",
+    "rep2": "The Zephyrine account wants the Marlowe integration by Halloween.",
+    "rep3": "We use Brontide Systems for telematics; ask Ostrander about the Vexmoor depot.",
+}
+
+
+@dataclass
+class Tenants:
+    rep1: Actor
+    rep2: Actor
+    manager_a: Actor
+    rep3: Actor  # another workspace
+    admin: Actor  # a platform admin of a third workspace
+    calls: dict[str, uuid.UUID]  # "rep1" … → their call
+
+
+@pytest.fixture(scope="module")
+async def tenants(_engine_owner: Database) -> Tenants:
+    db = _engine_owner
+    manager_a = (await make_member(db, Role.MANAGER)).actor
+    rep1 = (await make_member(db, Role.REP, workspace_id=manager_a.workspace_id)).actor
+    rep2 = (await make_member(db, Role.REP, workspace_id=manager_a.workspace_id)).actor
+    rep3 = (await make_member(db, Role.REP)).actor
+    admin = (await make_member(db, Role.ADMIN)).actor
+    calls = {}
+    for key, rep in (("rep1", rep1), ("rep2", rep2), ("rep3", rep3)):
+        contact = await make_contact(db, rep, name=f"Contact of {key}")
+        conversation = [
+            ("agent", "Hello, this is an AI assistant calling for Acme. This call is recorded."),
+            ("prospect", SECRETS[key]),
+            ("agent", "Thank you, noted."),
+        ]
+        calls[key] = await seed_call(db, contact, rep.user_id, at=AT, turns=conversation)
+        await index_call(db, calls[key], MINILM)
+    return Tenants(rep1, rep2, manager_a, rep3, admin, calls)
+
+
+UNIQUE_WORDS = {
+    "rep1": ["Quillfeather", "codename"],
+    "rep2": ["Zephyrine", "Marlowe", "Halloween"],
+    "rep3": ["Brontide", "Ostrander", "Vexmoor", "telematics"],
+}
+
+
+def _queries(key: str) -> list[str]:
+    return [SECRETS[key], " ".join(UNIQUE_WORDS[key]), *UNIQUE_WORDS[key]]
+
+
+@pytest.mark.parametrize(
+    ("who", "visible"),
+    [
+        ("rep1", {"rep1"}),
+        ("rep2", {"rep2"}),
+        ("rep3", {"rep3"}),
+        ("manager_a", {"rep1", "rep2"}),
+        ("admin", set()),  # an admin searches their own workspace unless they name one
+    ],
+)
+async def test_nobody_sees_text_they_may_not_see(
+    db: Database, tenants: Tenants, who: str, visible: set[str]
+) -> None:
+    actor: Actor = getattr(tenants, who)
+    allowed = {tenants.calls[key] for key in visible}
+    async with db.session() as session:
+        for key in SECRETS:
+            for query in _queries(key):
+                for mode in ("hybrid", "vector", "text"):
+                    hits = await retrieval.search(
+                        session, actor, query, k=10, embedder=MINILM, mode=mode
+                    )
+                    assert {h.call_id for h in hits} <= allowed, (who, query, mode)
+                    if key in visible and mode != "vector":
+                        assert tenants.calls[key] in {h.call_id for h in hits}, (who, query)
+
+
+async def test_an_admin_may_name_a_workspace(db: Database, tenants: Tenants) -> None:
+    async with db.session() as session:
+        hits = await retrieval.search(
+            session,
+            tenants.admin,
+            "Brontide telematics",
+            embedder=MINILM,
+            workspace_id=tenants.rep3.workspace_id,
+        )
+    assert {h.call_id for h in hits} == {tenants.calls["rep3"]}
+
+
+async def test_another_workspaces_call_or_contact_is_not_found(
+    db: Database, tenants: Tenants
+) -> None:
+    async with db.session() as session:
+        foreign_call = tenants.calls["rep3"]
+        for actor in (tenants.rep1, tenants.manager_a):
+            with pytest.raises(NotFound, match=r"^No such call\.$"):
+                await retrieval.search(
+                    session, actor, "telematics", embedder=MINILM, call_id=foreign_call
+                )
+        # Another rep's call in the same workspace is just as unknown to a rep.
+        with pytest.raises(NotFound, match=r"^No such call\.$"):
+            await retrieval.search(
+                session, tenants.rep1, "Zephyrine", embedder=MINILM, call_id=tenants.calls["rep2"]
+            )
+        with pytest.raises(NotFound, match=r"^No such call\.$"):
+            await retrieval.search(
+                session, tenants.rep1, "anything", embedder=MINILM, call_id=uuid.uuid4()
+            )
+        [rep3_hit] = await retrieval.search(session, tenants.rep3, "Brontide", k=1, embedder=MINILM)
+        with pytest.raises(NotFound, match=r"^No such contact\.$"):
+            await retrieval.search(
+                session, tenants.manager_a, "x", embedder=MINILM, contact_id=rep3_hit.contact_id
+            )
+        with pytest.raises(PermissionDenied, match="Only platform admins"):
+            await retrieval.search(
+                session,
+                tenants.manager_a,
+                "Brontide",
+                embedder=MINILM,
+                workspace_id=tenants.rep3.workspace_id,
+            )
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "k", "message"),
+    [
+        ("", 10, "query is empty"),
+        ("   \n\t ", 10, "query is empty"),
+        ("price " * 200, 10, r"too long \(1,199 characters; at most 1,000\)"),
+        ("price", 0, "between 1 and 50"),
+        ("price", 51, "between 1 and 50"),
+    ],
+)
+async def test_bad_queries_are_refused_clearly(
+    db: Database, tenants: Tenants, query: str, k: int, message: str
+) -> None:
+    async with db.session() as session:
+        with pytest.raises(SearchInputError, match=message):
+            await retrieval.search(session, tenants.rep1, query, k=k, embedder=MINILM)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "the and of",  # stop words only: the text leg has nothing, the vector leg answers
+        "!!! ??? ...",
+        "'; DROP TABLE transcript_chunks; --",
+        "price & | ! :* <-> (",
+        '"Project Quillfeather" -budget',
+        "Quillfeather OR Zephyrine",
+        "x" * 1000,
+    ],
+)
+async def test_odd_queries_search_without_error_or_leak(
+    db: Database, tenants: Tenants, query: str
+) -> None:
+    async with db.session() as session:
+        hits = await retrieval.search(session, tenants.rep1, query, embedder=MINILM)
+    assert {h.call_id for h in hits} <= {tenants.calls["rep1"]}
+
+
+# --- completeness with a per-tenant HNSW index on pgvector 0.6.2 -----------------------------
+
+FAKE = HashingEmbedder()
+NEAR_WORDS = [f"alpha{i}" for i in range(40)]  # the query's topic: other reps' rows
+FAR_WORDS = [f"omega{i}" for i in range(40)]  # the rep's own rows: far from the query
+
+
+@dataclass
+class BigTenant:
+    manager: Actor
+    rep: Actor
+    rep_rows: int
+    index_name: str
+
+
+@pytest.fixture(scope="module")
+async def big_tenant(_engine_owner: Database) -> BigTenant:
+    """600 chunks, 120 of them the rep's; the workspace gets its own HNSW index."""
+    db = _engine_owner
+    rng = random.Random(5)
+    manager = (await make_member(db, Role.MANAGER)).actor
+    rep = (await make_member(db, Role.REP, workspace_id=manager.workspace_id)).actor
+    other = (await make_member(db, Role.REP, workspace_id=manager.workspace_id)).actor
+    plan = [(rep, FAR_WORDS, 120), (other, NEAR_WORDS, 480)]
+    async with db.session() as session:
+        for owner, vocabulary, count in plan:
+            contact = await make_contact(db, owner, name=f"Big {count}")
+            call_id = await seed_call(db, contact, owner.user_id, at=AT)
+            for seq in range(count):
+                words = " ".join(rng.choice(vocabulary) for _ in range(12))
+                session.add(
+                    TranscriptChunk(
+                        call_id=call_id, workspace_id=owner.workspace_id,
+                        owner_id=owner.user_id, contact_id=contact.id, seq=seq,
+                        first_segment=seq, last_segment=seq, started_at=AT, offset_s=seq,
+                        speakers=["prospect"], text=f"Prospect: {words}",
+                        embedding=FAKE.vector(words), embedding_model=FAKE.model_name,
+                        embedding_dim=FAKE.dim,
+                    )
+                )  # fmt: skip
+        await session.commit()
+    name = await ensure_tenant_index(db, manager.workspace_id, threshold=0)
+    assert name == tenant_index_name(manager.workspace_id)
+    return BigTenant(manager, rep, 120, name)
+
+
+async def test_the_tenant_index_is_built_registered_and_valid(
+    db: Database, big_tenant: BigTenant
+) -> None:
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                text(
+                    "SELECT r.index_name, r.rows_at_build, i.indisvalid, pg_get_indexdef(c.oid)"
+                    " FROM retrieval_tenant_indexes r JOIN pg_class c ON c.relname = r.index_name"
+                    " JOIN pg_index i ON i.indexrelid = c.oid WHERE r.workspace_id = :ws"
+                ),
+                {"ws": big_tenant.manager.workspace_id},
+            )
+        ).one()
+    assert row[:3] == (big_tenant.index_name, 600, True)
+    assert "USING hnsw (embedding vector_cosine_ops)" in row[3]
+    assert f"WHERE (workspace_id = '{big_tenant.manager.workspace_id}'::uuid)" in row[3]
+    # Asking again builds nothing new.
+    assert await ensure_tenant_index(db, big_tenant.manager.workspace_id, threshold=0) == row[0]
+
+
+async def test_a_plain_filtered_hnsw_query_comes_back_short(
+    db: Database, big_tenant: BigTenant
+) -> None:
+    """The hazard itself: ef_search 40, the rep's rows far from the query → < k rows."""
+    query = FAKE.vector(" ".join(NEAR_WORDS[:6]))
+    ws = big_tenant.manager.workspace_id
+    naive = (
+        f"SELECT id FROM transcript_chunks WHERE workspace_id = '{ws}'::uuid"  # noqa: S608
+        " AND owner_id = :owner ORDER BY embedding <=> CAST(:q AS vector) LIMIT 10"
+    )
+    params = {"owner": big_tenant.rep.user_id, "q": str(query)}
+    async with db.session() as session:
+        await session.execute(text("SET LOCAL hnsw.ef_search = 40"))
+        await session.execute(text("SET LOCAL enable_sort = off"))  # as on a large tenant
+        plan = "\n".join((await session.scalars(text(f"EXPLAIN {naive}"), params)).all())
+        assert big_tenant.index_name in plan
+        rows = (await session.scalars(text(naive), params)).all()
+    assert len(rows) < 10
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+async def test_a_rep_still_gets_exactly_k_through_the_tenant_index(
+    db: Database, big_tenant: BigTenant, mode: retrieval.Mode
+) -> None:
+    query = " ".join(NEAR_WORDS[:6])
+    force_index = Tuning(exact_max_rows=0)  # no scope is "small": use the HNSW index
+    scope = Scope(big_tenant.manager.workspace_id, owner_id=big_tenant.rep.user_id)
+    async with db.session() as session:
+        leg = await retrieval.vector_leg(
+            session, scope, FAKE.vector(query), 40, FAKE.model_name, force_index
+        )
+        assert leg.strategy == "hnsw+exact"  # the index found none of the rep's rows
+        hits = await retrieval.search(
+            session, big_tenant.rep, query, k=10, embedder=FAKE, mode=mode, tuning=force_index
+        )
+        exact = await retrieval.exact_vector(
+            session, scope, FAKE.vector(query), 10, FAKE.model_name
+        )
+    assert len(hits) == 10
+    if mode == "vector":
+        assert [h.chunk_id for h in hits] == exact
+    # Ask for more than the rep has: all of theirs, and nothing else.
+    async with db.session() as session:
+        everything = await retrieval.search(
+            session, big_tenant.rep, query, k=50, embedder=FAKE, mode="vector", tuning=force_index
+        )
+    assert len(everything) == 50
+    assert all("omega" in h.text for h in everything)
+
+
+async def test_a_manager_is_served_by_the_tenant_index(db: Database, big_tenant: BigTenant) -> None:
+    vector = FAKE.vector(" ".join(NEAR_WORDS[:6]))
+    scope = Scope(big_tenant.manager.workspace_id)
+    async with db.session() as session:
+        leg = await retrieval.vector_leg(session, scope, vector, 40, FAKE.model_name)
+        exact = await retrieval.exact_vector(session, scope, vector, 40, FAKE.model_name)
+        await session.execute(text("SET LOCAL enable_sort = off"))  # as vector_leg does
+        sql = retrieval.hnsw_statement(scope.workspace_id).text
+        explain = text("EXPLAIN " + sql.replace("<=> :q", "<=> CAST(:q AS vector)"))
+        plan = "\n".join((await session.scalars(explain, {"q": str(vector), "fetch": 40})).all())
+    assert big_tenant.index_name in plan
+    assert leg.strategy == "hnsw"
+    assert len(leg.ids) == 40
+    assert len(set(leg.ids) & set(exact)) >= 36  # approximate, yet close to exact
+
+
+async def test_words_in_too_many_chunks_are_not_ranked(
+    db: Database, tenants: Tenants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk says "prospect" (the speaker label): ranking them all would cost a full
+    scan of a large tenant, so such words leave the full-text query (by pg_stats)."""
+    async with db.session() as session:
+        await session.execute(text("ANALYZE transcript_chunks"))
+        await session.commit()
+    # Every chunk of the three calls says "prospect"; "quillfeather" is in one chunk.
+    monkeypatch.setattr(retrieval, "COMMON_TERM_ROWS", 2)
+    async with db.session() as session:
+        common = await retrieval.common_words(session, ["prospect", "the", "quillfeather"])
+        assert common == {"prospect", "the"}
+        hits = await retrieval.search(
+            session, tenants.rep1, "prospect Quillfeather", embedder=MINILM, mode="text"
+        )
+        assert [h.call_id for h in hits] == [tenants.calls["rep1"]]
+        assert (
+            await retrieval.search(session, tenants.rep1, "prospect", embedder=MINILM, mode="text")
+            == []
+        )
