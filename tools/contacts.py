@@ -17,7 +17,6 @@ from tools.contact_refs import label, resolve_contact
 from tools.context import AgentContext
 
 DEFAULT_METHOD = "attested by the rep in chat"
-NO_WORDING = "Not given in chat: the rep attests the consent; keep the original wording on file."
 
 
 @tool
@@ -63,6 +62,16 @@ async def record_consent(
     `obtained_at`: when (ISO date/time; default now)."""
     ctx = runtime.context
     now = datetime.now(UTC)
+    if not (wording or "").strip():
+        # The exact wording is the evidence: ask for it rather than invent it.
+        wording = await ctx.ask_text(
+            "What exact wording did they agree to? (paste the consent text from the form or script)"
+        )
+        if not (wording or "").strip():
+            return (
+                "Consent not recorded: the exact wording they agreed to is needed as "
+                "evidence. Ask again with the wording."
+            )
     try:
         kind = consents.parse_consent_type(consent_type)
         when = consents.parse_consent_time(obtained_at) if obtained_at else now
@@ -74,7 +83,7 @@ async def record_consent(
                 found.id,
                 consent_type=kind,
                 source=source,
-                wording=wording or NO_WORDING,
+                wording=wording or "",
                 method=method or DEFAULT_METHOD,
                 obtained_at=when,
                 now=now,

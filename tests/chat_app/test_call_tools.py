@@ -20,6 +20,7 @@ from telephony.models import Call, ConsentRecord, Contact
 from tests.accounts.helpers import make_member
 from tests.insights.helpers import make_contact, seed_call
 from tests.telephony.helpers import (
+    WORDING,
     Recorder,
     add_contact,
     fund,
@@ -94,10 +95,17 @@ async def test_add_contact_and_record_consent_in_chat(db):
     phone = number_callable_now()
     added = await _ask(db, rep.actor, f"add a contact Jane Doe {phone} at Acme")
     assert "Added Jane Doe (Acme)" in added.body
+    questions: list[str] = []
+
+    async def answer(question: str) -> str:
+        questions.append(question)
+        return WORDING
+
     consent = await _ask(
-        db, rep.actor, "record express written consent for Jane Doe from the web form"
+        db, rep.actor, "record express written consent for Jane Doe from the web form", ask=answer
     )
     assert "Recorded prior express written consent" in consent.body
+    assert len(questions) == 1 and "exact wording" in questions[0]
     async with db.session() as session:
         record = await session.scalar(
             select(ConsentRecord)
@@ -105,7 +113,28 @@ async def test_add_contact_and_record_consent_in_chat(db):
             .where(Contact.owner_id == rep.actor.user_id)
         )
     assert record is not None and record.attested_by == rep.actor.user_id
-    assert record.source == "web form"
+    assert (record.source, record.wording) == ("web form", WORDING)
+
+
+async def test_consent_without_its_wording_is_not_recorded(db):
+    rep = await _rep(db)
+    await add_contact(db, rep.actor, name="Jane Doe", phone=number_callable_now(), consent=None)
+
+    async def silent(question: str) -> None:
+        return None
+
+    result = await _ask(
+        db, rep.actor, "record express written consent for Jane Doe from the web form", ask=silent
+    )
+    assert "Consent not recorded" in result.body and "wording" in result.body
+    async with db.session() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(ConsentRecord)
+            .join(Contact, Contact.id == ConsentRecord.contact_id)
+            .where(Contact.owner_id == rep.actor.user_id)
+        )
+    assert count == 0
 
 
 async def test_an_invalid_number_is_refused_and_nothing_stored(db):

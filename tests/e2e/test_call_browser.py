@@ -46,6 +46,11 @@ def test_a_rep_calls_a_new_contact_and_watches_the_call(live_server, database):
         say(f"add a contact Dana Whitfield {phone} at Northwind")
         expect(page.get_by_text("Added Dana Whitfield (Northwind)")).to_be_visible(timeout=30_000)
         say("record express written consent for Dana Whitfield from the webinar form")
+        # The exact wording is the evidence: the assistant asks for it.
+        expect(page.get_by_text("What exact wording did they agree to?")).to_be_visible(
+            timeout=30_000
+        )
+        say("I agree that Northwind may call me, including with an AI voice.")
         expect(page.get_by_text("Recorded prior express written consent")).to_be_visible(
             timeout=30_000
         )
