@@ -132,7 +132,8 @@ def parse_status(params: Mapping[str, str]) -> StatusCallback:
     )
 
 
-def _call_id(raw: str | None) -> uuid.UUID | None:
+def parse_call_id(raw: str | None) -> uuid.UUID | None:
+    """The call id a webhook or websocket URL names (None when absent or malformed)."""
     try:
         return uuid.UUID(raw) if raw else None
     except ValueError:
@@ -142,7 +143,7 @@ def _call_id(raw: str | None) -> uuid.UUID | None:
 async def _locked_call(session: AsyncSession, call_ref: str | None, call_sid: str) -> Call | None:
     """The call a callback is about, locked: by the id in its URL (checked against the
     sid), else by the sid. None when unknown."""
-    call_id = _call_id(call_ref)
+    call_id = parse_call_id(call_ref)
     call = None
     if call_id is not None:
         call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
@@ -241,7 +242,7 @@ _APPLY_STATUS = text(
 async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -> Applied:
     """Store and apply one status callback in one statement (`call_status_apply`,
     migration 0015: lock the call, de-duplicate, decide, apply or settle)."""
-    call_id = _call_id(call_ref)
+    call_id = parse_call_id(call_ref)
     async with db.session() as session:
         row = (
             await call_function(
@@ -265,22 +266,24 @@ async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -
     return Applied(row.result, row.call_id, row.cost_mc)
 
 
-async def apply_amd(
+async def _apply_other(
     db: Database,
     call_ref: str | None,
+    sid: str,
     params: Mapping[str, str],
-    on_machine: Callable[[uuid.UUID, str], None] | None = None,
+    *,
+    kind: str,
+    key: str,
+    update: Callable[[Call], None],
 ) -> Applied:
-    sid = _sid(params)
-    answered_by = params.get("AnsweredBy", "")
-    if answered_by not in ANSWERED_BY:
-        raise MalformedCallback("AnsweredBy is missing or not a Twilio AMD result.")
+    """Store an AMD or recording callback (de-duplicated on `key`) and, for a known call,
+    apply `update` to it under its lock."""
     async with db.session() as session:
         call = await _locked_call(session, call_ref, sid)
         fresh = await _store(
             session,
-            kind="amd",
-            key=f"amd:{sid}",
+            kind=kind,
+            key=key,
             call_sid=sid,
             call=call,
             result="unknown_call" if call is None else "applied",
@@ -291,14 +294,34 @@ async def apply_amd(
         if call is None:
             await session.commit()
             return Applied("unknown_call")
-        call.answered_by = answered_by
         if call.twilio_sid is None:
             call.twilio_sid = sid
+        update(call)
         await session.commit()
-        call_id = call.id
-    if on_machine is not None and (answered_by.startswith("machine") or answered_by == "fax"):
-        on_machine(call_id, answered_by)
-    return Applied("applied", call_id)
+        return Applied("applied", call.id)
+
+
+async def apply_amd(
+    db: Database,
+    call_ref: str | None,
+    params: Mapping[str, str],
+    on_machine: Callable[[uuid.UUID, str], None] | None = None,
+) -> Applied:
+    sid = _sid(params)
+    answered_by = params.get("AnsweredBy", "")
+    if answered_by not in ANSWERED_BY:
+        raise MalformedCallback("AnsweredBy is missing or not a Twilio AMD result.")
+
+    def update(call: Call) -> None:
+        call.answered_by = answered_by
+
+    applied = await _apply_other(
+        db, call_ref, sid, params, kind="amd", key=f"amd:{sid}", update=update
+    )
+    machine = answered_by.startswith("machine") or answered_by == "fax"
+    if applied.result == "applied" and applied.call_id and machine and on_machine is not None:
+        on_machine(applied.call_id, answered_by)
+    return applied
 
 
 async def apply_recording(db: Database, call_ref: str | None, params: Mapping[str, str]) -> Applied:
@@ -312,25 +335,16 @@ async def apply_recording(db: Database, call_ref: str | None, params: Mapping[st
     url = params.get("RecordingUrl", "")
     if url and not url.startswith(("https://", "http://")):
         raise MalformedCallback("RecordingUrl is not a URL.")
-    async with db.session() as session:
-        call = await _locked_call(session, call_ref, sid)
-        fresh = await _store(
-            session,
-            kind="recording",
-            key=f"recording:{sid}:{recording_sid}:{status}",
-            call_sid=sid,
-            call=call,
-            result="unknown_call" if call is None else "applied",
-            params=_raw(params),
-        )
-        if not fresh:
-            return Applied("duplicate", call.id if call else None)
-        if call is not None and status == "completed":
+    duration = _int(params, "RecordingDuration")
+
+    def update(call: Call) -> None:
+        if status == "completed":
             call.recording_sid = recording_sid
             call.recording_url = url or None
-            call.recording_duration_s = _int(params, "RecordingDuration")
-        await session.commit()
-        return Applied("applied" if call is not None else "unknown_call", call.id if call else None)
+            call.recording_duration_s = duration
+
+    key = f"recording:{sid}:{recording_sid}:{status}"
+    return await _apply_other(db, call_ref, sid, params, kind="recording", key=key, update=update)
 
 
 # --- reconciliation ----------------------------------------------------------------
@@ -424,14 +438,3 @@ async def _fail_unplaced(
         call.error = call.error or why
         await session.commit()
     return Applied("reconciled", call_id, 0)
-
-
-async def unknown_callbacks(session: AsyncSession, *, limit: int = 50) -> list[CallCallback]:
-    """Callbacks for calls we do not know, newest first (for review)."""
-    result = await session.scalars(
-        select(CallCallback)
-        .where(CallCallback.result == "unknown_call")
-        .order_by(CallCallback.received_at.desc())
-        .limit(limit)
-    )
-    return list(result.all())

@@ -33,7 +33,8 @@ from billing import ledger
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.db import Database
 from core.errors import KloseError, NotFound
-from telephony.access import get_contact, visible_contacts
+from telephony.access import can_see, get_contact, visible_contacts
+from telephony.attempts import record_attempt
 from telephony.compliance import ComplianceDecision, check_call
 from telephony.models import (
     Call,
@@ -198,8 +199,6 @@ async def place_call(
             await session.commit()
             raise CallNotPlaced(str(exc)) from exc
         time_limit = hold.amount_mc // CALL_SECOND_PRICE_MC
-        from telephony.attempts import record_attempt
-
         attempt = await record_attempt(
             session,
             actor,
@@ -288,18 +287,11 @@ async def _not_placed(db: Database, call_id: uuid.UUID, reason: str) -> None:
 # --- reading -----------------------------------------------------------------------
 
 
-def visible_calls(actor: Actor):  # type: ignore[no-untyped-def]
-    """Calls of the contacts `actor` may see (reps: their own; managers: workspace)."""
-    return Call.contact_id.in_(select(Contact.id).where(visible_contacts(actor)))
-
-
 async def get_call(session: AsyncSession, actor: Actor, call_id: uuid.UUID) -> Call:
     call = await session.get(Call, call_id, populate_existing=True)
     if call is None:
         raise NotFound("No such call.")
     contact = await session.get(Contact, call.contact_id)
-    from telephony.access import can_see
-
     if contact is None or not can_see(actor, contact):
         raise NotFound("No such call.")
     return call

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
@@ -25,7 +27,7 @@ from telephony.provider import Telephony
 from telephony.twilio import signature
 from telephony.voice.agent import OpenAIConfig, build_voice_agent
 from telephony.voice.brief import CallBrief
-from telephony.voice.relay import RelayConversation, new_call_id
+from telephony.voice.relay import RelayConversation
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ def build_router(
 
     @router.websocket("/voice/relay")
     async def relay(websocket: WebSocket) -> None:
-        call_id = new_call_id(websocket.query_params.get("call"))
+        call_id = callbacks.parse_call_id(websocket.query_params.get("call"))
         token = websocket.query_params.get("token")
         if call_id is None or not telephony.relay_token_ok(call_id, token):
             log.warning("refused a relay websocket: bad call id or token")
@@ -140,9 +142,6 @@ def build_router(
             return
         brief = CallBrief.from_json(call.brief)
         tz_name = contact.time_zones[0] if contact.time_zones else "UTC"
-        from datetime import UTC, datetime
-        from zoneinfo import ZoneInfo
-
         agent = build_voice_agent(
             brief,
             now=lambda: datetime.now(UTC),

@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -340,10 +339,3 @@ class RelayConversation:
                 await session.commit()
         except Exception:
             log.exception("relay %s: could not store transcript segment %d", self.call_id, seq)
-
-
-def new_call_id(raw: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw) if raw else None
-    except ValueError:
-        return None

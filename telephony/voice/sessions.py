@@ -30,6 +30,3 @@ class RelaySessions:
         conversation = self._live.get(call_id)
         if conversation is not None:
             conversation.machine_detected(answered_by)
-
-    def __len__(self) -> int:
-        return len(self._live)
