@@ -50,10 +50,10 @@ def _allowed(limit: Limit) -> int:
 class RateLimited(KloseError):
     def __init__(self, retry_after_s: int) -> None:
         minutes = max(1, round(retry_after_s / 60))
-        super().__init__(
-            f"Too many attempts. Please wait about {minutes} minute{'s' if minutes > 1 else ''}"
-            " and try again."
+        self.wait_hint = (
+            f"Please wait about {minutes} minute{'s' if minutes > 1 else ''} and try again."
         )
+        super().__init__(f"Too many attempts. {self.wait_hint}")
         self.retry_after_s = retry_after_s
 
 

@@ -7,10 +7,13 @@ answered by `chat_app.turns.answer_message`, which also bills it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import chainlit as cl
+from chainlit.data import get_data_layer
 
 from accounts import service as accounts
 from accounts import sessions, terms
@@ -18,17 +21,22 @@ from accounts.models import User
 from accounts.service import Actor
 from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
+from chat_app import notifications, profiles
+from chat_app.history import build_history
 from chat_app.runtime import get_runtime
-from chat_app.turns import ToolCallRecord, answer_message
+from chat_app.turns import ToolCallRecord, answer_message, chat_limits
 from telephony.progress import call_progress
 from tools.context import Artifact
 
+log = logging.getLogger(__name__)
+NOTICE_POLL_S = 2.0
+
 
 @cl.data_layer
-def _no_data_layer() -> Any:
-    # Chat history lives in our own tables for now. Defining this hook stops Chainlit
-    # from starting its own asyncpg data layer whenever DATABASE_URL is set.
-    return None
+def _chat_history() -> Any:
+    """Threads, steps and elements in the `chat_ui` schema (chat_app/history.py)."""
+    runtime = get_runtime()
+    return build_history(runtime.db.url, runtime.chat_files)
 
 
 @cl.header_auth_callback
@@ -91,6 +99,42 @@ class _StepObserver:
             await step.update()
 
 
+@cl.set_chat_profiles
+async def chat_profiles(user: cl.User | None) -> list[cl.ChatProfile]:
+    role = str(user.metadata.get("role", "rep")) if user is not None else "rep"
+    return [
+        cl.ChatProfile(
+            name=profile.name,
+            markdown_description=profile.description,
+            default=index == 0,
+        )
+        for index, profile in enumerate(profiles.profiles_for(role))
+    ]
+
+
+def _profile(actor: Actor | None) -> profiles.Profile:
+    """The chosen profile, among those the user's role offers (reps: Rep only)."""
+    offered = profiles.profiles_for(actor.role.value if actor else "rep")
+    chosen = cl.user_session.get("chat_profile")
+    return next((p for p in offered if p.name == chosen), offered[0])
+
+
+@cl.action_callback("starter")
+async def on_starter(action: cl.Action) -> None:
+    """A starter button: sent as if the user had typed it (only the profile's own)."""
+    actor = await _current_actor()
+    text = str(action.payload.get("message", ""))
+    if actor is None or text not in {s.message for s in _profile(actor).starters}:
+        return
+    message = cl.Message(content=text, author=actor.email, type="user_message")
+    await message.send()
+    history = get_data_layer()
+    if history is not None and not cl.user_session.get("assistant_thread_id"):
+        # Chainlit names a thread after its first typed message; a button is not one.
+        await history.update_thread(cl.context.session.thread_id, name=text)
+    await on_message(message)
+
+
 async def _ask_yes_no(question: str) -> bool:
     """Ask in chat with two buttons; no answer within the time limit means no."""
     answer = await cl.AskActionMessage(
@@ -119,9 +163,17 @@ async def on_chat_start() -> None:
     simulated = [
         k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
     ]
+    manager = _profile(actor).name == profiles.MANAGER
     lines = [
-        f"Hi {name}! Ask me about your credits — “how many credits do I have?” — or buy "
-        "more: “what packages are there?”, “buy the starter pack”."
+        f"Hi {name}! "
+        + (
+            "Ask me about your team's calls — “connect rate by rep this month” — and I'll "
+            "answer with a table, a chart and a CSV."
+            if manager
+            else "I place AI sales calls for you and answer questions about them: "
+            "“add a contact”, “call Dana about pricing”, “summarize my last call”."
+        )
+        + " Calls cost 1 credit per second; each answer 0.5 credit."
     ]
     if not runtime.model.live:
         lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.")
@@ -143,7 +195,74 @@ async def on_chat_start() -> None:
     if actor is not None and actor.role.value in ("manager", "admin"):
         links.insert(0, "[Team](/account/team)")
     lines.append(" · ".join(links))
-    await cl.Message(content="\n\n".join(lines), author="Klosesales").send()
+    # The profile's starters are buttons under the greeting (Chainlit's own starters
+    # only show on a chat with no message yet, and this greeting is one).
+    starters = _profile(actor).starters
+    await cl.Message(
+        content="\n\n".join(lines),
+        author="Klosesales",
+        actions=[
+            cl.Action(name="starter", payload={"message": s.message}, label=s.label)
+            for s in starters
+        ],
+    ).send()
+    if actor is not None:
+        # Inherits this chat's context, so its messages reach this chat.
+        task = asyncio.create_task(_watch_notices(actor.user_id, actor.workspace_id))
+        cl.user_session.set("notice_task", task)
+
+
+def _assistant_thread_id() -> uuid.UUID | None:
+    """The assistant thread this chat continues (restored with the chat on resume)."""
+    raw = cl.user_session.get("assistant_thread_id")
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: Any) -> None:
+    """A past chat reopened from the sidebar: Chainlit replays its messages; the
+    assistant carries on in the same conversation and notices resume."""
+    actor = await _current_actor()
+    if actor is not None:
+        task = asyncio.create_task(_watch_notices(actor.user_id, actor.workspace_id))
+        cl.user_session.set("notice_task", task)
+
+
+@cl.on_chat_end
+async def on_chat_end() -> None:
+    task = cl.user_session.get("notice_task")
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+
+
+async def _send_notices(user_id: uuid.UUID, workspace_id: uuid.UUID, since: datetime) -> None:
+    runtime = get_runtime()
+    async with runtime.db.session() as session:
+        due = await notifications.due_notices(
+            session,
+            user_id=user_id,
+            workspace_id=workspace_id,
+            since=since,
+            low_balance_mc=runtime.settings.low_balance_credits * 1000,
+        )
+    for notice in due:
+        await cl.Message(content=notice.text, author="Klosesales").send()
+
+
+async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
+    """While the chat is open: calls that ended (with their summary), low balance."""
+    since = datetime.now(UTC)
+    while True:
+        try:
+            await _send_notices(user_id, workspace_id, since)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a database blip must not end the watcher
+            log.warning("chat notices failed", exc_info=True)
+        await asyncio.sleep(NOTICE_POLL_S)
 
 
 @cl.on_message
@@ -153,7 +272,7 @@ async def on_message(message: cl.Message) -> None:
     if actor is None:
         await cl.Message(content="Your session has ended; please sign in again.").send()
         return
-    thread_id = cl.user_session.get("assistant_thread_id")
+    thread_id = _assistant_thread_id()
     result = await answer_message(
         runtime.db,
         runtime.agent,
@@ -169,9 +288,11 @@ async def on_message(message: cl.Message) -> None:
         base_url=runtime.settings.public_base_url,
         telephony=runtime.telephony,
         watch_call=_watch_call,
+        limits=chat_limits(runtime.settings),
     )
     if result.thread_id is not None:
-        cl.user_session.set("assistant_thread_id", result.thread_id)
+        # Kept as text: the user session is persisted with the thread as JSON.
+        cl.user_session.set("assistant_thread_id", str(result.thread_id))
     await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
 
 

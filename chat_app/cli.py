@@ -201,7 +201,7 @@ def ask(
     from accounts import service as accounts
     from accounts.service import Actor
     from chat_app.runtime import Runtime
-    from chat_app.turns import TurnResult, TurnStatus, answer_message
+    from chat_app.turns import TurnResult, TurnStatus, answer_message, chat_limits
 
     settings = get_settings()
     _setup_logging(settings)
@@ -235,6 +235,7 @@ def ask(
                     otp=runtime.otp,
                     base_url=settings.public_base_url,
                     telephony=runtime.telephony,
+                    limits=chat_limits(settings),
                 )
             finally:
                 # A simulated call lives in this process: let it finish (its callbacks

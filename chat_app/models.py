@@ -67,3 +67,17 @@ class AssistantTurn(CreatedAt, Base):
     cost_mc: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     hold_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("credit_holds.id"))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChatNotification(Base):
+    """A notice a user has been shown in chat (shown once: see migration 0016)."""
+
+    __tablename__ = "chat_notifications"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )

@@ -18,6 +18,7 @@ from accounts.otp.factory import build_otp
 from accounts.sessions import Signer
 from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
+from chat_app.history import ChatFiles
 from chat_app.llm import ModelChoice, select_model
 from core.db import Database
 from core.secrets import persistent_secret
@@ -59,6 +60,10 @@ class Runtime:
     @cached_property
     def telephony(self) -> Telephony:
         return build_telephony(self.settings)
+
+    @cached_property
+    def chat_files(self) -> ChatFiles:
+        return ChatFiles(self.db)
 
     @cached_property
     def agent(self) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -27,6 +27,7 @@ from accounts.views import OAuthButton
 from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
 from chat_app.guard import ChatGuard
+from chat_app.history import FILES_PATH
 from chat_app.jobs import build_job_app, run_worker
 from chat_app.post_call import after_call
 from chat_app.runtime import Runtime, set_runtime
@@ -124,6 +125,18 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         https_only=secure_cookies,
     )
     app.add_middleware(ChatGuard, db=db, signer=runtime.signer, prefix=CHAT_PATH)
+
+    @app.get(FILES_PATH + "/{object_key:path}", include_in_schema=False)
+    async def chat_file(object_key: str, request: Request) -> Response:
+        """A chart or CSV from a chat, to its author only (anyone else: 404)."""
+        actor = await signed_in(request)
+        if actor is None:
+            return JSONResponse({"detail": "Sign in first."}, status_code=401)
+        found = await runtime.chat_files.read(object_key, actor.email)
+        if found is None:
+            return JSONResponse({"detail": "Not found."}, status_code=404)
+        data, mime = found
+        return Response(data, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from langchain_core.exceptions import ModelTimeoutError
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -34,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts import ratelimit
 from accounts.models import Workspace, WorkspaceStatus
 from accounts.otp import OtpProvider
 from accounts.service import Actor
@@ -44,6 +46,7 @@ from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
 from core.errors import KloseError, NotFound
+from core.settings import Settings
 from telephony.provider import Telephony
 from tools.context import AgentContext, Artifact, Ask, Confirm
 
@@ -53,6 +56,24 @@ MAX_MESSAGE_CHARS = 4000
 TURN_TIMEOUT_S = 120.0
 QUERY_HOLD_TTL = timedelta(minutes=10)
 HISTORY_LIMIT = 40  # messages of context carried into a turn
+
+
+def chat_limits(settings: Settings) -> tuple[ratelimit.Limit, ...]:
+    """Per-user message limits (a refused message is free, but not unlimited)."""
+    return _limits(settings.chat_messages_per_minute, settings.chat_messages_per_hour)
+
+
+def _limits(per_minute: int, per_hour: int) -> tuple[ratelimit.Limit, ...]:
+    return (
+        ratelimit.Limit("chat:user:minute", per_minute, 60),
+        ratelimit.Limit("chat:user:hour", per_hour, 3600),
+    )
+
+
+DEFAULT_CHAT_LIMITS = _limits(
+    Settings.model_fields["chat_messages_per_minute"].default,
+    Settings.model_fields["chat_messages_per_hour"].default,
+)
 
 OUT_OF_CREDITS = (
     "You're out of credits: an answer costs {price} and {available} available. "
@@ -233,6 +254,7 @@ async def answer_message(
     telephony: Telephony | None = None,
     watch_call: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     timeout_s: float = TURN_TIMEOUT_S,
+    limits: tuple[ratelimit.Limit, ...] = DEFAULT_CHAT_LIMITS,
 ) -> TurnResult:
     text = text.strip()
     if not message_id or len(message_id) > 100:
@@ -260,6 +282,14 @@ async def answer_message(
         workspace = await session.get(Workspace, actor.workspace_id)
         if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
             refused.body = "This workspace is suspended; the assistant is unavailable."
+            return refused
+        try:
+            await ratelimit.allow(session, [(limit, str(actor.user_id)) for limit in limits])
+        except ratelimit.RateLimited as exc:
+            refused.body = (
+                f"You're sending messages faster than I can answer them. {exc.wait_hint} "
+                "Nothing was charged for this message."
+            )
             return refused
 
         thread = await _open_thread(session, actor, thread_id, text)
@@ -343,7 +373,7 @@ async def answer_message(
         return TurnResult(
             TurnStatus.FAILED,
             "Sorry — I couldn't produce an answer just now"
-            + (" (it took too long)" if isinstance(exc, TimeoutError) else "")
+            + (" (it took too long)" if _timed_out(exc) else "")
             + ". Nothing was charged; please try again.",
             message_id,
             thread_id,
@@ -388,6 +418,19 @@ async def answer_message(
         tool_calls=calls,
         artifacts=list(context.artifacts),
     )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The turn's own deadline, or the model's request timing out: a chat model's
+    timeout (`ModelTimeoutError`) or a transport timeout it let through mid-stream."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a short chain of causes; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError | ModelTimeoutError):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 async def _balance_of(db: Database, workspace_id: uuid.UUID) -> ledger.Balance:

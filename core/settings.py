@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_s: float = Field(default=60.0, gt=0)
+    chat_messages_per_minute: int = Field(
+        default=20, ge=1, description="Messages one user may send the assistant per minute."
+    )
+    chat_messages_per_hour: int = Field(
+        default=300, ge=1, description="Messages one user may send the assistant per hour."
+    )
+    low_balance_credits: int = Field(
+        default=100, ge=0, description="Below this many available credits, chat warns once."
+    )
 
     # --- telephony and OTP (Twilio) -------------------------------------------------
     twilio_account_sid: str | None = None

@@ -563,8 +563,21 @@ def to_markdown(table: Table) -> str:
     """The table as a Markdown table, for the chat."""
     head = "| " + " | ".join(c.replace("_", " ") for c in table.columns) + " |"
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"
-    body = ["| " + " | ".join(_text(c) or "–" for c in row) + " |" for row in table.rows]
+    rates = {i for i, c in enumerate(table.columns) if c.endswith("_rate")}
+    body = [
+        "| "
+        + " | ".join((_percent(c) if i in rates else _text(c)) or "–" for i, c in enumerate(row))
+        + " |"
+        for row in table.rows
+    ]
     return "\n".join([head, rule, *body])
+
+
+def _percent(cell: Cell) -> str:
+    """A rate (0–1) as people read it: 0.6667 → "66.7%" (the CSV keeps the fraction)."""
+    if isinstance(cell, int | float | Decimal):
+        return f"{float(cell) * 100:.1f}%"
+    return _text(cell)
 
 
 def chart(table: Table) -> go.Figure:

@@ -8,9 +8,11 @@ from functools import cache
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
+from accounts.models import Role
 from core.errors import KloseError
 from core.settings import get_settings
 from retrieval.embeddings import Embedder, build_embedder
+from retrieval.indexing import calls_awaiting_index
 from retrieval.search import search
 from tools.contact_refs import resolve_contact
 from tools.context import AgentContext
@@ -42,10 +44,20 @@ async def search_calls(
             hits = await search(
                 session, ctx.actor, query, k=k, embedder=_embedder(), contact_id=contact_id
             )
+            waiting = 0
+            if not hits:
+                owner = ctx.actor.user_id if ctx.actor.role is Role.REP else None
+                waiting = await calls_awaiting_index(session, ctx.actor.workspace_id, owner)
     except KloseError as exc:
         return str(exc)
     if not hits:
-        return f"Nothing on your calls matches {query.strip()[:80]!r}."
+        pending = (
+            f" {waiting} call{'s' if waiting > 1 else ''} that just ended "
+            f"{'are' if waiting > 1 else 'is'} still being indexed: ask again in a minute."
+            if waiting
+            else ""
+        )
+        return f"Nothing on your calls matches {query.strip()[:80]!r}.{pending}"
     lines = [f"Top {len(hits)} passages for {query.strip()[:80]!r}:"]
     for n, hit in enumerate(hits, 1):
         speakers = ", ".join(hit.speakers)

@@ -10,6 +10,7 @@ from accounts.service import Actor
 from billing import ledger
 from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
+from accounts.ratelimit import Limit
 from chat_app.turns import TurnStatus, answer_message
 
 AGENT = build_agent(OfflineChatModel())
@@ -87,6 +88,28 @@ async def test_empty_and_huge_messages_are_refused(db):
     assert "limit" in huge.body
     async with db.session() as s:
         assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 1000
+
+
+async def test_a_user_over_the_message_rate_is_refused_free_and_others_are_not(db):
+    limits = (Limit("chat:user:minute", 3, 60), Limit("chat:user:hour", 100, 3600))
+    actor = await _actor(db, 10_000)
+    other = await _actor(db, 10_000)
+    results = [
+        await answer_message(
+            db, AGENT, actor, text="credits?", message_id=str(uuid.uuid4()), limits=limits
+        )
+        for _ in range(5)
+    ]
+    assert [r.status for r in results] == [TurnStatus.ANSWERED] * 3 + [TurnStatus.REFUSED] * 2
+    assert "faster than I can answer" in results[3].body
+    assert "wait about 1 minute" in results[3].body and "Nothing was charged" in results[3].body
+    async with db.session() as s:
+        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 10_000 - 3 * 500
+    # The limit is per user: someone else is still answered.
+    theirs = await answer_message(
+        db, AGENT, other, text="credits?", message_id=str(uuid.uuid4()), limits=limits
+    )
+    assert theirs.status is TurnStatus.ANSWERED
 
 
 async def test_thread_continues_with_history(db):

@@ -1,5 +1,6 @@
-"""A rep places a (simulated) call from the chat in a real browser: adds a contact,
-records consent, confirms the call with the button, and watches its progress live."""
+"""A rep's day in a real browser: adds a contact, records consent, confirms a
+(simulated) call with the button, watches its progress live, is shown the outcome and
+summary when it ends, asks for the summary and searches past calls."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ async def _funded_rep(database: Database):
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-def test_a_rep_calls_a_new_contact_and_watches_the_call(live_server, database):
+def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_server, database):
     from playwright.sync_api import expect, sync_playwright
 
     rep = asyncio.run(_funded_rep(database))
@@ -35,7 +36,7 @@ def test_a_rep_calls_a_new_contact_and_watches_the_call(live_server, database):
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
-        sign_in(page, live_server, rep.email, rep.password, rep.mobile)
+        sign_in(page, answering_server, rep.email, rep.password, rep.mobile)
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=30_000)
 
@@ -62,8 +63,30 @@ def test_a_rep_calls_a_new_contact_and_watches_the_call(live_server, database):
         expect(progress).to_be_visible(timeout=30_000)
         # The message is updated in place as the callbacks arrive, until the call is settled.
         expect(progress).to_contain_text("credits", timeout=90_000)
-        final = progress.inner_text()
+        final = progress.first.inner_text()
         page.screenshot(path=str(ARTIFACTS / "call_progress.png"), full_page=True)
+        # Unasked, once the insights are written: the outcome and the summary.
+        notice = page.get_by_text("Summary (AI-generated, may be inaccurate)")
+        expect(notice).to_be_visible(timeout=90_000)
+        page.screenshot(path=str(ARTIFACTS / "call_ended_notice.png"), full_page=True)
+
+        def ask(text: str) -> str:
+            """Send, wait for the one new answer (it ends with its cost), return it."""
+            before = replies.count()
+            say(text)
+            expect(replies).to_have_count(before + 1, timeout=60_000)
+            expect(replies.nth(before)).to_contain_text("· balance", timeout=60_000)
+            return str(replies.nth(before).inner_text())
+
+        summary = ask("summarize my last call")
+        search = ask("search my calls for webinar")
+        for _ in range(6):  # the indexing job runs a few seconds after the call ends
+            if "still being indexed" not in search:
+                break
+            page.wait_for_timeout(5_000)
+            search = ask("search my calls for webinar")
+        page.screenshot(path=str(ARTIFACTS / "call_search.png"), full_page=True)
         browser.close()
-    assert "ringing" in final, final
-    assert any(word in final for word in ("ended", "busy", "no answer", "failed")), final
+    assert "ringing → connected → ended" in final, final
+    assert "AI-generated" in summary and "Dana Whitfield" in summary, summary
+    assert "Dana Whitfield" in search and "webinar" in search.lower(), search

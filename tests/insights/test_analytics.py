@@ -435,6 +435,8 @@ async def test_csv_markdown_and_chart(db: Database, seed: Seed) -> None:
     markdown = to_markdown(days)
     assert markdown.splitlines()[0] == "| day | calls | connect rate | credits spent |"
     assert "| 2026-10-06 | 0 | – | 0 |" in markdown
+    rated = next(line for line in markdown.splitlines() if line.startswith("| 2026-10-05 "))
+    assert rated.split(" | ")[2].endswith("%"), rated  # rates read as percentages
 
     line = chart(days)
     assert [trace.type for trace in line.data] == ["scatter"] * 3

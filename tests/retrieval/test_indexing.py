@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accounts.models import Role
 from core.db import Database
@@ -23,9 +23,9 @@ from retrieval.embeddings import (
     OpenAIEmbedder,
     build_embedder,
 )
-from retrieval.indexing import index_call
+from retrieval.indexing import calls_awaiting_index, index_call
 from retrieval.models import TranscriptChunk
-from telephony.models import TranscriptSegment
+from telephony.models import Call, TranscriptSegment
 from tests.accounts.helpers import make_member
 from tests.insights.helpers import make_contact, seed_call
 
@@ -152,3 +152,26 @@ def test_build_embedder_follows_the_settings() -> None:
         build_embedder(Settings(embeddings_provider="openai", openai_api_key=None))
     live = build_embedder(Settings(embeddings_provider="openai", openai_api_key="sk-x"))
     assert isinstance(live, OpenAIEmbedder)
+
+
+async def test_a_call_that_just_ended_is_reported_as_awaiting_its_index(db: Database) -> None:
+    rep = (await make_member(db, Role.REP)).actor
+    other = (await make_member(db, Role.REP, workspace_id=rep.workspace_id)).actor
+    contact = await make_contact(db, rep)
+    call_id = await seed_call(
+        db, contact, rep.user_id, at=datetime.now(UTC), turns=[("agent", "hello about pricing")]
+    )
+    async with db.session() as session:
+        await session.execute(
+            update(Call).where(Call.id == call_id).values(settled_at=datetime.now(UTC))
+        )
+        await session.commit()
+
+    async def waiting(owner: uuid.UUID | None) -> int:
+        async with db.session() as session:
+            return await calls_awaiting_index(session, rep.workspace_id, owner)
+
+    assert (await waiting(rep.user_id), await waiting(None)) == (1, 1)
+    assert await waiting(other.user_id) == 0  # someone else's contact: not theirs to see
+    await index_call(db, call_id, FAKE)
+    assert await waiting(rep.user_id) == 0

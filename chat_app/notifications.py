@@ -1,0 +1,134 @@
+"""Notices the chat shows without being asked, each once per user.
+
+- A call the user placed has ended: its outcome and (AI-generated) summary, as soon as
+  the insights job has written them — or the outcome alone if they are still missing
+  `SUMMARY_WAIT` after the call ended.
+- Low balance: available credits fell below the threshold. Announced once per top-up
+  (the key names the newest grant), so the next dip after a purchase is announced too.
+
+`due_notices` claims what it returns (an insert that does nothing on conflict), so a
+notice is shown in one open chat only, even with several tabs polling.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import ledger
+from billing.models import CreditGrant
+from billing.money import credits_label
+from chat_app.models import ChatNotification
+from insights.models import CallInsight
+from telephony.models import Call, CallStatus, Contact
+from telephony.progress import progress_line
+
+SUMMARY_WAIT: Final = timedelta(seconds=90)
+LOOKBACK: Final = timedelta(hours=1)  # ended calls older than this are not announced
+
+
+@dataclass(frozen=True)
+class Notice:
+    key: str
+    text: str
+
+
+async def _claim(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
+    claimed = await session.scalar(
+        insert(ChatNotification)
+        .values(user_id=user_id, key=key)
+        .on_conflict_do_nothing()
+        .returning(ChatNotification.key)
+    )
+    return claimed is not None
+
+
+def call_ended_text(call: Call, contact_name: str, insight: CallInsight | None) -> str:
+    lines = [f"**{progress_line(call, contact_name)}**"]
+    if insight is not None:
+        lines.append(f"Summary (AI-generated, may be inaccurate): {insight.summary}")
+        if insight.objections:
+            lines.append("Objections: " + ", ".join(insight.objections) + ".")
+        if insight.next_steps:
+            lines.append("Next steps: " + "; ".join(insight.next_steps) + ".")
+    else:
+        lines.append("The summary isn't ready yet: ask me for it in a minute.")
+    return "\n\n".join(lines)
+
+
+async def _ended_calls(
+    session: AsyncSession, user_id: uuid.UUID, since: datetime, now: datetime
+) -> list[Notice]:
+    rows = (
+        await session.execute(
+            select(Call, Contact.name, CallInsight)
+            .join(Contact, Contact.id == Call.contact_id)
+            .outerjoin(CallInsight, CallInsight.call_id == Call.id)
+            .where(
+                Call.placed_by == user_id,
+                Call.settled_at.is_not(None),
+                Call.status.in_([s.value for s in CallStatus if s.terminal]),
+                Call.settled_at >= max(since, now - LOOKBACK),
+                ~select(ChatNotification.key)
+                .where(
+                    ChatNotification.user_id == user_id,
+                    ChatNotification.key == func.concat("call-ended:", Call.id),
+                )
+                .exists(),
+            )
+            .order_by(Call.settled_at)
+            .limit(20)
+        )
+    ).all()
+    notices = []
+    for call, contact_name, insight in rows:
+        ready = insight is not None or (call.settled_at or now) <= now - SUMMARY_WAIT
+        if not ready:
+            continue
+        key = f"call-ended:{call.id}"
+        if await _claim(session, user_id, key):
+            notices.append(Notice(key, call_ended_text(call, contact_name, insight)))
+    return notices
+
+
+async def _low_balance(
+    session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, threshold_mc: int
+) -> list[Notice]:
+    balance = await ledger.get_balance(session, workspace_id)
+    available = balance.balance_mc - balance.held_mc
+    if available >= threshold_mc:
+        return []
+    newest_grant = await session.scalar(
+        select(func.max(CreditGrant.id)).where(CreditGrant.workspace_id == workspace_id)
+    )
+    key = f"low-balance:{newest_grant or 0}"
+    if not await _claim(session, user_id, key):
+        return []
+    text = (
+        f"⚠️ Low balance: {credits_label(max(available, 0))} available. A call costs 1 credit "
+        "per second and each answer 0.5 credit. Buy more at [/billing/buy](/billing/buy)."
+    )
+    return [Notice(key, text)]
+
+
+async def due_notices(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    since: datetime,
+    low_balance_mc: int,
+    now: datetime | None = None,
+) -> list[Notice]:
+    """Claim and return the notices this user has not been shown yet (committed)."""
+    at = now or datetime.now(UTC)
+    notices = await _ended_calls(session, user_id, since, at)
+    notices += await _low_balance(session, user_id, workspace_id, low_balance_mc)
+    await session.commit()
+    return notices

@@ -1,0 +1,94 @@
+"""Chat history on our PostgreSQL: Chainlit's SQLAlchemy data layer on the `chat_ui`
+tables that our migration owns, and the files (charts, CSVs) of a thread."""
+
+import json
+import uuid
+
+from chainlit.context import init_http_context
+from chainlit.element import File, Plotly
+from chainlit.message import Message
+from chainlit.step import Step
+from chainlit.user import User
+from sqlalchemy import text
+
+from chat_app.history import ChatFiles, build_history
+
+
+async def _columns(db, table: str) -> set[str]:
+    async with db.session() as s:
+        rows = await s.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'chat_ui' AND table_name = :t"
+            ),
+            {"t": table},
+        )
+        return {r[0] for r in rows}
+
+
+def _chainlit_context() -> str:
+    """A Chainlit HTTP context (as for a REST call) so steps and elements can be built."""
+    tid = str(uuid.uuid4())
+    init_http_context(thread_id=tid)
+    return tid
+
+
+async def test_step_message_and_element_keys_fit_the_columns(db):
+    _chainlit_context()
+    steps = await _columns(db, "steps")
+    elements = await _columns(db, "elements")
+    step = Step(name="check_credits", type="tool")
+    message = Message(content="hello", author="Klosesales")
+    assert set(step.to_dict()) <= steps, set(step.to_dict()) - steps
+    assert set(message.to_dict()) <= steps, set(message.to_dict()) - steps
+    for element in (
+        File(name="calls.csv", content=b"a,b\n1,2\n", mime="text/csv"),
+        Plotly(name="chart", figure=__import__("plotly.graph_objects").graph_objects.Figure()),
+    ):
+        assert set(element.to_dict()) <= elements, set(element.to_dict()) - elements
+
+
+async def test_a_thread_with_its_messages_and_a_file_comes_back(db):
+    thread_id = _chainlit_context()
+    files = ChatFiles(db)
+    history = build_history(db.url, files)
+    try:
+        email = f"rep-{uuid.uuid4().hex[:6]}@example.test"
+        persisted = await history.create_user(User(identifier=email, metadata={"role": "rep"}))
+        assert persisted is not None
+        await history.update_thread(thread_id, name="Calls today", user_id=persisted.id)
+        question = Message(content="connect rate by rep", author=email, type="user_message")
+        answer = Message(content="Here is the chart.", author="Klosesales")
+        tool = Step(name="analytics", type="tool", parent_id=answer.id)
+        tool.input, tool.output = '{"metric": "connect_rate"}', "rep | rate"
+        for step in (question, answer, tool):
+            await history.create_step(step.to_dict())
+        csv = File(name="calls.csv", content=b"rep,rate\nAna,0.5\n", mime="text/csv")
+        csv.for_id = answer.id
+        await history.create_element(csv)
+        await history.update_thread(thread_id, metadata={"assistant_thread_id": "abc"})
+
+        thread = await history.get_thread(thread_id)
+        assert thread is not None and thread["userIdentifier"] == email
+        assert thread["name"] == "Calls today"
+        outputs = {s["name"]: s["output"] for s in thread["steps"]}
+        assert outputs["analytics"] == "rep | rate" and "Here is the chart." in outputs.values()
+        metadata = thread["metadata"]
+        metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+        assert metadata["assistant_thread_id"] == "abc"
+        [element] = thread["elements"]
+        assert element["url"].startswith("/chat-files/" + persisted.id)
+        key = element["url"].removeprefix("/chat-files/")
+        assert await files.read(key, email) == (b"rep,rate\nAna,0.5\n", "text/csv")
+        assert await files.read(key, "someone-else@example.test") is None
+
+        listed = await history.get_all_user_threads(user_id=persisted.id)
+        assert [t["id"] for t in listed or []] == [thread_id]
+        # Chainlit's `users` table is its own: ours is untouched.
+        async with db.session() as s:
+            ours = await s.scalar(
+                text("SELECT count(*) FROM public.users WHERE email = :e"), {"e": email}
+            )
+        assert ours == 0
+    finally:
+        await history.engine.dispose()
