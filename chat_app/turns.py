@@ -452,11 +452,14 @@ async def _repeat(session: AsyncSession, actor: Actor, message_id: str) -> TurnR
     if turn is None or turn.user_id != actor.user_id:
         raise TurnError("That message id is already in use.")
     balance = await ledger.get_balance(session, actor.workspace_id)
-    body = (
-        turn.answer
-        if turn.status == TurnStatus.ANSWERED.value and turn.answer
-        else "This message is already being answered."
-    )
+    if turn.status == TurnStatus.ANSWERED.value and turn.answer:
+        body = turn.answer
+    elif turn.status == TurnStatus.FAILED.value:
+        body = "This message could not be answered and nothing was charged: please send it again."
+    elif turn.status == TurnStatus.REFUSED.value and turn.answer:
+        body = turn.answer
+    else:
+        body = "This message is already being answered."
     return TurnResult(
         TurnStatus.DUPLICATE,
         body,

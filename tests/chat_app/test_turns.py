@@ -1,16 +1,21 @@
 """An answered message is billed 0.5 credit exactly once; refused or failed ones are free."""
 
+import asyncio
 import subprocess
 import sys
 import uuid
 
+import pytest
+from sqlalchemy import func, select
+
 from accounts import service as accounts
 from accounts.models import Role
+from accounts.ratelimit import Limit
 from accounts.service import Actor
 from billing import ledger
 from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
-from accounts.ratelimit import Limit
+from chat_app.models import AssistantMessage, AssistantTurn
 from chat_app.turns import TurnStatus, answer_message
 
 AGENT = build_agent(OfflineChatModel())
@@ -110,6 +115,41 @@ async def test_a_user_over_the_message_rate_is_refused_free_and_others_are_not(d
         db, AGENT, other, text="credits?", message_id=str(uuid.uuid4()), limits=limits
     )
     assert theirs.status is TurnStatus.ANSWERED
+
+
+async def test_a_connection_dropped_mid_answer_costs_nothing_and_leaves_nothing_half_done(db):
+    started = asyncio.Event()
+
+    class Slow:
+        async def astream(self, *args, **kwargs):
+            started.set()
+            await asyncio.sleep(60)
+            yield {}  # pragma: no cover
+
+    actor = await _actor(db, 1000)
+    message_id = str(uuid.uuid4())
+    turn = asyncio.create_task(
+        answer_message(db, Slow(), actor, text="credits?", message_id=message_id)
+    )
+    await started.wait()
+    async with db.session() as s:
+        assert (await ledger.get_balance(s, actor.workspace_id)).held_mc == 500
+    turn.cancel()  # what the UI does when the socket goes away or the user presses stop
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    async with db.session() as s:
+        balance = await ledger.get_balance(s, actor.workspace_id)
+        stored = await s.get(AssistantTurn, message_id)
+        messages = await s.scalar(
+            select(func.count())
+            .select_from(AssistantMessage)
+            .where(AssistantMessage.thread_id == stored.thread_id)
+        )
+    assert (balance.balance_mc, balance.held_mc) == (1000, 0)
+    assert stored.status == "failed" and messages == 0
+    again = await answer_message(db, AGENT, actor, text="credits?", message_id=message_id)
+    assert again.status is TurnStatus.DUPLICATE and "send it again" in again.body
+    assert again.balance_mc == 1000
 
 
 async def test_thread_continues_with_history(db):

@@ -1,38 +1,31 @@
 """`OpenAISalesAgent` against a local double of OpenAI's Chat Completions API over real HTTP.
 
-The double answers `POST /v1/chat/completions` with `stream: true` the way OpenAI
-documents it: server-sent events, each `data: {chat.completion.chunk}` carrying a
-`choices[0].delta.content` piece, then `data: [DONE]`. It records every request body and
-can instead fail with a 500, stall before the first chunk, or stall mid-stream.
+The double (`tests/openai_double.py`) answers `POST /v1/chat/completions` with
+`stream: true` the way OpenAI documents it: server-sent events, each
+`data: {chat.completion.chunk}` carrying a `choices[0].delta.content` piece, then
+`data: [DONE]`. It records every request body and can instead fail with a 500, stall
+before the first chunk, or stall mid-stream.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from telephony.models import CallOutcome
 from telephony.voice.agent import OpenAIConfig, build_voice_agent, fallback_line, opening_line
 from telephony.voice.brief import CallBrief
 from telephony.voice.openai_agent import OpenAISalesAgent
-from tests.http_double import serve_in_thread
+from tests.openai_double import MODEL, OpenAIDouble, Reply, serve_openai_double
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # Monday 2:00 PM in Chicago
 API_KEY = "sk-test-not-a-real-key"
-MODEL = "gpt-test-mini"
 TIMEOUT_S = 0.5
 BRIEF = CallBrief.build(
     rep_name="Dana Lee",
@@ -45,70 +38,24 @@ BRIEF = CallBrief.build(
 FALLBACK = (
     "Sorry, I'm having trouble on my end — Dana Lee will follow up with you directly. Goodbye."
 )
-Mode = Literal["stream", "error", "slow", "stall"]
-
-
-@dataclass
-class OpenAIDouble:
-    mode: Mode = "stream"
-    pieces: list[str] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    auth: list[str] = field(default_factory=list)
-
-    def chunk(self, delta: dict[str, str], finish: str | None = None) -> str:
-        body = {
-            "id": "chatcmpl-double",
-            "object": "chat.completion.chunk",
-            "created": 1_700_000_000,
-            "model": MODEL,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return f"data: {json.dumps(body)}\n\n"
-
-    async def events(self) -> AsyncIterator[str]:
-        yield self.chunk({"role": "assistant", "content": ""})
-        for n, piece in enumerate(self.pieces):
-            if self.mode == "stall" and n == 2:
-                await asyncio.sleep(2)
-            yield self.chunk({"content": piece})
-        yield self.chunk({}, finish="stop")
-        yield "data: [DONE]\n\n"
-
-    async def completions(self, request: Request) -> Response:
-        self.requests.append(await request.json())
-        self.auth.append(request.headers.get("authorization", ""))
-        if self.mode == "error":
-            return JSONResponse(
-                {"error": {"message": "The server had an error", "type": "server_error"}},
-                status_code=500,
-            )
-        if self.mode == "slow":
-            await asyncio.sleep(2)
-        return StreamingResponse(self.events(), media_type="text/event-stream")
 
 
 @pytest.fixture(scope="module")
 def double_url() -> Iterator[tuple[OpenAIDouble, str]]:
-    double = OpenAIDouble()
-    app = Starlette(routes=[Route("/v1/chat/completions", double.completions, methods=["POST"])])
-    with serve_in_thread(app, name="OpenAI double") as url:
-        yield double, url
+    yield from serve_openai_double()
 
 
 @pytest.fixture
 def double(double_url: tuple[OpenAIDouble, str]) -> OpenAIDouble:
     found = double_url[0]
-    found.mode, found.pieces = "stream", []
-    found.requests.clear()
-    found.auth.clear()
+    found.reset()
+    found.default = Reply()
     return found
 
 
 @pytest.fixture
 def agent(double: OpenAIDouble, double_url: tuple[OpenAIDouble, str]) -> OpenAISalesAgent:
-    config = OpenAIConfig(
-        api_key=API_KEY, model=MODEL, base_url=f"{double_url[1]}/v1", timeout_s=TIMEOUT_S
-    )
+    config = OpenAIConfig(api_key=API_KEY, model=MODEL, base_url=double_url[1], timeout_s=TIMEOUT_S)
     made = build_voice_agent(BRIEF, now=lambda: NOW, tz=CHICAGO, openai=config)
     assert isinstance(made, OpenAISalesAgent)
     made.opening()
@@ -122,7 +69,9 @@ async def reply(agent: OpenAISalesAgent, text: str) -> list[str]:
 async def test_streamed_tokens_arrive_in_order_as_word_pieces(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.pieces = ["Great", " question", "! Dana", " can walk", " you through it. ", "Okay?"]
+    double.default = Reply(
+        pieces=["Great", " question", "! Dana", " can walk", " you through it. ", "Okay?"]
+    )
     pieces = await reply(agent, "How does it work?")
     assert "".join(pieces) == "Great question! Dana can walk you through it. Okay?"
     assert pieces == [
@@ -154,10 +103,12 @@ async def test_streamed_tokens_arrive_in_order_as_word_pieces(
 async def test_history_is_kept_and_an_interruption_keeps_only_what_was_heard(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.pieces = ["It cuts fuel costs ", "by about 12 percent. ", "Does that sound useful?"]
+    double.default = Reply(
+        pieces=["It cuts fuel costs ", "by about 12 percent. ", "Does that sound useful?"]
+    )
     await reply(agent, "Sure.")
     agent.interrupted("It cuts fuel costs")
-    double.pieces = ["Sorry, go ahead."]
+    double.default = Reply(pieces=["Sorry, go ahead."])
     await reply(agent, "Wait, what about my trucks?")
     history = [(m["role"], m["content"]) for m in double.requests[-1]["messages"][1:]]
     assert history == [
@@ -172,7 +123,7 @@ async def test_history_is_kept_and_an_interruption_keeps_only_what_was_heard(
 async def test_a_reply_cut_off_by_a_barge_in_stays_in_the_history(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.pieces = ["It cuts ", "fuel ", "costs ", "by about 12 percent."]
+    double.default = Reply(pieces=["It cuts ", "fuel ", "costs ", "by about 12 percent."])
     stream = cast(AsyncGenerator[str, None], agent.respond("Go on."))
     assert [await anext(stream) for _ in range(3)] == ["It ", "cuts ", "fuel "]
     # The relay cancels its speaking task and reports what was heard; the generator is
@@ -189,7 +140,7 @@ async def test_a_reply_cut_off_by_a_barge_in_stays_in_the_history(
 async def test_a_server_error_yields_the_fallback_and_ends_the_call(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.mode = "error"
+    double.default = Reply(status=500)
     text = "".join(await reply(agent, "Tell me more."))
     assert text == FALLBACK == fallback_line(BRIEF)
     assert agent.state.end_call
@@ -199,7 +150,7 @@ async def test_a_server_error_yields_the_fallback_and_ends_the_call(
 async def test_a_timeout_before_the_first_token_yields_the_fallback(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.mode = "slow"
+    double.default = Reply(delay_s=2)
     started = time.monotonic()
     text = "".join(await reply(agent, "Tell me more."))
     assert time.monotonic() - started < 1.5
@@ -210,8 +161,9 @@ async def test_a_timeout_before_the_first_token_yields_the_fallback(
 async def test_a_stream_that_stalls_midway_ends_with_the_fallback(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.mode = "stall"
-    double.pieces = ["It cuts ", "fuel ", "costs by 12 percent."]
+    double.default = Reply(
+        pieces=["It cuts ", "fuel ", "costs by 12 percent."], stall_before_piece=2, stall_s=2
+    )
     started = time.monotonic()
     text = "".join(await reply(agent, "Tell me more."))
     assert time.monotonic() - started < 1.5
@@ -245,7 +197,7 @@ async def test_a_named_time_is_booked_without_the_model(
 async def test_objections_are_recorded_while_the_model_answers(
     agent: OpenAISalesAgent, double: OpenAIDouble
 ) -> None:
-    double.pieces = ["Fair enough. ", "Dana can show you the savings."]
+    double.default = Reply(pieces=["Fair enough. ", "Dana can show you the savings."])
     await reply(agent, "We already use another tool, and I'm not the decision maker.")
     assert agent.state.objections == ["competitor", "authority"]
     assert len(double.requests) == 1
@@ -253,7 +205,7 @@ async def test_objections_are_recorded_while_the_model_answers(
 
 
 async def test_mutual_goodbye_ends_the_call(agent: OpenAISalesAgent, double: OpenAIDouble) -> None:
-    double.pieces = ["Thanks for your time. ", "Goodbye!"]
+    double.default = Reply(pieces=["Thanks for your time. ", "Goodbye!"])
     await reply(agent, "Not interested. Bye.")
     assert agent.state.end_call
     assert agent.state.outcome == CallOutcome.NOT_INTERESTED
