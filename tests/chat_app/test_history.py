@@ -11,7 +11,9 @@ from chainlit.step import Step
 from chainlit.user import User
 from sqlalchemy import text
 
+from accounts.models import Role
 from chat_app.history import ChatFiles, build_history
+from tests.accounts.helpers import client, make_member, sign_in
 
 
 async def _columns(db, table: str) -> set[str]:
@@ -92,3 +94,29 @@ async def test_a_thread_with_its_messages_and_a_file_comes_back(db):
         assert ours == 0
     finally:
         await history.engine.dispose()
+
+
+async def test_chat_files_are_served_to_their_author_only(db, live_server):
+    _chainlit_context()
+    files = ChatFiles(db)
+    history = build_history(db.url, files)
+    author = await make_member(db, Role.REP)
+    stranger = await make_member(db, Role.REP)
+    try:
+        persisted = await history.create_user(User(identifier=author.email, metadata={}))
+        assert persisted is not None
+        key = f"{persisted.id}/{uuid.uuid4()}/calls.csv"
+        await files.upload_file(key, b"rep,rate\n", mime="text/csv")
+    finally:
+        await history.engine.dispose()
+    async with client(live_server) as http:
+        anonymous = await http.get(f"/chat-files/{key}")
+        assert anonymous.status_code == 401
+        await sign_in(http, db, author)
+        mine = await http.get(f"/chat-files/{key}")
+        assert mine.status_code == 200 and mine.content == b"rep,rate\n"
+        assert mine.headers["content-type"].startswith("text/csv")
+    async with client(live_server) as http:
+        await sign_in(http, db, stranger)
+        theirs = await http.get(f"/chat-files/{key}")
+        assert theirs.status_code == 404 and b"rep,rate" not in theirs.content
