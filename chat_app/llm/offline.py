@@ -23,11 +23,15 @@ from chat_app.llm.messages import message_text
 from chat_app.llm.offline_router import route
 
 CAPABILITIES = (
-    "I'm the offline assistant (limited mode). I can tell you your credit balance "
-    "(“how many credits do I have?”), list the credit packages, estimate one with tax "
-    "(“estimate the starter pack for US 94105”), start a purchase (“buy the starter "
-    "pack”) and show what you bought (“what did I buy?”). Set OPENAI_API_KEY to enable "
-    "the full assistant."
+    "I'm the offline assistant (limited mode): I understand common requests, one at a "
+    "time. Contacts and calls: “add a contact Jane Doe +1 415 555 0123 at Acme”, "
+    "“record express written consent for Jane Doe from the web form”, “call Jane Doe "
+    "about the spring promotion”, “status of my last call”, “list my calls this week”. "
+    "After a call: “summarize my last call”, “show the transcript of my call with Jane "
+    "Doe”, “search my calls for pricing”, “connect rate by rep this month”. Credits: "
+    "“how many credits do I have?”, “what packages are there?”, “estimate the starter "
+    "pack for US 94105”, “buy the starter pack”, “what did I buy?”. Set OPENAI_API_KEY "
+    "to enable the full assistant."
 )
 GREETING = "Hello! " + CAPABILITIES
 

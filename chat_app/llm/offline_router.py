@@ -1,20 +1,29 @@
 """Maps a user's message to one of the assistant's tools without a language model.
 
-Each intent has weighted cue words and phrases; a message's score for an intent is
-the sum of the weights it matches (capped at 1). Below `THRESHOLD` nothing is
-guessed: the model says what it can do instead.
+A message is scored against each intent by weighted cues: phrases of its normalised
+text, regular expressions over that text, and signals read from the message (a phone
+number, a named credit package, a period, a reference to one call, an order to place a
+call …). The highest sum wins. Below `THRESHOLD` nothing is guessed, and neither is
+anything no tool does (writing an email, deleting, scheduling …): the model then says
+it can't do that offline and how to enable the full one. The winner's extractor pulls
+the tool's arguments out of the message: contact names, phone numbers, call ids,
+periods, package names, countries and postal codes.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from billing.purchases import BillingAddressInvalid, parse_country
 
 THRESHOLD = 0.5
+
+Extractor = Callable[[str, date], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -23,15 +32,126 @@ class Intent:
     tool: str | None  # None: answered without a tool (greetings, help)
     cues: dict[str, float]
     examples: tuple[str, ...] = field(default=())
-    # Pulls the tool's arguments out of the message.
-    extract: Callable[[str], dict[str, Any]] | None = None
+    # Pulls the tool's arguments out of the message (the message, today's date).
+    extract: Extractor | None = None
     # The answer, for intents answered without a tool.
     reply: str | None = None
+    # Regular expressions over the normalised message, with their weights.
+    patterns: tuple[tuple[str, float], ...] = ()
+    # Weights of the signals found in the message (see `_signals`).
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def score(self, padded: str, found: frozenset[str]) -> float:
+        total = sum(w for cue, w in self.cues.items() if f" {cue} " in padded)
+        total += sum(w for pattern, w in self.patterns if re.search(pattern, padded))
+        return total + sum(w for name, w in self.signals.items() if name in found)
 
 
-_PACKAGE_WORD = re.compile(
-    r"\b([a-z0-9][a-z0-9,]*)\s+(?:credit\s+)?(?:pack|package|plan|bundle)s?\b"
+def _text_only(extract: Callable[[str], dict[str, Any]]) -> Extractor:
+    return lambda text, today: extract(text)
+
+
+def _strip(text: str) -> str:
+    return text.strip(" ,.;:!?\"'“”‘’()").strip()
+
+
+# --- entities ------------------------------------------------------------------------------
+
+# A phone number in any common format: +1 415 555 0134, (415) 555-0134, 415.555.0134 …
+_PHONE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
+_CALL_ID = re.compile(r"\b([0-9a-f]{8})(?:-[0-9a-f-]{4,})?\b", re.IGNORECASE)
+
+
+# Words that start with a capital without being (part of) a person's name: sentence
+# starts, commands, pronouns, calendar words.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_NOT_NAMES = _words(
+    """
+    a about add after all also am an analyse analyze and any anyone are as ask at average
+    be break brief but buy by call calls can cancel change check compare could create cut
+    did dial do does end every find for from get give go good great hang has have he hello
+    help her hey hi his how how's i i'd i'll i'm i've in insights is it it's just last
+    let's list log look make may me met might my need new next no note now of ok okay on
+    one or our please place pull purchase put quick reach read record remember ring save
+    see set she should show so some start status still stop summarise summarize tell thank
+    thanks that that's the their them then there these they this those to today tomorrow
+    transcript try update us was we we've were what what's whats when where which who why
+    will with would yes yesterday you your
+    identify locate provide display generate initiate proceed kindly review fetch retrieve
+    open share send email text remove delete export import walk explain calculate confirm
+    schedule book assign tag mark flag let lets
+    monday tuesday wednesday thursday friday saturday sunday
+    january february march april june july august september october november december
+    """
 )
+_WORD_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def _names(text: str) -> list[tuple[str, int, int]]:
+    """Runs of capitalised words that look like a person's name ('Dana Whitfield',
+    "Tom O'Neill", "Priya's" → 'Priya'), with where they start and end."""
+    runs: list[tuple[str, int, int]] = []
+    words: list[str] = []
+    start = end = 0
+
+    def close() -> None:
+        if words:
+            runs.append((" ".join(words), start, end))
+            words.clear()
+
+    for token in _WORD_TOKEN.finditer(text):
+        word = token.group(0)
+        possessive = word[-2:] in ("'s", "’s")
+        bare = word[:-2] if possessive else word
+        namey = (
+            bare[0].isupper()
+            and bare.lower().replace("’", "'") not in _NOT_NAMES
+            and not (bare.isupper() and len(bare) <= 3)
+        )
+        if namey and words and text[end : token.start()].strip():
+            close()  # punctuation in between: a new run
+        if not namey:
+            close()
+            continue
+        if not words:
+            start = token.start()
+        words.append(bare)
+        end = token.start() + len(bare)
+        if possessive or len(words) == 4:
+            close()
+    close()
+    return [run for run in runs if not _opens_an_order(text, run)]
+
+
+_DETERMINER_AFTER = re.compile(
+    r"\s+(?:the|a|an|my|our|all|any|every|me|us|this|that|these|those|with|to|for|up|out)\b",
+    re.IGNORECASE,
+)
+
+
+def _opens_an_order(text: str, run: tuple[str, int, int]) -> bool:
+    """'Identify the objections …': one capitalised word opening a sentence, followed by
+    a determiner, is an imperative verb, not a name."""
+    name, start, end = run
+    if " " in name or text[:start].rstrip()[-1:] not in ("", ".", "!", "?", ";"):
+        return False
+    return _DETERMINER_AFTER.match(text, end) is not None
+
+
+_NAME_STOP = (
+    r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went|going"
+    r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please)\b"
+    r"|[,.;:?!]|$)"
+)
+_PRONOUNS = frozenset({"me", "my", "it", "that", "this", "them", "him", "her", "us", "you"})
+
+
+# --- packages and billing places --------------------------------------------------------
+
+_PACKAGE_WORD = re.compile(r"\b([a-z0-9][a-z0-9,]*)\s+(?:credit\s+)?(?:pack|package|plan|bundle)\b")
 _CREDIT_COUNT = re.compile(r"\b(\d[\d,]*)\s*(?:credits?|pack)\b")
 _NOT_A_PACKAGE = frozenset(
     {
@@ -42,6 +162,7 @@ _NOT_A_PACKAGE = frozenset(
         "that",
         "my",
         "your",
+        "our",
         "one",
         "which",
         "what",
@@ -49,9 +170,33 @@ _NOT_A_PACKAGE = frozenset(
         "cheapest",
         "biggest",
         "best",
+        "more",
+        "new",
+        "any",
+        "other",
+        "show",
+        "list",
+        "see",
+        "buy",
+        "get",
+        "estimate",
+        "purchase",
+        "order",
+        "quote",
+        "all",
     }
 )
-_PLACE = re.compile(r"\b(?:for|in|from)\s+([^?!]+?)\s*[?.!]*$", re.IGNORECASE)
+
+
+_BARE_PACKAGE = re.compile(
+    r"\b(?:estimate|quote(?: me)?(?: for)?|buy|purchase|purchasing|order|get me"
+    r"|how much (?:is|for|would|does|will))\s+(?:the\s+)?"
+    r"([a-z][a-z0-9]*)\b"
+)
+_NOT_A_BARE_PACKAGE = _NOT_A_PACKAGE | _words(
+    "credits some me us it them now please for another extra additional with how history"
+    " of to again is that this a an my our"
+)
 
 
 def _package(text: str) -> str:
@@ -60,35 +205,62 @@ def _package(text: str) -> str:
         if match.group(1) not in _NOT_A_PACKAGE:
             return match.group(1)
     count = _CREDIT_COUNT.search(lowered)
-    return count.group(1).replace(",", "") if count else ""
+    if count:
+        return count.group(1).replace(",", "")
+    bare = _BARE_PACKAGE.search(lowered)
+    return bare.group(1) if bare and bare.group(1) not in _NOT_A_BARE_PACKAGE else ""
+
+
+# A lookahead: every lead is tried ('for the starter pack in the UK').
+_PLACE_LEAD = re.compile(
+    r"\b(?=(?:billing country|billing in|billed in|country|for|in|from)\s+([^,;?!()]+))",
+    re.IGNORECASE,
+)
+_POSTAL = re.compile(
+    r"\b(?:postal code|postcode|post code|zip code|zip)\s*:?\s*"
+    r"([A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4})?)\b",
+    re.IGNORECASE,
+)
+
+
+def _country_of(words: list[str]) -> tuple[str, list[str]] | None:
+    """The longest leading words naming a country, and the words after them. A
+    two-letter code counts only in capitals ('in' is not India, 'me' not Montenegro)."""
+    for end in range(len(words), 0, -1):
+        candidate = " ".join(words[:end]).rstrip(".")
+        if len(candidate) <= 3 and not candidate.isupper():
+            continue
+        try:
+            parse_country(candidate)
+        except BillingAddressInvalid:
+            continue
+        return candidate, words[end:]
+    return None
 
 
 def _place(text: str) -> dict[str, Any]:
-    """'… for US 94105' → country and postal code; the longest leading words that
-    name a country are the country, the rest the postal code."""
-    match = _PLACE.search(text)
-    if match is None:
-        return {}
-    words = match.group(1).split()
-    if words and words[0].lower() == "the":
-        words = words[1:]
-    for end in range(len(words), 0, -1):
-        try:
-            parse_country(" ".join(words[:end]))
-        except BillingAddressInvalid:
+    """'… for US 94105' → country and postal code; 'billing in Germany', 'if I'm in
+    France', 'for Canada, postal code M5V 2T6'."""
+    place: dict[str, Any] = {}
+    for match in _PLACE_LEAD.finditer(text):
+        words = match.group(1).split()
+        if words and words[0].lower() == "the":
+            words = words[1:]
+        found = _country_of(words)
+        if found is None:
             continue
-        place: dict[str, Any] = {"country": " ".join(words[:end])}
-        if words[end:]:
-            place["postal_code"] = " ".join(words[end:])
-        return place
-    return {}
+        place = {"country": found[0]}
+        rest = found[1]
+        if rest and any(ch.isdigit() for ch in rest[0]) and len("".join(rest)) <= 10:
+            place["postal_code"] = " ".join(rest)
+    postal = _POSTAL.search(text)
+    if postal:
+        place["postal_code"] = postal.group(1).strip()
+    return place
 
 
 def _purchase_args(text: str) -> dict[str, Any]:
     return {"package": _package(text), **_place(text)}
-
-
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 def _mobile_args(text: str) -> dict[str, Any]:
@@ -96,81 +268,170 @@ def _mobile_args(text: str) -> dict[str, Any]:
     return {"new_mobile": match.group(0).strip()} if match else {"new_mobile": ""}
 
 
-# --- calls, contacts and insights -------------------------------------------------------
+# --- contacts and consent ------------------------------------------------------------------
 
-_CALL_ID = re.compile(r"\b([0-9a-f]{8})(?:-[0-9a-f-]{4,})?\b", re.IGNORECASE)
 _CONSENT_TYPES = (
-    ("existing relationship", "existing relationship"),
     ("existing business relationship", "existing relationship"),
+    ("existing relationship", "existing relationship"),
+    ("existing customer", "existing relationship"),
+    ("current customer", "existing relationship"),
     ("express written", "express written"),
     ("written", "express written"),
+    ("in writing", "express written"),
+    ("signed", "express written"),
     ("express", "express"),
     ("verbal", "express"),
 )
-_NAME_STOP = (
-    r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went)\b"
-    r"|[,.;:?!]|$)"
+_COMPANY_CUES = (
+    re.compile(r"\bcompany:?\s+([^,.;()]+)", re.IGNORECASE),
+    re.compile(r"\bworks? (?:at|for)\s+([^,.;()]+)", re.IGNORECASE),
+    re.compile(r"\(([^)\d]+)\)"),
+    re.compile(r"\b(?:at|from|of)\s+([A-Z][^,.;()+\d]*)"),
+)
+_COMPANY_END = re.compile(
+    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please)\b.*$", re.IGNORECASE
 )
 
 
-def _strip(text: str) -> str:
-    return text.strip(" ,.;:!?\"'").strip()
+def _company(text: str, name: str, name_end: int) -> str | None:
+    for cue in _COMPANY_CUES:
+        for match in cue.finditer(text):
+            company = _strip(_COMPANY_END.sub("", match.group(1)))
+            if company and company != name:
+                return company
+    # 'New contact: Marcus Bell, (415) 555-0188, Acme Corp': a capitalised part on its own.
+    for part in text[name_end:].split(","):
+        part = _strip(part)
+        if (
+            part
+            and part[0].isupper()
+            and not _PHONE.search(part)
+            and part.split()[0].lower() not in _NOT_NAMES
+        ):
+            return part
+    return None
 
 
 def _contact_args(text: str) -> dict[str, Any]:
     phone = _PHONE.search(text)
     args: dict[str, Any] = {"name": "", "phone": phone.group(0).strip() if phone else ""}
-    head = text[: phone.start()] if phone else text
-    head = re.sub(
-        r"^\s*(?:please\s+)?(?:add|create|save|new)\s+(?:a\s+)?(?:new\s+)?(?:contact|prospect|lead)?\s*(?:named|called|:)?\s*",
-        "",
-        head,
-        flags=re.IGNORECASE,
-    )
-    args["name"] = _strip(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
-    tail = text[phone.end() :] if phone else ""
-    company = re.search(
-        r"(?:\bat|\bfrom|\bcompany:?|\bworks? (?:at|for))\s+([^,.;]+)", tail or text, re.IGNORECASE
-    )
+    names = [n for n in _names(text) if not phone or n[1] < phone.start() or n[1] > phone.end()]
+    if names:
+        args["name"], _, name_end = names[0]
+    else:
+        head = text[: phone.start()] if phone else text
+        head = re.sub(
+            r"^\s*(?:please\s+)?(?:add|create|save|new)\s+(?:a\s+)?(?:new\s+)?"
+            r"(?:contact|prospect|lead)?\s*(?:named|called|:)?\s*",
+            "",
+            head,
+            flags=re.IGNORECASE,
+        )
+        args["name"] = _strip(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
+        name_end = phone.start() if phone else len(text)
+    company = _company(text, args["name"], name_end)
     if company:
-        args["company"] = _strip(company.group(1))
+        args["company"] = company
     return args
 
 
 def _consent_args(text: str) -> dict[str, Any]:
     lowered = text.lower()
     kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered), "express")
-    contact = re.search(r"\bfor\s+(.+?)" + _NAME_STOP, text, re.IGNORECASE)
-    if contact is None:
-        contact = re.match(
-            r"^\s*(.+?)\s+(?:gave|has given|agreed|consented)\b", text, re.IGNORECASE
-        )
+    names = _names(text)
+    contact = names[0][0] if names else ""
+    if not contact:
+        found = re.search(r"\bfor\s+(.+?)" + _NAME_STOP, text, re.IGNORECASE)
+        if found is None:
+            found = re.match(
+                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented)\b", text, re.IGNORECASE
+            )
+        if found and _strip(found.group(1)).lower() not in _PRONOUNS:
+            contact = _strip(found.group(1))
     source = re.search(
         r"\b(?:from|via|on|through|at)\s+(?:the\s+|a\s+|our\s+)?([^,;?!]+?)\s*[.?!]*$",
         text,
         re.IGNORECASE,
     )
     return {
-        "contact": _strip(contact.group(1)) if contact else "",
+        "contact": contact,
         "consent_type": kind,
         "source": _strip(source.group(1)) if source else "stated by the rep in chat",
     }
 
 
-def _place_call_args(text: str) -> dict[str, Any]:
-    phone = _PHONE.search(text)
+# --- calls -------------------------------------------------------------------------------
+
+_POLITE = (
+    r"(?:(?:please|kindly|ok|okay|now|so|hey|(?:can|could|would|will) (?:you|it"
+    r"|the (?:ai|agent|assistant|bot))|i need you to"
+    r"|i want you to|i'?d like you to|i would like you to|i'?d like to|i want to|i need to"
+    r"|go ahead and|let'?s|have (?:the )?(?:ai|agent|assistant|bot)"
+    r"|get (?:the )?(?:ai|agent|assistant|bot) to),?\s+)*"
+)
+# An order to place a call, on the normalised message.
+_ORDER_TO_CALL = (
+    r"^ " + _POLITE + r"(?:(?:call|ring|phone|dial|buzz)(?: up)? "
+    r"(?!(?:history|status|log|logs|list|transcript|summary|recording|stats|volume)\b)"
+    r"|give .+? a (?:quick )?(?:call|ring|buzz)\b"
+    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger) (?:a|an) "
+    r"(?:(?:new|quick|phone|outbound) )*call\b"
+    r"|get .+? on the (?:phone|line)\b)"
+)
+_CALL_VERB = re.compile(
+    r"^\s*" + _POLITE + r"(?P<verb>(?:call|ring|phone|dial|buzz)(?:\s+up)?|give"
+    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger)\s+(?:a|an)\s+"
+    r"(?:(?:new|quick|phone|outbound)\s+)*"
+    r"call\s+(?:to|with|for)|reach out to|get in touch with"
+    r"|get(?=\s.+?\son\s+the\s+(?:phone|line)))\s+",
+    re.IGNORECASE,
+)
+_PURPOSE_LEAD = re.compile(
+    r"^\s*(?:back|by phone|on the phone|on the line|now|today|please|for me|,)*\s*"
+    r"(?:about|regarding|concerning|re:?|to|and|so (?:we|i|they) can|in order to)\s+"
+    r"(.+?)\s*[.?!]*$",
+    re.IGNORECASE,
+)
+_PURPOSE_ANYWHERE = re.compile(
+    r"\b(?:about|regarding|concerning|re:)\s+(.+?)\s*[.?!]*$", re.IGNORECASE
+)
+
+
+def _who(rest: str) -> tuple[str, int]:
+    """The contact at the start of `rest` (a number, a name) and where it ends."""
+    phone = re.match(r"\s*(" + _PHONE.pattern + ")", rest)
     if phone:
-        contact = phone.group(0).strip()
+        return phone.group(1).strip(), phone.end()
+    names = _names(rest)
+    if names and not rest[: names[0][1]].strip():
+        return names[0][0], names[0][2]
+    plain = re.match(r"\s*(.+?)" + _NAME_STOP, rest, re.IGNORECASE)
+    if plain:
+        return _strip(plain.group(1)), plain.end()
+    return "", 0
+
+
+def _place_call_args(text: str) -> dict[str, Any]:
+    order = _CALL_VERB.match(text)
+    if order is None:
+        phone = _PHONE.search(text)
+        if phone:
+            contact, after = phone.group(0).strip(), text[phone.end() :]
+        else:
+            match = re.search(
+                r"\b(?:call|ring|phone|dial)\s+(?:to\s+)?(.+?)" + _NAME_STOP, text, re.IGNORECASE
+            )
+            contact = _strip(match.group(1)) if match else ""
+            after = text[match.end() :] if match else ""
     else:
-        match = re.search(
-            r"\b(?:call|ring|phone|dial)\s+(?:to\s+)?(.+?)" + _NAME_STOP, text, re.IGNORECASE
-        )
-        contact = _strip(match.group(1)) if match else ""
-    purpose = re.search(r"\b(?:about|regarding|re:?|to)\s+(.+?)\s*[.?!]*$", text, re.IGNORECASE)
-    if phone and purpose and purpose.start() < phone.start():
-        purpose = re.search(
-            r"\b(?:about|regarding|re:?|to)\s+(.+?)\s*[.?!]*$", text[phone.end() :], re.IGNORECASE
-        )
+        rest = text[order.end() :]
+        given = re.match(r"(.+?)\s+a\s+(?:quick\s+)?(?:call|ring|buzz)\b", rest, re.IGNORECASE)
+        if order.group("verb").lower() == "give" and given:
+            contact, after = _strip(given.group(1)), rest[given.end() :]
+        else:
+            contact, end = _who(rest)
+            after = rest[end:]
+    purpose = _PURPOSE_LEAD.match(after) or _PURPOSE_ANYWHERE.search(after)
     return {
         "contact": contact,
         "purpose": _strip(purpose.group(1)) if purpose else "a quick introduction",
@@ -178,29 +439,24 @@ def _place_call_args(text: str) -> dict[str, Any]:
 
 
 def _call_ref(text: str) -> dict[str, Any]:
+    """The call meant: an id, a number, a contact's name; {} for the latest call."""
     found = _CALL_ID.search(text)
     if found and any(ch.isdigit() for ch in found.group(1)):
         return {"call": found.group(1)}
     phone = _PHONE.search(text)
     if phone:
         return {"call": phone.group(0).strip()}
-    who = re.search(r"\b(?:with|to|for)\s+(.+?)" + _NAME_STOP, text, re.IGNORECASE)
-    if who and _strip(who.group(1)).lower() not in ("me", "my", "it", "that", "this"):
+    names = _names(text)
+    if names:
+        return {"call": names[0][0]}
+    who = re.search(
+        r"\b(?:call|calls|conversation|chat)\s+(?:with|to)\s+(.+?)" + _NAME_STOP,
+        text,
+        re.IGNORECASE,
+    )
+    if who and _strip(who.group(1)).lower() not in _PRONOUNS:
         return {"call": _strip(who.group(1))}
     return {}
-
-
-_SEARCH_LEAD = re.compile(
-    r"^\s*(?:please\s+)?(?:search|find|look)\s+(?:through\s+|in\s+)?(?:my\s+|our\s+|the\s+)?"
-    r"(?:calls?|transcripts?)\s*(?:for|about|where|that|mentioning|with)?\s*"
-    r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+",
-    re.IGNORECASE,
-)
-
-
-def _search_args(text: str) -> dict[str, Any]:
-    query = _SEARCH_LEAD.sub("", text).strip(" ?!.\"'")
-    return {"query": query or text.strip()}
 
 
 _STATUSES = {
@@ -208,6 +464,7 @@ _STATUSES = {
     "busy": "busy",
     "unanswered": "no answer",
     "no answer": "no answer",
+    "no-answer": "no answer",
     "missed": "no answer",
     "completed": "completed",
     "finished": "completed",
@@ -218,7 +475,7 @@ def _list_calls_args(text: str) -> dict[str, Any]:
     lowered = text.lower()
     args: dict[str, Any] = {}
     for cue, status in _STATUSES.items():
-        if cue in lowered:
+        if re.search(rf"\b{cue}\b", lowered):
             args["status"] = status
             break
     ref = _call_ref(text).get("call")
@@ -227,80 +484,267 @@ def _list_calls_args(text: str) -> dict[str, Any]:
     return args
 
 
+_QUOTED = re.compile(r"(?:^|\s)[\"“‘']([^\"”’]+?)[\"”’'](?=[\s?.!,]|$)")
+_SEARCH_TRIGGER = re.compile(
+    r"\b(?:mentioned|mentioning|mentions?(?: of)?|brought up|bring up|bringing up"
+    r"|talked about|talk about|talking about|asked about|ask about|asking about|asked for"
+    r"|complained about|complain about|complaining about|said about|say about|discussed"
+    r"|search(?:ed)?(?:\s+\S+){0,3}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,3}?\s+for"
+    r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning))\s+",
+    re.IGNORECASE,
+)
+_SEARCH_SCOPE = re.compile(
+    r"\s+(?:in|on|across|from|during)\s+(?:my|our|the|all|any|all of my)\s+(?:\w+\s+)?"
+    r"(?:calls?|transcripts?|conversations?)\b(?:\s+with\s+(?P<who>.+?))?\s*[.?!]*$",
+    re.IGNORECASE,
+)
+_SEARCH_LEAD = re.compile(
+    r"^\s*(?:please\s+)?(?:search|find|look)\s+(?:through\s+|in\s+)?(?:my\s+|our\s+|the\s+)?"
+    r"(?:calls?|transcripts?)\s*(?:for|about|where|that|mentioning|with)?\s*"
+    r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+",
+    re.IGNORECASE,
+)
+
+
+_SEARCH_PASSIVE = re.compile(
+    r"\b(?:in which|where|when)\s+(.+?)\s+(?:was|were|got|is|are|came up|come up)"
+    r"(?:\s+(?:discussed|mentioned|brought up|raised|talked about))?\s*[.?!]*$",
+    re.IGNORECASE,
+)
+
+
+def _search_args(text: str) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    quoted = _QUOTED.search(text)
+    triggers = list(_SEARCH_TRIGGER.finditer(text))
+    passive = _SEARCH_PASSIVE.search(text)
+    if quoted:
+        query = quoted.group(1)
+    elif passive and (not triggers or max(m.end() for m in triggers) >= len(text.rstrip(" .?!"))):
+        query = passive.group(1)
+        triggers = []
+    elif triggers:
+        last = max(triggers, key=lambda m: m.end())
+        query = text[last.end() :]
+    else:
+        query = _SEARCH_LEAD.sub("", text)
+    scope = _SEARCH_SCOPE.search(query)
+    if scope:
+        if scope.group("who"):
+            args["contact"] = _strip(scope.group("who"))
+        query = query[: scope.start()]
+    query = re.sub(r"^(?:mentions? of|anything (?:about|on))\s+", "", query.strip(), flags=re.I)
+    args["query"] = _strip(query) or text.strip()
+    if "contact" not in args:
+        # A name before what was said is whose calls: 'Has Dana ever mentioned …'.
+        said_at = triggers[0].start() if triggers else (quoted.start() if quoted else 0)
+        before = [n for n in _names(text) if n[2] <= said_at]
+        if before:
+            args["contact"] = before[0][0]
+    return {"query": args["query"], **({"contact": args["contact"]} if "contact" in args else {})}
+
+
+# --- analytics ---------------------------------------------------------------------------
+
 _METRIC_CUES = (
-    ("connect rate", "connect_rate"),
-    ("connection rate", "connect_rate"),
-    ("talk time", "talk_time_s"),
-    ("average duration", "avg_duration_s"),
-    ("avg duration", "avg_duration_s"),
-    ("how long", "avg_duration_s"),
-    ("credits spent", "credits_spent"),
-    ("spend", "credits_spent"),
-    ("opt out", "opt_outs"),
-    ("opt-out", "opt_outs"),
-    ("outcome", "outcomes"),
-    ("objection", "objections"),
-    ("connected", "connected"),
-    ("calls", "calls"),
+    (r"connect(?:ion)? rates?|pick ?up rates?|answer rates?", "connect_rate"),
+    (r"talk ?time|time (?:spent )?talking", "talk_time_s"),
+    (
+        r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time)"
+        r"|how long (?:are|were|do|did) (?:my |our |the )?calls",
+        "avg_duration_s",
+    ),
+    (r"credits? (?:spent|used)|\bspen[dt]\b|\bspending\b", "credits_spent"),
+    (r"opt[- ]?outs?|opted out", "opt_outs"),
+    (r"\bobjections?\b", "objections"),
+    (r"\boutcomes?\b", "outcomes"),
+    (r"\bconnected\b|\bconnects\b|\banswered\b|\bpicked up\b", "connected"),
 )
 _DIMENSION_CUES = (
-    ("by rep", "rep"),
-    ("per rep", "rep"),
-    ("each rep", "rep"),
-    ("by day", "day"),
-    ("per day", "day"),
-    ("daily", "day"),
-    ("by week", "week"),
-    ("per week", "week"),
-    ("weekly", "week"),
-    ("by month", "month"),
-    ("per month", "month"),
-    ("monthly", "month"),
-    ("by outcome", "outcome"),
-    ("by objection", "objection"),
-    ("by hour", "hour_of_day"),
-    ("hour of day", "hour_of_day"),
-    ("time of day", "hour_of_day"),
-    ("by company", "company"),
-    ("per company", "company"),
+    (r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
+     r"|\brep by rep\b|\bleaderboard\b", "rep"),
+    (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b", "day"),
+    (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b", "week"),
+    (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b", "month"),
+    (r"\b(?:by|per|each|every|for each) outcome\b", "outcome"),
+    (r"\b(?:by|per|each|every|for each) objection\b", "objection"),
+    (r"\btime of (?:the )?day\b|\b(?:by|per|each|every) hour\b|\bhour of (?:the )?day\b"
+     r"|\bhourly\b|\bwhat time\b|\bbest time\b", "hour_of_day"),
+    (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),
+)  # fmt: skip
+_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fourteen": 14,
+    "thirty": 30,
+    "sixty": 60,
+    "ninety": 90,
+}
+_MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
+}
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november" \
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # fmt: skip
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+_ISO_RANGE = re.compile(
+    r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|—|-|and|through|until)\s*(\d{4}-\d{2}-\d{2})"
 )
-_PERIODS = (
-    "last 30 days",
-    "last 7 days",
-    "last 90 days",
-    "this quarter",
-    "last quarter",
-    "this month",
-    "last month",
-    "this week",
-    "last week",
-    "this year",
-    "yesterday",
-    "today",
+_SINCE_ISO = re.compile(r"\b(?:since|from|after)\s+(\d{4}-\d{2}-\d{2})\b")
+_SINCE_DAY = re.compile(rf"\b(?:since|from|after|starting)\s+(?:the\s+)?{_MONTH}\.?\s+{_DAY}\b")
+_BETWEEN_DAYS = re.compile(
+    rf"\b(?:between|from)\s+{_MONTH}\.?\s+{_DAY}\s+(?:and|to|until|through|-)\s+"
+    rf"(?:{_MONTH}\.?\s+)?{_DAY}\b"
+)
+_LAST_N = re.compile(
+    r"\b(?:last|past|previous)\s+(\d{1,3}|" + "|".join(_NUMBERS) + r")\s+(day|week|month)s?\b"
+)
+_PAST_UNIT = re.compile(r"\b(?:the )?past (day|week|month|year)\b")
+_FIXED_PERIODS = (
+    ("so far this month", "this month"),
+    ("month to date", "this month"),
+    ("this quarter", "this quarter"),
+    ("last quarter", "last quarter"),
+    ("this month", "this month"),
+    ("last month", "last month"),
+    ("this week", "this week"),
+    ("last week", "last week"),
+    ("this year", "this year"),
+    ("last year", "last year"),
+    ("yesterday", "yesterday"),
+    ("today", "today"),
+)
+_IN_MONTH = re.compile(rf"\b(?:in|for|during|of|over)\s+{_MONTH}\b(?:\s+(\d{{4}}))?")
+
+
+def _day(month: str, day: str, year: str | None, today: date) -> date | None:
+    """A date written without a year is the latest one not after today."""
+    try:
+        found = date(int(year) if year else today.year, _MONTH_NUMBERS[month], int(day))
+    except (KeyError, ValueError):
+        return None
+    if not year and found > today:
+        found = found.replace(year=found.year - 1)
+    return found
+
+
+def _period(text: str, today: date) -> str | None:
+    """The period a message names, in a form `insights.analytics.parse_period` reads."""
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    if match := _ISO_RANGE.search(lowered):
+        return f"{match.group(1)}..{match.group(2)}"
+    if match := _BETWEEN_DAYS.search(lowered):
+        first = _day(match.group(1), match.group(2), match.group(3), today)
+        last_month = match.group(4) or match.group(1)
+        last = _day(last_month, match.group(5), match.group(6) or match.group(3), today)
+        if first and last:
+            return f"{first}..{last}"
+    if match := _SINCE_ISO.search(lowered):
+        return f"{match.group(1)}..{today}"
+    if match := _SINCE_DAY.search(lowered):
+        first = _day(match.group(1), match.group(2), match.group(3), today)
+        if first:
+            return f"{first}..{today}"
+    if match := _LAST_N.search(lowered):
+        count = _NUMBERS.get(match.group(1)) or int(match.group(1))
+        return f"last {count} {match.group(2)}{'s' if count != 1 else ''}"
+    if match := _PAST_UNIT.search(lowered):
+        return {"day": "today", "week": "last 7 days", "month": "last 30 days"}.get(
+            match.group(1), "last 12 months"
+        )
+    for phrase, period in _FIXED_PERIODS:
+        if re.search(rf"\b{phrase}\b", lowered):
+            return period
+    if match := _IN_MONTH.search(lowered):
+        name = calendar.month_name[_MONTH_NUMBERS[match.group(1)]]
+        return f"{name} {match.group(2)}" if match.group(2) else name
+    return None
+
+
+_REP = re.compile(
+    r"\b(?:did|has|have)\s+(?P<a>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)\s+"
+    r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked)\b"
+    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!]|$)"
+    r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
+    r"|stats|outcomes|objections)\b"
 )
 
 
-def _analytics_args(text: str) -> dict[str, Any]:
-    lowered = text.lower()
+def _rep(text: str) -> str | None:
+    for match in _REP.finditer(text):
+        name = match.group("a") or match.group("b") or match.group("c")
+        if name and name.split()[0].lower() not in _NOT_NAMES:
+            return name
+    return None
+
+
+def _analytics_args(text: str, today: date) -> dict[str, Any]:
+    lowered = " ".join(text.lower().replace("’", "'").split())
     metrics: list[str] = []
-    rest = lowered
     for cue, metric in _METRIC_CUES:
-        if cue in rest:
-            if metric not in metrics:
-                metrics.append(metric)
-            rest = rest.replace(cue, " ")
-    dimension = next((d for cue, d in _DIMENSION_CUES if cue in lowered), None)
+        if re.search(cue, lowered) and metric not in metrics:
+            metrics.append(metric)
+    dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)
     if dimension == "outcome" and "outcomes" in metrics:
         metrics.remove("outcomes")
     if dimension == "objection" and "objections" in metrics:
         metrics.remove("objections")
+    if "connect_rate" in metrics and "connected" in metrics:
+        metrics.remove("connected")
     if not metrics:
         metrics = ["calls"]
-    period = next((p for p in _PERIODS if p in lowered), "this month")
-    args: dict[str, Any] = {"metrics": metrics, "period": period}
+    args: dict[str, Any] = {"metrics": metrics, "period": _period(text, today) or "this month"}
     if dimension:
         args["dimension"] = dimension
+    rep = _rep(text)
+    if rep:
+        args["rep"] = rep
     return args
+
+
+# --- what the router reads before scoring ----------------------------------------------
+
+# Things no tool does: the model says it can't do them offline rather than guess.
+_UNSUPPORTED = re.compile(
+    r"^ " + _POLITE + r"(?:write|draft|compose|rewrite|translate|delete|remove|erase|schedule"
+    r"|book|export|import|upload|invite|reset|email|e mail|text|sms|message|tweet|generate)\b"
+    r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
+    r"|\b(?:do not call|dnc) list\b|\bpassword\b|\bdelete my\b"
+    r"|\b(?:summari[sz]e|translate|read|proofread|review) (?:this|that|the|my|a|an) "
+    r"(?:pdf|document|doc|article|attachment|file|email|web ?page|link|contract)\b"
+    r"|\bchange my (?:role|email|name|password|permissions?)\b"
+    r"|\bsend (?:a |an )?(?:text|email|e mail|sms|message|note)\b"
+)
+# A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
+_ONE_CALL = re.compile(
+    r"\b(?:the|my|our|this|that|last|latest|recent|current|his|her|their)\s+"
+    r"(?:[\w']+\s+){0,3}?(?:call|conversation)\b"
+    r"(?!\s+(?:history|log|logs|list|volume|stats|script|rate|rates))"
+    r"|\bcall [0-9a-f]{8}\b"
+)
+
+
+def _signals(text: str, padded: str, today: date) -> frozenset[str]:
+    found = set()
+    if _PHONE.search(text):
+        found.add("phone")
+    if _package(text):
+        found.add("package")
+    if _period(text, today):
+        found.add("period")
+    if _ONE_CALL.search(padded):
+        found.add("one_call")
+    if _QUOTED.search(text):
+        found.add("quoted")
+    return frozenset(found)
 
 
 NO_TRANSFER_REPLY = (
@@ -308,6 +752,11 @@ NO_TRANSFER_REPLY = (
     "that bought them and have no cash value. A purchase can be refunded through "
     "Paddle, which takes back the credits it bought."
 )
+
+_BUYING = {"buy": -0.6, "purchase": -0.6, "purchases": -0.6, "bought": -0.6, "buying": -0.6}
+_PACKAGE_NOUNS = {
+    w: -0.5 for w in ("pack", "packs", "package", "packages", "bundle", "bundles", "plan", "plans")
+}
 
 
 INTENTS: tuple[Intent, ...] = (
@@ -317,32 +766,61 @@ INTENTS: tuple[Intent, ...] = (
         cues={
             "credit": 0.6,
             "credits": 0.6,
-            "balance": 0.7,
+            "balance": 0.8,
             "how many": 0.2,
             "how much": 0.2,
             "left": 0.2,
             "remaining": 0.3,
-            "spent": 0.4,
+            "running low": 0.4,
+            "enough": 0.2,
+            "spent": 0.3,
             "spend": 0.3,
             "funds": 0.5,
             "on hold": 0.5,
             "ledger": 0.6,
-            "top up": 0.2,
+            "transactions": 0.4,
+            "available": 0.1,
+            "cost": -0.3,
+            "pricing": -0.4,
+            "prices": -0.4,
+            **_BUYING,
+            **_PACKAGE_NOUNS,
         },
+        signals={"package": -0.5, "period": -0.2},
         examples=("how many credits do I have?", "what's my balance", "credits left?"),
     ),
     Intent(
         name="list_packages",
         tool="list_packages",
         cues={
-            "packages": 0.7,
-            "package": 0.5,
-            "plans": 0.5,
-            "pricing": 0.6,
-            "prices": 0.6,
+            "packages": 0.9,
+            "packs": 0.9,
+            "bundles": 0.9,
+            "plans": 0.7,
+            "package": 0.4,
+            "pricing": 0.8,
+            "prices": 0.8,
+            "price list": 1.0,
             "what can i buy": 1.0,
-            "options": 0.2,
+            "options": 0.3,
+            "options for": 0.4,
+            "buying": 0.3,
+            "do you sell": 1.0,
+            "you sell": 0.6,
+            "cost of credits": 1.0,
+            "offer": 0.3,
+            "available": 0.2,
+            "calls": -0.5,
         },
+        patterns=(
+            (r" (?:credits?|credit (?:pack|package|bundle)s?) (?:cost|costs|go for) ", 1.0),
+            (
+                r" (?:what|which)(?: \S+){0,4} (?:can|could|should|do) (?:i|we) "
+                r"(?:buy|purchase|get|choose) ",
+                1.0,
+            ),
+        ),
+        signals={"package": -0.6},
         examples=("what packages are there?", "show me the pricing"),
     ),
     Intent(
@@ -352,15 +830,19 @@ INTENTS: tuple[Intent, ...] = (
             "estimate": 0.9,
             "quote": 0.8,
             "how much would": 0.7,
+            "how much will": 0.7,
             "how much is": 0.5,
             "how much does": 0.5,
-            "tax": 0.4,
+            "price out": 0.9,
+            "would i pay": 0.8,
+            "come to": 0.3,
+            "tax": 0.5,
             "total": 0.3,
             "cost": 0.2,
-            "pack": 0.2,
         },
+        signals={"package": 0.3},
         examples=("estimate the starter pack for US 94105", "how much is the pro pack with tax"),
-        extract=_purchase_args,
+        extract=_text_only(_purchase_args),
     ),
     Intent(
         name="buy_credits",
@@ -368,29 +850,45 @@ INTENTS: tuple[Intent, ...] = (
         cues={
             "buy": 0.9,
             "purchase": 0.7,
+            "buying": 0.5,
+            "purchasing": 0.7,
+            "proceed": 0.3,
             "top up": 0.8,
             "checkout": 0.7,
-            "order": 0.3,
-            "pack": 0.2,
+            "check out": 0.7,
+            "order": 0.5,
+            "get": 0.3,
+            "get me": 0.2,
+            "want": 0.3,
+            "i'll take": 0.6,
+            "go ahead": 0.2,
         },
+        signals={"package": 0.3},
         examples=("buy the starter pack", "buy 500 credits", "top up"),
-        extract=_purchase_args,
+        extract=_text_only(_purchase_args),
     ),
     Intent(
         name="purchase_history",
         tool="purchase_history",
         cues={
-            "what did i buy": 1.0,
+            "what did i buy": 1.5,
             "did i buy": 1.0,
-            "purchase history": 1.0,
-            "purchases": 0.9,
-            "bought": 0.9,
+            "purchase history": 1.5,
+            "purchases": 1.0,
+            "bought": 1.0,
+            "purchased": 0.9,
             "receipt": 0.9,
             "receipts": 0.9,
-            "invoice": 0.9,
-            "invoices": 0.9,
-            "refunds": 0.5,
+            "invoice": 1.0,
+            "invoices": 1.0,
+            "refunds": 1.0,
+            "refund": 0.8,
+            "refunded": 0.8,
+            "billing history": 1.2,
+            "payment history": 1.2,
+            "payments": 0.6,
         },
+        patterns=((r" (?:when|what) did (?:i|we)(?: last)? (?:buy|purchase|top up|pay) ", 1.5),),
         examples=("what did I buy?", "show my receipts"),
     ),
     Intent(
@@ -400,27 +898,60 @@ INTENTS: tuple[Intent, ...] = (
             "my account": 1.0,
             "who am i": 1.0,
             "my profile": 0.9,
+            "profile": 0.5,
             "my details": 0.8,
-            "my role": 0.8,
+            "my role": 0.9,
+            "role": 0.7,
             "my workspace": 0.8,
+            "which workspace": 0.9,
+            "what workspace": 0.9,
+            "logged in": 0.8,
+            "signed in": 0.8,
+            "my email": 0.8,
+            "on my account": 0.3,
+            "do you have for me": 0.8,
+            "on file": 0.5,
+            "account": 0.4,
+            "account info": 0.8,
+            "account details": 0.8,
+            "registered to": 0.6,
+            # Money is another tool's business.
+            "refund": -0.8,
+            "refunds": -0.8,
+            "purchases": -0.8,
+            "receipts": -0.8,
+            "invoices": -0.8,
+            "credits": -0.5,
+            "balance": -0.5,
         },
+        patterns=((r" am i (?:an? )?(?:admin|rep|manager|owner) ", 1.0),),
+        signals={"phone": -1.0},
         examples=("my account", "who am I?"),
     ),
     Intent(
         name="change_mobile",
         tool="change_mobile",
         cues={
-            "change my mobile": 1.0,
-            "change my phone": 1.0,
-            "change my number": 1.0,
-            "update my mobile": 1.0,
-            "update my number": 1.0,
+            "change my": 0.3,
+            "update my": 0.3,
+            "switch my": 0.3,
+            "set my": 0.3,
+            "replace": 0.3,
             "new mobile": 0.8,
-            "new phone": 0.7,
+            "new phone": 0.6,
             "new number": 0.6,
+            "got a new": 0.4,
+            "changed": 0.3,
+            "mobile": 0.3,
+            "cell": 0.3,
+            "phone number": 0.2,
+            "number": 0.1,
+            "contact": -0.5,
+            "contacts": -0.5,
         },
+        signals={"phone": 0.4},
         examples=("change my mobile to +1 415 555 2671",),
-        extract=_mobile_args,
+        extract=_text_only(_mobile_args),
     ),
     Intent(
         name="add_contact",
@@ -435,9 +966,19 @@ INTENTS: tuple[Intent, ...] = (
             "add a prospect": 1.0,
             "add a lead": 1.0,
             "add": 0.5,
+            "save": 0.4,
+            "create": 0.4,
+            "contact": 0.3,
+            "contacts": 0.3,
+            "lead": 0.3,
+            "prospect": 0.3,
+            "named": 0.2,
+            "to my contacts": 0.5,
+            "in my contacts": 0.5,
         },
+        signals={"phone": 0.4},
         examples=("add a contact Jane Doe +1 415 555 0123 at Acme",),
-        extract=_contact_args,
+        extract=_text_only(_contact_args),
     ),
     Intent(
         name="record_consent",
@@ -449,28 +990,38 @@ INTENTS: tuple[Intent, ...] = (
             "opt in": 0.8,
             "agreed to be called": 1.0,
             "permission to call": 1.0,
+            "permission": 0.6,
+            "being called": 0.7,
+            "to be called": 0.7,
+            "said yes": 0.3,
+            "verbal": 0.5,
+            "ok'd": 0.5,
+            "okayed": 0.5,
+            "agreed": 0.5,
+            "agreeing": 0.5,
+            "express written": 0.5,
             # Revoking is not recording: no tool does it in chat (do-not-call does).
             "revoke": -2.0,
             "withdraw": -2.0,
             "withdrew": -2.0,
         },
         examples=("record express written consent for Jane Doe from the web form",),
-        extract=_consent_args,
+        extract=_text_only(_consent_args),
     ),
     Intent(
         name="place_call",
         tool="place_call",
         cues={
-            "call": 0.55,
             "place a call": 1.0,
             "make a call": 1.0,
-            "ring": 0.6,
+            "reach out to": 0.6,
+            "get in touch with": 0.6,
+            "by phone": 0.3,
             "dial": 0.8,
-            "phone": 0.3,
-            "about": 0.1,
         },
+        patterns=((_ORDER_TO_CALL, 1.0),),
         examples=("call Jane Doe about the spring promotion",),
-        extract=_place_call_args,
+        extract=_text_only(_place_call_args),
     ),
     Intent(
         name="call_status",
@@ -478,81 +1029,171 @@ INTENTS: tuple[Intent, ...] = (
         cues={
             "status": 0.9,
             "how is the call": 1.0,
+            "how's the call": 1.0,
             "is the call": 0.8,
-            "still ringing": 1.0,
-            "did they answer": 1.0,
+            "has the call": 0.8,
             "did the call": 0.8,
+            "did my call": 0.8,
+            "still ringing": 1.0,
+            "ringing": 0.5,
+            "did they answer": 1.0,
+            "pick up": 0.9,
+            "picked up": 0.9,
+            "answer": 0.5,
+            "happening": 0.4,
+            "connect": 0.5,
+            "go through": 0.5,
+            "ended yet": 0.6,
+            "on the line": 0.6,
+            "yet": 0.2,
+            "going": 0.3,
+            "in progress": 0.5,
+            "how long was": 0.6,
+            "what did it cost": 0.6,
             "last call": 0.3,
-            "my last call": 0.5,
-            "cost": 0.2,
+            "my last call": 0.2,
         },
+        patterns=(
+            (
+                r" (?:did|has|have) [\w' ]+ (?:answer|answered|pick up|picked up|respond"
+                r"|responded) ",
+                0.5,
+            ),
+        ),
+        signals={"one_call": 0.2},
         examples=("what's the status of my last call",),
-        extract=_call_ref,
+        extract=_text_only(_call_ref),
     ),
     Intent(
         name="end_call",
         tool="end_call",
         cues={
-            "hang up": 1.0,
-            "end the call": 1.0,
-            "end call": 1.0,
-            "stop the call": 1.0,
-            "cancel the call": 1.0,
-            "end my call": 1.0,
+            "hang up": 1.2,
+            "end call": 1.2,
+            "end my call": 1.2,
+            "terminate": 0.9,
+            "disconnect": 0.9,
         },
+        patterns=(
+            (
+                r" (?:end|stop|cancel|terminate|cut|drop|kill|abort) (?:the|my|this|that|our"
+                r"|current|ongoing|live)(?: \w+)? call ",
+                1.2,
+            ),
+        ),
         examples=("hang up",),
-        extract=_call_ref,
+        extract=_text_only(_call_ref),
     ),
     Intent(
         name="list_calls",
         tool="list_calls",
         cues={
             "list my calls": 1.0,
-            "my calls": 0.8,
+            "my calls": 0.6,
             "recent calls": 1.0,
             "list calls": 1.0,
             "show calls": 0.9,
             "call history": 1.0,
-            "calls with": 0.8,
-            "which calls": 0.8,
+            "call log": 1.0,
+            "calls with": 0.6,
+            "calls to": 0.4,
+            "which calls": 0.7,
+            "what calls": 0.7,
             "failed calls": 1.0,
             "busy calls": 1.0,
             "missed calls": 1.0,
             "unanswered calls": 1.0,
             "completed calls": 1.0,
             "calls": 0.3,
+            "list": 0.3,
+            "all calls": 0.4,
+            "calls placed": 0.4,
+            "failed": 0.3,
+            "unanswered": 0.3,
             "search": -1.0,
         },
+        patterns=(
+            (
+                r" who (?:did|have) (?:i|we) (?:call|called|phone|phoned|ring|rang|dial|dialed) ",
+                1.0,
+            ),
+            (r" calls (?:have|did) (?:i|we) (?:make|made|place|placed) ", 0.6),
+            (
+                r" (?:show|list|see|view|display)(?: me)?(?: all)?(?: my| our| the)?"
+                r"(?: [\w']+)? calls ",
+                0.7,
+            ),
+        ),
         examples=("list my calls", "show calls with Jane Doe", "show my failed calls"),
-        extract=_list_calls_args,
+        extract=_text_only(_list_calls_args),
     ),
     Intent(
         name="get_transcript",
         tool="get_transcript",
         cues={
-            "transcript": 1.0,
+            "transcript": 1.2,
             "what was said": 1.0,
+            "was said": 0.8,
             "what did they say": 1.0,
-            "word for word": 0.9,
+            "word for word": 1.0,
+            "verbatim": 1.0,
+            "full conversation": 0.8,
         },
+        patterns=(
+            (r" what exactly did ", 0.8),
+            (r" did [\w' ]+ say (?:on|in|during) (?:the|my|our|that|this) ", 0.8),
+        ),
+        signals={"one_call": 0.2},
         examples=("show the transcript of my last call",),
-        extract=_call_ref,
+        extract=_text_only(_call_ref),
     ),
     Intent(
         name="search_calls",
         tool="search_calls",
         cues={
-            "search": 1.0,
+            "search": 1.2,
+            "look through": 0.8,
             "find calls": 1.0,
+            "find where": 0.8,
             "who mentioned": 1.0,
             "who said": 1.0,
-            "who talked about": 1.0,
-            "which calls mentioned": 1.0,
-            "mentioned": 0.6,
-            "talked about": 0.6,
+            "mentioned": 0.8,
+            "mentioning": 1.0,
+            "mentions": 0.8,
+            "mention": 0.6,
+            "talked about": 0.8,
+            "talk about": 0.5,
+            "bring up": 0.9,
+            "brought up": 0.9,
+            "asked about": 0.8,
+            "ask about": 0.8,
+            "asking about": 0.8,
+            "asked for": 0.6,
+            "complained about": 0.9,
+            "said about": 0.9,
+            "say about": 0.9,
+            "someone said": 1.0,
+            "anyone said": 1.0,
+            "every time": 0.4,
+            "calls where": 0.5,
+            "discussed": 0.6,
+            "was discussed": 0.4,
+            "were discussed": 0.4,
+            "came up": 0.3,
+            "locate": 0.3,
+            "transcripts": 0.4,
         },
+        patterns=(
+            (
+                r" (?:calls?|prospects?|people|someone|anyone|customers?|leads?|they)"
+                r"(?: \w+)? (?:mention|mentioned|talk about|talked about|ask about|asked about"
+                r"|bring up|brought up|complain about|complained about|say|said) ",
+                0.6,
+            ),
+        ),
+        signals={"quoted": 0.3},
         examples=("search my calls for pricing objections", "who mentioned a competitor"),
-        extract=_search_args,
+        extract=_text_only(_search_args),
     ),
     Intent(
         name="summarize_call",
@@ -561,12 +1202,29 @@ INTENTS: tuple[Intent, ...] = (
             "summary": 1.0,
             "summarize": 1.0,
             "summarise": 1.0,
+            "sum up": 1.0,
+            "recap": 1.0,
+            "gist": 1.0,
+            "rundown": 1.0,
+            "tl dr": 1.0,
+            "tldr": 1.0,
+            "brief me": 1.0,
             "how did the call go": 1.0,
             "how did my call": 1.0,
-            "recap": 0.9,
+            "outcome of": 0.6,
+            "what happened": 0.6,
         },
+        patterns=(
+            (
+                r" how did (?:it|that|things|(?:the|my|our|this|that) (?:[\w']+ ){0,3}?"
+                r"(?:call|conversation)) .*?\b(?:go|went) ",
+                1.0,
+            ),
+            (r" how (?:my|the|that) (?:\w+ )?call went ", 1.0),
+        ),
+        signals={"one_call": 0.3},
         examples=("summarize my last call",),
-        extract=_call_ref,
+        extract=_text_only(_call_ref),
     ),
     Intent(
         name="call_insights",
@@ -575,17 +1233,32 @@ INTENTS: tuple[Intent, ...] = (
             "insights": 1.0,
             "insight": 1.0,
             "next steps": 1.0,
+            "next step": 1.0,
             "sentiment": 1.0,
             "what objections": 1.0,
+            "objections": 0.5,
+            "objection": 0.5,
+            "concerns": 0.8,
+            "positive or negative": 1.0,
+            "pushback": 0.7,
+            "object to": 0.8,
+            "objected": 0.8,
+            "pushed back": 0.7,
+            "mood": 0.6,
+            "analyze": 0.5,
+            "analyse": 0.5,
+            "break down the call": 0.8,
         },
+        signals={"one_call": 0.4, "period": -0.3},
         examples=("insights for my call with Jane",),
-        extract=_call_ref,
+        extract=_text_only(_call_ref),
     ),
     Intent(
         name="analytics",
         tool="analytics",
         cues={
             "connect rate": 1.0,
+            "connect rates": 1.0,
             "connection rate": 1.0,
             "analytics": 1.0,
             "talk time": 1.0,
@@ -594,16 +1267,39 @@ INTENTS: tuple[Intent, ...] = (
             "calls by": 1.0,
             "by rep": 0.7,
             "per rep": 0.7,
+            "across reps": 0.7,
             "stats": 0.7,
             "statistics": 0.8,
             "report": 0.5,
             "chart": 0.7,
-            "average duration": 0.9,
+            "average": 0.5,
+            "duration": 0.3,
+            "length": 0.2,
             "opt outs": 0.8,
+            "opt out": 0.6,
             "objections": 0.6,
             "outcomes": 0.6,
+            "each outcome": 0.5,
             "credits spent": 0.9,
+            "spend on calls": 1.0,
+            "spent on calls": 1.0,
+            "most often": 0.4,
+            "most common": 0.4,
+            "time of day": 0.6,
+            "per day": 0.4,
+            "per week": 0.4,
+            "by day": 0.4,
+            "by week": 0.4,
+            "trend": 0.5,
         },
+        patterns=(
+            (r" how many\b.*\bcalls? ", 0.8),
+            (
+                r" (?:by|per|each|across) (?:reps?|day|week|month|outcome|objection|hour|company) ",
+                0.5,
+            ),
+        ),
+        signals={"period": 0.4, "one_call": -0.6},
         examples=("connect rate by rep this month",),
         extract=_analytics_args,
     ),
@@ -651,16 +1347,21 @@ class Route:
     args: dict[str, Any]
 
 
-def route(text: str, available_tools: frozenset[str]) -> Route | None:
-    """The best intent for `text` among those whose tool is available, or None."""
+def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
+    """The best intent for `text` among those whose tool is available, or None (for
+    what offline mode can't do). `today` dates periods such as 'since March 1'."""
     padded = f" {_normalise(text)} "
+    if not padded.strip() or _UNSUPPORTED.search(padded):
+        return None
+    day = today or datetime.now(UTC).date()
+    found = _signals(text, padded, day)
     best: Route | None = None
     for intent in INTENTS:
         if intent.tool is not None and intent.tool not in available_tools:
             continue
-        score = min(1.0, sum(w for cue, w in intent.cues.items() if f" {cue} " in padded))
+        score = intent.score(padded, found)
         if score >= THRESHOLD and (best is None or score > best.score):
             best = Route(intent=intent, score=score, args={})
     if best is not None and best.intent.extract is not None:
-        best = Route(intent=best.intent, score=best.score, args=best.intent.extract(text))
+        best = Route(intent=best.intent, score=best.score, args=best.intent.extract(text, day))
     return best

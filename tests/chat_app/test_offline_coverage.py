@@ -1,0 +1,153 @@
+"""How much of what users ask the offline (rule-based) model gets right.
+
+`tests/fixtures/offline_phrasings.jsonl` holds varied phrasings, one JSON object a
+line: `text`, the `tool` it should reach (null: nothing offline can do, so the model
+must say so and how to enable the full one) and the `args` that must match (a subset
+of what the router extracts; `null` means "left empty": the latest call).
+
+Phrasings are read as on `TODAY` ("since March 1" → "2026-03-01..2026-11-29").
+Pure unit tests: the router needs no database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pytest
+from langchain_core.messages import HumanMessage
+
+from billing.purchases import BillingAddressInvalid, parse_country
+from chat_app.agent import TOOLS
+from chat_app.llm.messages import message_text
+from chat_app.llm.offline import OfflineChatModel
+from chat_app.llm.offline_router import route
+from insights.analytics import AnalyticsError, parse_period
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "offline_phrasings.jsonl"
+TOOL_NAMES = frozenset(t.name for t in TOOLS)
+TODAY = date(2026, 11, 29)
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+REQUIRED_ACCURACY = 0.90
+# What the call tools read as "the latest call" (tools.call_refs.resolve_call).
+LATEST = frozenset({"", "last", "latest", "my last call", "last call", "the last call"})
+PHONE_KEYS = frozenset({"phone", "new_mobile"})
+FREE_TEXT_KEYS = frozenset({"query", "purpose", "source"})
+# Free text may keep a few words around what was asked for ("asked about integrations").
+FREE_TEXT_SLACK = 3
+_LEADING = re.compile(r"^(?:(?:a|an|the|my|our|her|his|their)\s+)+")
+
+
+def _cases() -> list[dict[str, Any]]:
+    with FIXTURE.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+CASES = _cases()
+
+
+def _text(value: Any) -> str:
+    text = str(value).replace("\u2019", "'").lower()
+    text = " ".join(text.strip(" \t\n,.;:!?\"'").split())
+    return _LEADING.sub("", text)
+
+
+def _e164(value: Any) -> str | None:
+    try:
+        number = phonenumbers.parse(str(value), "US")
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _country(value: Any) -> str:
+    try:
+        return parse_country(str(value))
+    except BillingAddressInvalid:
+        return _text(value)
+
+
+def _period(value: Any) -> tuple[datetime, datetime] | str:
+    try:
+        span = parse_period(str(value), NOW)
+    except AnalyticsError:
+        return _text(value)
+    return span.start, span.end
+
+
+def _matches(key: str, expected: Any, got: Any) -> bool:
+    if expected is None:  # nothing given: the tool's default (the latest call)
+        return got is None or _text(got) in LATEST
+    if got is None:
+        return False
+    if key in PHONE_KEYS or (isinstance(expected, str) and expected.startswith("+")):
+        return _e164(got) == expected
+    if key == "country":
+        return _country(got) == _country(expected)
+    if key == "postal_code":
+        return str(got).replace(" ", "").upper() == str(expected).replace(" ", "").upper()
+    if key == "period":
+        return _period(got) == _period(expected)
+    if key == "metrics":
+        return isinstance(got, list) and sorted(got) == sorted(expected)
+    if key in FREE_TEXT_KEYS:
+        want, have = _text(expected).split(), _text(got).split()
+        return set(want) <= set(have) and len(have) <= len(want) + FREE_TEXT_SLACK
+    return _text(got) == _text(expected)
+
+
+def _outcome(case: dict[str, Any]) -> tuple[bool, str]:
+    found = route(case["text"], TOOL_NAMES, today=TODAY)
+    tool = found.intent.tool if found is not None else None
+    args = found.args if found is not None else {}
+    if found is not None and tool is None:
+        return False, f"{case['text']!r}: answered by {found.intent.name!r}, wanted {case['tool']}"
+    if tool != case["tool"]:
+        return False, f"{case['text']!r}: tool {tool}, wanted {case['tool']} (args {args})"
+    wrong = {
+        key: args.get(key)
+        for key, want in case["args"].items()
+        if not _matches(key, want, args.get(key))
+    }
+    if wrong:
+        return False, f"{case['text']!r}: {tool} args {wrong}, wanted {case['args']}"
+    return True, ""
+
+
+def test_the_fixture_has_enough_varied_phrasings():
+    assert len(CASES) >= 150
+    texts = [_text(c["text"]) for c in CASES]
+    assert len(set(texts)) == len(texts), "duplicate phrasings"
+    assert sum(1 for c in CASES if c["tool"] is None) >= 10
+
+
+def test_every_tool_is_covered_by_the_fixture():
+    counts = {name: sum(1 for c in CASES if c["tool"] == name) for name in TOOL_NAMES}
+    assert {c["tool"] for c in CASES} - {None} <= TOOL_NAMES
+    thin = {name: n for name, n in counts.items() if n < 6}
+    assert not thin, f"tools with fewer than 6 phrasings: {thin}"
+
+
+def test_the_offline_router_gets_the_tool_and_its_arguments_right():
+    outcomes = [_outcome(c) for c in CASES]
+    misses = [why for ok, why in outcomes if not ok]
+    right = len(CASES) - len(misses)
+    share = right / len(CASES)
+    print(f"offline router: {right}/{len(CASES)} right ({share:.1%})")
+    assert share >= REQUIRED_ACCURACY, (
+        f"{right}/{len(CASES)} right ({share:.1%}); misses:\n" + "\n".join(misses)
+    )
+
+
+@pytest.mark.parametrize("text", [c["text"] for c in CASES if c["tool"] is None])
+def test_what_offline_cannot_do_gets_an_honest_answer(text):
+    model = OfflineChatModel(tool_names=TOOL_NAMES)
+    reply = model.respond([HumanMessage(content=text)])
+    assert not reply.tool_calls, f"{text!r} called {reply.tool_calls}"
+    body = message_text(reply)
+    assert "can't do that in offline mode" in body
+    assert "OPENAI_API_KEY" in body
