@@ -65,21 +65,30 @@ async def allow(
     Runs in its own short transaction on the caller's session (committed here) so that
     attempts are counted even when the caller's work fails."""
     at = now or datetime.now(UTC)
+    epoch = int(at.timestamp())
+    windows = [
+        (limit, f"{limit.name}:{subject.lower()}"[:200], epoch - epoch % limit.window_s)
+        for limit, subject in checks
+    ]
+    # One statement for every window (sorted, so concurrent callers lock rows in order).
+    ordered = sorted({(key, start) for _, key, start in windows})
+    rows = await session.execute(
+        text(
+            "INSERT INTO rate_limit_hits (key, window_start, hits)"
+            " SELECT k, to_timestamp(w), 1 FROM unnest(CAST(:keys AS text[]),"
+            " CAST(:starts AS bigint[])) AS t(k, w)"
+            " ON CONFLICT (key, window_start)"
+            " DO UPDATE SET hits = rate_limit_hits.hits + 1"
+            " RETURNING key, CAST(extract(epoch FROM window_start) AS bigint), hits"
+        ),
+        {"keys": [k for k, _ in ordered], "starts": [w for _, w in ordered]},
+    )
+    hits = {(key, int(start)): int(count) for key, start, count in rows}
     worst = 0
-    for limit, subject in checks:
-        epoch = int(at.timestamp())
-        start = datetime.fromtimestamp(epoch - epoch % limit.window_s, UTC)
-        hits = await session.scalar(
-            text(
-                "INSERT INTO rate_limit_hits (key, window_start, hits) VALUES (:k, :w, 1)"
-                " ON CONFLICT (key, window_start)"
-                " DO UPDATE SET hits = rate_limit_hits.hits + 1 RETURNING hits"
-            ),
-            {"k": f"{limit.name}:{subject.lower()}"[:200], "w": start},
-        )
-        if hits is not None and hits > _allowed(limit):
-            end = start + timedelta(seconds=limit.window_s)
-            worst = max(worst, int((end - at).total_seconds()) + 1)
+    for limit, key, start in windows:
+        if hits.get((key, start), 0) > _allowed(limit):
+            end = start + limit.window_s
+            worst = max(worst, int(end - at.timestamp()) + 1)
     await session.commit()
     if worst:
         raise RateLimited(worst)

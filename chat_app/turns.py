@@ -31,7 +31,7 @@ from langchain_core.messages import (
     messages_from_dict,
     messages_to_dict,
 )
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,23 +159,19 @@ async def _open_thread(
 
 async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[BaseMessage], int]:
     rows = (
-        await session.scalars(
-            select(AssistantMessage)
+        await session.execute(
+            select(AssistantMessage.seq, AssistantMessage.message)
             .where(AssistantMessage.thread_id == thread_id)
             .order_by(AssistantMessage.seq.desc())
             .limit(HISTORY_LIMIT)
         )
     ).all()
-    rows = list(reversed(rows))
+    next_seq = rows[0].seq + 1 if rows else 0  # newest first: the highest seq
+    messages = [row.message for row in reversed(rows)]
     # Never start the context on a tool result cut off from its call.
-    while rows and rows[0].message.get("type") == "tool":
-        rows.pop(0)
-    next_seq = await session.scalar(
-        select(func.coalesce(func.max(AssistantMessage.seq), -1) + 1).where(
-            AssistantMessage.thread_id == thread_id
-        )
-    )
-    return messages_from_dict([r.message for r in rows]), int(next_seq or 0)
+    while messages and messages[0].get("type") == "tool":
+        messages.pop(0)
+    return messages_from_dict(messages), next_seq
 
 
 async def _finish(
@@ -187,14 +183,17 @@ async def _finish(
     cost_mc: int = 0,
     tool_calls: list[ToolCallRecord] | None = None,
 ) -> None:
-    turn = await session.get(AssistantTurn, turn_id)
-    if turn is None:  # pragma: no cover - the row was inserted by this turn
-        raise TurnError(f"turn {turn_id} vanished")
-    turn.status = status.value
-    turn.answer = body
-    turn.cost_mc = cost_mc
-    turn.tool_calls = [{"name": c.name, "args": c.args} for c in tool_calls or []]
-    turn.finished_at = datetime.now(UTC)
+    await session.execute(
+        update(AssistantTurn)
+        .where(AssistantTurn.message_id == turn_id)
+        .values(
+            status=status.value,
+            answer=body,
+            cost_mc=cost_mc,
+            tool_calls=[{"name": c.name, "args": c.args} for c in tool_calls or []],
+            finished_at=datetime.now(UTC),
+        )
+    )
 
 
 async def _run_agent(
@@ -211,10 +210,10 @@ async def _run_agent(
         stream_mode="updates",
         config={"recursion_limit": 12},
     ):
-        for update in chunk.values():
-            if not isinstance(update, dict):
+        for node_update in chunk.values():
+            if not isinstance(node_update, dict):
                 continue
-            for message in update.get("messages", []):
+            for message in node_update.get("messages", []):
                 produced.append(message)
                 if isinstance(message, AIMessage):
                     for tc in message.tool_calls:
@@ -261,36 +260,37 @@ async def answer_message(
         raise TurnError("A message id of 1 to 100 characters is required.")
 
     async with db.session() as session:
-        balance = await ledger.get_balance(session, actor.workspace_id)
-        refused = TurnResult(
-            TurnStatus.REFUSED,
-            "",
-            message_id,
-            thread_id,
-            balance_mc=balance.balance_mc,
-            held_mc=balance.held_mc,
-        )
+
+        async def refuse(body: str, thread: uuid.UUID | None = thread_id) -> TurnResult:
+            balance = await ledger.get_balance(session, actor.workspace_id)
+            return TurnResult(
+                TurnStatus.REFUSED,
+                body,
+                message_id,
+                thread,
+                balance_mc=balance.balance_mc,
+                held_mc=balance.held_mc,
+            )
+
         if not text:
-            refused.body = "Please type a question or a request."
-            return refused
+            return await refuse("Please type a question or a request.")
         if len(text) > MAX_MESSAGE_CHARS:
-            refused.body = (
+            return await refuse(
                 f"That message is {len(text):,} characters long; the limit is "
                 f"{MAX_MESSAGE_CHARS:,}. Please shorten it. Nothing was charged."
             )
-            return refused
-        workspace = await session.get(Workspace, actor.workspace_id)
-        if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
-            refused.body = "This workspace is suspended; the assistant is unavailable."
-            return refused
+        status = await session.scalar(
+            select(Workspace.status).where(Workspace.id == actor.workspace_id)
+        )
+        if status != WorkspaceStatus.ACTIVE.value:
+            return await refuse("This workspace is suspended; the assistant is unavailable.")
         try:
             await ratelimit.allow(session, [(limit, str(actor.user_id)) for limit in limits])
         except ratelimit.RateLimited as exc:
-            refused.body = (
+            return await refuse(
                 f"You're sending messages faster than I can answer them. {exc.wait_hint} "
                 "Nothing was charged for this message."
             )
-            return refused
 
         thread = await _open_thread(session, actor, thread_id, text)
         inserted = await session.scalar(
@@ -330,11 +330,12 @@ async def answer_message(
                 )
             await _finish(session, message_id, TurnStatus.REFUSED, body)
             await session.commit()
-            refused.body, refused.thread_id = body, thread.id
-            return refused
-        turn = await session.get(AssistantTurn, message_id)
-        assert turn is not None
-        turn.hold_id = hold.hold_id
+            return await refuse(body, thread.id)
+        await session.execute(
+            update(AssistantTurn)
+            .where(AssistantTurn.message_id == message_id)
+            .values(hold_id=hold.hold_id)
+        )
         history, next_seq = await _history(session, thread.id)
         await session.commit()
         thread_id = thread.id
@@ -403,9 +404,11 @@ async def answer_message(
         await _finish(
             session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls
         )
-        thread_row = await session.get(AssistantThread, thread_id)
-        if thread_row is not None:
-            thread_row.updated_at = datetime.now(UTC)
+        await session.execute(
+            update(AssistantThread)
+            .where(AssistantThread.id == thread_id)
+            .values(updated_at=datetime.now(UTC))
+        )
         await session.commit()
     return TurnResult(
         TurnStatus.ANSWERED,

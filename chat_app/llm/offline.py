@@ -36,6 +36,14 @@ CAPABILITIES = (
 GREETING = "Hello! " + CAPABILITIES
 
 
+def _tool_name(tool: dict[str, Any] | type | Callable[..., Any] | BaseTool) -> str:
+    if isinstance(tool, BaseTool):
+        return tool.name
+    if isinstance(tool, dict) and "function" in tool:
+        return str(tool["function"]["name"])
+    return str(convert_to_openai_tool(tool)["function"]["name"])
+
+
 class OfflineChatModel(BaseChatModel):
     """A deterministic stand-in for a chat model, used when no API key is set."""
 
@@ -52,7 +60,9 @@ class OfflineChatModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        names = frozenset(convert_to_openai_tool(t)["function"]["name"] for t in tools)
+        names = frozenset(_tool_name(t) for t in tools)
+        if names == self.tool_names:
+            return self  # the agent binds the same tools on every model call
         return self.model_copy(update={"tool_names": names})
 
     def _generate(
