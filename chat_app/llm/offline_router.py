@@ -87,7 +87,7 @@ _NOT_NAMES = _words(
     january february march april june july august september october november december
     """
 )
-_WORD_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_WORD_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-])*")  # letters of any script
 
 
 def _names(text: str) -> list[tuple[str, int, int]]:

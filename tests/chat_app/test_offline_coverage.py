@@ -151,3 +151,20 @@ def test_what_offline_cannot_do_gets_an_honest_answer(text):
     body = message_text(reply)
     assert "can't do that in offline mode" in body
     assert "OPENAI_API_KEY" in body
+
+
+HELD_OUT = FIXTURE.with_name("offline_heldout.jsonl")
+# The honest figure: phrasings written blind, never used to tune the router (the
+# fixture above was). 73 % at the time of writing, short of the 90 % target; this
+# floor only keeps it from getting worse. Do not tune the router on these lines.
+HELD_OUT_FLOOR = 0.70
+
+
+def test_held_out_phrasings_stay_above_their_floor():
+    cases = [json.loads(line) for line in HELD_OUT.read_text(encoding="utf-8").splitlines() if line]
+    assert len(cases) >= 100
+    misses = [why for case in cases for ok, why in [_outcome(case)] if not ok]
+    share = 1 - len(misses) / len(cases)
+    assert share >= HELD_OUT_FLOOR, f"{share:.1%} right on held-out phrasings:\n" + "\n".join(
+        misses
+    )
