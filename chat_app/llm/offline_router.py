@@ -1347,6 +1347,18 @@ class Route:
     args: dict[str, Any]
 
 
+# Tools that change something: never chosen for a message phrased as a question
+# ("was the prospect on (212) 555-0147 worried about price?" must not add a contact).
+# Polite requests ("can you add…", "could you call…") are not questions here.
+_CHANGES = frozenset(
+    {"add_contact", "record_consent", "buy_credits", "place_call", "end_call", "change_mobile"}
+)
+_QUESTION = re.compile(
+    r"^ (?:was|were|did|does|is|are|what|what's|whats|who|who's|why|when|which|how|has|have"
+    r"|had)\b"
+)
+
+
 def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
     """The best intent for `text` among those whose tool is available, or None (for
     what offline mode can't do). `today` dates periods such as 'since March 1'."""
@@ -1356,9 +1368,12 @@ def route(text: str, available_tools: frozenset[str], *, today: date | None = No
     day = today or datetime.now(UTC).date()
     found = _signals(text, padded, day)
     best: Route | None = None
+    asking = _QUESTION.match(padded) is not None
     for intent in INTENTS:
         if intent.tool is not None and intent.tool not in available_tools:
             continue
+        if asking and intent.tool in _CHANGES:
+            continue  # a question never adds, records, buys, dials or hangs up
         score = intent.score(padded, found)
         if score >= THRESHOLD and (best is None or score > best.score):
             best = Route(intent=intent, score=score, args={})

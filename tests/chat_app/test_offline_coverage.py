@@ -168,3 +168,18 @@ def test_held_out_phrasings_stay_above_their_floor():
     assert share >= HELD_OUT_FLOOR, f"{share:.1%} right on held-out phrasings:\n" + "\n".join(
         misses
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "was the prospect on (212) 555-0147 worried about timing or budget?",
+        "did we add Dana Whitfield +1 415 555 0134 already?",
+        "is the growth pack worth buying?",
+        "who should I call next?",
+    ],
+)
+def test_a_question_never_changes_anything(text):
+    found = route(text, TOOL_NAMES, today=TODAY)
+    changing = {"add_contact", "record_consent", "buy_credits", "place_call", "end_call"}
+    assert found is None or found.intent.tool not in changing | {"change_mobile"}, found
