@@ -47,7 +47,7 @@ MANAGER_PROFILE = Profile(
     (
         Starter("Connect rate by rep", "Connect rate by rep this month"),
         Starter("Credits spent per week", "Credits spent by week this month"),
-        Starter("Top objections", "Objections by type this month"),
+        Starter("Top objections", "Calls by objection this month"),
         Starter("Search the team's calls", "Search calls for competitor mentions"),
         Starter("Buy credits", "What packages are there?"),
     ),

@@ -561,7 +561,8 @@ def to_csv(table: Table) -> str:
 
 def to_markdown(table: Table) -> str:
     """The table as a Markdown table, for the chat."""
-    head = "| " + " | ".join(c.replace("_", " ") for c in table.columns) + " |"
+    # "objection:price" → "objection price" (a colon in a header reads as markup).
+    head = "| " + " | ".join(c.replace("_", " ").replace(":", " ") for c in table.columns) + " |"
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"
     rates = {i for i, c in enumerate(table.columns) if c.endswith("_rate")}
     body = [
