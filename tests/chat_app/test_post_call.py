@@ -43,13 +43,13 @@ async def test_a_finished_call_gets_its_insights_from_the_worker(db, live_server
     finally:
         await phone.aclose()
     insight = None
-    for _ in range(150):  # queued 3 s out, then the worker's turn
+    for _ in range(600):  # queued 3 s out, then the worker's turn (a loaded CI box is slow)
         async with db.session() as session:
             insight = await session.get(CallInsight, call.id, populate_existing=True)
         if insight is not None:
             break
         await asyncio.sleep(0.1)
-    assert insight is not None, "no insights 15 s after the call ended"
+    assert insight is not None, "no insights 60 s after the call ended"
     assert insight.outcome == "callback_booked"
     assert "price" in insight.objections
     assert contact.name.split()[0] in insight.summary
