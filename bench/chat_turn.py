@@ -57,10 +57,7 @@ import logging
 import os
 import platform
 import random
-import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -74,16 +71,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.webhooks import (  # noqa: E402  (the path above makes `bench` importable)
-    background_cpu_pct,
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
+    and_dispose,
+    bench_database,
     default_loop,
     emit,
     machine_cpu,
-    new_numbers,
     percentile,
     postmaster_pid,
     run_async,
+    start,
 )
+from bench.webhooks import new_numbers  # noqa: E402
 
 log = logging.getLogger("bench.chat_turn")
 
@@ -903,56 +902,21 @@ def _preload_minilm() -> None:
     log.info("all-MiniLM-L6-v2 loaded in %.1f s", time.perf_counter() - t0)
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in main()
-
-
-async def _and_dispose(db: Any, coro: Any) -> Any:
-    """Await `coro`, then drop the engine (its connections belong to this event loop)."""
-    try:
-        return await coro
-    finally:
-        await db.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
+    background = start(
+        verbose=args.verbose, quiet=("retrieval", "billing", "accounts", "httpx", "chat_app")
     )
-    for noisy in ("alembic", "pgserver", "retrieval", "billing", "accounts", "httpx", "chat_app"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _terminate)
-
     from billing.money import QUERY_PRICE_MC
-    from core import migrate
-    from core.db import Database, sqlalchemy_url, start_embedded
-    from core.settings import Settings
 
     assert QUERY_PRICE_MC == PRICE_MC, "the bench's price is out of date"
     check_messages()
     t_start = time.perf_counter()
-    background = background_cpu_pct()
-    if background > 10:
-        log.warning("the machine is already %.0f%% busy: the figures will be skewed", background)
-    tmp = Path(tempfile.mkdtemp(prefix="klose-bench-"))
-    db = None
     preload = None
     if args.embedder == "local":  # ≈ 10 s: load the model while the database starts
         preload = threading.Thread(target=_preload_minilm, daemon=True)
         preload.start()
-    try:
-        if args.database_url:
-            db = Database(url=sqlalchemy_url(args.database_url), embedded=False)
-        else:
-            settings = Settings(data_dir=tmp, embedded_pg_dir=None, database_url=None)
-            db = start_embedded(settings)
-            log.info("embedded PostgreSQL up in %s", tmp)
-        t0 = time.perf_counter()
-        migrate.upgrade(db.url)
-        log.info("migrated in %.1f s", time.perf_counter() - t0)
+    with bench_database(args.database_url) as (db, _tmp):
         if preload is not None:
             preload.join()
         profiler = None
@@ -962,28 +926,18 @@ def main(argv: list[str] | None = None) -> int:
             profiler = cProfile.Profile()
             profiler.enable()
         try:
-            res = run_async(_and_dispose(db, bench(db, args)), args.loop)
+            res = run_async(and_dispose(db, bench(db, args)), args.loop)
         finally:
             if profiler is not None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
                 log.info("profile written to %s", args.profile)
-        out = report(res, args, {"background_cpu_pct": background})
-        out["total_s"] = round(time.perf_counter() - t_start, 1)
-        emit(out)
-        log.info("done in %.1f s", out["total_s"])
-        correct = out["errors"] == 0 and out["concurrent_errors"] == 0
-        return 0 if correct and out["concurrent_billing_errors"] == 0 else 1
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                run_async(db.dispose())
-            finally:
-                db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    out = report(res, args, {"background_cpu_pct": background})
+    out["total_s"] = round(time.perf_counter() - t_start, 1)
+    emit(out)
+    log.info("done in %.1f s", out["total_s"])
+    correct = out["errors"] == 0 and out["concurrent_errors"] == 0
+    return 0 if correct and out["concurrent_billing_errors"] == 0 else 1
 
 
 if __name__ == "__main__":

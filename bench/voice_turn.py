@@ -36,10 +36,7 @@ import json
 import logging
 import random
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,17 +46,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.webhooks import (  # noqa: E402  (the path above makes `bench` importable)
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
     CpuMeter,
-    background_cpu_pct,
+    bench_database,
     emit,
     free_port,
     percentile,
     postmaster_pid,
     run_async,
-    setup_calls,
-    start_server,
+    start,
 )
+from bench.webhooks import setup_calls, start_server  # noqa: E402
 
 log = logging.getLogger("bench.voice_turn")
 
@@ -426,50 +423,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in main()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
+    background = start(
+        verbose=args.verbose,
+        quiet=("telephony", "billing", "accounts", "websockets", "httpx"),
     )
-    for noisy in ("alembic", "pgserver", "telephony", "billing", "accounts", "websockets", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _terminate)
     check_prompts()
-
-    from core import migrate
-    from core.db import start_embedded
-    from core.settings import Settings
-
     t_start = time.perf_counter()
-    background = background_cpu_pct()
-    if background > 10:
-        log.warning("the machine is already %.0f%% busy: the figures will be skewed", background)
-    tmp = Path(tempfile.mkdtemp(prefix="klose-bench-"))
-    db = None
-    try:
-        settings = Settings(data_dir=tmp, embedded_pg_dir=None, database_url=None)
-        db = start_embedded(settings)
-        log.info("embedded PostgreSQL up in %s", tmp)
-        migrate.upgrade(db.url)
+    with bench_database() as (db, tmp):
         emit({**bench_voice_turn(db, tmp, args), "background_cpu_pct": background})
-        log.info("done in %.1f s", time.perf_counter() - t_start)
-        return 0
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                run_async(db.dispose())
-            finally:
-                db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("done in %.1f s", time.perf_counter() - t_start)
+    return 0
 
 
 if __name__ == "__main__":

@@ -40,19 +40,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
-import json
 import logging
 import os
 import random
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -65,6 +60,19 @@ from urllib.parse import urlencode
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
+    CpuMeter,
+    and_dispose,
+    bench_database,
+    default_loop,
+    emit,
+    free_port,
+    percentile,
+    postmaster_pid,
+    run_async,
+    start,
+)
 
 log = logging.getLogger("bench.webhooks")
 
@@ -85,141 +93,6 @@ CONSENT_WORDING = (
     "including with an AI voice, about its products. Consent is not a condition of purchase."
 )
 PURPOSE = "follow up on the spring pricing webinar"
-
-
-# --- helpers --------------------------------------------------------------------------
-
-
-def emit(record: dict[str, Any]) -> None:
-    """One figure line on stdout (and nothing else goes there)."""
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
-
-
-def run_async(coro: Any, loop: str = "asyncio") -> Any:
-    """Run a coroutine on a fresh event loop: the standard one or uvloop.
-
-    SIGTERM cancels the coroutine and then raises SystemExit here: raised from a plain
-    signal handler it could land inside a transport callback, which swallows it.
-    (SIGINT: asyncio.Runner cancels the coroutine and raises KeyboardInterrupt.)"""
-    terminated: list[int] = []
-
-    async def guarded() -> Any:
-        task = asyncio.current_task()
-        assert task is not None
-
-        def on_sigterm() -> None:
-            terminated.append(signal.SIGTERM)
-            task.cancel()
-
-        running = asyncio.get_running_loop()
-        running.add_signal_handler(signal.SIGTERM, on_sigterm)
-        try:
-            return await coro
-        finally:
-            running.remove_signal_handler(signal.SIGTERM)
-
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        if loop == "uvloop":
-            import uvloop
-
-            result = uvloop.run(guarded())
-        else:
-            result = asyncio.run(guarded())
-    except asyncio.CancelledError:
-        if terminated:
-            raise SystemExit(128 + signal.SIGTERM) from None
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    if terminated:
-        raise SystemExit(128 + signal.SIGTERM)
-    return result
-
-
-def default_loop() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:8]]
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq = fields
-    busy = user + nice + system + irq + softirq
-    return busy / tick, (busy + idle + iowait) / tick
-
-
-def background_cpu_pct(seconds: float = 1.0) -> float:
-    """How busy the machine is before we start (other processes skew the figures)."""
-    b0, t0 = machine_cpu()
-    time.sleep(seconds)
-    b1, t1 = machine_cpu()
-    return round(100 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class CpuMeter:
-    """CPU seconds used by a process and its children (psutil), and by the machine."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        import psutil  # type: ignore[import-untyped]
-
-        self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-
-    def read(self) -> dict[str, float]:
-        import psutil
-
-        out: dict[str, float] = {}
-        for name, proc in self._procs.items():
-            total = 0.0
-            try:
-                members = [proc, *proc.children(recursive=True)]
-            except psutil.Error:
-                members = []
-            for p in members:
-                with contextlib.suppress(psutil.Error):
-                    t = p.cpu_times()
-                    total += t.user + t.system
-            out[name] = total
-        out["machine_busy"], out["machine_total"] = machine_cpu()
-        out["client"] = time.process_time()
-        return out
-
-
-def postmaster_pid(libpq: str) -> int:
-    import psutil
-    import psycopg
-
-    with psycopg.connect(libpq) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        parent = psutil.Process(row[0]).parent()
-    if parent is None:
-        raise RuntimeError("cannot find the PostgreSQL server process")
-    return int(parent.pid)
 
 
 # --- the telephony the bench places calls through -------------------------------------
@@ -416,14 +289,6 @@ async def place_calls(
     return placed
 
 
-async def _and_dispose(db: Any, coro: Any) -> Any:
-    """Await `coro`, then drop the engine (its connections belong to this event loop)."""
-    try:
-        return await coro
-    finally:
-        await db.dispose()
-
-
 def setup_calls(
     db: Any, n_calls: int, base_url: str, token: str, rng: random.Random
 ) -> tuple[Seeded, list[PlacedCall], Any]:
@@ -435,7 +300,7 @@ def setup_calls(
         calls = await place_calls(db, seeded.actor, seeded.contact_ids, telephony)
         return seeded, calls
 
-    seeded, calls = run_async(_and_dispose(db, go()))
+    seeded, calls = run_async(and_dispose(db, go()))
     return seeded, calls, telephony
 
 
@@ -747,7 +612,7 @@ def verify_billing(
     if missing:
         log.error("%d placed calls were not found", len(missing))
         errors += len(missing)
-    errors += run_async(_and_dispose(db, check_workspace(db, seeded, sum(expected.values()))))
+    errors += run_async(and_dispose(db, check_workspace(db, seeded, sum(expected.values()))))
     return errors, len(rows)
 
 
@@ -918,49 +783,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in main()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for noisy in ("alembic", "pgserver", "telephony", "billing", "accounts", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _terminate)
-
-    from core import migrate
-    from core.db import start_embedded
-    from core.settings import Settings
-
+    background = start(verbose=args.verbose, quiet=("telephony", "billing", "accounts", "httpx"))
     t_start = time.perf_counter()
-    background = background_cpu_pct()
-    if background > 10:
-        log.warning("the machine is already %.0f%% busy: the figures will be skewed", background)
-    tmp = Path(tempfile.mkdtemp(prefix="klose-bench-"))
-    db = None
-    try:
-        settings = Settings(data_dir=tmp, embedded_pg_dir=None, database_url=None)
-        db = start_embedded(settings)
-        log.info("embedded PostgreSQL up in %s", tmp)
-        migrate.upgrade(db.url)
+    with bench_database() as (db, tmp):
         emit({**bench_webhooks(db, tmp, args), "background_cpu_pct": background})
-        log.info("done in %.1f s", time.perf_counter() - t_start)
-        return 0
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                run_async(db.dispose())
-            finally:
-                db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("done in %.1f s", time.perf_counter() - t_start)
+    return 0
 
 
 if __name__ == "__main__":
