@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.service import Actor
 from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
+from billing.money import MC_PER_CREDIT
 from chat_app import notifications, profiles
 from chat_app.history import build_history
 from chat_app.runtime import get_runtime
@@ -163,7 +164,8 @@ async def on_chat_start() -> None:
     simulated = [
         k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
     ]
-    manager = _profile(actor).name == profiles.MANAGER
+    profile = _profile(actor)
+    manager = profile.name == profiles.MANAGER
     lines = [
         f"Hi {name}! "
         + (
@@ -197,19 +199,15 @@ async def on_chat_start() -> None:
     lines.append(" · ".join(links))
     # The profile's starters are buttons under the greeting (Chainlit's own starters
     # only show on a chat with no message yet, and this greeting is one).
-    starters = _profile(actor).starters
     await cl.Message(
         content="\n\n".join(lines),
         author="Klosesales",
         actions=[
             cl.Action(name="starter", payload={"message": s.message}, label=s.label)
-            for s in starters
+            for s in profile.starters
         ],
     ).send()
-    if actor is not None:
-        # Inherits this chat's context, so its messages reach this chat.
-        task = asyncio.create_task(_watch_notices(actor.user_id, actor.workspace_id))
-        cl.user_session.set("notice_task", task)
+    _start_notices(actor)
 
 
 def _assistant_thread_id() -> uuid.UUID | None:
@@ -225,8 +223,12 @@ def _assistant_thread_id() -> uuid.UUID | None:
 async def on_chat_resume(thread: Any) -> None:
     """A past chat reopened from the sidebar: Chainlit replays its messages; the
     assistant carries on in the same conversation and notices resume."""
-    actor = await _current_actor()
+    _start_notices(await _current_actor())
+
+
+def _start_notices(actor: Actor | None) -> None:
     if actor is not None:
+        # The task inherits this chat's context, so its messages reach this chat.
         task = asyncio.create_task(_watch_notices(actor.user_id, actor.workspace_id))
         cl.user_session.set("notice_task", task)
 
@@ -246,7 +248,7 @@ async def _send_notices(user_id: uuid.UUID, workspace_id: uuid.UUID, since: date
             user_id=user_id,
             workspace_id=workspace_id,
             since=since,
-            low_balance_mc=runtime.settings.low_balance_credits * 1000,
+            low_balance_mc=runtime.settings.low_balance_credits * MC_PER_CREDIT,
         )
     for notice in due:
         await cl.Message(content=notice.text, author="Klosesales").send()
@@ -258,9 +260,7 @@ async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
     while True:
         try:
             await _send_notices(user_id, workspace_id, since)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a database blip must not end the watcher
+        except Exception:  # a database blip must not end the watcher (cancelling does)
             log.warning("chat notices failed", exc_info=True)
         await asyncio.sleep(NOTICE_POLL_S)
 

@@ -26,7 +26,7 @@ from billing.models import CreditGrant
 from billing.money import credits_label
 from chat_app.models import ChatNotification
 from insights.models import CallInsight
-from telephony.models import Call, CallStatus, Contact
+from telephony.models import Call, Contact
 from telephony.progress import progress_line
 
 SUMMARY_WAIT: Final = timedelta(seconds=90)
@@ -72,9 +72,7 @@ async def _ended_calls(
             .outerjoin(CallInsight, CallInsight.call_id == Call.id)
             .where(
                 Call.placed_by == user_id,
-                Call.settled_at.is_not(None),
-                Call.status.in_([s.value for s in CallStatus if s.terminal]),
-                Call.settled_at >= max(since, now - LOOKBACK),
+                Call.settled_at >= max(since, now - LOOKBACK),  # settled: its end is final
                 ~select(ChatNotification.key)
                 .where(
                     ChatNotification.user_id == user_id,
@@ -88,9 +86,8 @@ async def _ended_calls(
     ).all()
     notices = []
     for call, contact_name, insight in rows:
-        ready = insight is not None or (call.settled_at or now) <= now - SUMMARY_WAIT
-        if not ready:
-            continue
+        if insight is None and call.settled_at > now - SUMMARY_WAIT:
+            continue  # the insights job has not run yet: wait for it a little
         key = f"call-ended:{call.id}"
         if await _claim(session, user_id, key):
             notices.append(Notice(key, call_ended_text(call, contact_name, insight)))

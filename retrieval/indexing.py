@@ -16,11 +16,9 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import NotFound
@@ -174,27 +172,3 @@ async def ensure_tenant_index(
             )
     log.info("built HNSW index %s for workspace %s (%d chunks)", name, workspace_id, rows)
     return name
-
-
-async def calls_awaiting_index(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    owner_id: uuid.UUID | None,
-    *,
-    within: timedelta = timedelta(hours=1),
-) -> int:
-    """Calls that ended recently with a transcript not yet searchable (the indexing job
-    runs a few seconds after a call ends), among those a search by this owner sees."""
-    query = (
-        select(func.count(Call.id))
-        .join(Contact, Contact.id == Call.contact_id)
-        .where(
-            Call.workspace_id == workspace_id,
-            Call.settled_at > func.now() - within,
-            select(TranscriptSegment.call_id).where(TranscriptSegment.call_id == Call.id).exists(),
-            ~select(TranscriptChunk.call_id).where(TranscriptChunk.call_id == Call.id).exists(),
-        )
-    )
-    if owner_id is not None:
-        query = query.where(Contact.owner_id == owner_id)
-    return int(await session.scalar(query) or 0)

@@ -39,11 +39,11 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Role
@@ -52,9 +52,10 @@ from core.errors import KloseError, NotFound, PermissionDenied
 from retrieval.chunking import clock
 from retrieval.embeddings import Embedder
 from retrieval.indexing import TENANT_INDEX_ROWS
-from retrieval.models import EMBEDDING_DIM, TenantIndex
+from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk
 from telephony.access import get_contact
 from telephony.calls import get_call
+from telephony.models import Call, Contact, TranscriptSegment
 
 MAX_QUERY_CHARS = 1_000
 MAX_K = 50
@@ -208,6 +209,30 @@ async def resolve_scope(
         workspace = contact.workspace_id
     owner = actor.user_id if actor.role is Role.REP else None
     return Scope(workspace, owner_id=owner, call_id=call_id, contact_id=contact_id)
+
+
+async def calls_awaiting_index(
+    session: AsyncSession, scope: Scope, *, within: timedelta = timedelta(hours=1)
+) -> int:
+    """Calls in `scope` that ended recently with a transcript not searchable yet (the
+    indexing job runs a few seconds after a call ends)."""
+    query = (
+        select(func.count(Call.id))
+        .join(Contact, Contact.id == Call.contact_id)
+        .where(
+            Call.workspace_id == scope.workspace_id,
+            Call.settled_at > func.now() - within,
+            select(TranscriptSegment.call_id).where(TranscriptSegment.call_id == Call.id).exists(),
+            ~select(TranscriptChunk.call_id).where(TranscriptChunk.call_id == Call.id).exists(),
+        )
+    )
+    if scope.owner_id is not None:
+        query = query.where(Contact.owner_id == scope.owner_id)
+    if scope.call_id is not None:
+        query = query.where(Call.id == scope.call_id)
+    if scope.contact_id is not None:
+        query = query.where(Call.contact_id == scope.contact_id)
+    return int(await session.scalar(query) or 0)
 
 
 # --- the vector leg ------------------------------------------------------------------------

@@ -8,12 +8,10 @@ from functools import cache
 from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
-from accounts.models import Role
 from core.errors import KloseError
 from core.settings import get_settings
 from retrieval.embeddings import Embedder, build_embedder
-from retrieval.indexing import calls_awaiting_index
-from retrieval.search import search
+from retrieval.search import calls_awaiting_index, resolve_scope, search
 from tools.contact_refs import resolve_contact
 from tools.context import AgentContext
 
@@ -46,8 +44,8 @@ async def search_calls(
             )
             waiting = 0
             if not hits:
-                owner = ctx.actor.user_id if ctx.actor.role is Role.REP else None
-                waiting = await calls_awaiting_index(session, ctx.actor.workspace_id, owner)
+                scope = await resolve_scope(session, ctx.actor, contact_id=contact_id)
+                waiting = await calls_awaiting_index(session, scope)
     except KloseError as exc:
         return str(exc)
     if not hits:

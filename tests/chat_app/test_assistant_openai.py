@@ -37,6 +37,7 @@ from chat_app.turns import TurnResult, TurnStatus, answer_message
 from core.settings import Settings
 from telephony.models import Call
 from tests.accounts.helpers import Member, make_member
+from tests.chat_app.helpers import Asked
 from tests.insights.helpers import seed_call
 from tests.openai_double import (
     FAST_RETRY,
@@ -140,18 +141,6 @@ def _first_tool_line(body: dict[str, Any]) -> str:
 def _relay_tool_result(body: dict[str, Any]) -> str:
     """A model that reports what the last tool said."""
     return f"The tool said: {tool_messages(body)[-1]['content']}"
-
-
-class Asked:
-    """The confirmation button: records each question, answers as told."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.questions: list[str] = []
-
-    async def __call__(self, question: str) -> bool:
-        self.questions.append(question)
-        return self.answer
 
 
 # --- answered turns -------------------------------------------------------------------

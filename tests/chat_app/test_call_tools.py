@@ -18,6 +18,7 @@ from chat_app.llm.offline_router import route
 from chat_app.turns import answer_message
 from telephony.models import Call, ConsentRecord, Contact
 from tests.accounts.helpers import make_member
+from tests.chat_app.helpers import Asked
 from tests.insights.helpers import make_contact, seed_call
 from tests.telephony.helpers import (
     WORDING,
@@ -34,18 +35,6 @@ TOOLS = frozenset(t.name for t in AGENT.nodes["tools"].bound.tools_by_name.value
 
 async def _ask(db, actor, text: str, **kwargs):
     return await answer_message(db, AGENT, actor, text=text, message_id=str(uuid.uuid4()), **kwargs)
-
-
-class Asked:
-    """A confirmation that records its question and answers as told."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.questions: list[str] = []
-
-    async def __call__(self, question: str) -> bool:
-        self.questions.append(question)
-        return self.answer
 
 
 async def _rep(db, credits: float = 1000):

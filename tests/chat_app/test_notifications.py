@@ -7,34 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from accounts import service as accounts
-from accounts.models import Role
 from accounts.service import Actor
 from billing import ledger
 from chat_app.notifications import SUMMARY_WAIT, due_notices
 from telephony.models import Call
+from tests.chat_app.helpers import funded_rep
 from tests.insights.helpers import make_contact, seed_call
 
 LOW = 100_000  # 100 credits
-
-
-async def _actor(db, credits_mc: int, role: Role = Role.REP) -> Actor:
-    async with db.session() as s:
-        ws = await accounts.create_workspace(s, "Notice Co")
-        user = await accounts.create_user(
-            s,
-            workspace=ws,
-            email=f"u-{uuid.uuid4().hex[:8]}@example.test",
-            name="Rep",
-            password="correct horse",
-            role=role,
-        )
-        if credits_mc:
-            await ledger.grant(
-                s, ws.id, amount_mc=credits_mc, idempotency_key=f"g:{ws.id}:1", source="test"
-            )
-        await s.commit()
-        return Actor.of(user)
 
 
 async def _due(db, actor: Actor, since: datetime, now: datetime | None = None):
@@ -56,7 +36,7 @@ async def _settle(db, call_id: uuid.UUID, at: datetime) -> None:
 
 
 async def test_an_ended_call_is_announced_once_with_its_summary(db):
-    actor = await _actor(db, 500_000)
+    actor = await funded_rep(db, 500_000)
     opened = datetime.now(UTC) - timedelta(minutes=1)
     contact = await make_contact(db, actor, name="Dana Whitfield")
     call_id = await seed_call(
@@ -85,7 +65,7 @@ async def test_an_ended_call_is_announced_once_with_its_summary(db):
 
 
 async def test_without_insights_the_outcome_alone_comes_after_the_wait(db):
-    actor = await _actor(db, 500_000)
+    actor = await funded_rep(db, 500_000)
     opened = datetime.now(UTC) - timedelta(minutes=5)
     contact = await make_contact(db, actor)
     call_id = await seed_call(
@@ -100,8 +80,8 @@ async def test_without_insights_the_outcome_alone_comes_after_the_wait(db):
 
 
 async def test_calls_of_others_and_calls_ended_before_the_chat_opened_are_not_announced(db):
-    actor = await _actor(db, 500_000)
-    colleague = await _actor(db, 500_000)
+    actor = await funded_rep(db, 500_000)
+    colleague = await funded_rep(db, 500_000)
     contact = await make_contact(db, colleague)
     before = datetime.now(UTC) - timedelta(minutes=10)
     old_call = await seed_call(
@@ -118,7 +98,7 @@ async def test_calls_of_others_and_calls_ended_before_the_chat_opened_are_not_an
 
 
 async def test_two_tabs_polling_at_once_show_a_notice_once(db):
-    actor = await _actor(db, 500_000)
+    actor = await funded_rep(db, 500_000)
     opened = datetime.now(UTC) - timedelta(minutes=1)
     contact = await make_contact(db, actor)
     call_id = await seed_call(
@@ -129,36 +109,32 @@ async def test_two_tabs_polling_at_once_show_a_notice_once(db):
     assert sum(len(r) for r in results) == 1
 
 
-async def test_low_balance_is_announced_once_and_again_after_a_top_up(db):
-    actor = await _actor(db, 150_000)
-    since = datetime.now(UTC)
-    assert await _due(db, actor, since) == []  # 150 credits: above the line
+async def _top_up_and_spend(db, actor: Actor, *, top_up_mc: int = 0, spend_mc: int) -> None:
+    tag = uuid.uuid4().hex[:8]
     async with db.session() as s:
+        if top_up_mc:
+            await ledger.grant(
+                s,
+                actor.workspace_id,
+                amount_mc=top_up_mc,
+                idempotency_key=f"g:{tag}",
+                source="test",
+            )
         await ledger.debit(
-            s,
-            actor.workspace_id,
-            amount_mc=60_000,
-            idempotency_key="d1",
-            kind="call",
-            description="a call",
+            s, actor.workspace_id, amount_mc=spend_mc, idempotency_key=f"d:{tag}", kind="call"
         )
         await s.commit()
+
+
+async def test_low_balance_is_announced_once_and_again_after_a_top_up(db):
+    actor = await funded_rep(db, 150_000)
+    since = datetime.now(UTC)
+    assert await _due(db, actor, since) == []  # 150 credits: above the line
+    await _top_up_and_spend(db, actor, spend_mc=60_000)
     low = await _due(db, actor, since)
     assert len(low) == 1 and "Low balance: 90 credits available" in low[0].text
     assert "/billing/buy" in low[0].text
     assert await _due(db, actor, since) == []  # once
-    async with db.session() as s:
-        await ledger.grant(
-            s, actor.workspace_id, amount_mc=20_000, idempotency_key="g2", source="test"
-        )
-        await ledger.debit(
-            s,
-            actor.workspace_id,
-            amount_mc=30_000,
-            idempotency_key="d2",
-            kind="call",
-            description="a call",
-        )
-        await s.commit()
+    await _top_up_and_spend(db, actor, top_up_mc=20_000, spend_mc=30_000)
     again = await _due(db, actor, since)
     assert len(again) == 1 and "80 credits available" in again[0].text

@@ -8,40 +8,19 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from accounts import service as accounts
-from accounts.models import Role
 from accounts.ratelimit import Limit
-from accounts.service import Actor
 from billing import ledger
 from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.models import AssistantMessage, AssistantTurn
 from chat_app.turns import TurnStatus, answer_message
+from tests.chat_app.helpers import funded_rep
 
 AGENT = build_agent(OfflineChatModel())
 
 
-async def _actor(db, credits_mc: int) -> Actor:
-    async with db.session() as s:
-        ws = await accounts.create_workspace(s, "Turn Co")
-        user = await accounts.create_user(
-            s,
-            workspace=ws,
-            email=f"rep-{uuid.uuid4().hex[:8]}@example.test",
-            name="Rep",
-            password="correct horse",
-            role=Role.REP,
-        )
-        if credits_mc:
-            await ledger.grant(
-                s, ws.id, amount_mc=credits_mc, idempotency_key=f"g:{ws.id}", source="test"
-            )
-        await s.commit()
-        return Actor.of(user)
-
-
 async def test_answer_debits_half_a_credit_once(db):
-    actor = await _actor(db, 2000)
+    actor = await funded_rep(db, 2000)
     first = await answer_message(
         db, AGENT, actor, text="how many credits do I have?", message_id="m-1-" + str(actor.user_id)
     )
@@ -59,7 +38,7 @@ async def test_answer_debits_half_a_credit_once(db):
 
 
 async def test_out_of_credits_is_refused_free(db):
-    actor = await _actor(db, 400)
+    actor = await funded_rep(db, 400)
     result = await answer_message(
         db, AGENT, actor, text="my balance?", message_id=str(uuid.uuid4())
     )
@@ -75,7 +54,7 @@ async def test_failing_agent_releases_the_hold(db):
             raise RuntimeError("model exploded")
             yield  # pragma: no cover
 
-    actor = await _actor(db, 1000)
+    actor = await funded_rep(db, 1000)
     result = await answer_message(
         db, Broken(), actor, text="credits?", message_id=str(uuid.uuid4())
     )
@@ -86,7 +65,7 @@ async def test_failing_agent_releases_the_hold(db):
 
 
 async def test_empty_and_huge_messages_are_refused(db):
-    actor = await _actor(db, 1000)
+    actor = await funded_rep(db, 1000)
     empty = await answer_message(db, AGENT, actor, text="   ", message_id=str(uuid.uuid4()))
     huge = await answer_message(db, AGENT, actor, text="x" * 5000, message_id=str(uuid.uuid4()))
     assert empty.status is TurnStatus.REFUSED and huge.status is TurnStatus.REFUSED
@@ -97,8 +76,8 @@ async def test_empty_and_huge_messages_are_refused(db):
 
 async def test_a_user_over_the_message_rate_is_refused_free_and_others_are_not(db):
     limits = (Limit("chat:user:minute", 3, 60), Limit("chat:user:hour", 100, 3600))
-    actor = await _actor(db, 10_000)
-    other = await _actor(db, 10_000)
+    actor = await funded_rep(db, 10_000)
+    other = await funded_rep(db, 10_000)
     results = [
         await answer_message(
             db, AGENT, actor, text="credits?", message_id=str(uuid.uuid4()), limits=limits
@@ -126,7 +105,7 @@ async def test_a_connection_dropped_mid_answer_costs_nothing_and_leaves_nothing_
             await asyncio.sleep(60)
             yield {}  # pragma: no cover
 
-    actor = await _actor(db, 1000)
+    actor = await funded_rep(db, 1000)
     message_id = str(uuid.uuid4())
     turn = asyncio.create_task(
         answer_message(db, Slow(), actor, text="credits?", message_id=message_id)
@@ -153,7 +132,7 @@ async def test_a_connection_dropped_mid_answer_costs_nothing_and_leaves_nothing_
 
 
 async def test_thread_continues_with_history(db):
-    actor = await _actor(db, 5000)
+    actor = await funded_rep(db, 5000)
     one = await answer_message(db, AGENT, actor, text="hello", message_id=str(uuid.uuid4()))
     two = await answer_message(
         db, AGENT, actor, text="credits?", message_id=str(uuid.uuid4()), thread_id=one.thread_id

@@ -23,8 +23,9 @@ from retrieval.embeddings import (
     OpenAIEmbedder,
     build_embedder,
 )
-from retrieval.indexing import calls_awaiting_index, index_call
+from retrieval.indexing import index_call
 from retrieval.models import TranscriptChunk
+from retrieval.search import Scope, calls_awaiting_index
 from telephony.models import Call, TranscriptSegment
 from tests.accounts.helpers import make_member
 from tests.insights.helpers import make_contact, seed_call
@@ -169,7 +170,7 @@ async def test_a_call_that_just_ended_is_reported_as_awaiting_its_index(db: Data
 
     async def waiting(owner: uuid.UUID | None) -> int:
         async with db.session() as session:
-            return await calls_awaiting_index(session, rep.workspace_id, owner)
+            return await calls_awaiting_index(session, Scope(rep.workspace_id, owner_id=owner))
 
     assert (await waiting(rep.user_id), await waiting(None)) == (1, 1)
     assert await waiting(other.user_id) == 0  # someone else's contact: not theirs to see
