@@ -454,3 +454,163 @@ async def test_csv_markdown_and_chart(db: Database, seed: Seed) -> None:
 
     totals = chart(await answer(db, seed.manager, query(("calls", "opt_outs"))))
     assert [t.type for t in totals.data] == ["bar", "bar"]
+
+
+# --- time zones: buckets are exact in any zone ---------------------------------------------
+
+# Whole-hour, half-hour and 45-minute offsets; DST that skips (Havana in March, Santiago in
+# September) or repeats (Havana in November, Santiago in April) a midnight; Lord Howe's
+# 30-minute DST; a zone 14 hours ahead.
+ZONES = (
+    "UTC", "America/New_York", "America/Havana", "America/Santiago", "America/St_Johns",
+    "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham",
+    "Pacific/Kiritimati",
+)  # fmt: skip
+ZONED_SPAN = "2026-02-23..2026-11-15"
+ZONED_METRICS = ("calls", "connected", "talk_time_s", "credits_spent")
+
+
+@dataclass
+class ZonedSeed:
+    manager: Actor
+    rep_a: Actor
+    rep_b: Actor
+
+
+@pytest.fixture(scope="module")
+async def zoned(_engine_owner: Database) -> ZonedSeed:
+    """A workspace whose calls are placed every 29 minutes from mid-February to
+    mid-November 2026 (UTC), plus a call at, and one a microsecond before, every local
+    midnight of every zone in `ZONES`: a call on the wrong side of a bucket's edge shows."""
+    db = _engine_owner
+    manager = await make_member(db, Role.MANAGER)
+    ws = manager.actor.workspace_id
+    rep_a = await make_member(db, Role.REP, workspace_id=ws)
+    rep_b = await make_member(db, Role.REP, workspace_id=ws)
+    a, b, m = rep_a.actor.user_id, rep_b.actor.user_id, manager.actor.user_id
+    ca = await make_contact(db, rep_a.actor, name="Ann Acme", company="Acme")
+    cb = await make_contact(db, rep_b.actor, name="Bo Globex", company="Globex")
+    first, last = utc(2, 15, 0), utc(11, 20, 0)
+    instants = {
+        first + timedelta(minutes=29 * i)
+        for i in range(int((last - first) / timedelta(minutes=29)))
+    }
+    for tz in ZONES:
+        zone, day = ZoneInfo(tz), date(2026, 2, 16)
+        while day < date(2026, 11, 19):
+            midnight = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+            instants |= {midnight, midnight - timedelta(microseconds=1)}
+            day += timedelta(days=1)
+    rows: dict[str, list[Any]] = {"at": [], "contact": [], "placer": [], "status": [], "dur": []}
+    for i, at in enumerate(sorted(instants)):
+        connected = i % 3 != 0
+        rows["at"].append(at)
+        owner, other = (a, b) if i % 2 else (b, a)
+        rows["contact"].append(ca.id if i % 2 else cb.id)
+        # Mostly the contact's owner; every fifth call the manager, every seventh the other rep.
+        rows["placer"].append(m if i % 5 == 0 else other if i % 7 == 0 else owner)
+        rows["status"].append("completed" if connected else ("busy", "no-answer")[i % 2])
+        rows["dur"].append(i % 611 if connected else 0)
+    async with db.session() as session:
+        decision = await session.scalar(
+            text(
+                "INSERT INTO compliance_decisions (workspace_id, phone_e164, actor_id, decided_at,"
+                " allowed) VALUES (:ws, '+12125550100', :actor, now(), true) RETURNING id"
+            ),
+            {"ws": ws, "actor": m},
+        )
+        await session.execute(
+            text("""
+                INSERT INTO calls (id, workspace_id, contact_id, placed_by, phone_e164, from_e164,
+                                   decision_id, time_limit_s, status, answered_by, duration_s,
+                                   cost_mc, created_at)
+                SELECT gen_random_uuid(), :ws, t.contact, t.placer, '+12125550100',
+                       '+15005550006', :decision, 600, t.status,
+                       CASE WHEN t.status = 'completed' THEN 'human' END, t.dur, t.dur * 1000,
+                       t.at
+                FROM unnest(CAST(:at AS timestamptz[]), CAST(:contact AS uuid[]),
+                            CAST(:placer AS uuid[]), CAST(:status AS text[]),
+                            CAST(:dur AS int[])) AS t(at, contact, placer, status, dur)
+            """),
+            {"ws": ws, "decision": decision, **rows},
+        )
+        await session.commit()
+    return ZonedSeed(manager.actor, rep_a.actor, rep_b.actor)
+
+
+ZONED_KEY = {
+    "day": "date_trunc('day', c.created_at AT TIME ZONE :tz)::date",
+    "week": "date_trunc('week', c.created_at AT TIME ZONE :tz)::date",
+    "month": "date_trunc('month', c.created_at AT TIME ZONE :tz)::date",
+    "hour_of_day": "extract(hour FROM c.created_at AT TIME ZONE :tz)::int",
+}
+
+
+@pytest.mark.parametrize("tz", ZONES)
+async def test_time_buckets_match_direct_sql_in_any_zone(
+    db: Database, zoned: ZonedSeed, tz: str
+) -> None:
+    """Days, weeks, months and hours of day across DST changes and odd offsets, for a
+    manager, a rep (their own contacts' calls) and a manager asking about one rep, against
+    PostgreSQL's own `AT TIME ZONE` bucketing: every call counted once, in its bucket."""
+    span = parse_period(ZONED_SPAN, datetime(2026, 11, 29, tzinfo=UTC), tz)
+    ws = zoned.manager.workspace_id
+    scopes = [
+        (zoned.manager, "TRUE", {}, None),
+        (zoned.rep_a, "ct.owner_id = :me", {"me": zoned.rep_a.user_id}, None),
+        (zoned.manager, "c.placed_by = :rep", {"rep": zoned.rep_b.user_id}, zoned.rep_b.user_id),
+    ]
+    for actor, where, params, rep_id in scopes:
+        base = {"tz": tz, "start": span.start, "end": span.end, "ws": ws, **params}
+        async with db.session() as session:
+            want_total = (
+                (
+                    await session.execute(
+                        text(f"""
+                        SELECT count(*) AS calls,
+                               count(*) FILTER (WHERE {CONNECTED}) AS connected,
+                               coalesce(sum(c.duration_s) FILTER (WHERE {CONNECTED}), 0) AS talk,
+                               coalesce(sum(c.cost_mc), 0) AS cost_mc
+                        FROM calls c JOIN contacts ct ON ct.id = c.contact_id
+                        WHERE c.workspace_id = :ws AND c.created_at >= :start
+                          AND c.created_at < :end AND {where}
+                    """),  # noqa: S608 (the test's own fixed fragments)
+                        base,
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        assert want_total["calls"] > 1000
+        for dimension in (None, *ZONED_KEY):
+            q = Query(ZONED_METRICS, dimension, span.start, span.end, rep_id=rep_id, tz=tz)
+            table = await answer(db, actor, q)
+            if dimension is None:
+                assert list(table.rows[0]) == expected_figures(dict(want_total))
+                continue
+            async with db.session() as session:
+                found = await session.execute(
+                    text(f"""
+                        SELECT {ZONED_KEY[dimension]} AS k, count(*) AS calls,
+                               count(*) FILTER (WHERE {CONNECTED}) AS connected,
+                               coalesce(sum(c.duration_s) FILTER (WHERE {CONNECTED}), 0) AS talk,
+                               coalesce(sum(c.cost_mc), 0) AS cost_mc
+                        FROM calls c JOIN contacts ct ON ct.id = c.contact_id
+                        WHERE c.workspace_id = :ws AND c.created_at >= :start
+                          AND c.created_at < :end AND {where}
+                        GROUP BY 1
+                    """),  # noqa: S608 (the test's own fixed fragments)
+                    base,
+                )
+                want = {r["k"]: dict(r) for r in found.mappings()}
+            got = by_label(table)
+            assert set(want) <= set(got), (tz, dimension)
+            for label, cells in got.items():
+                assert cells == expected_figures(want.get(label)), (tz, dimension, label)
+            assert sum(cells[0] for cells in got.values()) == want_total["calls"]
+
+
+def expected_figures(base: dict[str, Any] | None) -> list[Any]:
+    """The cells of `ZONED_METRICS` from one row of base figures."""
+    b = base or {"calls": 0, "connected": 0, "talk": 0, "cost_mc": 0}
+    return [b["calls"], b["connected"], b["talk"], Decimal(b["cost_mc"]) / 1000]
