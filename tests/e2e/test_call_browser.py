@@ -20,7 +20,8 @@ async def _funded_rep(database: Database):
     db = Database(url=database.url, embedded=False)
     try:
         rep = await make_member(db, Role.REP)
-        await fund(db, rep.actor.workspace_id, 300)
+        # Enough that the call (up to the maximum call length) never empties the balance.
+        await fund(db, rep.actor.workspace_id, 5_000)
         return rep
     finally:
         await db.dispose()
