@@ -16,7 +16,7 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from billing.purchases import BillingAddressInvalid, parse_country
@@ -83,9 +83,21 @@ _NOT_NAMES = _words(
     identify locate provide display generate initiate proceed kindly review fetch retrieve
     open share send email text remove delete export import walk explain calculate confirm
     schedule book assign tag mark flag let lets
+    before after during since once while if as because although first also actually btw fyi
+    hmm um oh well alright sure cool quick real random anyway morning afternoon evening
+    tonight
     monday tuesday wednesday thursday friday saturday sunday
     january february march april june july august september october november december
     """
+)
+# Common words that are also parts of names, once a name has begun.
+_NAME_PARTICLES = _words("an do may will bill mark van von de la le del da di bin ben")
+# Lower-case particles inside a name: 'Jan-Willem van der Berg', 'Ahmad bin Yusuf'.
+_LOWER_PARTICLES = _words(
+    "van der den de la le du da di del della dos das do von zu ter ten bin bint ibn al el abu y"
+)
+_PARTICLES_THEN_NAME = re.compile(
+    r"(?:(?:" + "|".join(sorted(_LOWER_PARTICLES, key=len, reverse=True)) + r")\s+)+[^\W\d_]*[A-Z]"
 )
 _WORD_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-])*")  # letters of any script
 
@@ -106,9 +118,20 @@ def _names(text: str) -> list[tuple[str, int, int]]:
         word = token.group(0)
         possessive = word[-2:] in ("'s", "’s")
         bare = word[:-2] if possessive else word
+        common = bare.lower().replace("’", "'") in _NOT_NAMES
+        if (
+            words
+            and bare in _LOWER_PARTICLES
+            and not text[end : token.start()].strip()
+            and _PARTICLES_THEN_NAME.match(text, token.start())
+        ):
+            words.append(bare)  # 'Tomás de la Fuente', 'Ahmad bin Yusuf'
+            end = token.start() + len(bare)
+            continue
         namey = (
             bare[0].isupper()
-            and bare.lower().replace("’", "'") not in _NOT_NAMES
+            # A capitalised common word goes on a name already begun ('Nguyễn Văn An').
+            and (not common or (bool(words) and bare.lower() in _NAME_PARTICLES))
             and not (bare.isupper() and len(bare) <= 3)
         )
         if namey and words and text[end : token.start()].strip():
@@ -120,7 +143,7 @@ def _names(text: str) -> list[tuple[str, int, int]]:
             start = token.start()
         words.append(bare)
         end = token.start() + len(bare)
-        if possessive or len(words) == 4:
+        if possessive or len([w for w in words if w not in _LOWER_PARTICLES]) == 4:
             close()
     close()
     return [run for run in runs if not _opens_an_order(text, run)]
@@ -147,6 +170,44 @@ _NAME_STOP = (
     r"|[,.;:?!]|$)"
 )
 _PRONOUNS = frozenset({"me", "my", "it", "that", "this", "them", "him", "her", "us", "you"})
+
+
+# --- dates ------------------------------------------------------------------------------
+
+_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fourteen": 14,
+    "thirty": 30,
+    "sixty": 60,
+    "ninety": 90,
+}
+_MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
+}
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november" \
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # fmt: skip
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+
+
+def _day(month: str, day: str, year: str | None, today: date) -> date | None:
+    """A date written without a year is the latest one not after today."""
+    try:
+        found = date(int(year) if year else today.year, _MONTH_NUMBERS[month], int(day))
+    except (KeyError, ValueError):
+        return None
+    if not year and found > today:
+        found = found.replace(year=found.year - 1)
+    return found
 
 
 # --- packages and billing places --------------------------------------------------------
@@ -184,6 +245,19 @@ _NOT_A_PACKAGE = frozenset(
         "order",
         "quote",
         "all",
+        "each",
+        "every",
+        "per",
+        "annual",
+        "monthly",
+        "current",
+        "cheaper",
+        "bigger",
+        "smallest",
+        "largest",
+        "same",
+        "that's",
+        "whole",
     }
 )
 
@@ -199,8 +273,26 @@ _NOT_A_BARE_PACKAGE = _NOT_A_PACKAGE | _words(
 )
 
 
+# The packages on sale (migration 0006 seeds them); any other is still read from
+# "the X pack / plan / bundle" or "500 credits".
+CATALOG_PACKAGES = ("starter", "growth", "pro")
+_CATALOG_PACKAGE = re.compile(r"\b(" + "|".join(CATALOG_PACKAGES) + r")\b(?!['’-])")
+
+
+def _catalog_packages(text: str) -> list[str]:
+    """The packages of the catalog a message names, in order, each once."""
+    found: list[str] = []
+    for match in _CATALOG_PACKAGE.finditer(text.lower()):
+        if match.group(1) not in found:
+            found.append(match.group(1))
+    return found
+
+
 def _package(text: str) -> str:
     lowered = text.lower()
+    named = _catalog_packages(lowered)
+    if len(named) == 1:
+        return named[0]
     for match in _PACKAGE_WORD.finditer(lowered):
         if match.group(1) not in _NOT_A_PACKAGE:
             return match.group(1)
@@ -213,14 +305,41 @@ def _package(text: str) -> str:
 
 # A lookahead: every lead is tried ('for the starter pack in the UK').
 _PLACE_LEAD = re.compile(
-    r"\b(?=(?:billing country|billing in|billed in|country|for|in|from)\s+([^,;?!()]+))",
+    r"(?:\b|(?<=,))"
+    r"(?=(?:billing country|billing in|billed in|country|for|in|from|,)\s*([^,;?!()]+))",
     re.IGNORECASE,
 )
+# A US state and ZIP code: 'Austin TX 78701', 'in CA 94105-1234'.
+_US_STATES = _words(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH"
+    " NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR"
+)
+_STATE_ZIP = re.compile(r"\b([A-Z]{2}),?\s+(\d{5}(?:-\d{4})?)\b")
 _POSTAL = re.compile(
-    r"\b(?:postal code|postcode|post code|zip code|zip)\s*:?\s*"
+    r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|pin ?code)\s*:?\s*"
     r"([A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4})?)\b",
     re.IGNORECASE,
 )
+
+
+# A postal code right after the country, behind a comma: 'Germany, 10115', 'UK, SW1A 1AA'.
+_POSTAL_AFTER = re.compile(
+    r",\s*([A-Za-z0-9]*\d[A-Za-z0-9]*(?: (?=[A-Za-z]*\d)[A-Za-z0-9]{3})?)(?=[\s?.!,;]|$)"
+)
+
+
+def _postal_words(words: list[str]) -> str | None:
+    """A postal code at the start of `words`: '94105', 'SW1A 1AA', 'M5V 2T6' ('please'
+    and the like after it are not part of it)."""
+    words = [_strip(w) for w in words[:2]]
+    if not words or not words[0] or not any(ch.isdigit() for ch in words[0]):
+        return None
+    if not words[0].isalnum() or len(words[0]) > 10:
+        return None
+    second = words[1] if len(words) > 1 else ""
+    if 2 <= len(second) <= 4 and second.isalnum() and any(ch.isdigit() for ch in second):
+        return f"{words[0]} {second}"
+    return words[0]
 
 
 def _country_of(words: list[str]) -> tuple[str, list[str]] | None:
@@ -244,15 +363,21 @@ def _place(text: str) -> dict[str, Any]:
     place: dict[str, Any] = {}
     for match in _PLACE_LEAD.finditer(text):
         words = match.group(1).split()
-        if words and words[0].lower() == "the":
+        while words and words[0].lower() in ("the", "is", ":", "=", "will be", "would be"):
             words = words[1:]
         found = _country_of(words)
         if found is None:
             continue
         place = {"country": found[0]}
         rest = found[1]
-        if rest and any(ch.isdigit() for ch in rest[0]) and len("".join(rest)) <= 10:
-            place["postal_code"] = " ".join(rest)
+        code = _postal_words(rest)
+        if code:
+            place["postal_code"] = code
+        elif not rest and (after := _POSTAL_AFTER.match(text, match.end(1))):
+            place["postal_code"] = after.group(1)  # 'in Germany, 10115'
+    state_zip = _STATE_ZIP.search(text)
+    if "country" not in place and state_zip and state_zip.group(1) in _US_STATES:
+        place = {"country": "US", "postal_code": state_zip.group(2)}
     postal = _POSTAL.search(text)
     if postal:
         place["postal_code"] = postal.group(1).strip()
@@ -283,10 +408,10 @@ _CONSENT_TYPES = (
     ("verbal", "express"),
 )
 _COMPANY_CUES = (
-    re.compile(r"\bcompany:?\s+([^,.;()]+)", re.IGNORECASE),
-    re.compile(r"\bworks? (?:at|for)\s+([^,.;()]+)", re.IGNORECASE),
+    re.compile(r"\b(?:company|employer|org|organi[sz]ation)(?:\s+is|:)?\s+([^,.;()/|—–]+)", re.I),
+    re.compile(r"\bworks? (?:at|for)\s+([^,.;()/|—–]+)", re.IGNORECASE),
     re.compile(r"\(([^)\d]+)\)"),
-    re.compile(r"\b(?:at|from|of)\s+([A-Z][^,.;()+\d]*)"),
+    re.compile(r"\b(?:at|from|of|with)\s+([A-Z][^,.;()+\d/|—–?!]*)"),
 )
 _COMPANY_END = re.compile(
     r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please)\b.*$", re.IGNORECASE
@@ -300,7 +425,7 @@ def _company(text: str, name: str, name_end: int) -> str | None:
             if company and company != name:
                 return company
     # 'New contact: Marcus Bell, (415) 555-0188, Acme Corp': a capitalised part on its own.
-    for part in text[name_end:].split(","):
+    for part in re.split(r"[,/|—–]| - ", text[name_end:]):
         part = _strip(part)
         if (
             part
@@ -312,34 +437,155 @@ def _company(text: str, name: str, name_end: int) -> str | None:
     return None
 
 
+_NOTES = re.compile(
+    r"[,;.—–-]?\s*\b(?:notes?|remarks?|comments?)\b\s*(?::|-|—|that|say(?:s|ing)?)?\s+(.+?)\s*$",
+    re.IGNORECASE,
+)
+
+
 def _contact_args(text: str) -> dict[str, Any]:
+    notes = _NOTES.search(text)
+    if notes:
+        text = text[: notes.start()]  # what the notes say is neither name nor company
     phone = _PHONE.search(text)
     args: dict[str, Any] = {"name": "", "phone": phone.group(0).strip() if phone else ""}
     names = [n for n in _names(text) if not phone or n[1] < phone.start() or n[1] > phone.end()]
+    if phone and names and names[0][1] > phone.end():
+        # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr'.
+        head = _contact_head(text[: phone.start()])
+        if head and head[0].isupper():
+            names = [(head, 0, phone.start())]
     if names:
         args["name"], _, name_end = names[0]
     else:
-        head = text[: phone.start()] if phone else text
-        head = re.sub(
-            r"^\s*(?:please\s+)?(?:add|create|save|new)\s+(?:a\s+)?(?:new\s+)?"
-            r"(?:contact|prospect|lead)?\s*(?:named|called|:)?\s*",
-            "",
-            head,
-            flags=re.IGNORECASE,
-        )
-        args["name"] = _strip(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
+        args["name"] = _contact_head(text[: phone.start()] if phone else text)
         name_end = phone.start() if phone else len(text)
     company = _company(text, args["name"], name_end)
+    if company is None and phone:
+        # 'pls add marie-claire dubois 503 555 0137 from acme paints'
+        after = re.match(r"\s*,?\s*(?:from|at|of|with)\s+([^,.;()+\d?!/|—–]+?)\s*[.?!]*$",
+                         text[phone.end():], re.IGNORECASE)  # fmt: skip
+        if after:
+            company = _strip(after.group(1))
     if company:
         args["company"] = company
+    if notes:
+        args["notes"] = _strip(notes.group(1))
     return args
 
 
-def _consent_args(text: str) -> dict[str, Any]:
+def _contact_head(head: str) -> str:
+    """The words before the number, less the order: 'add contact Mark Will,' → 'Mark Will'."""
+    head = re.sub(
+        r"^\s*(?:(?:please|pls|plz|kindly|can you|could you)\s+)*(?:add|create|save|new|put)\s+"
+        r"(?:a\s+)?(?:new\s+)?"
+        r"(?:contact|prospect|lead)?\s*(?:named|called|:)?\s*",
+        "",
+        head,
+        flags=re.IGNORECASE,
+    )
+    return _strip(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
+
+
+_URL = re.compile(r"\bhttps?://[^\s,;()<>\"']+[^\s,;()<>\"'.?!]|\bwww\.[^\s,;()<>\"']+\w")
+# Where consent was given: 'from the web form', 'at the HIMSS booth', 'via our webinar'.
+_SOURCE = re.compile(
+    r"\b(?:source(?:\s+is|\s+was|:)|filled (?:out|in)|submitted|completed|from|via|on|through"
+    r"|at|during|in|over)\s+(?:the\s+|a\s+|an\s+|our\s+|my\s+|their\s+|his\s+|her\s+)?"
+    r"(?P<source>(?!\d|the\s+\d|(?:call|phone|yesterday|today|tomorrow|last|this|noon)\b"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)"
+    r"[^,;?!—–()]+?)"
+    r"\s*(?=[,;?!—–()]|\s+-\s|\s+and\s|\s+(?:yesterday|today|last|this|on\s+\w+day|on\s+\d+"
+    r"|(?:on\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d+"
+    r"|in\s+(?:january|february"
+    r"|march|april|may|june|july|august|september|october|november|december))\b|[.]*$)",
+    re.IGNORECASE,
+)
+_NOT_A_SOURCE = re.compile(
+    r"^(?:express|written|verbal|consent|writing|person|record|file|behalf|it|them|him|her)\b", re.I
+)
+
+
+def _consent_source(text: str) -> str:
+    url = _URL.search(text)
+    if url:
+        return url.group(0)
+    stated = _STATED_SOURCE.search(text)
+    found = _SOURCE.search(text, stated.start()) if stated else _SOURCE.search(text)
+    while found is not None:  # each lead in turn: 'in person at the SaaStr booth'
+        source = _strip(found.group("source"))
+        # 'the paper consent form at the roadshow': where, not what was signed.
+        if source and not _NOT_A_SOURCE.match(source):
+            return source
+        found = _SOURCE.search(text, found.start() + 1)
+    return "stated by the rep in chat"
+
+
+# How consent was given, as written: 'signed paper form', 'web form', 'verbally'.
+_CONSENT_METHOD = re.compile(
+    r"\b(?:signed (?:paper |consent )?form|paper (?:consent )?form|signed paper|web ?form"
+    r"|online form|check ?box|ticked (?:a |the )?box|verbally|in person|over the phone|by phone"
+    r"|by email"
+    r"|over email|via email|e-?signature|docusign)\b",
+    re.IGNORECASE,
+)
+# The exact words agreed to: 'wording was "I agree …"', or any quoted sentence.
+_WORDING = re.compile(
+    r"(?:\bwording\s*(?:was|is|:)?\s*|\bagreed to\s*:?\s*|^|\s)[\"“]([^\"”]{12,})[\"”]",
+    re.IGNORECASE,
+)
+_STATED_SOURCE = re.compile(r"\bsource(?:\s+is|\s+was|:)", re.IGNORECASE)
+
+
+_WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+_ON_DAY = re.compile(
+    r"\b(?:(?P<iso>\d{4}-\d{2}-\d{2})|(?P<ago>\d{1,2}|a|one|two|three|four|five|six|seven"
+    r"|ten) (?P<unit>days?|weeks?) ago|(?:last |on |this past )(?P<weekday>monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday)|(?:on )?"
+    + _MONTH.replace("(", "(?P<m1>", 1)
+    + r"\.? (?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:,? (?P<y1>\d{4}))?"
+    + r"|(?:on )?(?:the )?(?P<dom>\d{1,2})(?:st|nd|rd|th)? (?:of )?"
+    + _MONTH.replace("(", "(?P<m2>", 1)
+    + r"|(?P<yesterday>yesterday))\b"
+)
+
+
+def _obtained_at(text: str, today: date) -> str | None:
+    """When consent was given, if the message says: 'yesterday', 'on Nov 20',
+    '2026-11-14', 'last Tuesday', 'three days ago' (an ISO date)."""
+    match = _ON_DAY.search(" ".join(text.lower().replace("’", "'").split()))
+    if match is None:
+        return None
+    found: date | None
+    if match.group("iso"):
+        try:
+            found = date.fromisoformat(match.group("iso"))
+        except ValueError:
+            return None
+    elif match.group("yesterday"):
+        found = today - timedelta(days=1)
+    elif match.group("ago"):
+        word = match.group("ago")
+        count = int(word) if word.isdigit() else _NUMBERS.get(word, 1)
+        found = today - timedelta(days=count * (7 if match.group("unit").startswith("w") else 1))
+    elif match.group("weekday"):
+        back = (today.weekday() - _WEEKDAYS[match.group("weekday")]) % 7 or 7
+        found = today - timedelta(days=back)
+    elif match.group("dom"):
+        found = _day(match.group("m2"), match.group("dom"), None, today)
+    else:
+        found = _day(match.group("m1"), match.group("d1"), match.group("y1"), today)
+    return found.isoformat() if found and found <= today else None
+
+
+def _consent_args(text: str, today: date) -> dict[str, Any]:
     lowered = text.lower()
     kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered), "express")
     names = _names(text)
     contact = names[0][0] if names else ""
+    phone = _PHONE.search(text)
+    if phone and (not names or phone.start() < names[0][1]):
+        contact = phone.group(0).strip()
     if not contact:
         found = re.search(r"\bfor\s+(.+?)" + _NAME_STOP, text, re.IGNORECASE)
         if found is None:
@@ -348,16 +594,17 @@ def _consent_args(text: str) -> dict[str, Any]:
             )
         if found and _strip(found.group(1)).lower() not in _PRONOUNS:
             contact = _strip(found.group(1))
-    source = re.search(
-        r"\b(?:from|via|on|through|at)\s+(?:the\s+|a\s+|our\s+)?([^,;?!]+?)\s*[.?!]*$",
-        text,
-        re.IGNORECASE,
-    )
-    return {
-        "contact": contact,
-        "consent_type": kind,
-        "source": _strip(source.group(1)) if source else "stated by the rep in chat",
-    }
+    args = {"contact": contact, "consent_type": kind, "source": _consent_source(text)}
+    method = _CONSENT_METHOD.search(text)
+    if method:
+        args["method"] = method.group(0)
+    wording = _WORDING.search(text)
+    if wording:
+        args["wording"] = wording.group(1)
+    obtained = _obtained_at(text, today)
+    if obtained:
+        args["obtained_at"] = obtained
+    return args
 
 
 # --- calls -------------------------------------------------------------------------------
@@ -374,27 +621,58 @@ _ORDER_TO_CALL = (
     r"^ " + _POLITE + r"(?:(?:call|ring|phone|dial|buzz)(?: up)? "
     r"(?!(?:history|status|log|logs|list|transcript|summary|recording|stats|volume)\b)"
     r"|give .+? a (?:quick )?(?:call|ring|buzz)\b"
-    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger) (?:a|an) "
-    r"(?:(?:new|quick|phone|outbound) )*call\b"
+    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger|set up|arrange|line up"
+    r"|fire off|do) (?:a|an) (?:(?:new|quick|phone|outbound|short|ai) )*call\b"
     r"|get .+? on the (?:phone|line)\b)"
 )
 _CALL_VERB = re.compile(
     r"^\s*" + _POLITE + r"(?P<verb>(?:call|ring|phone|dial|buzz)(?:\s+up)?|give"
-    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger)\s+(?:a|an)\s+"
-    r"(?:(?:new|quick|phone|outbound)\s+)*"
+    r"|(?:place|make|start|launch|begin|kick off|initiate|trigger|set up|arrange|line up"
+    r"|fire off|do)\s+(?:a|an)\s+(?:(?:new|quick|phone|outbound|short|ai)\s+)*"
     r"call\s+(?:to|with|for)|reach out to|get in touch with"
     r"|get(?=\s.+?\son\s+the\s+(?:phone|line)))\s+",
     re.IGNORECASE,
 )
 _PURPOSE_LEAD = re.compile(
     r"^\s*(?:back|by phone|on the phone|on the line|now|today|please|for me|,)*\s*"
-    r"(?:about|regarding|concerning|re:?|to|and|so (?:we|i|they) can|in order to)\s+"
+    r"(?:about|regarding|concerning|re:?|to|and|so (?:we|i|they) can|in order to"
+    r"|for (?:a |an )?(?:quick |short |brief )?(?=\S+(?:-| )(?:in|up|on)\b))\s*"
     r"(.+?)\s*[.?!]*$",
     re.IGNORECASE,
 )
 _PURPOSE_ANYWHERE = re.compile(
-    r"\b(?:about|regarding|concerning|re:)\s+(.+?)\s*[.?!]*$", re.IGNORECASE
+    r"\b(?:about|regarding|concerning|re:|purpose:?|reason:?|topic:?|goal:?)\s+(.+?)"
+    r"\s*(?=[.?!;]|[—–]|,?\s+if\b|$)",
+    re.IGNORECASE,
 )
+_VOICEMAIL = re.compile(r"\b(?:voicemail|voice mail|answering machine|machine|vm)\b", re.I)
+_VOICEMAIL_HANG_UP = re.compile(
+    r"\b(?:hang up|hang-up|hangup|drop (?:it|off|the call)|end (?:it|the call)|don'?t leave"
+    r"|do not leave|no (?:message|voicemail)|skip (?:it|the voicemail)|just disconnect)\b",
+    re.I,
+)
+_VOICEMAIL_LEAVE = re.compile(
+    r"\bleave (?:a |an |them a |her a |him a )?(?:voicemail|message|vm)\b", re.I
+)
+_VOICEMAIL_SAYING = re.compile(
+    r"\bleave (?:a |an |them a |her a |him a )?(?:voicemail|message|vm)\s*"
+    r"(?:saying|that says|telling (?:them|her|him)|:)\s*[\"“']?(.+?)[\"”']?\s*(?:[.;!?]|$)",
+    re.I,
+)
+
+
+def _voicemail_args(text: str) -> dict[str, Any]:
+    """What to do on an answering machine, when the message says."""
+    if not _VOICEMAIL.search(text) and not _VOICEMAIL_LEAVE.search(text):
+        return {}
+    saying = _VOICEMAIL_SAYING.search(text)
+    if saying:
+        return {"on_voicemail": "leave", "voicemail_message": _strip(saying.group(1))}
+    if _VOICEMAIL_HANG_UP.search(text):
+        return {"on_voicemail": "hang_up"}
+    if _VOICEMAIL_LEAVE.search(text):
+        return {"on_voicemail": "leave"}
+    return {}
 
 
 def _who(rest: str) -> tuple[str, int]:
@@ -411,9 +689,18 @@ def _who(rest: str) -> tuple[str, int]:
     return "", 0
 
 
+_GIVE_THEM_A_CALL = re.compile(
+    r"\bgive (?:him|her|them) a (?:quick |short )?(?:call|ring|buzz)\b", re.IGNORECASE
+)
+
+
 def _place_call_args(text: str) -> dict[str, Any]:
     order = _CALL_VERB.match(text)
-    if order is None:
+    give = _GIVE_THEM_A_CALL.search(text)
+    if order is None and give is not None and (names := _names(text[: give.start()])):
+        # 'Jan-Willem van der Berg — give him a call to reschedule'
+        contact, after = names[0][0], text[give.end() :]
+    elif order is None:
         phone = _PHONE.search(text)
         if phone:
             contact, after = phone.group(0).strip(), text[phone.end() :]
@@ -432,10 +719,31 @@ def _place_call_args(text: str) -> dict[str, Any]:
             contact, end = _who(rest)
             after = rest[end:]
     purpose = _PURPOSE_LEAD.match(after) or _PURPOSE_ANYWHERE.search(after)
-    return {
-        "contact": contact,
-        "purpose": _strip(purpose.group(1)) if purpose else "a quick introduction",
-    }
+    if purpose is None:
+        # 'Give Mei Chen a call — check whether she got the contract; …'
+        purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
+    said = _strip(purpose.group(1)) if purpose else ""
+    # What follows ', if …', ';' or a dash is instructions, not the purpose.
+    said = _strip(
+        re.split(
+            r"\s*(?:[;—–]|\s-\s|,?\s+if\b|,?\s+and if\b|[.?!]\s|,\s*(?:she|he|they|we|i|it|try|aim"
+            r"|goal|don't|do not|no voicemail|leave)\b)",
+            said,
+        )[0]
+    )
+    found = {"contact": contact, "purpose": said or "a quick introduction", **_voicemail_args(text)}
+    goal = _GOAL.search(text)
+    if goal:
+        found["goal"] = _strip(goal.group(1))
+    return found
+
+
+# What the call should achieve: 'goal: book a demo', 'try to book a demo', 'aim to …'.
+_GOAL = re.compile(
+    r"\b(?:goal(?:\s+is)?(?:\s+to)?\s*:?|try(?:ing)? to|aim(?:ing)? to|objective(?:\s+is)?"
+    r"(?:\s+to)?\s*:?|see if (?:you|we) can)\s+([^.;!?]+?)\s*(?:[.;!?]|,?\s+if\b|$)",
+    re.IGNORECASE,
+)
 
 
 def _call_ref(text: str) -> dict[str, Any]:
@@ -471,9 +779,21 @@ _STATUSES = {
 }
 
 
+_CALL_COUNT = re.compile(
+    r"\b(?:(?:last|latest|recent|past|previous|top|first)\s+(?P<a>\d{1,3}|[a-z]+)(?:\s+\w+)?"
+    r"\s+calls|(?P<b>\d{1,3}|[a-z]+)\s+(?:most\s+)?(?:recent|latest|last)\s+calls)\b"
+)
+
+
 def _list_calls_args(text: str) -> dict[str, Any]:
     lowered = text.lower()
     args: dict[str, Any] = {}
+    count = _CALL_COUNT.search(lowered)
+    if count:
+        word = count.group("a") or count.group("b")
+        limit = int(word) if word.isdigit() else _NUMBERS.get(word)
+        if limit and 0 < limit <= 100:
+            args["limit"] = limit
     for cue, status in _STATUSES.items():
         if re.search(rf"\b{cue}\b", lowered):
             args["status"] = status
@@ -490,17 +810,28 @@ _SEARCH_TRIGGER = re.compile(
     r"|talked about|talk about|talking about|asked about|ask about|asking about|asked for"
     r"|complained about|complain about|complaining about|said about|say about|discussed"
     r"|search(?:ed)?(?:\s+\S+){0,3}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,3}?\s+for"
-    r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning))\s+",
+    r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning)"
+    r"|look(?:ing)?\s+for(?:\s+(?:mentions?|anything|talk)\s+(?:of|about|on))?"
+    r"|(?:said|say|says|told (?:me|us)|claimed)\s+(?:that\s+)?"
+    r"(?:(?:they|he|she|it|we)(?:'re|'s|'d|'ve|’re|’s|’d|’ve|\s+(?:are|were|is|was|had|have|would))?"
+    r"(?=\s))?)\s+",
     re.IGNORECASE,
 )
+# Whose calls: "Priya Raman's calls", "the Tomás Ortega calls", "calls with Dana".
+_WHOSE_CALLS = re.compile(
+    r"(?P<who>(?:[^\W\d_][\w'’-]*\s+){0,3}[^\W\d_][\w'’-]*?)(?:'s|’s)?\s+"
+    r"(?:calls?|conversations?|transcripts?)\b"
+)
 _SEARCH_SCOPE = re.compile(
-    r"\s+(?:in|on|across|from|during)\s+(?:my|our|the|all|any|all of my)\s+(?:\w+\s+)?"
+    r"\s+(?:in|on|across|from|during)\s+(?:my|our|the|all|any|all of my)\s+"
+    r"(?P<whose>(?:[\w'’-]+\s+){0,3}?)"
     r"(?:calls?|transcripts?|conversations?)\b(?:\s+with\s+(?P<who>.+?))?\s*[.?!]*$",
     re.IGNORECASE,
 )
 _SEARCH_LEAD = re.compile(
     r"^\s*(?:please\s+)?(?:search|find|look)\s+(?:through\s+|in\s+)?(?:my\s+|our\s+|the\s+)?"
     r"(?:calls?|transcripts?)\s*(?:for|about|where|that|mentioning|with)?\s*"
+    r"|^\s*(?:please\s+)?(?:find|look for|search for|dig up|pull)\s+(?!(?:calls?|my|our)\b)"
     r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+",
     re.IGNORECASE,
 )
@@ -509,6 +840,14 @@ _SEARCH_LEAD = re.compile(
 _SEARCH_PASSIVE = re.compile(
     r"\b(?:in which|where|when)\s+(.+?)\s+(?:was|were|got|is|are|came up|come up)"
     r"(?:\s+(?:discussed|mentioned|brought up|raised|talked about))?\s*[.?!]*$",
+    re.IGNORECASE,
+)
+
+
+# 'lately', 'this month' after what was said: when, not what (search has no period).
+_WHEN_SEARCHED = re.compile(
+    r"(?:\s+(?:lately|recently|so far|ever|at all|this (?:week|month|quarter|year)|last (?:week"
+    r"|month|quarter|year)|today|yesterday|in (?:the )?(?:last|past) \w+ (?:days|weeks|months)))+$",
     re.IGNORECASE,
 )
 
@@ -532,29 +871,68 @@ def _search_args(text: str) -> dict[str, Any]:
     if scope:
         if scope.group("who"):
             args["contact"] = _strip(scope.group("who"))
+        elif names := _names(scope.group("whose")):
+            args["contact"] = names[-1][0]  # 'in the Tomás Ortega calls'
         query = query[: scope.start()]
     query = re.sub(r"^(?:mentions? of|anything (?:about|on))\s+", "", query.strip(), flags=re.I)
+    query = _HIT_COUNT_TAIL.sub("", query)
+    query = _WHEN_SEARCHED.sub("", _strip(query))
     args["query"] = _strip(query) or text.strip()
     if "contact" not in args:
+        for whose in _WHOSE_CALLS.finditer(text):
+            names = _names(whose.group("who"))
+            if names and whose.group("who").endswith(names[-1][0]):
+                args["contact"] = names[-1][0]
+                break
+    if "contact" not in args:
         # A name before what was said is whose calls: 'Has Dana ever mentioned …'.
-        said_at = triggers[0].start() if triggers else (quoted.start() if quoted else 0)
+        said_at = triggers[-1].end() if triggers else (quoted.start() if quoted else 0)
         before = [n for n in _names(text) if n[2] <= said_at]
         if before:
             args["contact"] = before[0][0]
-    return {"query": args["query"], **({"contact": args["contact"]} if "contact" in args else {})}
+    found = {"query": args["query"], **({"contact": args["contact"]} if "contact" in args else {})}
+    hits = _HIT_COUNT.search(text)
+    if hits:
+        word = (hits.group("a") or hits.group("b")).lower()
+        limit = int(word) if word.isdigit() else _NUMBERS.get(word)
+        if limit and 0 < limit <= 50:
+            found["limit"] = limit
+    return found
+
+
+_HIT_COUNT_TAIL = re.compile(
+    r"[,;]?\s*\b(?:(?:top|first|only|just|max|at most|up to)\s+(?:\d{1,2}|[a-z]+)"
+    r"(?:\s+(?:hits|results|matches|quotes))?|\d{1,2}\s+(?:hits|results|matches|quotes))"
+    r"(?:\s+only|\s+please)?\s*[.?!]*$",
+    re.IGNORECASE,
+)
+_HIT_COUNT = re.compile(
+    r"\b(?:top|first|only|just|max|at most|up to)\s+(?P<a>\d{1,2}|[a-z]+)\b(?:\s+(?:hits|results"
+    r"|matches|quotes))?|\b(?P<b>\d{1,2})\s+(?:hits|results|matches|quotes)\b",
+    re.IGNORECASE,
+)
 
 
 # --- analytics ---------------------------------------------------------------------------
 
 _METRIC_CUES = (
     (r"connect(?:ion)? rates?|pick ?up rates?|answer rates?", "connect_rate"),
+    (
+        r"call (?:volume|count)s?|number of calls|calls (?:made|placed)|\bdials\b"
+        r"|^\s*calls (?:and|&|plus)\b|\b(?:and|&|plus) calls\b",
+        "calls",
+    ),
     (r"talk ?time|time (?:spent )?talking", "talk_time_s"),
     (
         r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time)"
         r"|how long (?:are|were|do|did) (?:my |our |the )?calls",
         "avg_duration_s",
     ),
-    (r"credits? (?:spent|used)|\bspen[dt]\b|\bspending\b", "credits_spent"),
+    (
+        r"credits? (?:spent|used)|\bspen[dt]\b|\bspending\b|\bburn(?:ed|t|ing)?\b|\bwent through\b"
+        r"|\bused up\b|\bcredits? (?:did|have) (?:we|i) use",
+        "credits_spent",
+    ),
     (r"opt[- ]?outs?|opted out", "opt_outs"),
     (r"\bobjections?\b", "objections"),
     (r"\boutcomes?\b", "outcomes"),
@@ -572,29 +950,6 @@ _DIMENSION_CUES = (
      r"|\bhourly\b|\bwhat time\b|\bbest time\b", "hour_of_day"),
     (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),
 )  # fmt: skip
-_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "fourteen": 14,
-    "thirty": 30,
-    "sixty": 60,
-    "ninety": 90,
-}
-_MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
-    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
-}
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november" \
-    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # fmt: skip
-_DAY = r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
 _ISO_RANGE = re.compile(
     r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|—|-|and|through|until)\s*(\d{4}-\d{2}-\d{2})"
 )
@@ -604,6 +959,12 @@ _BETWEEN_DAYS = re.compile(
     rf"\b(?:between|from)\s+{_MONTH}\.?\s+{_DAY}\s+(?:and|to|until|through|-)\s+"
     rf"(?:{_MONTH}\.?\s+)?{_DAY}\b"
 )
+# US-style numeric dates: 'between 11/16 and 11/22', 'from 11/1/2026 to 11/15/2026'.
+_BETWEEN_NUMERIC = re.compile(
+    r"\b(?:between|from)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\s+(?:and|to|until|through|-)\s+"
+    r"(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b"
+)
+_SINCE_NUMERIC = re.compile(r"\b(?:since|from|after)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 _LAST_N = re.compile(
     r"\b(?:last|past|previous)\s+(\d{1,3}|" + "|".join(_NUMBERS) + r")\s+(day|week|month)s?\b"
 )
@@ -622,16 +983,21 @@ _FIXED_PERIODS = (
     ("yesterday", "yesterday"),
     ("today", "today"),
 )
+_QUARTER = re.compile(
+    r"\b(?:q([1-4])|(first|second|third|fourth) quarter)(?:\s+(?:of\s+)?(\d{4}))?\b"
+)
+_QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _IN_MONTH = re.compile(rf"\b(?:in|for|during|of|over)\s+{_MONTH}\b(?:\s+(\d{{4}}))?")
 
 
-def _day(month: str, day: str, year: str | None, today: date) -> date | None:
-    """A date written without a year is the latest one not after today."""
+def _numeric_day(month: str, day: str, year: str | None, today: date) -> date | None:
+    """'11/16' (month/day, US order), optionally '/2026' or '/26'."""
+    full = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
     try:
-        found = date(int(year) if year else today.year, _MONTH_NUMBERS[month], int(day))
-    except (KeyError, ValueError):
+        found = date(full or today.year, int(month), int(day))
+    except ValueError:
         return None
-    if not year and found > today:
+    if full is None and found > today:
         found = found.replace(year=found.year - 1)
     return found
 
@@ -647,6 +1013,15 @@ def _period(text: str, today: date) -> str | None:
         last = _day(last_month, match.group(5), match.group(6) or match.group(3), today)
         if first and last:
             return f"{first}..{last}"
+    if match := _BETWEEN_NUMERIC.search(lowered):
+        first = _numeric_day(match.group(1), match.group(2), match.group(3), today)
+        last = _numeric_day(match.group(4), match.group(5), match.group(6) or match.group(3), today)
+        if first and last:
+            return f"{first}..{last}"
+    if match := _SINCE_NUMERIC.search(lowered):
+        first = _numeric_day(match.group(1), match.group(2), match.group(3), today)
+        if first:
+            return f"{first}..{today}"
     if match := _SINCE_ISO.search(lowered):
         return f"{match.group(1)}..{today}"
     if match := _SINCE_DAY.search(lowered):
@@ -663,6 +1038,14 @@ def _period(text: str, today: date) -> str | None:
     for phrase, period in _FIXED_PERIODS:
         if re.search(rf"\b{phrase}\b", lowered):
             return period
+    if match := _QUARTER.search(lowered):
+        quarter = int(match.group(1) or _QUARTER_WORDS[match.group(2)])
+        year = int(match.group(3)) if match.group(3) else today.year
+        first = date(year, 3 * quarter - 2, 1)
+        if not match.group(3) and first > today:
+            first = first.replace(year=year - 1)  # 'Q4' in March: last year's
+        last = date(first.year, 3 * quarter, calendar.monthrange(first.year, 3 * quarter)[1])
+        return f"{first}..{min(last, today)}"
     if match := _IN_MONTH.search(lowered):
         name = calendar.month_name[_MONTH_NUMBERS[match.group(1)]]
         return f"{name} {match.group(2)}" if match.group(2) else name
@@ -672,7 +1055,8 @@ def _period(text: str, today: date) -> str | None:
 _REP = re.compile(
     r"\b(?:did|has|have)\s+(?P<a>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)\s+"
     r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked)\b"
-    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!]|$)"
+    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!,]|$"
+    r"|(?=\s+(?:this|last|today|yesterday|in|since|for|during|over|from|between|so far)\b))"
     r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
     r"|stats|outcomes|objections)\b"
 )
@@ -714,13 +1098,26 @@ def _analytics_args(text: str, today: date) -> dict[str, Any]:
 
 # Things no tool does: the model says it can't do them offline rather than guess.
 _UNSUPPORTED = re.compile(
-    r"^ " + _POLITE + r"(?:write|draft|compose|rewrite|translate|delete|remove|erase|schedule"
-    r"|book|export|import|upload|invite|reset|email|e mail|text|sms|message|tweet|generate)\b"
+    r"^ " + _POLITE + r"(?:(?:write|draft|compose|generate)(?! (?:me |up )?(?:a |an |the )?"
+    r"(?:(?:short|quick|brief|one line|two line) )?(?:recap|summary|rundown|tl ?dr)\b)"
+    r"|rewrite|translate|delete|remove|erase|schedule"
+    r"|book|export|import|upload|invite|reset|email|e mail|text|sms|message|tweet)\b"
     r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
     r"|\b(?:do not call|dnc) list\b|\bpassword\b|\bdelete my\b"
     r"|\b(?:summari[sz]e|translate|read|proofread|review) (?:this|that|the|my|a|an) "
     r"(?:pdf|document|doc|article|attachment|file|email|web ?page|link|contract)\b"
-    r"|\bchange my (?:role|email|name|password|permissions?)\b"
+    r"|\b(?:change|update|edit) (?:my|the|our) (?:role|e ?mail|name|password|permissions?|company"
+    r"|workspace name|logo)\b"
+    r"|\b(?:change|update) the e ?mail\b|\be ?mail (?:address )?on my account to\b"
+    r"|\b(?:add|invite) (?:my |a |our )?(?:colleague|teammate|coworker|co worker|new rep|user"
+    r"|member)"
+    r"|\bto (?:the|my|our) (?:workspace|team) as (?:an? )?(?:rep|manager|admin)\b"
+    r"|\b(?:change|update|edit|fix|correct) [\w' ]*'s (?:phone|number|mobile|cell|e ?mail|name"
+    r"|company|title)\b"
+    r"|\b(?:request|issue|process|get|give|want|need) (?:me |us )?(?:a |an )?(?:full |partial )?"
+    r"refund\b|\brefund (?:me|us|the|my|our|this|that)\b"
+    r"|\b(?:connect|sync|integrate|link|hook up) (?:my |our |with |to |it to |up )?(?:gmail"
+    r"|outlook|salesforce|hubspot|slack|calendar|google calendar|crm|pipedrive|zoho|teams)\b"
     r"|\bsend (?:a |an )?(?:text|email|e mail|sms|message|note)\b"
 )
 # A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
@@ -738,6 +1135,8 @@ def _signals(text: str, padded: str, today: date) -> frozenset[str]:
         found.add("phone")
     if _package(text):
         found.add("package")
+    if len(_catalog_packages(text)) > 1:
+        found.add("packages")  # 'starter vs growth': a comparison
     if _period(text, today):
         found.add("period")
     if _ONE_CALL.search(padded):
@@ -811,16 +1210,42 @@ INTENTS: tuple[Intent, ...] = (
             "offer": 0.3,
             "available": 0.2,
             "calls": -0.5,
+            "compare": 0.5,
+            "difference between": 0.6,
+            "what you get": 0.5,
+            "what do you get": 0.5,
+            "what do i get": 0.5,
+            "vs": 0.3,
+            "versus": 0.3,
+            "include": 0.4,
+            "on offer": 0.8,
+            "each pack": 0.6,
+            "for how much": 0.5,
+            "do you get": 0.3,
+            "pricing page": -0.8,
+            "come in": 0.3,
+            "includes": 0.4,
+            "each package": 0.6,
+            "cheapest": 0.6,
+            "get more credits": 0.5,
+            "more credits": 0.3,
         },
         patterns=(
             (r" (?:credits?|credit (?:pack|package|bundle)s?) (?:cost|costs|go for) ", 1.0),
+            (r" how much (?:are|do|does|is) (?:the )?(?:credits?|a credit) ", 1.2),
+            (r" (?:top ?up|topping up|buying|purchase|purchasing|credit|package) options ", 1.2),
+            (
+                r" options\b.* (?:more|extra|additional) (?:credits|calling time|call time"
+                r"|minutes|time|calls) ",
+                0.8,
+            ),
             (
                 r" (?:what|which)(?: \S+){0,4} (?:can|could|should|do) (?:i|we) "
                 r"(?:buy|purchase|get|choose) ",
                 1.0,
             ),
         ),
-        signals={"package": -0.6},
+        signals={"package": -0.6, "packages": 1.2},
         examples=("what packages are there?", "show me the pricing"),
     ),
     Intent(
@@ -834,6 +1259,24 @@ INTENTS: tuple[Intent, ...] = (
             "how much is": 0.5,
             "how much does": 0.5,
             "price out": 0.9,
+            "ballpark": 0.9,
+            "price check": 0.9,
+            "service fee": 0.9,
+            "platform fee": 0.9,
+            "fee": 0.4,
+            "run me": 0.6,
+            "run us": 0.6,
+            "set me back": 0.8,
+            "set us back": 0.8,
+            "final bill": 0.8,
+            "final price": 0.8,
+            "all in": 0.5,
+            "including fees": 0.6,
+            "with fees": 0.5,
+            "fees": 0.3,
+            "what would": 0.2,
+            "went with": 0.3,
+            "go with": 0.3,
             "would i pay": 0.8,
             "come to": 0.3,
             "tax": 0.5,
@@ -854,6 +1297,11 @@ INTENTS: tuple[Intent, ...] = (
             "purchasing": 0.7,
             "proceed": 0.3,
             "top up": 0.8,
+            "top us up": 0.8,
+            "top me up": 0.8,
+            "top it up": 0.8,
+            "recharge": 0.6,
+            "reload": 0.6,
             "checkout": 0.7,
             "check out": 0.7,
             "order": 0.5,
@@ -861,6 +1309,12 @@ INTENTS: tuple[Intent, ...] = (
             "get me": 0.2,
             "want": 0.3,
             "i'll take": 0.6,
+            "grab": 0.6,
+            "let's go with": 0.6,
+            "lets go with": 0.6,
+            "sign me up": 0.6,
+            "sign us up": 0.6,
+            "pay for": 0.4,
             "go ahead": 0.2,
         },
         signals={"package": 0.3},
@@ -887,6 +1341,14 @@ INTENTS: tuple[Intent, ...] = (
             "billing history": 1.2,
             "payment history": 1.2,
             "payments": 0.6,
+            "top ups": 0.8,
+            "paid for": 0.6,
+            "what we paid": 0.7,
+            "what i paid": 0.7,
+            "expense report": 0.6,
+            "expenses": 0.5,
+            "accounting": 0.4,
+            "finance": 0.3,
         },
         patterns=((r" (?:when|what) did (?:i|we)(?: last)? (?:buy|purchase|top up|pay) ", 1.5),),
         examples=("what did I buy?", "show my receipts"),
@@ -915,6 +1377,10 @@ INTENTS: tuple[Intent, ...] = (
             "account info": 0.8,
             "account details": 0.8,
             "registered to": 0.6,
+            "terms": 0.6,
+            "terms version": 0.6,
+            "accepted": 0.3,
+            "did i accept": 0.4,
             # Money is another tool's business.
             "refund": -0.8,
             "refunds": -0.8,
@@ -924,7 +1390,7 @@ INTENTS: tuple[Intent, ...] = (
             "credits": -0.5,
             "balance": -0.5,
         },
-        patterns=((r" am i (?:an? )?(?:admin|rep|manager|owner) ", 1.0),),
+        patterns=((r" am i (?:[\w']+ ){0,3}?(?:an? )?(?:admin|rep|manager|owner) ", 1.5),),
         signals={"phone": -1.0},
         examples=("my account", "who am I?"),
     ),
@@ -937,6 +1403,15 @@ INTENTS: tuple[Intent, ...] = (
             "switch my": 0.3,
             "set my": 0.3,
             "replace": 0.3,
+            "swap": 0.3,
+            "number on my account": 0.5,
+            "on my profile": 0.4,
+            "phone on my": 0.4,
+            "switch the": 0.3,
+            "change the": 0.2,
+            "my number": 0.3,
+            "my mobile": 0.4,
+            "my cell": 0.4,
             "new mobile": 0.8,
             "new phone": 0.6,
             "new number": 0.6,
@@ -1000,13 +1475,22 @@ INTENTS: tuple[Intent, ...] = (
             "agreed": 0.5,
             "agreeing": 0.5,
             "express written": 0.5,
+            "existing business relationship": 0.9,
+            "existing relationship": 0.9,
+            "existing customer": 0.5,
+            "record that": 0.3,
+            "record it": 0.3,
+            "on record": 0.4,
+            "log it": 0.3,
+            "filled in": 0.3,
+            "filled out": 0.3,
             # Revoking is not recording: no tool does it in chat (do-not-call does).
             "revoke": -2.0,
             "withdraw": -2.0,
             "withdrew": -2.0,
         },
         examples=("record express written consent for Jane Doe from the web form",),
-        extract=_text_only(_consent_args),
+        extract=_consent_args,
     ),
     Intent(
         name="place_call",
@@ -1019,7 +1503,18 @@ INTENTS: tuple[Intent, ...] = (
             "by phone": 0.3,
             "dial": 0.8,
         },
-        patterns=((_ORDER_TO_CALL, 1.0),),
+        patterns=(
+            (_ORDER_TO_CALL, 1.0),
+            (r" give (?:him|her|them) a (?:quick |short )?(?:call|ring|buzz) ", 1.0),
+            # After a preamble: 'before my 2pm can you ring Siobhan about renewals'.
+            (
+                r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|please |pls |kindly "
+                r"|go ahead and )(?:(?:call|ring|phone|dial|buzz)(?: up)?|give) "
+                r"(?!(?:history|status|log|logs|list|transcript|summary|recording|stats|volume"
+                r"|me|us)\b)",
+                1.0,
+            ),
+        ),
         examples=("call Jane Doe about the spring promotion",),
         extract=_text_only(_place_call_args),
     ),
@@ -1048,6 +1543,14 @@ INTENTS: tuple[Intent, ...] = (
             "yet": 0.2,
             "going": 0.3,
             "in progress": 0.5,
+            "where are we with": 0.6,
+            "where are we at": 0.6,
+            "where are we on": 0.6,
+            "just kicked off": 0.5,
+            "just placed": 0.5,
+            "just started": 0.5,
+            "just made": 0.4,
+            "just launched": 0.5,
             "how long was": 0.6,
             "what did it cost": 0.6,
             "last call": 0.3,
@@ -1073,13 +1576,25 @@ INTENTS: tuple[Intent, ...] = (
             "end my call": 1.2,
             "terminate": 0.9,
             "disconnect": 0.9,
+            "cut it off": 1.2,
+            "cut them off": 1.2,
+            "kill it": 1.0,
+            "hang it up": 1.2,
+            "pull the plug": 1.0,
+            "end it": 0.8,
+            "end it now": 1.2,
+            # 'if it goes to voicemail, hang up' instructs a call about to be placed.
+            "voicemail": -1.0,
+            "voice mail": -1.0,
+            "machine": -0.5,
         },
         patterns=(
             (
-                r" (?:end|stop|cancel|terminate|cut|drop|kill|abort) (?:the|my|this|that|our"
-                r"|current|ongoing|live)(?: \w+)? call ",
+                r" (?:end|stop|cancel|terminate|cut|drop|kill|abort|hang up)(?: off)?"
+                r" (?:the|my|this|that|our|current|ongoing|live)(?: [\w']+){0,3}? call ",
                 1.2,
             ),
+            (r" (?:cut|drop|kill|abort|stop|end) (?:it|this|that)(?: off| now| here)? ", 0.4),
         ),
         examples=("hang up",),
         extract=_text_only(_call_ref),
@@ -1110,6 +1625,9 @@ INTENTS: tuple[Intent, ...] = (
             "calls placed": 0.4,
             "failed": 0.3,
             "unanswered": 0.3,
+            "busy signal": 0.8,
+            "got a busy": 0.5,
+            "any calls": 0.4,
             "search": -1.0,
         },
         patterns=(
@@ -1118,6 +1636,13 @@ INTENTS: tuple[Intent, ...] = (
                 1.0,
             ),
             (r" calls (?:have|did) (?:i|we) (?:make|made|place|placed) ", 0.6),
+            (
+                r" (?:last|latest|recent|past|previous|top|first) (?:\d{1,3}|"
+                + "|".join(_NUMBERS)
+                + r")(?: \w+)? calls ",
+                1.0,
+            ),
+            (r" (?:\d{1,3}|" + "|".join(_NUMBERS) + r") (?:most )?(?:recent|latest) calls ", 1.0),
             (
                 r" (?:show|list|see|view|display)(?: me)?(?: all)?(?: my| our| the)?"
                 r"(?: [\w']+)? calls ",
@@ -1141,6 +1666,8 @@ INTENTS: tuple[Intent, ...] = (
         },
         patterns=(
             (r" what exactly did ", 0.8),
+            (r" exactly what ", 0.6),
+            (r" what [\w' ]+ said (?:on|in|during) (?:the|my|our|that|this|his|her|their) ", 0.8),
             (r" did [\w' ]+ say (?:on|in|during) (?:the|my|our|that|this) ", 0.8),
         ),
         signals={"one_call": 0.2},
@@ -1184,6 +1711,7 @@ INTENTS: tuple[Intent, ...] = (
             "transcripts": 0.4,
         },
         patterns=(
+            (r" (?:find|look for|dig up) .+ (?:in|across|on|from) (?:my|our|all|the) calls ", 1.0),
             (
                 r" (?:calls?|prospects?|people|someone|anyone|customers?|leads?|they)"
                 r"(?: \w+)? (?:mention|mentioned|talk about|talked about|ask about|asked about"
@@ -1209,6 +1737,15 @@ INTENTS: tuple[Intent, ...] = (
             "tl dr": 1.0,
             "tldr": 1.0,
             "brief me": 1.0,
+            "highlights": 1.0,
+            "key points": 1.0,
+            "main points": 1.0,
+            "key takeaways": 1.0,
+            "takeaways": 0.9,
+            "overview": 0.8,
+            "debrief": 0.9,
+            "short version": 0.9,
+            "quick version": 0.9,
             "how did the call go": 1.0,
             "how did my call": 1.0,
             "outcome of": 0.6,
@@ -1244,7 +1781,20 @@ INTENTS: tuple[Intent, ...] = (
             "object to": 0.8,
             "objected": 0.8,
             "pushed back": 0.7,
+            "push back": 0.7,
+            "pushing back": 0.7,
             "mood": 0.6,
+            "worried": 0.8,
+            "worried about": 0.3,
+            "concerned": 0.8,
+            "hesitant": 0.8,
+            "hesitation": 0.8,
+            "reservations": 0.8,
+            "red flags": 0.8,
+            "buying signals": 0.9,
+            "when we spoke": 0.5,
+            "raise any": 0.4,
+            "raised any": 0.4,
             "analyze": 0.5,
             "analyse": 0.5,
             "break down the call": 0.8,
@@ -1260,6 +1810,17 @@ INTENTS: tuple[Intent, ...] = (
             "connect rate": 1.0,
             "connect rates": 1.0,
             "connection rate": 1.0,
+            "call volume": 1.0,
+            "call count": 1.0,
+            "number of calls": 1.0,
+            "weekly": 0.3,
+            "daily": 0.3,
+            "monthly": 0.3,
+            "pickup rate": 1.0,
+            "pick up rate": 1.0,
+            "answer rate": 1.0,
+            "hour of the day": 0.6,
+            "best time": 0.5,
             "analytics": 1.0,
             "talk time": 1.0,
             "how many calls": 1.0,
@@ -1281,6 +1842,10 @@ INTENTS: tuple[Intent, ...] = (
             "outcomes": 0.6,
             "each outcome": 0.5,
             "credits spent": 0.9,
+            "burn": 0.6,
+            "burned": 0.6,
+            "burnt": 0.6,
+            "burn rate": 0.6,
             "spend on calls": 1.0,
             "spent on calls": 1.0,
             "most often": 0.4,
@@ -1336,8 +1901,12 @@ INTENTS: tuple[Intent, ...] = (
 _WORD = re.compile(r"[a-z0-9']+")
 
 
+_DID = re.compile(r"\b(how|what|where|who|why|when)'d\b")
+
+
 def _normalise(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower().replace("’", "'")))
+    lowered = _DID.sub(r"\1 did", text.lower().replace("’", "'"))  # "how'd it go"
+    return " ".join(_WORD.findall(lowered))
 
 
 @dataclass(frozen=True)
@@ -1354,8 +1923,8 @@ _CHANGES = frozenset(
     {"add_contact", "record_consent", "buy_credits", "place_call", "end_call", "change_mobile"}
 )
 _QUESTION = re.compile(
-    r"^ (?:was|were|did|does|is|are|what|what's|whats|who|who's|why|when|which|how|has|have"
-    r"|had)\b"
+    r"^ (?:was|were|did|does|is|are|what|what's|whats|who|who's|why|when|which|how|has|had"
+    r"|have(?! (?:the )?(?:ai|agent|assistant|bot)\b))\b"
 )
 
 
