@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import phonenumbers
+
 from billing.purchases import BillingAddressInvalid, parse_country
 
 THRESHOLD = 0.5
@@ -85,7 +87,9 @@ _NOT_NAMES = _words(
     schedule book assign tag mark flag let lets
     before after during since once while if as because although first also actually btw fyi
     hmm um oh well alright sure cool quick real random anyway morning afternoon evening
-    tonight
+    tonight search pull grab dig ping hang terminate drop kill abort just pls thanks cheers
+    urgent need want looking trying gonna going recap estimate quote price top change switch
+    swap use remind heading prepping prep yo register type source wording consent merge
     monday tuesday wednesday thursday friday saturday sunday
     january february march april june july august september october november december
     """
@@ -305,8 +309,9 @@ def _package(text: str) -> str:
 
 # A lookahead: every lead is tried ('for the starter pack in the UK').
 _PLACE_LEAD = re.compile(
-    r"(?:\b|(?<=,))"
-    r"(?=(?:billing country|billing in|billed in|country|for|in|from|,)\s*([^,;?!()]+))",
+    r"(?:\b|(?<=,)|(?<=[?.!:] ))"
+    r"(?=(?:billing country|billing(?: address)?(?: is| to|:)?|billed in|address:?|country"
+    r"|for|in|from|,|(?<=[?.!:] ))\s*([^,;?!()]+))",
     re.IGNORECASE,
 )
 # A US state and ZIP code: 'Austin TX 78701', 'in CA 94105-1234'.
@@ -317,7 +322,8 @@ _US_STATES = _words(
 _STATE_ZIP = re.compile(r"\b([A-Z]{2}),?\s+(\d{5}(?:-\d{4})?)\b")
 _POSTAL = re.compile(
     r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|pin ?code)\s*:?\s*"
-    r"([A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4})?)\b",
+    r"([A-Za-z0-9]*\d[A-Za-z0-9]*"
+    r"(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4}|(?<=\d{4}) (?-i:[A-Z]{2}))?)\b",  # '1012 AB'
     re.IGNORECASE,
 )
 
@@ -443,12 +449,32 @@ _NOTES = re.compile(
 )
 
 
+_REGION_HINT = re.compile(r"\(([A-Za-z .]{2,30})\)|\b([A-Z]{2})\s+(?:mobile|number|cell|phone)\b")
+
+
+def _phone_text(text: str, phone: re.Match[str]) -> str:
+    """The number as written, or in E.164 when it is written nationally ('07700 900318')
+    and the message names its country ('(UK)', 'UK mobile')."""
+    number = phone.group(0).strip()
+    if not number.startswith("0"):
+        return number
+    for hint in _REGION_HINT.finditer(text):
+        try:
+            region = parse_country((hint.group(1) or hint.group(2)).strip())
+            parsed = phonenumbers.parse(number, region)
+        except (BillingAddressInvalid, phonenumbers.NumberParseException):
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
 def _contact_args(text: str) -> dict[str, Any]:
     notes = _NOTES.search(text)
     if notes:
         text = text[: notes.start()]  # what the notes say is neither name nor company
     phone = _PHONE.search(text)
-    args: dict[str, Any] = {"name": "", "phone": phone.group(0).strip() if phone else ""}
+    args: dict[str, Any] = {"name": "", "phone": _phone_text(text, phone) if phone else ""}
     names = [n for n in _names(text) if not phone or n[1] < phone.start() or n[1] > phone.end()]
     if phone and names and names[0][1] > phone.end():
         # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr'.
@@ -487,7 +513,10 @@ def _contact_head(head: str) -> str:
     return _strip(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
 
 
-_URL = re.compile(r"\bhttps?://[^\s,;()<>\"']+[^\s,;()<>\"'.?!]|\bwww\.[^\s,;()<>\"']+\w")
+_URL = re.compile(
+    r"\bhttps?://[^\s,;()<>\"']+[^\s,;()<>\"'.?!]|\bwww\.[^\s,;()<>\"']+\w"
+    r"|\b(?:[\w-]+\.)+(?:com|io|org|net|co|app|ai|dev|example)/[^\s,;()<>\"']*[\w/]"
+)
 # Where consent was given: 'from the web form', 'at the HIMSS booth', 'via our webinar'.
 _SOURCE = re.compile(
     r"\b(?:source(?:\s+is|\s+was|:)|filled (?:out|in)|submitted|completed|from|via|on|through"
@@ -495,7 +524,7 @@ _SOURCE = re.compile(
     r"(?P<source>(?!\d|the\s+\d|(?:call|phone|yesterday|today|tomorrow|last|this|noon)\b"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)"
     r"[^,;?!—–()]+?)"
-    r"\s*(?=[,;?!—–()]|\s+-\s|\s+and\s|\s+(?:yesterday|today|last|this|on\s+\w+day|on\s+\d+"
+    r"\s*(?=[,;?!—–()]|\.\s|\s+-\s|\s+and\s|\s+(?:yesterday|today|last|this|on\s+\w+day|on\s+\d+"
     r"|(?:on\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d+"
     r"|in\s+(?:january|february"
     r"|march|april|may|june|july|august|september|october|november|december))\b|[.]*$)",
@@ -506,16 +535,19 @@ _NOT_A_SOURCE = re.compile(
 )
 
 
-def _consent_source(text: str) -> str:
+def _consent_source(text: str, contact: str = "") -> str:
     url = _URL.search(text)
     if url:
         return url.group(0)
     stated = _STATED_SOURCE.search(text)
-    found = _SOURCE.search(text, stated.start()) if stated else _SOURCE.search(text)
+    if stated and _strip(stated.group("source")):
+        return _strip(stated.group("source"))
+    found = _SOURCE.search(text)
     while found is not None:  # each lead in turn: 'in person at the SaaStr booth'
         source = _strip(found.group("source"))
-        # 'the paper consent form at the roadshow': where, not what was signed.
-        if source and not _NOT_A_SOURCE.match(source):
+        # 'the paper consent form at the roadshow': where, not what was signed; 'consent
+        # from Dmitri Volkov via …': who, not where.
+        if source and not _NOT_A_SOURCE.match(source) and not source.startswith(contact or "\0"):
             return source
         found = _SOURCE.search(text, found.start() + 1)
     return "stated by the rep in chat"
@@ -534,7 +566,10 @@ _WORDING = re.compile(
     r"(?:\bwording\s*(?:was|is|:)?\s*|\bagreed to\s*:?\s*|^|\s)[\"“]([^\"”]{12,})[\"”]",
     re.IGNORECASE,
 )
-_STATED_SOURCE = re.compile(r"\bsource(?:\s+is|\s+was|:)", re.IGNORECASE)
+_STATED_SOURCE = re.compile(
+    r"\b[Ss]ource\b(?:\s+(?:is|was)\b|\s*:)?\s*(?:the\s+|our\s+|a\s+)?"
+    r"(?P<source>[^,;?!—–()]+?)\s*(?=[,;?!—–()]|\.\s|\.?$|\s+-\s|\s+and\s)"
+)
 
 
 _WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
@@ -546,6 +581,7 @@ _ON_DAY = re.compile(
     + r"\.? (?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:,? (?P<y1>\d{4}))?"
     + r"|(?:on )?(?:the )?(?P<dom>\d{1,2})(?:st|nd|rd|th)? (?:of )?"
     + _MONTH.replace("(", "(?P<m2>", 1)
+    + r"|(?P<nm>\d{1,2})/(?P<nd>\d{1,2})(?:/(?P<ny>\d{2,4}))?"
     + r"|(?P<yesterday>yesterday))\b"
 )
 
@@ -571,6 +607,8 @@ def _obtained_at(text: str, today: date) -> str | None:
     elif match.group("weekday"):
         back = (today.weekday() - _WEEKDAYS[match.group("weekday")]) % 7 or 7
         found = today - timedelta(days=back)
+    elif match.group("nm"):
+        found = _numeric_day(match.group("nm"), match.group("nd"), match.group("ny"), today)
     elif match.group("dom"):
         found = _day(match.group("m2"), match.group("dom"), None, today)
     else:
@@ -594,7 +632,7 @@ def _consent_args(text: str, today: date) -> dict[str, Any]:
             )
         if found and _strip(found.group(1)).lower() not in _PRONOUNS:
             contact = _strip(found.group(1))
-    args = {"contact": contact, "consent_type": kind, "source": _consent_source(text)}
+    args = {"contact": contact, "consent_type": kind, "source": _consent_source(text, contact)}
     method = _CONSENT_METHOD.search(text)
     if method:
         args["method"] = method.group(0)
@@ -619,7 +657,8 @@ _POLITE = (
 # An order to place a call, on the normalised message.
 _ORDER_TO_CALL = (
     r"^ " + _POLITE + r"(?:(?:call|ring|phone|dial|buzz)(?: up)? "
-    r"(?!(?:history|status|log|logs|list|transcript|summary|recording|stats|volume)\b)"
+    r"(?!(?:history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
+    r"|insights?|details|notes|recap|outcome|analytics|count|report)\b)"
     r"|give .+? a (?:quick )?(?:call|ring|buzz)\b"
     r"|(?:place|make|start|launch|begin|kick off|initiate|trigger|set up|arrange|line up"
     r"|fire off|do) (?:a|an) (?:(?:new|quick|phone|outbound|short|ai) )*call\b"
@@ -636,7 +675,7 @@ _CALL_VERB = re.compile(
 _PURPOSE_LEAD = re.compile(
     r"^\s*(?:back|by phone|on the phone|on the line|now|today|please|for me|,)*\s*"
     r"(?:about|regarding|concerning|re:?|to|and|so (?:we|i|they) can|in order to"
-    r"|for (?:a |an )?(?:quick |short |brief )?(?=\S+(?:-| )(?:in|up|on)\b))\s*"
+    r"|for (?:a |an )?(?:quick |short |brief )?(?=\S+(?:-| )(?:in|up|on)\b)|for(?!\s+\d))\s*"
     r"(.+?)\s*[.?!]*$",
     re.IGNORECASE,
 )
@@ -651,14 +690,26 @@ _VOICEMAIL_HANG_UP = re.compile(
     r"|do not leave|no (?:message|voicemail)|skip (?:it|the voicemail)|just disconnect)\b",
     re.I,
 )
-_VOICEMAIL_LEAVE = re.compile(
-    r"\bleave (?:a |an |them a |her a |him a )?(?:voicemail|message|vm)\b", re.I
-)
+_LEAVE = r"\bleave (?:a |an |this |the following |them a |her a |him a )?(?:voicemail|message|vm)"
+_VOICEMAIL_LEAVE = re.compile(_LEAVE + r"\b", re.I)
 _VOICEMAIL_SAYING = re.compile(
-    r"\bleave (?:a |an |them a |her a |him a )?(?:voicemail|message|vm)\s*"
-    r"(?:saying|that says|telling (?:them|her|him)|:)\s*[\"“']?(.+?)[\"”']?\s*(?:[.;!?]|$)",
-    re.I,
+    _LEAVE + r"\s*(?:saying|that says|telling (?:them|her|him)|:)\s*(.+)$", re.I
 )
+_TALKING_POINTS = re.compile(
+    r"\btalking points?\s*(?::|-|are|include)?\s*(.+?)\s*(?:[.;!?](?:\s|$)|$)", re.I
+)
+
+
+def _said_text(rest: str) -> str:
+    """What a voicemail should say: a quoted message whole (commas, full stops and
+    apostrophes included), else up to the end of the sentence."""
+    rest = rest.strip()
+    if rest[:1] in "\"“'‘":
+        close = {"“": "”", "‘": "’"}.get(rest[0], rest[0])
+        end = rest.rfind(close)
+        if end > 0:
+            return rest[1:end].strip()
+    return _strip(re.split(r"[.;!?](?:\s|$)", rest)[0])
 
 
 def _voicemail_args(text: str) -> dict[str, Any]:
@@ -666,8 +717,8 @@ def _voicemail_args(text: str) -> dict[str, Any]:
     if not _VOICEMAIL.search(text) and not _VOICEMAIL_LEAVE.search(text):
         return {}
     saying = _VOICEMAIL_SAYING.search(text)
-    if saying:
-        return {"on_voicemail": "leave", "voicemail_message": _strip(saying.group(1))}
+    if saying and _said_text(saying.group(1)):
+        return {"on_voicemail": "leave", "voicemail_message": _said_text(saying.group(1))}
     if _VOICEMAIL_HANG_UP.search(text):
         return {"on_voicemail": "hang_up"}
     if _VOICEMAIL_LEAVE.search(text):
@@ -690,7 +741,9 @@ def _who(rest: str) -> tuple[str, int]:
 
 
 _GIVE_THEM_A_CALL = re.compile(
-    r"\bgive (?:him|her|them) a (?:quick |short )?(?:call|ring|buzz)\b", re.IGNORECASE
+    r"\bgive (?:him|her|them) a (?:quick |short )?(?:call|ring|buzz)\b"
+    r"|\b(?:call|ring|phone|dial) (?:him|her|them)(?: up)?\b",
+    re.IGNORECASE,
 )
 
 
@@ -723,11 +776,23 @@ def _place_call_args(text: str) -> dict[str, Any]:
         # 'Give Mei Chen a call — check whether she got the contract; …'
         purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
     said = _strip(purpose.group(1)) if purpose else ""
+    # 'ask if he wants to reorder office chairs' → 'reorder office chairs'
+    said = re.sub(
+        r"^(?:ask|check)(?:\s+(?:him|her|them))?\s+(?:if|whether)\s+(?:he|she|they)\s+(?:wants?"
+        r"|would like|is interested in|are interested in|needs?)\s+(?:to\s+)?",
+        "",
+        said,
+        flags=re.IGNORECASE,
+    )
     # What follows ', if …', ';' or a dash is instructions, not the purpose.
     said = _strip(
         re.split(
-            r"\s*(?:[;—–]|\s-\s|,?\s+if\b|,?\s+and if\b|[.?!]\s|,\s*(?:she|he|they|we|i|it|try|aim"
-            r"|goal|don't|do not|no voicemail|leave)\b)",
+            r"\s*(?:[;—–]|\s-\s"
+            r"|,?\s+(?:and\s+)?if\s+(?:it|you|they|he|she|nobody|no one|there's)\s+"
+            r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
+            r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
+            r"|it|try|aim|(?:the\s+)?goal|don't|do not|no voicemail|leave|hang up|talking points"
+            r"|on voicemail)\b)",
             said,
         )[0]
     )
@@ -735,6 +800,11 @@ def _place_call_args(text: str) -> dict[str, Any]:
     goal = _GOAL.search(text)
     if goal:
         found["goal"] = _strip(goal.group(1))
+    points = _TALKING_POINTS.search(text)
+    if points:
+        found["talking_points"] = [
+            _strip(p) for p in re.split(r"\s*(?:,|;|\band\b|\+)\s*", points.group(1)) if _strip(p)
+        ]
     return found
 
 
@@ -756,7 +826,9 @@ def _call_ref(text: str) -> dict[str, Any]:
         return {"call": phone.group(0).strip()}
     names = _names(text)
     if names:
-        return {"call": names[0][0]}
+        # 'Heading into a meeting with her boss — summarise my call with Camille Laurent'
+        after_with = [n for n in names if re.search(r"\b(?:with|to|from)\s+$", text[: n[1]], re.I)]
+        return {"call": (after_with or names)[0][0]}
     who = re.search(
         r"\b(?:call|calls|conversation|chat)\s+(?:with|to)\s+(.+?)" + _NAME_STOP,
         text,
@@ -764,7 +836,17 @@ def _call_ref(text: str) -> dict[str, Any]:
     )
     if who and _strip(who.group(1)).lower() not in _PRONOUNS:
         return {"call": _strip(who.group(1))}
+    tail = _NAMED_AFTER.search(text)
+    if tail and not set(tail.group(1).lower().split()) & (_NOT_NAMES | _NOT_A_CALL):
+        return {"call": tail.group(1)}  # 'full transcript kwame mensah pls'
     return {}
+
+
+_NOT_A_CALL = _words("call calls one ones latest last recent conversation chat today")
+_NAMED_AFTER = re.compile(
+    r"\b(?:transcript|summary|recap|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+|on\s+|with\s+)?"
+    r"([a-z][\w'’-]+(?:\s+[a-z][\w'’-]+){0,2}?)\s*(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
+)
 
 
 _STATUSES = {
@@ -776,6 +858,9 @@ _STATUSES = {
     "missed": "no answer",
     "completed": "completed",
     "finished": "completed",
+    "in progress": "in progress",
+    "ongoing": "in progress",
+    "live": "in progress",
 }
 
 
@@ -788,7 +873,7 @@ _CALL_COUNT = re.compile(
 def _list_calls_args(text: str) -> dict[str, Any]:
     lowered = text.lower()
     args: dict[str, Any] = {}
-    count = _CALL_COUNT.search(lowered)
+    count = _CALL_COUNT.search(lowered) or _HIT_COUNT.search(lowered)
     if count:
         word = count.group("a") or count.group("b")
         limit = int(word) if word.isdigit() else _NUMBERS.get(word)
@@ -808,8 +893,10 @@ _QUOTED = re.compile(r"(?:^|\s)[\"“‘']([^\"”’]+?)[\"”’'](?=[\s?.!,]|
 _SEARCH_TRIGGER = re.compile(
     r"\b(?:mentioned|mentioning|mentions?(?: of)?|brought up|bring up|bringing up"
     r"|talked about|talk about|talking about|asked about|ask about|asking about|asked for"
+    r"|(?:say|said|mention|mentioned|bring up|brought up) anything (?:about|on|regarding)"
+    r"|\bask(?:ed)? (?:us|me|you) (?:to|for|about)"
     r"|complained about|complain about|complaining about|said about|say about|discussed"
-    r"|search(?:ed)?(?:\s+\S+){0,3}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,3}?\s+for"
+    r"|search(?:ed)?(?:\s+\S+){0,5}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,3}?\s+for"
     r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning)"
     r"|look(?:ing)?\s+for(?:\s+(?:mentions?|anything|talk)\s+(?:of|about|on))?"
     r"|(?:said|say|says|told (?:me|us)|claimed)\s+(?:that\s+)?"
@@ -823,7 +910,7 @@ _WHOSE_CALLS = re.compile(
     r"(?:calls?|conversations?|transcripts?)\b"
 )
 _SEARCH_SCOPE = re.compile(
-    r"\s+(?:in|on|across|from|during)\s+(?:my|our|the|all|any|all of my)\s+"
+    r"\s+(?:in|on|across|from|during)\s+(?:(?:my|our|the|all|any|all of my)\s+)?"
     r"(?P<whose>(?:[\w'’-]+\s+){0,3}?)"
     r"(?:calls?|transcripts?|conversations?)\b(?:\s+with\s+(?P<who>.+?))?\s*[.?!]*$",
     re.IGNORECASE,
@@ -875,6 +962,8 @@ def _search_args(text: str) -> dict[str, Any]:
             args["contact"] = names[-1][0]  # 'in the Tomás Ortega calls'
         query = query[: scope.start()]
     query = re.sub(r"^(?:mentions? of|anything (?:about|on))\s+", "", query.strip(), flags=re.I)
+    query = _WHO_SAID.sub("", query)
+    query = _SAID_WHERE.sub("", query)
     query = _HIT_COUNT_TAIL.sub("", query)
     query = _WHEN_SEARCHED.sub("", _strip(query))
     args["query"] = _strip(query) or text.strip()
@@ -900,6 +989,19 @@ def _search_args(text: str) -> dict[str, Any]:
     return found
 
 
+# 'anyone who raised …', 'customers that mentioned …': who, before what was said.
+_WHO_SAID = re.compile(
+    r"^(?:anyone|anybody|someone|somebody|people|customers?|prospects?|leads?|any prospects?)"
+    r"(?:\s+(?:who|that))?\s+(?:raised|mentioned|said|asked about|asked for|talked about"
+    r"|complained about|brought up|had)\s+",
+    re.IGNORECASE,
+)
+# 'on a call that they are already with Allianz' → 'already with Allianz'.
+_SAID_WHERE = re.compile(
+    r"^(?:(?:on|in|during)\s+(?:a|the|any|our|my)\s+calls?\s+)?(?:that\s+)?"
+    r"(?:(?:they|he|she|we|it)(?:'re|'s|’re|’s|\s+are|\s+were|\s+was|\s+is)?\s+)?(?=\S)",
+    re.IGNORECASE,
+)
 _HIT_COUNT_TAIL = re.compile(
     r"[,;]?\s*\b(?:(?:top|first|only|just|max|at most|up to)\s+(?:\d{1,2}|[a-z]+)"
     r"(?:\s+(?:hits|results|matches|quotes))?|\d{1,2}\s+(?:hits|results|matches|quotes))"
@@ -916,7 +1018,12 @@ _HIT_COUNT = re.compile(
 # --- analytics ---------------------------------------------------------------------------
 
 _METRIC_CUES = (
-    (r"connect(?:ion)? rates?|pick ?up rates?|answer rates?", "connect_rate"),
+    (
+        r"connect(?:ion)? rates?|pick ?up rates?|answer rates?"
+        r"|\bconnect(?:s|ed)? (?:best|most|the most)"
+        r"|\bpick(?:s|ed)? up (?:best|most|the most)",
+        "connect_rate",
+    ),
     (
         r"call (?:volume|count)s?|number of calls|calls (?:made|placed)|\bdials\b"
         r"|^\s*calls (?:and|&|plus)\b|\b(?:and|&|plus) calls\b",
@@ -961,8 +1068,17 @@ _BETWEEN_DAYS = re.compile(
 )
 # US-style numeric dates: 'between 11/16 and 11/22', 'from 11/1/2026 to 11/15/2026'.
 _BETWEEN_NUMERIC = re.compile(
-    r"\b(?:between|from)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\s+(?:and|to|until|through|-)\s+"
-    r"(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b"
+    r"(?:\b(?:between|from)\s+)?(\d{1,2})([/.])(\d{1,2})(?:[/.](\d{2,4}))?\s*(?:and|to|until"
+    r"|through|-|–|—)\s*(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b"
+)
+# A span of days in one month: '16–22 Nov', 'Nov 16-22'.
+_DAY_SPAN = re.compile(
+    r"\b(?:(?:from\s+|between\s+)?(?P<d1>\d{1,2})(?:st|nd|rd|th)?\s*(?:[–—-]|to|and|until"
+    r"|through)\s*(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+    + _MONTH.replace("(", "(?P<m1>", 1)
+    + r"|"
+    + _MONTH.replace("(", "(?P<m2>", 1)
+    + r"\.?\s+(?P<e1>\d{1,2})(?:st|nd|rd|th)?\s*[–—-]\s*(?P<e2>\d{1,2})(?:st|nd|rd|th)?)\b"
 )
 _SINCE_NUMERIC = re.compile(r"\b(?:since|from|after)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 _LAST_N = re.compile(
@@ -990,8 +1106,13 @@ _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _IN_MONTH = re.compile(rf"\b(?:in|for|during|of|over)\s+{_MONTH}\b(?:\s+(\d{{4}}))?")
 
 
-def _numeric_day(month: str, day: str, year: str | None, today: date) -> date | None:
-    """'11/16' (month/day, US order), optionally '/2026' or '/26'."""
+def _numeric_day(
+    month: str, day: str, year: str | None, today: date, *, day_first: bool = False
+) -> date | None:
+    """'11/16' (month/day, US order; '18/11' day first, as no month is 18; with
+    `day_first`, '16.11' as Europe writes it), optionally with '/2026' or '/26'."""
+    if day_first or int(month) > 12:
+        month, day = day, month
     full = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
     try:
         found = date(full or today.year, int(month), int(day))
@@ -1013,9 +1134,19 @@ def _period(text: str, today: date) -> str | None:
         last = _day(last_month, match.group(5), match.group(6) or match.group(3), today)
         if first and last:
             return f"{first}..{last}"
+    if match := _DAY_SPAN.search(lowered):
+        month = match.group("m1") or match.group("m2")
+        first = _day(month, match.group("d1") or match.group("e1"), None, today)
+        last = _day(month, match.group("d2") or match.group("e2"), None, today)
+        if first and last and first <= last:
+            return f"{first}..{last}"
     if match := _BETWEEN_NUMERIC.search(lowered):
-        first = _numeric_day(match.group(1), match.group(2), match.group(3), today)
-        last = _numeric_day(match.group(4), match.group(5), match.group(6) or match.group(3), today)
+        dotted = match.group(2) == "."  # 16.11.2026: day first
+        year = match.group(4)
+        first = _numeric_day(match.group(1), match.group(3), year, today, day_first=dotted)
+        last = _numeric_day(
+            match.group(5), match.group(6), match.group(7) or year, today, day_first=dotted
+        )
         if first and last:
             return f"{first}..{last}"
     if match := _SINCE_NUMERIC.search(lowered):
@@ -1063,10 +1194,13 @@ _REP = re.compile(
 
 
 def _rep(text: str) -> str | None:
+    email = re.search(r"\b(?:rep|for|by)\s+([\w.+-]+@[\w-]+(?:\.[\w-]+)+)", text)
+    if email:
+        return email.group(1)
     for match in _REP.finditer(text):
         name = match.group("a") or match.group("b") or match.group("c")
         if name and name.split()[0].lower() not in _NOT_NAMES:
-            return name
+            return re.sub(r"['’]s$", "", name)
     return None
 
 
@@ -1077,11 +1211,18 @@ def _analytics_args(text: str, today: date) -> dict[str, Any]:
         if re.search(cue, lowered) and metric not in metrics:
             metrics.append(metric)
     dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)
+    if dimension is None and re.search(r"\bby (?:type|kind|category|reason)\b", lowered):
+        dimension = next((m[:-1] for m in metrics if m in ("objections", "outcomes")), None)
+    # 'objections by type' counts calls per objection: the breakdown is the metric.
     if dimension == "outcome" and "outcomes" in metrics:
         metrics.remove("outcomes")
     if dimension == "objection" and "objections" in metrics:
         metrics.remove("objections")
-    if "connect_rate" in metrics and "connected" in metrics:
+    if (
+        "connect_rate" in metrics
+        and "connected" in metrics
+        and not re.search(r"\bconnected calls\b|\bcalls (?:that )?connected\b", lowered)
+    ):
         metrics.remove("connected")
     if not metrics:
         metrics = ["calls"]
@@ -1100,7 +1241,7 @@ def _analytics_args(text: str, today: date) -> dict[str, Any]:
 _UNSUPPORTED = re.compile(
     r"^ " + _POLITE + r"(?:(?:write|draft|compose|generate)(?! (?:me |up )?(?:a |an |the )?"
     r"(?:(?:short|quick|brief|one line|two line) )?(?:recap|summary|rundown|tl ?dr)\b)"
-    r"|rewrite|translate|delete|remove|erase|schedule"
+    r"|rewrite|translate|delete|remove|erase|schedule|merge|dedupe|deduplicate|combine"
     r"|book|export|import|upload|invite|reset|email|e mail|text|sms|message|tweet)\b"
     r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
     r"|\b(?:do not call|dnc) list\b|\bpassword\b|\bdelete my\b"
@@ -1118,6 +1259,8 @@ _UNSUPPORTED = re.compile(
     r"refund\b|\brefund (?:me|us|the|my|our|this|that)\b"
     r"|\b(?:connect|sync|integrate|link|hook up) (?:my |our |with |to |it to |up )?(?:gmail"
     r"|outlook|salesforce|hubspot|slack|calendar|google calendar|crm|pipedrive|zoho|teams)\b"
+    r"|^ (?:please )?(?:sync|push|export|upload|log) .* (?:to|into|with) (?:my |our |the )?"
+    r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets|excel)\b"
     r"|\bsend (?:a |an )?(?:text|email|e mail|sms|message|note)\b"
 )
 # A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
@@ -1219,6 +1362,10 @@ INTENTS: tuple[Intent, ...] = (
             "versus": 0.3,
             "include": 0.4,
             "on offer": 0.8,
+            "bigger than": 0.8,
+            "larger than": 0.8,
+            "smaller than": 0.8,
+            "all the options": 0.6,
             "each pack": 0.6,
             "for how much": 0.5,
             "do you get": 0.3,
@@ -1261,6 +1408,17 @@ INTENTS: tuple[Intent, ...] = (
             "price out": 0.9,
             "ballpark": 0.9,
             "price check": 0.9,
+            "the damage": 0.6,
+            "after tax": 0.7,
+            "with tax": 0.6,
+            "if i bought": 0.5,
+            "if we bought": 0.5,
+            "calculate": 0.6,
+            "the price of": 0.6,
+            "price for": 0.4,
+            "price of": 0.4,
+            "price breakdown": 0.9,
+            "cost breakdown": 0.9,
             "service fee": 0.9,
             "platform fee": 0.9,
             "fee": 0.4,
@@ -1342,6 +1500,12 @@ INTENTS: tuple[Intent, ...] = (
             "payment history": 1.2,
             "payments": 0.6,
             "top ups": 0.8,
+            "if i bought": -1.0,
+            "if we bought": -1.0,
+            "payment": 0.5,
+            "every payment": 0.6,
+            "payment we made": 0.8,
+            "payments we made": 0.8,
             "paid for": 0.6,
             "what we paid": 0.7,
             "what i paid": 0.7,
@@ -1350,7 +1514,10 @@ INTENTS: tuple[Intent, ...] = (
             "accounting": 0.4,
             "finance": 0.3,
         },
-        patterns=((r" (?:when|what) did (?:i|we)(?: last)? (?:buy|purchase|top up|pay) ", 1.5),),
+        patterns=(
+            (r" (?:when|what) did (?:i|we)(?: last)? (?:buy|purchase|top up|pay) ", 1.5),
+            (r" did (?:i|we) (?:buy|purchase|pay for|order) ", 1.2),
+        ),
         examples=("what did I buy?", "show my receipts"),
     ),
     Intent(
@@ -1504,8 +1671,9 @@ INTENTS: tuple[Intent, ...] = (
             "dial": 0.8,
         },
         patterns=(
-            (_ORDER_TO_CALL, 1.0),
+            (_ORDER_TO_CALL, 1.4),
             (r" give (?:him|her|them) a (?:quick |short )?(?:call|ring|buzz) ", 1.0),
+            (r" (?:call|ring|phone|dial) (?:him|her|them)(?: up)? (?!back\b)", 0.8),
             # After a preamble: 'before my 2pm can you ring Siobhan about renewals'.
             (
                 r"\b(?:(?:can|could|would|will) (?:you|u) (?:please |pls )?|please |pls |kindly "
@@ -1545,6 +1713,14 @@ INTENTS: tuple[Intent, ...] = (
             "in progress": 0.5,
             "where are we with": 0.6,
             "where are we at": 0.6,
+            "over yet": 0.8,
+            "ended already": 0.8,
+            "is it ended": 0.8,
+            "has it ended": 0.8,
+            "which outcome": 0.4,
+            "is it over": 0.8,
+            "done yet": 0.6,
+            "finished yet": 0.8,
             "where are we on": 0.6,
             "just kicked off": 0.5,
             "just placed": 0.5,
@@ -1581,6 +1757,9 @@ INTENTS: tuple[Intent, ...] = (
             "kill it": 1.0,
             "hang it up": 1.2,
             "pull the plug": 1.0,
+            "drop the line": 1.2,
+            "drop the call": 1.2,
+            "get off the line": 1.0,
             "end it": 0.8,
             "end it now": 1.2,
             # 'if it goes to voicemail, hang up' instructs a call about to be placed.
@@ -1595,6 +1774,7 @@ INTENTS: tuple[Intent, ...] = (
                 1.2,
             ),
             (r" (?:cut|drop|kill|abort|stop|end) (?:it|this|that)(?: off| now| here)? ", 0.4),
+            (r" (?:end|stop|kill|terminate|hang up|cut|drop|abort) call [0-9a-f]{8} ", 1.2),
         ),
         examples=("hang up",),
         extract=_text_only(_call_ref),
@@ -1626,6 +1806,9 @@ INTENTS: tuple[Intent, ...] = (
             "failed": 0.3,
             "unanswered": 0.3,
             "busy signal": 0.8,
+            "call list": 0.8,
+            "busy ones": 0.6,
+            "failed ones": 0.6,
             "got a busy": 0.5,
             "any calls": 0.4,
             "search": -1.0,
@@ -1663,6 +1846,9 @@ INTENTS: tuple[Intent, ...] = (
             "word for word": 1.0,
             "verbatim": 1.0,
             "full conversation": 0.8,
+            "text of the conversation": 0.9,
+            "text of the call": 0.9,
+            "text of my call": 0.9,
         },
         patterns=(
             (r" what exactly did ", 0.8),
@@ -1712,6 +1898,18 @@ INTENTS: tuple[Intent, ...] = (
         },
         patterns=(
             (r" (?:find|look for|dig up) .+ (?:in|across|on|from) (?:my|our|all|the) calls ", 1.0),
+            (
+                r" calls? (?:where|in which|when) .+ (?:came up|come up|was mentioned"
+                r"|were mentioned"
+                r"|was discussed|were discussed|got mentioned|was raised|were raised) ",
+                1.2,
+            ),
+            (r" (?:say|said|mention|mentioned) anything (?:about|on|regarding) ", 1.0),
+            (
+                r" did (?:any|anyone|anybody|someone|a)(?: \w+)? (?:ask|say|mention|bring up"
+                r"|complain|talk about|raise) ",
+                1.0,
+            ),
             (
                 r" (?:calls?|prospects?|people|someone|anyone|customers?|leads?|they)"
                 r"(?: \w+)? (?:mention|mentioned|talk about|talked about|ask about|asked about"
@@ -1793,6 +1991,12 @@ INTENTS: tuple[Intent, ...] = (
             "red flags": 0.8,
             "buying signals": 0.9,
             "when we spoke": 0.5,
+            "blocker": 0.8,
+            "object on": 0.8,
+            "object about": 0.8,
+            "blockers": 0.8,
+            "holding them back": 0.8,
+            "holding back": 0.6,
             "raise any": 0.4,
             "raised any": 0.4,
             "analyze": 0.5,
