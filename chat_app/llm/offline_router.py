@@ -90,6 +90,7 @@ _NOT_NAMES = _words(
     tonight search pull grab dig ping hang terminate drop kill abort just pls thanks cheers
     urgent need want looking trying gonna going recap estimate quote price top change switch
     swap use remind heading prepping prep yo register type source wording consent merge
+    another next other new same
     monday tuesday wednesday thursday friday saturday sunday
     january february march april june july august september october november december
     """
@@ -136,7 +137,7 @@ def _names(text: str) -> list[tuple[str, int, int]]:
             bare[0].isupper()
             # A capitalised common word goes on a name already begun ('Nguyễn Văn An').
             and (not common or (bool(words) and bare.lower() in _NAME_PARTICLES))
-            and not (bare.isupper() and len(bare) <= 3)
+            and not (bare.isupper() and len(bare) <= 6)  # 'HIMSS', 'CFO': not names
         )
         if namey and words and text[end : token.start()].strip():
             close()  # punctuation in between: a new run
@@ -273,6 +274,7 @@ _BARE_PACKAGE = re.compile(
 )
 _NOT_A_BARE_PACKAGE = _NOT_A_PACKAGE | _words(
     "credits some me us it them now please for another extra additional with how history"
+    " before after today tomorrow we i you they here there again"
     " of to again is that this a an my our"
 )
 
@@ -309,9 +311,9 @@ def _package(text: str) -> str:
 
 # A lookahead: every lead is tried ('for the starter pack in the UK').
 _PLACE_LEAD = re.compile(
-    r"(?:\b|(?<=,)|(?<=[?.!:] ))"
-    r"(?=(?:billing country|billing(?: address)?(?: is| to|:)?|billed in|address:?|country"
-    r"|for|in|from|,|(?<=[?.!:] ))\s*([^,;?!()]+))",
+    r"(?:\b|(?<=,)|(?<=[?.!:] )|(?=[—–]))"
+    r"(?=(?:billing country|billing(?: address)?(?: is| to|:)?|billed (?:in|to)|address:?|country"
+    r"|for|in|from|,|—|–|(?<=[?.!:] ))\s*([^,;?!()—–]+))",
     re.IGNORECASE,
 )
 # A US state and ZIP code: 'Austin TX 78701', 'in CA 94105-1234'.
@@ -321,7 +323,8 @@ _US_STATES = _words(
 )
 _STATE_ZIP = re.compile(r"\b([A-Z]{2}),?\s+(\d{5}(?:-\d{4})?)\b")
 _POSTAL = re.compile(
-    r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|pin ?code)\s*:?\s*"
+    r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|cp|pin ?code)"
+    r"\s*:?\s*"
     r"([A-Za-z0-9]*\d[A-Za-z0-9]*"
     r"(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4}|(?<=\d{4}) (?-i:[A-Z]{2}))?)\b",  # '1012 AB'
     re.IGNORECASE,
@@ -330,7 +333,7 @@ _POSTAL = re.compile(
 
 # A postal code right after the country, behind a comma: 'Germany, 10115', 'UK, SW1A 1AA'.
 _POSTAL_AFTER = re.compile(
-    r",\s*([A-Za-z0-9]*\d[A-Za-z0-9]*(?: (?=[A-Za-z]*\d)[A-Za-z0-9]{3})?)(?=[\s?.!,;]|$)"
+    r",\s*([A-Za-z0-9]*\d[A-Za-z0-9]*(?: (?=[A-Za-z]*\d)[A-Za-z0-9]{3,4})?)(?=[\s?.!,;]|$)"
 )
 
 
@@ -387,7 +390,19 @@ def _place(text: str) -> dict[str, Any]:
     postal = _POSTAL.search(text)
     if postal:
         place["postal_code"] = postal.group(1).strip()
+    elif "country" in place and "postal_code" not in place:
+        shaped = _POSTCODE_SHAPE.search(text)  # 'Leeds, LS1 4AP, United Kingdom'
+        if shaped:
+            place["postal_code"] = shaped.group(0)
     return place
+
+
+# Postcodes recognisable without a label: UK, Canada, Ireland (Eircode), Netherlands.
+_POSTCODE_SHAPE = re.compile(
+    r"\b(?:[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}|[A-Z]\d[A-Z] \d[A-Z]\d"
+    r"|[AC-FHKNPRTV-Y]\d{2}(?: ?[AC-FHKNPRTV-Y\d]{4})"
+    r"|\d{4} ?[A-Z]{2})\b"
+)
 
 
 def _purchase_args(text: str) -> dict[str, Any]:
@@ -620,7 +635,9 @@ def _consent_args(text: str, today: date) -> dict[str, Any]:
     lowered = text.lower()
     kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered), "express")
     names = _names(text)
-    contact = names[0][0] if names else ""
+    # 'She filled in a form at the booth. Record consent for Fatima Al-Sayed.'
+    named_for = [n for n in names if re.search(r"\b(?:for|of|from)\s+$", text[: n[1]], re.I)]
+    contact = (named_for or names)[0][0] if names else ""
     phone = _PHONE.search(text)
     if phone and (not names or phone.start() < names[0][1]):
         contact = phone.group(0).strip()
@@ -636,8 +653,11 @@ def _consent_args(text: str, today: date) -> dict[str, Any]:
     method = _CONSENT_METHOD.search(text)
     if method:
         args["method"] = method.group(0)
+    labelled = re.search(r"\bwording\s*(?:was|is|:)?\s*(?=[\"“'‘])", text, re.IGNORECASE)
     wording = _WORDING.search(text)
-    if wording:
+    if labelled and _said_text(text[labelled.end() :]):
+        args["wording"] = _said_text(text[labelled.end() :])
+    elif wording:
         args["wording"] = wording.group(1)
     obtained = _obtained_at(text, today)
     if obtained:
@@ -690,7 +710,10 @@ _VOICEMAIL_HANG_UP = re.compile(
     r"|do not leave|no (?:message|voicemail)|skip (?:it|the voicemail)|just disconnect)\b",
     re.I,
 )
-_LEAVE = r"\bleave (?:a |an |this |the following |them a |her a |him a )?(?:voicemail|message|vm)"
+_LEAVE = (
+    r"\bleave (?:(?:a |an |this |the following |them a |her a |him a )?(?:voicemail|message|vm)"
+    r"|this(?=\s*:)|the following(?=\s*:))"
+)
 _VOICEMAIL_LEAVE = re.compile(_LEAVE + r"\b", re.I)
 _VOICEMAIL_SAYING = re.compile(
     _LEAVE + r"\s*(?:saying|that says|telling (?:them|her|him)|:)\s*(.+)$", re.I
@@ -776,6 +799,9 @@ def _place_call_args(text: str) -> dict[str, Any]:
         # 'Give Mei Chen a call — check whether she got the contract; …'
         purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
     said = _strip(purpose.group(1)) if purpose else ""
+    if not said or re.match(r"if\b", said, re.IGNORECASE):
+        anywhere = _PURPOSE_ANYWHERE.search(text)  # 'X asked about financing. Call her …'
+        said = _strip(anywhere.group(1)) if anywhere else ""
     # 'ask if he wants to reorder office chairs' → 'reorder office chairs'
     said = re.sub(
         r"^(?:ask|check)(?:\s+(?:him|her|them))?\s+(?:if|whether)\s+(?:he|she|they)\s+(?:wants?"
@@ -792,7 +818,7 @@ def _place_call_args(text: str) -> dict[str, Any]:
             r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
             r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
             r"|it|try|aim|(?:the\s+)?goal|don't|do not|no voicemail|leave|hang up|talking points"
-            r"|on voicemail)\b)",
+            r"|on voicemail)\b|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b)",
             said,
         )[0]
     )
@@ -811,7 +837,8 @@ def _place_call_args(text: str) -> dict[str, Any]:
 # What the call should achieve: 'goal: book a demo', 'try to book a demo', 'aim to …'.
 _GOAL = re.compile(
     r"\b(?:goal(?:\s+is)?(?:\s+to)?\s*:?|try(?:ing)? to|aim(?:ing)? to|objective(?:\s+is)?"
-    r"(?:\s+to)?\s*:?|see if (?:you|we) can)\s+([^.;!?]+?)\s*(?:[.;!?]|,?\s+if\b|$)",
+    r"(?:\s+to)?\s*:?|see if (?:you|we) can)\s+([^.;!?]+?)\s*(?:[.;!?]|,?\s+if\b"
+    r"|,\s*(?:hang up|leave|don't|do not|and|then|talking points)\b|$)",
     re.IGNORECASE,
 )
 
@@ -866,7 +893,8 @@ _STATUSES = {
 
 _CALL_COUNT = re.compile(
     r"\b(?:(?:last|latest|recent|past|previous|top|first)\s+(?P<a>\d{1,3}|[a-z]+)(?:\s+\w+)?"
-    r"\s+calls|(?P<b>\d{1,3}|[a-z]+)\s+(?:most\s+)?(?:recent|latest|last)\s+calls)\b"
+    r"\s+calls|(?P<b>\d{1,3}|" + "|".join(_NUMBERS) + r")\s+(?:most\s+)?(?:recent|latest|last)"
+    r"(?:\s+\w+)?\s+calls)\b"
 )
 
 
@@ -896,7 +924,7 @@ _SEARCH_TRIGGER = re.compile(
     r"|(?:say|said|mention|mentioned|bring up|brought up) anything (?:about|on|regarding)"
     r"|\bask(?:ed)? (?:us|me|you) (?:to|for|about)"
     r"|complained about|complain about|complaining about|said about|say about|discussed"
-    r"|search(?:ed)?(?:\s+\S+){0,5}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,3}?\s+for"
+    r"|search(?:ed)?(?:\s+\S+){0,5}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,5}?\s+for"
     r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning)"
     r"|look(?:ing)?\s+for(?:\s+(?:mentions?|anything|talk)\s+(?:of|about|on))?"
     r"|(?:said|say|says|told (?:me|us)|claimed)\s+(?:that\s+)?"
@@ -1010,7 +1038,7 @@ _HIT_COUNT_TAIL = re.compile(
 )
 _HIT_COUNT = re.compile(
     r"\b(?:top|first|only|just|max|at most|up to)\s+(?P<a>\d{1,2}|[a-z]+)\b(?:\s+(?:hits|results"
-    r"|matches|quotes))?|\b(?P<b>\d{1,2})\s+(?:hits|results|matches|quotes)\b",
+    r"|matches|quotes))?|\b(?P<b>\d{1,3})\s+(?:hits|results|matches|quotes|of them)\b",
     re.IGNORECASE,
 )
 
@@ -1026,7 +1054,9 @@ _METRIC_CUES = (
     ),
     (
         r"call (?:volume|count)s?|number of calls|calls (?:made|placed)|\bdials\b"
-        r"|^\s*calls (?:and|&|plus)\b|\b(?:and|&|plus) calls\b",
+        r"|(?<!connected )(?<!answered )(?<!completed )(?<!failed )\bcalls\s*(?:and|&|plus|\+)\s"
+        r"|\s(?:and|&|plus|\+)\s*calls\b"
+        r"|\b(?:daily|weekly|monthly|total) calls\b",
         "calls",
     ),
     (r"talk ?time|time (?:spent )?talking", "talk_time_s"),
@@ -1230,6 +1260,9 @@ def _analytics_args(text: str, today: date) -> dict[str, Any]:
     if dimension:
         args["dimension"] = dimension
     rep = _rep(text)
+    if rep is None and re.search(r"\b(?:he|she|his|her)\b", lowered):
+        named = _names(text)  # 'Marcus's been quiet. How much talk time did he log?'
+        rep = named[0][0] if named else None
     if rep:
         args["rep"] = rep
     return args
@@ -1261,14 +1294,27 @@ _UNSUPPORTED = re.compile(
     r"|outlook|salesforce|hubspot|slack|calendar|google calendar|crm|pipedrive|zoho|teams)\b"
     r"|^ (?:please )?(?:sync|push|export|upload|log) .* (?:to|into|with) (?:my |our |the )?"
     r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets|excel)\b"
-    r"|\bsend (?:a |an )?(?:text|email|e mail|sms|message|note)\b"
+    r"|\bsend (?:[\w']+ ){0,3}?(?:a |an |the )?(?:text|email|e mail|sms|message|note|pdf|file"
+    r"|document|brochure|contract)\b"
+    r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:rep|manager"
+    r"|admin|owner|user)\b"
 )
 # A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
 _ONE_CALL = re.compile(
     r"\b(?:the|my|our|this|that|last|latest|recent|current|his|her|their)\s+"
     r"(?:[\w']+\s+){0,3}?(?:call|conversation)\b"
-    r"(?!\s+(?:history|log|logs|list|volume|stats|script|rate|rates))"
+    r"(?!\s+(?:history|log|logs|list|volume|stats|script|rate|rates|outcomes|counts?|analytics"
+    r"|data|metrics|numbers|durations|times|activity))"
     r"|\bcall [0-9a-f]{8}\b"
+)
+
+
+# 'Maria asked for a callback. Call her and …': an order to call opening any sentence.
+_SENTENCE_ORDER_TO_CALL = re.compile(
+    r"(?:^|[.!?;]\s+|[—–]\s*)(?:please\s+|pls\s+|now\s+)?(?:call|ring|phone|dial)\s+"
+    r"(?!(?:history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
+    r"|insights?|details|notes|recap|outcome|outcomes|analytics|count|report)\b)",
+    re.IGNORECASE,
 )
 
 
@@ -1286,6 +1332,8 @@ def _signals(text: str, padded: str, today: date) -> frozenset[str]:
         found.add("one_call")
     if _QUOTED.search(text):
         found.add("quoted")
+    if _SENTENCE_ORDER_TO_CALL.search(text):
+        found.add("order_to_call")
     return frozenset(found)
 
 
@@ -1309,6 +1357,7 @@ INTENTS: tuple[Intent, ...] = (
             "credit": 0.6,
             "credits": 0.6,
             "balance": 0.8,
+            "check balance": 0.4,
             "how many": 0.2,
             "how much": 0.2,
             "left": 0.2,
@@ -1505,6 +1554,9 @@ INTENTS: tuple[Intent, ...] = (
             "payment": 0.5,
             "every payment": 0.6,
             "payment we made": 0.8,
+            "we've paid": 0.6,
+            "we have paid": 0.6,
+            "amount paid": 0.6,
             "payments we made": 0.8,
             "paid for": 0.6,
             "what we paid": 0.7,
@@ -1517,6 +1569,11 @@ INTENTS: tuple[Intent, ...] = (
         patterns=(
             (r" (?:when|what) did (?:i|we)(?: last)? (?:buy|purchase|top up|pay) ", 1.5),
             (r" did (?:i|we) (?:buy|purchase|pay for|order) ", 1.2),
+            (
+                r" (?:every|all|each|the|our) (?:\w+ )?(?:top ups?|purchases?|payments?) (?:we|i)"
+                r"(?:'ve| have)? (?:made|paid|done|bought)? ?",
+                1.2,
+            ),
         ),
         examples=("what did I buy?", "show my receipts"),
     ),
@@ -1542,6 +1599,7 @@ INTENTS: tuple[Intent, ...] = (
             "on file": 0.5,
             "account": 0.4,
             "account info": 0.8,
+            "account details please": 0.4,
             "account details": 0.8,
             "registered to": 0.6,
             "terms": 0.6,
@@ -1683,6 +1741,7 @@ INTENTS: tuple[Intent, ...] = (
                 1.0,
             ),
         ),
+        signals={"order_to_call": 0.6},
         examples=("call Jane Doe about the spring promotion",),
         extract=_text_only(_place_call_args),
     ),
@@ -1715,6 +1774,9 @@ INTENTS: tuple[Intent, ...] = (
             "where are we at": 0.6,
             "over yet": 0.8,
             "ended already": 0.8,
+            "connected yet": 0.8,
+            "has it connected": 0.8,
+            "check on the call": 0.8,
             "is it ended": 0.8,
             "has it ended": 0.8,
             "which outcome": 0.4,
@@ -1774,7 +1836,10 @@ INTENTS: tuple[Intent, ...] = (
                 1.2,
             ),
             (r" (?:cut|drop|kill|abort|stop|end) (?:it|this|that)(?: off| now| here)? ", 0.4),
-            (r" (?:end|stop|kill|terminate|hang up|cut|drop|abort) call [0-9a-f]{8} ", 1.2),
+            (
+                r" (?:end|stop|kill|terminate|hang up|cut|drop|abort)(?: off)? call [0-9a-f]{8} ",
+                1.2,
+            ),
         ),
         examples=("hang up",),
         extract=_text_only(_call_ref),
@@ -1905,6 +1970,7 @@ INTENTS: tuple[Intent, ...] = (
                 1.2,
             ),
             (r" (?:say|said|mention|mentioned) anything (?:about|on|regarding) ", 1.0),
+            (r" (?:moments?|places?|bits|parts|snippets|quotes|clips) (?:where|when) ", 1.2),
             (
                 r" did (?:any|anyone|anybody|someone|a)(?: \w+)? (?:ask|say|mention|bring up"
                 r"|complain|talk about|raise) ",
@@ -1992,6 +2058,10 @@ INTENTS: tuple[Intent, ...] = (
             "buying signals": 0.9,
             "when we spoke": 0.5,
             "blocker": 0.8,
+            "follow up actions": 0.9,
+            "action items": 1.0,
+            "follow ups": 0.6,
+            "came out of": 0.4,
             "object on": 0.8,
             "object about": 0.8,
             "blockers": 0.8,
@@ -2044,6 +2114,7 @@ INTENTS: tuple[Intent, ...] = (
             "opt out": 0.6,
             "objections": 0.6,
             "outcomes": 0.6,
+            "call outcomes": 0.4,
             "each outcome": 0.5,
             "credits spent": 0.9,
             "burn": 0.6,
@@ -2108,9 +2179,28 @@ _WORD = re.compile(r"[a-z0-9']+")
 _DID = re.compile(r"\b(how|what|where|who|why|when)'d\b")
 
 
+# Shorthand people type, read as the word for scoring ('pls check bal asap').
+_SHORTHAND = {
+    "acct": "account",
+    "bal": "balance",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "tmrw": "tomorrow",
+    "msg": "message",
+    "vm": "voicemail",
+    "convo": "conversation",
+    "convos": "conversations",
+    "txn": "transactions",
+    "txns": "transactions",
+    "pkg": "package",
+    "pkgs": "packages",
+}
+
+
 def _normalise(text: str) -> str:
     lowered = _DID.sub(r"\1 did", text.lower().replace("’", "'"))  # "how'd it go"
-    return " ".join(_WORD.findall(lowered))
+    return " ".join(_SHORTHAND.get(word, word) for word in _WORD.findall(lowered))
 
 
 @dataclass(frozen=True)
@@ -2132,10 +2222,16 @@ _QUESTION = re.compile(
 )
 
 
+# 'Notes: wants a quote before spring' is what to save, not what to do.
+_NOTES_LABELLED = re.compile(r"[.;,—–-]?\s*\bnotes?\s*:", re.IGNORECASE)
+
+
 def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
     """The best intent for `text` among those whose tool is available, or None (for
     what offline mode can't do). `today` dates periods such as 'since March 1'."""
-    padded = f" {_normalise(text)} "
+    notes = _NOTES_LABELLED.search(text)
+    scored = text[: notes.start()] if notes and notes.start() > 0 else text
+    padded = f" {_normalise(scored)} "
     if not padded.strip() or _UNSUPPORTED.search(padded):
         return None
     day = today or datetime.now(UTC).date()
