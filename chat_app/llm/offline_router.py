@@ -13,6 +13,7 @@ periods, package names, countries and postal codes.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import phonenumbers
 
 from billing.purchases import BillingAddressInvalid, parse_country
+from core.words import NUMBER_WORDS
 
 THRESHOLD = 0.5
 
@@ -171,7 +173,7 @@ def _opens_an_order(text: str, run: tuple[str, int, int]) -> bool:
 
 _NAME_STOP = (
     r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went|going"
-    r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please)\b"
+    r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please|again)\b"
     r"|[,.;:?!]|$)"
 )
 _PRONOUNS = frozenset({"me", "my", "it", "that", "this", "them", "him", "her", "us", "you"})
@@ -179,23 +181,7 @@ _PRONOUNS = frozenset({"me", "my", "it", "that", "this", "them", "him", "her", "
 
 # --- dates ------------------------------------------------------------------------------
 
-_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "fourteen": 14,
-    "thirty": 30,
-    "sixty": 60,
-    "ninety": 90,
-}
+_NUMBERS = NUMBER_WORDS
 _MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
 }
@@ -324,7 +310,7 @@ _US_STATES = _words(
 _STATE_ZIP = re.compile(r"\b([A-Z]{2}),?\s+(\d{5}(?:-\d{4})?)\b")
 _POSTAL = re.compile(
     r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|cp|pin ?code)"
-    r"\s*:?\s*"
+    r"\s*(?::|is|=)?\s*"
     r"([A-Za-z0-9]*\d[A-Za-z0-9]*"
     r"(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4}|(?<=\d{4}) (?-i:[A-Z]{2}))?)\b",  # '1012 AB'
     re.IGNORECASE,
@@ -348,6 +334,8 @@ def _postal_words(words: list[str]) -> str | None:
     second = words[1] if len(words) > 1 else ""
     if 2 <= len(second) <= 4 and second.isalnum() and any(ch.isdigit() for ch in second):
         return f"{words[0]} {second}"
+    if words[0].isdigit() and len(words[0]) == 4 and len(second) == 2 and second.isupper():
+        return f"{words[0]} {second}"  # '1012 AB'
     return words[0]
 
 
@@ -372,7 +360,7 @@ def _place(text: str) -> dict[str, Any]:
     place: dict[str, Any] = {}
     for match in _PLACE_LEAD.finditer(text):
         words = match.group(1).split()
-        while words and words[0].lower() in ("the", "is", ":", "=", "will be", "would be"):
+        while words and words[0].lower() in ("the", "is", ":", "=", "our", "my", "a", "an"):
             words = words[1:]
         found = _country_of(words)
         if found is None:
@@ -484,6 +472,9 @@ def _phone_text(text: str, phone: re.Match[str]) -> str:
     return number
 
 
+_AT_COMPANY = re.compile(r"\b(?:at|from|with|works at|works for|of)\s+$", re.IGNORECASE)
+
+
 def _contact_args(text: str) -> dict[str, Any]:
     notes = _NOTES.search(text)
     if notes:
@@ -491,6 +482,10 @@ def _contact_args(text: str) -> dict[str, Any]:
     phone = _PHONE.search(text)
     args: dict[str, Any] = {"name": "", "phone": _phone_text(text, phone) if phone else ""}
     names = [n for n in _names(text) if not phone or n[1] < phone.start() or n[1] > phone.end()]
+    # 'the office manager at Pinecrest Dental, Jolene Marsh': the company is not the contact.
+    people = [n for n in names if not _AT_COMPANY.search(text[: n[1]])]
+    if people and people != names:
+        names = people
     if phone and names and names[0][1] > phone.end():
         # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr'.
         head = _contact_head(text[: phone.start()])
@@ -504,10 +499,23 @@ def _contact_args(text: str) -> dict[str, Any]:
     company = _company(text, args["name"], name_end)
     if company is None and phone:
         # 'pls add marie-claire dubois 503 555 0137 from acme paints'
-        after = re.match(r"\s*,?\s*(?:from|at|of|with)\s+([^,.;()+\d?!/|—–]+?)\s*[.?!]*$",
-                         text[phone.end():], re.IGNORECASE)  # fmt: skip
+        after = re.match(
+            r"\s*,?\s*(?:(?:he|she)(?:'s|s| is)\s+|works\s+)?(?:from|at|of|with|for)\s+"
+            r"([^,.;()+\d?!/|—–]+?)\s*[.?!]*$",
+            text[phone.end() :],
+            re.IGNORECASE,
+        )
+        bare = re.match(r"\s*,?\s*([a-z][\w&'’ -]*?)\s*[.?!]*$", text[phone.end() :])
         if after:
             company = _strip(after.group(1))
+        elif (
+            bare
+            and len(bare.group(1).split()) <= 5
+            and not (
+                set(bare.group(1).lower().split()) & (_NOT_NAMES | {"please", "pls", "thanks"})
+            )
+        ):
+            company = _strip(bare.group(1))  # pls add helen okafor 202.555.0161 bright smile
     if company:
         args["company"] = company
     if notes:
@@ -519,8 +527,8 @@ def _contact_head(head: str) -> str:
     """The words before the number, less the order: 'add contact Mark Will,' → 'Mark Will'."""
     head = re.sub(
         r"^\s*(?:(?:please|pls|plz|kindly|can you|could you)\s+)*(?:add|create|save|new|put)\s+"
-        r"(?:a\s+)?(?:new\s+)?"
-        r"(?:contact|prospect|lead)?\s*(?:named|called|:)?\s*",
+        r"(?:a\s+|this\s+|the\s+)?(?:new\s+)?(?:\w+\s+(?=(?:contact|prospect|lead)\b))?"
+        r"(?:contact|prospect|lead)?\s*(?:named|called|for|:)?\s*",
         "",
         head,
         flags=re.IGNORECASE,
@@ -633,7 +641,7 @@ def _obtained_at(text: str, today: date) -> str | None:
 
 def _consent_args(text: str, today: date) -> dict[str, Any]:
     lowered = text.lower()
-    kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered), "express")
+    kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered.replace("-", " ")), "express")
     names = _names(text)
     # 'She filled in a form at the booth. Record consent for Fatima Al-Sayed.'
     named_for = [n for n in names if re.search(r"\b(?:for|of|from)\s+$", text[: n[1]], re.I)]
@@ -653,12 +661,22 @@ def _consent_args(text: str, today: date) -> dict[str, Any]:
     method = _CONSENT_METHOD.search(text)
     if method:
         args["method"] = method.group(0)
+        # 'a signed paper form at the showroom': the method, then where.
+        where = re.match(
+            re.escape(method.group(0)) + r"\s+(?:at|on|in|via|from)\s+(?:the\s+|our\s+|a\s+)?(.+)",
+            args["source"],
+            re.IGNORECASE,
+        )
+        if where:
+            args["source"] = _strip(where.group(1))
     labelled = re.search(r"\bwording\s*(?:was|is|:)?\s*(?=[\"“'‘])", text, re.IGNORECASE)
     wording = _WORDING.search(text)
     if labelled and _said_text(text[labelled.end() :]):
         args["wording"] = _said_text(text[labelled.end() :])
     elif wording:
         args["wording"] = wording.group(1)
+    elif single := re.search(r"(?:^|[\s:])'([^']{12,}?)'(?=[\s,.;!?]|$)", text):
+        args["wording"] = single.group(1)
     obtained = _obtained_at(text, today)
     if obtained:
         args["obtained_at"] = obtained
@@ -668,7 +686,7 @@ def _consent_args(text: str, today: date) -> dict[str, Any]:
 # --- calls -------------------------------------------------------------------------------
 
 _POLITE = (
-    r"(?:(?:please|kindly|ok|okay|now|so|hey|(?:can|could|would|will) (?:you|it"
+    r"(?:(?:please|pls|kindly|ok|okay|now|so|hey|(?:can|could|would|will) (?:you|u|it"
     r"|the (?:ai|agent|assistant|bot))|i need you to"
     r"|i want you to|i'?d like you to|i would like you to|i'?d like to|i want to|i need to"
     r"|go ahead and|let'?s|have (?:the )?(?:ai|agent|assistant|bot)"
@@ -814,6 +832,7 @@ def _place_call_args(text: str) -> dict[str, Any]:
     said = _strip(
         re.split(
             r"\s*(?:[;—–]|\s-\s"
+            r"|,\s*if\b|\s+if\s+(?:it's|it is|there's)\b"
             r"|,?\s+(?:and\s+)?if\s+(?:it|you|they|he|she|nobody|no one|there's)\s+"
             r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
             r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
@@ -843,6 +862,99 @@ _GOAL = re.compile(
 )
 
 
+# Everyday words that are no one's name, beside the router's own cue words: a lower-case
+# run of words is read as a name only if it has none of them ('the jorge salas call').
+_COMMON = _words(
+    """
+    sales demo intro introduction discovery follow up first second third quick short long big
+    small good bad great recent morning afternoon evening night team client customer prospect
+    lead deal renewal pricing price onboarding kickoff check catch weekly monthly daily cold warm
+    inbound outbound test trial pilot support billing contract meeting zoom phone video ai bot
+    other same whole entire full complete latest last previous earlier later current ongoing
+    live active new old real main important urgent follow-up followup callback call calls ones
+    one two three four five ten it its they them he she his her their we our us you your i me
+    my mine a an the this that these those some any all every each no not and or but so to of in
+    on at by for from with without about into over under after before between during again
+    still just only also very really quite too more most less least much many few lot lots
+    what which who whom whose when where why how was were is are be been being am do does did
+    done have has had having will would shall should can could may might must go going gone
+    went get got getting make made say said tell told ask asked see seen show shown give given
+    take taken put let know think want need like look find use try keep help start end stop
+    today tomorrow yesterday week month year quarter day time hour minute minutes hours days
+    pls please thanks thank asap fyi btw ok okay yes yeah no nope hey hi hello there here now
+    then than as if because while though although whether either neither both such own same
+    other another else ever never always often sometimes usually already yet soon right left
+    line voicemail message text email note notes number mobile cell office home work company
+    account workspace credits credit balance package plan purchase receipt invoice refund
+    outcome outcomes objection objections insight insights summary recap transcript status
+    sentiment next steps step rep reps manager managers admin owner user users contact contacts
+    consent form web signup booth event expo webinar conference paper signed written express
+    verbal existing relationship source wording method obtained record log save add create
+    """
+)
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    """Words the router reads as something: its cue words, commands and everyday words."""
+    words = set(_NOT_NAMES | _COMMON)
+    for intent in INTENTS:
+        for cue in intent.cues:
+            words.update(cue.split())
+    return frozenset(words)
+
+
+def _plain_name(candidate: str) -> str | None:
+    """Lower-case words that can only be a name ('jorge salas', "priya's" → 'priya'): one
+    to three words, none of them one the assistant reads as anything else."""
+    words = re.sub(r"['’]s$", "", candidate.strip()).split()
+    if not 1 <= len(words) <= 3:
+        return None
+    for word in words:
+        if not _WORD_TOKEN.fullmatch(word) or word.lower() in _vocabulary():
+            return None
+    return " ".join(words)
+
+
+_LOWER = r"[a-z][\w'’-]*"
+_LOWER_RUN = rf"({_LOWER}(?:\s+{_LOWER}){{0,2}}?)"
+_LOWER_NAME_REFS = (
+    # 'list calls w marcus bell', 'the call with priya nair about …'
+    re.compile(
+        rf"\b(?:with|w/?|to)\s+{_LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:call|calls|go|went|pls"
+        rf"|please|about|on|last|this|yesterday|today|still|is|was)\b))"
+    ),
+    # 'the lena fischer call', 'insights for the kevin tran call'
+    re.compile(rf"\bthe\s+{_LOWER_RUN}\s+call\b"),
+    # "did priya's call connect"
+    re.compile(rf"\b{_LOWER_RUN}['’]s\s+(?:last\s+|latest\s+|recent\s+)?calls?\b"),
+    # 'is jorge salas still on the line', 'did helen okafor push back …'
+    re.compile(
+        rf"^\s*(?:is|did|has|was|does)\s+{_LOWER_RUN}\s+(?:still|push|pushed|pick|picked"
+        rf"|answer|answered|say|said|mention|mentioned|object|objected|sound|seem|agree|agreed"
+        rf"|raise|raised|hang|hung|ask|asked)\b"
+    ),
+    # 'full transcript jorge salas call pls'
+    re.compile(
+        rf"\b(?:transcript|summary|recap|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+"
+        rf"|on\s+|with\s+)?{_LOWER_RUN}\s*(?:call\s*)?(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
+    ),
+)
+
+
+def _lower_name(text: str) -> str | None:
+    """A contact named in lower case, where a name is expected ('status of the call w
+    marcus bell'), or None."""
+    for pattern in _LOWER_NAME_REFS:
+        match = pattern.search(text)
+        while match is not None:  # every start: "did priya's call" is tried from 'priya'
+            name = _plain_name(match.group(1))
+            if name:
+                return name
+            match = pattern.search(text, match.start() + 1)
+    return None
+
+
 def _call_ref(text: str) -> dict[str, Any]:
     """The call meant: an id, a number, a contact's name; {} for the latest call."""
     found = _CALL_ID.search(text)
@@ -862,18 +974,11 @@ def _call_ref(text: str) -> dict[str, Any]:
         re.IGNORECASE,
     )
     if who and _strip(who.group(1)).lower() not in _PRONOUNS:
-        return {"call": _strip(who.group(1))}
-    tail = _NAMED_AFTER.search(text)
-    if tail and not set(tail.group(1).lower().split()) & (_NOT_NAMES | _NOT_A_CALL):
-        return {"call": tail.group(1)}  # 'full transcript kwame mensah pls'
-    return {}
-
-
-_NOT_A_CALL = _words("call calls one ones latest last recent conversation chat today")
-_NAMED_AFTER = re.compile(
-    r"\b(?:transcript|summary|recap|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+|on\s+|with\s+)?"
-    r"([a-z][\w'’-]+(?:\s+[a-z][\w'’-]+){0,2}?)\s*(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
-)
+        said = _strip(who.group(1))
+        if said[:1].isupper() or _plain_name(said):
+            return {"call": said}
+    lower = _lower_name(text)
+    return {"call": lower} if lower else {}
 
 
 _STATUSES = {
@@ -927,7 +1032,7 @@ _SEARCH_TRIGGER = re.compile(
     r"|search(?:ed)?(?:\s+\S+){0,5}?\s+for|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,5}?\s+for"
     r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning)"
     r"|look(?:ing)?\s+for(?:\s+(?:mentions?|anything|talk)\s+(?:of|about|on))?"
-    r"|(?:said|say|says|told (?:me|us)|claimed)\s+(?:that\s+)?"
+    r"|(?:said|say|says|told (?:me|us)|claimed)(?:\s+that)?(?=\s)"
     r"(?:(?:they|he|she|it|we)(?:'re|'s|'d|'ve|’re|’s|’d|’ve|\s+(?:are|were|is|was|had|have|would))?"
     r"(?=\s))?)\s+",
     re.IGNORECASE,
@@ -947,7 +1052,11 @@ _SEARCH_LEAD = re.compile(
     r"^\s*(?:please\s+)?(?:search|find|look)\s+(?:through\s+|in\s+)?(?:my\s+|our\s+|the\s+)?"
     r"(?:calls?|transcripts?)\s*(?:for|about|where|that|mentioning|with)?\s*"
     r"|^\s*(?:please\s+)?(?:find|look for|search for|dig up|pull)\s+(?!(?:calls?|my|our)\b)"
-    r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+",
+    r"|^\s*(?:who|which calls?)\s+(?:mentioned|said|talked about|asked about|brought up)\s+"
+    r"|^\s*(?:please\s+)?(?:find|show|list|get)\s+(?:me\s+)?(?:the\s+)?(?:top\s+\d+\s+)?"
+    r"(?:calls?|moments?)\s+(?:where|in which|when)\s+(?:(?:someone|anyone|people|customers?"
+    r"|prospects?|they)\s+)?(?:(?:said|mentioned|wanted|asked for|asked about|talked about"
+    r"|complained about|brought up)\s+)?",
     re.IGNORECASE,
 )
 
@@ -988,9 +1097,17 @@ def _search_args(text: str) -> dict[str, Any]:
             args["contact"] = _strip(scope.group("who"))
         elif names := _names(scope.group("whose")):
             args["contact"] = names[-1][0]  # 'in the Tomás Ortega calls'
+        elif lower := _plain_name(scope.group("whose")):
+            args["contact"] = lower  # 'in jorge salas calls'
         query = query[: scope.start()]
     query = re.sub(r"^(?:mentions? of|anything (?:about|on))\s+", "", query.strip(), flags=re.I)
     query = _WHO_SAID.sub("", query)
+    with_who = re.search(
+        r"\s+(?:with|w/?)\s+(" + _LOWER + r"(?:\s+" + _LOWER + r"){0,2})\s*[.?!]*$", query
+    )
+    if with_who and _plain_name(with_who.group(1)) and "contact" not in args:
+        args["contact"] = _plain_name(with_who.group(1))  # '… on the glove orders w priya nair'
+        query = query[: with_who.start()]
     query = _SAID_WHERE.sub("", query)
     query = _HIT_COUNT_TAIL.sub("", query)
     query = _WHEN_SEARCHED.sub("", _strip(query))
@@ -1215,7 +1332,8 @@ def _period(text: str, today: date) -> str | None:
 
 _REP = re.compile(
     r"\b(?:did|has|have)\s+(?P<a>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)\s+"
-    r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked)\b"
+    r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked|burn|burned|burnt"
+    r"|spend|spent|use|used|talk|talked|connect|connected)\b"
     r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!,]|$"
     r"|(?=\s+(?:this|last|today|yesterday|in|since|for|during|over|from|between|so far)\b))"
     r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
@@ -1231,7 +1349,24 @@ def _rep(text: str) -> str | None:
         name = match.group("a") or match.group("b") or match.group("c")
         if name and name.split()[0].lower() not in _NOT_NAMES:
             return re.sub(r"['’]s$", "", name)
+    for pattern in _LOWER_REPS:  # 'how many calls did jenna make last week'
+        for found in pattern.finditer(text):
+            if name := _plain_name(found.group(1)):
+                return name
     return None
+
+
+_LOWER_REPS = (
+    re.compile(
+        rf"\b(?:did|has|have)\s+{_LOWER_RUN}\s+(?:make|made|place|placed|do|done|have|had|get"
+        rf"|got|log|logged|book|booked|burn|burned|spend|spent|use|used|talk|talked|connect)\b"
+    ),
+    re.compile(
+        rf"\bfor (?:rep\s+)?{_LOWER_RUN}(?:['’]s)?\s*(?:calls?\b|[?.!,]|$|(?=\s+(?:this|last|today"
+        rf"|yesterday|in|since|for|during|over|from|between|so far)\b))"
+    ),
+    re.compile(rf"^\s*{_LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits)\b)"),
+)
 
 
 def _analytics_args(text: str, today: date) -> dict[str, Any]:
@@ -1296,8 +1431,9 @@ _UNSUPPORTED = re.compile(
     r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets|excel)\b"
     r"|\bsend (?:[\w']+ ){0,3}?(?:a |an |the )?(?:text|email|e mail|sms|message|note|pdf|file"
     r"|document|brochure|contract)\b"
-    r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:rep|manager"
-    r"|admin|owner|user)\b"
+    r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
+    r"|manager|admin|owner|user|member)\b"
+    r"|\b(?:switch|move|convert|change) (?:us|me|our (?:plan|account|billing|workspace)) to\b"
 )
 # A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
 _ONE_CALL = re.compile(
@@ -1412,6 +1548,9 @@ INTENTS: tuple[Intent, ...] = (
             "include": 0.4,
             "on offer": 0.8,
             "bigger than": 0.8,
+            "bigger ones": 0.6,
+            "what are the plans": 0.6,
+            "how much do they cost": 0.6,
             "larger than": 0.8,
             "smaller than": 0.8,
             "all the options": 0.6,
@@ -1457,6 +1596,8 @@ INTENTS: tuple[Intent, ...] = (
             "price out": 0.9,
             "ballpark": 0.9,
             "price check": 0.9,
+            "pricing it out": 0.9,
+            "pricing out": 0.9,
             "the damage": 0.6,
             "after tax": 0.7,
             "with tax": 0.6,
@@ -1516,6 +1657,10 @@ INTENTS: tuple[Intent, ...] = (
             "get me": 0.2,
             "want": 0.3,
             "i'll take": 0.6,
+            "not buying": -1.5,
+            "not buy": -1.5,
+            "not purchasing": -1.5,
+            "not ready to buy": -1.5,
             "grab": 0.6,
             "let's go with": 0.6,
             "lets go with": 0.6,
@@ -1773,6 +1918,8 @@ INTENTS: tuple[Intent, ...] = (
             "where are we with": 0.6,
             "where are we at": 0.6,
             "over yet": 0.8,
+            "where's the call": 0.8,
+            "where is the call": 0.8,
             "ended already": 0.8,
             "connected yet": 0.8,
             "has it connected": 0.8,
@@ -1840,6 +1987,11 @@ INTENTS: tuple[Intent, ...] = (
                 r" (?:end|stop|kill|terminate|hang up|cut|drop|abort)(?: off)? call [0-9a-f]{8} ",
                 1.2,
             ),
+            (
+                r" (?:call|line) (?:to|with) .+ (?:stopped|ended|cut off|terminated|dropped"
+                r"|killed) ",
+                1.2,
+            ),
         ),
         examples=("hang up",),
         extract=_text_only(_call_ref),
@@ -1871,6 +2023,8 @@ INTENTS: tuple[Intent, ...] = (
             "failed": 0.3,
             "unanswered": 0.3,
             "busy signal": 0.8,
+            "anything in progress": 1.0,
+            "any calls in progress": 1.0,
             "call list": 0.8,
             "busy ones": 0.6,
             "failed ones": 0.6,
@@ -1884,6 +2038,7 @@ INTENTS: tuple[Intent, ...] = (
                 1.0,
             ),
             (r" calls (?:have|did) (?:i|we) (?:make|made|place|placed) ", 0.6),
+            (r" (?:every|all|each) (?:the )?calls? (?:we|i)(?:'ve| have)? (?:made|placed) ", 1.2),
             (
                 r" (?:last|latest|recent|past|previous|top|first) (?:\d{1,3}|"
                 + "|".join(_NUMBERS)
@@ -1971,6 +2126,11 @@ INTENTS: tuple[Intent, ...] = (
             ),
             (r" (?:say|said|mention|mentioned) anything (?:about|on|regarding) ", 1.0),
             (r" (?:moments?|places?|bits|parts|snippets|quotes|clips) (?:where|when) ", 1.2),
+            (
+                r" calls? (?:where|in which|when) (?:someone|anyone|people|customers?|prospects?"
+                r"|they|a customer|a prospect|the customer|the prospect) ",
+                1.2,
+            ),
             (
                 r" did (?:any|anyone|anybody|someone|a)(?: \w+)? (?:ask|say|mention|bring up"
                 r"|complain|talk about|raise) ",
@@ -2084,6 +2244,7 @@ INTENTS: tuple[Intent, ...] = (
             "connect rate": 1.0,
             "connect rates": 1.0,
             "connection rate": 1.0,
+            "connected calls": 0.8,
             "call volume": 1.0,
             "call count": 1.0,
             "number of calls": 1.0,
@@ -2222,6 +2383,12 @@ _QUESTION = re.compile(
 )
 
 
+_ADDRESSEE = re.compile(r"^\s*(?:for|from|fyi|cc|to)\s+[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?\s*:\s*")
+_PIVOT = re.compile(
+    r"\bbut(?:\s+first)?\b|\bfor now\b|\binstead\b|,\s*anyway\b|\bfirst(?:\s+just)?,"
+    r"|\bjust\s+(?=(?:tell|show|give|summari[sz]e|call|ring|list|check|add|record|find))",
+    re.IGNORECASE,
+)
 # 'Notes: wants a quote before spring' is what to save, not what to do.
 _NOTES_LABELLED = re.compile(r"[.;,—–-]?\s*\bnotes?\s*:", re.IGNORECASE)
 
@@ -2229,13 +2396,22 @@ _NOTES_LABELLED = re.compile(r"[.;,—–-]?\s*\bnotes?\s*:", re.IGNORECASE)
 def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
     """The best intent for `text` among those whose tool is available, or None (for
     what offline mode can't do). `today` dates periods such as 'since March 1'."""
+    text = _ADDRESSEE.sub("", text)  # 'for Tom: please add …' is Tom's errand, not Tom
     notes = _NOTES_LABELLED.search(text)
     scored = text[: notes.start()] if notes and notes.start() > 0 else text
+    # '… his transcript was rough but call Raúl again': the ask is after the pivot.
+    pivots = list(_PIVOT.finditer(scored))
+    if pivots and len(scored[pivots[-1].end() :].split()) >= 3:
+        scored = scored[pivots[-1].end() :]
     padded = f" {_normalise(scored)} "
-    if not padded.strip() or _UNSUPPORTED.search(padded):
+    if (
+        not padded.strip()
+        or _UNSUPPORTED.search(padded)
+        or _UNSUPPORTED.search(f" {_normalise(text)} ")
+    ):
         return None
     day = today or datetime.now(UTC).date()
-    found = _signals(text, padded, day)
+    found = _signals(scored, padded, day)
     best: Route | None = None
     asking = _QUESTION.match(padded) is not None
     for intent in INTENTS:

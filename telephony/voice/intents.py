@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import dateparser  # type: ignore[import-untyped]
 
+from core.words import NUMBER_WORDS
+
 OPT_OUT_DIGIT = "9"
 OBJECTIONS = ("price", "timing", "competitor", "authority", "need")
 
@@ -102,25 +104,11 @@ _PRICE_QUESTION = re.compile(
 
 _REJECTS = re.compile(r"\b(?:doesn't|does not|won't|will not|can't|cannot) (?:work|do|make)\b")
 
+# Spoken counts: the numbers, and the vaguer ones people say on the phone.
 _NUMBER_WORDS = {
+    **NUMBER_WORDS,
     "a": 1,
     "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty five": 45,
     "a couple of": 2,
     "a couple": 2,
     "couple of": 2,
