@@ -142,19 +142,28 @@ class TurnError(KloseError):
 
 async def _open_thread(
     session: AsyncSession, actor: Actor, thread_id: uuid.UUID | None, text: str
-) -> AssistantThread:
+) -> uuid.UUID:
+    """The thread's id: the user's own `thread_id`, or a new thread titled by `text`."""
     if thread_id is not None:
-        thread = await session.get(AssistantThread, thread_id)
+        owner = await session.scalar(
+            select(AssistantThread.user_id).where(AssistantThread.id == thread_id)
+        )
         # Someone else's thread is reported exactly like a missing one.
-        if thread is None or thread.user_id != actor.user_id:
+        if owner is None or owner != actor.user_id:
             raise NotFound("No such conversation.")
-        return thread
-    thread = AssistantThread(
-        user_id=actor.user_id, workspace_id=actor.workspace_id, title=text[:120]
+        return thread_id
+    created: uuid.UUID | None = await session.scalar(
+        insert(AssistantThread)
+        .values(
+            id=uuid.uuid4(),
+            user_id=actor.user_id,
+            workspace_id=actor.workspace_id,
+            title=text[:120],
+        )
+        .returning(AssistantThread.id)
     )
-    session.add(thread)
-    await session.flush()
-    return thread
+    assert created is not None
+    return created
 
 
 async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[BaseMessage], int]:
@@ -193,6 +202,7 @@ async def _finish(
             tool_calls=[{"name": c.name, "args": c.args} for c in tool_calls or []],
             finished_at=datetime.now(UTC),
         )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -292,12 +302,12 @@ async def answer_message(
                 "Nothing was charged for this message."
             )
 
-        thread = await _open_thread(session, actor, thread_id, text)
+        thread_id = await _open_thread(session, actor, thread_id, text)
         inserted = await session.scalar(
             insert(AssistantTurn)
             .values(
                 message_id=message_id,
-                thread_id=thread.id,
+                thread_id=thread_id,
                 user_id=actor.user_id,
                 workspace_id=actor.workspace_id,
                 status="running",
@@ -330,15 +340,15 @@ async def answer_message(
                 )
             await _finish(session, message_id, TurnStatus.REFUSED, body)
             await session.commit()
-            return await refuse(body, thread.id)
+            return await refuse(body, thread_id)
         await session.execute(
             update(AssistantTurn)
             .where(AssistantTurn.message_id == message_id)
             .values(hold_id=hold.hold_id)
+            .execution_options(synchronize_session=False)
         )
-        history, next_seq = await _history(session, thread.id)
+        history, next_seq = await _history(session, thread_id)
         await session.commit()
-        thread_id = thread.id
 
     assert hold.hold_id is not None
     human = HumanMessage(content=text, id=message_id)
@@ -392,14 +402,13 @@ async def answer_message(
             description="assistant answer",
             metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
         )
-        for offset, message in enumerate([human, *produced]):
-            session.add(
-                AssistantMessage(
-                    thread_id=thread_id,
-                    seq=next_seq + offset,
-                    message=messages_to_dict([message])[0],
-                )
-            )
+        await session.execute(
+            insert(AssistantMessage),
+            [
+                {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
+                for offset, stored in enumerate(messages_to_dict([human, *produced]))
+            ],
+        )
         cost = -settled.amount_mc
         await _finish(
             session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls
@@ -408,6 +417,7 @@ async def answer_message(
             update(AssistantThread)
             .where(AssistantThread.id == thread_id)
             .values(updated_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
         )
         await session.commit()
     return TurnResult(
