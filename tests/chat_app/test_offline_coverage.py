@@ -158,15 +158,18 @@ def test_what_offline_cannot_do_gets_an_honest_answer(text):
 
 
 HELD_OUT = FIXTURE.with_name("offline_heldout.jsonl")
-# The honest figure: phrasings written blind, never used to tune the router (the
-# fixture above was). 73 % at the time of writing, short of the 90 % target; this
-# floor only keeps it from getting worse. Do not tune the router on these lines.
-HELD_OUT_FLOOR = 0.70
+# The honest figure. The fixture above is tuning data: the router was reworked with its
+# lines in view (it holds seven rounds of blind sets, each scored once before any fix: 73,
+# 83, 77, 87, 86/84, 88/89 and 87/81 % right). These 300 lines are an eighth round,
+# written blind by two authors who saw only the tool catalog and these scoring rules,
+# never the router: 281/300 (93.7 %) right on first look. They are not for tuning; the
+# floor is the target, so a change that costs accuracy on unseen phrasings fails.
+HELD_OUT_FLOOR = 0.90
 
 
 def test_held_out_phrasings_stay_above_their_floor():
     cases = [json.loads(line) for line in HELD_OUT.read_text(encoding="utf-8").splitlines() if line]
-    assert len(cases) >= 100
+    assert len(cases) >= 300
     misses = [why for case in cases for ok, why in [_outcome(case)] if not ok]
     share = 1 - len(misses) / len(cases)
     assert share >= HELD_OUT_FLOOR, f"{share:.1%} right on held-out phrasings:\n" + "\n".join(
