@@ -1,0 +1,126 @@
+"""The arguments of the analytics tool: metrics, the breakdown, the period and the rep."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from chat_app.llm.offline_router.dates import period_named
+from chat_app.llm.offline_router.entities import LOWER_RUN, NOT_NAMES, person_names, plain_name
+
+_METRIC_CUES = (
+    (
+        r"connect(?:ion)? rates?|pick ?up rates?|answer rates?"
+        r"|\bconnect(?:s|ed)? (?:best|most|the most)"
+        r"|\bpick(?:s|ed)? up (?:best|most|the most)",
+        "connect_rate",
+    ),
+    (
+        r"call (?:volume|count)s?|number of calls|calls (?:made|placed)|\bdials\b"
+        r"|(?<!connected )(?<!answered )(?<!completed )(?<!failed )\bcalls\s*(?:and|&|plus|\+)\s"
+        r"|\s(?:and|&|plus|\+)\s*calls\b"
+        r"|\b(?:daily|weekly|monthly|total) calls\b",
+        "calls",
+    ),
+    (r"talk ?time|time (?:spent )?talking", "talk_time_s"),
+    (
+        r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time)"
+        r"|how long (?:are|were|do|did) (?:my |our |the )?calls",
+        "avg_duration_s",
+    ),
+    (
+        r"credits? (?:spent|used)|\bspen[dt]\b|\bspending\b|\bburn(?:ed|t|ing)?\b|\bwent through\b"
+        r"|\bused up\b|\bcredits? (?:did|have) (?:we|i) use",
+        "credits_spent",
+    ),
+    (r"opt[- ]?outs?|opted out", "opt_outs"),
+    (r"\bobjections?\b", "objections"),
+    (r"\boutcomes?\b", "outcomes"),
+    (r"\bconnected\b|\bconnects\b|\banswered\b|\bpicked up\b", "connected"),
+)
+
+_DIMENSION_CUES = (
+    (r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
+     r"|\brep by rep\b|\bleaderboard\b", "rep"),
+    (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b", "day"),
+    (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b", "week"),
+    (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b", "month"),
+    (r"\b(?:by|per|each|every|for each) outcome\b", "outcome"),
+    (r"\b(?:by|per|each|every|for each) objection\b", "objection"),
+    (r"\btime of (?:the )?day\b|\b(?:by|per|each|every) hour\b|\bhour of (?:the )?day\b"
+     r"|\bhourly\b|\bwhat time\b|\bbest time\b", "hour_of_day"),
+    (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),
+)  # fmt: skip
+
+_REP = re.compile(
+    r"\b(?:did|has|have)\s+(?P<a>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)\s+"
+    r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked|burn|burned|burnt"
+    r"|spend|spent|use|used|talk|talked|connect|connected)\b"
+    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!,]|$"
+    r"|(?=\s+(?:this|last|today|yesterday|in|since|for|during|over|from|between|so far)\b))"
+    r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
+    r"|stats|outcomes|objections)\b"
+)
+
+
+def _rep(text: str) -> str | None:
+    email = re.search(r"\b(?:rep|for|by)\s+([\w.+-]+@[\w-]+(?:\.[\w-]+)+)", text)
+    if email:
+        return email.group(1)
+    for match in _REP.finditer(text):
+        name = match.group("a") or match.group("b") or match.group("c")
+        if name and name.split()[0].lower() not in NOT_NAMES:
+            return re.sub(r"['’]s$", "", name)
+    for pattern in _LOWER_REPS:  # 'how many calls did jenna make last week'
+        for found in pattern.finditer(text):
+            if name := plain_name(found.group(1)):
+                return name
+    return None
+
+
+_LOWER_REPS = (
+    re.compile(
+        rf"\b(?:did|has|have)\s+{LOWER_RUN}\s+(?:make|made|place|placed|do|done|have|had|get"
+        rf"|got|log|logged|book|booked|burn|burned|spend|spent|use|used|talk|talked|connect)\b"
+    ),
+    re.compile(
+        rf"\bfor (?:rep\s+)?{LOWER_RUN}(?:['’]s)?\s*(?:calls?\b|[?.!,]|$|(?=\s+(?:this|last|today"
+        rf"|yesterday|in|since|for|during|over|from|between|so far)\b))"
+    ),
+    re.compile(rf"^\s*{LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits)\b)"),
+)
+
+
+def analytics_args(text: str, today: date) -> dict[str, Any]:
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    metrics: list[str] = []
+    for cue, metric in _METRIC_CUES:
+        if re.search(cue, lowered) and metric not in metrics:
+            metrics.append(metric)
+    dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)
+    if dimension is None and re.search(r"\bby (?:type|kind|category|reason)\b", lowered):
+        dimension = next((m[:-1] for m in metrics if m in ("objections", "outcomes")), None)
+    # 'objections by type' counts calls per objection: the breakdown is the metric.
+    if dimension == "outcome" and "outcomes" in metrics:
+        metrics.remove("outcomes")
+    if dimension == "objection" and "objections" in metrics:
+        metrics.remove("objections")
+    if (
+        "connect_rate" in metrics
+        and "connected" in metrics
+        and not re.search(r"\bconnected calls\b|\bcalls (?:that )?connected\b", lowered)
+    ):
+        metrics.remove("connected")
+    if not metrics:
+        metrics = ["calls"]
+    args: dict[str, Any] = {"metrics": metrics, "period": period_named(text, today) or "this month"}
+    if dimension:
+        args["dimension"] = dimension
+    rep = _rep(text)
+    if rep is None and re.search(r"\b(?:he|she|his|her)\b", lowered):
+        named = person_names(text)  # 'Marcus's been quiet. How much talk time did he log?'
+        rep = named[0][0] if named else None
+    if rep:
+        args["rep"] = rep
+    return args

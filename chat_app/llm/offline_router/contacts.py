@@ -1,0 +1,262 @@
+"""The arguments of add_contact (name, number, company, notes) and record_consent (who,
+which kind, where, how, the exact wording, when).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import phonenumbers
+
+from billing.purchases import BillingAddressInvalid, parse_country
+from chat_app.llm.offline_router.calls import said_text
+from chat_app.llm.offline_router.dates import obtained_at
+from chat_app.llm.offline_router.entities import (
+    NAME_STOP,
+    NOT_NAMES,
+    PHONE,
+    PRONOUNS,
+    person_names,
+    trim,
+)
+
+_CONSENT_TYPES = (
+    ("existing business relationship", "existing relationship"),
+    ("existing relationship", "existing relationship"),
+    ("existing customer", "existing relationship"),
+    ("current customer", "existing relationship"),
+    ("express written", "express written"),
+    ("written", "express written"),
+    ("in writing", "express written"),
+    ("signed", "express written"),
+    ("express", "express"),
+    ("verbal", "express"),
+)
+
+_COMPANY_CUES = (
+    re.compile(r"\b(?:company|employer|org|organi[sz]ation)(?:\s+is|:)?\s+([^,.;()/|—–]+)", re.I),
+    re.compile(r"\bworks? (?:at|for)\s+([^,.;()/|—–]+)", re.IGNORECASE),
+    re.compile(r"\(([^)\d]+)\)"),
+    re.compile(r"\b(?:at|from|of|with)\s+([A-Z][^,.;()+\d/|—–?!]*)"),
+)
+
+_COMPANY_END = re.compile(
+    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please)\b.*$", re.IGNORECASE
+)
+
+
+def _company(text: str, name: str, name_end: int) -> str | None:
+    for cue in _COMPANY_CUES:
+        for match in cue.finditer(text):
+            company = trim(_COMPANY_END.sub("", match.group(1)))
+            if company and company != name:
+                return company
+    # 'New contact: Marcus Bell, (415) 555-0188, Acme Corp': a capitalised part on its own.
+    for part in re.split(r"[,/|—–]| - ", text[name_end:]):
+        part = trim(part)
+        if (
+            part
+            and part[0].isupper()
+            and not PHONE.search(part)
+            and part.split()[0].lower() not in NOT_NAMES
+        ):
+            return part
+    return None
+
+
+_NOTES = re.compile(
+    r"[,;.—–-]?\s*\b(?:notes?|remarks?|comments?)\b\s*(?::|-|—|that|say(?:s|ing)?)?\s+(.+?)\s*$",
+    re.IGNORECASE,
+)
+
+_REGION_HINT = re.compile(r"\(([A-Za-z .]{2,30})\)|\b([A-Z]{2})\s+(?:mobile|number|cell|phone)\b")
+
+
+def _phone_text(text: str, phone: re.Match[str]) -> str:
+    """The number as written, or in E.164 when it is written nationally ('07700 900318')
+    and the message names its country ('(UK)', 'UK mobile')."""
+    number = phone.group(0).strip()
+    if not number.startswith("0"):
+        return number
+    for hint in _REGION_HINT.finditer(text):
+        try:
+            region = parse_country((hint.group(1) or hint.group(2)).strip())
+            parsed = phonenumbers.parse(number, region)
+        except (BillingAddressInvalid, phonenumbers.NumberParseException):
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number
+
+
+_AT_COMPANY = re.compile(r"\b(?:at|from|with|works at|works for|of)\s+$", re.IGNORECASE)
+
+
+def contact_args(text: str) -> dict[str, Any]:
+    notes = _NOTES.search(text)
+    if notes:
+        text = text[: notes.start()]  # what the notes say is neither name nor company
+    phone = PHONE.search(text)
+    args: dict[str, Any] = {"name": "", "phone": _phone_text(text, phone) if phone else ""}
+    names = [
+        n for n in person_names(text) if not phone or n[1] < phone.start() or n[1] > phone.end()
+    ]
+    # 'the office manager at Pinecrest Dental, Jolene Marsh': the company is not the contact.
+    people = [n for n in names if not _AT_COMPANY.search(text[: n[1]])]
+    if people and people != names:
+        names = people
+    if phone and names and names[0][1] > phone.end():
+        # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr'.
+        head = _contact_head(text[: phone.start()])
+        if head and head[0].isupper():
+            names = [(head, 0, phone.start())]
+    if names:
+        args["name"], _, name_end = names[0]
+    else:
+        args["name"] = _contact_head(text[: phone.start()] if phone else text)
+        name_end = phone.start() if phone else len(text)
+    company = _company(text, args["name"], name_end)
+    if company is None and phone:
+        # 'pls add marie-claire dubois 503 555 0137 from acme paints'
+        after = re.match(
+            r"\s*,?\s*(?:(?:he|she)(?:'s|s| is)\s+|works\s+)?(?:from|at|of|with|for)\s+"
+            r"([^,.;()+\d?!/|—–]+?)\s*[.?!]*$",
+            text[phone.end() :],
+            re.IGNORECASE,
+        )
+        bare = re.match(r"\s*,?\s*([a-z][\w&'’ -]*?)\s*[.?!]*$", text[phone.end() :])
+        if after:
+            company = trim(after.group(1))
+        elif (
+            bare
+            and len(bare.group(1).split()) <= 5
+            and not (set(bare.group(1).lower().split()) & (NOT_NAMES | {"please", "pls", "thanks"}))
+        ):
+            company = trim(bare.group(1))  # pls add helen okafor 202.555.0161 bright smile
+    if company:
+        args["company"] = company
+    if notes:
+        args["notes"] = trim(notes.group(1))
+    return args
+
+
+def _contact_head(head: str) -> str:
+    """The words before the number, less the order: 'add contact Mark Will,' → 'Mark Will'."""
+    head = re.sub(
+        r"^\s*(?:(?:please|pls|plz|kindly|can you|could you)\s+)*(?:add|create|save|new|put)\s+"
+        r"(?:a\s+|this\s+|the\s+)?(?:new\s+)?(?:\w+\s+(?=(?:contact|prospect|lead)\b))?"
+        r"(?:contact|prospect|lead)?\s*(?:named|called|for|:)?\s*",
+        "",
+        head,
+        flags=re.IGNORECASE,
+    )
+    return trim(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
+
+
+_URL = re.compile(
+    r"\bhttps?://[^\s,;()<>\"']+[^\s,;()<>\"'.?!]|\bwww\.[^\s,;()<>\"']+\w"
+    r"|\b(?:[\w-]+\.)+(?:com|io|org|net|co|app|ai|dev|example)/[^\s,;()<>\"']*[\w/]"
+)
+
+# Where consent was given: 'from the web form', 'at the HIMSS booth', 'via our webinar'.
+_SOURCE = re.compile(
+    r"\b(?:source(?:\s+is|\s+was|:)|filled (?:out|in)|submitted|completed|from|via|on|through"
+    r"|at|during|in|over)\s+(?:the\s+|a\s+|an\s+|our\s+|my\s+|their\s+|his\s+|her\s+)?"
+    r"(?P<source>(?!\d|the\s+\d|(?:call|phone|yesterday|today|tomorrow|last|this|noon)\b"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d)"
+    r"[^,;?!—–()]+?)"
+    r"\s*(?=[,;?!—–()]|\.\s|\s+-\s|\s+and\s|\s+(?:yesterday|today|last|this|on\s+\w+day|on\s+\d+"
+    r"|(?:on\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d+"
+    r"|in\s+(?:january|february"
+    r"|march|april|may|june|july|august|september|october|november|december))\b|[.]*$)",
+    re.IGNORECASE,
+)
+
+_NOT_A_SOURCE = re.compile(
+    r"^(?:express|written|verbal|consent|writing|person|record|file|behalf|it|them|him|her)\b", re.I
+)
+
+
+def _consent_source(text: str, contact: str = "") -> str:
+    url = _URL.search(text)
+    if url:
+        return url.group(0)
+    stated = _STATED_SOURCE.search(text)
+    if stated and trim(stated.group("source")):
+        return trim(stated.group("source"))
+    found = _SOURCE.search(text)
+    while found is not None:  # each lead in turn: 'in person at the SaaStr booth'
+        source = trim(found.group("source"))
+        # 'the paper consent form at the roadshow': where, not what was signed; 'consent
+        # from Dmitri Volkov via …': who, not where.
+        if source and not _NOT_A_SOURCE.match(source) and not source.startswith(contact or "\0"):
+            return source
+        found = _SOURCE.search(text, found.start() + 1)
+    return "stated by the rep in chat"
+
+
+# How consent was given, as written: 'signed paper form', 'web form', 'verbally'.
+_CONSENT_METHOD = re.compile(
+    r"\b(?:signed (?:paper |consent )?form|paper (?:consent )?form|signed paper|web ?form"
+    r"|online form|check ?box|ticked (?:a |the )?box|verbally|in person|over the phone|by phone"
+    r"|by email"
+    r"|over email|via email|e-?signature|docusign)\b",
+    re.IGNORECASE,
+)
+
+# The exact words agreed to: 'wording was "I agree …"', or any quoted sentence.
+_WORDING = re.compile(
+    r"(?:\bwording\s*(?:was|is|:)?\s*|\bagreed to\s*:?\s*|^|\s)[\"“]([^\"”]{12,})[\"”]",
+    re.IGNORECASE,
+)
+
+_STATED_SOURCE = re.compile(
+    r"\b[Ss]ource\b(?:\s+(?:is|was)\b|\s*:)?\s*(?:the\s+|our\s+|a\s+)?"
+    r"(?P<source>[^,;?!—–()]+?)\s*(?=[,;?!—–()]|\.\s|\.?$|\s+-\s|\s+and\s)"
+)
+
+
+def consent_args(text: str, today: date) -> dict[str, Any]:
+    lowered = text.lower()
+    kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered.replace("-", " ")), "express")
+    names = person_names(text)
+    # 'She filled in a form at the booth. Record consent for Fatima Al-Sayed.'
+    named_for = [n for n in names if re.search(r"\b(?:for|of|from)\s+$", text[: n[1]], re.I)]
+    contact = (named_for or names)[0][0] if names else ""
+    phone = PHONE.search(text)
+    if phone and (not names or phone.start() < names[0][1]):
+        contact = phone.group(0).strip()
+    if not contact:
+        found = re.search(r"\bfor\s+(.+?)" + NAME_STOP, text, re.IGNORECASE)
+        if found is None:
+            found = re.match(
+                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented)\b", text, re.IGNORECASE
+            )
+        if found and trim(found.group(1)).lower() not in PRONOUNS:
+            contact = trim(found.group(1))
+    args = {"contact": contact, "consent_type": kind, "source": _consent_source(text, contact)}
+    method = _CONSENT_METHOD.search(text)
+    if method:
+        args["method"] = method.group(0)
+        # 'a signed paper form at the showroom': the method, then where.
+        where = re.match(
+            re.escape(method.group(0)) + r"\s+(?:at|on|in|via|from)\s+(?:the\s+|our\s+|a\s+)?(.+)",
+            args["source"],
+            re.IGNORECASE,
+        )
+        if where:
+            args["source"] = trim(where.group(1))
+    labelled = re.search(r"\bwording\s*(?:was|is|:)?\s*(?=[\"“'‘])", text, re.IGNORECASE)
+    wording = _WORDING.search(text)
+    if labelled and said_text(text[labelled.end() :]):
+        args["wording"] = said_text(text[labelled.end() :])
+    elif wording:
+        args["wording"] = wording.group(1)
+    elif single := re.search(r"(?:^|[\s:])'([^']{12,}?)'(?=[\s,.;!?]|$)", text):
+        args["wording"] = single.group(1)
+    obtained = obtained_at(text, today)
+    if obtained:
+        args["obtained_at"] = obtained
+    return args

@@ -1,0 +1,217 @@
+"""Periods and days as people write them ('since October 1', 'Q3', '16–22 Nov',
+'11/16 and 11/22', 'last Tuesday'), read against today into what
+`insights.analytics.parse_period` and the consent tools take.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, timedelta
+
+from core.words import NUMBER_WORDS
+
+NUMBERS = NUMBER_WORDS
+
+_MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
+}
+
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november" \
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # fmt: skip
+
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
+
+
+def _day(month: str, day: str, year: str | None, today: date) -> date | None:
+    """A date written without a year is the latest one not after today."""
+    try:
+        found = date(int(year) if year else today.year, _MONTH_NUMBERS[month], int(day))
+    except (KeyError, ValueError):
+        return None
+    if not year and found > today:
+        found = found.replace(year=found.year - 1)
+    return found
+
+
+_WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+
+_ON_DAY = re.compile(
+    r"\b(?:(?P<iso>\d{4}-\d{2}-\d{2})|(?P<ago>\d{1,2}|a|one|two|three|four|five|six|seven"
+    r"|ten) (?P<unit>days?|weeks?) ago|(?:last |on |this past )(?P<weekday>monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday)|(?:on )?"
+    + _MONTH.replace("(", "(?P<m1>", 1)
+    + r"\.? (?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:,? (?P<y1>\d{4}))?"
+    + r"|(?:on )?(?:the )?(?P<dom>\d{1,2})(?:st|nd|rd|th)? (?:of )?"
+    + _MONTH.replace("(", "(?P<m2>", 1)
+    + r"|(?P<nm>\d{1,2})/(?P<nd>\d{1,2})(?:/(?P<ny>\d{2,4}))?"
+    + r"|(?P<yesterday>yesterday))\b"
+)
+
+
+def obtained_at(text: str, today: date) -> str | None:
+    """When consent was given, if the message says: 'yesterday', 'on Nov 20',
+    '2026-11-14', 'last Tuesday', 'three days ago' (an ISO date)."""
+    match = _ON_DAY.search(" ".join(text.lower().replace("’", "'").split()))
+    if match is None:
+        return None
+    found: date | None
+    if match.group("iso"):
+        try:
+            found = date.fromisoformat(match.group("iso"))
+        except ValueError:
+            return None
+    elif match.group("yesterday"):
+        found = today - timedelta(days=1)
+    elif match.group("ago"):
+        word = match.group("ago")
+        count = int(word) if word.isdigit() else NUMBERS.get(word, 1)
+        found = today - timedelta(days=count * (7 if match.group("unit").startswith("w") else 1))
+    elif match.group("weekday"):
+        back = (today.weekday() - _WEEKDAYS[match.group("weekday")]) % 7 or 7
+        found = today - timedelta(days=back)
+    elif match.group("nm"):
+        found = _numeric_day(match.group("nm"), match.group("nd"), match.group("ny"), today)
+    elif match.group("dom"):
+        found = _day(match.group("m2"), match.group("dom"), None, today)
+    else:
+        found = _day(match.group("m1"), match.group("d1"), match.group("y1"), today)
+    return found.isoformat() if found and found <= today else None
+
+
+_ISO_RANGE = re.compile(
+    r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to|–|—|-|and|through|until)\s*(\d{4}-\d{2}-\d{2})"
+)
+
+_SINCE_ISO = re.compile(r"\b(?:since|from|after)\s+(\d{4}-\d{2}-\d{2})\b")
+
+_SINCE_DAY = re.compile(rf"\b(?:since|from|after|starting)\s+(?:the\s+)?{_MONTH}\.?\s+{_DAY}\b")
+
+_BETWEEN_DAYS = re.compile(
+    rf"\b(?:between|from)\s+{_MONTH}\.?\s+{_DAY}\s+(?:and|to|until|through|-)\s+"
+    rf"(?:{_MONTH}\.?\s+)?{_DAY}\b"
+)
+
+# US-style numeric dates: 'between 11/16 and 11/22', 'from 11/1/2026 to 11/15/2026'.
+_BETWEEN_NUMERIC = re.compile(
+    r"(?:\b(?:between|from)\s+)?(\d{1,2})([/.])(\d{1,2})(?:[/.](\d{2,4}))?\s*(?:and|to|until"
+    r"|through|-|–|—)\s*(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2,4}))?\b"
+)
+
+# A span of days in one month: '16–22 Nov', 'Nov 16-22'.
+_DAY_SPAN = re.compile(
+    r"\b(?:(?:from\s+|between\s+)?(?P<d1>\d{1,2})(?:st|nd|rd|th)?\s*(?:[–—-]|to|and|until"
+    r"|through)\s*(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+    + _MONTH.replace("(", "(?P<m1>", 1)
+    + r"|"
+    + _MONTH.replace("(", "(?P<m2>", 1)
+    + r"\.?\s+(?P<e1>\d{1,2})(?:st|nd|rd|th)?\s*[–—-]\s*(?P<e2>\d{1,2})(?:st|nd|rd|th)?)\b"
+)
+
+_SINCE_NUMERIC = re.compile(r"\b(?:since|from|after)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
+
+_LAST_N = re.compile(
+    r"\b(?:last|past|previous)\s+(\d{1,3}|" + "|".join(NUMBERS) + r")\s+(day|week|month)s?\b"
+)
+
+_PAST_UNIT = re.compile(r"\b(?:the )?past (day|week|month|year)\b")
+
+_FIXED_PERIODS = (
+    ("so far this month", "this month"),
+    ("month to date", "this month"),
+    ("this quarter", "this quarter"),
+    ("last quarter", "last quarter"),
+    ("this month", "this month"),
+    ("last month", "last month"),
+    ("this week", "this week"),
+    ("last week", "last week"),
+    ("this year", "this year"),
+    ("last year", "last year"),
+    ("yesterday", "yesterday"),
+    ("today", "today"),
+)
+
+_QUARTER = re.compile(
+    r"\b(?:q([1-4])|(first|second|third|fourth) quarter)(?:\s+(?:of\s+)?(\d{4}))?\b"
+)
+
+_QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+_IN_MONTH = re.compile(rf"\b(?:in|for|during|of|over)\s+{_MONTH}\b(?:\s+(\d{{4}}))?")
+
+
+def _numeric_day(
+    month: str, day: str, year: str | None, today: date, *, day_first: bool = False
+) -> date | None:
+    """'11/16' (month/day, US order; '18/11' day first, as no month is 18; with
+    `day_first`, '16.11' as Europe writes it), optionally with '/2026' or '/26'."""
+    if day_first or int(month) > 12:
+        month, day = day, month
+    full = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+    try:
+        found = date(full or today.year, int(month), int(day))
+    except ValueError:
+        return None
+    if full is None and found > today:
+        found = found.replace(year=found.year - 1)
+    return found
+
+
+def period_named(text: str, today: date) -> str | None:
+    """The period a message names, in a form `insights.analytics.parse_period` reads."""
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    if match := _ISO_RANGE.search(lowered):
+        return f"{match.group(1)}..{match.group(2)}"
+    if match := _BETWEEN_DAYS.search(lowered):
+        first = _day(match.group(1), match.group(2), match.group(3), today)
+        last_month = match.group(4) or match.group(1)
+        last = _day(last_month, match.group(5), match.group(6) or match.group(3), today)
+        if first and last:
+            return f"{first}..{last}"
+    if match := _DAY_SPAN.search(lowered):
+        month = match.group("m1") or match.group("m2")
+        first = _day(month, match.group("d1") or match.group("e1"), None, today)
+        last = _day(month, match.group("d2") or match.group("e2"), None, today)
+        if first and last and first <= last:
+            return f"{first}..{last}"
+    if match := _BETWEEN_NUMERIC.search(lowered):
+        dotted = match.group(2) == "."  # 16.11.2026: day first
+        year = match.group(4)
+        first = _numeric_day(match.group(1), match.group(3), year, today, day_first=dotted)
+        last = _numeric_day(
+            match.group(5), match.group(6), match.group(7) or year, today, day_first=dotted
+        )
+        if first and last:
+            return f"{first}..{last}"
+    if match := _SINCE_NUMERIC.search(lowered):
+        first = _numeric_day(match.group(1), match.group(2), match.group(3), today)
+        if first:
+            return f"{first}..{today}"
+    if match := _SINCE_ISO.search(lowered):
+        return f"{match.group(1)}..{today}"
+    if match := _SINCE_DAY.search(lowered):
+        first = _day(match.group(1), match.group(2), match.group(3), today)
+        if first:
+            return f"{first}..{today}"
+    if match := _LAST_N.search(lowered):
+        count = NUMBERS.get(match.group(1)) or int(match.group(1))
+        return f"last {count} {match.group(2)}{'s' if count != 1 else ''}"
+    if match := _PAST_UNIT.search(lowered):
+        return {"day": "today", "week": "last 7 days", "month": "last 30 days"}.get(
+            match.group(1), "last 12 months"
+        )
+    for phrase, period in _FIXED_PERIODS:
+        if re.search(rf"\b{phrase}\b", lowered):
+            return period
+    if match := _QUARTER.search(lowered):
+        quarter = int(match.group(1) or _QUARTER_WORDS[match.group(2)])
+        year = int(match.group(3)) if match.group(3) else today.year
+        first = date(year, 3 * quarter - 2, 1)
+        if not match.group(3) and first > today:
+            first = first.replace(year=year - 1)  # 'Q4' in March: last year's
+        last = date(first.year, 3 * quarter, calendar.monthrange(first.year, 3 * quarter)[1])
+        return f"{first}..{min(last, today)}"
+    if match := _IN_MONTH.search(lowered):
+        name = calendar.month_name[_MONTH_NUMBERS[match.group(1)]]
+        return f"{name} {match.group(2)}" if match.group(2) else name
+    return None

@@ -1,0 +1,177 @@
+"""Scoring a message against the intents: what is read before scoring (the addressee of
+an errand, notes, a pivot such as 'but'), what no tool does, and the signals a message
+carries; the best intent above `THRESHOLD` wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chat_app.llm.offline_router.billing import catalog_packages, package_named
+from chat_app.llm.offline_router.calls import POLITE, QUOTED
+from chat_app.llm.offline_router.dates import period_named
+from chat_app.llm.offline_router.entities import PHONE
+from chat_app.llm.offline_router.intents import INTENTS, THRESHOLD, Intent
+
+# Things no tool does: the model says it can't do them offline rather than guess.
+_UNSUPPORTED = re.compile(
+    r"^ " + POLITE + r"(?:(?:write|draft|compose|generate)(?! (?:me |up )?(?:a |an |the )?"
+    r"(?:(?:short|quick|brief|one line|two line) )?(?:recap|summary|rundown|tl ?dr)\b)"
+    r"|rewrite|translate|delete|remove|erase|schedule|merge|dedupe|deduplicate|combine"
+    r"|book|export|import|upload|invite|reset|email|e mail|text|sms|message|tweet)\b"
+    r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
+    r"|\b(?:do not call|dnc) list\b|\bpassword\b|\bdelete my\b"
+    r"|\b(?:summari[sz]e|translate|read|proofread|review) (?:this|that|the|my|a|an) "
+    r"(?:pdf|document|doc|article|attachment|file|email|web ?page|link|contract)\b"
+    r"|\b(?:change|update|edit) (?:my|the|our) (?:role|e ?mail|name|password|permissions?|company"
+    r"|workspace name|logo)\b"
+    r"|\b(?:change|update) the e ?mail\b|\be ?mail (?:address )?on my account to\b"
+    r"|\b(?:add|invite) (?:my |a |our )?(?:colleague|teammate|coworker|co worker|new rep|user"
+    r"|member)"
+    r"|\bto (?:the|my|our) (?:workspace|team) as (?:an? )?(?:rep|manager|admin)\b"
+    r"|\b(?:change|update|edit|fix|correct) [\w' ]*'s (?:phone|number|mobile|cell|e ?mail|name"
+    r"|company|title)\b"
+    r"|\b(?:request|issue|process|get|give|want|need) (?:me |us )?(?:a |an )?(?:full |partial )?"
+    r"refund\b|\brefund (?:me|us|the|my|our|this|that)\b"
+    r"|\b(?:connect|sync|integrate|link|hook up) (?:my |our |with |to |it to |up )?(?:gmail"
+    r"|outlook|salesforce|hubspot|slack|calendar|google calendar|crm|pipedrive|zoho|teams)\b"
+    r"|^ (?:please )?(?:sync|push|export|upload|log) .* (?:to|into|with) (?:my |our |the )?"
+    r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets|excel)\b"
+    r"|\bsend (?:[\w']+ ){0,3}?(?:a |an |the )?(?:text|email|e mail|sms|message|note|pdf|file"
+    r"|document|brochure|contract)\b"
+    r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
+    r"|manager|admin|owner|user|member)\b"
+    r"|\b(?:switch|move|convert|change) (?:us|me|our (?:plan|account|billing|workspace)) to\b"
+)
+
+# A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
+_ONE_CALL = re.compile(
+    r"\b(?:the|my|our|this|that|last|latest|recent|current|his|her|their)\s+"
+    r"(?:[\w']+\s+){0,3}?(?:call|conversation)\b"
+    r"(?!\s+(?:history|log|logs|list|volume|stats|script|rate|rates|outcomes|counts?|analytics"
+    r"|data|metrics|numbers|durations|times|activity))"
+    r"|\bcall [0-9a-f]{8}\b"
+)
+
+# 'Maria asked for a callback. Call her and …': an order to call opening any sentence.
+_SENTENCE_ORDER_TO_CALL = re.compile(
+    r"(?:^|[.!?;]\s+|[—–]\s*)(?:please\s+|pls\s+|now\s+)?(?:call|ring|phone|dial)\s+"
+    r"(?!(?:history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
+    r"|insights?|details|notes|recap|outcome|outcomes|analytics|count|report)\b)",
+    re.IGNORECASE,
+)
+
+
+def _signals(text: str, padded: str, today: date) -> frozenset[str]:
+    found = set()
+    if PHONE.search(text):
+        found.add("phone")
+    if package_named(text):
+        found.add("package")
+    if len(catalog_packages(text)) > 1:
+        found.add("packages")  # 'starter vs growth': a comparison
+    if period_named(text, today):
+        found.add("period")
+    if _ONE_CALL.search(padded):
+        found.add("one_call")
+    if QUOTED.search(text):
+        found.add("quoted")
+    if _SENTENCE_ORDER_TO_CALL.search(text):
+        found.add("order_to_call")
+    return frozenset(found)
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+_DID = re.compile(r"\b(how|what|where|who|why|when)'d\b")
+
+# Shorthand people type, read as the word for scoring ('pls check bal asap').
+_SHORTHAND = {
+    "acct": "account",
+    "bal": "balance",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "tmrw": "tomorrow",
+    "msg": "message",
+    "vm": "voicemail",
+    "convo": "conversation",
+    "convos": "conversations",
+    "txn": "transactions",
+    "txns": "transactions",
+    "pkg": "package",
+    "pkgs": "packages",
+}
+
+
+def _normalise(text: str) -> str:
+    lowered = _DID.sub(r"\1 did", text.lower().replace("’", "'"))  # "how'd it go"
+    return " ".join(_SHORTHAND.get(word, word) for word in _WORD.findall(lowered))
+
+
+@dataclass(frozen=True)
+class Route:
+    intent: Intent
+    score: float
+    args: dict[str, Any]
+
+
+# Tools that change something: never chosen for a message phrased as a question
+# ("was the prospect on (212) 555-0147 worried about price?" must not add a contact).
+# Polite requests ("can you add…", "could you call…") are not questions here.
+_CHANGES = frozenset(
+    {"add_contact", "record_consent", "buy_credits", "place_call", "end_call", "change_mobile"}
+)
+
+_QUESTION = re.compile(
+    r"^ (?:was|were|did|does|is|are|what|what's|whats|who|who's|why|when|which|how|has|had"
+    r"|have(?! (?:the )?(?:ai|agent|assistant|bot)\b))\b"
+)
+
+_ADDRESSEE = re.compile(r"^\s*(?:for|from|fyi|cc|to)\s+[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?\s*:\s*")
+
+_PIVOT = re.compile(
+    r"\bbut(?:\s+first)?\b|\bfor now\b|\binstead\b|,\s*anyway\b|\bfirst(?:\s+just)?,"
+    r"|\bjust\s+(?=(?:tell|show|give|summari[sz]e|call|ring|list|check|add|record|find))",
+    re.IGNORECASE,
+)
+
+# 'Notes: wants a quote before spring' is what to save, not what to do.
+_NOTES_LABELLED = re.compile(r"[.;,—–-]?\s*\bnotes?\s*:", re.IGNORECASE)
+
+
+def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
+    """The best intent for `text` among those whose tool is available, or None (for
+    what offline mode can't do). `today` dates periods such as 'since March 1'."""
+    text = _ADDRESSEE.sub("", text)  # 'for Tom: please add …' is Tom's errand, not Tom
+    notes = _NOTES_LABELLED.search(text)
+    scored = text[: notes.start()] if notes and notes.start() > 0 else text
+    # '… his transcript was rough but call Raúl again': the ask is after the pivot.
+    pivots = list(_PIVOT.finditer(scored))
+    if pivots and len(scored[pivots[-1].end() :].split()) >= 3:
+        scored = scored[pivots[-1].end() :]
+    padded = f" {_normalise(scored)} "
+    if (
+        not padded.strip()
+        or _UNSUPPORTED.search(padded)
+        or _UNSUPPORTED.search(f" {_normalise(text)} ")
+    ):
+        return None
+    day = today or datetime.now(UTC).date()
+    found = _signals(scored, padded, day)
+    best: Route | None = None
+    asking = _QUESTION.match(padded) is not None
+    for intent in INTENTS:
+        if intent.tool is not None and intent.tool not in available_tools:
+            continue
+        if asking and intent.tool in _CHANGES:
+            continue  # a question never adds, records, buys, dials or hangs up
+        score = intent.score(padded, found)
+        if score >= THRESHOLD and (best is None or score > best.score):
+            best = Route(intent=intent, score=score, args={})
+    if best is not None and best.intent.extract is not None:
+        best = Route(intent=best.intent, score=best.score, args=best.intent.extract(text, day))
+    return best
