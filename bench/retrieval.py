@@ -14,16 +14,22 @@ on what a chunk is about. A query is made the same way around one call.
 
 Then, as `retrieval.indexing` does in production, each workspace at or above
 `--index-threshold` chunks gets its own partial HNSW index (`CREATE INDEX
-CONCURRENTLY`, m 16, ef_construction 64): its build time and size are reported.
-Every other scope is searched exactly. Filtered hybrid search (`retrieval.search.search`,
-the code the assistant calls, k = 10) is timed for: the big workspace's manager (HNSW),
-its reps (rep filter), small workspaces' managers and reps (exact). The vector leg's
-recall@10 against exact search is measured over the big workspace.
+CONCURRENTLY`, m 16, ef_construction 128) and partial GIN index on `tsv`: their build
+time and sizes are reported.
+Filtered hybrid search (`retrieval.search.search`, the code the assistant calls,
+k = 10) is timed for: the big workspace's manager (HNSW), its reps (≈ 15,000 rows
+each: exact, being under `retrieval.search.EXACT_MAX_ROWS`), small workspaces'
+managers and reps (exact). The vector leg's recall@10 against exact search is measured
+over the big workspace.
 
-Figures go to stdout, one JSON object per line; logs go to stderr. Run from the
-repository root:
+Figures go to stdout, one JSON object per line (the first one: how busy the machine
+was before the start; each search line: the whole machine's CPU while it ran); logs go
+to stderr. Run from the repository root:
 
     .venv/bin/python bench/retrieval.py [--quick]    # --quick: 100,000 chunks, 30,000 big
+
+`--keep DIR` leaves the loaded database in DIR (a new folder); `--reuse DIR` then
+searches it again without loading (migrations newer than the data still run).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import pickle
 import random
 import shutil
 import signal
@@ -50,6 +58,8 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from bench.harness import background_cpu_pct, machine_cpu  # noqa: E402  (the path above)
 
 log = logging.getLogger("bench.retrieval")
 
@@ -284,6 +294,7 @@ async def time_searches(
 
     latencies: list[float] = []
     returned: list[int] = []
+    busy0, total0 = machine_cpu()
     for i, (actor, query) in enumerate(cases):
         t0 = time.perf_counter()
         async with db.session() as session:
@@ -292,12 +303,14 @@ async def time_searches(
         if i >= warmup:
             latencies.append(elapsed)
             returned.append(len(hits))
+    busy1, total1 = machine_cpu()
     latencies.sort()
     p95 = percentile(latencies, 95)
     record = {
         "bench": "retrieval_search", "scope": name, "k": 10, "runs": len(latencies),
         "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(p95, 1),
         "max_ms": round(latencies[-1], 1), "min_hits": min(returned),
+        "machine_cpu_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
         "target_p95_ms": TARGET_P95_MS, "within_target": p95 <= TARGET_P95_MS,
     }  # fmt: skip
     emit(record)
@@ -370,7 +383,12 @@ async def run_searches(db: Any, world: World, tenants: list[Tenant], args: Any) 
 async def build_indexes(db: Any, tenants: list[Tenant], args: Any) -> None:
     import psycopg
 
-    from retrieval.indexing import ensure_tenant_index
+    from retrieval.indexing import (
+        HNSW_EF_CONSTRUCTION,
+        HNSW_M,
+        ensure_tenant_index,
+        tenant_text_index_name,
+    )
 
     for tenant in tenants:
         if tenant.chunks < args.index_threshold:
@@ -386,15 +404,19 @@ async def build_indexes(db: Any, tenants: list[Tenant], args: Any) -> None:
             row = conn.execute(
                 "SELECT pg_relation_size(%s::regclass), pg_relation_size('transcript_chunks'),"
                 " pg_relation_size('ix_transcript_chunks_tsv'),"
-                " pg_relation_size('ix_transcript_chunks_workspace')",
-                (name,),
+                " pg_relation_size('ix_transcript_chunks_workspace'),"
+                " pg_relation_size(%s::regclass),"
+                " pg_total_relation_size((SELECT reltoastrelid FROM pg_class"
+                "  WHERE relname = 'transcript_chunks'))",
+                (name, tenant_text_index_name(tenant.workspace_id)),
             ).fetchone()
         assert row is not None
         emit({
             "bench": "retrieval_index_build", "rows": tenant.chunks, "index": "hnsw_partial",
-            "m": 16, "ef_construction": 64, "build_s": round(build_s, 1),
+            "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "build_s": round(build_s, 1),
             "index_mb": round(row[0] / 2**20, 1), "table_mb": round(row[1] / 2**20, 1),
             "gin_tsv_mb": round(row[2] / 2**20, 1), "btree_workspace_mb": round(row[3] / 2**20, 1),
+            "tenant_gin_tsv_mb": round(row[4] / 2**20, 1), "toast_mb": round(row[5] / 2**20, 1),
         })  # fmt: skip
     await db.dispose()
 
@@ -420,6 +442,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=None, help="timed searches per scope")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--keep", metavar="DIR", help="load into DIR (new) and keep it, to rerun with --reuse"
+    )
+    parser.add_argument(
+        "--reuse", metavar="DIR", help="search the data a --keep run left in DIR (no load)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.chunks is None:
@@ -457,29 +485,46 @@ def main(argv: list[str] | None = None) -> int:
     from core.settings import Settings
 
     t_start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="klose-bench-")
+    keep = args.keep or args.reuse
+    tmp = keep or tempfile.mkdtemp(prefix="klose-bench-")
+    saved = Path(tmp) / "bench-world.pickle"
     db = None
     try:
+        emit({
+            "bench": "retrieval_machine", "cpus": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "background_cpu_pct": background_cpu_pct(),
+            "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        })  # fmt: skip
         settings = Settings(data_dir=Path(tmp), embedded_pg_dir=None, database_url=None)
         db = start_embedded(settings)
         log.info("embedded PostgreSQL up in %s", tmp)
         migrate.upgrade(db.url)
 
-        rest = args.chunks - args.big
-        small = args.workspaces - 1
-        sizes = [args.big] + [rest // small + (1 if i < rest % small else 0) for i in range(small)]
-        tenants = asyncio.run(create_people(db, sizes, args.reps_small, args.reps_big))
-        asyncio.run(db.dispose())
-        world = World(args.topics, args.seed)
-        t0 = time.perf_counter()
-        load(db.libpq_url, world, tenants, args.seed)
-        load_s = time.perf_counter() - t0
-        log.info("loaded %d chunks in %.1f s", args.chunks, load_s)
-        emit({
-            "bench": "retrieval_load", "chunks": args.chunks, "workspaces": args.workspaces,
-            "big_workspace_chunks": args.big, "dims": DIM, "load_s": round(load_s, 1),
-            "chunks_per_s": round(args.chunks / load_s),
-        })  # fmt: skip
+        if args.reuse:  # the data of an earlier `--keep` run, as it was loaded
+            with saved.open("rb") as f:
+                world, tenants = pickle.load(f)  # noqa: S301  (our own file)
+        else:
+            rest = args.chunks - args.big
+            small = args.workspaces - 1
+            sizes = [args.big] + [
+                rest // small + (1 if i < rest % small else 0) for i in range(small)
+            ]
+            tenants = asyncio.run(create_people(db, sizes, args.reps_small, args.reps_big))
+            asyncio.run(db.dispose())
+            world = World(args.topics, args.seed)
+            t0 = time.perf_counter()
+            load(db.libpq_url, world, tenants, args.seed)
+            load_s = time.perf_counter() - t0
+            log.info("loaded %d chunks in %.1f s", args.chunks, load_s)
+            emit({
+                "bench": "retrieval_load", "chunks": args.chunks, "workspaces": args.workspaces,
+                "big_workspace_chunks": args.big, "dims": DIM, "load_s": round(load_s, 1),
+                "chunks_per_s": round(args.chunks / load_s),
+            })  # fmt: skip
+            if args.keep:
+                with saved.open("wb") as f:
+                    pickle.dump((world, tenants), f)
 
         asyncio.run(build_indexes(db, tenants, args))
         ok = asyncio.run(run_searches(db, world, tenants, args))
@@ -494,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(db.dispose())
             finally:
                 db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,13 @@ chunks in one transaction under the call's row lock, so two runs for the same ca
 never interleave and a search sees either the old chunks or the new ones.
 
 `ensure_tenant_index` gives a workspace whose chunk count has reached a threshold its
-own partial HNSW index (`... WHERE workspace_id = '<uuid>'`), built with
-`CREATE INDEX CONCURRENTLY` (writes go on meanwhile) and listed in
-`retrieval_tenant_indexes`, which `retrieval.search` reads to pick its strategy.
+own partial HNSW index (`... WHERE workspace_id = '<uuid>'`) and its own partial GIN
+index on `tsv` (same predicate), built with `CREATE INDEX CONCURRENTLY` (writes go on
+meanwhile) and listed in `retrieval_tenant_indexes`, which `retrieval.search` reads to
+pick its strategy. The GIN index is for the full-text leg: with only the global one,
+the planner ANDed its matches with a bitmap of the workspace's btree range — every
+one of a 300k-chunk workspace's rows, 10-15 ms a query — where its own GIN index
+finds the same rows in under 1 ms (bench/retrieval.py, full size).
 """
 
 from __future__ import annotations
@@ -29,12 +33,19 @@ from telephony.models import Call, Contact, TranscriptSegment
 
 log = logging.getLogger(__name__)
 
-# A workspace with this many chunks gets its own HNSW index. Below it, exact search
-# over the workspace's rows is complete and fast enough: ≈ 4 µs a row on 2 cores
-# (bench/retrieval.py), so ≈ 40 ms at this size.
+# A workspace with this many chunks gets its own HNSW (and GIN) index. Below it, exact
+# search over the workspace's rows is complete and fast enough: ≈ 1 µs a row on 2 cores
+# with the embeddings stored inline (migration 0018; ≈ 2.5 µs out of line before it),
+# so ≈ 10 ms at this size (bench/retrieval.py).
 TENANT_INDEX_ROWS = 10_000
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+# 64 left a 300k-chunk workspace of clustered calls with a graph where ≈ 3 % of queries
+# stuck in the wrong cluster (recall@10 0 for them, 0.94 over all at ef_search 200) and
+# some chunks all but unreachable; 128 gave recall@10 0.999 at ef_search 200 for a build
+# 68 s instead of 52 s (bench/retrieval.py, full size, 2 cores). An index built with other
+# settings is rebuilt (`REINDEX CONCURRENTLY`) by the next `ensure_tenant_index`.
+HNSW_EF_CONSTRUCTION = 128
+HNSW_OPTIONS = sorted([f"m={HNSW_M}", f"ef_construction={HNSW_EF_CONSTRUCTION}"])
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,25 @@ def tenant_index_name(workspace_id: uuid.UUID) -> str:
     return f"ix_chunks_hnsw_{workspace_id.hex}"
 
 
+def tenant_text_index_name(workspace_id: uuid.UUID) -> str:
+    return f"ix_chunks_tsv_{workspace_id.hex}"
+
+
+def _tenant_index_ddl(workspace_id: uuid.UUID) -> dict[str, str]:
+    """Each of a workspace's own indexes by name, with the statement that builds it. The
+    workspace id is a UUID object, so the literal is safe to inline; it must be a literal
+    for the planner to match the partial indexes' predicate."""
+    where = f"WHERE workspace_id = '{uuid.UUID(str(workspace_id))}'::uuid"
+    hnsw, gin = tenant_index_name(workspace_id), tenant_text_index_name(workspace_id)
+    return {
+        hnsw: f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {hnsw} ON transcript_chunks"
+        " USING hnsw (embedding vector_cosine_ops)"
+        f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) {where}",
+        gin: f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {gin} ON transcript_chunks"
+        f" USING gin (tsv) {where}",
+    }
+
+
 async def ensure_tenant_index(
     db: Database,
     workspace_id: uuid.UUID,
@@ -108,26 +138,35 @@ async def ensure_tenant_index(
     threshold: int = TENANT_INDEX_ROWS,
     maintenance_work_mem_mb: int = 256,
 ) -> str | None:
-    """The name of the workspace's own HNSW index, building it first if the workspace has
-    `threshold` chunks or more; None while it is below the threshold (or another session
-    is building it right now)."""
+    """The name of the workspace's own HNSW index, building it (and the workspace's own
+    GIN index on `tsv`) first if the workspace has `threshold` chunks or more; None while
+    it is below the threshold (or another session is building them right now). A
+    workspace registered before it had a GIN index gets one on the next call."""
     name = tenant_index_name(workspace_id)
+    ddl = _tenant_index_ddl(workspace_id)
     async with db.session() as session:
         registered = await session.get(TenantIndex, workspace_id)
-        valid = await session.scalar(
-            text(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE c.relname = :name"
-            ),
-            {"name": name},
+        found = (
+            await session.execute(
+                text(
+                    "SELECT c.relname, i.indisvalid, c.reloptions FROM pg_index i"
+                    " JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(:names)"
+                ),
+                {"names": list(ddl)},
+            )
+        ).all()
+        valid: dict[str, bool] = {row.relname: row.indisvalid for row in found}
+        outdated = any(
+            row.relname == name and row.indisvalid and sorted(row.reloptions or []) != HNSW_OPTIONS
+            for row in found
         )
-        if registered is not None and valid:
+        if registered is not None and all(valid.get(n) for n in ddl) and not outdated:
             return registered.index_name
         rows = await session.scalar(
             select(func.count()).where(TranscriptChunk.workspace_id == workspace_id)
         )
     rows = rows or 0
-    if rows < threshold:
+    if registered is None and rows < threshold:
         return None
     engine = db.engine()
     async with engine.connect() as conn:
@@ -139,21 +178,23 @@ async def ensure_tenant_index(
         if not got_lock:
             return None
         try:
-            if valid is False:  # a concurrent build that failed leaves an invalid index
-                await conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
             await conn.execute(
                 text(f"SET maintenance_work_mem = '{int(maintenance_work_mem_mb)}MB'")
             )
-            # The workspace id is a UUID object, so the literal is safe to inline; it must
-            # be a literal for the planner to match the partial index's predicate.
-            await conn.execute(
-                text(
-                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON transcript_chunks"
-                    " USING hnsw (embedding vector_cosine_ops)"
-                    f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-                    f" WHERE workspace_id = '{workspace_id}'::uuid"
+            if outdated:  # built with other settings: rebuilt in place, reads go on
+                await conn.execute(
+                    text(
+                        f"ALTER INDEX {name} SET (m = {HNSW_M},"
+                        f" ef_construction = {HNSW_EF_CONSTRUCTION})"
+                    )
                 )
-            )
+                await conn.execute(text(f"REINDEX INDEX CONCURRENTLY {name}"))
+            for index, create in ddl.items():
+                if valid.get(index):
+                    continue
+                if index in valid:  # a concurrent build that failed leaves an invalid index
+                    await conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+                await conn.execute(text(create))
             await conn.execute(text("RESET maintenance_work_mem"))
             await conn.execute(
                 insert(TenantIndex)
@@ -170,5 +211,5 @@ async def ensure_tenant_index(
                 ),
                 {"ws": str(workspace_id)},
             )
-    log.info("built HNSW index %s for workspace %s (%d chunks)", name, workspace_id, rows)
+    log.info("built the indexes of workspace %s (%d chunks): %s", workspace_id, rows, list(ddl))
     return name

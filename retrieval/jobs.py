@@ -1,7 +1,8 @@
 """Retrieval's job: index a call's transcript once it has ended (queued after the call).
 
 After indexing, the call's workspace is checked against the tenant-index threshold:
-the first time it passes, its own HNSW index is built (concurrently) in the same job.
+the first time it passes, its own HNSW and GIN indexes are built (concurrently) in the
+same job (and an HNSW index built with older settings is rebuilt).
 """
 
 from __future__ import annotations

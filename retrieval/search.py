@@ -9,10 +9,11 @@ The vector leg must stay complete on pgvector 0.6.2, which has no iterative inde
 scans: an HNSW scan returns at most `hnsw.ef_search` rows and filters them afterwards,
 so a filtered HNSW query can silently return fewer rows than asked. So:
 
-* a scope (workspace, or a rep's/call's/contact's rows within it) of at most
-  `Tuning.exact_max_rows` rows, or any scope of a workspace without its own index, is
-  searched exactly: its rows are found by btree in a MATERIALIZED CTE, then ordered by
-  distance — always complete;
+* any scope of a workspace without its own index (fewer than
+  `retrieval.indexing.TENANT_INDEX_ROWS` chunks), and a narrower scope (a rep's, call's
+  or contact's rows) of at most `Tuning.exact_max_rows` rows in any workspace, is
+  searched exactly: its rows are found by btree and their distances worked out in a
+  MATERIALIZED CTE, then ordered — always complete;
 * a larger scope in a workspace with its own partial HNSW index
   (`retrieval.indexing.ensure_tenant_index`) is searched through that index, with a
   WHERE clause equal to the index's predicate (so the planner can use it, and the index
@@ -21,7 +22,8 @@ so a filtered HNSW query can silently return fewer rows than asked. So:
   the scope, and if fewer than wanted remain while the scope holds more, the leg falls
   back to exact search over the scope.
 
-The full-text leg ranks `ts_rank_cd` over the `tsv` GIN index. A query written with
+The full-text leg ranks `ts_rank_cd` over the `tsv` GIN index (in a workspace with
+its own indexes, over its own partial GIN index). A query written with
 web-search syntax ("quoted phrases", -exclusions, OR) goes through
 `websearch_to_tsquery`; a plain question matches any of its words (an AND of every
 word of a question rarely matches anything), less the words so common (in more than
@@ -51,7 +53,6 @@ from accounts.service import Actor
 from core.errors import KloseError, NotFound, PermissionDenied
 from retrieval.chunking import clock
 from retrieval.embeddings import Embedder
-from retrieval.indexing import TENANT_INDEX_ROWS
 from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk
 from telephony.access import get_contact
 from telephony.calls import get_call
@@ -72,12 +73,25 @@ class SearchInputError(KloseError, ValueError):
     """A search that cannot run as asked: nothing was searched."""
 
 
+# Narrower scopes (a rep's, a call's, a contact's rows) of up to this many rows are
+# searched exactly, even in a workspace with its own HNSW index. Exact search costs
+# ≈ 1.2 µs a row with the embeddings inline (migration 0018; bench/retrieval.py, 2 cores):
+# ≈ 19 ms for a rep's 15,500 rows of a 300k-row workspace, complete by construction,
+# where the workspace's index needs ef_search ≈ 700 to find 30 of that rep's rows and
+# still fell back to exact search for 12 % of queries (p50 22 ms).
+EXACT_MAX_ROWS = 20_000
+# The floor of hnsw.ef_search. On 300k clustered rows (index built with ef_construction
+# 128), 100 still left 1 query in 300 stuck in the wrong cluster (recall@10 0 for it);
+# 200 left none (recall@10 0.999), for ≈ 2.5 ms a query (bench/retrieval.py, full size).
+MIN_EF_SEARCH = 200
+
+
 @dataclass(frozen=True)
 class Tuning:
     """How the vector leg chooses between exact and HNSW search, and how much it fetches."""
 
-    exact_max_rows: int = TENANT_INDEX_ROWS  # scopes up to this many rows: exact search
-    min_ef_search: int = 100
+    exact_max_rows: int = EXACT_MAX_ROWS  # narrow scopes up to this many rows: exact search
+    min_ef_search: int = MIN_EF_SEARCH
     candidates_per_k: int = 3  # each leg proposes max(k × this, min_candidates) rows
     min_candidates: int = 30
     overfetch: float = 1.2  # margin over the expected share of rows in scope
@@ -99,10 +113,18 @@ class Scope:
     def narrow(self) -> bool:
         return any(x is not None for x in (self.owner_id, self.call_id, self.contact_id))
 
-    def where(self) -> tuple[str, dict[str, Any]]:
+    def where(self, *, literal_workspace: bool = False) -> tuple[str, dict[str, Any]]:
         """A SQL condition on `transcript_chunks t` (fixed fragments: every value is a bound
-        parameter, so the statements built on it are safe despite ruff's S608)."""
-        clauses, params = ["t.workspace_id = :ws"], {"ws": self.workspace_id}
+        parameter, so the statements built on it are safe despite ruff's S608).
+
+        `literal_workspace`: the workspace id written into the SQL instead (a UUID, so
+        safe), as the predicate of the workspace's own partial indexes: a bound parameter
+        would not prove it once psycopg prepares the statement (generic plans)."""
+        if literal_workspace:
+            ws = uuid.UUID(str(self.workspace_id))
+            clauses, params = [f"t.workspace_id = '{ws}'::uuid"], {}
+        else:
+            clauses, params = ["t.workspace_id = :ws"], {"ws": self.workspace_id}
         if self.owner_id is not None:
             clauses.append("t.owner_id = :owner")
             params["owner"] = self.owner_id
@@ -247,11 +269,13 @@ async def exact_vector(
 ) -> list[int]:
     """The `n` nearest rows of the scope by exact cosine distance (complete by design)."""
     where, params = scope.where()
+    # The distance is worked out inside the CTE: materializing the embeddings themselves
+    # (1.5 kB a row) spilled past work_mem to a temporary file and doubled the cost.
     statement = text(
         "WITH scoped AS MATERIALIZED ("  # noqa: S608
-        f" SELECT t.id, t.embedding FROM transcript_chunks t WHERE {where}"
+        f" SELECT t.id, t.embedding <=> :q AS distance FROM transcript_chunks t WHERE {where}"
         " AND t.embedding_model = :model)"
-        " SELECT id FROM scoped ORDER BY embedding <=> :q, id LIMIT :n"
+        " SELECT id FROM scoped ORDER BY distance, id LIMIT :n"
     ).bindparams(_vector_param())
     rows = await session.scalars(statement, {**params, "model": model, "q": vector, "n": n})
     return list(rows.all())
@@ -375,21 +399,37 @@ async def common_words(session: AsyncSession, words: list[str]) -> set[str]:
     return set(rows.all())
 
 
+def text_statement(where: str, expression: str) -> Any:
+    """The full-text leg's statement: rows matching `where` (`Scope.where`) and the tsquery
+    `expression` (`tsquery_sql`), best `ts_rank_cd` first, `:n` of them."""
+    return text(
+        "SELECT t.id FROM transcript_chunks t, (SELECT "  # noqa: S608
+        f"{expression} AS query) q"
+        f" WHERE {where} AND t.tsv @@ q.query"
+        " ORDER BY ts_rank_cd(t.tsv, q.query) DESC, t.id LIMIT :n"
+    )
+
+
+async def has_tenant_index(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(TenantIndex.workspace_id).where(TenantIndex.workspace_id == workspace_id)
+    )
+    return found is not None
+
+
 async def text_leg(session: AsyncSession, scope: Scope, query: str, n: int) -> Leg:
+    """The scope's `n` best rows by `ts_rank_cd`. In a workspace with its own indexes the
+    workspace is written as their predicate, so its own GIN index serves the query."""
     words = _words(query)
     common = await common_words(session, words)
     tsquery = tsquery_sql(query, [w for w in words if w not in common])
     if tsquery is None:
         return Leg([], "fulltext")
     expression, tparams = tsquery
-    where, params = scope.where()
-    statement = text(
-        "SELECT t.id FROM transcript_chunks t, (SELECT "  # noqa: S608
-        f"{expression} AS query) q"
-        f" WHERE {where} AND t.tsv @@ q.query"
-        " ORDER BY ts_rank_cd(t.tsv, q.query) DESC, t.id LIMIT :n"
+    where, params = scope.where(
+        literal_workspace=await has_tenant_index(session, scope.workspace_id)
     )
-    rows = await session.scalars(statement, {**params, **tparams, "n": n})
+    rows = await session.scalars(text_statement(where, expression), {**params, **tparams, "n": n})
     return Leg(list(rows.all()), "fulltext")
 
 
