@@ -5,6 +5,11 @@ operation, every invariant checked under the right row locks). Going around
 SQLAlchemy's statement machinery to psycopg directly, as a server-side prepared
 statement, halves the client CPU such a call costs (bench/ledger.py); the function
 runs in the session's transaction like any other statement.
+
+`call_function_alone` runs a function that is a whole unit of work as its own
+transaction (autocommit): the row locks it takes are released the moment it ends, not
+when the client's COMMIT arrives — after the event loop has served everything else
+that was ready, which under load held a hot row for tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import TextClause
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
 _DRIVER_SQL: dict[str, str] = {}
@@ -31,17 +36,37 @@ class Rows:
         return self._rows[0]
 
 
-async def call_function(
-    session: AsyncSession, statement: TextClause, params: dict[str, Any]
-) -> Rows:
-    """Run `statement` (`SELECT * FROM fn(:a, :b)`) with `params`; the rows as named
-    tuples."""
+def _driver_sql(statement: TextClause) -> str:
     sql = _DRIVER_SQL.get(statement.text)
     if sql is None:
         sql = _DRIVER_SQL.setdefault(statement.text, _PLACEHOLDER.sub(r"%(\1)s", statement.text))
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return sql
+
+
+async def _run(driver: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any]) -> Rows:
     async with driver.cursor(row_factory=namedtuple_row) as cursor:
         await cursor.execute(sql, params, prepare=True)
         return Rows(await cursor.fetchall())
+
+
+async def call_function(
+    session: AsyncSession, statement: TextClause, params: dict[str, Any]
+) -> Rows:
+    """Run `statement` (`SELECT * FROM fn(:a, :b)`) with `params` in the session's
+    transaction; the rows as named tuples."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return await _run(driver, _driver_sql(statement), params)
+
+
+async def call_function_alone(
+    engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
+) -> Rows:
+    """Run `statement` as its own transaction (autocommit: committed, or rolled back on
+    an error, by the server as the statement ends); the rows as named tuples."""
+    async with engine.connect() as connection:
+        alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        raw = await alone.get_raw_connection()
+        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        return await _run(driver, _driver_sql(statement), params)

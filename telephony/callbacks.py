@@ -36,7 +36,7 @@ from billing import ledger
 from billing.money import CALL_SECOND_PRICE_MC
 from core.db import Database
 from core.errors import KloseError
-from core.sql_functions import call_function
+from core.sql_functions import call_function_alone
 from telephony.models import Call, CallCallback, CallOutcome, CallStatus
 from telephony.twilio import TelephonyError, TelephonyProvider
 
@@ -241,26 +241,26 @@ _APPLY_STATUS = text(
 
 async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -> Applied:
     """Store and apply one status callback in one statement (`call_status_apply`,
-    migration 0015: lock the call, de-duplicate, decide, apply or settle)."""
+    migration 0015: lock the call, de-duplicate, decide, apply or settle), committed as
+    it ends: the workspace's credit account, which every settling call of a workspace
+    locks, is held only while the function runs."""
     call_id = parse_call_id(call_ref)
-    async with db.session() as session:
-        row = (
-            await call_function(
-                session,
-                _APPLY_STATUS,
-                {
-                    "call": str(call_id) if call_id else None,
-                    "sid": cb.call_sid,
-                    "status": cb.status.value,
-                    "seq": cb.sequence,
-                    "duration": cb.duration_s,
-                    "answered_by": cb.answered_by,
-                    "key": cb.dedupe_key,
-                    "payload": json.dumps(cb.raw),
-                },
-            )
-        ).one()
-        await session.commit()
+    row = (
+        await call_function_alone(
+            db.engine(),
+            _APPLY_STATUS,
+            {
+                "call": str(call_id) if call_id else None,
+                "sid": cb.call_sid,
+                "status": cb.status.value,
+                "seq": cb.sequence,
+                "duration": cb.duration_s,
+                "answered_by": cb.answered_by,
+                "key": cb.dedupe_key,
+                "payload": json.dumps(cb.raw),
+            },
+        )
+    ).one()
     if row.result == "unknown_call":
         log.warning("status callback for unknown call %s stored for review", cb.call_sid)
     return Applied(row.result, row.call_id, row.cost_mc)
