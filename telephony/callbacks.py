@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -365,63 +365,81 @@ async def reconcile(
     ring_timeout_s: int,
     grace_s: int,
     now: datetime | None = None,
-    limit: int = 100,
+    page: int = 100,
 ) -> list[Applied]:
     """Settle calls whose final callback never came, from the provider's own record.
-    A call that never reached the provider (no sid) is failed and its hold released."""
+    A call that never reached the provider (no sid) is failed and its hold released.
+    Every overdue call is looked at, `page` at a time: calls the provider still reports
+    as going (or could not be fetched) stay overdue, and must not crowd out the rest."""
     when = now or datetime.now(UTC)
-    async with db.session() as session:
-        rows = (
-            await session.execute(
-                select(Call.id, Call.twilio_sid)
-                .where(Call.settled_at.is_(None), _overdue(when, ring_timeout_s, grace_s))
-                .order_by(Call.created_at)
-                .limit(limit)
-            )
-        ).all()
     done: list[Applied] = []
-    for call_id, sid in rows:
-        if sid is None:
-            done.append(await _fail_unplaced(db, call_id, when))
-            continue
-        try:
-            record = await provider.fetch_call(sid)
-        except TelephonyError as exc:
-            if exc.code == 20404 or exc.status == 404:
-                # The carrier has no such call (e.g. a simulated call whose process
-                # ended): nothing was connected, nothing is owed.
-                done.append(await _fail_unplaced(db, call_id, when, "The carrier has no record."))
-                continue
-            log.warning("reconcile: could not fetch call %s: %s", sid, exc)
-            continue
-        try:
-            status = CallStatus(str(record.get("status", "")))
-        except ValueError:
-            continue
-        if not status.terminal:
-            continue  # still going (a long call): try again next round
-        raw_duration = str(record.get("duration") or "")
-        duration = int(raw_duration) if raw_duration.isdigit() else 0
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
         async with db.session() as session:
-            call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
-            if call is None or CallStatus(call.status).terminal:
-                continue
-            await _store(
-                session,
-                kind="status",
-                key=f"status:{sid}:reconcile",
-                call_sid=sid,
-                call=call,
-                result="reconciled",
-                params={"source": "reconcile", "status": status.value, "duration": str(duration)},
-                status=status.value,
+            query = select(Call.id, Call.twilio_sid, Call.created_at).where(
+                Call.settled_at.is_(None), _overdue(when, ring_timeout_s, grace_s)
             )
-            cost = await settle(session, call, status, duration, now=when)
-            call.end_reason = call.end_reason or "settled by reconciliation"
-            await session.commit()
-        log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
-        done.append(Applied("reconciled", call_id, cost))
-    return done
+            if after is not None:
+                query = query.where(tuple_(Call.created_at, Call.id) > tuple_(*after))
+            rows = (
+                await session.execute(query.order_by(Call.created_at, Call.id).limit(page))
+            ).all()
+        for call_id, sid, _created in rows:
+            await _reconcile_one(db, provider, call_id, sid, when, done)
+        if len(rows) < page:
+            return done
+        after = (rows[-1].created_at, rows[-1].id)
+
+
+async def _reconcile_one(
+    db: Database,
+    provider: TelephonyProvider,
+    call_id: uuid.UUID,
+    sid: str | None,
+    when: datetime,
+    done: list[Applied],
+) -> None:
+    """Settle one overdue call from the provider's record, if it has ended there."""
+    if sid is None:
+        done.append(await _fail_unplaced(db, call_id, when))
+        return
+    try:
+        record = await provider.fetch_call(sid)
+    except TelephonyError as exc:
+        if exc.code == 20404 or exc.status == 404:
+            # The carrier has no such call (e.g. a simulated call whose process
+            # ended): nothing was connected, nothing is owed.
+            done.append(await _fail_unplaced(db, call_id, when, "The carrier has no record."))
+            return
+        log.warning("reconcile: could not fetch call %s: %s", sid, exc)
+        return
+    try:
+        status = CallStatus(str(record.get("status", "")))
+    except ValueError:
+        return
+    if not status.terminal:
+        return  # still going (a long call): try again next round
+    raw_duration = str(record.get("duration") or "")
+    duration = int(raw_duration) if raw_duration.isdigit() else 0
+    async with db.session() as session:
+        call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
+        if call is None or CallStatus(call.status).terminal:
+            return
+        await _store(
+            session,
+            kind="status",
+            key=f"status:{sid}:reconcile",
+            call_sid=sid,
+            call=call,
+            result="reconciled",
+            params={"source": "reconcile", "status": status.value, "duration": str(duration)},
+            status=status.value,
+        )
+        cost = await settle(session, call, status, duration, now=when)
+        call.end_reason = call.end_reason or "settled by reconciliation"
+        await session.commit()
+    log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
+    done.append(Applied("reconciled", call_id, cost))
 
 
 async def _fail_unplaced(
