@@ -546,6 +546,21 @@ ZONED_KEY = {
 }
 
 
+# The figures the zoned test checks, over one scope's calls in the period (the test's
+# own fixed fragments: every value is a bound parameter).
+ZONED_FIGURES = f"""count(*) AS calls, count(*) FILTER (WHERE {CONNECTED}) AS connected,
+    coalesce(sum(c.duration_s) FILTER (WHERE {CONNECTED}), 0) AS talk,
+    coalesce(sum(c.cost_mc), 0) AS cost_mc"""
+
+
+def zoned_calls(where: str) -> str:
+    return (
+        "FROM calls c JOIN contacts ct ON ct.id = c.contact_id"
+        " WHERE c.workspace_id = :ws AND c.created_at >= :start"
+        f" AND c.created_at < :end AND {where}"
+    )
+
+
 @pytest.mark.parametrize("tz", ZONES)
 async def test_time_buckets_match_direct_sql_in_any_zone(
     db: Database, zoned: ZonedSeed, tz: str
@@ -566,15 +581,7 @@ async def test_time_buckets_match_direct_sql_in_any_zone(
             want_total = (
                 (
                     await session.execute(
-                        text(f"""
-                        SELECT count(*) AS calls,
-                               count(*) FILTER (WHERE {CONNECTED}) AS connected,
-                               coalesce(sum(c.duration_s) FILTER (WHERE {CONNECTED}), 0) AS talk,
-                               coalesce(sum(c.cost_mc), 0) AS cost_mc
-                        FROM calls c JOIN contacts ct ON ct.id = c.contact_id
-                        WHERE c.workspace_id = :ws AND c.created_at >= :start
-                          AND c.created_at < :end AND {where}
-                    """),  # noqa: S608 (the test's own fixed fragments)
+                        text(f"SELECT {ZONED_FIGURES} {zoned_calls(where)}"),
                         base,
                     )
                 )
@@ -590,16 +597,10 @@ async def test_time_buckets_match_direct_sql_in_any_zone(
                 continue
             async with db.session() as session:
                 found = await session.execute(
-                    text(f"""
-                        SELECT {ZONED_KEY[dimension]} AS k, count(*) AS calls,
-                               count(*) FILTER (WHERE {CONNECTED}) AS connected,
-                               coalesce(sum(c.duration_s) FILTER (WHERE {CONNECTED}), 0) AS talk,
-                               coalesce(sum(c.cost_mc), 0) AS cost_mc
-                        FROM calls c JOIN contacts ct ON ct.id = c.contact_id
-                        WHERE c.workspace_id = :ws AND c.created_at >= :start
-                          AND c.created_at < :end AND {where}
-                        GROUP BY 1
-                    """),  # noqa: S608 (the test's own fixed fragments)
+                    text(
+                        f"SELECT {ZONED_KEY[dimension]} AS k, {ZONED_FIGURES}"
+                        f" {zoned_calls(where)} GROUP BY 1"
+                    ),
                     base,
                 )
                 want = {r["k"]: dict(r) for r in found.mappings()}
