@@ -26,12 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,7 +40,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.harness import machine_cpu, start  # noqa: E402  (the path above makes it importable)
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
+    and_dispose,
+    bench_database,
+    emit,
+    machine_cpu,
+    percentile,
+    start,
+)
 
 log = logging.getLogger("bench.analytics")
 
@@ -67,20 +71,6 @@ CONNECTED_OUTCOMES = (
     (None, 0.15),  # the agent marked nothing: the insight decides
 )
 FREE_OUTCOMES = {"busy": "busy", "no-answer": "no_answer", "failed": "failed"}
-
-
-def emit(record: dict[str, Any]) -> None:
-    """One figure line on stdout (and nothing else goes there)."""
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 # --- loading --------------------------------------------------------------------------
@@ -282,20 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     # Logging, SIGTERM as SystemExit, and how busy the machine was before we started.
     background = start(verbose=args.verbose, quiet=())
 
-    from core import migrate
-    from core.db import start_embedded
-    from core.settings import Settings
-
     t_start = time.perf_counter()
-    tmp = tempfile.mkdtemp(prefix="klose-bench-")
-    db = None
-    try:
-        settings = Settings(data_dir=Path(tmp), embedded_pg_dir=None, database_url=None)
-        db = start_embedded(settings)
-        log.info("embedded PostgreSQL up in %s", tmp)
-        migrate.upgrade(db.url)
-
-        actor, reps = asyncio.run(_and_dispose(db, create_people(db, args.reps)))
+    with bench_database() as (db, _tmp):
+        actor, reps = asyncio.run(and_dispose(db, create_people(db, args.reps)))
         t0 = time.perf_counter()
         insights = load(db.libpq_url, actor.workspace_id, reps, args)
         load_s = time.perf_counter() - t0
@@ -306,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
 
         busy0, total0 = machine_cpu()
-        p95s = asyncio.run(_and_dispose(db, time_questions(db, actor, args, args.calls)))
+        p95s = asyncio.run(and_dispose(db, time_questions(db, actor, args, args.calls)))
         busy1, total1 = machine_cpu()
         # The whole machine's CPU while the questions ran, this bench (client and server:
         # about one core of two, so ~50 %) included; well above that, something else ran.
@@ -319,24 +298,6 @@ def main(argv: list[str] | None = None) -> int:
         })  # fmt: skip
         log.info("done in %.1f s", time.perf_counter() - t_start)
         return 0 if max(p95s) <= TARGET_P95_MS else 1
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                asyncio.run(db.dispose())
-            finally:
-                db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-async def _and_dispose(db: Any, coro: Any) -> Any:
-    """Await `coro`, then drop the engine (its connections belong to this event loop)."""
-    try:
-        return await coro
-    finally:
-        await db.dispose()
 
 
 if __name__ == "__main__":

@@ -93,17 +93,26 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+def machine_cpu_times() -> tuple[float, float, float]:
+    """(busy, total, stolen) CPU seconds of the whole machine so far, from /proc/stat.
+
+    Stolen time (the hypervisor running someone else) is neither busy nor idle here.
+    """
     try:
         with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:8]]
+            fields = [int(x) for x in f.readline().split()[1:9]]
     except (OSError, ValueError):
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq = fields
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
     busy = user + nice + system + irq + softirq
-    return busy / tick, (busy + idle + iowait) / tick
+    return busy / tick, (busy + idle + iowait) / tick, steal / tick
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far."""
+    busy, total, _stolen = machine_cpu_times()
+    return busy, total
 
 
 def background_cpu_pct(seconds: float = 1.0) -> float:
@@ -191,14 +200,17 @@ def start(*, verbose: bool, quiet: Iterable[str]) -> float:
 
 
 @contextlib.contextmanager
-def bench_database(database_url: str | None = None) -> Iterator[tuple[Any, Path]]:
+def bench_database(
+    database_url: str | None = None, *, keep: str | None = None
+) -> Iterator[tuple[Any, Path]]:
     """(a migrated database, a scratch folder): a temporary embedded PostgreSQL, or the
-    one at `database_url`; stopped and removed on exit, whatever happened."""
+    one at `database_url`; stopped on exit, whatever happened, and its folder removed
+    unless it is `keep` (an embedded database left there to be used again)."""
     from core import migrate
     from core.db import Database, sqlalchemy_url, start_embedded
     from core.settings import Settings
 
-    tmp = Path(tempfile.mkdtemp(prefix="klose-bench-"))
+    tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="klose-bench-"))
     db = None
     try:
         if database_url:
@@ -219,4 +231,5 @@ def bench_database(database_url: str | None = None) -> Iterator[tuple[Any, Path]
                 run_async(db.dispose())
             finally:
                 db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import multiprocessing as mp
 import os
 import random
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -55,6 +52,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
+    and_dispose,
+    bench_database,
+    emit,
+    machine_cpu_times,
+    percentile,
+    run_async,
+    start,
+)
+
 log = logging.getLogger("bench.ledger")
 
 DEBIT_MC = 1_000  # one credit per debit
@@ -67,53 +74,6 @@ Job = tuple[uuid.UUID, str]  # (workspace, idempotency key)
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def emit(record: dict[str, Any]) -> None:
-    """One figure line on stdout (and nothing else goes there)."""
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
-
-
-def run_async(coro: Any, loop: str = "asyncio") -> Any:
-    """Run a coroutine on a fresh event loop: the standard one or uvloop."""
-    if loop == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
-    return asyncio.run(coro)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
-
-
-def machine_cpu() -> tuple[float, float, float]:
-    """(busy, total, stolen) CPU seconds of the whole machine so far, from /proc/stat.
-
-    Stolen time (the hypervisor running someone else) is neither busy nor idle here.
-    """
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0, 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq, steal = fields
-    busy = user + nice + system + irq + softirq
-    return busy / tick, (busy + idle + iowait) / tick, steal / tick
-
-
-def background_cpu_pct(seconds: float = 1.0) -> float:
-    """How busy the machine is before we start (other processes skew the figures)."""
-    b0, t0, _ = machine_cpu()
-    time.sleep(seconds)
-    b1, t1, _ = machine_cpu()
-    return round(100 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
 
 
 @dataclass
@@ -153,7 +113,7 @@ class CpuProbe:
             except psutil.Error:
                 continue
             server[p.pid] = t.user + t.system
-        return CpuSnapshot(*machine_cpu(), server)
+        return CpuSnapshot(*machine_cpu_times(), server)
 
     @staticmethod
     def server_delta(a: CpuSnapshot, b: CpuSnapshot) -> float:
@@ -421,14 +381,6 @@ async def balances(db: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
         return {ws: (await ledger.get_balance(s, ws)).balance_mc for ws in ids}
 
 
-async def _and_dispose(db: Any, coro: Any) -> Any:
-    """Await `coro`, then drop the engine (its connections belong to this event loop)."""
-    try:
-        return await coro
-    finally:
-        await db.dispose()
-
-
 def checkpoint(libpq: str) -> None:
     """Start each measurement with no checkpoint debt from the previous one."""
     import psycopg
@@ -453,8 +405,8 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     grants = [c * DEBIT_MC + GRANT_HEADROOM_MC for c in per_account]
     warm_grant = workers * WARMUP_DEBITS_PER_WORKER * DEBIT_MC + GRANT_HEADROOM_MC
 
-    ids = run_async(_and_dispose(db, create_accounts(db, grants, f"{mode}-{run}")))
-    warm_ws = run_async(_and_dispose(db, create_accounts(db, [warm_grant], f"warm-{run}")))[0]
+    ids = run_async(and_dispose(db, create_accounts(db, grants, f"{mode}-{run}")))
+    warm_ws = run_async(and_dispose(db, create_accounts(db, [warm_grant], f"warm-{run}")))[0]
     worker_jobs: list[list[Job]] = [[] for _ in range(workers)]
     for i, t in enumerate(targets):
         worker_jobs[i % workers].append((ids[t], f"bench-{mode}-{run}-{i}"))
@@ -487,7 +439,7 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     expected: dict[uuid.UUID, int | None] = {
         ws: g - c * DEBIT_MC for ws, g, c in zip(ids, grants, per_account, strict=True)
     }
-    mismatches = run_async(_and_dispose(db, check_balances(db, expected)))
+    mismatches = run_async(and_dispose(db, check_balances(db, expected)))
     done = len(latencies)  # debits that returned and committed
     raised = sum(1 for e in errors if ": status " not in e)
     missing = debits - done - raised
@@ -536,11 +488,11 @@ def pgbench_path() -> Path:
 
 def run_pgbench(args: list[str], target: str) -> dict[str, Any]:
     """Run pgbench; tps and friends from its report, plus the machine's CPU use."""
-    b0, t0, s0 = machine_cpu()
+    b0, t0, s0 = machine_cpu_times()
     run = subprocess.run(
         [str(pgbench_path()), *args, target], capture_output=True, text=True, check=False
     )
-    b1, t1, s1 = machine_cpu()
+    b1, t1, s1 = machine_cpu_times()
     sys.stderr.write(run.stdout)
     if run.returncode != 0:
         raise RuntimeError(f"pgbench failed: {run.stderr.strip()}")
@@ -605,7 +557,7 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
     run = uuid.uuid4().hex[:8]
     per_account = 10**12  # far more than 8 clients can spend in the run
     ids = run_async(
-        _and_dispose(db, create_accounts(db, [per_account] * n_accounts, f"sql-{mode}-{run}"))
+        and_dispose(db, create_accounts(db, [per_account] * n_accounts, f"sql-{mode}-{run}"))
     )
     table = f"bench_ws_{run}"
     with psycopg.connect(db.libpq_url, autocommit=True) as conn:
@@ -646,10 +598,10 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
     finally:
         script.unlink(missing_ok=True)
     # Each transaction debited once: the balances must add up (and the audits hold).
-    after = run_async(_and_dispose(db, balances(db, ids)))
+    after = run_async(and_dispose(db, balances(db, ids)))
     spent = sum(per_account - b for b in after.values())
     mismatches = int(spent != res["transactions"] * DEBIT_MC)
-    mismatches += run_async(_and_dispose(db, check_balances(db, dict.fromkeys(ids))))
+    mismatches += run_async(and_dispose(db, check_balances(db, dict.fromkeys(ids))))
     return {
         "bench": "ledger_sql_pgbench",
         "mode": mode,
@@ -768,37 +720,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in main()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for noisy in ("alembic", "pgserver"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _terminate)
-
-    from core import migrate
-    from core.db import start_embedded
-    from core.settings import Settings
-
+    # Logging, SIGTERM as SystemExit, and how busy the machine was before we started.
+    background = start(verbose=args.verbose, quiet=())
     t_start = time.perf_counter()
-    background = background_cpu_pct()
-    if background > 10:
-        log.warning("the machine is already %.0f%% busy: the figures will be skewed", background)
-    tmp = tempfile.mkdtemp(prefix="klose-bench-")
-    db = None
-    try:
-        settings = Settings(data_dir=Path(tmp), embedded_pg_dir=None, database_url=None)
-        db = start_embedded(settings)
-        log.info("embedded PostgreSQL up in %s", tmp)
-        migrate.upgrade(db.url)
-
+    with bench_database() as (db, _tmp):
         ledger_runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.modes}
         pgbench_runs: list[dict[str, Any]] = []
         # The ledger modes with pgbench between them: the machine's speed drifts, so
@@ -826,16 +753,6 @@ def main(argv: list[str] | None = None) -> int:
             emit(compare(ledger_runs, pgbench_runs, background))
         log.info("done in %.1f s", time.perf_counter() - t_start)
         return 0
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                run_async(db.dispose())
-            finally:
-                db.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

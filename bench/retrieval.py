@@ -36,15 +36,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import pickle
 import random
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -59,7 +55,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.harness import background_cpu_pct, machine_cpu  # noqa: E402  (the path above)
+from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
+    bench_database,
+    emit,
+    machine_cpu,
+    percentile,
+    start,
+)
 
 log = logging.getLogger("bench.retrieval")
 
@@ -76,20 +78,6 @@ TOPIC_WORDS_PER_CHUNK = 8
 CALL_WEIGHT = 0.6  # a call's own direction, relative to its topic's centroid
 NOISE_WEIGHT = 0.5
 SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
-
-
-def emit(record: dict[str, Any]) -> None:
-    """One figure line on stdout (and nothing else goes there)."""
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def unit(m: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -465,42 +453,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the clean-up in main()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for noisy in ("alembic", "pgserver"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, _terminate)
-
-    from core import migrate
-    from core.db import start_embedded
-    from core.settings import Settings
-
+    # Logging, SIGTERM as SystemExit, and how busy the machine was before we started.
+    background = start(verbose=args.verbose, quiet=())
     t_start = time.perf_counter()
-    keep = args.keep or args.reuse
-    tmp = keep or tempfile.mkdtemp(prefix="klose-bench-")
-    saved = Path(tmp) / "bench-world.pickle"
-    db = None
-    try:
-        emit({
-            "bench": "retrieval_machine", "cpus": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
-            "background_cpu_pct": background_cpu_pct(),
-            "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        })  # fmt: skip
-        settings = Settings(data_dir=Path(tmp), embedded_pg_dir=None, database_url=None)
-        db = start_embedded(settings)
-        log.info("embedded PostgreSQL up in %s", tmp)
-        migrate.upgrade(db.url)
-
+    emit({
+        "bench": "retrieval_machine", "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2), "background_cpu_pct": background,
+        "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+    })  # fmt: skip
+    # --keep / --reuse: the embedded database's folder outlives the run.
+    with bench_database(keep=args.keep or args.reuse) as (db, tmp):
+        saved = tmp / "bench-world.pickle"
         if args.reuse:  # the data of an earlier `--keep` run, as it was loaded
             with saved.open("rb") as f:
                 world, tenants = pickle.load(f)  # noqa: S301  (our own file)
@@ -530,17 +495,6 @@ def main(argv: list[str] | None = None) -> int:
         ok = asyncio.run(run_searches(db, world, tenants, args))
         log.info("done in %.1f s", time.perf_counter() - t_start)
         return 0 if ok else 1
-    except BaseException as exc:
-        log.error("stopped by %s; cleaning up", type(exc).__name__)
-        raise
-    finally:
-        if db is not None:
-            try:
-                asyncio.run(db.dispose())
-            finally:
-                db.close()
-        if not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
