@@ -155,7 +155,6 @@ async def _open_thread(
     created: uuid.UUID | None = await session.scalar(
         insert(AssistantThread)
         .values(
-            id=uuid.uuid4(),
             user_id=actor.user_id,
             workspace_id=actor.workspace_id,
             title=text[:120],
