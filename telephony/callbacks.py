@@ -385,7 +385,9 @@ async def reconcile(
                 await session.execute(query.order_by(Call.created_at, Call.id).limit(page))
             ).all()
         for call_id, sid, _created in rows:
-            await _reconcile_one(db, provider, call_id, sid, when, done)
+            applied = await _reconcile_one(db, provider, call_id, sid, when)
+            if applied is not None:
+                done.append(applied)
         if len(rows) < page:
             return done
         after = (rows[-1].created_at, rows[-1].id)
@@ -397,34 +399,32 @@ async def _reconcile_one(
     call_id: uuid.UUID,
     sid: str | None,
     when: datetime,
-    done: list[Applied],
-) -> None:
-    """Settle one overdue call from the provider's record, if it has ended there."""
+) -> Applied | None:
+    """Settle one overdue call from the provider's record, if it has ended there (None:
+    it has not, or could not be told: looked at again next round)."""
     if sid is None:
-        done.append(await _fail_unplaced(db, call_id, when))
-        return
+        return await _fail_unplaced(db, call_id, when)
     try:
         record = await provider.fetch_call(sid)
     except TelephonyError as exc:
         if exc.code == 20404 or exc.status == 404:
             # The carrier has no such call (e.g. a simulated call whose process
             # ended): nothing was connected, nothing is owed.
-            done.append(await _fail_unplaced(db, call_id, when, "The carrier has no record."))
-            return
+            return await _fail_unplaced(db, call_id, when, "The carrier has no record.")
         log.warning("reconcile: could not fetch call %s: %s", sid, exc)
-        return
+        return None
     try:
         status = CallStatus(str(record.get("status", "")))
     except ValueError:
-        return
+        return None
     if not status.terminal:
-        return  # still going (a long call): try again next round
+        return None  # still going (a long call): try again next round
     raw_duration = str(record.get("duration") or "")
     duration = int(raw_duration) if raw_duration.isdigit() else 0
     async with db.session() as session:
         call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
         if call is None or CallStatus(call.status).terminal:
-            return
+            return None
         await _store(
             session,
             kind="status",
@@ -439,7 +439,7 @@ async def _reconcile_one(
         call.end_reason = call.end_reason or "settled by reconciliation"
         await session.commit()
     log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
-    done.append(Applied("reconciled", call_id, cost))
+    return Applied("reconciled", call_id, cost)
 
 
 async def _fail_unplaced(
