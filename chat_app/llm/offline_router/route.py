@@ -153,12 +153,10 @@ def route(text: str, available_tools: frozenset[str], *, today: date | None = No
     pivots = list(_PIVOT.finditer(scored))
     if pivots and len(scored[pivots[-1].end() :].split()) >= 3:
         scored = scored[pivots[-1].end() :]
-    padded = f" {_normalise(scored)} "
-    if (
-        not padded.strip()
-        or _UNSUPPORTED.search(padded)
-        or _UNSUPPORTED.search(f" {_normalise(text)} ")
-    ):
+    whole = f" {_normalise(text)} "
+    padded = whole if scored is text else f" {_normalise(scored)} "
+    # What no tool does is refused whether it is the whole message or its last clause.
+    if not padded.strip() or _UNSUPPORTED.search(whole) or _UNSUPPORTED.search(padded):
         return None
     day = today or datetime.now(UTC).date()
     found = _signals(scored, padded, day)
