@@ -28,7 +28,7 @@ from core.db import Database
 from core.errors import NotFound
 from retrieval.chunking import chunk_segments
 from retrieval.embeddings import Embedder
-from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk
+from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk, tenant_predicate
 from telephony.models import Call, Contact, TranscriptSegment
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,8 @@ def tenant_text_index_name(workspace_id: uuid.UUID) -> str:
 
 
 def _tenant_index_ddl(workspace_id: uuid.UUID) -> dict[str, str]:
-    """Each of a workspace's own indexes by name, with the statement that builds it. The
-    workspace id is a UUID object, so the literal is safe to inline; it must be a literal
-    for the planner to match the partial indexes' predicate."""
-    where = f"WHERE workspace_id = '{uuid.UUID(str(workspace_id))}'::uuid"
+    """Each of a workspace's own indexes by name, with the statement that builds it."""
+    where = f"WHERE {tenant_predicate(workspace_id)}"
     hnsw, gin = tenant_index_name(workspace_id), tenant_text_index_name(workspace_id)
     return {
         hnsw: f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {hnsw} ON transcript_chunks"

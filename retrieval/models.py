@@ -15,6 +15,14 @@ from core.base import Base
 EMBEDDING_DIM = 384
 
 
+def tenant_predicate(workspace_id: uuid.UUID, alias: str = "") -> str:
+    """The predicate of a workspace's own partial indexes, as the SQL of both the index
+    and the queries it serves: the planner uses a partial index only for a query whose
+    WHERE clause implies its predicate, which a bound parameter does not once psycopg
+    prepares the statement (generic plans). The id is a UUID, so inlining it is safe."""
+    return f"{alias}workspace_id = '{uuid.UUID(str(workspace_id))}'::uuid"
+
+
 class TranscriptChunk(Base):
     """A window of consecutive turns of one call, embedded and full-text indexed."""
 

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import bindparam, func, select, text
@@ -53,7 +53,7 @@ from accounts.service import Actor
 from core.errors import KloseError, NotFound, PermissionDenied
 from retrieval.chunking import clock
 from retrieval.embeddings import Embedder
-from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk
+from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk, tenant_predicate
 from telephony.access import get_contact
 from telephony.calls import get_call
 from telephony.models import Call, Contact, TranscriptSegment
@@ -117,12 +117,10 @@ class Scope:
         """A SQL condition on `transcript_chunks t` (fixed fragments: every value is a bound
         parameter, so the statements built on it are safe despite ruff's S608).
 
-        `literal_workspace`: the workspace id written into the SQL instead (a UUID, so
-        safe), as the predicate of the workspace's own partial indexes: a bound parameter
-        would not prove it once psycopg prepares the statement (generic plans)."""
+        `literal_workspace`: the workspace written as its own partial indexes' predicate
+        (`retrieval.models.tenant_predicate`), so that they can serve the statement."""
         if literal_workspace:
-            ws = uuid.UUID(str(self.workspace_id))
-            clauses, params = [f"t.workspace_id = '{ws}'::uuid"], {}
+            clauses, params = [tenant_predicate(self.workspace_id, "t.")], {}
         else:
             clauses, params = ["t.workspace_id = :ws"], {"ws": self.workspace_id}
         if self.owner_id is not None:
@@ -296,9 +294,24 @@ def hnsw_statement(workspace_id: uuid.UUID) -> Any:
     return text(
         "SELECT t.id, t.owner_id, t.call_id, t.contact_id, t.embedding_model"  # noqa: S608
         " FROM transcript_chunks t"
-        f" WHERE t.workspace_id = '{uuid.UUID(str(workspace_id))}'::uuid"
+        f" WHERE {tenant_predicate(workspace_id, 't.')}"
         " ORDER BY t.embedding <=> :q LIMIT :fetch"
     ).bindparams(_vector_param())
+
+
+# A leg's `index` argument left out: the leg reads the workspace's index itself.
+_UNREAD: Final = object()
+
+
+async def tenant_index(session: AsyncSession, workspace_id: uuid.UUID) -> Any:
+    """The workspace's own indexes (`index_name`, `rows_at_build`), or None: it has none."""
+    return (
+        await session.execute(
+            select(TenantIndex.index_name, TenantIndex.rows_at_build).where(
+                TenantIndex.workspace_id == workspace_id
+            )
+        )
+    ).first()
 
 
 async def vector_leg(
@@ -308,15 +321,13 @@ async def vector_leg(
     n: int,
     model: str,
     tuning: Tuning = DEFAULT_TUNING,
+    *,
+    index: Any = _UNREAD,
 ) -> Leg:
-    """The scope's `n` nearest rows (fewer only if the scope has fewer)."""
-    index = (
-        await session.execute(
-            select(TenantIndex.index_name, TenantIndex.rows_at_build).where(
-                TenantIndex.workspace_id == scope.workspace_id
-            )
-        )
-    ).first()
+    """The scope's `n` nearest rows (fewer only if the scope has fewer). `index`: the
+    workspace's `tenant_index`, when the caller has read it already."""
+    if index is _UNREAD:
+        index = await tenant_index(session, scope.workspace_id)
     scope_rows: int | None = None
     if index is None:
         return Leg(await exact_vector(session, scope, vector, n, model), "exact")
@@ -410,25 +421,21 @@ def text_statement(where: str, expression: str) -> Any:
     )
 
 
-async def has_tenant_index(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
-    found = await session.scalar(
-        select(TenantIndex.workspace_id).where(TenantIndex.workspace_id == workspace_id)
-    )
-    return found is not None
-
-
-async def text_leg(session: AsyncSession, scope: Scope, query: str, n: int) -> Leg:
+async def text_leg(
+    session: AsyncSession, scope: Scope, query: str, n: int, *, index: Any = _UNREAD
+) -> Leg:
     """The scope's `n` best rows by `ts_rank_cd`. In a workspace with its own indexes the
-    workspace is written as their predicate, so its own GIN index serves the query."""
+    workspace is written as their predicate, so its own GIN index serves the query.
+    `index`: the workspace's `tenant_index`, when the caller has read it already."""
+    if index is _UNREAD:
+        index = await tenant_index(session, scope.workspace_id)
     words = _words(query)
     common = await common_words(session, words)
     tsquery = tsquery_sql(query, [w for w in words if w not in common])
     if tsquery is None:
         return Leg([], "fulltext")
     expression, tparams = tsquery
-    where, params = scope.where(
-        literal_workspace=await has_tenant_index(session, scope.workspace_id)
-    )
+    where, params = scope.where(literal_workspace=index is not None)
     rows = await session.scalars(text_statement(where, expression), {**params, **tparams, "n": n})
     return Leg(list(rows.all()), "fulltext")
 
@@ -517,14 +524,17 @@ async def search(
     n = max(k * tuning.candidates_per_k, tuning.min_candidates)
     vector_ids: list[int] = []
     text_ids: list[int] = []
+    index = await tenant_index(session, scope.workspace_id)  # read once, for both legs
     if mode != "text":
         [vector] = await embedder.embed([stripped])
         if len(vector) != EMBEDDING_DIM:
             raise SearchInputError(
                 f"The embeddings model gave {len(vector)} dimensions; {EMBEDDING_DIM} are needed."
             )
-        vector_ids = (await vector_leg(session, scope, vector, n, embedder.model_name, tuning)).ids
+        vector_ids = (
+            await vector_leg(session, scope, vector, n, embedder.model_name, tuning, index=index)
+        ).ids
     if mode != "vector":
-        text_ids = (await text_leg(session, scope, stripped, n)).ids
+        text_ids = (await text_leg(session, scope, stripped, n, index=index)).ids
     fused = fuse([ids for ids in (vector_ids, text_ids) if ids])[:k]
     return await _hits(session, scope, fused, vector_ids, text_ids)

@@ -627,8 +627,8 @@ async def test_the_text_leg_of_a_large_workspace_can_use_its_own_gin_index(
     expression, tparams = tsquery
     scope = Scope(big_tenant.manager.workspace_id)
     async with db.session() as session:
-        assert await retrieval.has_tenant_index(session, scope.workspace_id)
-        assert not await retrieval.has_tenant_index(session, tenants.rep1.workspace_id)
+        assert await retrieval.tenant_index(session, scope.workspace_id) is not None
+        assert await retrieval.tenant_index(session, tenants.rep1.workspace_id) is None
         where, params = scope.where(literal_workspace=True)
         assert ":ws" not in where and params == {}
         statement = retrieval.text_statement(where, expression)
