@@ -1,14 +1,16 @@
 """What happens after a call ends: its insights are written and its transcript indexed
 for search.
 
-The status webhook calls `after_call` once a call is settled: the jobs are queued a few
-seconds out, so the relay's last transcript segments are stored first. A periodic
+The status webhook hands a call that has just been settled to the `PostCallQueue`,
+which queues its jobs (with every other call handed over meanwhile, in one statement) a
+few seconds out, so the relay's last transcript segments are stored first. A periodic
 sweep queues the same jobs for any settled call that still lacks them (a lost enqueue,
 a call settled by reconciliation, a worker that was down).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -32,16 +34,81 @@ SWEEP_LIMIT: Final = 200
 
 INSIGHTS_TASK: Final = "insights:generate_call_insights"
 INDEX_TASK: Final = "retrieval:index_call"
+TASKS: Final = (INSIGHTS_TASK, INDEX_TASK)
+MAX_BATCH: Final = 500  # calls a statement
+
+
+def _job(app: procrastinate.App, task: str, call_id: uuid.UUID) -> procrastinate.jobs.Job:
+    """A call's job for `task`, at most once in the queue at a time (its queueing lock)."""
+    return app.configure_task(
+        task, schedule_in={"seconds": DELAY_S}, queueing_lock=f"{task}:{call_id}"
+    ).make_new_job(call_id=str(call_id))
 
 
 async def after_call(app: procrastinate.App, call_id: uuid.UUID) -> None:
-    """Queue the post-call jobs for a call that has just ended (each at most once in
-    the queue at a time)."""
-    for task in (INSIGHTS_TASK, INDEX_TASK):
+    """Queue the post-call jobs for a call that has ended, each unless already queued."""
+    for task in TASKS:
         with contextlib.suppress(procrastinate.exceptions.AlreadyEnqueued):
-            await app.configure_task(
-                task, schedule_in={"seconds": DELAY_S}, queueing_lock=f"{task}:{call_id}"
-            ).defer_async(call_id=str(call_id))
+            await app.job_manager.defer_job_async(_job(app, task, call_id))
+
+
+class PostCallQueue:
+    """Queues settled calls' post-call jobs in batches, off the status webhook's path.
+
+    `add(call_id)` returns at once. One task queues the jobs of every call added since
+    its last round in one statement (procrastinate's batch defer): under load a round
+    covers dozens of calls, where each settling callback used to wait for two job-queue
+    round trips of its own. A batch that meets a job already queued (the sweep got there
+    first) is queued again call by call, skipping that job. What is lost to a crash
+    between `add` and the statement, the sweep queues later. Leaving the context queues
+    what is still pending.
+    """
+
+    def __init__(self, app: procrastinate.App) -> None:
+        self._app = app
+        self._pending: list[uuid.UUID] = []
+        self._ready = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PostCallQueue:
+        self._task = asyncio.create_task(self._run(), name="post-call-queue")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        self._ready.set()
+        if self._task is not None:
+            await self._task
+
+    def add(self, call_id: uuid.UUID) -> None:
+        self._pending.append(call_id)
+        self._ready.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._pending:
+                batch = list(dict.fromkeys(self._pending[:MAX_BATCH]))
+                del self._pending[:MAX_BATCH]
+                await self._queue(batch)
+            if self._closing:
+                return
+
+    async def _queue(self, calls: list[uuid.UUID]) -> None:
+        jobs = [_job(self._app, task, call_id) for call_id in calls for task in TASKS]
+        try:
+            try:
+                await self._app.job_manager.batch_defer_jobs_async(jobs)
+            except procrastinate.exceptions.AlreadyEnqueued:
+                for call_id in calls:
+                    await after_call(self._app, call_id)
+            log.debug("queued post-call work for %d calls", len(calls))
+        except Exception:
+            log.exception(
+                "post-call work for %d calls could not be queued (the sweep will)", len(calls)
+            )
 
 
 async def calls_missing_post_call_work(db: Database, now: datetime) -> list[uuid.UUID]:

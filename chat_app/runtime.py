@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import procrastinate
-
 from accounts.otp import OtpProvider
 from accounts.otp.factory import build_otp
 from accounts.sessions import Signer
@@ -20,6 +18,7 @@ from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
 from chat_app.history import ChatFiles
 from chat_app.llm import ModelChoice, select_model
+from chat_app.post_call import PostCallQueue
 from core.db import Database
 from core.secrets import persistent_secret
 from core.settings import Settings
@@ -31,8 +30,8 @@ from telephony.provider import Telephony, build_telephony
 class Runtime:
     settings: Settings
     db: Database
-    # The job queue, while the server is up (post-call work is queued on it).
-    job_app: procrastinate.App | None = None
+    # Where settled calls' post-call work is queued, while the server is up.
+    post_calls: PostCallQueue | None = None
 
     @cached_property
     def model(self) -> ModelChoice:

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import procrastinate
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
@@ -31,7 +30,7 @@ from billing.views import build_router as billing_router
 from chat_app.guard import ChatGuard
 from chat_app.history import FILES_PATH
 from chat_app.jobs import build_job_app, run_worker
-from chat_app.post_call import after_call
+from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
 from core.db import Database
@@ -65,9 +64,9 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         set_runtime(runtime)
         db.engine(pool_size=settings.db_pool_size)
         job_app = build_job_app(db, runtime.telephony, settings, runtime.embedder)
-        runtime.job_app = job_app
         worker: asyncio.Task[None] | None = None
-        async with job_app.open_async():
+        async with job_app.open_async(), PostCallQueue(job_app) as post_calls:
+            runtime.post_calls = post_calls
             if settings.run_worker_in_serve:
                 worker = asyncio.create_task(run_worker(job_app), name="job-worker")
             # What start-up made (modules, Chainlit, LangChain, models) lives as long as
@@ -78,8 +77,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             try:
                 yield
             finally:
-                await asyncio.gather(*queueing, return_exceptions=True)
-                runtime.job_app = None
+                runtime.post_calls = None
                 if worker is not None:
                     worker.cancel()
                     await asyncio.gather(worker, return_exceptions=True)
@@ -104,22 +102,12 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
 
     app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
 
-    queueing: set[asyncio.Task[None]] = set()
-
-    async def queue_after_call(job_app: procrastinate.App, call_id: uuid.UUID) -> None:
-        try:
-            await after_call(job_app, call_id)
-        except Exception:
-            log.exception("post-call work for %s could not be queued", call_id)
-
     async def call_ended(call_id: uuid.UUID) -> None:
-        """Queue the call's post-call work without keeping Twilio's callback waiting for
-        the job queue (under load, its connections were the callback's slowest part);
-        what a crash loses in between, the post-call sweep queues again."""
-        if runtime.job_app is not None:
-            task = asyncio.create_task(queue_after_call(runtime.job_app, call_id))
-            queueing.add(task)
-            task.add_done_callback(queueing.discard)
+        """Hand the call's post-call work to the queue: Twilio's callback does not wait
+        for the job queue (under load, its connections were the callback's slowest
+        part); what a crash loses in between, the post-call sweep queues again."""
+        if runtime.post_calls is not None:
+            runtime.post_calls.add(call_id)
 
     app.include_router(telephony_router(db, runtime.telephony, settings, on_call_ended=call_ended))
     register_suspend_hook(suspension_hook(runtime.telephony))

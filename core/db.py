@@ -1,4 +1,5 @@
-"""Database: the URL (external or embedded PostgreSQL), engine and sessions.
+"""Database: the URL (external or embedded PostgreSQL), engine, sessions, and the pool
+of autocommit connections that database functions run on alone (core/sql_functions.py).
 
 `open_database()` resolves where the database is: `DATABASE_URL` when set, else an
 embedded PostgreSQL 16 + pgvector from `pgserver` in `DATA_DIR/pg`, started on
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -59,6 +61,8 @@ class Database:
     _server: Any = field(default=None, repr=False)
     _engine: AsyncEngine | None = field(default=None, repr=False)
     _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
+    _functions: AsyncConnectionPool | None = field(default=None, repr=False)
+    _pool_size: int = field(default=10, repr=False)
 
     @property
     def libpq_url(self) -> str:
@@ -66,6 +70,7 @@ class Database:
 
     def engine(self, pool_size: int = 10) -> AsyncEngine:
         if self._engine is None:
+            self._pool_size = pool_size
             self._engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
@@ -84,7 +89,26 @@ class Database:
         async with self.sessions()() as s:
             yield s
 
+    async def function_pool(self) -> AsyncConnectionPool:
+        """Plain psycopg connections in autocommit mode, for a database function that is
+        a whole unit of work: no ORM session, no pre-ping, no transaction to reset. One
+        connection at start, up to the engine's pool size under load."""
+        if self._functions is None:
+            self._functions = AsyncConnectionPool(
+                self.libpq_url,
+                min_size=1,
+                max_size=self._pool_size,
+                kwargs={"autocommit": True},
+                name="functions",
+                open=False,
+            )
+        await self._functions.open()  # a no-op once open
+        return self._functions
+
     async def dispose(self) -> None:
+        if self._functions is not None:
+            functions, self._functions = self._functions, None
+            await functions.close()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None

@@ -7,20 +7,30 @@ statement, halves the client CPU such a call costs (bench/ledger.py); the functi
 runs in the session's transaction like any other statement.
 
 `call_function_alone` runs a function that is a whole unit of work as its own
-transaction (autocommit): the row locks it takes are released the moment it ends, not
+transaction, on the database's pool of autocommit psycopg connections
+(`Database.function_pool`): the row locks it takes are released the moment it ends, not
 when the client's COMMIT arrives — after the event loop has served everything else
-that was ready, which under load held a hot row for tens of milliseconds.
+that was ready, which under load held a hot row for tens of milliseconds — and the call
+costs a third of the client CPU of an ORM connection's checkout, pre-ping and reset.
+Such a function must be idempotent (by a key it is given): a call whose connection
+turns out to be broken (the server restarted, or closed it while idle) is retried once
+on a fresh one, and may have been applied before the break.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import TextClause
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+
+log = logging.getLogger(__name__)
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(\w+)")
 _DRIVER_SQL: dict[str, str] = {}
@@ -60,13 +70,17 @@ async def call_function(
     return await _run(driver, _driver_sql(statement), params)
 
 
-async def call_function_alone(
-    engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
-) -> Rows:
+async def call_function_alone(db: Database, statement: TextClause, params: dict[str, Any]) -> Rows:
     """Run `statement` as its own transaction (autocommit: committed, or rolled back on
     an error, by the server as the statement ends); the rows as named tuples."""
-    async with engine.connect() as connection:
-        alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        raw = await alone.get_raw_connection()
-        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-        return await _run(driver, _driver_sql(statement), params)
+    pool = await db.function_pool()
+    sql = _driver_sql(statement)
+    async with pool.connection() as driver:
+        try:
+            return await _run(driver, sql, params)
+        except psycopg.OperationalError:
+            if not driver.broken:
+                raise
+    log.warning("a pooled connection was broken: the function call is retried on a fresh one")
+    async with pool.connection() as driver:
+        return await _run(driver, sql, params)

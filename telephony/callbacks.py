@@ -247,7 +247,7 @@ async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -
     call_id = parse_call_id(call_ref)
     row = (
         await call_function_alone(
-            db.engine(),
+            db,
             _APPLY_STATUS,
             {
                 "call": str(call_id) if call_id else None,
