@@ -1,11 +1,19 @@
 """Credit-ledger throughput benchmark, compared with pgbench on the same server.
 
 Starts its own embedded PostgreSQL (pgserver) in a temporary directory, migrates
-it, then measures `billing.ledger.debit(...)` + `commit()` throughput with
-concurrent workers, each holding its own connection and `AsyncSession`:
+it, then measures debit throughput with concurrent workers in two modes:
 
 * hot:    every debit hits ONE account (the account's row lock serialises them);
-* spread: debits are spread at random over 100 accounts.
+* spread: debits are spread at random over 100 accounts;
+
+and through two APIs (`--apis`):
+
+* alone:   `billing.ledger.debit_alone(...)`, the debit as its own transaction on the
+           database's pool of autocommit connections (one per worker): the account's
+           lock is released as `ledger_debit` returns. The targets are held to this.
+* session: `billing.ledger.debit(...)` + `commit()` in an `AsyncSession` bound to a
+           connection of the worker's own: the debit as part of a caller's
+           transaction, the lock held until the COMMIT comes back over the network.
 
 Each debit is its own committed transaction with a unique idempotency key. After
 each run every account's balance is checked against the expected figure and the
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -43,7 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +80,10 @@ TARGET_SPREAD_RATIO = 0.7
 WARMUP_DEBITS_PER_WORKER = 20
 
 Job = tuple[uuid.UUID, str]  # (workspace, idempotency key)
+API_LABELS = {
+    "alone": "ledger.debit_alone",
+    "session": "ledger.debit + commit",
+}
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -135,97 +148,136 @@ class GroupResult:
     errors: list[str] = field(default_factory=list)
 
 
+DebitOne = Callable[[uuid.UUID, str], Awaitable[Any]]
+
+
 async def _worker(
-    engine: Any,
+    debit_one: DebitOne,
     jobs: list[Job],
     warmup: list[Job],
     start: asyncio.Event,
     ready: asyncio.Event,
     result: GroupResult,
 ) -> None:
-    """One worker: its own connection and session for all its debits."""
+    """One worker: its debits one after another, each timed."""
+    for ws, key in warmup:  # connect, prepare statements and plans: untimed
+        await debit_one(ws, key)
+    ready.set()
+    await start.wait()
+    latencies = result.latencies_s
+    clock = time.perf_counter
+    for ws, key in jobs:
+        t0 = clock()
+        try:
+            res = await debit_one(ws, key)
+        except Exception as exc:
+            result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
+            continue
+        latencies.append(clock() - t0)
+        if res.status != "ok":  # e.g. 'duplicate': nothing was debited
+            result.errors.append(f"{key}: status {res.status}")
+
+
+@contextlib.asynccontextmanager
+async def _in_session(engine: Any) -> AsyncIterator[DebitOne]:
+    """`ledger.debit` + `commit()` in a session bound to a connection of the worker's
+    own: the connection stays checked out (no pool checkout or pre-ping per debit);
+    every commit() ends the debit's transaction and the next debit begins a new one."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from billing import ledger
 
     async with engine.connect() as conn:
-        # A session bound to the worker's connection: the connection stays checked
-        # out (no pool checkout or pre-ping per debit); every commit() ends the
-        # debit's transaction and the next debit begins a new one.
         session = AsyncSession(bind=conn, expire_on_commit=False)
-        try:
-            for ws, key in warmup:  # connect, prepare statements and plans: untimed
-                await ledger.debit(
+
+        async def debit_one(ws: uuid.UUID, key: str) -> Any:
+            try:
+                res = await ledger.debit(
                     session, ws, amount_mc=DEBIT_MC, idempotency_key=key, kind="query"
                 )
                 await session.commit()
-            ready.set()
-            await start.wait()
-            latencies = result.latencies_s
-            clock = time.perf_counter
-            for ws, key in jobs:
-                t0 = clock()
-                try:
-                    res = await ledger.debit(
-                        session, ws, amount_mc=DEBIT_MC, idempotency_key=key, kind="query"
-                    )
-                    await session.commit()
-                except Exception as exc:
-                    result.errors.append(f"{key}: {type(exc).__name__}: {exc}")
-                    await session.rollback()
-                    continue
-                latencies.append(clock() - t0)
-                if res.status != "ok":  # e.g. 'duplicate': nothing was debited
-                    result.errors.append(f"{key}: status {res.status}")
+            except Exception:
+                await session.rollback()
+                raise
+            return res
+
+        try:
+            yield debit_one
         finally:
             await session.close()
 
 
+def _alone(db: Any) -> DebitOne:
+    """`ledger.debit_alone`: each debit its own transaction on the function pool."""
+    from billing import ledger
+
+    async def debit_one(ws: uuid.UUID, key: str) -> Any:
+        return await ledger.debit_alone(
+            db, ws, amount_mc=DEBIT_MC, idempotency_key=key, kind="query"
+        )
+
+    return debit_one
+
+
 async def _run_group(
     url: str,
+    api: str,
     worker_jobs: list[list[Job]],
     worker_warmup: list[list[Job]],
     before_start: Callable[[], Any],
     after_finish: Callable[[], Any] | None,
 ) -> GroupResult:
     """Run some workers as asyncio tasks in this process."""
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.engine import make_url
+
+    from core.db import Database
 
     n = len(worker_jobs)
-    engine = create_async_engine(url, pool_size=n, max_overflow=0)
+    db = Database(url=make_url(url), embedded=False)
+    db.engine(pool_size=n)  # the function pool takes the same size: a connection a worker
     result = GroupResult()
     ready = [asyncio.Event() for _ in range(n)]
     start = asyncio.Event()
     try:
-        tasks = [
-            asyncio.create_task(_worker(engine, jobs, warm, start, r, result))
-            for jobs, warm, r in zip(worker_jobs, worker_warmup, ready, strict=True)
-        ]
-        # Wait until every worker has warmed up (or one has failed).
-        all_ready: asyncio.Future[Any] = asyncio.ensure_future(
-            asyncio.gather(*(r.wait() for r in ready))
-        )
-        pending: list[asyncio.Future[Any]] = [all_ready, *tasks]
-        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        all_ready.cancel()
-        if all(r.is_set() for r in ready):
-            # In a child process this blocks until every process is ready.
-            await asyncio.get_running_loop().run_in_executor(None, before_start)
-        cpu0 = time.process_time()
-        result.started = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)  # re-raises a worker's set-up failure
-        result.finished = time.perf_counter()
-        result.cpu_s = time.process_time() - cpu0
-        if after_finish is not None:
-            after_finish()
+        async with contextlib.AsyncExitStack() as stack:
+            debits = [
+                _alone(db)
+                if api == "alone"
+                else await stack.enter_async_context(_in_session(db.engine()))
+                for _ in range(n)
+            ]
+            tasks = [
+                asyncio.create_task(_worker(debit_one, jobs, warm, start, r, result))
+                for debit_one, jobs, warm, r in zip(
+                    debits, worker_jobs, worker_warmup, ready, strict=True
+                )
+            ]
+            # Wait until every worker has warmed up (or one has failed).
+            all_ready: asyncio.Future[Any] = asyncio.ensure_future(
+                asyncio.gather(*(r.wait() for r in ready))
+            )
+            pending: list[asyncio.Future[Any]] = [all_ready, *tasks]
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            all_ready.cancel()
+            if all(r.is_set() for r in ready):
+                # In a child process this blocks until every process is ready.
+                await asyncio.get_running_loop().run_in_executor(None, before_start)
+            cpu0 = time.process_time()
+            result.started = time.perf_counter()
+            start.set()
+            await asyncio.gather(*tasks)  # re-raises a worker's set-up failure
+            result.finished = time.perf_counter()
+            result.cpu_s = time.process_time() - cpu0
+            if after_finish is not None:
+                after_finish()
     finally:
-        await engine.dispose()
+        await db.dispose()
     return result
 
 
 def _child_main(
     url: str,
+    api: str,
     worker_jobs: Any,
     worker_warmup: Any,
     loop: str,
@@ -254,7 +306,8 @@ def _child_main(
 
     try:
         result = run_async(
-            _run_group(url, worker_jobs, worker_warmup, wait_for_go, wait_for_release), loop
+            _run_group(url, api, worker_jobs, worker_warmup, wait_for_go, wait_for_release),
+            loop,
         )
         out_q.put(("ok", result))
     except BaseException as exc:
@@ -267,6 +320,7 @@ def _child_main(
 
 def run_workers(
     url: str,
+    api: str,
     worker_jobs: list[list[Job]],
     worker_warmup: list[list[Job]],
     procs: int,
@@ -279,6 +333,7 @@ def run_workers(
         group = run_async(
             _run_group(
                 url,
+                api,
                 worker_jobs,
                 worker_warmup,
                 lambda: snaps.append(probe.snapshot()),
@@ -296,7 +351,7 @@ def run_workers(
         jobs, warm = worker_jobs[p::procs], worker_warmup[p::procs]
         child = ctx.Process(
             target=_child_main,
-            args=(url, jobs, warm, loop, ready_q, go, done_q, release, out_q),
+            args=(url, api, jobs, warm, loop, ready_q, go, done_q, release, out_q),
             daemon=True,
         )
         child.start()
@@ -392,7 +447,7 @@ def checkpoint(libpq: str) -> None:
 # --- the ledger benchmark -------------------------------------------------------------
 
 
-def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]:
+def bench_ledger(db: Any, mode: str, api: str, args: argparse.Namespace) -> dict[str, Any]:
     debits, workers = args.debits, args.workers
     n_accounts = 1 if mode == "hot" else args.accounts
     rng = random.Random(args.seed)
@@ -409,16 +464,20 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     warm_ws = run_async(and_dispose(db, create_accounts(db, [warm_grant], f"warm-{run}")))[0]
     worker_jobs: list[list[Job]] = [[] for _ in range(workers)]
     for i, t in enumerate(targets):
-        worker_jobs[i % workers].append((ids[t], f"bench-{mode}-{run}-{i}"))
+        worker_jobs[i % workers].append((ids[t], f"bench-{api}-{mode}-{run}-{i}"))
     worker_warmup = [
-        [(warm_ws, f"bench-warmup-{mode}-{run}-{w}-{j}") for j in range(WARMUP_DEBITS_PER_WORKER)]
+        [
+            (warm_ws, f"bench-warmup-{api}-{mode}-{run}-{w}-{j}")
+            for j in range(WARMUP_DEBITS_PER_WORKER)
+        ]
         for w in range(workers)
     ]
     checkpoint(db.libpq_url)
 
     log.info(
-        "ledger %s: %d debits, %d workers, %d account(s), %d client process(es), %s",
+        "ledger %s (%s): %d debits, %d workers, %d account(s), %d client process(es), %s",
         mode,
+        api,
         debits,
         workers,
         n_accounts,
@@ -428,7 +487,7 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     probe = CpuProbe(db.libpq_url)
     url = db.url.render_as_string(hide_password=False)
     groups, snap0, snap1 = run_workers(
-        url, worker_jobs, worker_warmup, args.procs, args.loop, probe
+        url, api, worker_jobs, worker_warmup, args.procs, args.loop, probe
     )
     wall = max(g.finished for g in groups) - min(g.started for g in groups)
     latencies = sorted(x for g in groups for x in g.latencies_s)
@@ -452,6 +511,7 @@ def bench_ledger(db: Any, mode: str, args: argparse.Namespace) -> dict[str, Any]
     return {
         "bench": "ledger",
         "mode": mode,
+        "api": API_LABELS[api],
         "debits": debits,
         "workers": workers,
         "accounts": n_accounts,
@@ -615,30 +675,34 @@ def bench_sql_ceiling(db: Any, mode: str, args: argparse.Namespace) -> dict[str,
 
 
 def compare(
-    ledger_runs: dict[str, list[dict[str, Any]]],
+    ledger_runs: dict[tuple[str, str], list[dict[str, Any]]],
     pgbench_runs: list[dict[str, Any]],
     background: float,
 ) -> dict[str, Any]:
-    """Ledger debits/s over pgbench TPS (the median over rounds) against the targets."""
+    """Ledger debits/s over pgbench TPS (the median over rounds) against the targets,
+    which `ledger.debit_alone` is held to; `ledger.debit` + `commit()` (the debit in a
+    caller's transaction) is shown beside it as `session_*`."""
     from statistics import median
 
     tps = [r["tps"] for r in pgbench_runs]
     cmp: dict[str, Any] = {"bench": "ledger_vs_pgbench", "pgbench_tps": round(median(tps), 1)}
     if len(tps) > 1:
         cmp["rounds"] = len(tps)
-    ok = True
-    for mode, target in (("hot", TARGET_HOT_RATIO), ("spread", TARGET_SPREAD_RATIO)):
-        runs = ledger_runs.get(mode)
+    ok = None
+    for (api, mode), runs in ledger_runs.items():
         if not runs:
             continue
+        name = mode if api == "alone" else f"{api}_{mode}"
         ratios = [r["debits_per_s"] / t for r, t in zip(runs, tps, strict=True)]
-        cmp[f"{mode}_ratio"] = round(median(ratios), 3)
+        cmp[f"{name}_ratio"] = round(median(ratios), 3)
         if len(ratios) > 1:
-            cmp[f"{mode}_ratios"] = [round(x, 3) for x in ratios]
-        cmp[f"target_{mode}_ratio"] = target
-        errors = sum(r["billing_errors"] for r in runs)
-        ok = ok and median(ratios) >= target and errors == 0
-    cmp["meets_target"] = ok
+            cmp[f"{name}_ratios"] = [round(x, 3) for x in ratios]
+        if api == "alone":
+            target = TARGET_HOT_RATIO if mode == "hot" else TARGET_SPREAD_RATIO
+            cmp[f"target_{mode}_ratio"] = target
+            errors = sum(r["billing_errors"] for r in runs)
+            ok = (ok is not False) and median(ratios) >= target and errors == 0
+    cmp["meets_target"] = bool(ok)
     cmp["background_cpu_pct"] = background
     return cmp
 
@@ -680,6 +744,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j (default 2)")
     p.add_argument("--modes", default="hot,spread", help="comma-separated: hot,spread")
+    p.add_argument(
+        "--apis",
+        default="alone,session",
+        help="comma-separated: alone (ledger.debit_alone, each debit its own transaction: "
+        "what the targets hold), session (ledger.debit + commit in a session)",
+    )
     p.add_argument("--no-pgbench", action="store_true", help="skip pgbench and the ratios")
     p.add_argument(
         "--sql-ceiling",
@@ -702,6 +772,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not set(args.modes) <= {"hot", "spread"}:
         p.error("--modes takes hot and/or spread")
+    args.apis = [a.strip() for a in args.apis.split(",") if a.strip()]
+    if not args.apis or not set(args.apis) <= set(API_LABELS):
+        p.error("--apis takes alone and/or session")
     if (
         min(args.workers, args.debits, args.accounts, args.procs, args.pgbench_seconds, args.rounds)
         < 1
@@ -726,11 +799,12 @@ def main(argv: list[str] | None = None) -> int:
     background = start(verbose=args.verbose, quiet=())
     t_start = time.perf_counter()
     with bench_database() as (db, _tmp):
-        ledger_runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.modes}
+        runs = [(api, mode) for api in args.apis for mode in args.modes]
+        ledger_runs: dict[tuple[str, str], list[dict[str, Any]]] = {r: [] for r in runs}
         pgbench_runs: list[dict[str, Any]] = []
-        # The ledger modes with pgbench between them: the machine's speed drifts, so
+        # The ledger runs with pgbench in their middle: the machine's speed drifts, so
         # the comparison figure is measured next to the ledger figures.
-        steps = [*args.modes[:1], "pgbench", *args.modes[1:]]
+        steps: list[Any] = [*runs[:1], "pgbench", *runs[1:]]
         if args.no_pgbench:
             steps.remove("pgbench")
         if args.sql_ceiling:
@@ -743,10 +817,10 @@ def main(argv: list[str] | None = None) -> int:
                         db, args.workers, args.pgbench_threads, args.pgbench_seconds
                     )
                     pgbench_runs.append(rec)
-                elif step.startswith("sql-"):
-                    rec = bench_sql_ceiling(db, step[4:], args)
+                elif isinstance(step, str):
+                    rec = bench_sql_ceiling(db, step.removeprefix("sql-"), args)
                 else:
-                    rec = bench_ledger(db, step, args)
+                    rec = bench_ledger(db, step[1], step[0], args)
                     ledger_runs[step].append(rec)
                 emit({**rec, **tag})
         if pgbench_runs:

@@ -1,7 +1,8 @@
 """The credit ledger's service API.
 
 Every function takes the session (the caller owns the transaction and commits),
-the workspace (or hold) and the idempotency key explicitly. Arguments are checked
+the workspace (or hold) and the idempotency key explicitly; `debit_alone` takes the
+database instead and is its own transaction. Arguments are checked
 here, before the database is touched; the rules themselves are enforced by the
 `ledger_*` SQL functions (migration 0004) under the account's row lock.
 """
@@ -19,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import CreditAccount, CreditGrant, CreditHold, LedgerEntry
 from billing.money import credits_label
+from core.db import Database
 from core.errors import KloseError
-from core.sql_functions import call_function
+from core.sql_functions import call_function, call_function_alone
 
 DebitKind = Literal["query", "call", "debit", "adjustment"]
 DEBIT_KINDS: tuple[str, ...] = get_args(DebitKind)
@@ -198,6 +200,32 @@ async def grant(
     return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
 
 
+_DEBIT = text("SELECT * FROM ledger_debit(:ws, :key, :amount, :kind, :desc, CAST(:meta AS jsonb))")
+
+
+def _debit_params(
+    workspace_id: uuid.UUID,
+    amount_mc: int,
+    idempotency_key: str,
+    kind: DebitKind,
+    description: str,
+    metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "ws": _workspace(workspace_id),
+        "key": _key(idempotency_key),
+        "amount": _amount(amount_mc, "amount_mc"),
+        "kind": _kind(kind),
+        "desc": description,
+        "meta": _meta(metadata),
+    }
+
+
+def _debited(row: Any, params: dict[str, Any]) -> LedgerResult:
+    _raise_for(row.status, params["key"], params["amount"], row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
 async def debit(
     session: AsyncSession,
     workspace_id: uuid.UUID,
@@ -208,30 +236,30 @@ async def debit(
     description: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> LedgerResult:
-    """Debit available credits; raises InsufficientCredits rather than go below zero."""
-    ws, amount, key = (
-        _workspace(workspace_id),
-        _amount(amount_mc, "amount_mc"),
-        _key(idempotency_key),
-    )
-    row = (
-        await call_function(
-            session,
-            text(
-                "SELECT * FROM ledger_debit(:ws, :key, :amount, :kind, :desc, CAST(:meta AS jsonb))"
-            ),
-            {
-                "ws": ws,
-                "key": key,
-                "amount": amount,
-                "kind": _kind(kind),
-                "desc": description,
-                "meta": _meta(metadata),
-            },
-        )
-    ).one()
-    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
-    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+    """Debit available credits in the session's transaction (committed with the
+    caller's other writes); raises InsufficientCredits rather than go below zero.
+    The account stays locked until the caller commits."""
+    params = _debit_params(workspace_id, amount_mc, idempotency_key, kind, description, metadata)
+    return _debited((await call_function(session, _DEBIT, params)).one(), params)
+
+
+async def debit_alone(
+    db: Database,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    kind: DebitKind,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """The same debit as its own transaction, for a debit that is the caller's whole
+    unit of work: committed by the server as `ledger_debit` returns, so the account's
+    lock is held only while the function runs, not until a COMMIT has come back over
+    the network — what a busy account's throughput turns on (bench/ledger.py). Its
+    key makes it safe to retry: a debit already applied answers `duplicate`."""
+    params = _debit_params(workspace_id, amount_mc, idempotency_key, kind, description, metadata)
+    return _debited((await call_function_alone(db, _DEBIT, params)).one(), params)
 
 
 async def place_hold(
