@@ -14,7 +14,10 @@ migration 0015, so the credit account's lock is held as briefly as possible):
   step back such as ringing after in-progress) is stored as `stale`;
 - an unknown CallSid is stored for review (`unknown_call`); no money moves.
 
-`reconcile` settles calls whose final callback never came by asking the provider.
+`reconcile` settles calls whose final callback never came by asking the provider, and
+applies its answer through the same `call_status_apply` (as source 'reconcile', stored
+as `reconciled`): one settlement, whichever comes first. A call that never reached the
+provider has nothing to settle: its hold is released and it is marked failed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import ledger
-from billing.money import CALL_SECOND_PRICE_MC
 from core.db import Database
 from core.errors import KloseError
 from core.sql_functions import call_function_alone
@@ -55,12 +57,6 @@ ANSWERED_BY: Final = frozenset(
         "unknown",
     }
 )
-_FREE_OUTCOMES: Final = {
-    CallStatus.BUSY: CallOutcome.BUSY,
-    CallStatus.NO_ANSWER: CallOutcome.NO_ANSWER,
-    CallStatus.FAILED: CallOutcome.FAILED,
-    CallStatus.CANCELED: CallOutcome.NO_ANSWER,
-}
 MAX_FIELD_CHARS: Final = 500
 
 
@@ -192,50 +188,15 @@ async def _store(
     return inserted is not None
 
 
-async def settle(
-    session: AsyncSession,
-    call: Call,
-    status: CallStatus,
-    duration_s: int | None,
-    *,
-    now: datetime,
-) -> int:
-    """Close the call and its hold exactly once; returns what it cost (mc)."""
-    call.status = status.value
-    call.ended_at = call.ended_at or now
-    cost = 0
-    if status is CallStatus.COMPLETED:
-        seconds = max(0, duration_s or 0)
-        call.duration_s = seconds
-        if call.hold_id is not None and seconds > 0:
-            result = await ledger.settle_hold(
-                session,
-                call.hold_id,
-                actual_mc=seconds * CALL_SECOND_PRICE_MC,
-                idempotency_key=f"call:{call.id}:settle",
-                kind="call",
-                description=f"Call {call.phone_e164}, {seconds} s",
-                metadata={"call_id": str(call.id), "call_sid": call.twilio_sid},
-            )
-            cost = abs(result.amount_mc)
-        elif call.hold_id is not None:
-            await ledger.release_hold(session, call.hold_id)
-        if call.outcome is None and (call.answered_by or "").startswith("machine"):
-            call.outcome = CallOutcome.VOICEMAIL.value
-    else:
-        call.duration_s = 0
-        if call.hold_id is not None:
-            await ledger.release_hold(session, call.hold_id)
-        if call.outcome is None:
-            call.outcome = _FREE_OUTCOMES[status].value
-    call.cost_mc = cost
-    call.settled_at = now
-    return cost
-
-
 _APPLY_STATUS = text(
     "SELECT * FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
     " :answered_by, :key, CAST(:payload AS jsonb))"
+)
+# The provider's own record of a call whose final callback never came (migrations 0015,
+# 0019): settled by the same function, stored and answered as `reconciled`.
+_RECONCILE = text(
+    "SELECT * FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
+    " NULL, :key, CAST(:payload AS jsonb), 'reconcile', :reason)"
 )
 
 
@@ -421,25 +382,27 @@ async def _reconcile_one(
         return None  # still going (a long call): try again next round
     raw_duration = str(record.get("duration") or "")
     duration = int(raw_duration) if raw_duration.isdigit() else 0
-    async with db.session() as session:
-        call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
-        if call is None or CallStatus(call.status).terminal:
-            return None
-        await _store(
-            session,
-            kind="status",
-            key=f"status:{sid}:reconcile",
-            call_sid=sid,
-            call=call,
-            result="reconciled",
-            params={"source": "reconcile", "status": status.value, "duration": str(duration)},
-            status=status.value,
+    row = (
+        await call_function_alone(
+            db,
+            _RECONCILE,
+            {
+                "call": str(call_id),
+                "sid": sid,
+                "status": status.value,
+                "duration": duration,
+                "key": f"status:{sid}:reconcile",
+                "payload": json.dumps(
+                    {"source": "reconcile", "status": status.value, "duration": str(duration)}
+                ),
+                "reason": "settled by reconciliation",
+            },
         )
-        cost = await settle(session, call, status, duration, now=when)
-        call.end_reason = call.end_reason or "settled by reconciliation"
-        await session.commit()
+    ).one()
+    if row.result != "reconciled":  # settled meanwhile by a late callback, or a repeat
+        return None
     log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
-    return Applied("reconciled", call_id, cost)
+    return Applied("reconciled", call_id, row.cost_mc)
 
 
 async def _fail_unplaced(
@@ -452,7 +415,12 @@ async def _fail_unplaced(
         call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
         if call is None or call.settled_at is not None:
             return Applied("duplicate", call_id)
-        await settle(session, call, CallStatus.FAILED, 0, now=now)
+        if call.hold_id is not None:
+            await ledger.release_hold(session, call.hold_id)
+        call.status = CallStatus.FAILED.value
+        call.outcome = call.outcome or CallOutcome.FAILED.value
+        call.ended_at = call.ended_at or now
+        call.duration_s, call.cost_mc, call.settled_at = 0, 0, now
         call.error = call.error or why
         await session.commit()
     return Applied("reconciled", call_id, 0)

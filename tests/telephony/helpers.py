@@ -101,13 +101,15 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[CallRequest] = []
+        # What fetch_call answers for a sid (the carrier's own record); else 'queued'.
+        self.records: dict[str, dict[str, object]] = {}
 
     async def create_call(self, req: CallRequest) -> PlacedCall:
         self.requests.append(req)
         return PlacedCall(sid="CA" + secrets.token_hex(16), status="queued")
 
     async def fetch_call(self, sid: str) -> dict[str, object]:
-        return {"sid": sid, "status": "queued"}
+        return self.records.get(sid, {"sid": sid, "status": "queued"})
 
     async def hangup(self, sid: str) -> None:
         return None

@@ -1,4 +1,4 @@
-"""Migration 0009 upgrades, downgrades to 0008 and upgrades again on a fresh database."""
+"""Migrations 0009 and 0019 upgrade, downgrade and upgrade again on a fresh database."""
 
 from __future__ import annotations
 
@@ -50,6 +50,34 @@ def test_0009_upgrade_downgrade_upgrade(pg_server_url):
 
         migrate.upgrade(url)
         assert _tables(libpq) >= TABLES
+        assert migrate.is_up_to_date(url)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _arity(url: str, function: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pronargs FROM pg_proc WHERE proname = %s ORDER BY 1", (function,)
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_0019_upgrade_downgrade_upgrade(pg_server_url):
+    """One `call_status_apply` at each revision: 0015's eight arguments, 0019's ten."""
+    name = f"klosesales_mig_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = sqlalchemy_url(pg_server_url).set(database=name)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url, "0019")
+        assert _arity(libpq, "call_status_apply") == [10]
+        command.downgrade(migrate.alembic_config(url), "0018")
+        assert _arity(libpq, "call_status_apply") == [8]
+        migrate.upgrade(url)
+        assert _arity(libpq, "call_status_apply") == [10]
         assert migrate.is_up_to_date(url)
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
