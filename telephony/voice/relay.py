@@ -25,7 +25,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -54,6 +54,27 @@ class RelaySocket(Protocol):
     async def send_text(self, data: str) -> None: ...
     async def receive_text(self) -> str: ...
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+def speak_after(
+    previous: asyncio.Task[None] | None, work: Coroutine[Any, Any, None], *, name: str
+) -> asyncio.Task[None]:
+    """A task that stops `previous` (what is being said) and then runs `work`. Work whose
+    task is cancelled before it began — the callee hung up, or spoke again — is closed,
+    not left never awaited."""
+    began = False
+
+    async def run() -> None:
+        nonlocal began
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])  # its end, whatever it was; ours propagates
+        began = True
+        await work
+
+    task = asyncio.create_task(run(), name=name)
+    task.add_done_callback(lambda _: None if began else work.close())
+    return task
 
 
 def speech_seconds(text: str) -> float:
@@ -216,17 +237,8 @@ class RelayConversation:
 
     # --- speaking -----------------------------------------------------------------
 
-    def _start(self, work: Any) -> None:
-        previous = self._speaking
-
-        async def run() -> None:
-            if previous is not None and not previous.done():
-                previous.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await previous
-            await work
-
-        self._speaking = asyncio.create_task(run(), name=f"relay-speak-{self.call_id}")
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        self._speaking = speak_after(self._speaking, work, name=f"relay-speak-{self.call_id}")
 
     async def _say_opening(self) -> None:
         await self._say(_pieces(self.agent.opening()))
