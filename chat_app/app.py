@@ -273,27 +273,38 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content="Your session has ended; please sign in again.").send()
         return
     thread_id = _assistant_thread_id()
-    result = await answer_message(
-        runtime.db,
-        runtime.agent,
-        actor,
-        text=message.content,
-        message_id=message.id,
-        thread_id=thread_id,
-        observer=_StepObserver(),
-        confirm=_ask_yes_no,
-        ask=_ask_text,
-        payments=runtime.payments,
-        otp=runtime.otp,
-        base_url=runtime.settings.public_base_url,
-        telephony=runtime.telephony,
-        watch_call=_watch_call,
-        limits=chat_limits(runtime.settings),
-    )
-    if result.thread_id is not None:
-        # Kept as text: the user session is persisted with the thread as JSON.
-        cl.user_session.set("assistant_thread_id", str(result.thread_id))
-    await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
+    placed: list[uuid.UUID] = []
+
+    async def watch_after_answer(call_id: uuid.UUID) -> None:
+        placed.append(call_id)
+
+    try:
+        result = await answer_message(
+            runtime.db,
+            runtime.agent,
+            actor,
+            text=message.content,
+            message_id=message.id,
+            thread_id=thread_id,
+            observer=_StepObserver(),
+            confirm=_ask_yes_no,
+            ask=_ask_text,
+            payments=runtime.payments,
+            otp=runtime.otp,
+            base_url=runtime.settings.public_base_url,
+            telephony=runtime.telephony,
+            watch_call=watch_after_answer,
+            limits=chat_limits(runtime.settings),
+        )
+        if result.thread_id is not None:
+            # Kept as text: the user session is persisted with the thread as JSON.
+            cl.user_session.set("assistant_thread_id", str(result.thread_id))
+        await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
+    finally:
+        # A call's live progress goes below the answer that placed it (then is updated
+        # in place), not above it while the answer is still being written.
+        for call_id in placed:
+            await _watch_call(call_id)
 
 
 def _elements(artifacts: list[Artifact]) -> list[Any]:

@@ -66,6 +66,13 @@ def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_se
         expect(progress).to_contain_text("credits", timeout=90_000)
         final = progress.first.inner_text()
         page.screenshot(path=str(ARTIFACTS / "call_progress.png"), full_page=True)
+        # The live progress sits below the answer that placed the call.
+        texts = replies.all_inner_texts()
+        answer_at = next(i for i, t in enumerate(texts) if t.startswith("Calling Dana Whitfield"))
+        progress_at = next(
+            i for i, t in enumerate(texts) if t.startswith("Call with Dana Whitfield")
+        )
+        assert answer_at < progress_at, texts
         # Unasked, once the insights are written: the outcome and the summary.
         notice = page.get_by_text("Summary (AI-generated, may be inaccurate)")
         expect(notice).to_be_visible(timeout=90_000)
