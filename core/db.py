@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
@@ -62,7 +63,6 @@ class Database:
     _engine: AsyncEngine | None = field(default=None, repr=False)
     _sessions: async_sessionmaker[AsyncSession] | None = field(default=None, repr=False)
     _functions: AsyncConnectionPool | None = field(default=None, repr=False)
-    _pool_size: int = field(default=10, repr=False)
 
     @property
     def libpq_url(self) -> str:
@@ -70,7 +70,6 @@ class Database:
 
     def engine(self, pool_size: int = 10) -> AsyncEngine:
         if self._engine is None:
-            self._pool_size = pool_size
             self._engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
@@ -93,17 +92,19 @@ class Database:
         """Plain psycopg connections in autocommit mode, for a database function that is
         a whole unit of work: no ORM session, no pre-ping, no transaction to reset. One
         connection at start, up to the engine's pool size under load."""
-        if self._functions is None:
-            self._functions = AsyncConnectionPool(
+        pool = self._functions
+        if pool is None:
+            pool = self._functions = AsyncConnectionPool(
                 self.libpq_url,
                 min_size=1,
-                max_size=self._pool_size,
+                max_size=cast(QueuePool, self.engine().pool).size(),
                 kwargs={"autocommit": True},
                 name="functions",
                 open=False,
             )
-        await self._functions.open()  # a no-op once open
-        return self._functions
+        if pool.closed:  # not opened yet (open() is safe to race: the second waits)
+            await pool.open()
+        return pool
 
     async def dispose(self) -> None:
         if self._functions is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.models import Workspace
@@ -51,19 +52,24 @@ def pg_server_url() -> Iterator[str]:
         server.cleanup()
 
 
+@contextlib.contextmanager
+def empty_database(server_url: str, prefix: str) -> Iterator[URL]:
+    """A database of its own on the test server (no schema), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sqlalchemy_url(server_url).set(database=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database(pg_server_url: str) -> Iterator[Database]:
-    name = f"klosesales_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy_url(pg_server_url).set(database=name)
-    migrate.upgrade(url)
-    db = Database(url=url, embedded=False)
-    try:
-        yield db
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(pg_server_url, "klosesales_test") as url:
+        migrate.upgrade(url)
+        yield Database(url=url, embedded=False)
 
 
 @pytest.fixture(scope="session")

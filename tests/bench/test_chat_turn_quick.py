@@ -1,43 +1,29 @@
 """bench/chat_turn.py runs end to end on a tiny size: every message answered and billed
 once, the figures present (the timing targets are the bench's business, not a test's)."""
 
-import json
-import subprocess
-import sys
-
 from core.db import Database
-from tests.conftest import REPO_ROOT
+from tests.bench.helpers import run_bench
 
 
 def test_chat_turn_bench_tiny_run(database: Database) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "bench/chat_turn.py",
-            "--database-url",
-            database.url.render_as_string(hide_password=False),
-            "--embedder",
-            "hashing",
-            "--messages",
-            "10",
-            "--warmup",
-            "5",
-            "--sessions",
-            "3",
-            "--per-session",
-            "3",
-            "--calls-per-user",
-            "1",
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    [out] = run_bench(
+        "bench/chat_turn.py",
+        "--database-url",
+        database.url.render_as_string(hide_password=False),
+        "--embedder",
+        "hashing",
+        "--messages",
+        "10",
+        "--warmup",
+        "5",
+        "--sessions",
+        "3",
+        "--per-session",
+        "3",
+        "--calls-per-user",
+        "1",
+        timeout_s=240,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    [line] = proc.stdout.splitlines()
-    out = json.loads(line)
     assert out["bench"] == "chat_turn"
     assert (out["answered"], out["errors"]) == (10, 0)
     assert out["overhead_p95_ms"] > 0 and out["model_p50_ms"] > 0

@@ -2,29 +2,11 @@
 embedded PostgreSQL: every debit and every call billed exactly once, every figure present
 (the timing targets are the benches' business, not a test's)."""
 
-import json
-import subprocess
-import sys
-from typing import Any
-
-from tests.conftest import REPO_ROOT
-
-
-def _bench(*args: str) -> list[dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+from tests.bench.helpers import run_bench
 
 
 def test_ledger_bench_tiny_run() -> None:
-    out = _bench("bench/ledger.py", "--debits", "400", "--pgbench-seconds", "2")
+    out = run_bench("bench/ledger.py", "--debits", "400", "--pgbench-seconds", "2")
     runs = [r for r in out if r["bench"] == "ledger"]
     assert sorted((r["api"], r["mode"]) for r in runs) == [
         ("ledger.debit + commit", "hot"),
@@ -44,7 +26,7 @@ def test_ledger_bench_tiny_run() -> None:
 
 
 def test_webhooks_bench_tiny_run() -> None:
-    [out] = _bench("bench/webhooks.py", "--callbacks", "400", "--clients", "8")
+    [out] = run_bench("bench/webhooks.py", "--callbacks", "400", "--clients", "8")
     assert out["bench"] == "webhooks"
     assert (out["callbacks"], out["non_200"], out["billing_errors"]) == (400, 0, 0)
     assert out["calls"] > 0 and out["stored_results"]["settled"] == out["calls"]

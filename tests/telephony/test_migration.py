@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Iterator
 
 import psycopg
+import pytest
 from alembic import command
+from sqlalchemy.engine import URL
 
 from core import migrate
-from core.db import sqlalchemy_url
+from tests.conftest import empty_database
 
 TABLES = {"contacts", "consent_records", "dnc_entries", "compliance_decisions", "call_attempts"}
 
@@ -29,31 +31,30 @@ def _functions(url: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_0009_upgrade_downgrade_upgrade(pg_server_url):
-    name = f"klosesales_mig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy_url(pg_server_url).set(database=name)
-    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url, "0009")
-        assert migrate.current_revision(url) == "0009"
-        assert _tables(libpq) >= TABLES
-        assert "consent_records_guard" in _functions(libpq)
+@pytest.fixture
+def empty(pg_server_url: str) -> Iterator[tuple[URL, str]]:
+    """A database of its own with no schema yet: its URL, and the same for libpq."""
+    with empty_database(pg_server_url, "klosesales_mig") as url:
+        yield url, url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-        command.downgrade(migrate.alembic_config(url), "0008")
-        assert migrate.current_revision(url) == "0008"
-        assert not (_tables(libpq) & TABLES)
-        assert "consent_records_guard" not in _functions(libpq)
-        assert "forbid_change" in _functions(libpq)  # 0008's, still used by 0008's tables
-        assert "audit_events" in _tables(libpq)
 
-        migrate.upgrade(url)
-        assert _tables(libpq) >= TABLES
-        assert migrate.is_up_to_date(url)
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def test_0009_upgrade_downgrade_upgrade(empty):
+    url, libpq = empty
+    migrate.upgrade(url, "0009")
+    assert migrate.current_revision(url) == "0009"
+    assert _tables(libpq) >= TABLES
+    assert "consent_records_guard" in _functions(libpq)
+
+    command.downgrade(migrate.alembic_config(url), "0008")
+    assert migrate.current_revision(url) == "0008"
+    assert not (_tables(libpq) & TABLES)
+    assert "consent_records_guard" not in _functions(libpq)
+    assert "forbid_change" in _functions(libpq)  # 0008's, still used by 0008's tables
+    assert "audit_events" in _tables(libpq)
+
+    migrate.upgrade(url)
+    assert _tables(libpq) >= TABLES
+    assert migrate.is_up_to_date(url)
 
 
 def _arity(url: str, function: str) -> list[int]:
@@ -64,21 +65,13 @@ def _arity(url: str, function: str) -> list[int]:
     return [row[0] for row in rows]
 
 
-def test_0019_upgrade_downgrade_upgrade(pg_server_url):
+def test_0019_upgrade_downgrade_upgrade(empty):
     """One `call_status_apply` at each revision: 0015's eight arguments, 0019's ten."""
-    name = f"klosesales_mig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy_url(pg_server_url).set(database=name)
-    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url, "0019")
-        assert _arity(libpq, "call_status_apply") == [10]
-        command.downgrade(migrate.alembic_config(url), "0018")
-        assert _arity(libpq, "call_status_apply") == [8]
-        migrate.upgrade(url)
-        assert _arity(libpq, "call_status_apply") == [10]
-        assert migrate.is_up_to_date(url)
-    finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url, libpq = empty
+    migrate.upgrade(url, "0019")
+    assert _arity(libpq, "call_status_apply") == [10]
+    command.downgrade(migrate.alembic_config(url), "0018")
+    assert _arity(libpq, "call_status_apply") == [8]
+    migrate.upgrade(url)
+    assert _arity(libpq, "call_status_apply") == [10]
+    assert migrate.is_up_to_date(url)
