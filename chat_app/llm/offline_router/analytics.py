@@ -53,13 +53,19 @@ _DIMENSION_CUES = (
     (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),
 )  # fmt: skip
 
+# What ends 'for Jenna' as a rep: 'for Jenna's calls', 'for Jenna?', 'for Jenna this week'.
+_FOR_REP_END = (
+    r"\s*(?:calls?\b|[?.!,]|$"
+    r"|(?=\s+(?:this|last|today|yesterday|in|since|for|during|over|from|between|so far)\b))"
+)
+
 _REP = re.compile(
     r"\b(?:did|has|have)\s+(?P<a>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)\s+"
     r"(?:make|made|place|placed|do|done|have|had|get|got|log|logged|book|booked|burn|burned|burnt"
     r"|spend|spent|use|used|talk|talked|connect|connected)\b"
-    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?\s*(?:calls?\b|[?.!,]|$"
-    r"|(?=\s+(?:this|last|today|yesterday|in|since|for|during|over|from|between|so far)\b))"
-    r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
+    r"|\bfor (?:rep\s+)?(?P<b>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)(?:'s)?"
+    + _FOR_REP_END
+    + r"|\b(?P<c>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)'s\s+(?:calls|connect|talk|average|numbers"
     r"|stats|outcomes|objections)\b"
 )
 
@@ -84,10 +90,7 @@ _LOWER_REPS = (
         rf"\b(?:did|has|have)\s+{LOWER_RUN}\s+(?:make|made|place|placed|do|done|have|had|get"
         rf"|got|log|logged|book|booked|burn|burned|spend|spent|use|used|talk|talked|connect)\b"
     ),
-    re.compile(
-        rf"\bfor (?:rep\s+)?{LOWER_RUN}(?:['’]s)?\s*(?:calls?\b|[?.!,]|$|(?=\s+(?:this|last|today"
-        rf"|yesterday|in|since|for|during|over|from|between|so far)\b))"
-    ),
+    re.compile(rf"\bfor (?:rep\s+)?{LOWER_RUN}(?:['’]s)?" + _FOR_REP_END),
     re.compile(rf"^\s*{LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits)\b)"),
 )
 

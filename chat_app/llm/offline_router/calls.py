@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chat_app.llm.offline_router.dates import NUMBERS
+from chat_app.llm.offline_router.dates import COUNT_WORDS, count_in
 from chat_app.llm.offline_router.entities import (
     CALL_ID,
     LOWER,
@@ -29,11 +29,16 @@ POLITE = (
     r"|get (?:the )?(?:ai|agent|assistant|bot) to),?\s+)*"
 )
 
+# What follows 'call' when it is a noun, not an order: 'call history', 'call summary'.
+CALL_NOUNS = (
+    r"history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
+    r"|insights?|details|notes|recap|outcome|analytics|count|report"
+)
+
 # An order to place a call, on the normalised message.
 ORDER_TO_CALL = (
     r"^ " + POLITE + r"(?:(?:call|ring|phone|dial|buzz)(?: up)? "
-    r"(?!(?:history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
-    r"|insights?|details|notes|recap|outcome|analytics|count|report)\b)"
+    r"(?!(?:" + CALL_NOUNS + r")\b)"
     r"|give .+? a (?:quick )?(?:call|ring|buzz)\b"
     r"|(?:place|make|start|launch|begin|kick off|initiate|trigger|set up|arrange|line up"
     r"|fire off|do) (?:a|an) (?:(?:new|quick|phone|outbound|short|ai) )*call\b"
@@ -250,20 +255,26 @@ _STATUSES = {
 
 _CALL_COUNT = re.compile(
     r"\b(?:(?:last|latest|recent|past|previous|top|first)\s+(?P<a>\d{1,3}|[a-z]+)(?:\s+\w+)?"
-    r"\s+calls|(?P<b>\d{1,3}|" + "|".join(NUMBERS) + r")\s+(?:most\s+)?(?:recent|latest|last)"
+    r"\s+calls|(?P<b>\d{1,3}|" + COUNT_WORDS + r")\s+(?:most\s+)?(?:recent|latest|last)"
     r"(?:\s+\w+)?\s+calls)\b"
 )
+
+
+def _limit(count: re.Match[str] | None, *, most: int) -> int | None:
+    """The count a `_CALL_COUNT` / `_HIT_COUNT` match asks for, if it is 1..`most`."""
+    if count is None:
+        return None
+    limit = count_in((count.group("a") or count.group("b")).lower())
+    return limit if limit and 0 < limit <= most else None
 
 
 def list_calls_args(text: str) -> dict[str, Any]:
     lowered = text.lower()
     args: dict[str, Any] = {}
     count = _CALL_COUNT.search(lowered) or _HIT_COUNT.search(lowered)
-    if count:
-        word = count.group("a") or count.group("b")
-        limit = int(word) if word.isdigit() else NUMBERS.get(word)
-        if limit and 0 < limit <= 100:
-            args["limit"] = limit
+    limit = _limit(count, most=100)
+    if limit:
+        args["limit"] = limit
     for cue, status in _STATUSES.items():
         if re.search(rf"\b{cue}\b", lowered):
             args["status"] = status
@@ -378,14 +389,10 @@ def search_args(text: str) -> dict[str, Any]:
         before = [n for n in person_names(text) if n[2] <= said_at]
         if before:
             args["contact"] = before[0][0]
-    found = {"query": args["query"], **({"contact": args["contact"]} if "contact" in args else {})}
-    hits = _HIT_COUNT.search(text)
-    if hits:
-        word = (hits.group("a") or hits.group("b")).lower()
-        limit = int(word) if word.isdigit() else NUMBERS.get(word)
-        if limit and 0 < limit <= 50:
-            found["limit"] = limit
-    return found
+    limit = _limit(_HIT_COUNT.search(text), most=50)
+    if limit:
+        args["limit"] = limit
+    return args
 
 
 # 'anyone who raised …', 'customers that mentioned …': who, before what was said.

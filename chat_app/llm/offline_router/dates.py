@@ -11,7 +11,14 @@ from datetime import date, timedelta
 
 from core.words import NUMBER_WORDS
 
-NUMBERS = NUMBER_WORDS
+# Counts written in words or digits: 'the last ten calls', 'last 3 weeks'.
+COUNT_WORDS = "|".join(NUMBER_WORDS)
+
+
+def count_in(word: str) -> int | None:
+    """The number a count word or digits stand for (None: not a count)."""
+    return int(word) if word.isdigit() else NUMBER_WORDS.get(word)
+
 
 _MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
@@ -65,7 +72,7 @@ def obtained_at(text: str, today: date) -> str | None:
         found = today - timedelta(days=1)
     elif match.group("ago"):
         word = match.group("ago")
-        count = int(word) if word.isdigit() else NUMBERS.get(word, 1)
+        count = count_in(word) or 1
         found = today - timedelta(days=count * (7 if match.group("unit").startswith("w") else 1))
     elif match.group("weekday"):
         back = (today.weekday() - _WEEKDAYS[match.group("weekday")]) % 7 or 7
@@ -111,7 +118,7 @@ _DAY_SPAN = re.compile(
 _SINCE_NUMERIC = re.compile(r"\b(?:since|from|after)\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 
 _LAST_N = re.compile(
-    r"\b(?:last|past|previous)\s+(\d{1,3}|" + "|".join(NUMBERS) + r")\s+(day|week|month)s?\b"
+    r"\b(?:last|past|previous)\s+(\d{1,3}|" + COUNT_WORDS + r")\s+(day|week|month)s?\b"
 )
 
 _PAST_UNIT = re.compile(r"\b(?:the )?past (day|week|month|year)\b")
@@ -194,7 +201,7 @@ def period_named(text: str, today: date) -> str | None:
         if first:
             return f"{first}..{today}"
     if match := _LAST_N.search(lowered):
-        count = NUMBERS.get(match.group(1)) or int(match.group(1))
+        count = NUMBER_WORDS.get(match.group(1)) or int(match.group(1))
         return f"last {count} {match.group(2)}{'s' if count != 1 else ''}"
     if match := _PAST_UNIT.search(lowered):
         return {"day": "today", "week": "last 7 days", "month": "last 30 days"}.get(

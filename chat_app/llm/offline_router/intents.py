@@ -18,7 +18,7 @@ from chat_app.llm.offline_router.calls import (
     search_args,
 )
 from chat_app.llm.offline_router.contacts import consent_args, contact_args
-from chat_app.llm.offline_router.dates import NUMBERS
+from chat_app.llm.offline_router.dates import COUNT_WORDS
 from chat_app.llm.offline_router.entities import Extractor, text_only
 
 THRESHOLD = 0.5
@@ -613,11 +613,11 @@ INTENTS: tuple[Intent, ...] = (
             (r" (?:every|all|each) (?:the )?calls? (?:we|i)(?:'ve| have)? (?:made|placed) ", 1.2),
             (
                 r" (?:last|latest|recent|past|previous|top|first) (?:\d{1,3}|"
-                + "|".join(NUMBERS)
+                + COUNT_WORDS
                 + r")(?: \w+)? calls ",
                 1.0,
             ),
-            (r" (?:\d{1,3}|" + "|".join(NUMBERS) + r") (?:most )?(?:recent|latest) calls ", 1.0),
+            (r" (?:\d{1,3}|" + COUNT_WORDS + r") (?:most )?(?:recent|latest) calls ", 1.0),
             (
                 r" (?:show|list|see|view|display)(?: me)?(?: all)?(?: my| our| the)?"
                 r"(?: [\w']+)? calls ",

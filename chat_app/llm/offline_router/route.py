@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from chat_app.llm.offline_router.billing import catalog_packages, package_named
-from chat_app.llm.offline_router.calls import POLITE, QUOTED
+from chat_app.llm.offline_router.calls import CALL_NOUNS, POLITE, QUOTED
 from chat_app.llm.offline_router.dates import period_named
 from chat_app.llm.offline_router.entities import PHONE
 from chat_app.llm.offline_router.intents import INTENTS, THRESHOLD, Intent
@@ -59,8 +59,7 @@ _ONE_CALL = re.compile(
 # 'Maria asked for a callback. Call her and …': an order to call opening any sentence.
 _SENTENCE_ORDER_TO_CALL = re.compile(
     r"(?:^|[.!?;]\s+|[—–]\s*)(?:please\s+|pls\s+|now\s+)?(?:call|ring|phone|dial)\s+"
-    r"(?!(?:history|status|log|logs|list|transcript|transcripts|summary|recording|stats|volume"
-    r"|insights?|details|notes|recap|outcome|outcomes|analytics|count|report)\b)",
+    r"(?!(?:" + CALL_NOUNS + r"|outcomes)\b)",
     re.IGNORECASE,
 )
 
@@ -156,7 +155,11 @@ def route(text: str, available_tools: frozenset[str], *, today: date | None = No
     whole = f" {_normalise(text)} "
     padded = whole if scored is text else f" {_normalise(scored)} "
     # What no tool does is refused whether it is the whole message or its last clause.
-    if not padded.strip() or _UNSUPPORTED.search(whole) or _UNSUPPORTED.search(padded):
+    if (
+        not padded.strip()
+        or _UNSUPPORTED.search(whole)
+        or (padded is not whole and _UNSUPPORTED.search(padded))
+    ):
         return None
     day = today or datetime.now(UTC).date()
     found = _signals(scored, padded, day)
