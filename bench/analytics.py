@@ -43,6 +43,7 @@ if str(REPO_ROOT) not in sys.path:
 from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
     and_dispose,
     bench_database,
+    busy_pct,
     emit,
     machine_cpu,
     percentile,
@@ -284,12 +285,11 @@ def main(argv: list[str] | None = None) -> int:
             "contacts": args.contacts, "reps": args.reps, "load_s": round(load_s, 1),
         })  # fmt: skip
 
-        busy0, total0 = machine_cpu()
+        before = machine_cpu()
         p95s = asyncio.run(and_dispose(db, time_questions(db, actor, args, args.calls)))
-        busy1, total1 = machine_cpu()
         # The whole machine's CPU while the questions ran, this bench (client and server:
         # about one core of two, so ~50 %) included; well above that, something else ran.
-        busy = round(100 * (busy1 - busy0) / (total1 - total0), 1) if total1 > total0 else 0.0
+        busy = busy_pct(before, machine_cpu())
         emit({
             "bench": "analytics_summary", "calls_total": args.calls,
             "worst_p95_ms": round(max(p95s), 1), "target_p95_ms": TARGET_P95_MS,

@@ -115,12 +115,17 @@ def machine_cpu() -> tuple[float, float]:
     return busy, total
 
 
+def busy_pct(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The whole machine's busy share (%) between two `machine_cpu()` readings."""
+    (b0, t0), (b1, t1) = before, after
+    return round(100 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
+
+
 def background_cpu_pct(seconds: float = 1.0) -> float:
     """How busy the machine is before we start (other processes skew the figures)."""
-    b0, t0 = machine_cpu()
+    before = machine_cpu()
     time.sleep(seconds)
-    b1, t1 = machine_cpu()
-    return round(100 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
+    return busy_pct(before, machine_cpu())
 
 
 def free_port() -> int:

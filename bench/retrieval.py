@@ -57,6 +57,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.harness import (  # noqa: E402  (the path above makes `bench` importable)
     bench_database,
+    busy_pct,
     emit,
     machine_cpu,
     percentile,
@@ -282,7 +283,7 @@ async def time_searches(
 
     latencies: list[float] = []
     returned: list[int] = []
-    busy0, total0 = machine_cpu()
+    before = machine_cpu()
     for i, (actor, query) in enumerate(cases):
         t0 = time.perf_counter()
         async with db.session() as session:
@@ -291,14 +292,14 @@ async def time_searches(
         if i >= warmup:
             latencies.append(elapsed)
             returned.append(len(hits))
-    busy1, total1 = machine_cpu()
+    busy = busy_pct(before, machine_cpu())
     latencies.sort()
     p95 = percentile(latencies, 95)
     record = {
         "bench": "retrieval_search", "scope": name, "k": 10, "runs": len(latencies),
         "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(p95, 1),
         "max_ms": round(latencies[-1], 1), "min_hits": min(returned),
-        "machine_cpu_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+        "machine_cpu_pct": busy,
         "target_p95_ms": TARGET_P95_MS, "within_target": p95 <= TARGET_P95_MS,
     }  # fmt: skip
     emit(record)

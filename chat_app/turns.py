@@ -149,7 +149,7 @@ async def _open_thread(
             select(AssistantThread.user_id).where(AssistantThread.id == thread_id)
         )
         # Someone else's thread is reported exactly like a missing one.
-        if owner is None or owner != actor.user_id:
+        if owner != actor.user_id:
             raise NotFound("No such conversation.")
         return thread_id
     created: uuid.UUID | None = await session.scalar(

@@ -472,13 +472,6 @@ def _units(columns: Sequence[str]) -> dict[str, str]:
     return {c: units.get(c, "s" if c.endswith("_s") else "calls") for c in columns}
 
 
-def _buckets(query: Query) -> list[Cell]:
-    """Every bucket of a time dimension (or hour of day) in the period, in order."""
-    if query.dimension == "hour_of_day":
-        return list(range(24))
-    return list(_time_buckets(query))
-
-
 def _time_buckets(query: Query) -> list[date]:
     """The first day of every day, week or month bucket of the period, in order."""
     zone = query.zone
@@ -525,13 +518,17 @@ async def run(session: AsyncSession, actor: Actor, query: Query) -> Table:
             query.period_start, query.period_end, query.tz, _units(metric_columns),
         )  # fmt: skip
     by_key: dict[Any, dict[str, Any]] = {r["dim"]: r for r in fetched}
-    if query.dimension in TIME_DIMENSIONS:  # bucket numbers (from 1) → the buckets' days
-        days = _time_buckets(query)
-        by_key = {days[number - 1]: r for number, r in by_key.items()}
     keyed: list[tuple[Cell, list[Cell]]]
     if query.dimension in TIME_DIMENSIONS or query.dimension == "hour_of_day":
+        # Every bucket of the period, in order, empty ones too: a time bucket comes back
+        # as its number (from 1, width_bucket), shown as its first day; an hour as itself.
+        buckets: list[tuple[int, Cell]] = (
+            [(hour, hour) for hour in range(24)]
+            if query.dimension == "hour_of_day"
+            else list(enumerate(_time_buckets(query), 1))
+        )
         zeros = _zeros(query)
-        keyed = [(b, _figures(query, by_key.get(b, zeros))) for b in _buckets(query)]
+        keyed = [(cell, _figures(query, by_key.get(key, zeros))) for key, cell in buckets]
     else:
         labels: dict[Any, str] = {}
         if query.dimension == "rep":
