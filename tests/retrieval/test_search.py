@@ -16,9 +16,10 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from accounts.models import Role
 from accounts.service import Actor
@@ -33,7 +34,7 @@ from retrieval.indexing import (
     tenant_index_name,
     tenant_text_index_name,
 )
-from retrieval.models import TranscriptChunk
+from retrieval.models import TranscriptChunk, tenant_predicate
 from retrieval.search import Scope, SearchInputError, Tuning
 from telephony.models import Call
 from tests.accounts.helpers import make_member
@@ -473,13 +474,6 @@ async def test_words_in_too_many_chunks_are_not_ranked(
 # --- the vector leg's strategy and its exact search ------------------------------------------
 
 
-def test_the_default_tuning() -> None:
-    """Measured at full size (bench/retrieval.py): narrow scopes up to 20k rows are
-    searched exactly, and hnsw.ef_search never goes below 200 (recall@10 0.94 → 0.97)."""
-    assert Tuning().exact_max_rows == retrieval.EXACT_MAX_ROWS == 20_000
-    assert Tuning().min_ef_search == retrieval.MIN_EF_SEARCH == 200
-
-
 async def test_a_rep_in_an_indexed_workspace_is_searched_exactly_below_the_threshold(
     db: Database, big_tenant: BigTenant
 ) -> None:
@@ -622,27 +616,43 @@ async def test_the_text_leg_of_a_large_workspace_can_use_its_own_gin_index(
 ) -> None:
     """The workspace is written as the partial index's predicate (a literal): with a bound
     parameter a prepared statement's generic plan could not use it."""
-    tsquery = retrieval.tsquery_sql("alpha1 alpha2", ["alpha1", "alpha2"])
-    assert tsquery is not None
-    expression, tparams = tsquery
     scope = Scope(big_tenant.manager.workspace_id)
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "ts_rank_cd" in statement:
+            sent.append((statement, params))
+
+    engine = db.engine().sync_engine
     async with db.session() as session:
-        assert await retrieval.tenant_index(session, scope.workspace_id) is not None
+        index = await retrieval.tenant_index(session, scope.workspace_id)
+        assert index is not None
         assert await retrieval.tenant_index(session, tenants.rep1.workspace_id) is None
-        where, params = scope.where(literal_workspace=True)
-        assert ":ws" not in where and params == {}
-        statement = retrieval.text_statement(where, expression)
-        # The test table is tiny, so the planner would rather read the workspace's 600
-        # rows through the btree: take that (and a scan) away, in this transaction only.
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            leg = await retrieval.text_leg(session, scope, "alpha1 alpha2", 30, index=index)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        # What the leg sent names the workspace as the index's own predicate, unbound.
+        [(statement, params)] = sent
+        assert tenant_predicate(scope.workspace_id, "t.") in statement
+        assert "ws" not in params
+        # And the planner serves exactly that statement from the workspace's GIN index.
+        # The test table is tiny, so it would rather read the workspace's 600 rows through
+        # the btree: take that (and a scan) away, in this transaction only.
         await session.execute(text("DROP INDEX ix_transcript_chunks_workspace"))
         await session.execute(text("SET LOCAL enable_seqscan = off"))
-        explain = text("EXPLAIN " + statement.text)
-        plan = "\n".join((await session.scalars(explain, {**tparams, "n": 30})).all())
-        assert tenant_text_index_name(scope.workspace_id) in plan
-        ids = (await session.scalars(statement, {**tparams, "n": 30})).all()
+        connection = await session.connection()
+        plan = (await connection.exec_driver_sql("EXPLAIN " + statement, params)).scalars().all()
+        assert tenant_text_index_name(scope.workspace_id) in "\n".join(plan)
+        # Same rows as the statement with the workspace bound as a parameter.
+        tsquery = retrieval.tsquery_sql("alpha1 alpha2", ["alpha1", "alpha2"])
+        assert tsquery is not None
+        expression, tparams = tsquery
         bound, bparams = scope.where()
         same = retrieval.text_statement(bound, expression)
-        assert ids and ids == (await session.scalars(same, {**bparams, **tparams, "n": 30})).all()
+        assert leg.ids
+        assert leg.ids == (await session.scalars(same, {**bparams, **tparams, "n": 30})).all()
         await session.rollback()
     # A rep of that workspace still sees only their own rows through the text leg.
     async with db.session() as session:

@@ -8,7 +8,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from accounts.models import Role
 from billing import ledger
 from billing.models import CreditHold, LedgerEntry
 from core.db import Database
-from telephony import callbacks, calls
+from telephony import calls
 from telephony.compliance import Reason
 from telephony.jobs import reconcile_calls
 from telephony.models import (
@@ -264,54 +263,6 @@ async def test_a_lost_final_callback_is_settled_by_reconciliation(db, telephony)
     # A second round finds nothing left to do.
     again = await reconcile_calls(db, telephony, now=later)
     assert call.id not in [d.call_id for d in again]
-
-
-class _StillGoing:
-    """The carrier's record of every call is 'in-progress', but for the ones in `ended`,
-    which it asks the real (simulated) carrier about."""
-
-    def __init__(self, real: Any, ended: set[str]) -> None:
-        self.real, self.ended = real, ended
-
-    async def fetch_call(self, sid: str) -> dict[str, Any]:
-        if sid in self.ended:
-            record: dict[str, Any] = await self.real.fetch_call(sid)
-            return record
-        return {"sid": sid, "status": "in-progress", "duration": None}
-
-
-async def test_calls_still_going_do_not_crowd_out_a_lost_final_callback(db, telephony):
-    """Reconciliation looks at every overdue call, a page at a time: older calls the
-    carrier still reports as going must not keep a newer ended one from being settled."""
-    rep = await make_member(db, Role.REP)
-    await fund(db, rep.actor.workspace_id, 3000)
-    placed = []
-    for _ in range(3):
-        contact = await add_contact(db, rep.actor)
-        _carrier(telephony).plan_next(
-            contact.phone_e164, Plan(persona="interested", drop_final=True)
-        )
-        call = await calls.place_call(
-            db, rep.actor, contact.id, telephony, purpose=PURPOSE, now=NOON_NY
-        )
-        await _carrier(telephony).wait(call.twilio_sid or "")
-        placed.append(call)
-    await asyncio.sleep(0.3)
-    last = placed[-1]
-    provider = _StillGoing(telephony.provider, ended={last.twilio_sid or ""})
-    later = last.created_at + timedelta(hours=1)
-    done = await callbacks.reconcile(
-        db, provider, ring_timeout_s=30, grace_s=120, now=later, page=1
-    )
-    reconciled = [d.call_id for d in done]
-    assert last.id in reconciled
-    assert not {c.id for c in placed[:-1]} & set(reconciled)
-    settled = await _settled(db, last.id, timeout_s=1)
-    assert settled.status == "completed"
-    for going in placed[:-1]:
-        async with db.session() as session:
-            still = await session.get(Call, going.id)
-            assert still is not None and still.settled_at is None
 
 
 async def test_hanging_up_a_call_in_progress_bills_what_was_used(db, telephony):

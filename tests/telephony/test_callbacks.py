@@ -115,9 +115,9 @@ async def test_an_older_status_does_not_step_back(db):
 # --- reconciliation: the provider's record settles through the same function ------------
 
 
-async def _reconcile(db, recorder: Recorder, call: Call):
+async def _reconcile(db, recorder: Recorder, call: Call, page: int = 100):
     later = call.created_at + timedelta(hours=1)
-    return await reconcile(db, recorder, ring_timeout_s=30, grace_s=120, now=later)
+    return await reconcile(db, recorder, ring_timeout_s=30, grace_s=120, now=later, page=page)
 
 
 async def _money(db, call: Call, workspace_id):
@@ -163,6 +163,25 @@ async def test_a_lost_final_callback_is_settled_from_the_carriers_record(db):
     assert call.id not in [d.call_id for d in await _reconcile(db, recorder, call)]
     _fresh, debits, balance, _stored = await _money(db, call, rep.actor.workspace_id)
     assert debits == [-42_000] and balance.balance_mc == 1_000_000 - 42_000
+
+
+async def test_calls_still_going_do_not_crowd_out_a_lost_final_callback(db):
+    """Reconciliation looks at every overdue call, a page at a time: older calls the
+    carrier still reports as going must not keep a newer ended one from being settled."""
+    recorder = Recorder()
+    placed = [(await _placed(db, recorder=recorder))[1] for _ in range(3)]
+    *going, last = placed
+    for call in going:
+        recorder.records[call.twilio_sid or ""] = {"status": "in-progress", "duration": None}
+    recorder.records[last.twilio_sid or ""] = {"status": "completed", "duration": "42"}
+    done = await _reconcile(db, recorder, last, page=1)
+    reconciled = {d.call_id for d in done}
+    assert last.id in reconciled and not {c.id for c in going} & reconciled
+    async with db.session() as session:
+        settled = await session.get(Call, last.id)
+        still = [await session.get(Call, c.id) for c in going]
+    assert settled is not None and (settled.status, settled.cost_mc) == ("completed", 42_000)
+    assert all(c is not None and c.settled_at is None for c in still)
 
 
 async def test_a_reconciled_unanswered_call_costs_nothing(db):
