@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from billing.paddle import PaymentsProvider
 from billing.paddle.simulated import SimulatedPaddle
 from core.db import Database
+from core.secrets import persistent_secret
 from core.settings import Settings
 
 
@@ -37,10 +37,10 @@ def build_payments(settings: Settings, db: Database) -> Payments:
         )
     else:
         provider = SimulatedPaddle(db)
-    secret = (
-        settings.paddle_webhook_secret.get_secret_value()
-        if settings.paddle_webhook_secret is not None
-        else secrets.token_hex(32)  # simulated: made at start, never leaves the process
+    # Simulated: made once and kept in the data directory, so every process on the same
+    # data signs and checks the simulated checkout's events alike.
+    secret = persistent_secret(
+        settings.data_dir, "sim_paddle_webhook_secret", settings.paddle_webhook_secret
     )
     return Payments(
         provider=provider,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlencode
 
+from core.secrets import persistent_secret
 from core.settings import Settings
 from telephony.twilio import TelephonyProvider
 from telephony.voice.sessions import RelaySessions
@@ -97,10 +97,10 @@ def build_telephony(settings: Settings) -> Telephony:
     else:
         from telephony.simulator.carrier import SimulatedCarrier, parse_odds
 
-        token = (
-            settings.twilio_auth_token.get_secret_value()
-            if settings.twilio_auth_token is not None
-            else secrets.token_hex(32)
+        # Made once and kept in the data directory: every process on the same data
+        # (`serve`, `worker`, `ask`) signs and checks the simulated callbacks alike.
+        token = persistent_secret(
+            settings.data_dir, "sim_twilio_auth_token", settings.twilio_auth_token
         )
         provider = SimulatedCarrier(
             auth_token=token,

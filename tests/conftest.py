@@ -111,10 +111,11 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(
-    database: Database, data_dir: Path, extra_env: dict[str, str] | None = None
+    database: Database, data_dir: Path, extra_env: dict[str, str | None] | None = None
 ) -> Iterator[str]:
     """Run a real `klosesales serve` on a free port against the test database (payments
-    and the chat model simulated) and yield its base URL once /healthz answers."""
+    and the chat model simulated) and yield its base URL once /healthz answers.
+    `extra_env` adds or overrides variables; a value of None removes one."""
     port = _free_port()
     env = {
         **os.environ,
@@ -129,6 +130,7 @@ def serve_app(
         "RATE_LIMIT_IP_MULTIPLIER": "1000",
         **(extra_env or {}),
     }
+    env = {key: value for key, value in env.items() if value is not None}
     env.pop("PADDLE_API_KEY", None)
     env.pop("OPENAI_API_KEY", None)
     log_path = data_dir / "serve.log"
