@@ -125,8 +125,12 @@ def migrate() -> None:
 
 @cli.command()
 def worker() -> None:
-    """Run the job-queue worker alone (when `serve` runs with RUN_WORKER_IN_SERVE=false)."""
-    from chat_app.jobs import build_job_app
+    """Run the job-queue worker alone (when `serve` runs with RUN_WORKER_IN_SERVE=false).
+    It survives database restarts (restarted with backoff); SIGINT or SIGTERM stop it,
+    giving in-flight jobs a few seconds to finish."""
+    import signal
+
+    from chat_app.jobs import JobWorker, build_job_app
     from retrieval.embeddings import build_embedder
     from telephony.provider import build_telephony
 
@@ -136,8 +140,16 @@ def worker() -> None:
         job_app = build_job_app(db, build_telephony(settings), settings, build_embedder(settings))
 
         async def run() -> None:
-            async with job_app.open_async():
-                await job_app.run_worker_async(install_signal_handlers=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                async with job_app.open_async(), JobWorker(job_app):
+                    typer.echo("Klosesales job worker is running", err=True)
+                    await stop.wait()
+            finally:
+                await db.dispose()
 
         asyncio.run(run())
 

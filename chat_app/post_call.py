@@ -20,7 +20,8 @@ from typing import Final
 import procrastinate
 from sqlalchemy import and_, exists, or_, select
 
-from core.db import Database
+from core.db import Database, database_unreachable
+from core.supervisor import Backoff, Supervisor
 from insights.models import CallInsight
 from retrieval.models import TranscriptChunk
 from telephony.models import Call, TranscriptSegment
@@ -36,6 +37,8 @@ INSIGHTS_TASK: Final = "insights:generate_call_insights"
 INDEX_TASK: Final = "retrieval:index_call"
 TASKS: Final = (INSIGHTS_TASK, INDEX_TASK)
 MAX_BATCH: Final = 500  # calls a statement
+QUEUE_BACKOFF: Final = Backoff(initial_s=0.5, max_s=10.0)
+CLOSE_WAIT_S: Final = 15.0  # how long leaving the queue waits for its last batch
 
 
 def _job(app: procrastinate.App, task: str, call_id: uuid.UUID) -> procrastinate.jobs.Job:
@@ -59,27 +62,35 @@ class PostCallQueue:
     its last round in one statement (procrastinate's batch defer): under load a round
     covers dozens of calls, where each settling callback used to wait for two job-queue
     round trips of its own. A batch that meets a job already queued (the sweep got there
-    first) is queued again call by call, skipping that job. What is lost to a crash
-    between `add` and the statement, the sweep queues later. Leaving the context queues
-    what is still pending.
+    first) is queued again call by call, skipping that job.
+
+    The task is supervised (`core.supervisor`): a batch that cannot reach the database
+    is kept and tried again after a backoff, and the task is restarted should anything
+    else end it. A batch refused for another reason is logged and left to the sweep, as
+    is what a crash loses between `add` and the statement. Leaving the context queues
+    what is still pending (one try: what fails then is left to the sweep).
     """
 
-    def __init__(self, app: procrastinate.App) -> None:
+    def __init__(self, app: procrastinate.App, *, backoff: Backoff = QUEUE_BACKOFF) -> None:
         self._app = app
         self._pending: list[uuid.UUID] = []
         self._ready = asyncio.Event()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("post-call queue", self._run, backoff=backoff)
 
     async def __aenter__(self) -> PostCallQueue:
-        self._task = asyncio.create_task(self._run(), name="post-call-queue")
+        self.supervisor.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._closing = True
         self._ready.set()
-        if self._task is not None:
-            await self._task
+        await self.supervisor.join(grace_s=CLOSE_WAIT_S)
+
+    @property
+    def pending(self) -> int:
+        """Calls handed over and not queued yet."""
+        return len(self._pending)
 
     def add(self, call_id: uuid.UUID) -> None:
         self._pending.append(call_id)
@@ -87,7 +98,8 @@ class PostCallQueue:
 
     async def _run(self) -> None:
         while True:
-            await self._ready.wait()
+            if not self._pending:
+                await self._ready.wait()
             self._ready.clear()
             while self._pending:
                 batch = list(dict.fromkeys(self._pending[:MAX_BATCH]))
@@ -105,7 +117,10 @@ class PostCallQueue:
                 for call_id in calls:
                     await after_call(self._app, call_id)
             log.debug("queued post-call work for %d calls", len(calls))
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc) and not self._closing:
+                self._pending[:0] = calls  # kept, in order: tried again after a backoff
+                raise
             log.exception(
                 "post-call work for %d calls could not be queued (the sweep will)", len(calls)
             )

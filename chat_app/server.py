@@ -27,9 +27,10 @@ from accounts.suspension import register_suspend_hook
 from accounts.views import OAuthButton
 from accounts.views import build_router as accounts_router
 from billing.views import build_router as billing_router
+from chat_app import security
 from chat_app.guard import ChatGuard
 from chat_app.history import FILES_PATH
-from chat_app.jobs import build_job_app, run_worker
+from chat_app.jobs import JobWorker, build_job_app
 from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
@@ -42,6 +43,7 @@ from telephony.views import build_router as telephony_router
 log = logging.getLogger(__name__)
 
 CHAT_PATH = "/chat"
+HEALTH_DB_TIMEOUT_S = 3.0  # /healthz reports the database down rather than hang on it
 
 
 def _chainlit_app_root() -> Path:
@@ -64,11 +66,13 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         set_runtime(runtime)
         db.engine(pool_size=settings.db_pool_size)
         job_app = build_job_app(db, runtime.telephony, settings, runtime.embedder)
-        worker: asyncio.Task[None] | None = None
-        async with job_app.open_async(), PostCallQueue(job_app) as post_calls:
-            runtime.post_calls = post_calls
-            if settings.run_worker_in_serve:
-                worker = asyncio.create_task(run_worker(job_app), name="job-worker")
+        # Both run supervised: a database restart ends neither for good (core.supervisor).
+        worker = JobWorker(job_app) if settings.run_worker_in_serve else None
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(job_app.open_async())
+            runtime.post_calls = await stack.enter_async_context(PostCallQueue(job_app))
+            if worker is not None:
+                app.state.job_worker = await stack.enter_async_context(worker)
             # What start-up made (modules, Chainlit, LangChain, models) lives as long as
             # the process: freeze it out of the collector, so a full collection under
             # load walks only what requests allocate, not the whole heap each time.
@@ -78,9 +82,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
                 yield
             finally:
                 runtime.post_calls = None
-                if worker is not None:
-                    worker.cancel()
-                    await asyncio.gather(worker, return_exceptions=True)
+                app.state.job_worker = None
         await runtime.telephony.aclose()
         await runtime.payments.provider.aclose()
         await runtime.otp.aclose()
@@ -91,7 +93,12 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             db.close()
 
     ratelimit.configure(ip_multiplier=settings.rate_limit_ip_multiplier)
-    app = FastAPI(title="Klosesales", version=__version__, lifespan=lifespan)
+    docs = settings.api_docs  # /docs, /redoc and /openapi.json only when enabled
+    app = FastAPI(
+        title="Klosesales", version=__version__, lifespan=lifespan,
+        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )  # fmt: skip
     app.state.runtime = runtime
 
     async def signed_in(request: Request) -> Actor | None:
@@ -151,12 +158,17 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     async def root() -> RedirectResponse:
         return RedirectResponse(CHAT_PATH)
 
+    app.state.job_worker = None
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
+        """The database (503 while it cannot be reached), the job worker of this process
+        (`running`, `last_job_at`; not running here when RUN_WORKER_IN_SERVE is off),
+        the providers."""
         started = time.perf_counter()
         database: dict[str, object]
         try:
-            async with db.session() as session:
+            async with asyncio.timeout(HEALTH_DB_TIMEOUT_S), db.session() as session:
                 await session.execute(text("SELECT 1"))
             database = {
                 "ok": True,
@@ -165,10 +177,18 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             }
         except Exception as exc:  # reported, not raised: this is the health check
             database = {"ok": False, "embedded": db.embedded, "error": type(exc).__name__}
+        job_worker: JobWorker | None = app.state.job_worker
+        worker = (
+            job_worker.status()
+            if job_worker is not None
+            else {"running": False, "last_job_at": None, "in_process": False}
+        )
+        healthy = database["ok"] and (job_worker is None or job_worker.running)
         body = {
-            "status": "ok" if database["ok"] else "degraded",
+            "status": "ok" if healthy else "degraded",
             "version": __version__,
             "database": database,
+            "worker": worker,
             "providers": runtime.providers(),
         }
         return JSONResponse(body, status_code=200 if database["ok"] else 503)
@@ -180,4 +200,10 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     from chainlit.utils import mount_chainlit
 
     mount_chainlit(app=app, target=str(Path(__file__).with_name("app.py")), path=CHAT_PATH)
+    chainlit_html, upload_max_mb = security.secure_chainlit(api_docs=settings.api_docs)
+    # Added last, so they run first: the same-origin check and the security headers.
+    security.install(
+        app.add_middleware, public_base_url=settings.public_base_url, chat_path=CHAT_PATH,
+        chainlit_html=chainlit_html, upload_max_mb=upload_max_mb,
+    )  # fmt: skip
     return app

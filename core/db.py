@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +30,25 @@ from core.errors import DatabaseUnavailable
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How long a function call waits for a pooled connection before it fails (a webhook
+# then answers 5xx and its sender retries): less than Twilio's 15 s request timeout.
+FUNCTION_POOL_TIMEOUT_S = 10.0
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database could not be reached or the
+    connection broke — a restart, an outage — rather than a bad statement."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError | sa_exc.OperationalError):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def sqlalchemy_url(raw: str) -> URL:
@@ -69,6 +89,8 @@ class Database:
         return libpq_url(self.url)
 
     def engine(self, pool_size: int = 10) -> AsyncEngine:
+        """The SQLAlchemy engine. Its pool pings a connection before handing it out, so
+        connections a database restart broke are replaced, not used."""
         if self._engine is None:
             self._engine = create_async_engine(
                 self.url,
@@ -91,7 +113,10 @@ class Database:
     async def function_pool(self) -> AsyncConnectionPool:
         """Plain psycopg connections in autocommit mode, for a database function that is
         a whole unit of work: no ORM session, no pre-ping, no transaction to reset. One
-        connection at start, up to the engine's pool size under load."""
+        connection at start, up to the engine's pool size under load. A connection found
+        broken is discarded on its return; `recover_function_pool` weeds out the idle
+        ones a restart broke. Waiting for a connection fails after
+        `FUNCTION_POOL_TIMEOUT_S` (psycopg_pool.PoolTimeout)."""
         pool = self._functions
         if pool is None:
             pool = self._functions = AsyncConnectionPool(
@@ -100,11 +125,18 @@ class Database:
                 max_size=cast(QueuePool, self.engine().pool).size(),
                 kwargs={"autocommit": True},
                 name="functions",
+                timeout=FUNCTION_POOL_TIMEOUT_S,
                 open=False,
             )
         if pool.closed:  # not opened yet (open() is safe to race: the second waits)
             await pool.open()
         return pool
+
+    async def recover_function_pool(self) -> None:
+        """Check every idle connection of the function pool, replacing the broken ones
+        (after a database restart, all of them)."""
+        if self._functions is not None and not self._functions.closed:
+            await self._functions.check()
 
     async def dispose(self) -> None:
         if self._functions is not None:

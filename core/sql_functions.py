@@ -14,7 +14,8 @@ that was ready, which under load held a hot row for tens of milliseconds — and
 costs a third of the client CPU of an ORM connection's checkout, pre-ping and reset.
 Such a function must be idempotent (by a key it is given): a call whose connection
 turns out to be broken (the server restarted, or closed it while idle) is retried once
-on a fresh one, and may have been applied before the break.
+on a fresh one, after the pool's idle connections are checked, and may have been
+applied before the break.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ async def call_function_alone(db: Database, statement: TextClause, params: dict[
         except psycopg.OperationalError:
             if not driver.broken:
                 raise
+    # The server restarted or dropped idle connections: weed out the pool's other broken
+    # ones too, so the retry (and the calls after it) get a live connection.
     log.warning("a pooled connection was broken: the function call is retried on a fresh one")
+    await db.recover_function_pool()
     async with pool.connection() as driver:
         return await _run(driver, sql, params)
