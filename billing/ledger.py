@@ -373,34 +373,16 @@ async def expire_holds(session: AsyncSession, *, now: datetime | None = None) ->
     return expired
 
 
-async def reverse_chargeback(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    *,
-    amount_mc: int,
-    idempotency_key: str,
-    description: str = "",
-    metadata: dict[str, Any] | None = None,
-) -> LedgerResult:
-    """Give back what a chargeback took (a new lot); pays any chargeback debt first and
-    unfreezes the account once its available balance is back at or above zero."""
-    ws, amount, key = (
-        _workspace(workspace_id),
-        _amount(amount_mc, "amount_mc"),
-        _key(idempotency_key),
-    )
-    row = (
-        await call_function(
-            session,
-            text(
-                "SELECT * FROM ledger_credit(:ws, :key, 'chargeback_reverse', :amount,"
-                " 'chargeback_reverse', NULL, :desc, CAST(:meta AS jsonb))"
-            ),
-            {"ws": ws, "key": key, "amount": amount, "desc": description, "meta": _meta(metadata)},
-        )
-    ).one()
-    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
-    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+ClawbackKind = Literal["refund", "chargeback", "credit_note"]
+ReversalKind = Literal["chargeback_reverse", "credit_note_reverse"]
+CLAWBACK_KINDS: tuple[str, ...] = get_args(ClawbackKind)
+REVERSAL_KINDS: tuple[str, ...] = get_args(ReversalKind)
+
+
+def _grant_entry(value: object) -> int:
+    if type(value) is not int:
+        raise InvalidLedgerArgument("the grant a take-back concerns must be given as its entry id")
+    return value
 
 
 async def claw_back(
@@ -409,25 +391,26 @@ async def claw_back(
     *,
     amount_mc: int,
     idempotency_key: str,
-    kind: Literal["refund", "chargeback"],
-    from_grant_entry: int | None = None,
+    kind: ClawbackKind,
+    from_grant_entry: int,
     description: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> LedgerResult:
-    """Take back credits a purchase bought, from that purchase's own lot first.
+    """Take back credits one purchase bought, from that purchase's own lot first.
 
-    A refund takes at most what is available (`LedgerResult.amount_mc` says how much:
-    the caller records the shortfall). A chargeback takes it all, even below zero, and
-    then freezes the account. `from_grant_entry` is the purchase's grant entry id."""
+    `from_grant_entry` is the purchase's grant entry id. Over all its take-backs a grant
+    loses at most what it granted (migration 0021: its row is locked and its figures
+    read under the account's lock, so concurrent take-backs cannot race past the cap).
+    Within that cap, a refund or a credit note takes at most what is available; a
+    chargeback takes it all, even below zero, and then freezes the account.
+    `LedgerResult.amount_mc` says how much was taken: the caller records the rest."""
     ws, amount, key = (
         _workspace(workspace_id),
         _amount(amount_mc, "amount_mc"),
         _key(idempotency_key),
     )
-    if kind not in ("refund", "chargeback"):
-        raise InvalidLedgerArgument("kind must be refund or chargeback")
-    if from_grant_entry is not None and type(from_grant_entry) is not int:
-        raise InvalidLedgerArgument("from_grant_entry must be an entry id")
+    if kind not in CLAWBACK_KINDS:
+        raise InvalidLedgerArgument(f"kind must be one of {', '.join(CLAWBACK_KINDS)}")
     row = (
         await call_function(
             session,
@@ -441,7 +424,7 @@ async def claw_back(
                 "key": key,
                 "kind": kind,
                 "amount": amount,
-                "grant_entry": from_grant_entry,
+                "grant_entry": _grant_entry(from_grant_entry),
                 "desc": description,
                 "meta": _meta(metadata),
             },
@@ -449,6 +432,62 @@ async def claw_back(
     ).one()
     _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
     return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def reverse_clawback(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    amount_mc: int,
+    idempotency_key: str,
+    kind: ReversalKind,
+    of_grant_entry: int,
+    description: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> LedgerResult:
+    """Give back what chargebacks (`chargeback_reverse`) or credit notes
+    (`credit_note_reverse`) took from one grant, as a new lot: at most what they took
+    and was not given back yet (`LedgerResult.amount_mc`; 0 when nothing is owed). The
+    lot pays any chargeback debt first and unfreezes the account once its available
+    balance is back at or above zero."""
+    ws, amount, key = (
+        _workspace(workspace_id),
+        _amount(amount_mc, "amount_mc"),
+        _key(idempotency_key),
+    )
+    if kind not in REVERSAL_KINDS:
+        raise InvalidLedgerArgument(f"kind must be one of {', '.join(REVERSAL_KINDS)}")
+    row = (
+        await call_function(
+            session,
+            text(
+                "SELECT * FROM ledger_clawback_reverse(:ws, :key, :kind, :amount,"
+                " (SELECT id FROM credit_grants WHERE entry_id = :grant_entry),"
+                " :desc, CAST(:meta AS jsonb))"
+            ),
+            {
+                "ws": ws,
+                "key": key,
+                "kind": kind,
+                "amount": amount,
+                "grant_entry": _grant_entry(of_grant_entry),
+                "desc": description,
+                "meta": _meta(metadata),
+            },
+        )
+    ).one()
+    _raise_for(row.status, key, amount, row.balance_mc, row.held_mc)
+    return LedgerResult(row.status, row.entry_id, row.amount_mc, row.balance_mc, row.held_mc)
+
+
+async def grant_taken_back(session: AsyncSession, grant_entry: int) -> tuple[int, int] | None:
+    """(granted, taken back so far) for the grant made by `grant_entry`, or None."""
+    grant = await session.scalar(
+        select(CreditGrant)
+        .where(CreditGrant.entry_id == _grant_entry(grant_entry))
+        .execution_options(populate_existing=True)
+    )
+    return None if grant is None else (grant.amount_mc, grant.taken_back_mc)
 
 
 # --- reading -----------------------------------------------------------------------

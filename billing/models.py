@@ -67,6 +67,15 @@ class CreditGrant(CreatedAt, Base):
     remaining_mc: Mapped[int] = mapped_column(BigInteger, nullable=False)
     source: Mapped[str] = mapped_column(String(50), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What was taken back for this grant (migration 0021): the sum never exceeds
+    # amount_mc; a reversal lowers its own kind's figure.
+    refunded_mc: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    charged_back_mc: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    credited_back_mc: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+    @property
+    def taken_back_mc(self) -> int:
+        return self.refunded_mc + self.charged_back_mc + self.credited_back_mc
 
 
 class LedgerEntryGrant(Base):

@@ -10,8 +10,10 @@ Applying is idempotent and order-tolerant:
   `transaction.paid` or `transaction.completed`, whichever comes first, and only for a
   transaction we created whose `custom_data`, currency and prices match ours;
 - a transaction's status only moves forward in `occurred_at` order;
-- approved refunds and chargebacks take back what the purchase bought (key
-  `paddle:<adj id>`), `chargeback_reverse` gives it back;
+- approved refunds, chargebacks and credits take back what the purchase bought (key
+  `paddle:<adj id>`), `chargeback_reverse` and `credit_reverse` give back what they
+  took; over all of a transaction's adjustments, what is taken back never exceeds
+  what the transaction granted (the ledger locks the grant and enforces it);
 - anything else is stored and acknowledged.
 Statuses: processed, ignored (nothing to do), flagged (suspicious: no money moved),
 review (refers to something we do not know: no money moved).
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -296,7 +298,18 @@ async def _apply_transaction(session: AsyncSession, event: PaddleEvent) -> Outco
 
 # --- adjustments (refunds, chargebacks) --------------------------------------------
 
-_CLAWBACK_ACTIONS = {"refund": "refund", "chargeback": "chargeback"}
+# Paddle's adjustment actions that take credits back, and those that give them back,
+# as the ledger's kinds. Over all of a transaction's adjustments the ledger takes back
+# at most what the transaction granted (migration 0021).
+_CLAWBACK_ACTIONS: dict[str, ledger.ClawbackKind] = {
+    "refund": "refund",
+    "chargeback": "chargeback",
+    "credit": "credit_note",
+}
+_REVERSAL_ACTIONS: dict[str, ledger.ReversalKind] = {
+    "chargeback_reverse": "chargeback_reverse",
+    "credit_reverse": "credit_note_reverse",
+}
 
 
 def _adjusted_credits(txn: PaddleTransaction, data: dict[str, Any]) -> int:
@@ -366,8 +379,8 @@ async def _apply_adjustment(session: AsyncSession, event: PaddleEvent) -> Outcom
 
     if action in _CLAWBACK_ACTIONS:
         return await _claw_back(session, txn, adj, data, action)
-    if action == "chargeback_reverse":
-        return await _reverse_chargeback(session, txn, adj)
+    if action in _REVERSAL_ACTIONS:
+        return await _reverse(session, txn, adj, data, action)
     return Outcome("processed", f"adjustment action {action} moves no credits")
 
 
@@ -378,59 +391,75 @@ async def _claw_back(
     data: dict[str, Any],
     action: str,
 ) -> Outcome:
+    """Take back what the adjustment concerns, within what the transaction has left to
+    lose (the caller holds the transaction's row lock; the ledger locks the grant and
+    enforces the cap itself). `adj.credits_mc` is what it concerns after the cap,
+    `taken_mc` what was taken, `shortfall_mc` what was already spent."""
     if txn.grant_entry_id is None:
         return Outcome("review", f"{action} {adj.id} on {txn.id}, which granted no credits")
     wanted = _adjusted_credits(txn, data)
-    adj.credits_mc = wanted
     if wanted <= 0:
         return Outcome("processed", f"{action} {adj.id} concerns no whole milli-credits")
+    figures = await ledger.grant_taken_back(session, txn.grant_entry_id)
+    assert figures is not None  # the grant entry's own lot
+    granted, taken_before = figures
+    concerned = min(wanted, granted - taken_before)
+    adj.credits_mc = max(concerned, 0)
+    capped = wanted - adj.credits_mc
+    if adj.credits_mc <= 0:
+        return Outcome(
+            "processed",
+            f"{action} {adj.id}: nothing left to take back, {txn.id} already gave back "
+            f"{credits_label(taken_before)} of {credits_label(granted)}",
+        )
     result = await ledger.claw_back(
         session,
         txn.workspace_id,
-        amount_mc=wanted,
+        amount_mc=adj.credits_mc,
         idempotency_key=f"paddle:{adj.id}",
-        kind="refund" if action == "refund" else "chargeback",
+        kind=_CLAWBACK_ACTIONS[action],
         from_grant_entry=txn.grant_entry_id,
         description=f"{action.capitalize()} of {txn.id}",
         metadata={"transaction_id": txn.id, "adjustment_id": adj.id},
     )
     adj.entry_id = result.entry_id
     adj.taken_mc = -result.amount_mc
-    adj.shortfall_mc = wanted - adj.taken_mc
+    adj.shortfall_mc = adj.credits_mc - adj.taken_mc
     note = f"{action} {adj.id}: took back {credits_label(adj.taken_mc)}"
+    if capped:
+        note += f"; {credits_label(capped)} not taken: earlier adjustments took it back"
     if adj.shortfall_mc:
         note += f"; shortfall {credits_label(adj.shortfall_mc)} (already spent)"
         log.warning("refund shortfall on %s: %s mc already spent", txn.id, adj.shortfall_mc)
     return Outcome("processed", note)
 
 
-async def _reverse_chargeback(
-    session: AsyncSession, txn: PaddleTransaction, adj: PaddleAdjustment
+async def _reverse(
+    session: AsyncSession,
+    txn: PaddleTransaction,
+    adj: PaddleAdjustment,
+    data: dict[str, Any],
+    action: str,
 ) -> Outcome:
-    taken = await session.scalar(
-        select(func.coalesce(func.sum(PaddleAdjustment.taken_mc), 0)).where(
-            PaddleAdjustment.transaction_id == txn.id, PaddleAdjustment.action == "chargeback"
-        )
-    )
-    restored = await session.scalar(
-        select(func.coalesce(func.sum(PaddleAdjustment.credits_mc), 0)).where(
-            PaddleAdjustment.transaction_id == txn.id,
-            PaddleAdjustment.action == "chargeback_reverse",
-            PaddleAdjustment.id != adj.id,
-        )
-    )
-    owed = int(taken or 0) - int(restored or 0)
-    if owed <= 0:
-        return Outcome("review", f"chargeback_reverse {adj.id} without a chargeback to reverse")
-    result = await ledger.reverse_chargeback(
+    """Give back what the transaction's chargebacks (or credits) took and was not given
+    back yet — never more (the ledger caps it at the grant's own figure)."""
+    if txn.grant_entry_id is None:
+        return Outcome("review", f"{action} {adj.id} on {txn.id}, which granted no credits")
+    result = await ledger.reverse_clawback(
         session,
         txn.workspace_id,
-        amount_mc=owed,
+        amount_mc=_adjusted_credits(txn, data),
         idempotency_key=f"paddle:{adj.id}",
-        description=f"Chargeback on {txn.id} reversed",
+        kind=_REVERSAL_ACTIONS[action],
+        of_grant_entry=txn.grant_entry_id,
+        description=f"{action.replace('_', ' ').capitalize()} on {txn.id}",
         metadata={"transaction_id": txn.id, "adjustment_id": adj.id},
     )
+    if result.amount_mc <= 0:
+        return Outcome("review", f"{action} {adj.id} with nothing taken back to reverse")
     adj.entry_id = result.entry_id
-    adj.credits_mc = owed
+    adj.credits_mc = result.amount_mc
     adj.taken_mc = 0
-    return Outcome("processed", f"chargeback on {txn.id} reversed: {credits_label(owed)} back")
+    return Outcome(
+        "processed", f"{action} on {txn.id}: {credits_label(result.amount_mc)} given back"
+    )

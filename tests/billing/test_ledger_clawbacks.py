@@ -135,9 +135,10 @@ async def test_chargeback_goes_below_zero_freezes_and_is_paid_back_by_a_reversal
         await ledger.debit(session, ws, amount_mc=1, idempotency_key=new_key("d"), kind="query")
     await session.rollback()
 
-    back = await ledger.reverse_chargeback(
-        session, ws, amount_mc=5000, idempotency_key=new_key("cbr")
-    )
+    back = await ledger.reverse_clawback(
+        session, ws, amount_mc=5000, idempotency_key=new_key("cbr"),
+        kind="chargeback_reverse", of_grant_entry=bought,
+    )  # fmt: skip
     await session.commit()
     assert back.balance_mc == 1000
     balance = await ledger.get_balance(session, ws)
@@ -194,5 +195,7 @@ async def test_bad_clawback_arguments_are_refused_before_the_database(
 ):
     ws = await make_workspace()
     with pytest.raises(ledger.InvalidLedgerArgument):
-        await ledger.claw_back(session, ws, amount_mc=amount, idempotency_key="k", kind=kind)
+        await ledger.claw_back(
+            session, ws, amount_mc=amount, idempotency_key="k", kind=kind, from_grant_entry=1
+        )
     assert (await ledger.get_balance(session, ws)).balance_mc == 0

@@ -1,20 +1,23 @@
-"""A second hypothesis state machine: purchases, spending, holds, refunds, chargebacks
-and chargeback reversals interleaved, with a model of the balance, the debt and the
-frozen flag. After every step the database must match the model and every ledger
-invariant must hold (balance = Σ entries = Σ lot remainders − debt; available ≥ 0
-unless frozen; every debit backed by lot allocations, a chargeback short by exactly
-the debt)."""
+"""A second hypothesis state machine: purchases, spending, holds, refunds, chargebacks,
+credit notes and their reversals interleaved (any number of them on one purchase),
+with a model of the balance, the debt, the frozen flag and what each purchase lost.
+After every step the database must match the model and every ledger invariant must
+hold (balance = Σ entries = Σ lot remainders − debt; available ≥ 0 unless frozen;
+every debit backed by lot allocations, a chargeback short by exactly the debt; no
+purchase loses more than it granted)"""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from accounts.models import Workspace
@@ -23,7 +26,25 @@ from core.db import Database
 from tests.billing.helpers import assert_invariants, new_key
 
 _DB_URL: URL | None = None
-OPERATIONS = ("buy", "spend", "spend", "hold", "settle", "refund", "chargeback", "reverse")
+OPERATIONS = (
+    "buy", "spend", "spend", "hold", "settle",
+    "refund", "chargeback", "credit_note", "reverse",
+)  # fmt: skip
+
+
+@dataclass
+class Purchase:
+    """One grant and what was taken back for it, by kind (the model of migration 0021)."""
+
+    entry: int
+    amount: int
+    taken: dict[str, int] = field(
+        default_factory=lambda: {"refund": 0, "chargeback": 0, "credit_note": 0}
+    )
+
+    @property
+    def room(self) -> int:
+        return self.amount - sum(self.taken.values())
 
 
 class ClawbackMachine(RuleBasedStateMachine):
@@ -37,8 +58,7 @@ class ClawbackMachine(RuleBasedStateMachine):
         self.debt = 0
         self.frozen = False
         self.held = 0
-        self.purchases: list[tuple[int, int]] = []  # (grant entry id, amount)
-        self.chargebacks: list[int] = []  # amounts taken, not yet reversed
+        self.purchases: list[Purchase] = []
         self.open_holds: list[tuple[int, int]] = []  # (hold id, amount)
 
     async def _workspace(self) -> uuid.UUID:
@@ -63,6 +83,19 @@ class ClawbackMachine(RuleBasedStateMachine):
                 if apply is not None:
                     apply(result)
                 await assert_invariants(s, self.ws)
+                for p in self.purchases:
+                    row = (
+                        await s.execute(
+                            text(
+                                "SELECT amount_mc, refunded_mc, charged_back_mc, credited_back_mc"
+                                " FROM credit_grants WHERE entry_id = :e"
+                            ),
+                            {"e": p.entry},
+                        )
+                    ).one()
+                    assert tuple(row) == (
+                        p.amount, p.taken["refund"], p.taken["chargeback"], p.taken["credit_note"],
+                    ), (row, p)  # fmt: skip
                 balance = await ledger.get_balance(s, self.ws)
                 assert (balance.balance_mc, balance.debt_mc, balance.frozen, balance.held_mc) == (
                     self.balance, self.debt, self.frozen, self.held,
@@ -96,7 +129,7 @@ class ClawbackMachine(RuleBasedStateMachine):
         amount = data.draw(st.integers(1, 5000), label="buy")
 
         def apply(result: Any) -> None:
-            self.purchases.append((result.entry_id, amount))
+            self.purchases.append(Purchase(result.entry_id, amount))
             self._credit(amount)
 
         self.write(
@@ -158,56 +191,76 @@ class ClawbackMachine(RuleBasedStateMachine):
             apply,
         )
 
-    def do_refund(self, data: st.DataObject) -> None:
+    def _purchase(self, data: st.DataObject) -> Purchase | None:
         if not self.purchases:
+            return None
+        return self.purchases[data.draw(st.integers(0, len(self.purchases) - 1))]
+
+    def _take_back(self, data: st.DataObject, kind: str) -> None:
+        """A refund, chargeback or credit note of part or all of one purchase, any
+        number of times: never more than the purchase has left to lose (the cap)."""
+        purchase = self._purchase(data)
+        if purchase is None:
             return
-        entry, amount = self.purchases.pop(data.draw(st.integers(0, len(self.purchases) - 1)))
-        expected_take = min(amount, max(0, self.balance - self.held))
+        asked = data.draw(st.integers(1, purchase.amount), label=f"{kind} amount")
+        take = min(asked, purchase.room)
+        if kind != "chargeback":
+            take = min(take, max(0, self.balance - self.held))
 
         def apply(result: Any) -> None:
-            assert -result.amount_mc == expected_take
-            self.balance -= expected_take
+            assert -result.amount_mc == take, (result, take)
+            if take == 0:
+                return
+            if kind == "chargeback":
+                from_lots = min(take, self.balance + self.debt)
+                self.debt += take - from_lots
+                self.balance -= take
+                if self.balance - self.held < 0:
+                    self.frozen = True
+            else:
+                self.balance -= take
+            purchase.taken[kind] += take
 
         self.write(
             lambda s: ledger.claw_back(
-                s, self.ws, amount_mc=amount, idempotency_key=new_key("refund"),
-                kind="refund", from_grant_entry=entry,
+                s, self.ws, amount_mc=asked, idempotency_key=new_key(kind),
+                kind=kind, from_grant_entry=purchase.entry,
             ),
             apply,
         )  # fmt: skip
+
+    def do_refund(self, data: st.DataObject) -> None:
+        self._take_back(data, "refund")
 
     def do_chargeback(self, data: st.DataObject) -> None:
-        if not self.purchases:
+        self._take_back(data, "chargeback")
+
+    def do_credit_note(self, data: st.DataObject) -> None:
+        self._take_back(data, "credit_note")
+
+    def do_reverse(self, data: st.DataObject) -> None:
+        """Give back at most what chargebacks (or credit notes) took from a purchase."""
+        purchase = self._purchase(data)
+        if purchase is None:
             return
-        entry, amount = self.purchases.pop(data.draw(st.integers(0, len(self.purchases) - 1)))
+        kind = data.draw(st.sampled_from(["chargeback_reverse", "credit_note_reverse"]))
+        of = kind.removesuffix("_reverse")
+        asked = data.draw(st.integers(1, purchase.amount), label="reverse amount")
+        give = min(asked, purchase.taken[of])
 
         def apply(result: Any) -> None:
-            assert result.amount_mc == -amount
-            from_lots = min(amount, self.balance + self.debt)
-            self.debt += amount - from_lots
-            self.balance -= amount
-            if self.balance - self.held < 0:
-                self.frozen = True
-            self.chargebacks.append(amount)
+            assert result.amount_mc == give, (result, give)
+            if give:
+                self._credit(give)
+                purchase.taken[of] -= give
 
         self.write(
-            lambda s: ledger.claw_back(
-                s, self.ws, amount_mc=amount, idempotency_key=new_key("cb"),
-                kind="chargeback", from_grant_entry=entry,
+            lambda s: ledger.reverse_clawback(
+                s, self.ws, amount_mc=asked, idempotency_key=new_key("rev"),
+                kind=kind, of_grant_entry=purchase.entry,
             ),
             apply,
         )  # fmt: skip
-
-    def do_reverse(self, data: st.DataObject) -> None:
-        if not self.chargebacks:
-            return
-        amount = self.chargebacks.pop()
-        self.write(
-            lambda s: ledger.reverse_chargeback(
-                s, self.ws, amount_mc=amount, idempotency_key=new_key("cbr")
-            ),
-            lambda _: self._credit(amount),
-        )
 
 
 def test_clawback_state_machine(database: Database) -> None:

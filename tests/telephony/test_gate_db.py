@@ -249,9 +249,10 @@ async def test_frozen_credits_after_a_chargeback(db):
         await ledger.debit(
             session, ws, amount_mc=60_000, idempotency_key=f"test:{uuid.uuid4()}", kind="call"
         )
+        bought = [e.id for e in await ledger.recent_entries(session, ws) if e.kind == "grant"]
         await ledger.claw_back(
             session, ws, amount_mc=100_000, idempotency_key=f"test:{uuid.uuid4()}",
-            kind="chargeback",
+            kind="chargeback", from_grant_entry=bought[0],
         )  # fmt: skip
         await session.commit()
         assert (await ledger.get_balance(session, ws)).frozen
