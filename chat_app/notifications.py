@@ -25,6 +25,7 @@ from billing import ledger
 from billing.models import CreditGrant
 from billing.money import credits_label
 from chat_app.models import ChatNotification
+from core.markdown import md_escape
 from insights.models import CallInsight
 from telephony.models import Call, Contact
 from telephony.progress import progress_line
@@ -52,11 +53,11 @@ async def _claim(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
 def call_ended_text(call: Call, contact_name: str, insight: CallInsight | None) -> str:
     lines = [f"**{progress_line(call, contact_name)}**"]
     if insight is not None:
-        lines.append(f"Summary (AI-generated, may be inaccurate): {insight.summary}")
+        lines.append(f"Summary (AI-generated, may be inaccurate): {md_escape(insight.summary)}")
         if insight.objections:
             lines.append("Objections: " + ", ".join(insight.objections) + ".")
         if insight.next_steps:
-            lines.append("Next steps: " + "; ".join(insight.next_steps) + ".")
+            lines.append("Next steps: " + "; ".join(map(md_escape, insight.next_steps)) + ".")
     else:
         lines.append("The summary isn't ready yet: ask me for it in a minute.")
     return "\n\n".join(lines)

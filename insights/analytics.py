@@ -27,8 +27,6 @@ zone; time dimensions list every bucket of the period, empty ones as zeros.
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 import re
 import uuid
 from collections.abc import Sequence
@@ -57,7 +55,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from accounts.models import Role, User
 from accounts.service import Actor
+from core.csv_safe import write_csv
 from core.errors import KloseError
+from core.markdown import md_escape
 from insights.models import CallInsight
 from telephony.access import visible_contacts
 from telephony.models import Call, Contact
@@ -564,12 +564,9 @@ def _text(cell: Cell) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """The table as CSV (header row first); empty cells for figures that do not apply."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows([_text(c) for c in row] for row in table.rows)
-    return out.getvalue()
+    """The table as CSV (header row first); empty cells for figures that do not apply,
+    and text a spreadsheet would run as a formula neutralised (core.csv_safe)."""
+    return write_csv(table.columns, table.rows)
 
 
 def to_markdown(table: Table) -> str:
@@ -580,11 +577,16 @@ def to_markdown(table: Table) -> str:
     rates = {i for i, c in enumerate(table.columns) if c.endswith("_rate")}
     body = [
         "| "
-        + " | ".join((_percent(c) if i in rates else _text(c)) or "–" for i, c in enumerate(row))
+        + " | ".join((_percent(c) if i in rates else _md_cell(c)) or "–" for i, c in enumerate(row))
         + " |"
         for row in table.rows
     ]
     return "\n".join([head, rule, *body])
+
+
+def _md_cell(cell: Cell) -> str:
+    """A cell for the Markdown table: text (company, rep, outcome) escaped, figures as is."""
+    return md_escape(cell) if isinstance(cell, str) else _text(cell)
 
 
 def _percent(cell: Cell) -> str:

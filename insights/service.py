@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.service import Actor
 from core.db import Database
 from core.errors import NotFound
+from core.markdown import md_escape
 from insights.extract import (
     LABEL,
     OBJECTION_LABELS,
@@ -129,10 +130,10 @@ def describe(insight: CallInsight) -> str:
         else insight.generator.replace("openai:", "model ")
     )
     objections = ", ".join(OBJECTION_LABELS.get(o, o) for o in insight.objections) or "none"
-    steps = "\n".join(f"- {s}" for s in insight.next_steps) or "- none"
+    steps = "\n".join(f"- {md_escape(s)}" for s in insight.next_steps) or "- none"
     return (
         f"{LABEL} ({source}).\n\n"
-        f"{insight.summary}\n\n"
+        f"{md_escape(insight.summary)}\n\n"
         f"Outcome: {OUTCOME_LABELS.get(insight.outcome, insight.outcome)}\n"
         f"Objections: {objections}\n"
         f"Sentiment: {insight.sentiment} ({insight.sentiment_score:+.2f})\n"

@@ -33,6 +33,7 @@ from billing import ledger
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.db import Database
 from core.errors import KloseError, NotFound
+from core.markdown import md_escape
 from telephony.access import can_see, get_contact, visible_contacts
 from telephony.attempts import record_attempt
 from telephony.compliance import ComplianceDecision, check_call
@@ -349,7 +350,7 @@ def describe_call(call: Call, contact: Contact) -> str:
     """One line a rep can read: who, when, status, length, cost, outcome."""
     status = CallStatus(call.status)
     parts = [
-        f"{contact.name} ({format_phone(call.phone_e164)})",
+        f"{md_escape(contact.name)} ({format_phone(call.phone_e164)})",
         f"{call.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         status.label,
     ]
@@ -366,7 +367,7 @@ def describe_call(call: Call, contact: Contact) -> str:
     if call.answered_by and call.answered_by.startswith("machine"):
         parts.append("answered by a machine")
     if call.error:
-        parts.append(f"error: {call.error}")
+        parts.append(f"error: {md_escape(call.error)}")
     return f"Call {str(call.id)[:8]} — " + ", ".join(parts)
 
 

@@ -34,6 +34,7 @@ from accounts.models import Workspace, WorkspaceStatus
 from accounts.service import Actor
 from billing.ledger import get_balance
 from billing.money import credits_label
+from core.markdown import md_escape
 from telephony.access import get_contact
 from telephony.attempts import ATTEMPT_WINDOW, recent_attempts
 from telephony.dnc import dnc_hits
@@ -202,7 +203,7 @@ class ComplianceDecision:
 
     def describe(self) -> str:
         """What the rep sees: the verdict, then every reason (or what was checked)."""
-        who = f"{self.contact_name} at {format_phone(self.phone_e164)}"
+        who = f"{md_escape(self.contact_name)} at {format_phone(self.phone_e164)}"
         if not self.allowed:
             lines = [f"Cannot call {who} now:"]
             lines += [f"- {reason.message}" for reason in self.reasons]
@@ -210,7 +211,7 @@ class ComplianceDecision:
         checks: list[str] = []
         if self.consent is not None:
             checks.append(
-                f"consent on record ({self.consent.type.label}, {self.consent.method}, "
+                f"consent on record ({self.consent.type.label}, {md_escape(self.consent.method)}, "
                 f"{self.consent.obtained_at.astimezone(UTC):%Y-%m-%d})"
             )
         checks.append("not on any do-not-call list")
@@ -365,7 +366,7 @@ def evaluate(
             deny(
                 Reason.CONSENT_REVOKED,
                 f"Consent for {display} was revoked on {when.astimezone(UTC):%Y-%m-%d} "
-                f"({last.revoked_how}); record new consent before calling again.",
+                f"({md_escape(last.revoked_how)}); record new consent before calling again.",
             )
         elif expired:
             last = max(expired, key=lambda c: c.obtained_at)
@@ -392,7 +393,7 @@ def evaluate(
                 f"{display} is on the platform-wide do-not-call list (since {since}).",
             )
         else:
-            why = f"{label}: {entry.reason}" if entry.reason else label
+            why = f"{label}: {md_escape(entry.reason)}" if entry.reason else label
             deny(
                 Reason.DNC_WORKSPACE,
                 f"{display} is on this workspace's do-not-call list since {since} ({why}).",

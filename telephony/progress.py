@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.money import credits_label
+from core.markdown import md_escape
 from telephony.models import Call, CallStatus, Contact
 
 _STEPS = (CallStatus.RINGING, CallStatus.IN_PROGRESS, CallStatus.COMPLETED)
@@ -22,7 +23,7 @@ def progress_line(call: Call, contact_name: str) -> str:
     else:
         reached = _STEPS.index(status) if status in _STEPS else 0
         path = " → ".join(step.label for step in _STEPS[: reached + 1])
-    parts = [f"Call with {contact_name}: {path}"]
+    parts = [f"Call with {md_escape(contact_name)}: {path}"]
     if call.settled_at is not None:
         if call.duration_s:
             parts.append(f"{call.duration_s} s")

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import Role, User
 from core.errors import KloseError
+from core.markdown import md_escape
 from insights import analytics as metrics_layer
 from tools.context import AgentContext, Artifact
 
@@ -40,9 +41,11 @@ async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
             )
         ).all()
     if not users:
-        raise metrics_layer.AnalyticsError(f"There is no rep matching {rep!r} in your workspace.")
+        raise metrics_layer.AnalyticsError(
+            f"There is no rep matching '{md_escape(rep)}' in your workspace."
+        )
     if len(users) > 1:
-        names = "; ".join(f"{u.name} <{u.email}>" for u in users)
+        names = "; ".join(f"{md_escape(u.name)} ({md_escape(u.email)})" for u in users)
         raise metrics_layer.AnalyticsError(f"Which rep do you mean: {names}?")
     return users[0].id
 

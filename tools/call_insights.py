@@ -10,6 +10,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
 from core.errors import KloseError, NotFound
+from core.markdown import md_escape
 from core.settings import get_settings
 from insights.extract import LABEL, OUTCOME_LABELS
 from insights.models import CallInsight
@@ -62,4 +63,5 @@ async def summarize_call(runtime: ToolRuntime[AgentContext], call: str | None = 
         return result
     found, insight = result
     outcome = OUTCOME_LABELS.get(insight.outcome, insight.outcome)
-    return f"{LABEL}.\nCall {str(found.id)[:8]}: {insight.summary}\nOutcome: {outcome}."
+    summary = md_escape(insight.summary)
+    return f"{LABEL}.\nCall {str(found.id)[:8]}: {summary}\nOutcome: {outcome}."

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
 from core.errors import KloseError, NotFound
+from core.markdown import md_escape
 from telephony.access import visible_contacts
 from telephony.models import Call, Contact
 from telephony.numbers import InvalidPhone, format_phone, parse_phone
@@ -86,14 +87,15 @@ async def resolve_call(session: AsyncSession, actor: Actor, ref: str | None) -> 
         )
     ).all()
     if not contacts:
-        raise NotFound(f"No contact matching {ref!r} that you can see.")
+        raise NotFound(f"No contact matching '{md_escape(ref)}' that you can see.")
     if len(contacts) > 1:
         names = "; ".join(
-            f"{c.name}{f' ({c.company})' if c.company else ''}, {format_phone(c.phone_e164)}"
+            f"{md_escape(c.name)}{f' ({md_escape(c.company)})' if c.company else ''}, "
+            f"{format_phone(c.phone_e164)}"
             for c in contacts
         )
         raise AmbiguousReference(f"Which one do you mean: {names}?")
     call = await _latest(session, actor, Call.contact_id == contacts[0].id)
     if call is None:
-        raise NotFound(f"{contacts[0].name} has not been called yet.")
+        raise NotFound(f"{md_escape(contacts[0].name)} has not been called yet.")
     return call

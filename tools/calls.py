@@ -11,6 +11,7 @@ from langchain_core.tools import tool
 
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.errors import KloseError
+from core.markdown import md_escape
 from telephony import calls as calls_service
 from telephony.models import CallStatus, Contact
 from tools.call_refs import resolve_call
@@ -53,7 +54,7 @@ async def place_call(
             await session.commit()
         if not plan.decision.allowed:
             return f"Not placed.\n{plan.describe()}"
-        question = f"{plan.describe()}\n\nCall {label(found)} now about: {purpose}?"
+        question = f"{plan.describe()}\n\nCall {label(found)} now about: {md_escape(purpose)}?"
         if not await ctx.confirmed(question):
             return "Not placed; nothing was charged."
         call = await calls_service.place_call(
@@ -74,7 +75,7 @@ async def place_call(
     ceiling = credits_label(call.time_limit_s * CALL_SECOND_PRICE_MC)
     where = "" if telephony.live else " (simulated carrier)"
     return (
-        f"Calling {found.name}{where}… call {str(call.id)[:8]}; up to {ceiling} held, "
+        f"Calling {md_escape(found.name)}{where}… call {str(call.id)[:8]}; up to {ceiling} held, "
         "the unused part released when it ends. Ask me for its status or summary."
     )
 
@@ -97,7 +98,7 @@ async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = Non
     lines = [calls_service.describe_call(found, contact)]
     if CallStatus(found.status).terminal and turns:
         lines.append("Last turns:")
-        lines += [f"- {t.speaker}: {t.text}" for t in turns[-4:]]
+        lines += [f"- {t.speaker}: {md_escape(t.text)}" for t in turns[-4:]]
     return "\n".join(lines)
 
 

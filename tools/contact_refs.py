@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
 from core.errors import NotFound
+from core.markdown import Md, md_escape
 from telephony.access import get_contact
 from telephony.contacts import find_contact_by_phone, find_contacts
 from telephony.models import Contact
@@ -19,9 +20,10 @@ from tools.call_refs import AmbiguousReference
 _PHONE_LIKE = re.compile(r"^[\s+().\-\d]{7,}$")
 
 
-def label(contact: Contact) -> str:
-    company = f" ({contact.company})" if contact.company else ""
-    return f"{contact.name}{company}, {format_phone(contact.phone_e164)}"
+def label(contact: Contact) -> Md:
+    """Name (company), number: Markdown-safe (the name and company are escaped)."""
+    company = f" ({md_escape(contact.company)})" if contact.company else ""
+    return Md(f"{md_escape(contact.name)}{company}, {format_phone(contact.phone_e164)}")
 
 
 async def resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Contact:
@@ -35,15 +37,19 @@ async def resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Cont
     if _PHONE_LIKE.match(text):
         found = await find_contact_by_phone(session, actor, text)
         if found is None:
-            raise NotFound(f"No contact with the number {text} that you can see.")
+            raise NotFound(f"No contact with the number {md_escape(text)} that you can see.")
         return found
     matches = await find_contacts(session, actor, text, limit=6)
     exact = [c for c in matches if c.name.lower() == text.lower()]
     if len(exact) == 1:
         return exact[0]
     if not matches:
-        raise NotFound(f"No contact matching {text!r}. Add them first (name and number).")
+        raise NotFound(
+            f"No contact matching '{md_escape(text)}'. Add them first (name and number)."
+        )
     if len(matches) > 1:
         options = "; ".join(label(c) for c in matches)
-        raise AmbiguousReference(f"Several contacts match {text!r}: {options}. Which one?")
+        raise AmbiguousReference(
+            f"Several contacts match '{md_escape(text)}': {options}. Which one?"
+        )
     return matches[0]

@@ -9,6 +9,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
 from core.errors import KloseError
+from core.markdown import md_escape
 from telephony import consent as consents
 from telephony import contacts as contacts_service
 from telephony.compliance import CONSENT_MAX_AGE
@@ -94,6 +95,6 @@ async def record_consent(
     lapse = CONSENT_MAX_AGE.get(ConsentType(record.consent_type))
     until = f"; it lapses after {lapse.days} days" if lapse else "; it lasts until revoked"
     return (
-        f"Recorded {kind.label} for {label(found)} ({record.method}, "
+        f"Recorded {kind.label} for {label(found)} ({md_escape(record.method)}, "
         f"{record.obtained_at:%Y-%m-%d}), attested by you{until}."
     )

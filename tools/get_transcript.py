@@ -6,6 +6,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
 from core.errors import KloseError
+from core.markdown import md_escape
 from telephony.calls import transcript
 from telephony.models import Contact
 from telephony.numbers import format_phone
@@ -29,7 +30,7 @@ async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = 
             turns = await transcript(session, found)
     except KloseError as exc:
         return str(exc)
-    who = contact.name if contact else "the contact"
+    who = md_escape(contact.name) if contact else "the contact"
     head = (
         f"Transcript of call {str(found.id)[:8]} with {who} "
         f"({format_phone(found.phone_e164)}), {found.created_at:%Y-%m-%d %H:%M} UTC:"
@@ -42,7 +43,8 @@ async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = 
         offset = int((turn.started_at - start).total_seconds())
         mark = " (interrupted)" if turn.interrupted else ""
         speaker = SPEAKERS.get(turn.speaker, turn.speaker)
-        lines.append(f"[{offset // 60:02d}:{offset % 60:02d}] {speaker}: {turn.text}{mark}")
+        said = md_escape(turn.text)
+        lines.append(f"[{offset // 60:02d}:{offset % 60:02d}] {speaker}: {said}{mark}")
     if len(turns) > MAX_TURNS:
         lines.append(f"… {len(turns) - MAX_TURNS} more turns")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from accounts import terms
 from accounts.models import TermsAcceptance, TermsVersion, User, Workspace
 from accounts.phones import mask
+from core.markdown import md_escape
 from tools.context import AgentContext
 
 
@@ -31,12 +32,12 @@ async def my_account(runtime: ToolRuntime[AgentContext]) -> str:
         )
         upcoming = await terms.upcoming(session)
     lines = [
-        f"Name: {user.name}",
-        f"Email: {user.email}",
+        f"Name: {md_escape(user.name)}",
+        f"Email: {md_escape(user.email)}",
         f"Mobile: {mask(user.mobile_e164) if user.mobile_e164 else 'none'}"
         + (" (verified)" if user.mobile_verified_at else " (not verified)"),
         f"Role: {user.role}",
-        f"Workspace: {workspace.name if workspace else '?'}",
+        f"Workspace: {md_escape(workspace.name) if workspace else '?'}",
         f"Terms accepted: version {accepted}" if accepted else "Terms accepted: none yet",
     ]
     if upcoming is not None:

@@ -9,6 +9,7 @@ from langchain.tools import ToolRuntime
 from langchain_core.tools import tool
 
 from core.errors import KloseError
+from core.markdown import md_escape
 from core.settings import get_settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.search import calls_awaiting_index, resolve_scope, search
@@ -55,12 +56,12 @@ async def search_calls(
             if waiting
             else ""
         )
-        return f"Nothing on your calls matches {query.strip()[:80]!r}.{pending}"
-    lines = [f"Top {len(hits)} passages for {query.strip()[:80]!r}:"]
+        return f"Nothing on your calls matches '{md_escape(query[:80])}'.{pending}"
+    lines = [f"Top {len(hits)} passages for '{md_escape(query[:80])}':"]
     for n, hit in enumerate(hits, 1):
         speakers = ", ".join(hit.speakers)
         lines.append(
-            f"{n}. {hit.contact_name}, call {str(hit.call_id)[:8]} at {hit.offset} "
-            f"({speakers}, {hit.started_at:%Y-%m-%d}): \u201c{hit.snippet}\u201d"
+            f"{n}. {md_escape(hit.contact_name)}, call {str(hit.call_id)[:8]} at {hit.offset} "
+            f"({speakers}, {hit.started_at:%Y-%m-%d}): \u201c{md_escape(hit.snippet)}\u201d"
         )
     return "\n".join(lines)
