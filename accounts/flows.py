@@ -1,16 +1,27 @@
 """Sign-up, login with a second factor, and password reset, as services.
 
 Every flow ends in a code sent to a verified mobile through the OTP provider (Twilio
-Verify, or the simulated one). Nothing here says whether an email is registered:
-login failures are one message, a reset always "sends" (to the account's mobile if
-there is one), and a sign-up for a taken email fails only after its code checked,
-with a message that does not say why. Pages live in accounts/views.py.
+Verify, or the simulated one), each flow in its own verification (`Flow`; see
+accounts/otp/__init__.py for why and how that holds for live Verify too). Rate limits
+are per flow and per requester (accounts/ratelimit.py).
+
+Nothing here says whether an email is registered. Login failures are one message
+until the password is right (only then does a suspended account hear that it is
+suspended). A sign-up for a taken email fails only after its code checked, with a
+message that does not say why. A password reset for an unknown email runs the same
+code path as for a known one, through a *decoy* verification of a number nobody
+owns (`decoy_number`): the same rate limits, the same Verify state machine (sends,
+5 checks, 10-minute life), the same messages and pages; the code is sent after the
+response either way, so the response's timing does not wait on Twilio. Pages live
+in accounts/views.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +40,7 @@ from accounts.models import (
     Workspace,
     WorkspaceStatus,
 )
-from accounts.otp import OtpError, OtpProvider
+from accounts.otp import Flow, OtpError, OtpProvider, TooManyChecks
 from accounts.passwords import hash_password, strength_problem, verify_password
 from accounts.phones import InvalidMobile, normalise_mobile
 from accounts.service import get_user_by_email
@@ -49,6 +60,17 @@ NOT_POSSIBLE = (
     "sign in or reset your password."
 )
 LOGIN_FAILED = "Wrong email or password."
+SUSPENDED = (
+    "This account is suspended, so it cannot sign in. "
+    "If you think this is a mistake, write to support@klosesales.com."
+)
+WRONG_CODE = "That code is not right. Check the text message and try again."
+_PURPOSE_FLOWS = {
+    "signup": Flow.SIGNUP,
+    "login": Flow.LOGIN,
+    "reset": Flow.RESET,
+    "change_mobile": Flow.MOBILE,
+}
 
 
 class FormInvalid(KloseError):
@@ -61,6 +83,13 @@ class FormInvalid(KloseError):
 
 class CodeRejected(KloseError):
     pass
+
+
+class AccountSuspended(KloseError):
+    """The password (and code) were right, but the user or workspace is suspended."""
+
+    def __init__(self) -> None:
+        super().__init__(SUSPENDED)
 
 
 class FlowExpired(KloseError):
@@ -136,7 +165,12 @@ async def start_signup(
         raise FormInvalid(errors)
 
     await ratelimit.allow(
-        session, [(ratelimit.SIGNUP_PER_IP, ip or "?"), (ratelimit.SIGNUP_PER_NUMBER, mobile)]
+        session,
+        [
+            (ratelimit.SIGNUP_PER_IP, ip or "?"),
+            (ratelimit.SIGNUP_PER_REQUESTER, ratelimit.requester(mobile, ip)),
+            (ratelimit.SIGNUP_PER_NUMBER, mobile),
+        ],
     )
     now = datetime.now(UTC)
     request = SignupRequest(
@@ -155,7 +189,7 @@ async def start_signup(
     )
     session.add(request)
     await session.commit()
-    await otp.send(mobile)
+    await otp.send(mobile, flow=Flow.SIGNUP)
     return request
 
 
@@ -170,12 +204,18 @@ async def check_code(
     workspace_id: uuid.UUID | None,
     purpose: str,
 ) -> None:
-    """Rate-limit, check, audit a failure; returns only when the code is approved."""
+    """Rate-limit (per requester, in `purpose`'s flow), check `purpose`'s verification,
+    audit a failure; returns only when the code is approved."""
+    flow = _PURPOSE_FLOWS.get(purpose, Flow.MOBILE)
     await ratelimit.allow(
-        session, [(ratelimit.CODE_PER_IP, ip or "?"), (ratelimit.CODE_PER_NUMBER, to)]
+        session,
+        [
+            (ratelimit.CODE_PER_IP, ip or "?"),
+            (ratelimit.code_per_requester(flow), ratelimit.requester(to, ip)),
+        ],
     )
     try:
-        result = await otp.check(to, code)
+        result = await otp.check(to, code, flow=flow)
     except OtpError as exc:
         await audit.record(
             session, audit.OTP_FAILED, actor_id=actor_id, actor_label=purpose,
@@ -189,7 +229,7 @@ async def check_code(
             workspace_id=workspace_id, ip=ip, detail={"status": result.status},
         )  # fmt: skip
         await session.commit()
-        raise CodeRejected("That code is not right. Check the text message and try again.")
+        raise CodeRejected(WRONG_CODE)
 
 
 async def complete_signup(
@@ -281,15 +321,26 @@ async def complete_signup(
 async def password_step(
     session: AsyncSession, otp: OtpProvider, email: str, password: str, *, ip: str | None
 ) -> User:
-    """Check the password; on success send a code to the verified mobile. Refusals all
-    read the same, whatever was wrong (unknown email, wrong password, suspended)."""
+    """Check the password; on success send a code to the verified mobile.
+
+    Refusals read the same ("wrong email or password") whatever was wrong — unknown
+    email, wrong password, no verified mobile — except that once the password *is*
+    right, a suspended user or workspace is told so (`AccountSuspended`): the
+    password already proved who is asking. Limits: per IP, per requester (email and
+    IP), and a per-email backstop far above one requester's allowance."""
     cleaned = email.strip().lower()[:320]
     await ratelimit.allow(
-        session, [(ratelimit.LOGIN_PER_IP, ip or "?"), (ratelimit.LOGIN_PER_EMAIL, cleaned)]
+        session,
+        [
+            (ratelimit.LOGIN_PER_IP, ip or "?"),
+            (ratelimit.LOGIN_PER_REQUESTER, ratelimit.requester(cleaned, ip)),
+            (ratelimit.LOGIN_PER_EMAIL, cleaned),
+        ],
     )
     user = await get_user_by_email(session, cleaned)
     ok = verify_password(user.password_hash if user else None, password)
     workspace = await session.get(Workspace, user.workspace_id) if user else None
+    suspended = ok and user is not None and _suspended(user, workspace)
     usable = (
         user is not None
         and ok
@@ -303,26 +354,34 @@ async def password_step(
         await audit.record(
             session, audit.SIGNIN_FAILED, actor_id=user.id if user else None,
             actor_label=cleaned, workspace_id=user.workspace_id if user else None, ip=ip,
-            detail={"step": "password"},
+            detail={"step": "password", **({"reason": "suspended"} if suspended else {})},
         )  # fmt: skip
         await session.commit()
-        raise KloseError(LOGIN_FAILED)
+        raise AccountSuspended() if suspended else KloseError(LOGIN_FAILED)
     assert user.mobile_e164 is not None
-    await otp.send(user.mobile_e164)
+    await otp.send(user.mobile_e164, flow=Flow.LOGIN)
     return user
+
+
+def _suspended(user: User, workspace: Workspace | None) -> bool:
+    return user.status == "suspended" or (
+        workspace is not None and workspace.status == WorkspaceStatus.SUSPENDED.value
+    )
 
 
 async def code_step(
     session: AsyncSession, otp: OtpProvider, user_id: uuid.UUID, code: str, *, ip: str | None
 ) -> User:
     user = await session.get(User, user_id)
-    if user is None or user.mobile_e164 is None or user.status != "active":
+    if user is None or user.mobile_e164 is None or user.status not in ("active", "suspended"):
         raise FlowExpired()
     await check_code(
         session, otp, user.mobile_e164, code, ip=ip, actor_id=user.id,
         workspace_id=user.workspace_id, purpose="login",
     )  # fmt: skip
     workspace = await session.get(Workspace, user.workspace_id)
+    if _suspended(user, workspace):  # suspended between the password and the code
+        raise AccountSuspended()
     if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
         raise KloseError(LOGIN_FAILED)
     await audit.record(
@@ -334,50 +393,116 @@ async def code_step(
 
 # --- password reset ----------------------------------------------------------------
 
+Delivery = Callable[[], Awaitable[None]]
+
+
+def decoy_number(email: str) -> str:
+    """The number an unknown email's reset "texts": +999 (a country code no one has,
+    so phonenumbers and Twilio never take it for a real mobile) and 12 digits derived
+    from the email, so that every request for that email meets the same decoy."""
+    digest = hashlib.sha256(f"klosesales-reset-decoy:{email}".encode()).digest()
+    return "+999" + f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
+
+
+@dataclass(frozen=True)
+class _ResetTarget:
+    """Whom a reset for an email works on: the account's verified mobile through the
+    real provider, or the email's decoy number through the decoy."""
+
+    user: User | None
+    number: str
+
+
+async def _reset_target(session: AsyncSession, email: str) -> _ResetTarget:
+    user = await get_user_by_email(session, email)
+    if (
+        user is not None
+        and user.status == "active"
+        and user.mobile_e164 is not None
+        and user.mobile_verified_at is not None
+    ):
+        return _ResetTarget(user, user.mobile_e164)
+    return _ResetTarget(None, decoy_number(email))
+
 
 async def start_reset(
-    session: AsyncSession, otp: OtpProvider, email: str, *, ip: str | None
-) -> str | None:
-    """Send a code to the account's verified mobile, if there is such an account.
-    Returns the number it went to (the page says the same thing either way)."""
+    session: AsyncSession, otp: OtpProvider, decoy: OtpProvider, email: str, *, ip: str | None
+) -> Delivery:
+    """Count the request (per IP, per requester, per-email backstop) and return what
+    sends the code, to run after the response: to the account's verified mobile if
+    there is such an account, else to the email's decoy (`decoy`, which texts no
+    one). Known and unknown emails take the same steps here; a send that fails is
+    logged, never shown (the page is the same either way). Also serves "send the
+    code again", which Verify treats as a re-send of the same verification."""
     cleaned = email.strip().lower()[:320]
     await ratelimit.allow(
-        session, [(ratelimit.RESET_PER_IP, ip or "?"), (ratelimit.RESET_PER_EMAIL, cleaned)]
+        session,
+        [
+            (ratelimit.RESET_PER_IP, ip or "?"),
+            (ratelimit.RESET_PER_REQUESTER, ratelimit.requester(cleaned, ip)),
+            (ratelimit.RESET_PER_EMAIL, cleaned),
+        ],
     )
-    user = await get_user_by_email(session, cleaned)
-    if user is None or user.status != "active" or not user.mobile_verified_at:
-        return None
-    assert user.mobile_e164 is not None
-    try:
-        await otp.send(user.mobile_e164)
-    except OtpError:
-        log.warning("password reset code for %s could not be sent", user.id)
-        return None
-    return user.mobile_e164
+    target = await _reset_target(session, cleaned)
+    provider = otp if target.user is not None else decoy
+
+    async def deliver() -> None:
+        try:
+            await provider.send(target.number, flow=Flow.RESET)
+        except OtpError as exc:
+            log.warning("a password reset code could not be sent (%s)", type(exc).__name__)
+
+    return deliver
 
 
 async def finish_reset(
     session: AsyncSession,
     otp: OtpProvider,
+    decoy: OtpProvider,
     email: str,
     code: str,
     new_password: str,
     *,
     ip: str | None,
 ) -> User:
+    """Check the code and set the new password. Known and unknown emails run the same
+    steps: the strength check, the per-requester limit (3 wrong codes, fewer than
+    Verify's 5, so one requester cannot use up the owner's verification), a check
+    against the reset verification (the real one, or the decoy's that nobody can
+    answer), and the same audit and messages for every refusal."""
     cleaned = email.strip().lower()[:320]
     problem = strength_problem(new_password, user_inputs=[cleaned])
     if problem:
         raise FormInvalid({"password": problem})
-    user = await get_user_by_email(session, cleaned)
-    if user is None or user.mobile_e164 is None or not user.mobile_verified_at:
-        # Same refusal as a wrong code: nothing says the account does not exist.
-        await ratelimit.allow(session, [(ratelimit.CODE_PER_IP, ip or "?")])
-        raise CodeRejected("That code is not right. Check the text message and try again.")
-    await check_code(
-        session, otp, user.mobile_e164, code, ip=ip, actor_id=user.id,
-        workspace_id=user.workspace_id, purpose="reset",
-    )  # fmt: skip
+    target = await _reset_target(session, cleaned)
+    provider = otp if target.user is not None else decoy
+    refusal: str | None = None
+    detail: dict[str, str] = {}
+    try:
+        await ratelimit.allow(
+            session,
+            [
+                (ratelimit.CODE_PER_IP, ip or "?"),
+                (ratelimit.RESET_CODE_PER_REQUESTER, ratelimit.requester(cleaned, ip)),
+            ],
+        )
+        result = await provider.check(target.number, code, flow=Flow.RESET)
+    except ratelimit.RateLimited:
+        refusal, detail = TooManyChecks.default_message, {"reason": "RateLimited"}
+    except OtpError as exc:
+        refusal, detail = str(exc), {"reason": type(exc).__name__}
+    else:
+        if not result.approved or target.user is None:
+            refusal, detail = WRONG_CODE, {"status": result.status}
+    user = target.user
+    if refusal is not None or user is None:
+        await audit.record(
+            session, audit.OTP_FAILED, actor_id=user.id if user else None,
+            actor_label="reset", workspace_id=user.workspace_id if user else None, ip=ip,
+            detail=detail,
+        )  # fmt: skip
+        await session.commit()
+        raise CodeRejected(refusal or WRONG_CODE)
     user.password_hash = hash_password(new_password)
     await end_all_sessions(session, user)
     await audit.record(

@@ -87,9 +87,10 @@ class OtpVerification(CreatedAt, Base):
     number, re-sent with the same sid and code inside its 10 minutes, checked at most 5
     times. Live Twilio Verify keeps its own state; nothing is stored here in live mode.
 
-    At most one `pending` verification per number (a partial unique index), so two
-    concurrent sends cannot both start one. `code_hash` is sha256(salt + code);
-    `code_plain` is the code itself, kept only for the simulated dev inbox.
+    At most one `pending` verification per (flow, number) (a partial unique index), so
+    two concurrent sends cannot both start one, and one flow's verification never
+    blocks another's (migration 0023). `code_hash` is sha256(salt + code); `code_plain`
+    is the code itself, kept only for the simulated dev inbox (NULL for decoys).
     """
 
     __tablename__ = "otp_verifications"
@@ -101,9 +102,11 @@ class OtpVerification(CreatedAt, Base):
         ),
         CheckConstraint("send_count >= 1", name="send_count"),
         CheckConstraint("check_count >= 0", name="check_count"),
+        CheckConstraint("flow IN ('signup', 'login', 'reset', 'mobile')", name="flow"),
         Index("uq_otp_verifications_sid", "sid", unique=True),
         Index(
-            "uq_otp_verifications_pending_to",
+            "uq_otp_verifications_pending_flow_to",
+            "flow",
             "to_e164",
             unique=True,
             postgresql_where="status = 'pending'",
@@ -115,6 +118,7 @@ class OtpVerification(CreatedAt, Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_id)
     sid: Mapped[str] = mapped_column(String(34), nullable=False)
     to_e164: Mapped[str] = mapped_column(String(20), nullable=False)
+    flow: Mapped[str] = mapped_column(String(20), nullable=False, server_default="login")
     channel: Mapped[str] = mapped_column(String(20), nullable=False)
     code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     code_salt: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -36,7 +36,7 @@ from accounts.oauth import (
     failure_message,
     fetch_identity,
 )
-from accounts.otp import OtpError, OtpProvider
+from accounts.otp import Flow, OtpError, OtpProvider
 from accounts.ratelimit import RateLimited
 from accounts.service import get_user_by_email
 from accounts.sessions import (
@@ -208,7 +208,7 @@ def build_oauth_router(
             await session.commit()
             return login_refused(request, 401, failure_message(provider))
         try:
-            await otp.send(user.mobile_e164)
+            await otp.send(user.mobile_e164, flow=Flow.LOGIN)
         except OtpError as exc:
             return login_refused(request, 503, str(exc))
         extra: dict[str, Any] = {"next": "/chat", "method": provider}

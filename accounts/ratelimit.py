@@ -1,7 +1,8 @@
 """Fixed-window rate limits kept in PostgreSQL, so every process shares them.
 
 `allow()` counts one attempt against each key and says whether all stayed within
-their limit. Keys look like `signup:ip:203.0.113.9` or `code:to:+14155552671`.
+their limit. Keys look like `signup:ip:203.0.113.9` or
+`code:login:to+ip:+14155552671|203.0.113.9`.
 """
 
 from __future__ import annotations
@@ -22,15 +23,35 @@ class Limit:
     window_s: int
 
 
-# Per IP and per target (email or number); Verify's own 5 sends / 5 checks apply too.
+# Lockouts are per flow and per requester (issue 15): what one requester (an IP) gets
+# wrong in one flow counts against that requester in that flow, never against the
+# owner of an email or number in another flow. Per-target backstops (…_PER_EMAIL,
+# …_PER_NUMBER) stay well above what one requester may do, so that only a spread-out
+# attack can reach them, and they bound only the flow they belong to. Verify's own
+# 5 sends / 5 checks per verification apply too, per flow (accounts/otp).
 SIGNUP_PER_IP = Limit("signup:ip", 10, 3600)
-SIGNUP_PER_NUMBER = Limit("signup:to", 5, 3600)
+SIGNUP_PER_REQUESTER = Limit("signup:to+ip", 5, 3600)  # subject: requester(mobile, ip)
+SIGNUP_PER_NUMBER = Limit("signup:to", 15, 3600)
 LOGIN_PER_IP = Limit("login:ip", 30, 600)
-LOGIN_PER_EMAIL = Limit("login:email", 10, 600)
+LOGIN_PER_REQUESTER = Limit("login:email+ip", 10, 600)  # subject: requester(email, ip)
+LOGIN_PER_EMAIL = Limit("login:email", 50, 600)
 CODE_PER_IP = Limit("code:ip", 40, 600)
-CODE_PER_NUMBER = Limit("code:to", 15, 600)
 RESET_PER_IP = Limit("reset:ip", 10, 3600)
-RESET_PER_EMAIL = Limit("reset:email", 5, 3600)
+RESET_PER_REQUESTER = Limit("reset:email+ip", 5, 3600)  # subject: requester(email, ip)
+RESET_PER_EMAIL = Limit("reset:email", 20, 3600)
+# Fewer wrong reset codes per requester than Verify's 5 checks: no single requester can
+# use up the reset verification that the owner's code belongs to.
+RESET_CODE_PER_REQUESTER = Limit("code:reset:email+ip", 3, 600)
+
+
+def code_per_requester(flow: str) -> Limit:
+    """Code checks and re-sends one requester may make in one flow for one number."""
+    return Limit(f"code:{flow}:to+ip", 10, 600)
+
+
+def requester(subject: str, ip: str | None) -> str:
+    """The key of one requester (an IP) acting on one email or number."""
+    return f"{subject}|{ip or '?'}"
 
 
 _ip_multiplier = 1

@@ -14,10 +14,12 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 
 from accounts import flows, teams, terms
 from accounts.models import Role, Workspace
-from accounts.otp import OtpError, OtpProvider
+from accounts.otp import Flow, OtpError, OtpProvider
+from accounts.otp.decoy import DecoyVerify
 from accounts.phones import mask
 from accounts.ratelimit import RateLimited
 from accounts.service import Actor
@@ -69,12 +71,17 @@ def build_router(
         directory=[str(Path(__file__).with_name("templates")), str(TEMPLATES_DIR)]
     )
     simulated = not otp.live
+    # The dev inbox hands out second factors: only when every provider is simulated.
+    dev_inbox_on = simulated and bool(getattr(otp, "dev_inbox", False))
+    # What a password reset for an unknown email runs instead (accounts/otp/decoy.py).
+    reset_decoy = DecoyVerify(db, mirror=otp)
     buttons = oauth_buttons or []
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         ctx.setdefault("errors", {})
         ctx.setdefault("oauth_providers", buttons)
         ctx.setdefault("simulated", simulated)
+        ctx.setdefault("dev_inbox", dev_inbox_on)
         return templates.TemplateResponse(request, name, ctx, status_code=status)
 
     def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
@@ -163,9 +170,11 @@ def build_router(
             "login": "Enter your sign-in code",
             "reset": "Choose a new password",
         }
+        # A reset never names the number: it would say that the email has an account.
+        masked = mask(pending.to) if pending.to and purpose != "reset" else None
         return page(
             request, "code.html", status, heading=headings[purpose],
-            masked=mask(pending.to or ""), action=f"/account/{purpose}/verify"
+            masked=masked, action=f"/account/{purpose}/verify"
             if purpose != "login" else "/account/login/code",
             resend_action=f"/account/{purpose}/resend", new_password=purpose == "reset", **ctx,
         )  # fmt: skip
@@ -233,15 +242,18 @@ def build_router(
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), purpose)
         if pending is None or not pending.to:
             return expired(request)
+        flow = Flow.SIGNUP if purpose == "signup" else Flow.LOGIN
         try:
             async with db.session() as session:
                 from accounts import ratelimit
 
+                ip = client_ip(request)
                 await ratelimit.allow(
-                    session, [(ratelimit.CODE_PER_IP, client_ip(request) or "?"),
-                              (ratelimit.CODE_PER_NUMBER, pending.to)],
+                    session, [(ratelimit.CODE_PER_IP, ip or "?"),
+                              (ratelimit.code_per_requester(flow),
+                               ratelimit.requester(pending.to, ip))],
                 )  # fmt: skip
-            await otp.send(pending.to)
+            await otp.send(pending.to, flow=flow)
         except (OtpError, RateLimited) as exc:
             return code_page(request, pending, purpose=purpose, status=429, message=str(exc))
         return code_page(request, pending, purpose=purpose, notice="We sent the code again.")
@@ -278,6 +290,8 @@ def build_router(
             return page(request, "login.html", 429, email=email, next=next_path, message=str(exc))
         except OtpError as exc:
             return page(request, "login.html", 503, email=email, next=next_path, message=str(exc))
+        except flows.AccountSuspended as exc:
+            return page(request, "login.html", 403, email=email, next=next_path, message=str(exc))
         except KloseError as exc:
             return page(request, "login.html", 401, email=email, next=next_path, message=str(exc))
         response = RedirectResponse("/account/login/code", status_code=303)
@@ -318,7 +332,8 @@ def build_router(
         except (flows.CodeRejected, RateLimited) as exc:
             return code_page(request, pending, purpose="login", status=400, message=str(exc))
         except KloseError as exc:
-            return page(request, "login.html", 401, email="", next="/chat", message=str(exc))
+            status = 403 if isinstance(exc, flows.AccountSuspended) else 401
+            return page(request, "login.html", status, email="", next="/chat", message=str(exc))
         return await finish_login(
             request, user.id, str(pending.extra.get("method") or "password"),
             safe_next(str(pending.extra.get("next") or "")),
@@ -358,31 +373,42 @@ def build_router(
     async def reset_get(request: Request) -> Response:
         return page(request, "reset.html")
 
+    async def reset_started(request: Request, email: str) -> Response | flows.Delivery:
+        """Count a reset request and get its delivery; a refusal is the reset page."""
+        try:
+            async with db.session() as session:
+                return await flows.start_reset(
+                    session, otp, reset_decoy, email, ip=client_ip(request)
+                )
+        except RateLimited as exc:
+            return page(request, "reset.html", 429, message=str(exc))
+
     @router.post("/reset", include_in_schema=False)
     async def reset_post(request: Request) -> Response:
+        """The same redirect and cookie whether or not the email has an account: the
+        cookie names the email only (never the number), and the code is sent after
+        the response, to the account's mobile or to the email's decoy."""
         if cross_site(request):
             return forbidden()
         email = (await form_of(request)).get("email", "").strip().lower()[:320]
-        try:
-            async with db.session() as session:
-                to = await flows.start_reset(session, otp, email, ip=client_ip(request))
-        except RateLimited as exc:
-            return page(request, "reset.html", 429, message=str(exc))
-        response = RedirectResponse("/account/reset/verify", status_code=303)
-        # The same page whether or not the account exists: the mask hides which.
-        pending = Pending("reset", email, to or "+0000000000", {})
+        deliver = await reset_started(request, email)
+        if isinstance(deliver, Response):
+            return deliver
+        response = RedirectResponse(
+            "/account/reset/verify", status_code=303, background=BackgroundTask(deliver)
+        )
+        pending = Pending("reset", email, None, {})
         set_cookie(response, PENDING_COOKIE, pending_token(signer, pending), 600)
         return response
+
+    reset_notice = "If an account exists for that email, we texted a code to its mobile."
 
     @router.get("/reset/verify", include_in_schema=False)
     async def reset_verify_get(request: Request) -> Response:
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "reset")
         if pending is None:
             return expired(request)
-        return code_page(
-            request, pending, purpose="reset",
-            notice="If an account exists for that email, we texted a code to its mobile.",
-        )  # fmt: skip
+        return code_page(request, pending, purpose="reset", notice=reset_notice)
 
     @router.post("/reset/verify", include_in_schema=False)
     async def reset_verify_post(request: Request) -> Response:
@@ -395,7 +421,7 @@ def build_router(
         try:
             async with db.session() as session:
                 await flows.finish_reset(
-                    session, otp, pending.subject, data.get("code", ""),
+                    session, otp, reset_decoy, pending.subject, data.get("code", ""),
                     data.get("password", ""), ip=client_ip(request),
                 )  # fmt: skip
         except flows.FormInvalid as exc:
@@ -410,7 +436,17 @@ def build_router(
 
     @router.post("/reset/resend", include_in_schema=False)
     async def reset_resend(request: Request) -> Response:
-        return await resend(request, "reset")
+        if cross_site(request):
+            return forbidden()
+        pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "reset")
+        if pending is None:
+            return expired(request)
+        deliver = await reset_started(request, pending.subject)
+        if isinstance(deliver, Response):
+            return deliver
+        response = code_page(request, pending, purpose="reset", notice=reset_notice)
+        response.background = BackgroundTask(deliver)
+        return response
 
     # --- terms ---------------------------------------------------------------------
 
@@ -553,8 +589,10 @@ def build_router(
 
     @router.get("/dev-inbox", include_in_schema=False)
     async def dev_inbox(request: Request) -> Response:
+        """Simulated codes, for development: it bypasses the second factor, so it
+        exists only when every provider is simulated (accounts/otp/factory.py)."""
         inbox = getattr(otp, "inbox", None)
-        if not simulated or inbox is None:
+        if not dev_inbox_on or inbox is None:
             return HTMLResponse("Not found", status_code=404)
         return page(request, "dev_inbox.html", messages=await inbox(limit=30))
 

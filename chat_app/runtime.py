@@ -46,6 +46,8 @@ class Runtime:
 
     @cached_property
     def otp(self) -> OtpProvider:
+        """Live Verify, or the simulator; refuses (`OtpConfigError`) live telephony
+        without live Verify, or live Verify without a service per flow."""
         return build_otp(self.settings, self.db)
 
     @cached_property
@@ -79,7 +81,13 @@ class Runtime:
 
         return {
             "telephony": mode(s.twilio_live, "Twilio", "simulated carrier"),
-            "otp": mode(s.verify_live, "Twilio Verify", "simulated Verify (local inbox)"),
+            "otp": mode(
+                self.otp.live,
+                "Twilio Verify",
+                "simulated Verify (local inbox)"
+                if getattr(self.otp, "dev_inbox", False)
+                else "simulated Verify (codes in the server log)",
+            ),
             "payments": mode(
                 s.paddle_live, f"Paddle ({s.paddle_environment})", "simulated checkout"
             ),

@@ -73,7 +73,15 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
-    twilio_verify_service_sid: str | None = None
+    twilio_verify_service_sid: str | None = Field(
+        default=None, description="Verify service for the sign-in second factor."
+    )
+    twilio_verify_signup_service_sid: str | None = Field(
+        default=None, description="Verify service for sign-up and a change of mobile."
+    )
+    twilio_verify_reset_service_sid: str | None = Field(
+        default=None, description="Verify service for password reset."
+    )
     twilio_api_base: str | None = Field(
         default=None,
         description="Override Twilio's REST base URL (tests point it at a local double).",
@@ -165,6 +173,22 @@ class Settings(BaseSettings):
         return bool(
             self.twilio_account_sid and self.twilio_auth_token and self.twilio_verify_service_sid
         )
+
+    @property
+    def verify_service_sids(self) -> dict[str, str | None]:
+        """Each OTP flow's Verify service (accounts/otp): one per flow, so that one
+        flow's failed codes never lock another's."""
+        return {
+            "login": self.twilio_verify_service_sid,
+            "signup": self.twilio_verify_signup_service_sid,
+            "reset": self.twilio_verify_reset_service_sid,
+        }
+
+    @property
+    def all_providers_simulated(self) -> bool:
+        """Nothing outside is live (telephony, Verify, payments, chat model): only then
+        may the simulated Verify's codes be shown on a page (the dev inbox)."""
+        return not (self.twilio_live or self.verify_live or self.paddle_live or self.openai_live)
 
     @property
     def paddle_live(self) -> bool:

@@ -15,12 +15,37 @@ typed. Both implementations follow Verify's rules:
 `TwilioVerify` (live.py) calls Twilio; `SimulatedVerify` (simulated.py) keeps the same
 state machine in `otp_verifications` and shows the code on the dev inbox and in the log.
 `build_otp` (factory.py) picks one from the settings.
+
+Flows are kept apart (issue 15, item 4)
+---------------------------------------
+Verify keeps **one pending verification per To number per service**: its 5 sends and
+5 checks belong to that verification, whoever asked for it. With one service for
+everything, a stranger who knows an email could start a password reset, type five
+wrong codes, and the owner's next sign-in code would be refused (60202) for ten
+minutes. So every send and check names its `Flow`, and:
+
+- live: each flow has its **own Verify service** — `TWILIO_VERIFY_SERVICE_SID` for the
+  sign-in second factor, `TWILIO_VERIFY_SIGNUP_SERVICE_SID` for sign-up and a change
+  of mobile (proving a number that is not on an account yet), and
+  `TWILIO_VERIFY_RESET_SERVICE_SID` for password reset. Verify's per-(service, To)
+  rule then *is* per-flow separation; the factory refuses to start live Verify unless
+  the three are set and distinct;
+- simulated: the same rule, one pending verification per (flow, number) (migration
+  0023).
+
+Inside a flow, the verification is still shared by everyone asking for that number.
+Our own limits, in front of Verify, are counted per flow and per requester
+(accounts/ratelimit.py): one requester of a password reset gets fewer wrong codes
+(`RESET_CODE_PER_REQUESTER`, 3) than Verify's cap (5), so no single requester can
+exhaust the reset verification, and what it exhausts is its own allowance. Login
+needs the password first, so its verification is only ever the owner's.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar, Final, Protocol, runtime_checkable
 
 from core.errors import KloseError
@@ -43,6 +68,17 @@ CHANNELS: Final = frozenset({"sms", "call", "whatsapp"})  # the phone channels V
 CODE_TTL_S: Final = 600  # Verify's default code life: 10 minutes
 MAX_SENDS: Final = 5  # the 6th send of one verification → 60203
 MAX_CHECKS: Final = 5  # the 6th check of one verification → 60202
+
+
+
+class Flow(StrEnum):
+    """Which journey a code belongs to; each has its own verification of a number."""
+
+    SIGNUP = "signup"
+    LOGIN = "login"
+    RESET = "reset"
+    MOBILE = "mobile"  # a signed-in user proving a new mobile number
+
 
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _CODE = re.compile(r"[0-9]{4,10}")  # Verify accepts codes of 4 to 10 digits
@@ -124,12 +160,15 @@ class OtpProvider(Protocol):
     live: bool
     label: str
 
-    async def send(self, to_e164: str, *, channel: str = "sms") -> SendResult:
-        """Start (or re-send, inside its 10 minutes) the verification of `to_e164`."""
+    async def send(
+        self, to_e164: str, *, flow: Flow = Flow.MOBILE, channel: str = "sms"
+    ) -> SendResult:
+        """Start (or re-send, inside its 10 minutes) `flow`'s verification of `to_e164`.
+        Other flows' verifications of the number are not touched."""
         ...
 
-    async def check(self, to_e164: str, code: str) -> CheckResult:
-        """Check `code` against the pending verification of `to_e164`."""
+    async def check(self, to_e164: str, code: str, *, flow: Flow = Flow.MOBILE) -> CheckResult:
+        """Check `code` against `flow`'s pending verification of `to_e164`."""
         ...
 
     async def aclose(self) -> None: ...
@@ -180,6 +219,7 @@ __all__ = [
     "PENDING",
     "STATUSES",
     "CheckResult",
+    "Flow",
     "InvalidCode",
     "InvalidNumber",
     "OtpError",

@@ -14,6 +14,12 @@ Shapes follow Twilio's API reference:
   verification — expired or already approved — (404), 60200 invalid parameter (400),
   60205 SMS to a landline (403).
 
+One Verify service per flow: Verify keeps one pending verification per To number *per
+service*, so a service of its own for each flow is what keeps a stranger's failed
+password-reset codes from locking the owner's sign-in (accounts/otp/__init__.py).
+`service_sid` serves every flow not named in `flow_service_sids`; the factory gives
+each flow its own.
+
 Nothing is retried: a send that reached Twilio may have texted the user, and a check
 counts against the 5 attempts. The auth token lives only inside the HTTP client's auth
 and the code only in the request body: neither is kept on the instance, logged, or put
@@ -23,6 +29,7 @@ in an error message. Numbers are logged masked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
@@ -32,6 +39,7 @@ from accounts.otp import (
     APPROVED,
     STATUSES,
     CheckResult,
+    Flow,
     InvalidCode,
     InvalidNumber,
     OtpError,
@@ -67,6 +75,7 @@ class TwilioVerify:
         account_sid: str,
         auth_token: str,
         service_sid: str,
+        flow_service_sids: Mapping[Flow, str] | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -76,9 +85,15 @@ class TwilioVerify:
         self._base_url = base_url.rstrip("/")
         self._service_sid = service_sid
         self._timeout_s = timeout_s
-        service = quote(service_sid, safe="")
-        self._verifications_path = f"/v2/Services/{service}/Verifications"
-        self._check_path = f"/v2/Services/{service}/VerificationCheck"
+        sids = {flow: (flow_service_sids or {}).get(flow) or service_sid for flow in Flow}
+        self._service_sids: dict[Flow, str] = sids
+        self._paths = {
+            flow: (
+                f"/v2/Services/{quote(sid, safe='')}/Verifications",
+                f"/v2/Services/{quote(sid, safe='')}/VerificationCheck",
+            )
+            for flow, sid in sids.items()
+        }
         self._client = twilio_client(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -90,12 +105,19 @@ class TwilioVerify:
     def __repr__(self) -> str:
         return f"TwilioVerify(base_url={self._base_url!r}, service_sid={self._service_sid!r})"
 
+    def service_sid(self, flow: Flow) -> str:
+        """The Verify service that keeps `flow`'s verifications."""
+        return self._service_sids[Flow(flow)]
+
     # --- OtpProvider -----------------------------------------------------------------
 
-    async def send(self, to_e164: str, *, channel: str = "sms") -> SendResult:
+    async def send(
+        self, to_e164: str, *, flow: Flow = Flow.MOBILE, channel: str = "sms"
+    ) -> SendResult:
         to = validate_e164(to_e164)
         validate_channel(channel)
-        body = await self._post("send", self._verifications_path, {"To": to, "Channel": channel})
+        path = self._paths[Flow(flow)][0]
+        body = await self._post("send", path, {"To": to, "Channel": channel})
         sid = body.get("sid")
         if not isinstance(sid, str) or not sid:
             raise _unexpected("send", "no sid")
@@ -119,10 +141,11 @@ class TwilioVerify:
         )
         return result
 
-    async def check(self, to_e164: str, code: str) -> CheckResult:
+    async def check(self, to_e164: str, code: str, *, flow: Flow = Flow.MOBILE) -> CheckResult:
         to = validate_e164(to_e164)
         typed = normalise_code(code)
-        body = await self._post("check", self._check_path, {"To": to, "Code": typed})
+        path = self._paths[Flow(flow)][1]
+        body = await self._post("check", path, {"To": to, "Code": typed})
         status = body.get("status")
         if not isinstance(status, str) or status not in STATUSES:
             raise _unexpected("check", f"status {status!r}")

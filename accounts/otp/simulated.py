@@ -13,8 +13,17 @@ nothing is really texted, the plain code is also kept for the dev inbox
 (`/account/dev-inbox`) and logged at WARNING with the number masked — simulated mode
 only, by design (DESIGN.md §4).
 
-Concurrency: one `pending` verification per number is enforced by a partial unique
-index; a send inserts with `ON CONFLICT DO NOTHING` and, when another send won the
+Verifications are kept per (flow, number), as live Verify keeps them per (service,
+number) with one service per flow (see accounts/otp/__init__.py).
+
+`reveal=False` makes a *decoy*: the same state machine, but the code is neither kept
+nor logged, so nobody can ever answer it. Password reset runs an unknown email
+through a decoy so that it does the same work and gives the same answers as a known
+one (accounts/flows.py). The dev inbox lists only revealed codes, and exists only
+when `dev_inbox` is set (every provider simulated: accounts/otp/factory.py).
+
+Concurrency: one `pending` verification per (flow, number) is enforced by a partial
+unique index; a send inserts with `ON CONFLICT DO NOTHING` and, when another send won the
 race, re-sends that one. Sends and checks lock the verification's row.
 """
 
@@ -43,6 +52,7 @@ from accounts.otp import (
     MAX_SENDS,
     PENDING,
     CheckResult,
+    Flow,
     OtpError,
     OtpUnavailable,
     SendResult,
@@ -73,6 +83,7 @@ class InboxEntry:
     to: str
     code: str | None
     created_at: datetime
+    flow: str
     status: str  # `expired` once the 10 minutes are over, whatever the row says
     sid: str
     channel: str
@@ -102,9 +113,19 @@ class SimulatedVerify:
     live = False
     label = "simulated Verify"
 
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        reveal: bool = True,
+        dev_inbox: bool = False,
+    ) -> None:
         self._db = db
         self._clock = clock or _utc_now
+        self._reveal = reveal
+        # Whether /account/dev-inbox may show the codes (only when nothing is live).
+        self.dev_inbox = dev_inbox and reveal
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -114,37 +135,43 @@ class SimulatedVerify:
 
     # --- OtpProvider -----------------------------------------------------------------
 
-    async def send(self, to_e164: str, *, channel: str = "sms") -> SendResult:
+    async def send(
+        self, to_e164: str, *, flow: Flow = Flow.MOBILE, channel: str = "sms"
+    ) -> SendResult:
         to = validate_e164(to_e164)
         validate_channel(channel)
+        flow = Flow(flow)
         for _ in range(_SEND_RACE_ATTEMPTS):
             async with self._db.session() as session, session.begin():
-                sent = await self._send_once(session, to, channel)
+                sent = await self._send_once(session, flow, to, channel)
             if sent is not None:
                 result, code = sent
-                log.warning("simulated Verify: code for %s is %s", mask_e164(to), code)
+                if self._reveal:
+                    log.warning(
+                        "simulated Verify: %s code for %s is %s", flow, mask_e164(to), code
+                    )
                 return result
         # Only reachable if the pending row kept vanishing between insert and select.
         raise OtpUnavailable()
 
     async def _send_once(
-        self, session: AsyncSession, to: str, channel: str
+        self, session: AsyncSession, flow: Flow, to: str, channel: str
     ) -> tuple[SendResult, str] | None:
-        """Re-send the number's live verification or start one; None when a concurrent
-        send started one first (the caller retries and re-sends that one)."""
+        """Re-send the flow's live verification of the number or start one; None when a
+        concurrent send started one first (the caller retries and re-sends that one)."""
         now = self._now()
-        await _expire_overdue(session, to, now)
-        current = await _live_verification(session, to, now)
+        await _expire_overdue(session, flow, to, now)
+        current = await _live_verification(session, flow, to, now)
         if current is not None:
             if current.status == MAX_ATTEMPTS_REACHED:
                 raise TooManyChecks()
             if current.send_count >= MAX_SENDS:
                 raise TooManySends()
-            if current.code_plain is None:  # not a row this simulator wrote
+            if self._reveal and current.code_plain is None:  # a decoy's, not a real one
                 raise OtpUnavailable()
             current.send_count += 1
             current.channel = channel
-            return _send_result(current), current.code_plain
+            return _send_result(current), current.code_plain or ""
 
         code = new_code()
         salt = secrets.token_hex(16)
@@ -155,10 +182,11 @@ class SimulatedVerify:
                 id=new_id(),
                 sid=sid,
                 to_e164=to,
+                flow=flow.value,
                 channel=channel,
                 code_hash=hash_code(code, salt),
                 code_salt=salt,
-                code_plain=code,
+                code_plain=code if self._reveal else None,
                 status=PENDING,
                 send_count=1,
                 check_count=0,
@@ -166,7 +194,7 @@ class SimulatedVerify:
                 expires_at=now + timedelta(seconds=CODE_TTL_S),
             )
             .on_conflict_do_nothing(
-                index_elements=[OtpVerification.to_e164],
+                index_elements=[OtpVerification.flow, OtpVerification.to_e164],
                 index_where=OtpVerification.status == PENDING,
             )
             .returning(OtpVerification.id)
@@ -175,23 +203,27 @@ class SimulatedVerify:
             return None
         return SendResult(sid=sid, status=PENDING, to=to, channel=channel, send_count=1), code
 
-    async def check(self, to_e164: str, code: str) -> CheckResult:
+    async def check(self, to_e164: str, code: str, *, flow: Flow = Flow.MOBILE) -> CheckResult:
         to = validate_e164(to_e164)
         typed = normalise_code(code)
         async with self._db.session() as session, session.begin():
-            outcome = await self._check_once(session, to, typed)
+            outcome = await self._check_once(session, Flow(flow), to, typed)
         # Raised after the commit: the counts and status changes must stick.
         if isinstance(outcome, OtpError):
             raise outcome
         return outcome
 
     async def _check_once(
-        self, session: AsyncSession, to: str, typed: str
+        self, session: AsyncSession, flow: Flow, to: str, typed: str
     ) -> CheckResult | OtpError:
         now = self._now()
         row = await session.scalar(
             select(OtpVerification)
-            .where(OtpVerification.to_e164 == to, OtpVerification.status.in_(_LIVE_STATUSES))
+            .where(
+                OtpVerification.flow == flow.value,
+                OtpVerification.to_e164 == to,
+                OtpVerification.status.in_(_LIVE_STATUSES),
+            )
             .order_by(OtpVerification.created_at.desc())
             .limit(1)
             .with_for_update()
@@ -225,6 +257,7 @@ class SimulatedVerify:
             rows = (
                 await session.scalars(
                     select(OtpVerification)
+                    .where(OtpVerification.code_plain.is_not(None))
                     .order_by(OtpVerification.created_at.desc(), OtpVerification.sid)
                     .limit(max(0, limit))
                 )
@@ -234,6 +267,7 @@ class SimulatedVerify:
                 to=row.to_e164,
                 code=row.code_plain,
                 created_at=row.created_at,
+                flow=row.flow,
                 status=EXPIRED if row.status == PENDING and row.expires_at <= now else row.status,
                 sid=row.sid,
                 channel=row.channel,
@@ -245,12 +279,13 @@ class SimulatedVerify:
         ]
 
 
-async def _expire_overdue(session: AsyncSession, to: str, now: datetime) -> None:
-    """Mark the number's pending verification expired once its 10 minutes are over, so
-    that a new one may start (the unique index allows one pending per number)."""
+async def _expire_overdue(session: AsyncSession, flow: Flow, to: str, now: datetime) -> None:
+    """Mark the flow's pending verification of the number expired once its 10 minutes
+    are over, so that a new one may start (one pending per flow and number)."""
     await session.execute(
         update(OtpVerification)
         .where(
+            OtpVerification.flow == flow.value,
             OtpVerification.to_e164 == to,
             OtpVerification.status == PENDING,
             OtpVerification.expires_at <= now,
@@ -260,13 +295,14 @@ async def _expire_overdue(session: AsyncSession, to: str, now: datetime) -> None
 
 
 async def _live_verification(
-    session: AsyncSession, to: str, now: datetime
+    session: AsyncSession, flow: Flow, to: str, now: datetime
 ) -> OtpVerification | None:
-    """The number's verification still inside its 10 minutes (pending, or locked after
-    too many checks), locked for update."""
+    """The flow's verification of the number still inside its 10 minutes (pending, or
+    locked after too many checks), locked for update."""
     return await session.scalar(
         select(OtpVerification)
         .where(
+            OtpVerification.flow == flow.value,
             OtpVerification.to_e164 == to,
             OtpVerification.status.in_(_LIVE_STATUSES),
             OtpVerification.expires_at > now,

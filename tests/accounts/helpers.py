@@ -3,6 +3,7 @@ Verify, and an HTTP client that signs in the way a browser does."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import uuid
@@ -86,17 +87,43 @@ async def current_terms_version(db: Database) -> str:
     return version
 
 
-async def latest_code(db: Database, mobile: str) -> str:
+async def latest_code(db: Database, mobile: str, *, flow: str | None = None) -> str:
+    """The newest simulated code sent to `mobile` (in `flow`, if given)."""
     async with db.session() as session:
         code = await session.scalar(
             text(
                 "SELECT code_plain FROM otp_verifications WHERE to_e164 = :to"
+                " AND (CAST(:flow AS text) IS NULL OR flow = :flow)"
                 " ORDER BY created_at DESC LIMIT 1"
             ),
-            {"to": mobile},
+            {"to": mobile, "flow": flow},
         )
     assert code, f"no code was sent to {mobile}"
     return str(code)
+
+
+async def sent_verification(
+    db: Database, to: str, flow: str, *, wait_s: float = 20.0
+) -> dict[str, object]:
+    """The pending verification of `to` in `flow`, once there is one: password-reset
+    codes are sent after the response, so a test waits for the send to land."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        async with db.session() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT code_plain, send_count, check_count, status"
+                        " FROM otp_verifications WHERE to_e164 = :to AND flow = :flow"
+                        " ORDER BY created_at DESC LIMIT 1"
+                    ),
+                    {"to": to, "flow": flow},
+                )
+            ).first()
+        if row is not None:
+            return dict(row._mapping)
+        assert asyncio.get_running_loop().time() < deadline, f"nothing was sent to {to}"
+        await asyncio.sleep(0.05)
 
 
 def client(base: str) -> httpx.AsyncClient:

@@ -6,7 +6,13 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 
 from accounts.models import AuditEvent, Role
-from tests.accounts.helpers import client, latest_code, make_member, sign_in
+from tests.accounts.helpers import (
+    client,
+    latest_code,
+    make_member,
+    sent_verification,
+    sign_in,
+)
 
 
 async def _audits(db, action: str, label: str) -> int:
@@ -174,9 +180,10 @@ async def test_password_reset_by_code_signs_out_everywhere(live_server, db):
             assert start.headers["location"] == "/account/reset/verify"
             page = await http.get("/account/reset/verify")
             assert "If an account exists" in page.text
+            sent = await sent_verification(db, member.mobile, "reset")
             done = await http.post(
                 "/account/reset/verify",
-                data={"code": await latest_code(db, member.mobile), "password": new_password},
+                data={"code": str(sent["code_plain"]), "password": new_password},
             )
             assert done.status_code == 303
             assert done.headers["location"] == "/account/login?status=reset"

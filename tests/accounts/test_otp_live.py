@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from accounts.otp import (
+    Flow,
     InvalidCode,
     InvalidNumber,
     OtpError,
@@ -39,7 +40,7 @@ from accounts.otp import (
     TooManySends,
     VerificationNotFound,
 )
-from accounts.otp.factory import build_otp
+from accounts.otp.factory import OtpConfigError, build_otp
 from accounts.otp.live import DEFAULT_BASE_URL, TwilioVerify
 from accounts.otp.simulated import SimulatedVerify
 from core.db import Database
@@ -49,6 +50,9 @@ from tests.http_double import serve_in_thread
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f00dfacecafe" + "5ec2e7" * 3 + "beef"  # 32 characters, like Twilio's
 SERVICE_SID = "VA" + "fedcba9876543210" * 2
+SIGNUP_SERVICE_SID = "VA" + "5" * 32
+RESET_SERVICE_SID = "VA" + "7" * 32
+SERVICES = (SERVICE_SID, SIGNUP_SERVICE_SID, RESET_SERVICE_SID)
 CODE = "428613"  # the double's code for every verification
 NUMBER = "+15558675310"
 
@@ -89,7 +93,8 @@ class VerifyDouble:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.queued: list[Response] = []
-        self.pending: dict[str, Pending] = {}
+        # Verify's rule: one pending verification per To number *per service*.
+        self.pending: dict[tuple[str, str], Pending] = {}
         self.delay_s = 0.0
 
     def reset(self) -> None:
@@ -121,7 +126,7 @@ class VerifyDouble:
             return form, twilio_error(401, 20003, "Authenticate")
         if request.headers.get("content-type") != "application/x-www-form-urlencoded":
             return form, twilio_error(400, 60200, "Invalid parameter")
-        if request.path_params["service"] != SERVICE_SID:
+        if request.path_params["service"] not in SERVICES:
             return form, twilio_error(
                 404, 20404, f"The requested resource {request.url.path} was not found"
             )
@@ -136,9 +141,10 @@ class VerifyDouble:
             return twilio_error(400, 60200, "Invalid parameter: To")
         if channel not in ("sms", "call", "email", "whatsapp", "sna"):
             return twilio_error(400, 60200, "Invalid parameter: Channel")
-        current = self.pending.get(to)
+        key = (request.path_params["service"], to)
+        current = self.pending.get(key)
         if current is None:
-            current = self.pending[to] = Pending("VE" + secrets.token_hex(16), channel)
+            current = self.pending[key] = Pending("VE" + secrets.token_hex(16), channel)
         elif current.sends >= 5:
             return twilio_error(429, 60203, "Max send attempts reached")
         else:
@@ -153,7 +159,8 @@ class VerifyDouble:
         to, code = form.get("To", ""), form.get("Code", "")
         if not re.fullmatch(r"[0-9]{4,10}", code):
             return twilio_error(400, 60200, "Invalid parameter: Code")
-        current = self.pending.get(to)
+        key = (request.path_params["service"], to)
+        current = self.pending.get(key)
         if current is None:
             return twilio_error(
                 404, 20404, f"The requested resource {request.url.path} was not found"
@@ -163,7 +170,7 @@ class VerifyDouble:
         current.checks += 1
         status = "approved" if code == CODE else "pending"
         if status == "approved":
-            del self.pending[to]
+            del self.pending[key]
         return JSONResponse(self._verification(to, current, status))
 
     @staticmethod
@@ -248,7 +255,8 @@ async def test_send_posts_to_and_channel_form_encoded_with_basic_auth(
     assert req.headers["authorization"].startswith("Basic ")
     assert decoded == f"{ACCOUNT_SID}:{AUTH_TOKEN}"
 
-    assert sent.sid == double.pending[NUMBER].sid and re.fullmatch(r"VE[0-9a-f]{32}", sent.sid)
+    assert sent.sid == double.pending[(SERVICE_SID, NUMBER)].sid
+    assert re.fullmatch(r"VE[0-9a-f]{32}", sent.sid)
     assert (sent.status, sent.to, sent.channel, sent.send_count) == ("pending", NUMBER, "sms", 1)
 
 
@@ -467,27 +475,65 @@ def test_constructor_requires_credentials() -> None:
         TwilioVerify(account_sid=ACCOUNT_SID, auth_token="", service_sid=SERVICE_SID)
 
 
-async def test_factory_picks_live_with_verify_credentials_else_simulated(db: Database) -> None:
-    live_settings = Settings(
-        _env_file=None,
-        twilio_account_sid=ACCOUNT_SID,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_verify_service_sid=SERVICE_SID,
-    )
-    live = build_otp(live_settings, db)
+LIVE_VALUES: dict[str, Any] = {
+    "twilio_account_sid": ACCOUNT_SID,
+    "twilio_auth_token": AUTH_TOKEN,
+    "twilio_verify_service_sid": SERVICE_SID,
+    "twilio_verify_signup_service_sid": SIGNUP_SERVICE_SID,
+    "twilio_verify_reset_service_sid": RESET_SERVICE_SID,
+}
+
+
+async def test_factory_picks_live_with_a_service_per_flow(db: Database) -> None:
+    live = build_otp(Settings(_env_file=None, **LIVE_VALUES), db)
     try:
         assert isinstance(live, TwilioVerify)
         assert live._base_url == DEFAULT_BASE_URL == "https://verify.twilio.com"
+        assert {flow: live.service_sid(flow) for flow in Flow} == {
+            Flow.LOGIN: SERVICE_SID,
+            Flow.SIGNUP: SIGNUP_SERVICE_SID,
+            Flow.MOBILE: SIGNUP_SERVICE_SID,
+            Flow.RESET: RESET_SERVICE_SID,
+        }
     finally:
         await live.aclose()
+    nothing = build_otp(Settings(_env_file=None, twilio_auth_token=AUTH_TOKEN), db)
+    assert isinstance(nothing, SimulatedVerify)
+    assert isinstance(nothing, OtpProvider)
 
-    for missing in ("twilio_account_sid", "twilio_auth_token", "twilio_verify_service_sid"):
-        values: dict[str, Any] = {
-            "twilio_account_sid": ACCOUNT_SID,
-            "twilio_auth_token": AUTH_TOKEN,
-            "twilio_verify_service_sid": SERVICE_SID,
-            missing: None,
-        }
-        simulated = build_otp(Settings(_env_file=None, **values), db)
-        assert isinstance(simulated, SimulatedVerify), missing
-        assert isinstance(simulated, OtpProvider)
+
+@pytest.mark.parametrize("missing", sorted(LIVE_VALUES))
+def test_factory_refuses_live_verify_with_anything_missing(db: Database, missing: str) -> None:
+    """A Verify service set means live codes: half a configuration is refused at
+    start-up, naming what is missing, instead of falling back to simulated codes."""
+    values = {**LIVE_VALUES, missing: None}
+    with pytest.raises(OtpConfigError) as refused:
+        build_otp(Settings(_env_file=None, **values), db)
+    assert missing.upper() in str(refused.value)
+
+
+def test_factory_refuses_one_service_shared_by_flows(db: Database) -> None:
+    values = {**LIVE_VALUES, "twilio_verify_reset_service_sid": SERVICE_SID}
+    with pytest.raises(OtpConfigError, match="three different Verify services"):
+        build_otp(Settings(_env_file=None, **values), db)
+
+
+async def test_each_flow_talks_to_its_own_service(
+    verify_server: tuple[VerifyDouble, str], double: VerifyDouble
+) -> None:
+    provider = make_verify(
+        verify_server[1],
+        flow_service_sids={Flow.SIGNUP: SIGNUP_SERVICE_SID, Flow.RESET: RESET_SERVICE_SID},
+    )
+    try:
+        await provider.send(NUMBER, flow=Flow.LOGIN)
+        await provider.send(NUMBER, flow=Flow.RESET)
+        await provider.check(NUMBER, CODE, flow=Flow.RESET)
+    finally:
+        await provider.aclose()
+    paths = [r.path for r in double.requests]
+    assert paths == [
+        f"/v2/Services/{SERVICE_SID}/Verifications",
+        f"/v2/Services/{RESET_SERVICE_SID}/Verifications",
+        f"/v2/Services/{RESET_SERVICE_SID}/VerificationCheck",
+    ]

@@ -316,7 +316,7 @@ async def test_the_code_is_logged_with_the_number_masked_and_stored_hashed(
 
     records = [r for r in caplog.records if r.name == "accounts.otp"]
     assert [(r.levelno, r.getMessage()) for r in records] == [
-        (logging.WARNING, f"simulated Verify: code for {masked} is {code}")
+        (logging.WARNING, f"simulated Verify: mobile code for {masked} is {code}")
     ]
     assert all(number not in r.getMessage() for r in caplog.records)
 

@@ -42,8 +42,18 @@ async def test_suspension_ends_sessions_and_blocks_sign_in(live_server, db):
         refused = await http.post(
             "/account/login", data={"email": member.email, "password": member.password}
         )
-        assert refused.status_code == 401
-        assert "Wrong email or password." in refused.text  # says nothing more
+        # The password was right, so the account hears why (issue 15, item 14) …
+        assert refused.status_code == 403
+        assert "This account is suspended" in refused.text
+        assert "Wrong email or password." not in refused.text
+        # … while a wrong password still says nothing about the account.
+        guessed = await http.post(
+            "/account/login", data={"email": member.email, "password": "not the password 1"}
+        )
+        assert guessed.status_code == 401
+        assert "Wrong email or password." in guessed.text
+        assert "suspended" not in guessed.text
+        assert "ks_pending" not in refused.cookies
     async with db.session() as session:
         assert await suspension.unsuspend(session, member.actor.workspace_id, by_label="test-admin")
         await session.commit()
