@@ -23,10 +23,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,27 +87,71 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_AMOUNT = re.compile(r"-?[0-9]{1,18}")
+
+
 def _cents(value: Any) -> int | None:
-    """Paddle sends amounts as strings of the lowest unit ("1050")."""
+    """Paddle sends amounts as strings of the lowest unit ("1050"): ASCII digits only
+    (`str.isdigit` also passes '²', which `int` refuses)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):
         return int(value)
     return None
 
 
+def _has_nul(payload: Any) -> bool:
+    """Whether any key or string in the parsed body holds a NUL character, which
+    PostgreSQL's jsonb cannot store (walked without recursion: bodies can nest deep)."""
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+class PaddleEnvelope(BaseModel):
+    """The part of a Paddle event every event type shares; `data` is read per type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
+    event_type: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
+    occurred_at: StrictStr | None = None
+    data: dict[str, Any]
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is not None and _parse_time(value) is None:
+            raise ValueError("is not an RFC 3339 time")
+        return value
+
+
 def _validate(payload: Any) -> str | None:
-    """Why a verified body is not a Paddle event, or None when it is one."""
+    """Why a verified body is not a Paddle event we can store, or None when it is one."""
     if not isinstance(payload, dict):
         return "the body is not a JSON object"
-    for name in ("event_id", "event_type"):
-        value = payload.get(name)
-        if not isinstance(value, str) or not value or len(value) > 100:
-            return f"'{name}' is missing or not a string"
-    if not isinstance(payload.get("data"), dict):
-        return "'data' is missing or not an object"
-    if payload.get("occurred_at") is not None and _parse_time(payload["occurred_at"]) is None:
-        return "'occurred_at' is not an RFC 3339 time"
+    if _has_nul(payload):
+        return "it contains a NUL character"
+    try:
+        envelope = PaddleEnvelope.model_validate(payload)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "the body"
+        return f"'{where}' {str(error['msg']).removeprefix('Value error, ').lower()}"
+    totals = envelope.data.get("totals")
+    total = totals.get("total") if isinstance(totals, dict) else None
+    adjustment = envelope.event_type.startswith("adjustment.")
+    if adjustment and total is not None and _cents(total) is None:
+        return "'data.totals.total' is not an amount in the currency's lowest unit"
     return None
 
 
@@ -120,8 +173,8 @@ async def receive(
         return Receipt(413, "body too large")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return Receipt(400, "the body is not JSON")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return Receipt(400, "the body is not JSON we can read")
     problem = _validate(payload)
     if problem is not None:
         return Receipt(400, f"not a Paddle event: {problem}")

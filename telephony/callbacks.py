@@ -1,7 +1,10 @@
 """Twilio's callbacks for a call: status, answering-machine detection, recording.
 
 The view checks X-Twilio-Signature first (a bad one is refused and nothing stored);
-what reaches this module is authentic. Each callback is applied in one transaction,
+what reaches this module is authentic. Its fields are read by pydantic models
+(`StatusForm`, `AmdForm`, `RecordingForm`): whole numbers are 1-9 ASCII digits, and a
+NUL character anywhere (PostgreSQL cannot store one) makes the callback malformed —
+`MalformedCallback`, answered 400 with nothing stored. Each callback is applied in one transaction,
 under the call row's lock (a status callback in one statement, `call_status_apply`,
 migration 0015, so the credit account's lock is held as briefly as possible):
 
@@ -29,8 +32,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal, TypeVar
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,20 +97,108 @@ class Applied:
     cost_mc: int | None = None
 
 
-def _int(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+# Twilio's whole numbers are ASCII digits: `str.isdigit` also passes '²' or '٣', which
+# `int` then refuses (a 500) or reads as something Twilio never sent.
+_WHOLE_NUMBER: Final = re.compile(r"[0-9]{1,9}")
+
+
+def whole_number(value: object) -> int | None:
+    """A Twilio whole number ('' or absent: None); anything but 1-9 ASCII digits is
+    refused with ValueError."""
+    if value is None or value == "":
         return None
-    if not raw.isdigit() or len(raw) > 9:
-        raise MalformedCallback(f"{name} must be a whole number, not {raw[:20]!r}.")
-    return int(raw)
+    if not isinstance(value, str) or _WHOLE_NUMBER.fullmatch(value) is None:
+        raise ValueError(f"must be a whole number, not {str(value)[:20]!r}")
+    return int(value)
 
 
-def _sid(params: Mapping[str, str]) -> str:
-    sid = params.get("CallSid", "")
-    if not CALL_SID.match(sid):
-        raise MalformedCallback("CallSid is missing or not a Twilio call SID.")
-    return sid
+def _call_sid(value: str) -> str:
+    if not CALL_SID.fullmatch(value):
+        raise ValueError("is not a Twilio call SID")
+    return value
+
+
+def _recording_sid(value: str) -> str:
+    if not RECORDING_SID.fullmatch(value):
+        raise ValueError("is not a Twilio recording SID")
+    return value
+
+
+def _twilio_status(value: str) -> str:
+    if value == CallStatus.PENDING.value or value not in set(CallStatus):
+        raise ValueError("is not a Twilio call status")
+    return value
+
+
+def _url_or_empty(value: str) -> str:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError("is not a URL")
+    return value
+
+
+WholeNumber = Annotated[int | None, BeforeValidator(whole_number)]
+
+
+class _TwilioForm(BaseModel):
+    """A signed Twilio callback's form fields. Fields not named here are kept only in
+    the stored raw copy; a NUL anywhere is refused (PostgreSQL cannot store it)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    CallSid: Annotated[str, AfterValidator(_call_sid)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and any(
+            "\x00" in str(k) or "\x00" in str(v) for k, v in data.items()
+        ):
+            raise ValueError("a field contains a NUL character")
+        return data
+
+
+class StatusForm(_TwilioForm):
+    CallStatus: Annotated[str, AfterValidator(_twilio_status)]
+    CallDuration: WholeNumber = None
+    SequenceNumber: WholeNumber = None
+    AnsweredBy: str | None = None
+
+
+class AmdForm(_TwilioForm):
+    AnsweredBy: Literal[
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    ]
+
+
+class RecordingForm(_TwilioForm):
+    RecordingSid: Annotated[str, AfterValidator(_recording_sid)]
+    RecordingStatus: Literal["in-progress", "completed", "absent", "failed"]
+    RecordingUrl: Annotated[str, AfterValidator(_url_or_empty)] = ""
+    RecordingDuration: WholeNumber = None
+
+
+_Form = TypeVar("_Form", bound=_TwilioForm)
+
+
+def parse_form(model: type[_Form], params: Mapping[str, str]) -> _Form:
+    """`params` read as `model`, or MalformedCallback naming every field that is wrong."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            what = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "missing":
+                what = "is missing"
+            problems.append(f"{where} {what}".strip())
+        raise MalformedCallback("; ".join(problems) + ".") from None
 
 
 def _raw(params: Mapping[str, str]) -> dict[str, str]:
@@ -107,23 +206,16 @@ def _raw(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def parse_status(params: Mapping[str, str]) -> StatusCallback:
-    sid = _sid(params)
-    try:
-        status = CallStatus(params.get("CallStatus", ""))
-    except ValueError:
-        raise MalformedCallback("CallStatus is missing or not a Twilio call status.") from None
-    if status is CallStatus.PENDING:
-        raise MalformedCallback("CallStatus is not a Twilio call status.")
-    duration = _int(params, "CallDuration")
-    if status is CallStatus.COMPLETED and duration is None:
+    form = parse_form(StatusForm, params)
+    status = CallStatus(form.CallStatus)
+    if status is CallStatus.COMPLETED and form.CallDuration is None:
         raise MalformedCallback("A completed call's callback must carry CallDuration.")
-    answered_by = params.get("AnsweredBy") or None
     return StatusCallback(
-        call_sid=sid,
+        call_sid=form.CallSid,
         status=status,
-        sequence=_int(params, "SequenceNumber"),
-        duration_s=duration,
-        answered_by=answered_by if answered_by in ANSWERED_BY else None,
+        sequence=form.SequenceNumber,
+        duration_s=form.CallDuration,
+        answered_by=form.AnsweredBy if form.AnsweredBy in ANSWERED_BY else None,
         raw=_raw(params),
     )
 
@@ -268,10 +360,8 @@ async def apply_amd(
     params: Mapping[str, str],
     on_machine: Callable[[uuid.UUID, str], None] | None = None,
 ) -> Applied:
-    sid = _sid(params)
-    answered_by = params.get("AnsweredBy", "")
-    if answered_by not in ANSWERED_BY:
-        raise MalformedCallback("AnsweredBy is missing or not a Twilio AMD result.")
+    form = parse_form(AmdForm, params)
+    sid, answered_by = form.CallSid, form.AnsweredBy
 
     def update(call: Call) -> None:
         call.answered_by = answered_by
@@ -286,26 +376,28 @@ async def apply_amd(
 
 
 async def apply_recording(db: Database, call_ref: str | None, params: Mapping[str, str]) -> Applied:
-    sid = _sid(params)
-    recording_sid = params.get("RecordingSid", "")
-    if not RECORDING_SID.match(recording_sid):
-        raise MalformedCallback("RecordingSid is missing or not a Twilio recording SID.")
-    status = params.get("RecordingStatus", "")
-    if status not in ("in-progress", "completed", "absent", "failed"):
-        raise MalformedCallback("RecordingStatus is missing or unknown.")
-    url = params.get("RecordingUrl", "")
-    if url and not url.startswith(("https://", "http://")):
-        raise MalformedCallback("RecordingUrl is not a URL.")
-    duration = _int(params, "RecordingDuration")
+    form = parse_form(RecordingForm, params)
+    sid, status = form.CallSid, form.RecordingStatus
 
     def update(call: Call) -> None:
         if status == "completed":
-            call.recording_sid = recording_sid
-            call.recording_url = url or None
-            call.recording_duration_s = duration
+            call.recording_sid = form.RecordingSid
+            call.recording_url = form.RecordingUrl or None
+            call.recording_duration_s = _recording_seconds(call, form.RecordingDuration)
 
-    key = f"recording:{sid}:{recording_sid}:{status}"
+    key = f"recording:{sid}:{form.RecordingSid}:{status}"
     return await _apply_other(db, call_ref, sid, params, kind="recording", key=key, update=update)
+
+
+def _recording_seconds(call: Call, reported: int | None) -> int | None:
+    """A recording is no longer than the call could last (its time limit) nor, once the
+    call is settled, than what was billed."""
+    if reported is None:
+        return None
+    cap = call.time_limit_s
+    if call.settled_at is not None and call.duration_s is not None:
+        cap = min(cap, call.duration_s)
+    return min(reported, cap)
 
 
 # --- reconciliation ----------------------------------------------------------------
@@ -380,8 +472,10 @@ async def _reconcile_one(
         return None
     if not status.terminal:
         return None  # still going (a long call): try again next round
-    raw_duration = str(record.get("duration") or "")
-    duration = int(raw_duration) if raw_duration.isdigit() else 0
+    try:
+        duration = whole_number(str(record.get("duration") or "")) or 0
+    except ValueError:
+        duration = 0
     row = (
         await call_function_alone(
             db,

@@ -188,6 +188,19 @@ def _delimiter(text: str) -> str:
 class _Row:
     line: int
     values: dict[str, str]
+    # Columns whose cell held a NUL character (removed from `values`): PostgreSQL
+    # cannot store one, so such a row is rejected on its own, never the whole file.
+    nul_columns: tuple[str, ...] = ()
+
+    def nul_problems(self) -> list[Problem]:
+        return [
+            Problem("nul_character", f"the {column} contains a NUL character")
+            for column in self.nul_columns
+        ]
+
+
+def _without_nul(cell: str) -> str:
+    return cell.replace("\x00", "")
 
 
 def _rows(
@@ -206,10 +219,10 @@ def _rows(
     ignored: list[str] = []
     aliases = {alias: name for name, names in columns.items() for alias in names}
     for position, raw in enumerate(header):
-        name = aliases.get(_key(raw))
+        name = aliases.get(_key(_without_nul(raw)))
         if name is None:
-            if raw.strip():
-                ignored.append(raw.strip())
+            if _without_nul(raw).strip():
+                ignored.append(_without_nul(raw).strip())
             continue
         if name in index:
             raise ImportRefused(f"The file has two {name} columns ({raw.strip()!r}).")
@@ -237,11 +250,14 @@ def _rows(
                         f"The file has more than {MAX_IMPORT_ROWS} rows: split it and "
                         "import the parts."
                     )
-                values = {
-                    name: record[pos].strip() if pos < len(record) else ""
-                    for name, pos in index.items()
+                cells = {
+                    name: record[pos] if pos < len(record) else "" for name, pos in index.items()
                 }
-                yield _Row(start, values)
+                yield _Row(
+                    start,
+                    {name: _without_nul(cell).strip() for name, cell in cells.items()},
+                    tuple(name for name, cell in cells.items() if "\x00" in cell),
+                )
         except csv.Error as exc:
             raise ImportRefused(
                 f"Line {reader.line_num} cannot be read as CSV: {exc}. Nothing was imported."
@@ -338,7 +354,7 @@ async def import_contacts_csv(
     checked_rows: list[_Checked] = []
 
     for row in rows:
-        checked = _Checked(row)
+        checked = _Checked(row, row.nul_problems())
         values = row.values
         name = " ".join(values.get("name", "").split())
         if not name:
@@ -475,7 +491,7 @@ async def import_dnc_csv(
     for row in rows:
         raw = row.values.get("phone", "")
         reason = row.values.get("reason", "")
-        problems: list[Problem] = []
+        problems: list[Problem] = row.nul_problems()
         e164 = ""
         if not raw:
             problems.append(Problem("missing_phone", "the phone number is missing"))

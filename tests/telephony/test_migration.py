@@ -1,4 +1,4 @@
-"""Migrations 0009 and 0019 upgrade, downgrade and upgrade again on a fresh database."""
+"""Migrations 0009, 0019, 0021 and 0022: upgrade, downgrade, upgrade on a fresh database."""
 
 from __future__ import annotations
 
@@ -74,4 +74,40 @@ def test_0019_upgrade_downgrade_upgrade(empty):
     assert _arity(libpq, "call_status_apply") == [8]
     migrate.upgrade(url)
     assert _arity(libpq, "call_status_apply") == [10]
+    assert migrate.is_up_to_date(url)
+
+
+def _columns(url: str, table: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,)
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _function_source(url: str, function: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", (function,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_0021_and_0022_upgrade_downgrade_upgrade(empty):
+    """The refund cap (0021) and the billed call duration (0022) go and come back."""
+    url, libpq = empty
+    taken_back = {"refunded_mc", "charged_back_mc", "credited_back_mc"}
+    migrate.upgrade(url, "0022")
+    assert _columns(libpq, "credit_grants") >= taken_back
+    assert "ledger_clawback_reverse" in _functions(libpq)
+    assert "cost / 1000" in _function_source(libpq, "call_status_apply")
+    assert _arity(libpq, "call_status_apply") == [10]
+
+    command.downgrade(migrate.alembic_config(url), "0020")
+    assert not (_columns(libpq, "credit_grants") & taken_back)
+    assert not {"ledger_clawback_reverse", "ledger_credit_lot"} & _functions(libpq)
+    assert "cost / 1000" not in _function_source(libpq, "call_status_apply")
+    assert _arity(libpq, "call_status_apply") == [10]
+
+    migrate.upgrade(url)
+    assert _columns(libpq, "credit_grants") >= taken_back
     assert migrate.is_up_to_date(url)
