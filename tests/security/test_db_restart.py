@@ -316,3 +316,11 @@ async def test_webhooks_during_a_restart_are_stored_or_refused_never_lost(pg, se
 
         after = await _until_healthy(client, served)
         assert after["worker"]["running"] is True
+
+        # Once it is back, every callback is taken again (the pools replaced what broke).
+        fresh = ["CA" + secrets.token_hex(16) for _ in range(20)]
+        for sid in fresh:
+            params = _status_callback(sid)
+            headers = {"X-Twilio-Signature": signature.compute(url, params, TWILIO_TEST_TOKEN)}
+            response = await client.post(url, data=params, headers=headers)
+            assert response.status_code == 200, response.text
