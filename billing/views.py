@@ -3,6 +3,13 @@
 `/webhooks/paddle` is what Paddle calls (and, in simulated mode, what our own
 checkout calls, signed the same way). `/billing/checkout/<txn>` opens Paddle.js for a
 transaction we created, or in simulated mode a local page with Pay and Decline.
+
+Every URL this module builds (the simulated checkout's webhook, Paddle's success URL,
+checkout links) starts from `PUBLIC_BASE_URL`, never from the request's Host: a forged
+Host must not make the server sign events for someone else's listener. The checkout,
+pay, decline and receipt pages belong to the transaction's workspace: a signed-in
+member of it sees them; anyone else gets 404 (a page request from someone not signed
+in is sent to sign in first).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Request
@@ -39,11 +47,14 @@ def build_router(
     db: Database,
     payments: Payments,
     *,
-    signed_in: Callable[[Request], Awaitable[Actor | None]] | None = None,
+    public_base_url: str,
+    signed_in: Callable[[Request], Awaitable[Actor | None]],
 ) -> APIRouter:
-    """`signed_in` maps a request to its signed-in actor (the account session); the
-    purchase page needs it, the webhook and checkout pages do not."""
+    """`public_base_url` is where the app is reached (`PUBLIC_BASE_URL`); `signed_in`
+    maps a request to its signed-in actor (the account session), or None. The webhook
+    needs neither; every page does."""
     router = APIRouter()
+    base_url = public_base_url.rstrip("/")
     templates = Jinja2Templates(
         directory=[str(Path(__file__).with_name("templates")), str(TEMPLATES_DIR)]
     )
@@ -88,11 +99,28 @@ def build_router(
             status_code=404,
         )
 
+    async def owned(
+        request: Request, txn_id: str
+    ) -> tuple[PaddleTransaction, CreditPackage, Workspace] | Response:
+        """The transaction, for a signed-in member of its workspace; else the answer to
+        give: sign in first (a page request from nobody), or 404 — the same 404 whether
+        the transaction is someone else's or does not exist."""
+        actor = await signed_in(request)
+        if actor is None:
+            if request.method == "GET":
+                target = quote(request.url.path, safe="/")
+                return RedirectResponse(f"/account/login?next={target}", status_code=303)
+            return not_found(request)
+        found = await load(txn_id)
+        if found is None or found[0].workspace_id != actor.workspace_id:
+            return not_found(request)
+        return found
+
     @router.get("/billing/checkout/{txn_id}", include_in_schema=False)
     async def checkout(request: Request, txn_id: str) -> Response:
-        found = await load(txn_id)
-        if found is None:
-            return not_found(request)
+        found = await owned(request, txn_id)
+        if isinstance(found, Response):
+            return found
         txn, package, workspace = found
         common: dict[str, Any] = {
             "txn": txn,
@@ -107,15 +135,16 @@ def build_router(
                 "checkout_paddle.html",
                 client_token=payments.client_token,
                 sandbox=payments.paddle_environment == "sandbox",
-                success_url=str(request.base_url).rstrip("/") + "/chat",
+                success_url=base_url + "/chat",
                 **common,
             )
         return page(request, "checkout_simulated.html", **common)
 
-    async def deliver(request: Request, event: dict[str, Any]) -> int:
-        """Post a signed Paddle-format event to our own webhook, over HTTP."""
+    async def deliver(event: dict[str, Any]) -> int:
+        """Post a signed Paddle-format event to our own webhook, over HTTP, at
+        `PUBLIC_BASE_URL` (never at the Host a request names)."""
         body = events.dumps(event)
-        url = str(request.base_url).rstrip("/") + WEBHOOK_PATH
+        url = base_url + WEBHOOK_PATH
         async with httpx.AsyncClient(timeout=15) as client:
             response = await client.post(
                 url,
@@ -129,8 +158,10 @@ def build_router(
 
     @router.post("/billing/checkout/{txn_id}/pay", include_in_schema=False)
     async def simulated_pay(request: Request, txn_id: str) -> Response:
-        found = await load(txn_id)
-        if found is None or payments.live:
+        found = await owned(request, txn_id)
+        if isinstance(found, Response):
+            return found
+        if payments.live:
             return not_found(request)
         txn, package, workspace = found
         for status in ("paid", "completed"):
@@ -141,7 +172,7 @@ def build_router(
                 custom_data=txn.custom_data,
                 estimate=txn.estimate,
             )
-            code = await deliver(request, events.envelope(f"transaction.{status}", data))
+            code = await deliver(events.envelope(f"transaction.{status}", data))
             if code != 200:
                 log.error("simulated checkout: our webhook answered %s for %s", code, txn.id)
         refreshed = await load(txn_id)
@@ -163,8 +194,10 @@ def build_router(
 
     @router.post("/billing/checkout/{txn_id}/decline", include_in_schema=False)
     async def simulated_decline(request: Request, txn_id: str) -> Response:
-        found = await load(txn_id)
-        if found is None or payments.live:
+        found = await owned(request, txn_id)
+        if isinstance(found, Response):
+            return found
+        if payments.live:
             return not_found(request)
         txn, _, _ = found
         data = events.transaction_data(
@@ -174,7 +207,7 @@ def build_router(
             custom_data=txn.custom_data,
             estimate=txn.estimate,
         )
-        await deliver(request, events.envelope("transaction.payment_failed", data))
+        await deliver(events.envelope("transaction.payment_failed", data))
         return page(
             request,
             "checkout_result.html",
@@ -208,7 +241,7 @@ def build_router(
         )
 
     async def buyer(request: Request) -> Actor | Response:
-        actor = await signed_in(request) if signed_in is not None else None
+        actor = await signed_in(request)
         if actor is None:
             return RedirectResponse("/account/login?next=/billing/buy", status_code=303)
         return actor
@@ -252,7 +285,7 @@ def build_router(
         try:
             async with db.session() as session:
                 made = await purchases.start_checkout(
-                    session, payments.provider, actor, code, base_url=str(request.base_url)
+                    session, payments.provider, actor, code, base_url=base_url
                 )
                 await session.commit()
         except KloseError as exc:
@@ -261,8 +294,10 @@ def build_router(
 
     @router.get("/billing/receipt/{txn_id}", include_in_schema=False)
     async def receipt(request: Request, txn_id: str) -> Response:
-        found = await load(txn_id)
-        if found is None or found[0].grant_entry_id is None:
+        found = await owned(request, txn_id)
+        if isinstance(found, Response):
+            return found
+        if found[0].grant_entry_id is None:
             return not_found(request)
         txn, package, workspace = found
         if payments.live:

@@ -107,7 +107,11 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             check = await check_session(session, runtime.signer, token)
         return Actor.of(check.user) if check.user is not None else None
 
-    app.include_router(billing_router(db, runtime.payments, signed_in=signed_in))
+    app.include_router(
+        billing_router(
+            db, runtime.payments, public_base_url=settings.public_base_url, signed_in=signed_in
+        )
+    )
 
     async def call_ended(call_id: uuid.UUID) -> None:
         """Hand the call's post-call work to the queue: Twilio's callback does not wait

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from billing.models import PaddleAdjustment, PaddleEvent, PaddleTransaction
 from billing.paddle import events
 from billing.paddle.signature import sign
+from tests.accounts.helpers import make_member, sign_in
 from tests.billing.paddle_helpers import (
     balance_mc,
     checkout,
@@ -366,9 +367,11 @@ async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(live_ser
 
 
 async def test_simulated_pay_posts_signed_webhooks_and_grants(live_server, db):
-    actor = await new_member(db)
+    member = await make_member(db)
+    actor = member.actor
     txn = await checkout(db, actor)
     async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        await sign_in(client, db, member)
         page = await client.get(f"/billing/checkout/{txn.id}")
         assert page.status_code == 200
         assert "Simulated checkout" in page.text
@@ -388,9 +391,11 @@ async def test_simulated_pay_posts_signed_webhooks_and_grants(live_server, db):
 
 
 async def test_simulated_decline_grants_nothing_and_has_no_receipt(live_server, db):
-    actor = await new_member(db)
+    member = await make_member(db)
+    actor = member.actor
     txn = await checkout(db, actor)
     async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        await sign_in(client, db, member)
         declined = await client.post(f"/billing/checkout/{txn.id}/decline")
         receipt = await client.get(f"/billing/receipt/{txn.id}")
     assert declined.status_code == 200
@@ -402,8 +407,9 @@ async def test_simulated_decline_grants_nothing_and_has_no_receipt(live_server, 
     assert receipt.status_code == 404
 
 
-async def test_unknown_checkout_links_are_404(live_server):
-    async with httpx.AsyncClient(base_url=live_server) as client:
+async def test_unknown_checkout_links_are_404(live_server, db):
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+        await sign_in(client, db, await make_member(db))
         for path in (
             "/billing/checkout/txn_" + "q" * 26,
             "/billing/checkout/not-a-txn",
