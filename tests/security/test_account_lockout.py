@@ -83,6 +83,27 @@ async def test_a_strangers_failed_codes_lock_the_stranger_not_the_owners_reset(d
     assert user.email == member.email
 
 
+async def test_a_used_up_reset_verification_leaves_sign_in_alone(db):
+    """Two strangers together use up the reset verification (5 checks); the owner's
+    sign-in has a verification of its own and goes through."""
+    member = await make_member(db)
+    otp, decoy = SimulatedVerify(db), DecoyVerify(db)
+    async with db.session() as session:
+        deliver = await flows.start_reset(session, otp, decoy, member.email, ip=STRANGER)
+    await deliver()
+    refusals = await _fail_reset(db, otp, decoy, member.email, STRANGER, 3)
+    refusals += await _fail_reset(db, otp, decoy, member.email, OTHER_STRANGER, 3)
+    assert refusals[-1] == TooManyChecks.default_message
+    assert (await sent_verification(db, member.mobile, "reset"))["status"] == (
+        "max_attempts_reached"
+    )
+    async with db.session() as session:
+        user = await flows.password_step(session, otp, member.email, member.password, ip=OWNER)
+        code = await latest_code(db, member.mobile, flow="login")
+        signed_in = await flows.code_step(session, otp, user.id, code, ip=OWNER)
+    assert signed_in.id == member.actor.user_id
+
+
 @pytest.fixture(scope="module")
 def verify_base() -> Iterator[tuple[VerifyDouble, str]]:
     double = VerifyDouble()
