@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "insights.models",
     "retrieval.models",
     "telephony.models",
+    "tools.models",
 )
 for name in MODEL_MODULES:
     importlib.import_module(name)
