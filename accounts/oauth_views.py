@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -85,12 +84,6 @@ def build_oauth_router(
             PENDING_COOKIE, pending_token(signer, pending), max_age=PENDING_MAX_AGE_S,
             httponly=True, secure=secure_cookies, samesite="lax", path="/",
         )  # fmt: skip
-
-    def cross_site(request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if not origin or origin == "null":
-            return origin == "null"
-        return urlparse(origin).netloc != request.headers.get("host", "")
 
     def not_found(request: Request) -> HTMLResponse:
         return page(
@@ -270,8 +263,6 @@ def build_oauth_router(
 
     @router.post("/signup", include_in_schema=False)
     async def signup_post(request: Request) -> Response:
-        if cross_site(request):
-            return HTMLResponse("Cross-site form posts are not accepted.", status_code=403)
         pending = oauth_pending(request)
         if pending is None:
             return expired(request)

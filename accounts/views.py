@@ -1,6 +1,6 @@
 """Account pages: sign-up, login with its second factor, password reset, terms, the
 team, and (simulated mode only) the dev inbox. Server-rendered forms; every POST is
-checked for a same-origin `Origin` header and rate-limited in the services."""
+rate-limited in the services (cross-site POSTs never get here: chat_app/security.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -90,15 +89,6 @@ def build_router(
             samesite="lax", path="/",
         )  # fmt: skip
 
-    def cross_site(request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if not origin or origin == "null":
-            return origin == "null"
-        return urlparse(origin).netloc != request.headers.get("host", "")
-
-    def forbidden() -> HTMLResponse:
-        return HTMLResponse("Cross-site form posts are not accepted.", status_code=403)
-
     async def form_of(request: Request) -> dict[str, str]:
         data = await request.form()
         return {k: v for k, v in data.items() if isinstance(v, str)}
@@ -136,8 +126,6 @@ def build_router(
 
     @router.post("/signup", include_in_schema=False)
     async def signup_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         data = await form_of(request)
         form = flows.SignupForm(
             name=data.get("name", ""),
@@ -213,8 +201,6 @@ def build_router(
 
     @router.post("/signup/verify", include_in_schema=False)
     async def signup_verify_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "signup")
         if pending is None:
             return expired(request)
@@ -237,8 +223,6 @@ def build_router(
         return await finish_login(request, user.id, "signup", "/chat")
 
     async def resend(request: Request, purpose: str) -> Response:
-        if cross_site(request):
-            return forbidden()
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), purpose)
         if pending is None or not pending.to:
             return expired(request)
@@ -277,8 +261,6 @@ def build_router(
 
     @router.post("/login", include_in_schema=False)
     async def login_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         data = await form_of(request)
         email, next_path = data.get("email", ""), safe_next(data.get("next"))
         try:
@@ -308,8 +290,6 @@ def build_router(
 
     @router.post("/login/code", include_in_schema=False)
     async def login_code_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "login")
         if pending is None:
             return expired(request)
@@ -353,8 +333,6 @@ def build_router(
 
     @router.post("/logout", include_in_schema=False)
     async def logout_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         async with db.session() as session:
             check = await check_session(
                 session, signer, request.cookies.get(SESSION_COOKIE), touch=False
@@ -388,8 +366,6 @@ def build_router(
         """The same redirect and cookie whether or not the email has an account: the
         cookie names the email only (never the number), and the code is sent after
         the response, to the account's mobile or to the email's decoy."""
-        if cross_site(request):
-            return forbidden()
         email = (await form_of(request)).get("email", "").strip().lower()[:320]
         deliver = await reset_started(request, email)
         if isinstance(deliver, Response):
@@ -412,8 +388,6 @@ def build_router(
 
     @router.post("/reset/verify", include_in_schema=False)
     async def reset_verify_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "reset")
         if pending is None:
             return expired(request)
@@ -436,8 +410,6 @@ def build_router(
 
     @router.post("/reset/resend", include_in_schema=False)
     async def reset_resend(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "reset")
         if pending is None:
             return expired(request)
@@ -477,8 +449,6 @@ def build_router(
 
     @router.post("/terms/accept", include_in_schema=False)
     async def terms_accept_post(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         actor = await signed_in(request)
         if actor is None:
             return RedirectResponse("/account/login?next=/account/terms/accept", status_code=303)
@@ -525,8 +495,6 @@ def build_router(
 
     @router.post("/team/invite", include_in_schema=False)
     async def team_invite(request: Request) -> Response:
-        if cross_site(request):
-            return forbidden()
         actor = await manager(request)
         if isinstance(actor, Response):
             return actor
@@ -548,8 +516,6 @@ def build_router(
 
     @router.post("/team/{user_id}/role", include_in_schema=False)
     async def team_role(request: Request, user_id: uuid.UUID) -> Response:
-        if cross_site(request):
-            return forbidden()
         actor = await manager(request)
         if isinstance(actor, Response):
             return actor
@@ -568,8 +534,6 @@ def build_router(
 
     @router.post("/team/{user_id}/remove", include_in_schema=False)
     async def team_remove(request: Request, user_id: uuid.UUID) -> Response:
-        if cross_site(request):
-            return forbidden()
         actor = await manager(request)
         if isinstance(actor, Response):
             return actor

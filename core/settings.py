@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="The URL Twilio and Paddle reach us at; used to validate signatures.",
     )
+    api_docs: bool = Field(
+        default=False,
+        description="Serve the API docs (/docs, /redoc, /openapi.json); off in production.",
+    )
     run_worker_in_serve: bool = Field(
         default=True, description="Run the job-queue worker inside `klosesales serve`."
     )
