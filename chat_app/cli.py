@@ -107,7 +107,10 @@ def serve(
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
-        app = create_app(settings, db)
+        try:
+            app = create_app(settings, db)
+        except KloseError as exc:  # settings that cannot work together: say which
+            _fail(str(exc), 2)
         typer.echo(f"Klosesales is running at http://{host}:{port}/chat", err=True)
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
 
