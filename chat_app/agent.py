@@ -13,6 +13,7 @@ from langchain.agents.middleware import ModelRequest, dynamic_prompt
 from langchain_core.language_models import BaseChatModel
 
 from billing.money import QUERY_PRICE_MC, format_credits
+from tools.actions import require_declared
 from tools.analytics import analytics
 from tools.buy_credits import buy_credits
 from tools.call_insights import call_insights, summarize_call
@@ -28,26 +29,30 @@ from tools.my_account import my_account
 from tools.purchase_history import purchase_history
 from tools.search_calls import search_calls
 
-TOOLS = [
-    check_credits,
-    list_packages,
-    estimate_purchase,
-    buy_credits,
-    purchase_history,
-    my_account,
-    change_mobile,
-    add_contact,
-    record_consent,
-    place_call,
-    call_status,
-    end_call,
-    list_calls,
-    get_transcript,
-    search_calls,
-    summarize_call,
-    call_insights,
-    analytics,
-]
+# Only tools declared @read_tool or @write_tool (tools.actions) may be registered: a
+# tool that writes cannot skip the user's confirmation by forgetting it.
+TOOLS = require_declared(
+    [
+        check_credits,
+        list_packages,
+        estimate_purchase,
+        buy_credits,
+        purchase_history,
+        my_account,
+        change_mobile,
+        add_contact,
+        record_consent,
+        place_call,
+        call_status,
+        end_call,
+        list_calls,
+        get_transcript,
+        search_calls,
+        summarize_call,
+        call_insights,
+        analytics,
+    ]
+)
 
 SYSTEM_PROMPT = """\
 You are the Klosesales assistant, talking with {name} ({role}) of a sales team.
@@ -66,6 +71,11 @@ Rules:
   it creates a checkout. Credits are added only when Paddle confirms the payment.
 - Credits cannot be transferred between workspaces, sold or exchanged for cash: say so
   when asked; there is no way to do it.
+- Tools that change anything (contacts, consent, calls, purchases, the account) only
+  propose: the user confirms with a button before anything is written. Never say it was
+  done unless the tool says so.
+- Consent wording must be the exact text the user typed or pasted; never write it
+  yourself. If the user has not given it, leave it out and the user is asked.
 - Calls: a contact needs consent on record (record_consent) before it can be called.
   place_call runs the compliance gate (consent, do-not-call lists, 08:00-21:00 in the
   callee's time zones, at most 3 attempts in 24 hours, credits) and asks the user to

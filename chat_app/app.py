@@ -27,7 +27,8 @@ from chat_app.history import build_history
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message, chat_limits
 from telephony.progress import call_progress
-from tools.context import Artifact
+from tools import actions
+from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
 NOTICE_POLL_S = 2.0
@@ -136,8 +137,9 @@ async def on_starter(action: cl.Action) -> None:
     await on_message(message)
 
 
-async def _ask_yes_no(question: str) -> bool:
-    """Ask in chat with two buttons; no answer within the time limit means no."""
+async def _ask_yes_no(question: str) -> bool | None:
+    """Ask in chat with two buttons: True, False, or None when no answer came in time
+    (the proposal then stays pending and is offered again: `_offer_pending`)."""
     answer = await cl.AskActionMessage(
         content=question,
         actions=[
@@ -146,7 +148,86 @@ async def _ask_yes_no(question: str) -> bool:
         ],
         timeout=90,
     ).send()
-    return answer is not None and answer.get("payload", {}).get("answer") == "yes"
+    if answer is None:
+        return None
+    return answer.get("payload", {}).get("answer") == "yes"
+
+
+def _action_context(actor: Actor, watch_call: Any = None) -> AgentContext:
+    """What a confirmed action runs with outside a turn (a button pressed later)."""
+    runtime = get_runtime()
+    return AgentContext(
+        actor=actor,
+        db=runtime.db,
+        ask=_ask_text,
+        payments=runtime.payments,
+        otp=runtime.otp,
+        base_url=runtime.settings.public_base_url,
+        telephony=runtime.telephony,
+        watch_call=watch_call,
+        thread_id=_assistant_thread_id(),
+    )
+
+
+async def _offer_pending(actor: Actor | None) -> None:
+    """Show this conversation's proposals still waiting for an answer (after a reload,
+    or when the question went unanswered), each with its Yes / No buttons."""
+    thread_id = _assistant_thread_id()
+    if actor is None or thread_id is None:
+        return
+    for action in await actions.open_actions(_action_context(actor), thread_id):
+        payload = {"id": str(action.id)}
+        await cl.Message(
+            content=f"Still waiting for your answer:\n\n{action.question}",
+            author="Klosesales",
+            actions=[
+                cl.Action(
+                    name=f"pending_{answer}", payload=payload, label=label,
+                    id=f"pending-{action.id}-{answer}",
+                )
+                for answer, label in (("yes", "Yes, continue"), ("no", "No, cancel"))
+            ],
+        ).send()  # fmt: skip
+
+
+async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
+    """A Yes / No button of a pending proposal: decided at most once, by its owner."""
+    actor = await _current_actor()
+    if actor is None:
+        await cl.Message(content="Your session has ended; please sign in again.").send()
+        return
+    try:
+        action_id = uuid.UUID(str(action.payload.get("id")))
+    except ValueError:
+        return
+    placed: list[uuid.UUID] = []
+
+    async def watch_after_answer(call_id: uuid.UUID) -> None:
+        placed.append(call_id)
+
+    try:
+        result = await actions.decide(
+            _action_context(actor, watch_after_answer), action_id, yes=yes
+        )
+        await cl.Message(content=result, author="Klosesales").send()
+    finally:
+        for call_id in placed:
+            await _watch_call(call_id)
+    for answer in ("yes", "no"):  # both buttons go: the question is answered
+        await cl.Action(
+            name=f"pending_{answer}", payload={}, id=f"pending-{action_id}-{answer}",
+            forId=action.forId,
+        ).remove()  # fmt: skip
+
+
+@cl.action_callback("pending_yes")
+async def on_pending_yes(action: cl.Action) -> None:
+    await _answer_pending(action, yes=True)
+
+
+@cl.action_callback("pending_no")
+async def on_pending_no(action: cl.Action) -> None:
+    await _answer_pending(action, yes=False)
 
 
 async def _ask_text(question: str) -> str | None:
@@ -222,8 +303,11 @@ def _assistant_thread_id() -> uuid.UUID | None:
 @cl.on_chat_resume
 async def on_chat_resume(thread: Any) -> None:
     """A past chat reopened from the sidebar: Chainlit replays its messages; the
-    assistant carries on in the same conversation and notices resume."""
-    _start_notices(await _current_actor())
+    assistant carries on in the same conversation, notices resume, and proposals still
+    waiting for an answer are offered again."""
+    actor = await _current_actor()
+    _start_notices(actor)
+    await _offer_pending(actor)
 
 
 def _start_notices(actor: Actor | None) -> None:
@@ -300,6 +384,7 @@ async def on_message(message: cl.Message) -> None:
             # Kept as text: the user session is persisted with the thread as JSON.
             cl.user_session.set("assistant_thread_id", str(result.thread_id))
         await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
+        await _offer_pending(actor)
     finally:
         # A call's live progress goes below the answer that placed it (then is updated
         # in place), not above it while the answer is still being written.

@@ -351,6 +351,7 @@ async def answer_message(
 
     assert hold.hold_id is not None
     human = HumanMessage(content=text, id=message_id)
+    said = [message_text(m) for m in history if isinstance(m, HumanMessage)]
     context = AgentContext(
         actor=actor,
         db=db,
@@ -363,6 +364,9 @@ async def answer_message(
         base_url=base_url,
         telephony=telephony,
         watch_call=watch_call,
+        thread_id=thread_id,
+        message_id=message_id,
+        user_texts=[*said, text],
     )
     try:
         async with asyncio.timeout(timeout_s):

@@ -10,13 +10,13 @@ import uuid
 from datetime import UTC, datetime
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 from sqlalchemy import func, or_, select
 
 from accounts.models import Role, User
 from core.errors import KloseError
 from core.markdown import md_escape
 from insights import analytics as metrics_layer
+from tools.actions import read_tool
 from tools.context import AgentContext, Artifact
 
 TIME_ZONE = "UTC"
@@ -50,7 +50,7 @@ async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
     return users[0].id
 
 
-@tool
+@read_tool
 async def analytics(
     runtime: ToolRuntime[AgentContext],
     metrics: list[str],

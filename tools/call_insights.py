@@ -7,7 +7,6 @@ labelled as possibly inaccurate."""
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from core.errors import KloseError, NotFound
 from core.markdown import md_escape
@@ -17,6 +16,7 @@ from insights.models import CallInsight
 from insights.service import describe, generate_insights, get_insights
 from telephony.models import Call, CallStatus
 from telephony.views import openai_config
+from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext
 
@@ -40,7 +40,7 @@ async def _insights(ctx: AgentContext, call: str | None) -> tuple[Call, CallInsi
         return str(exc)
 
 
-@tool
+@read_tool
 async def call_insights(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """A call's insights: summary, outcome, objections (price, timing, competitor,
     authority, need), next steps and sentiment. `call` is a call id (or its first 8
@@ -53,7 +53,7 @@ async def call_insights(runtime: ToolRuntime[AgentContext], call: str | None = N
     return f"Call {str(found.id)[:8]}:\n{describe(insight)}"
 
 
-@tool
+@read_tool
 async def summarize_call(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """A short summary of a call and its outcome. `call` is a call id (or its first 8
     characters), a contact's name or number (their latest call), or empty for the

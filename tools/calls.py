@@ -2,18 +2,21 @@
 
 Placing a call always runs the compliance gate first and shows its verdict and the
 cost ceiling; the call is placed only after the user confirms (a button in chat,
-`--yes` in the CLI) — the model alone can never start one."""
+`--yes` in the CLI) — the model alone can never start one, nor end one (tools.actions)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.errors import KloseError
 from core.markdown import md_escape
 from telephony import calls as calls_service
 from telephony.models import CallStatus, Contact
+from tools.actions import Proposal, read_tool, write_tool
 from tools.call_refs import resolve_call
 from tools.contact_refs import label, resolve_contact
 from tools.context import AgentContext
@@ -30,43 +33,22 @@ STATUS_WORDS = {
 }
 
 
-@tool
-async def place_call(
-    runtime: ToolRuntime[AgentContext],
-    contact: str,
-    purpose: str,
-    talking_points: list[str] | None = None,
-    goal: str | None = None,
-    voicemail_message: str | None = None,
-    on_voicemail: str = "leave",
-) -> str:
-    """Place an outbound AI voice call to a contact (name, number or id) for `purpose`,
-    with optional talking points, a goal (e.g. "book a demo"), a voicemail message and
-    what to do on a machine ("leave" or "hang_up"). Checks consent, do-not-call lists,
-    calling hours, attempts and credits first, shows the result and the cost ceiling,
-    and asks the user to confirm before dialling."""
-    ctx = runtime.context
+async def _place(ctx: AgentContext, payload: dict[str, Any]) -> str:
     telephony = ctx.require_telephony()
     try:
         async with ctx.db.session() as session:
-            found = await resolve_contact(session, ctx.actor, contact)
-            plan = await calls_service.plan_call(session, ctx.actor, found.id, telephony)
-            await session.commit()
-        if not plan.decision.allowed:
-            return f"Not placed.\n{plan.describe()}"
-        question = f"{plan.describe()}\n\nCall {label(found)} now about: {md_escape(purpose)}?"
-        if not await ctx.confirmed(question):
-            return "Not placed; nothing was charged."
+            found = await resolve_contact(session, ctx.actor, payload["contact_id"])
+        # The gate runs again here: the answer may come long after the proposal.
         call = await calls_service.place_call(
             ctx.db,
             ctx.actor,
             found.id,
             telephony,
-            purpose=purpose,
-            talking_points=talking_points,
-            goal=goal,
-            voicemail_message=voicemail_message,
-            on_voicemail=on_voicemail,
+            purpose=payload["purpose"],
+            talking_points=payload.get("talking_points"),
+            goal=payload.get("goal"),
+            voicemail_message=payload.get("voicemail_message"),
+            on_voicemail=payload.get("on_voicemail", "leave"),
         )
     except KloseError as exc:
         return f"Not placed: {exc}"
@@ -80,7 +62,47 @@ async def place_call(
     )
 
 
-@tool
+@write_tool(_place)
+async def place_call(
+    runtime: ToolRuntime[AgentContext],
+    contact: str,
+    purpose: str,
+    talking_points: list[str] | None = None,
+    goal: str | None = None,
+    voicemail_message: str | None = None,
+    on_voicemail: str = "leave",
+) -> Proposal | str:
+    """Place an outbound AI voice call to a contact (name, number or id) for `purpose`,
+    with optional talking points, a goal (e.g. "book a demo"), a voicemail message and
+    what to do on a machine ("leave" or "hang_up"). Checks consent, do-not-call lists,
+    calling hours, attempts and credits first, shows the result and the cost ceiling,
+    and dials only once the user confirms."""
+    ctx = runtime.context
+    telephony = ctx.require_telephony()
+    try:
+        async with ctx.db.session() as session:
+            found = await resolve_contact(session, ctx.actor, contact)
+            plan = await calls_service.plan_call(session, ctx.actor, found.id, telephony)
+            await session.commit()  # the gate's decision is audited
+    except KloseError as exc:
+        return f"Not placed: {exc}"
+    if not plan.decision.allowed:
+        return f"Not placed.\n{plan.describe()}"
+    return Proposal(
+        question=f"{plan.describe()}\n\nCall {label(found)} now about: {md_escape(purpose)}?",
+        payload={
+            "contact_id": str(found.id),
+            "purpose": purpose,
+            "talking_points": talking_points,
+            "goal": goal,
+            "voicemail_message": voicemail_message,
+            "on_voicemail": on_voicemail,
+        },
+        declined="Not placed; nothing was charged.",
+    )
+
+
+@read_tool
 async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """The status of a call (ringing, connected, ended…), its length, cost and outcome,
     with the last few turns once it has ended. `call`: a call id (or its first 8
@@ -102,11 +124,25 @@ async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = Non
     return "\n".join(lines)
 
 
-@tool
-async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
-    """Hang up a call in progress (default: the user's own call in progress)."""
-    ctx = runtime.context
+async def _hang_up(ctx: AgentContext, payload: dict[str, Any]) -> str:
     telephony = ctx.require_telephony()
+    call_id = uuid.UUID(payload["call_id"])
+    try:
+        await calls_service.end_call(ctx.db, ctx.actor, call_id, telephony)
+    except KloseError as exc:
+        return f"Could not end the call: {exc}"
+    return (
+        f"Hanging up call {str(call_id)[:8]}. It is billed for the seconds it was "
+        "connected; the rest of the hold is released."
+    )
+
+
+@write_tool(_hang_up)
+async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) -> Proposal | str:
+    """Hang up a call in progress (default: the user's own call in progress), once the
+    user confirms."""
+    ctx = runtime.context
+    ctx.require_telephony()
     try:
         async with ctx.db.session() as session:
             found = (
@@ -114,20 +150,22 @@ async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) 
                 if not call
                 else await resolve_call(session, ctx.actor, call)
             )
-        if found is None:
-            return "You have no call in progress."
-        if CallStatus(found.status).terminal:
-            return f"Call {str(found.id)[:8]} has already ended ({CallStatus(found.status).label})."
-        await calls_service.end_call(ctx.db, ctx.actor, found.id, telephony)
+            contact = await session.get(Contact, found.contact_id) if found else None
     except KloseError as exc:
         return f"Could not end the call: {exc}"
-    return (
-        f"Hanging up call {str(found.id)[:8]}. It is billed for the seconds it was "
-        "connected; the rest of the hold is released."
+    if found is None:
+        return "You have no call in progress."
+    if CallStatus(found.status).terminal:
+        return f"Call {str(found.id)[:8]} has already ended ({CallStatus(found.status).label})."
+    who = f" with {md_escape(contact.name)}" if contact is not None else ""
+    return Proposal(
+        question=f"Hang up call {str(found.id)[:8]}{who} now?",
+        payload={"call_id": str(found.id)},
+        declined="The call goes on: you chose not to hang up.",
     )
 
 
-@tool
+@read_tool
 async def list_calls(
     runtime: ToolRuntime[AgentContext],
     contact: str | None = None,

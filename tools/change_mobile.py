@@ -1,30 +1,26 @@
-"""change_mobile: move the account to a new mobile number, verified by a code."""
+"""change_mobile: move the account to a new mobile number, verified by a code.
+
+It writes the account, so it only proposes (tools.actions): the code is sent once the
+user confirms the number, and the number changes only when the code checks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from accounts import audit, flows
 from accounts.models import User
 from accounts.otp import OtpError
 from accounts.phones import InvalidMobile, mask, normalise_mobile
 from core.errors import KloseError
+from tools.actions import Proposal, write_tool
 from tools.context import AgentContext
 
 
-@tool
-async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> str:
-    """Change the user's mobile number. Sends a code to the new number and asks the
-    user for it; the number changes only when the code checks. `new_mobile` is the
-    number the user gave, in any common format."""
-    ctx = runtime.context
-    try:
-        number = normalise_mobile(new_mobile)
-    except InvalidMobile as exc:
-        return str(exc)
+async def _change(ctx: AgentContext, payload: dict[str, Any]) -> str:
+    number = str(payload["mobile"])
     otp = ctx.require_otp()
     try:
         await otp.send(number)
@@ -56,3 +52,20 @@ async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> 
     except KloseError as exc:
         return f"The mobile number was not changed: {exc}"
     return f"Done: your mobile is now {mask(number)}. Sign-in codes will go there."
+
+
+@write_tool(_change)
+async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> Proposal | str:
+    """Change the user's mobile number. Once the user confirms the number, sends a code
+    to it and asks the user for it; the number changes only when the code checks.
+    `new_mobile` is the number the user gave, in any common format."""
+    runtime.context.require_otp()
+    try:
+        number = normalise_mobile(new_mobile)
+    except InvalidMobile as exc:
+        return str(exc)
+    return Proposal(
+        question=f"Change your sign-in mobile to {number}? A code will be texted to it.",
+        payload={"mobile": number},
+        declined="The mobile number was not changed: you declined.",
+    )

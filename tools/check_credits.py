@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from billing import ledger
 from billing.money import format_credits
+from tools.actions import read_tool
 from tools.context import AgentContext
 
 KIND_LABELS = {
@@ -22,7 +22,7 @@ KIND_LABELS = {
 }
 
 
-@tool
+@read_tool
 async def check_credits(runtime: ToolRuntime[AgentContext]) -> str:
     """Show the workspace's credit balance, credits on hold, available credits and the
     most recent ledger entries. Use for any question about credits, balance or spend."""

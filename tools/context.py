@@ -13,8 +13,9 @@ from billing.payments import Payments
 from core.db import Database
 from telephony.provider import Telephony
 
-# Asks the user a yes/no question (buttons in chat, a prompt in the CLI).
-Confirm = Callable[[str], Awaitable[bool]]
+# Asks the user a yes/no question (buttons in chat, a prompt in the CLI): True for yes,
+# False for no, None when no answer came (the page was reloaded, the time ran out).
+Confirm = Callable[[str], Awaitable[bool | None]]
 # Asks the user for a short text answer (a code); None when they did not answer.
 Ask = Callable[[str], Awaitable[str | None]]
 
@@ -28,6 +29,11 @@ class Artifact:
     name: str
     content: Any  # a plotly Figure, or the file's text
     mime: str = "text/plain"
+
+
+def squash(text: str) -> str:
+    """`text` with runs of white space as one space, trimmed."""
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True)
@@ -49,16 +55,34 @@ class AgentContext:
     watch_call: Callable[[uuid.UUID], Awaitable[None]] | None = None
     # Charts and files the tools made during this answer.
     artifacts: list[Artifact] = field(default_factory=list)
+    # The conversation and the message being answered (None outside a turn).
+    thread_id: uuid.UUID | None = None
+    message_id: str | None = None
+    # What the user typed or pasted in this conversation: their messages, and their
+    # answers to `ask_text`. Evidence a tool quotes (consent wording) must come from here.
+    user_texts: list[str] = field(default_factory=list)
 
-    async def confirmed(self, question: str) -> bool:
+    async def confirmed(self, question: str) -> bool | None:
+        """The user's answer to `question`: True, False, or None when nobody answered
+        (no one to ask, a reload, the time ran out). `--yes` in the CLI is a yes."""
         if self.auto_confirm:
             return True
         if self.confirm is None:
-            return False
+            return None
         return await self.confirm(question)
 
     async def ask_text(self, question: str) -> str | None:
-        return None if self.ask is None else await self.ask(question)
+        """A short text typed by the user in answer to `question` (None: no answer)."""
+        answer = None if self.ask is None else await self.ask(question)
+        if answer and answer.strip():
+            self.user_texts.append(answer)
+        return answer
+
+    def user_wrote(self, text: str) -> bool:
+        """Whether `text` appears verbatim (spacing aside) in something the user typed
+        or pasted in this conversation."""
+        wanted = squash(text)
+        return bool(wanted) and any(wanted in squash(said) for said in self.user_texts)
 
     def require_otp(self) -> OtpProvider:
         if self.otp is None:

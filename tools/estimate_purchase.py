@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from billing import purchases
 from billing.paddle import PaddleAPIError
 from core.errors import KloseError
+from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@tool
+@read_tool
 async def estimate_purchase(
     package: str,
     runtime: ToolRuntime[AgentContext],

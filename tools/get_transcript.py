@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from core.errors import KloseError
 from core.markdown import md_escape
 from telephony.calls import transcript
 from telephony.models import Contact
 from telephony.numbers import format_phone
+from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext
 
@@ -17,7 +17,7 @@ MAX_TURNS = 80
 SPEAKERS = {"agent": "AI agent", "prospect": "Prospect", "system": "·"}
 
 
-@tool
+@read_tool
 async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """Show the transcript of a call. `call` is a call id (or its first 8 characters),
     a contact's name or phone number (their latest call), or empty for the latest

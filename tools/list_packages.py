@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from billing import purchases
 from billing.money import credits_label, format_money
+from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@tool
+@read_tool
 async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
     """List the credit packages that can be bought, with price and credits. Use when the
     user asks what packages, plans or prices there are."""

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 from sqlalchemy import select
 
 from accounts import terms
 from accounts.models import TermsAcceptance, TermsVersion, User, Workspace
 from accounts.phones import mask
 from core.markdown import md_escape
+from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@tool
+@read_tool
 async def my_account(runtime: ToolRuntime[AgentContext]) -> str:
     """Show the user's account: name, email, mobile (masked), role, workspace and the
     terms version they accepted. Use for "my account", "who am I", "my profile"."""

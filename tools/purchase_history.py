@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from billing import purchases
 from billing.money import credits_label, format_money
+from tools.actions import read_tool
 from tools.context import AgentContext
 
 NO_TRANSFER = (
@@ -16,7 +16,7 @@ NO_TRANSFER = (
 )
 
 
-@tool
+@read_tool
 async def purchase_history(runtime: ToolRuntime[AgentContext]) -> str:
     """List the workspace's credit purchases with amounts paid, credits, refunds and
     receipt links. Use for "what did I buy", receipts or invoices."""

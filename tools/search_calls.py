@@ -6,13 +6,13 @@ from __future__ import annotations
 from functools import cache
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import tool
 
 from core.errors import KloseError
 from core.markdown import md_escape
 from core.settings import get_settings
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.search import calls_awaiting_index, resolve_scope, search
+from tools.actions import read_tool
 from tools.contact_refs import resolve_contact
 from tools.context import AgentContext
 
@@ -25,7 +25,7 @@ def _embedder() -> Embedder:
     return build_embedder(get_settings())
 
 
-@tool
+@read_tool
 async def search_calls(
     runtime: ToolRuntime[AgentContext], query: str, contact: str | None = None, limit: int = 5
 ) -> str:

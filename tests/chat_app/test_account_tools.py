@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from accounts.models import AuditEvent, User
 from accounts.otp.simulated import SimulatedVerify
@@ -14,6 +14,7 @@ from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.turns import answer_message
 from tests.accounts.helpers import latest_code, make_member, unique_mobile
+from tests.chat_app.helpers import Asked
 
 AGENT = build_agent(OfflineChatModel())
 
@@ -56,9 +57,15 @@ async def test_change_mobile_needs_the_code_sent_to_the_new_number(db):
         asked.append(question)
         return await latest_code(db, new)
 
-    result = await _ask(db, member, f"change my mobile to {new}", ask=type_the_code)
+    confirmed = Asked(True)
+    result = await _ask(
+        db, member, f"change my mobile to {new}", ask=type_the_code, confirm=confirmed
+    )
     assert "Done: your mobile is now" in result.body
     assert new[-2:] in asked[0]
+    # The number was confirmed before any code was sent to it.
+    (question,) = confirmed.questions
+    assert question == f"Change your sign-in mobile to {new}? A code will be texted to it."
     async with db.session() as s:
         user = await s.get(User, member.actor.user_id)
         assert user is not None
@@ -83,12 +90,28 @@ async def test_change_mobile_without_the_right_code_changes_nothing(db, answer):
         right = await latest_code(db, new)
         return answer if answer != right else "111111"
 
-    result = await _ask(db, member, f"change my mobile to {new}", ask=reply)
+    result = await _ask(db, member, f"change my mobile to {new}", ask=reply, confirm=Asked(True))
     assert "not changed" in result.body
     async with db.session() as s:
         user = await s.get(User, member.actor.user_id)
         assert user is not None
         assert user.mobile_e164 == member.mobile
+
+
+async def test_change_mobile_declined_sends_no_code_and_changes_nothing(db):
+    member = await _funded(db)
+    new = unique_mobile()
+    declined = Asked(False)
+    result = await _ask(db, member, f"change my mobile to {new}", confirm=declined)
+    assert "not changed" in result.body and len(declined.questions) == 1
+    async with db.session() as s:
+        sent = await s.scalar(
+            text("SELECT count(*) FROM otp_verifications WHERE to_e164 = :to"), {"to": new}
+        )
+    assert sent == 0
+    async with db.session() as s:
+        user = await s.get(User, member.actor.user_id)
+        assert user is not None and user.mobile_e164 == member.mobile
 
 
 async def test_change_mobile_refuses_a_landline(db):

@@ -83,8 +83,11 @@ def test_the_offline_router_picks_the_tool_and_its_arguments(text, tool, args):
 async def test_add_contact_and_record_consent_in_chat(db):
     rep = await _rep(db)
     phone = number_callable_now()
-    added = await _ask(db, rep.actor, f"add a contact Jane Doe {phone} at Acme")
+    confirmed = Asked(True)
+    added = await _ask(db, rep.actor, f"add a contact Jane Doe {phone} at Acme", confirm=confirmed)
     assert "Added Jane Doe (Acme)" in added.body
+    (question,) = confirmed.questions
+    assert "Add the contact Jane Doe (Acme)" in question
     questions: list[str] = []
 
     async def answer(question: str) -> str:
@@ -92,10 +95,13 @@ async def test_add_contact_and_record_consent_in_chat(db):
         return WORDING
 
     consent = await _ask(
-        db, rep.actor, "record express written consent for Jane Doe from the web form", ask=answer
-    )
+        db, rep.actor, "record express written consent for Jane Doe from the web form",
+        ask=answer, confirm=confirmed,
+    )  # fmt: skip
     assert "Recorded prior express written consent" in consent.body
     assert len(questions) == 1 and "exact wording" in questions[0]
+    # The user confirmed the wording they typed, shown in full.
+    assert len(confirmed.questions) == 2 and WORDING in confirmed.questions[1]
     async with db.session() as session:
         record = await session.scalar(
             select(ConsentRecord)
@@ -129,8 +135,9 @@ async def test_consent_without_its_wording_is_not_recorded(db):
 
 async def test_an_invalid_number_is_refused_and_nothing_stored(db):
     rep = await _rep(db)
-    result = await _ask(db, rep.actor, "add a contact Jane Doe +1 555 0 at Acme")
-    assert "Not added" in result.body
+    asked = Asked(True)
+    result = await _ask(db, rep.actor, "add a contact Jane Doe +1 555 0 at Acme", confirm=asked)
+    assert "Not added" in result.body and asked.questions == []  # refused before asking
     async with db.session() as session:
         count = await session.scalar(
             select(func.count()).select_from(Contact).where(Contact.owner_id == rep.actor.user_id)

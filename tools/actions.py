@@ -1,0 +1,247 @@
+"""Every tool is declared as reading or writing; a writing tool only *proposes*.
+
+Contract:
+
+- `@read_tool` declares a tool that changes nothing the user owns (it may record
+  audits of its own checks). Tests run every read tool and check it wrote nothing.
+- `@write_tool(execute)` declares a tool that writes (contacts, consent, do-not-call,
+  calls, purchases, the account…). The decorated body is the *proposal*: it reads and
+  validates the model's arguments and returns a `Proposal` (the question put to the
+  user, and the JSON payload `execute` needs), or a string when it refuses before
+  asking. It never writes what it proposes. The decorator stores the proposal as a
+  `pending_actions` row and asks the user (`AgentContext.confirmed`: buttons in chat,
+  a prompt or `--yes` in the CLI):
+    - yes: `decide` claims the row (pending → running, one conditional UPDATE) and
+      runs `execute(ctx, payload)`: at most once, whichever process or tab answers;
+    - no: the row is declined and nothing is written;
+    - no answer (a reload, no one to ask): the row stays pending until it expires and
+      the chat shows it again with its buttons (`open_actions`).
+- `chat_app.agent` registers only declared tools (`require_declared`), so a new tool
+  cannot bypass the gate by forgetting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from langchain_core.tools import BaseTool, tool
+from sqlalchemy import select, update
+
+from accounts.models import Workspace, WorkspaceStatus
+from tools.context import AgentContext
+from tools.models import ActionStatus, PendingAction
+
+log = logging.getLogger(__name__)
+
+KIND = "klosesales_tool_kind"
+PENDING_TTL = timedelta(hours=1)
+WAITING = (
+    "Nothing done yet: this waits for your confirmation (the Yes / No buttons in this "
+    "conversation)."
+)
+ALREADY_ANSWERED = "That request was already answered or has expired: nothing more was done."
+SUSPENDED = "This workspace is suspended: nothing was done."
+
+Kind = Literal["read", "write"]
+Executor = Callable[[AgentContext, dict[str, Any]], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a write tool wants to do. `question` is shown to the user as is; `payload`
+    (JSON) is all `execute` receives: resolved ids and the user-confirmed values, never
+    anything to re-interpret. `declined` is the answer when the user says no."""
+
+    question: str
+    payload: dict[str, Any]
+    declined: str = "Not done: you declined, so nothing was changed."
+
+
+@dataclass(frozen=True)
+class WriteAction:
+    name: str
+    execute: Executor
+
+
+@dataclass(frozen=True)
+class OpenAction:
+    """A proposal still waiting for the user's answer."""
+
+    id: uuid.UUID
+    tool: str
+    question: str
+
+
+# Every write tool's effect, by tool name: how a confirmed proposal is carried out,
+# also after a reload, in another process than the one that proposed it.
+WRITE_ACTIONS: dict[str, WriteAction] = {}
+
+
+def kind_of(declared: BaseTool) -> Kind | None:
+    """How a tool was declared: "read", "write", or None (not declared: refused)."""
+    kind = (declared.metadata or {}).get(KIND)
+    return kind if kind in ("read", "write") else None
+
+
+def require_declared(tools: list[BaseTool]) -> list[BaseTool]:
+    """`tools`, if each was declared with `read_tool` or `write_tool`; else ValueError."""
+    for declared in tools:
+        kind = kind_of(declared)
+        if kind is None:
+            raise ValueError(
+                f"tool {declared.name!r} is declared neither @read_tool nor @write_tool"
+            )
+        if kind == "write" and declared.name not in WRITE_ACTIONS:
+            raise ValueError(f"write tool {declared.name!r} has no registered effect")
+    return tools
+
+
+def _mark(built: BaseTool, kind: Kind) -> BaseTool:
+    built.metadata = {**(built.metadata or {}), KIND: kind}
+    return built
+
+
+def read_tool(func: Callable[..., Awaitable[str]]) -> BaseTool:
+    """Declare a tool that writes nothing the user owns."""
+    return _mark(tool(func), "read")
+
+
+def write_tool(
+    execute: Executor,
+) -> Callable[[Callable[..., Awaitable[Proposal | str]]], BaseTool]:
+    """Declare a writing tool: the decorated function proposes, `execute` carries the
+    proposal out once the user has said yes. The function must take `runtime`."""
+
+    def declare(propose: Callable[..., Awaitable[Proposal | str]]) -> BaseTool:
+        name = propose.__name__
+        signature = inspect.signature(propose)
+        if "runtime" not in signature.parameters:
+            raise TypeError(f"write tool {name!r} must take `runtime: ToolRuntime[...]`")
+        if name in WRITE_ACTIONS:
+            raise ValueError(f"write tool {name!r} is declared twice")
+
+        @functools.wraps(propose)
+        async def gated(*args: Any, **kwargs: Any) -> str:
+            ctx: AgentContext = signature.bind(*args, **kwargs).arguments["runtime"].context
+            proposed = await propose(*args, **kwargs)
+            if isinstance(proposed, str):
+                return proposed  # refused before asking: nothing pending
+            return await submit(ctx, name, proposed)
+
+        WRITE_ACTIONS[name] = WriteAction(name, execute)
+        return _mark(tool(gated), "write")
+
+    return declare
+
+
+async def submit(ctx: AgentContext, tool_name: str, proposal: Proposal) -> str:
+    """Store `proposal`, ask the user, and carry it out only on their yes."""
+    action_id = await _store(ctx, tool_name, proposal)
+    answer = await ctx.confirmed(proposal.question)
+    if answer is None:
+        return WAITING
+    return await decide(ctx, action_id, yes=answer)
+
+
+async def _store(ctx: AgentContext, tool_name: str, proposal: Proposal) -> uuid.UUID:
+    action = PendingAction(
+        id=uuid.uuid4(),
+        user_id=ctx.actor.user_id,
+        workspace_id=ctx.actor.workspace_id,
+        thread_id=ctx.thread_id,
+        message_id=ctx.message_id,
+        tool=tool_name,
+        payload=proposal.payload,
+        question=proposal.question,
+        declined_text=proposal.declined,
+        status=ActionStatus.PENDING.value,
+        expires_at=datetime.now(UTC) + PENDING_TTL,
+    )
+    async with ctx.db.session() as session:
+        session.add(action)
+        await session.commit()
+    return action.id
+
+
+async def decide(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> str:
+    """The user's answer to a pending action of theirs. A yes claims it (pending →
+    running) and runs its effect; a no declines it. An action that is not theirs, not
+    pending any more or expired changes nothing: each runs at most once."""
+    now = datetime.now(UTC)
+    async with ctx.db.session() as session:
+        if yes:
+            status = await session.scalar(
+                select(Workspace.status).where(Workspace.id == ctx.actor.workspace_id)
+            )
+            if status != WorkspaceStatus.ACTIVE.value:
+                return SUSPENDED
+        claimed = (
+            await session.execute(
+                update(PendingAction)
+                .where(
+                    PendingAction.id == action_id,
+                    PendingAction.user_id == ctx.actor.user_id,
+                    PendingAction.status == ActionStatus.PENDING.value,
+                    PendingAction.expires_at > now,
+                )
+                .values(
+                    status=(ActionStatus.RUNNING if yes else ActionStatus.DECLINED).value,
+                    decided_at=now,
+                    finished_at=None if yes else now,
+                )
+                .returning(PendingAction.tool, PendingAction.payload, PendingAction.declined_text)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        await session.commit()
+    if claimed is None:
+        return ALREADY_ANSWERED
+    if not yes:
+        return str(claimed.declined_text)
+    action = WRITE_ACTIONS[claimed.tool]
+    try:
+        result = await action.execute(ctx, dict(claimed.payload))
+    except BaseException as exc:
+        log.warning("pending action %s (%s) failed", action_id, claimed.tool, exc_info=exc)
+        await asyncio.shield(
+            _finish(ctx, action_id, ActionStatus.FAILED, f"failed: {type(exc).__name__}")
+        )
+        raise
+    await _finish(ctx, action_id, ActionStatus.DONE, result)
+    return result
+
+
+async def _finish(
+    ctx: AgentContext, action_id: uuid.UUID, status: ActionStatus, result: str
+) -> None:
+    async with ctx.db.session() as session:
+        await session.execute(
+            update(PendingAction)
+            .where(PendingAction.id == action_id)
+            .values(status=status.value, result=result, finished_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
+async def open_actions(ctx: AgentContext, thread_id: uuid.UUID | None = None) -> list[OpenAction]:
+    """The user's proposals still waiting for an answer (in one conversation when
+    `thread_id` is given), oldest first."""
+    query = select(PendingAction.id, PendingAction.tool, PendingAction.question).where(
+        PendingAction.user_id == ctx.actor.user_id,
+        PendingAction.status == ActionStatus.PENDING.value,
+        PendingAction.expires_at > datetime.now(UTC),
+    )
+    if thread_id is not None:
+        query = query.where(PendingAction.thread_id == thread_id)
+    async with ctx.db.session() as session:
+        rows = (await session.execute(query.order_by(PendingAction.created_at))).all()
+    return [OpenAction(row.id, row.tool, row.question) for row in rows]
