@@ -9,6 +9,12 @@ Shared by the Chainlit UI and `klosesales ask`. A turn
 4. on success settles the hold (the debit's key is `query:<message id>`) and stores
    the conversation in the same transaction; on any failure releases the hold, so
    a failed or refused answer costs nothing.
+
+Turns of one thread never overlap, in any number of processes: a turn starts under
+a PostgreSQL advisory lock on its thread (`_lock_thread`, held for the starting
+transaction only) and is refused, free, while another turn of the thread is still
+running. A turn left "running" by a process that died is failed and its hold released
+by the next turn once it is older than `STALE_TURN`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from langchain_core.messages import (
     messages_from_dict,
     messages_to_dict,
 )
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,6 +61,9 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4000
 TURN_TIMEOUT_S = 120.0
+# A turn still "running" after this long belongs to a process that died (a live one
+# ends within TURN_TIMEOUT_S, confirmations included).
+STALE_TURN = timedelta(seconds=2 * TURN_TIMEOUT_S)
 QUERY_HOLD_TTL = timedelta(minutes=10)
 HISTORY_LIMIT = 40  # messages of context carried into a turn
 
@@ -73,6 +83,11 @@ def _limits(per_minute: int, per_hour: int) -> tuple[ratelimit.Limit, ...]:
 DEFAULT_CHAT_LIMITS = _limits(
     Settings.model_fields["chat_messages_per_minute"].default,
     Settings.model_fields["chat_messages_per_hour"].default,
+)
+
+BUSY = (
+    "I'm still answering your previous message in this conversation. Send this one "
+    "again once that answer has arrived. Nothing was charged for this message."
 )
 
 OUT_OF_CREDITS = (
@@ -163,6 +178,44 @@ async def _open_thread(
     )
     assert created is not None
     return created
+
+
+async def _lock_thread(session: AsyncSession, thread_id: uuid.UUID) -> None:
+    """Take the thread's advisory lock until this transaction ends (waiting for any
+    other process's transaction that holds it)."""
+    await session.execute(
+        sql_text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"assistant-thread:{thread_id}"},
+    )
+
+
+async def _thread_busy(session: AsyncSession, thread_id: uuid.UUID) -> bool:
+    """Whether another turn of the thread is still running (under the thread's lock).
+    Running turns older than STALE_TURN are failed and their holds released."""
+    rows = (
+        await session.execute(
+            select(
+                AssistantTurn.message_id,
+                AssistantTurn.hold_id,
+                (AssistantTurn.created_at < func.now() - STALE_TURN).label("stale"),
+            ).where(AssistantTurn.thread_id == thread_id, AssistantTurn.status == "running")
+        )
+    ).all()
+    for row in rows:
+        if not row.stale:
+            return True
+        log.warning("assistant turn %s was left running: failed, hold released", row.message_id)
+        if row.hold_id is not None:
+            await ledger.release_hold(session, row.hold_id)
+        await _finish(session, row.message_id, TurnStatus.FAILED, "failed: abandoned")
+    return False
+
+
+async def _next_seq(session: AsyncSession, thread_id: uuid.UUID) -> int:
+    last = await session.scalar(
+        select(func.max(AssistantMessage.seq)).where(AssistantMessage.thread_id == thread_id)
+    )
+    return 0 if last is None else int(last) + 1
 
 
 async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[BaseMessage], int]:
@@ -302,6 +355,13 @@ async def answer_message(
             )
 
         thread_id = await _open_thread(session, actor, thread_id, text)
+        await _lock_thread(session, thread_id)
+        if await session.get(AssistantTurn, message_id) is not None:
+            await session.rollback()
+            return await _repeat(session, actor, message_id)
+        if await _thread_busy(session, thread_id):
+            await session.commit()  # keeps any stale turn's clean-up; ends the lock
+            return await refuse(BUSY, thread_id)
         inserted = await session.scalar(
             insert(AssistantTurn)
             .values(
@@ -346,7 +406,7 @@ async def answer_message(
             .values(hold_id=hold.hold_id)
             .execution_options(synchronize_session=False)
         )
-        history, next_seq = await _history(session, thread_id)
+        history, _ = await _history(session, thread_id)
         await session.commit()
 
     assert hold.hold_id is not None
@@ -369,7 +429,7 @@ async def answer_message(
         user_texts=[*said, text],
     )
     try:
-        async with asyncio.timeout(timeout_s):
+        async with asyncio.timeout(min(timeout_s, TURN_TIMEOUT_S)):
             produced, calls = await _run_agent(agent, [*history, human], context, observer)
         final = next(
             (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
@@ -395,34 +455,25 @@ async def answer_message(
             held_mc=balance_now.held_mc,
         )
 
-    async with db.session() as session:
-        settled = await ledger.settle_hold(
-            session,
-            hold.hold_id,
-            actual_mc=QUERY_PRICE_MC,
-            idempotency_key=f"query:{message_id}",
-            kind="query",
-            description="assistant answer",
-            metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
+    try:
+        settled = await _store_answer(
+            db, actor, message_id, thread_id, hold.hold_id, [human, *produced], body, calls
         )
-        await session.execute(
-            insert(AssistantMessage),
-            [
-                {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
-                for offset, stored in enumerate(messages_to_dict([human, *produced]))
-            ],
+    except BaseException as exc:
+        # Whatever fails after the hold (storing, the connection…) releases it.
+        await asyncio.shield(_fail(db, message_id, hold.hold_id, exc))
+        if not isinstance(exc, Exception):
+            raise
+        balance_now = await _balance_of(db, actor.workspace_id)
+        return TurnResult(
+            TurnStatus.FAILED,
+            "Sorry — I couldn't save that answer. Nothing was charged; please try again.",
+            message_id,
+            thread_id,
+            balance_mc=balance_now.balance_mc,
+            held_mc=balance_now.held_mc,
         )
-        cost = -settled.amount_mc
-        await _finish(
-            session, message_id, TurnStatus.ANSWERED, body, cost_mc=cost, tool_calls=calls
-        )
-        await session.execute(
-            update(AssistantThread)
-            .where(AssistantThread.id == thread_id)
-            .values(updated_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
+    cost = -settled.amount_mc
     return TurnResult(
         TurnStatus.ANSWERED,
         body,
@@ -434,6 +485,55 @@ async def answer_message(
         tool_calls=calls,
         artifacts=list(context.artifacts),
     )
+
+
+async def _store_answer(
+    db: Database,
+    actor: Actor,
+    message_id: str,
+    thread_id: uuid.UUID,
+    hold_id: int,
+    messages: list[BaseMessage],
+    body: str,
+    calls: list[ToolCallRecord],
+) -> ledger.LedgerResult:
+    """Settle the hold and store the conversation, in one transaction under the
+    thread's lock (the messages take the thread's next free positions)."""
+    async with db.session() as session:
+        await _lock_thread(session, thread_id)
+        next_seq = await _next_seq(session, thread_id)
+        settled = await ledger.settle_hold(
+            session,
+            hold_id,
+            actual_mc=QUERY_PRICE_MC,
+            idempotency_key=f"query:{message_id}",
+            kind="query",
+            description="assistant answer",
+            metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
+        )
+        await session.execute(
+            insert(AssistantMessage),
+            [
+                {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
+                for offset, stored in enumerate(messages_to_dict(messages))
+            ],
+        )
+        await _finish(
+            session,
+            message_id,
+            TurnStatus.ANSWERED,
+            body,
+            cost_mc=-settled.amount_mc,
+            tool_calls=calls,
+        )
+        await session.execute(
+            update(AssistantThread)
+            .where(AssistantThread.id == thread_id)
+            .values(updated_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    return settled
 
 
 def _timed_out(exc: BaseException) -> bool:
