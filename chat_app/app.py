@@ -22,10 +22,11 @@ from accounts.service import Actor
 from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
 from billing.money import MC_PER_CREDIT
-from chat_app import notifications, profiles
+from chat_app import notifications, profiles, uploads
 from chat_app.history import build_history
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message, chat_limits
+from core.markdown import md_escape
 from telephony.progress import call_progress
 from tools import actions
 from tools.context import AgentContext, Artifact
@@ -241,7 +242,7 @@ async def _ask_text(question: str) -> str | None:
 async def on_chat_start() -> None:
     runtime = get_runtime()
     actor = await _current_actor()
-    name = actor.name if actor else "there"
+    name = md_escape(actor.name) if actor else "there"
     simulated = [
         k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
     ]
@@ -354,6 +355,7 @@ async def on_message(message: cl.Message) -> None:
     runtime = get_runtime()
     actor = await _current_actor()
     if actor is None:
+        _discard_uploads(message)
         await cl.Message(content="Your session has ended; please sign in again.").send()
         return
     thread_id = _assistant_thread_id()
@@ -380,16 +382,23 @@ async def on_message(message: cl.Message) -> None:
             watch_call=watch_after_answer,
             limits=chat_limits(runtime.settings),
         )
+        _discard_uploads(message)  # handled: the app keeps no uploaded file
         if result.thread_id is not None:
             # Kept as text: the user session is persisted with the thread as JSON.
             cl.user_session.set("assistant_thread_id", str(result.thread_id))
         await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
         await _offer_pending(actor)
     finally:
+        _discard_uploads(message)
         # A call's live progress goes below the answer that placed it (then is updated
         # in place), not above it while the answer is still being written.
         for call_id in placed:
             await _watch_call(call_id)
+
+
+def _discard_uploads(message: cl.Message) -> None:
+    """Delete the message's uploaded files from Chainlit's `.files/` (chat_app/uploads.py)."""
+    uploads.discard(message.elements, cl.context.session.files)
 
 
 def _elements(artifacts: list[Artifact]) -> list[Any]:

@@ -326,4 +326,4 @@ def secure_chainlit(*, api_docs: bool) -> tuple[str, float]:
             setattr(chainlit_app, name, None)
     upload = config.features.spontaneous_file_upload
     limit_mb = float(upload.max_size_mb or 0) if upload is not None and upload.enabled else 0.0
-    return get_html_template(""), limit_mb
+    return get_html_template(""), limit_mb  # type: ignore[no-untyped-call]

@@ -15,10 +15,7 @@ from tests.accounts.helpers import client, make_member, sign_in
 
 
 def _directives(csp: str) -> dict[str, list[str]]:
-    return {
-        name: rest
-        for name, *rest in (part.split() for part in csp.split(";") if part.strip())
-    }
+    return {name: rest for name, *rest in (part.split() for part in csp.split(";") if part.strip())}
 
 
 def _assert_protected(response: httpx.Response) -> None:

@@ -84,7 +84,7 @@ async def test_cross_site_posts_are_refused_before_any_route_runs(live_server, d
 async def test_a_browser_marked_cross_site_is_refused_with_or_without_origin(
     live_server, db, headers
 ):
-    member, cookies = await _signed_in(live_server, db)
+    _, cookies = await _signed_in(live_server, db)
     async with _raw(live_server, cookies, **headers) as http:
         out = await http.post("/account/logout")
     assert out.status_code == 403
