@@ -414,8 +414,8 @@ async def end_workspace_calls(
     ended = 0
     for sid in sids:
         try:
-            await telephony.provider.hangup(str(sid))
-            ended += 1
+            if await telephony.provider.hangup(str(sid)):
+                ended += 1
         except TelephonyError as exc:
             if exc.code == 20404 or exc.status == 404:
                 continue

@@ -1,18 +1,17 @@
-"""Twilio Verify v2 behind `OtpProvider`, over plain HTTP (no Twilio SDK).
+"""Twilio Verify v2 behind `OtpProvider`, through the official `twilio` SDK on its async
+HTTP client (core/twilio_http.py).
 
-Shapes follow Twilio's API reference:
-
-- `POST /v2/Services/{ServiceSid}/Verifications`, form-encoded `To` (E.164) and
-  `Channel` (sms, call, whatsapp, …), answers 201 with the Verification: `sid` (VE…),
-  `status` (pending), `to`, `channel`, `valid`, `send_code_attempts[]` (one entry per
-  send of this verification: re-sending inside the 10 minutes adds one).
-- `POST /v2/Services/{ServiceSid}/VerificationCheck`, form-encoded `To` and `Code`,
-  answers 200 with `status`: `approved` for the right code, `pending` for a wrong one.
-- HTTP basic auth: the account SID and the auth token.
-- Errors are `{"code": 60202, "message": …, "more_info": …, "status": 429}`:
+- send: `client.verify.v2.services(sid).verifications.create_async(to=…, channel=…)`,
+  Twilio's `POST /v2/Services/{ServiceSid}/Verifications`; the Verification answered
+  has `sid` (VE…), `status` (pending), `to`, `channel` and `send_code_attempts[]` (one
+  entry per send of this verification: re-sending inside the 10 minutes adds one).
+- check: `….verification_checks.create_async(to=…, code=…)`, Twilio's
+  `POST /v2/Services/{ServiceSid}/VerificationCheck`, answering `status`: `approved`
+  for the right code, `pending` for a wrong one.
+- Twilio's refusals reach us as the SDK's `TwilioRestException` (`code`, `status`):
   60202 more than 5 checks (429), 60203 more than 5 sends (429), 20404 no such
   verification — expired or already approved — (404), 60200 invalid parameter (400),
-  60205 SMS to a landline (403).
+  60205 SMS to a landline (403). Each becomes the `OtpError` with its user message.
 
 One Verify service per flow: Verify keeps one pending verification per To number *per
 service*, so a service of its own for each flow is what keeps a stranger's failed
@@ -21,9 +20,9 @@ password-reset codes from locking the owner's sign-in (accounts/otp/__init__.py)
 each flow its own.
 
 Nothing is retried: a send that reached Twilio may have texted the user, and a check
-counts against the 5 attempts. The auth token lives only inside the HTTP client's auth
-and the code only in the request body: neither is kept on the instance, logged, or put
-in an error message. Numbers are logged masked.
+counts against the 5 attempts. The auth token lives only inside the SDK client and the
+code only in the request body: neither is kept on the instance, logged, or put in an
+error message. Numbers are logged masked.
 """
 
 from __future__ import annotations
@@ -31,9 +30,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any, Final, Literal
-from urllib.parse import quote
 
-import httpx
+import aiohttp
+from twilio.base.exceptions import TwilioException
 
 from accounts.otp import (
     APPROVED,
@@ -53,7 +52,7 @@ from accounts.otp import (
     validate_channel,
     validate_e164,
 )
-from core.twilio_http import twilio_client
+from core.twilio_http import rest_error, twilio_client
 
 log = logging.getLogger("accounts.otp")
 
@@ -78,7 +77,6 @@ class TwilioVerify:
         flow_service_sids: Mapping[Flow, str] | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout_s: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not account_sid or not auth_token or not service_sid:
             raise ValueError("Twilio Verify needs an account SID, an auth token and a service SID.")
@@ -87,19 +85,9 @@ class TwilioVerify:
         self._timeout_s = timeout_s
         sids = {flow: (flow_service_sids or {}).get(flow) or service_sid for flow in Flow}
         self._service_sids: dict[Flow, str] = sids
-        self._paths = {
-            flow: (
-                f"/v2/Services/{quote(sid, safe='')}/Verifications",
-                f"/v2/Services/{quote(sid, safe='')}/VerificationCheck",
-            )
-            for flow, sid in sids.items()
-        }
+        rebase = None if self._base_url == DEFAULT_BASE_URL else self._base_url
         self._client = twilio_client(
-            account_sid=account_sid,
-            auth_token=auth_token,
-            base_url=self._base_url,
-            timeout_s=timeout_s,
-            transport=transport,
+            account_sid=account_sid, auth_token=auth_token, timeout_s=timeout_s, base_url=rebase
         )
 
     def __repr__(self) -> str:
@@ -109,6 +97,9 @@ class TwilioVerify:
         """The Verify service that keeps `flow`'s verifications."""
         return self._service_sids[Flow(flow)]
 
+    def _service(self, flow: Flow) -> Any:
+        return self._client.verify.v2.services(self.service_sid(flow))
+
     # --- OtpProvider -----------------------------------------------------------------
 
     async def send(
@@ -116,20 +107,19 @@ class TwilioVerify:
     ) -> SendResult:
         to = validate_e164(to_e164)
         validate_channel(channel)
-        path = self._paths[Flow(flow)][0]
-        body = await self._post("send", path, {"To": to, "Channel": channel})
-        sid = body.get("sid")
+        try:
+            sent = await self._service(flow).verifications.create_async(to=to, channel=channel)
+        except Exception as exc:
+            raise self._error("send", exc) from exc
+        sid = sent.sid
         if not isinstance(sid, str) or not sid:
             raise _unexpected("send", "no sid")
-        status = body.get("status")
-        attempts = body.get("send_code_attempts")
-        answered_to = body.get("to")
-        answered_channel = body.get("channel")
+        attempts = sent.send_code_attempts
         result = SendResult(
             sid=sid,
-            status=status if isinstance(status, str) else "pending",
-            to=answered_to if isinstance(answered_to, str) else to,
-            channel=answered_channel if isinstance(answered_channel, str) else channel,
+            status=sent.status if isinstance(sent.status, str) else "pending",
+            to=sent.to if isinstance(sent.to, str) else to,
+            channel=sent.channel if isinstance(sent.channel, str) else channel,
             send_count=len(attempts) if isinstance(attempts, list) else None,
         )
         log.info(
@@ -144,12 +134,14 @@ class TwilioVerify:
     async def check(self, to_e164: str, code: str, *, flow: Flow = Flow.MOBILE) -> CheckResult:
         to = validate_e164(to_e164)
         typed = normalise_code(code)
-        path = self._paths[Flow(flow)][1]
-        body = await self._post("check", path, {"To": to, "Code": typed})
-        status = body.get("status")
+        try:
+            checked = await self._service(flow).verification_checks.create_async(to=to, code=typed)
+        except Exception as exc:
+            raise self._error("check", exc) from exc
+        status = checked.status
         if not isinstance(status, str) or status not in STATUSES:
             raise _unexpected("check", f"status {status!r}")
-        sid = body.get("sid")
+        sid = checked.sid
         result = CheckResult(
             status=status,
             approved=status == APPROVED,
@@ -159,30 +151,25 @@ class TwilioVerify:
         return result
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._client.http_client.close()
 
-    # --- HTTP --------------------------------------------------------------------------
+    # --- errors ------------------------------------------------------------------------
 
-    async def _post(self, op: _Operation, path: str, form: dict[str, str]) -> dict[str, Any]:
-        try:
-            response = await self._client.post(path, data=form)
-        except httpx.TimeoutException as exc:
+    def _error(self, op: _Operation, exc: Exception) -> OtpError:
+        """The `OtpError` for whatever a send or a check raised."""
+        if isinstance(exc, TwilioException):
+            return _refused(op, exc)
+        if isinstance(exc, TimeoutError):
             log.warning("Verify %s: no answer within %.3g s", op, self._timeout_s)
-            raise OtpUnavailable() from exc
-        except httpx.HTTPError as exc:
+            return OtpUnavailable()
+        if isinstance(exc, aiohttp.ClientError):
             log.warning(
                 "Verify %s: could not reach %s (%s)", op, self._base_url, type(exc).__name__
             )
-            raise OtpUnavailable() from exc
-        if response.is_success:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict):
-                raise _unexpected(op, f"HTTP {response.status_code} without a JSON object")
-            return payload
-        raise _error(op, response)
+            return OtpUnavailable()
+        if isinstance(exc, ValueError):  # a success answer that is not JSON
+            return _unexpected(op, "an answer that is not JSON")
+        raise exc
 
 
 def _unexpected(op: _Operation, why: str) -> OtpUnavailable:
@@ -190,26 +177,10 @@ def _unexpected(op: _Operation, why: str) -> OtpUnavailable:
     return OtpUnavailable()
 
 
-def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
-    """Twilio's error `code` and `message` from an error response, where it has them."""
-    try:
-        payload = response.json()
-    except ValueError:
-        return None, ""
-    if not isinstance(payload, dict):
-        return None, ""
-    code = payload.get("code")
-    message = payload.get("message")
-    return (
-        code if isinstance(code, int) and not isinstance(code, bool) else None,
-        message if isinstance(message, str) else "",
-    )
-
-
-def _error(op: _Operation, response: httpx.Response) -> OtpError:
-    """The exception for a Twilio error response to a send or a check."""
-    http_status = response.status_code
-    code, message = _twilio_error(response)
+def _refused(op: _Operation, exc: TwilioException) -> OtpError:
+    """The exception for Twilio's refusal of a send or a check."""
+    error = rest_error(exc)
+    code, message = error.code, error.message
     if code == TooManyChecks.code:
         return TooManyChecks()
     if code == TooManySends.code:
@@ -224,16 +195,16 @@ def _error(op: _Operation, response: httpx.Response) -> OtpError:
     if code in _BAD_NUMBER_CODES and op == "send":
         return InvalidNumber(code=code)
     # Anything else is ours or Twilio's to fix, not the user's: say so in the log.
-    if http_status in (401, 403):
+    if error.status in (401, 403):
         hint = "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
-    elif http_status == 404:
+    elif error.status == 404:
         hint = "check TWILIO_VERIFY_SERVICE_SID"
     else:
         hint = "Twilio refused or failed the request"
     log.error(
-        "Verify %s: HTTP %d, Twilio error %s: %s (%s)",
+        "Verify %s: HTTP %s, Twilio error %s: %s (%s)",
         op,
-        http_status,
+        error.status,
         code if code is not None else "-",
         message or "no message",
         hint,

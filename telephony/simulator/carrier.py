@@ -6,7 +6,9 @@ prospect persona that talks to the real `/voice/relay` endpoint over a real webs
 exactly as ConversationRelay would (setup, prompt, dtmf; it reads text tokens and
 honours `end`). Status, AMD and recording callbacks are posted over real HTTP to the
 webhook URLs the call was created with, in Twilio's form format and signed with the
-auth token (X-Twilio-Signature) — optionally duplicated and shuffled.
+auth token (X-Twilio-Signature) — optionally duplicated and shuffled. Callbacks and the
+relay handshake are signed by the `twilio` SDK (`telephony.twilio.signature`), the same
+code that checks them.
 
 Time on a simulated call is simulated: each turn lasts as long as its words would take
 to say, so a call's `CallDuration` is realistic while the demo runs in seconds, and a
@@ -177,11 +179,13 @@ class SimulatedCarrier:
         duration = None if call.duration_s is None else str(call.duration_s)
         return {"sid": sid, "status": call.status, "duration": duration}
 
-    async def hangup(self, sid: str) -> None:
+    async def hangup(self, sid: str) -> bool:
+        """As Twilio: a call that is over (or unknown) answers 20404, i.e. False."""
         call = self.calls.get(sid)
         if call is None or call.done.is_set() or call.duration_s is not None:
-            raise TelephonyError("The requested resource was not found", code=20404, status=404)
+            return False
         call.hangup.set()
+        return True
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
@@ -281,7 +285,7 @@ class SimulatedCarrier:
         if url is None:
             raise RuntimeError("the call's TwiML has no ConversationRelay")
         limit = call.request.time_limit_s
-        headers = {"X-Twilio-Signature": signature.compute(url, None, self._token)}
+        headers = {signature.HEADER: signature.compute(url, None, self._token)}
         async with connect(url, additional_headers=headers, open_timeout=10) as ws:
             await ws.send(
                 json.dumps(
@@ -399,7 +403,7 @@ class SimulatedCarrier:
 
     async def _deliver(self, url: str, params: dict[str, str]) -> None:
         """POST a signed callback; retried like Twilio on a connection error or 5xx."""
-        headers = {"X-Twilio-Signature": signature.compute(url, params, self._token)}
+        headers = {signature.HEADER: signature.compute(url, params, self._token)}
         for attempt in range(3):
             with contextlib.suppress(httpx.TransportError):
                 response = await self._client().post(url, data=params, headers=headers)

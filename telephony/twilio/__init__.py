@@ -1,8 +1,9 @@
 """Twilio Programmable Voice behind one small interface (DESIGN.md §4, §6).
 
-`TwilioCalls` (live.py) places, fetches and hangs up calls over Twilio's REST API;
-a carrier simulator implements the same `TelephonyProvider` protocol. Signatures on
-Twilio's callbacks are checked by `telephony.twilio.signature`.
+`TwilioCalls` (live.py) places, fetches and hangs up calls through the official
+`twilio` SDK; a carrier simulator implements the same `TelephonyProvider` protocol.
+Signatures on Twilio's callbacks and relay handshakes are made and checked by the
+SDK's `RequestValidator`, through `telephony.twilio.signature`.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ class TelephonyProvider(Protocol):
         to reconcile a hold whose final callback never came."""
         ...
 
-    async def hangup(self, sid: str) -> None:
-        """End the call (`Status=completed`)."""
+    async def hangup(self, sid: str) -> bool:
+        """End the call (`Status=completed`). False when the call was already over
+        (Twilio's 20404), which is not an error; `TelephonyError` for anything else."""
         ...
 
     async def aclose(self) -> None: ...

@@ -1,4 +1,5 @@
-"""`TwilioVerify` against a local double of Twilio's Verify v2 API, over real HTTP.
+"""`TwilioVerify` — the `twilio` SDK's async client — against a local double of Twilio's
+Verify v2 API, over real HTTP (the SDK's requests are rebased onto the double).
 
 The double follows Twilio's API reference and error pages: form-encoded
 `POST /v2/Services/{ServiceSid}/Verifications` (To, Channel) answering 201 with the
@@ -258,6 +259,17 @@ async def test_send_posts_to_and_channel_form_encoded_with_basic_auth(
     assert sent.sid == double.pending[(SERVICE_SID, NUMBER)].sid
     assert re.fullmatch(r"VE[0-9a-f]{32}", sent.sid)
     assert (sent.status, sent.to, sent.channel, sent.send_count) == ("pending", NUMBER, "sms", 1)
+
+
+async def test_requests_are_made_by_the_twilio_sdk(
+    verify: TwilioVerify, double: VerifyDouble
+) -> None:
+    """The SDK's client, not a hand-written one, talks to Verify."""
+    await verify.send(NUMBER)
+    await verify.check(NUMBER, CODE)
+    for req in double.requests:
+        assert req.headers["user-agent"].startswith("twilio-python/9.13.0 ")
+        assert req.headers["x-twilio-client"] == "python-9.13.0"
 
 
 async def test_resend_returns_the_same_verification_and_counts_sends(

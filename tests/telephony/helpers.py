@@ -111,8 +111,8 @@ class Recorder:
     async def fetch_call(self, sid: str) -> dict[str, object]:
         return self.records.get(sid, {"sid": sid, "status": "queued"})
 
-    async def hangup(self, sid: str) -> None:
-        return None
+    async def hangup(self, sid: str) -> bool:
+        return True
 
     async def aclose(self) -> None:
         return None

@@ -1,4 +1,5 @@
-"""`TwilioCalls` against a local double of Twilio's Calls API, served over real HTTP.
+"""`TwilioCalls` — the `twilio` SDK's async client — against a local double of Twilio's
+Calls API, served over real HTTP (the SDK's requests are rebased onto the double).
 
 The double answers in the shapes Twilio's REST reference documents (API 2010-04-01):
 form-encoded `POST .../Calls.json` (201 with the Call resource), `GET` and `POST`
@@ -9,6 +10,7 @@ fields as ordered (name, value) pairs so repeated names are visible.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import re
@@ -22,7 +24,7 @@ from urllib.parse import parse_qsl
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from telephony.twilio import CallRequest, TelephonyError, TelephonyProvider
@@ -59,10 +61,14 @@ class Recorded:
 class TwilioDouble:
     requests: list[Recorded] = field(default_factory=list)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queued: list[Response] = field(default_factory=list)  # one-off answers, first in first out
+    delay_s: float = 0.0
 
     def reset(self) -> None:
         self.requests.clear()
         self.calls.clear()
+        self.queued.clear()
+        self.delay_s = 0.0
 
     def app(self) -> Starlette:
         prefix = "/2010-04-01/Accounts/{account}"
@@ -73,7 +79,7 @@ class TwilioDouble:
             ]
         )
 
-    async def _intake(self, request: Request) -> tuple[Recorded, JSONResponse | None]:
+    async def _intake(self, request: Request) -> tuple[Recorded, Response | None]:
         raw = (await request.body()).decode()
         rec = Recorded(
             request.method,
@@ -82,6 +88,10 @@ class TwilioDouble:
             parse_qsl(raw, keep_blank_values=True),
         )
         self.requests.append(rec)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.queued:
+            return rec, self.queued.pop(0)
         expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if request.headers.get("authorization") != f"Basic {expected}":
             return rec, error(401, 20003, "Authentication Error - invalid username")
@@ -91,7 +101,7 @@ class TwilioDouble:
             return rec, error(400, 21601, "Unsupported content type")  # not a documented pair
         return rec, None
 
-    async def _create(self, request: Request) -> JSONResponse:
+    async def _create(self, request: Request) -> Response:
         rec, refused = await self._intake(request)
         if refused is not None:
             return refused
@@ -122,7 +132,7 @@ class TwilioDouble:
         self.calls[sid] = call
         return JSONResponse(call, status_code=201)
 
-    async def _call(self, request: Request) -> JSONResponse:
+    async def _call(self, request: Request) -> Response:
         rec, refused = await self._intake(request)
         if refused is not None:
             return refused
@@ -304,6 +314,100 @@ async def test_hangup_posts_status_completed(twilio: TwilioCalls, double: Twilio
     assert double.calls[placed.sid]["status"] == "completed"
 
 
+async def test_hanging_up_a_call_that_is_over_is_done_not_an_error(
+    twilio: TwilioCalls, double: TwilioDouble
+) -> None:
+    placed = await twilio.create_call(request())
+    assert await twilio.hangup(placed.sid) is True
+    # Twilio answers 20404 for a call it no longer has in progress: the call is over.
+    gone = "CA" + "0" * 32
+    assert await twilio.hangup(gone) is False
+    assert double.requests[-1].path.endswith(f"/Calls/{gone}.json")
+
+
+async def test_hangup_refused_for_another_reason_is_still_an_error(
+    twilio: TwilioCalls, double: TwilioDouble
+) -> None:
+    double.queued.append(error(401, 20003, "Authentication Error - invalid username"))
+    with pytest.raises(TelephonyError) as info:
+        await twilio.hangup("CA" + "1" * 32)
+    assert (info.value.code, info.value.status) == (20003, 401)
+
+
+async def test_requests_are_made_by_the_twilio_sdk(
+    twilio: TwilioCalls, double: TwilioDouble
+) -> None:
+    """The SDK's client, not a hand-written one, talks to Twilio (its User-Agent and
+    client headers are on every request)."""
+    placed = await twilio.create_call(request())
+    await twilio.fetch_call(placed.sid)
+    await twilio.hangup(placed.sid)
+    for rec in double.requests:
+        assert rec.headers["user-agent"].startswith("twilio-python/9.13.0 ")
+        assert rec.headers["x-twilio-client"] == "python-9.13.0"
+        assert rec.headers["accept"] == "application/json"
+
+
+async def test_the_live_provider_from_settings_talks_to_twilio_api_base(
+    twilio_server: tuple[TwilioDouble, str], double: TwilioDouble, tmp_path: Any
+) -> None:
+    """`TWILIO_API_BASE` is how the SDK's requests reach a double instead of
+    api.twilio.com."""
+    from core.settings import Settings
+    from telephony.provider import build_telephony
+
+    settings = Settings(
+        _env_file=None,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from_number=FROM,
+        twilio_api_base=twilio_server[1],
+        data_dir=tmp_path,
+    )
+    phone = build_telephony(settings)
+    try:
+        assert phone.live
+        placed = await phone.provider.create_call(request())
+    finally:
+        await phone.aclose()
+    assert placed.sid in double.calls
+    assert double.requests[-1].path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+
+
+async def test_a_slow_twilio_is_a_timeout_error(
+    twilio_server: tuple[TwilioDouble, str], double: TwilioDouble
+) -> None:
+    double.delay_s = 0.5
+    provider = TwilioCalls(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=twilio_server[1], timeout_s=0.1
+    )
+    try:
+        with pytest.raises(TelephonyError) as info:
+            await provider.create_call(request())
+    finally:
+        await provider.aclose()
+    assert "did not answer within 0.1 s" in str(info.value)
+    assert info.value.code is None
+
+
+async def test_an_error_without_a_description_says_so(
+    twilio: TwilioCalls, double: TwilioDouble
+) -> None:
+    double.queued.append(Response("<html>Bad gateway</html>", status_code=502))
+    with pytest.raises(TelephonyError) as info:
+        await twilio.create_call(request())
+    assert str(info.value) == "Twilio answered HTTP 502 without an error description."
+    assert (info.value.code, info.value.status) == (None, 502)
+
+
+async def test_a_success_that_is_not_json_is_an_error(
+    twilio: TwilioCalls, double: TwilioDouble
+) -> None:
+    double.queued.append(Response("not json", status_code=201))
+    with pytest.raises(TelephonyError, match="not JSON"):
+        await twilio.create_call(request())
+
+
 async def test_fetch_unknown_call_is_a_telephony_error(twilio: TwilioCalls) -> None:
     with pytest.raises(TelephonyError) as info:
         await twilio.fetch_call("CA" + "0" * 32)
@@ -320,8 +424,11 @@ async def test_invalid_to_maps_21211(twilio: TwilioCalls) -> None:
     assert info.value.code == 21211
     assert info.value.status == 400
     text = str(info.value)
-    assert "not a valid phone number" in text
-    assert "21211" in text
+    assert text == (
+        "The number to call is not a valid phone number. Twilio refused the request: "
+        "The 'To' number +1555 is not a valid phone number (error 21211). "
+        "See https://www.twilio.com/docs/errors/21211"
+    )
 
 
 async def test_geo_permission_maps_21215(twilio: TwilioCalls) -> None:
