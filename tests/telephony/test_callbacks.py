@@ -18,6 +18,7 @@ from telephony import calls
 from telephony.callbacks import apply_status, parse_status, reconcile
 from telephony.models import Call, CallCallback
 from telephony.provider import SIMULATED_FROM
+from telephony.twiml import relay_url_of
 from tests.accounts.helpers import make_member
 
 from .helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
@@ -51,7 +52,9 @@ async def test_the_twilio_request_asks_for_everything_the_flow_needs(db):
     assert req.amd_callback_url and req.amd_callback_url.endswith(f"amd?call={call.id}")
     assert req.recording_callback_url and "recording" in req.recording_callback_url
     assert req.machine_detection == "DetectMessageEnd" and req.record
-    assert req.twiml and '<ConversationRelay url="ws://127.0.0.1:9/voice/relay?call=' in req.twiml
+    assert req.twiml
+    relay = relay_url_of(req.twiml)
+    assert relay and relay.startswith(f"ws://127.0.0.1:9/voice/relay?call={call.id}&token=")
 
 
 async def test_the_cap_bounds_the_hold(db):
