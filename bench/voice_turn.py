@@ -170,15 +170,28 @@ async def _read_reply(ws: Any, sent_at: float | None, stats: TurnStats) -> None:
 
 
 async def converse(
-    url: str, sid: str, turns: int, think_s: float, rng: random.Random, stats: TurnStats
+    url: str,
+    sid: str,
+    turns: int,
+    think_s: float,
+    rng: random.Random,
+    stats: TurnStats,
+    *,
+    token: str,
 ) -> int:
     """One call's conversation: setup, opening, then up to `turns` timed prompts, each
     after a pause of about `think_s`. Returns how many prompts were answered."""
     from websockets.asyncio.client import connect
 
+    from telephony.twilio import signature
+
     answered = 0
+    # Signed as ConversationRelay signs its handshake (the server checks it).
+    signed = {signature.HEADER: signature.compute(url, None, token)}
     # No permessage-deflate: what ConversationRelay's frames look like on the wire.
-    async with connect(url, open_timeout=RECEIVE_TIMEOUT_S, compression=None) as ws:
+    async with connect(
+        url, open_timeout=RECEIVE_TIMEOUT_S, compression=None, additional_headers=signed
+    ) as ws:
         setup = {
             "type": "setup",
             "sessionId": "VX" + secrets.token_hex(16),
@@ -217,8 +230,9 @@ class CallPool:
     """The placed calls' relay URLs and sids, each handed out once (then reused, with a
     warning, should they run out)."""
 
-    def __init__(self, calls: list[tuple[str, str]]) -> None:
+    def __init__(self, calls: list[tuple[str, str]], token: str) -> None:
         self.calls = calls
+        self.token = token  # the auth token the handshakes are signed with
         self.used = 0
 
     def take(self) -> tuple[str, str]:
@@ -250,7 +264,7 @@ async def run_sockets(
             want = min(turns_per_call, remaining)
             remaining -= want  # reserved; given back if the call ended early
             try:
-                got = await converse(url, sid, want, think_s, local, stats)
+                got = await converse(url, sid, want, think_s, local, stats, token=pool.token)
             except Exception as exc:  # timeouts, refused sockets, ConnectionClosed...
                 got = 0
                 stats.error(type(exc).__name__)
@@ -276,7 +290,7 @@ def bench_voice_turn(db: Any, tmp: Path, args: argparse.Namespace) -> dict[str, 
     n_calls = args.calls or (args.turns // 2 + 2 * args.sockets)
     log.info("seeding %d calls", n_calls)
     _seeded, placed, telephony = setup_calls(db, n_calls, base, token, rng)
-    pool = CallPool([(telephony.relay_url(c.call_id), c.sid) for c in placed])
+    pool = CallPool([(telephony.relay_url(c.call_id), c.sid) for c in placed], token)
 
     server = start_server(
         db, tmp / "serve-data", port, token, args.db_pool, profile=args.profile_server

@@ -1,9 +1,10 @@
 """The telephony a process uses, chosen by settings (DESIGN.md §4).
 
-Live: Twilio's Calls API with the shared number from settings. Otherwise the simulated
-carrier, which signs its callbacks with `TWILIO_AUTH_TOKEN` when set, else with a
-token made at start that never leaves the process. Webhook and websocket URLs are
-built from `PUBLIC_BASE_URL` — the URL Twilio signs — never from a request's Host.
+Live: Twilio's Calls API (the `twilio` SDK) with the shared number from settings.
+Otherwise the simulated carrier, which signs its callbacks and relay handshakes with the
+SDK, keyed with `TWILIO_AUTH_TOKEN` when set, else with a token made once and kept in
+the data directory. Webhook and websocket URLs are built from `PUBLIC_BASE_URL` — the
+URL Twilio signs — never from a request's Host.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 
 from core.secrets import persistent_secret
 from core.settings import Settings
-from telephony.twilio import TelephonyProvider
+from telephony.twilio import TelephonyProvider, signature
 from telephony.voice.sessions import RelaySessions
 
 # Twilio's magic test "from" number: what simulated calls come from.
@@ -64,10 +65,20 @@ class Telephony:
         return bool(token) and hmac.compare_digest(self.relay_token(call_id), token or "")
 
     def relay_url(self, call_id: uuid.UUID) -> str:
-        base = self.public_base_url.rstrip("/")
-        ws = "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
         query = urlencode({"call": str(call_id), "token": self.relay_token(call_id)})
-        return f"{ws}/voice/relay?{query}"
+        return f"{signature.websocket_base(self.public_base_url)}/voice/relay?{query}"
+
+    def signed_url(self, path: str, query: str = "") -> str:
+        """The URL Twilio signed for a webhook request to `path` with `query`."""
+        return signature.public_url(self.public_base_url, path, query)
+
+    def signed_ws_url(self, path: str, query: str = "") -> str:
+        """The URL Twilio signed for a websocket handshake to `path` with `query`."""
+        return signature.public_url(signature.websocket_base(self.public_base_url), path, query)
+
+    def signature_ok(self, url: str, params: signature.Params | None, header: str | None) -> bool:
+        """Whether `header` is Twilio's X-Twilio-Signature for `url` and `params`."""
+        return signature.verify(url, params, header, self.auth_token)
 
     async def finish_calls(self, timeout_s: float) -> None:
         """Wait for calls this process is simulating to end (a live carrier needs

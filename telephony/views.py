@@ -1,6 +1,7 @@
 """Twilio's side of the app: the call webhooks and the ConversationRelay websocket.
 
-Every webhook checks X-Twilio-Signature against the URL Twilio signed — rebuilt from
+Every webhook, and the relay websocket's handshake, checks X-Twilio-Signature (the
+`twilio` SDK's `RequestValidator`) against the URL Twilio signed — rebuilt from
 `PUBLIC_BASE_URL`, never the request's Host — before anything is read or stored: a
 bad or missing signature is answered 403. A callback we cannot read is answered 400;
 one for a call we do not know is stored for review and answered 200.
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.settings import Settings
-from telephony import callbacks
+from telephony import callbacks, twiml
 from telephony.models import Call, CallStatus, Contact
 from telephony.provider import Telephony
 from telephony.twilio import signature
@@ -32,8 +33,8 @@ from telephony.voice.relay import RelayConversation
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-HANGUP_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+EMPTY_TWIML = twiml.empty()
+HANGUP_TWIML = twiml.hangup()
 
 
 def _twiml(body: str, status: int = 200) -> Response:
@@ -73,9 +74,8 @@ def build_router(
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             return _plain("Callback body is not UTF-8.", 400)
-        url = signature.public_url(telephony.public_base_url, request.url.path, request.url.query)
-        header = request.headers.get("X-Twilio-Signature")
-        if not signature.verify(url, pairs, header, telephony.auth_token):
+        url = telephony.signed_url(request.url.path, request.url.query)
+        if not telephony.signature_ok(url, pairs, request.headers.get(signature.HEADER)):
             log.warning("refused a Twilio callback to %s: bad or missing signature", url)
             return _plain("Invalid X-Twilio-Signature.", 403)
         return dict(pairs)
@@ -124,6 +124,12 @@ def build_router(
 
     @router.websocket("/voice/relay")
     async def relay(websocket: WebSocket) -> None:
+        # ConversationRelay signs its handshake like a webhook: the wss:// URL, no body.
+        url = telephony.signed_ws_url(websocket.url.path, websocket.url.query)
+        if not telephony.signature_ok(url, None, websocket.headers.get(signature.HEADER)):
+            log.warning("refused a relay websocket: bad or missing X-Twilio-Signature")
+            await websocket.close(code=1008)
+            return
         call_id = callbacks.parse_call_id(websocket.query_params.get("call"))
         token = websocket.query_params.get("token")
         if call_id is None or not telephony.relay_token_ok(call_id, token):

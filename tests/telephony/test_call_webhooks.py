@@ -208,10 +208,67 @@ async def test_later_callbacks_never_undo_a_terminal_status(db, live_server):
 async def test_the_relay_refuses_a_socket_without_the_calls_token(live_server):
     ws_base = live_server.replace("http://", "ws://")
     for query in ("", f"?call={uuid.uuid4()}", f"?call={uuid.uuid4()}&token=abc"):
-        with pytest.raises(InvalidStatus) as refused:
-            async with connect(f"{ws_base}/voice/relay{query}"):
-                pass
-        assert refused.value.response.status_code == 403
+        url = f"{ws_base}/voice/relay{query}"
+        # Refused unsigned, and refused signed too: the signature does not stand in
+        # for the call's token.
+        for headers in ({}, {signature.HEADER: signature.compute(url, None, TWILIO_TEST_TOKEN)}):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, additional_headers=headers):
+                    pass
+            assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("how", ["missing", "wrong_token", "other_host", "other_call"])
+async def test_the_relay_refuses_a_handshake_twilio_did_not_sign(db, live_server, how):
+    """The call's token is not enough: ConversationRelay signs its handshake (the wss://
+    URL, rebuilt from PUBLIC_BASE_URL) and an unsigned or mis-signed one is refused
+    before the socket is accepted."""
+    rep = await make_member(db, Role.REP)
+    await fund(db, rep.actor.workspace_id, 100)
+    contact = await add_contact(db, rep.actor)
+    phone = _telephony(live_server)
+    phone.provider = _Silent()
+    call = await calls.place_call(db, rep.actor, contact.id, phone, purpose="a test", now=NOON_NY)
+    url = phone.relay_url(call.id)
+    headers: dict[str, str] = {}
+    if how == "wrong_token":
+        headers[signature.HEADER] = signature.compute(url, None, "some-other-token")
+    elif how == "other_host":
+        evil = url.replace(live_server.replace("http://", "ws://"), "wss://evil.example")
+        headers[signature.HEADER] = signature.compute(evil, None, TWILIO_TEST_TOKEN)
+    elif how == "other_call":
+        other = phone.relay_url(uuid.uuid4())
+        headers[signature.HEADER] = signature.compute(other, None, TWILIO_TEST_TOKEN)
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, additional_headers=headers):
+            pass
+    assert refused.value.response.status_code == 403
+    # Signed as Twilio signs it, the same socket is accepted.
+    signed = {signature.HEADER: signature.compute(url, None, TWILIO_TEST_TOKEN)}
+    async with connect(url, additional_headers=signed) as ws:
+        await ws.send(json.dumps({"type": "setup", "callSid": call.twilio_sid}))
+        assert "AI" in await _reply(ws)
+
+
+class _Silent:
+    """A carrier that takes the call and never dials (the test plays Twilio)."""
+
+    live = False
+    label = "silent"
+
+    async def create_call(self, req):  # type: ignore[no-untyped-def]
+        from telephony.twilio import PlacedCall
+
+        return PlacedCall(sid=_sid(), status="queued")
+
+    async def fetch_call(self, sid):  # type: ignore[no-untyped-def]
+        return {"status": "queued"}
+
+    async def hangup(self, sid):  # type: ignore[no-untyped-def]
+        return True
+
+    async def aclose(self):  # type: ignore[no-untyped-def]
+        return None
 
 
 async def test_the_relay_ignores_unknown_messages_and_closes_on_garbage(db, live_server):
@@ -241,7 +298,8 @@ async def test_the_relay_ignores_unknown_messages_and_closes_on_garbage(db, live
     phone.provider = Silent()
     call = await calls.place_call(db, rep.actor, contact.id, phone, purpose="a test", now=NOON_NY)
     url = phone.relay_url(call.id)
-    async with connect(url) as ws:
+    signed = {signature.HEADER: signature.compute(url, None, TWILIO_TEST_TOKEN)}
+    async with connect(url, additional_headers=signed) as ws:
         await ws.send(json.dumps({"type": "setup", "callSid": call.twilio_sid}))
         opening = await _reply(ws)
         assert "AI" in opening and "recorded" in opening
