@@ -12,8 +12,10 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -34,7 +36,7 @@ from chat_app.jobs import JobWorker, build_job_app
 from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
-from core.db import Database
+from core.db import Database, database_unreachable
 from core.secrets import persistent_secret
 from core.settings import REPO_ROOT, Settings
 from telephony.calls import suspension_hook
@@ -54,6 +56,23 @@ def _chainlit_app_root() -> Path:
 def _oauth_buttons(settings: Settings) -> list[OAuthButton]:
     """Only the configured providers get a button."""
     return [OAuthButton(name, OAUTH_LABELS[name]) for name in enabled_providers(settings)]
+
+
+RETRY_AFTER_S = 5  # what a client is told to wait while the database is unreachable
+
+
+async def database_outage(request: Request, exc: Exception) -> Response:
+    """A request that could not reach the database is answered 503 with Retry-After —
+    never 2xx, so a webhook sender retries what was not stored — and logged as one
+    line, not a traceback per request. Any other database error is not ours to hide."""
+    if not database_unreachable(exc):
+        raise exc
+    log.warning("database unreachable: %s %s answered 503", request.method, request.url.path)
+    return JSONResponse(
+        {"detail": "The service is briefly unavailable; try again shortly."},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> FastAPI:
@@ -100,6 +119,8 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         openapi_url="/openapi.json" if docs else None,
     )  # fmt: skip
     app.state.runtime = runtime
+    for outage in (psycopg.OperationalError, sa_exc.OperationalError, sa_exc.DBAPIError):
+        app.add_exception_handler(outage, database_outage)
 
     async def signed_in(request: Request) -> Actor | None:
         token = request.cookies.get(SESSION_COOKIE)
