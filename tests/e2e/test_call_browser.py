@@ -46,6 +46,11 @@ def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_se
             page.click("#chat-submit")
 
         say(f"add a contact Dana Whitfield {phone} at Northwind")
+        # Anything that writes waits for the rep's own click (tools.actions).
+        expect(page.get_by_text("Add the contact Dana Whitfield (Northwind)")).to_be_visible(
+            timeout=30_000
+        )
+        page.get_by_role("button", name="Yes, continue").click()
         expect(page.get_by_text("Added Dana Whitfield (Northwind)")).to_be_visible(timeout=30_000)
         say("record express written consent for Dana Whitfield from the webinar form")
         # The exact wording is the evidence: the assistant asks for it.
@@ -53,6 +58,8 @@ def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_se
             timeout=30_000
         )
         say("I agree that Northwind may call me, including with an AI voice.")
+        expect(page.get_by_text("Wording they agreed to")).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Yes, continue").click()
         expect(page.get_by_text("Recorded prior express written consent")).to_be_visible(
             timeout=30_000
         )
