@@ -16,13 +16,13 @@ import chainlit as cl
 from chainlit.data import get_data_layer
 
 from accounts import service as accounts
-from accounts import sessions, terms
-from accounts.models import User
+from accounts import terms
 from accounts.service import Actor
 from accounts.sessions import check_session, token_from_cookie_header
 from billing import expiry
 from billing.money import MC_PER_CREDIT
 from chat_app import notifications, profiles, uploads
+from chat_app.guard import chainlit_user
 from chat_app.history import build_history
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message, chat_limits
@@ -46,41 +46,35 @@ def _chat_history() -> Any:
 async def session_login(headers: Any) -> cl.User | None:
     """Sign-in happens on /account/login (password, then a code to the mobile); Chainlit
     trusts the session cookie that flow sets. chat_app/guard.py has already refused any
-    request without one, so this only maps the session to a Chainlit user."""
+    request without one (and hands Chainlit that session's user on every request), so
+    this only maps the session to a Chainlit user."""
     runtime = get_runtime()
     token = token_from_cookie_header(headers.get("cookie"))
     async with runtime.db.session() as session:
         check = await check_session(session, runtime.signer, token, touch=False)
     if check.user is None or check.session_id is None:
         return None
-    return _chainlit_user(check.user, check.session_id)
-
-
-def _chainlit_user(user: User, session_id: uuid.UUID) -> cl.User:
-    return cl.User(
-        identifier=user.email,
-        display_name=user.name,
-        metadata={
-            "user_id": str(user.id),
-            "workspace_id": str(user.workspace_id),
-            "role": user.role,
-            "session_id": str(session_id),
-        },
-    )
+    return chainlit_user(check.user, check.session_id)
 
 
 async def _current_actor() -> Actor | None:
-    """The signed-in user, re-read from the database on every message."""
+    """The signed-in user: the chat socket's own session, re-checked on every call.
+
+    The socket's handshake carried exactly one `ks_session`, the one chat_app/guard.py
+    checked, so its environ names the session this chat runs on; Chainlit's user
+    metadata is not used (it is whatever its data layer stored last for the email).
+    None when that session has ended or is not the chat's user."""
     cl_user = cl.user_session.get("user")
-    if cl_user is None:
+    environ = getattr(cl.context.session, "environ", None) or {}
+    token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
+    if cl_user is None or token is None:
         return None
-    user_id = uuid.UUID(str(cl_user.metadata["user_id"]))
-    session_id = uuid.UUID(str(cl_user.metadata["session_id"]))
-    async with get_runtime().db.session() as session:
-        if not await sessions.still_valid(session, session_id, user_id):
-            return None
-        user = await accounts.get_user(session, user_id)
-        return Actor.of(user) if user is not None else None
+    runtime = get_runtime()
+    async with runtime.db.session() as session:
+        check = await check_session(session, runtime.signer, token, touch=False)
+    if check.user is None or check.user.email != cl_user.identifier:
+        return None
+    return Actor.of(check.user)
 
 
 class _StepObserver:
@@ -104,7 +98,13 @@ class _StepObserver:
 
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None) -> list[cl.ChatProfile]:
-    role = str(user.metadata.get("role", "rep")) if user is not None else "rep"
+    """The profiles of the user's current role (read from our users table: Chainlit's
+    stored user metadata can be older than a promotion)."""
+    role = "rep"
+    if user is not None:
+        async with get_runtime().db.session() as session:
+            found = await accounts.get_user_by_email(session, user.identifier)
+        role = found.role if found is not None else role
     return [
         cl.ChatProfile(
             name=profile.name,
