@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import chainlit as cl
+from chainlit.context import init_ws_context
 from chainlit.data import get_data_layer
+from chainlit.server import sio
+from chainlit.session import WebsocketSession
 
 from accounts import service as accounts
 from accounts import terms
@@ -32,6 +35,7 @@ from tools import actions
 from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
+EDIT_REFUSED = "Sent messages can't be edited: send the corrected question as a new message."
 NOTICE_POLL_S = 2.0
 
 
@@ -348,6 +352,22 @@ async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
         except Exception:  # a database blip must not end the watcher (cancelling does)
             log.warning("chat notices failed", exc_info=True)
         await asyncio.sleep(NOTICE_POLL_S)
+
+
+async def refuse_edit(sid: str, payload: Any) -> None:
+    """Editing a sent message is off (.chainlit/config.toml hides the button). This
+    replaces Chainlit's handler, which rewrites the stored question, deletes the answers
+    after it and runs `on_message` again with the old message id — whose turn is already
+    done, so the old answer came back. A client that sends an edit anyway changes
+    nothing and is told to send a new message."""
+    chat = WebsocketSession.get(sid)
+    if chat is None:
+        return
+    init_ws_context(chat)
+    await cl.Message(content=EDIT_REFUSED).send()
+
+
+sio.on("edit_message", refuse_edit)  # loaded after chainlit.socket: this one wins
 
 
 @cl.on_message
