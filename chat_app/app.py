@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import chainlit as cl
@@ -30,13 +29,12 @@ from chat_app.history import build_history
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message, chat_limits
 from core.markdown import md_escape
-from telephony.progress import call_progress
+from telephony.progress import follow
 from tools import actions
 from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
 EDIT_REFUSED = "Sent messages can't be edited: send the corrected question as a new message."
-NOTICE_POLL_S = 2.0
 
 
 @cl.data_layer
@@ -215,6 +213,8 @@ async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
             _action_context(actor, watch_after_answer), action_id, yes=yes
         )
         await cl.Message(content=result, author="Klosesales").send()
+        if placed:
+            await _announce(actor.workspace_id)
     finally:
         for call_id in placed:
             await _watch_call(call_id)
@@ -329,29 +329,34 @@ async def on_chat_end() -> None:
         task.cancel()
 
 
-async def _send_notices(user_id: uuid.UUID, workspace_id: uuid.UUID, since: datetime) -> None:
+async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
+    """While the chat is open: calls that ended (with their summary), low balance — woken
+    by events from any process (chat_app/notifications.py)."""
     runtime = get_runtime()
-    async with runtime.db.session() as session:
-        due = await notifications.due_notices(
-            session,
-            user_id=user_id,
-            workspace_id=workspace_id,
-            since=since,
-            low_balance_mc=runtime.settings.low_balance_credits * MC_PER_CREDIT,
-        )
-    for notice in due:
+
+    async def send(notice: notifications.Notice) -> None:
         await cl.Message(content=notice.text, author="Klosesales").send()
 
+    await notifications.watch(
+        runtime.db,
+        runtime.events,
+        send,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        low_balance_mc=runtime.settings.low_balance_credits * MC_PER_CREDIT,
+        resync_s=runtime.settings.events_resync_s,
+    )
 
-async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
-    """While the chat is open: calls that ended (with their summary), low balance."""
-    since = datetime.now(UTC)
-    while True:
-        try:
-            await _send_notices(user_id, workspace_id, since)
-        except Exception:  # a database blip must not end the watcher (cancelling does)
-            log.warning("chat notices failed", exc_info=True)
-        await asyncio.sleep(NOTICE_POLL_S)
+
+async def _announce(workspace_id: uuid.UUID) -> None:
+    """Credits were used or a call placed: the workspace's open chats, on every process,
+    look for notices due (low balance)."""
+    try:
+        async with get_runtime().db.session() as session:
+            await notifications.announce(session, workspace_id)
+            await session.commit()
+    except Exception:  # the answer is given; a missed event is caught up by the resync
+        log.warning("could not announce to the workspace's chats", exc_info=True)
 
 
 async def refuse_edit(sid: str, payload: Any) -> None:
@@ -403,6 +408,8 @@ async def on_message(message: cl.Message) -> None:
             limits=chat_limits(runtime.settings),
         )
         _discard_uploads(message)  # handled: the app keeps no uploaded file
+        if result.cost_mc or placed:
+            await _announce(actor.workspace_id)
         if result.thread_id is not None:
             # Kept as text: the user session is persisted with the thread as JSON.
             cl.user_session.set("assistant_thread_id", str(result.thread_id))
@@ -455,22 +462,18 @@ _watchers: set[asyncio.Task[None]] = set()
 
 
 async def _follow_call(call_id: uuid.UUID, message: cl.Message) -> None:
+    """Updated as the call's callbacks land on any process (telephony/progress.py)."""
     runtime = get_runtime()
-    telephony = runtime.telephony
-    deadline = asyncio.get_running_loop().time() + telephony.ring_timeout_s + 60
-    shown = ""
-    while True:
-        async with runtime.db.session() as session:
-            progress = await call_progress(session, call_id)
-        if progress is None:
-            return
-        text, done, limit_s = progress
-        if text != shown:
-            message.content = text
-            await message.update()
-            shown = text
-        if done:
-            return
-        if asyncio.get_running_loop().time() > deadline + limit_s:
-            return
-        await asyncio.sleep(0.5)
+
+    async def show(line: str) -> None:
+        message.content = line
+        await message.update()
+
+    await follow(
+        runtime.db,
+        runtime.events,
+        call_id,
+        show,
+        ring_timeout_s=runtime.telephony.ring_timeout_s,
+        resync_s=runtime.settings.events_resync_s,
+    )

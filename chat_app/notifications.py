@@ -7,12 +7,22 @@
   (the key names the newest grant), so the next dip after a purchase is announced too.
 
 `due_notices` claims what it returns (an insert that does nothing on conflict), so a
-notice is shown in one open chat only, even with several tabs polling.
+notice is shown in one open chat only, even with several tabs open.
+
+What makes a notice due may happen on any process (a status callback settling a call,
+the worker writing its insights, a chat answer using credits): each publishes the
+workspace id on `core.events.NOTICES` in its transaction (`announce`), and `watch`,
+running beside each open chat, looks again when one arrives — and every `resync_s`
+anyway (a summary that never came, a NOTIFY lost while the listener reconnected).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -25,12 +35,17 @@ from billing import ledger
 from billing.models import CreditGrant
 from billing.money import credits_label
 from chat_app.models import ChatNotification
+from core import events
+from core.db import Database
 from core.markdown import md_escape
 from insights.models import CallInsight
 from telephony.models import Call, Contact
 from telephony.progress import progress_line
 
+log = logging.getLogger(__name__)
+
 SUMMARY_WAIT: Final = timedelta(seconds=90)
+POLL_S: Final = 2.0  # without an event listener: how often an open chat looks
 LOOKBACK: Final = timedelta(hours=1)  # ended calls older than this are not announced
 
 
@@ -130,3 +145,49 @@ async def due_notices(
     notices += await _low_balance(session, user_id, workspace_id, low_balance_mc)
     await session.commit()
     return notices
+
+
+async def announce(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """Tell the workspace's open chats, on every process, to look for notices due — when
+    the session's transaction commits."""
+    await events.publish(session, events.NOTICES, workspace_id)
+
+
+async def watch(
+    db: Database,
+    listener: events.EventListener | None,
+    send: Callable[[Notice], Awaitable[None]],
+    *,
+    user_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    low_balance_mc: int,
+    resync_s: float,
+) -> None:
+    """While a chat is open (until cancelled): `send` each notice due to its user, as
+    soon as an event says one may be due (or every `resync_s`; `POLL_S` without a
+    listener). A database blip is logged and does not end the watch."""
+    since = datetime.now(UTC)
+    with contextlib.ExitStack() as stack:
+        woken = (
+            stack.enter_context(listener.watch((events.NOTICES, workspace_id)))
+            if listener is not None
+            else None
+        )
+        while True:
+            try:
+                async with db.session() as session:
+                    due = await due_notices(
+                        session,
+                        user_id=user_id,
+                        workspace_id=workspace_id,
+                        since=since,
+                        low_balance_mc=low_balance_mc,
+                    )
+                for notice in due:
+                    await send(notice)
+            except Exception:
+                log.warning("chat notices failed", exc_info=True)
+            if woken is not None:
+                await woken.wait(resync_s)
+            else:
+                await asyncio.sleep(POLL_S)

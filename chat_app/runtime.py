@@ -20,6 +20,7 @@ from chat_app.history import ChatFiles
 from chat_app.llm import ModelChoice, select_model
 from chat_app.post_call import PostCallQueue
 from core.db import Database
+from core.events import EventListener
 from core.secrets import persistent_secret
 from core.settings import Settings
 from retrieval.embeddings import Embedder, build_embedder
@@ -32,6 +33,8 @@ class Runtime:
     db: Database
     # Where settled calls' post-call work is queued, while the server is up.
     post_calls: PostCallQueue | None = None
+    # This process's LISTEN/NOTIFY listener (core/events.py), while the server is up.
+    events: EventListener | None = None
 
     @cached_property
     def model(self) -> ModelChoice:

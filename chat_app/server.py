@@ -37,6 +37,7 @@ from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
 from core import __version__
 from core.db import Database, database_unreachable
+from core.events import EventListener
 from core.secrets import persistent_secret
 from core.settings import REPO_ROOT, Settings
 from telephony.calls import suspension_hook
@@ -88,6 +89,11 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         # Both run supervised: a database restart ends neither for good (core.supervisor).
         worker = JobWorker(job_app) if settings.run_worker_in_serve else None
         async with contextlib.AsyncExitStack() as stack:
+            # Events from the other processes (core/events.py): AMD results for this
+            # process's relay sockets, call progress and notices for its chats.
+            runtime.events = await stack.enter_async_context(EventListener(db.libpq_url))
+            runtime.telephony.sessions.attach(runtime.events, db)
+            app.state.events = runtime.events
             await stack.enter_async_context(job_app.open_async())
             runtime.post_calls = await stack.enter_async_context(PostCallQueue(job_app))
             if worker is not None:
@@ -101,6 +107,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
                 yield
             finally:
                 runtime.post_calls = None
+                runtime.events = app.state.events = None
                 app.state.job_worker = None
         await runtime.telephony.aclose()
         await runtime.payments.provider.aclose()
@@ -184,6 +191,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         return RedirectResponse(CHAT_PATH)
 
     app.state.job_worker = None
+    app.state.events = None
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -214,6 +222,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             "version": __version__,
             "database": database,
             "worker": worker,
+            "events": events.status() if (events := app.state.events) else None,
             "providers": runtime.providers(),
         }
         return JSONResponse(body, status_code=200 if database["ok"] else 503)

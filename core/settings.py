@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     run_worker_in_serve: bool = Field(
         default=True, description="Run the job-queue worker inside `klosesales serve`."
     )
+    events_resync_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=86400,
+        description="An open chat re-reads its notices and call progress this often even "
+        "without a LISTEN/NOTIFY event (a safety net; events arrive at once).",
+    )
     chainlit_auth_secret: SecretStr | None = Field(
         default=None,
         description="Signs chat session tokens. Unset: generated once into DATA_DIR.",

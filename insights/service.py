@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
+from core import events
 from core.db import Database
 from core.errors import NotFound
 from core.markdown import md_escape
@@ -106,6 +107,9 @@ async def generate_insights(
                 set_={**values, "updated_at": func.now()},
             )
         )
+        # The call-ended notice (with this summary) is due: tell the workspace's open
+        # chats, on whichever process they are (core/events.py).
+        await events.publish(session, events.NOTICES, workspace_id)
         await session.commit()
         stored = await session.get(CallInsight, call_id, populate_existing=True)
     assert stored is not None

@@ -17,6 +17,11 @@ migration 0015, so the credit account's lock is held as briefly as possible):
   step back such as ringing after in-progress) is stored as `stale`;
 - an unknown CallSid is stored for review (`unknown_call`); no money moves.
 
+What a callback changed is published for the other processes (core/events.py) in the
+transaction that stored it: a machine's AMD result on `ks_call_amd` (for the process
+holding the call's relay socket), a status that moved or settled the call on `ks_call`,
+and a settlement on `ks_notices` (for the chats of the call's workspace).
+
 `reconcile` settles calls whose final callback never came by asking the provider, and
 applies its answer through the same `call_status_apply` (as source 'reconcile', stored
 as `reconciled`): one settlement, whichever comes first. A call that never reached the
@@ -47,6 +52,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import ledger
+from core import events
 from core.db import Database
 from core.errors import KloseError
 from core.sql_functions import call_function_alone
@@ -280,15 +286,31 @@ async def _store(
     return inserted is not None
 
 
+# What a status callback changed is published in its own statement, so in its own
+# transaction (core/events.py): the call id on `ks_call` when it moved the call on or
+# settled it (the chat following its progress, on whichever process), and the
+# workspace on `ks_notices` when it settled it (the call-ended and low-balance notices).
+# A NOTIFY is delivered only once the statement's transaction has committed.
+_PUBLISH = (
+    "SELECT r.result, r.call_id, r.cost_mc,"
+    " CASE WHEN r.result IN ('applied', 'settled', 'reconciled')"
+    " THEN pg_notify('ks_call', r.call_id::text) END IS NULL AS quiet,"
+    " CASE WHEN r.result IN ('settled', 'reconciled')"
+    " THEN pg_notify('ks_notices',"
+    " (SELECT c.workspace_id::text FROM calls c WHERE c.id = r.call_id)) END IS NULL AS still"
+)
+assert (events.CALL_PROGRESS, events.NOTICES) == ("ks_call", "ks_notices")
 _APPLY_STATUS = text(
-    "SELECT * FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
-    " :answered_by, :key, CAST(:payload AS jsonb))"
+    _PUBLISH
+    + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
+    " :answered_by, :key, CAST(:payload AS jsonb)) AS r"
 )
 # The provider's own record of a call whose final callback never came (migrations 0015,
 # 0019): settled by the same function, stored and answered as `reconciled`.
 _RECONCILE = text(
-    "SELECT * FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
-    " NULL, :key, CAST(:payload AS jsonb), 'reconcile', :reason)"
+    _PUBLISH
+    + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
+    " NULL, :key, CAST(:payload AS jsonb), 'reconcile', :reason) AS r"
 )
 
 
@@ -328,9 +350,11 @@ async def _apply_other(
     kind: str,
     key: str,
     update: Callable[[Call], None],
+    publish: str | None = None,
 ) -> Applied:
     """Store an AMD or recording callback (de-duplicated on `key`) and, for a known call,
-    apply `update` to it under its lock."""
+    apply `update` to it under its lock — and publish its id on the event channel
+    `publish` in the same transaction (core/events.py)."""
     async with db.session() as session:
         call = await _locked_call(session, call_ref, sid)
         fresh = await _store(
@@ -350,6 +374,8 @@ async def _apply_other(
         if call.twilio_sid is None:
             call.twilio_sid = sid
         update(call)
+        if publish is not None:
+            await events.publish(session, publish, call.id)
         await session.commit()
         return Applied("applied", call.id)
 
@@ -360,16 +386,21 @@ async def apply_amd(
     params: Mapping[str, str],
     on_machine: Callable[[uuid.UUID, str], None] | None = None,
 ) -> Applied:
+    """Store an AMD result. A machine's is published on `ks_call_amd` (in the same
+    transaction), so the process holding the call's relay socket — this one or another —
+    leaves the voicemail or hangs up (telephony/voice/sessions.py); `on_machine` tells
+    this process's own socket at once."""
     form = parse_form(AmdForm, params)
     sid, answered_by = form.CallSid, form.AnsweredBy
 
     def update(call: Call) -> None:
         call.answered_by = answered_by
 
-    applied = await _apply_other(
-        db, call_ref, sid, params, kind="amd", key=f"amd:{sid}", update=update
-    )
     machine = answered_by.startswith("machine") or answered_by == "fax"
+    applied = await _apply_other(
+        db, call_ref, sid, params, kind="amd", key=f"amd:{sid}", update=update,
+        publish=events.CALL_AMD if machine else None,
+    )  # fmt: skip
     if applied.result == "applied" and applied.call_id and machine and on_machine is not None:
         on_machine(applied.call_id, answered_by)
     return applied
@@ -516,5 +547,7 @@ async def _fail_unplaced(
         call.ended_at = call.ended_at or now
         call.duration_s, call.cost_mc, call.settled_at = 0, 0, now
         call.error = call.error or why
+        await events.publish(session, events.CALL_PROGRESS, call_id)
+        await events.publish(session, events.NOTICES, call.workspace_id)
         await session.commit()
     return Applied("reconciled", call_id, 0)
