@@ -28,7 +28,8 @@ from typing import Any
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from core.db import Database
 from tests.accounts.helpers import make_member, sign_in
@@ -184,11 +185,13 @@ def _owner(fleet: Fleet, session: str, sid: str) -> str:
     return owners[0]
 
 
-def _ws(fleet: Fleet, path: str, cookies: dict[str, str], origin: str | None = None) -> Any:
+def _ws(
+    fleet: Fleet, path: str, cookies: dict[str, str], origin: str | None = None
+) -> ClientConnection:
     """A websocket through the proxy, as a browser on the proxy's page opens it."""
     url = "ws://" + fleet.proxy.removeprefix("http://") + path
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return connect(url, origin=origin or fleet.proxy, additional_headers={"Cookie": cookie},
+    return connect(url, origin=Origin(origin or fleet.proxy), additional_headers={"Cookie": cookie},
                    proxy=None, open_timeout=10)  # fmt: skip
 
 
