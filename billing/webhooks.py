@@ -23,19 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    StrictStr,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import expiry, ledger
 from billing.models import CreditPackage, PaddleAdjustment, PaddleEvent, PaddleTransaction
 from billing.money import credits_label
+from billing.paddle.models import (
+    AdjustmentData,
+    AnyEvent,
+    PayloadError,
+    TransactionData,
+    TransactionTotals,
+    parse_event,
+)
 from billing.paddle.signature import SignatureError, verify
 from core.db import Database
 
@@ -77,82 +76,18 @@ class Outcome:
     note: str | None = None
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-_AMOUNT = re.compile(r"-?[0-9]{1,18}")
-
-
-def _cents(value: Any) -> int | None:
-    """Paddle sends amounts as strings of the lowest unit ("1050"): ASCII digits only
-    (`str.isdigit` also passes '²', which `int` refuses)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _AMOUNT.fullmatch(value):
-        return int(value)
-    return None
-
-
-def _has_nul(payload: Any) -> bool:
-    """Whether any key or string in the parsed body holds a NUL character, which
-    PostgreSQL's jsonb cannot store (walked without recursion: bodies can nest deep)."""
-    stack = [payload]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
-
-
-class PaddleEnvelope(BaseModel):
-    """The part of a Paddle event every event type shares; `data` is read per type."""
-
-    model_config = ConfigDict(extra="allow")
-
-    event_id: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
-    event_type: Annotated[StrictStr, StringConstraints(min_length=1, max_length=100)]
-    occurred_at: StrictStr | None = None
-    data: dict[str, Any]
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _rfc3339(cls, value: str | None) -> str | None:
-        if value is not None and _parse_time(value) is None:
-            raise ValueError("is not an RFC 3339 time")
-        return value
-
-
-def _validate(payload: Any) -> str | None:
-    """Why a verified body is not a Paddle event we can store, or None when it is one."""
-    if not isinstance(payload, dict):
-        return "the body is not a JSON object"
-    if _has_nul(payload):
-        return "it contains a NUL character"
-    try:
-        envelope = PaddleEnvelope.model_validate(payload)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in error["loc"]) or "the body"
-        return f"'{where}' {str(error['msg']).removeprefix('Value error, ').lower()}"
-    totals = envelope.data.get("totals")
-    total = totals.get("total") if isinstance(totals, dict) else None
-    adjustment = envelope.event_type.startswith("adjustment.")
-    if adjustment and total is not None and _cents(total) is None:
-        return "'data.totals.total' is not an amount in the currency's lowest unit"
-    return None
+def _stored_total(txn: PaddleTransaction) -> int | None:
+    """The transaction's total in the lowest unit: Paddle's figures once an event
+    brought them (validated then), else our estimate (which the preview validated)."""
+    if txn.totals:
+        try:
+            totals = TransactionTotals.model_validate(txn.totals)
+        except ValidationError:
+            totals = None
+        if totals is not None:
+            return totals.grand_total or totals.total
+    total = txn.estimate.get("total")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 async def receive(
@@ -164,6 +99,10 @@ async def receive(
     tolerance_s: int,
     now: float | None = None,
 ) -> Receipt:
+    """Verify, parse (billing/paddle/models.py), store once, then apply.
+
+    403 for a bad signature, 413 for a body over MAX_BODY_BYTES, 400 for a body that is
+    not a Paddle event of the shape we read (nothing is stored in any of these)."""
     try:
         verify(signature, body, secret, tolerance_s=tolerance_s, now=now)
     except SignatureError as exc:
@@ -175,39 +114,43 @@ async def receive(
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return Receipt(400, "the body is not JSON we can read")
-    problem = _validate(payload)
-    if problem is not None:
-        return Receipt(400, f"not a Paddle event: {problem}")
+    try:
+        event = parse_event(payload)
+    except PayloadError as exc:
+        log.warning("paddle webhook refused: not a Paddle event: %s", exc)
+        return Receipt(400, f"not a Paddle event: {exc}")
 
-    data = payload["data"]
-    event_id = payload["event_id"]
-    txn_id = (
-        data.get("transaction_id")
-        if payload["event_type"].startswith("adjustment.")
-        else (data.get("id") if payload["event_type"].startswith("transaction.") else None)
-    )
     async with db.session() as session:
         inserted = await session.scalar(
             insert(PaddleEvent)
             .values(
-                event_id=event_id,
-                event_type=payload["event_type"],
-                occurred_at=_parse_time(payload.get("occurred_at")),
-                notification_id=str(payload.get("notification_id") or "")[:100] or None,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                occurred_at=event.occurred_at,
+                notification_id=event.notification_id,
                 payload=payload,
-                transaction_id=txn_id if isinstance(txn_id, str) else None,
+                transaction_id=_transaction_id(event),
             )
             .on_conflict_do_nothing(index_elements=[PaddleEvent.event_id])
             .returning(PaddleEvent.id)
         )
         await session.commit()
     if inserted is None:
-        return Receipt(200, "duplicate event: already received", event_id, duplicate=True)
+        return Receipt(200, "duplicate event: already received", event.event_id, duplicate=True)
     try:
-        await process_event(db, event_id)
+        await process_event(db, event.event_id)
     except Exception:  # stored: the worker retries it; Paddle must not resend forever
-        log.exception("paddle event %s stored but not applied yet", event_id)
-    return Receipt(200, "received", event_id)
+        log.exception("paddle event %s stored but not applied yet", event.event_id)
+    return Receipt(200, "received", event.event_id)
+
+
+def _transaction_id(event: AnyEvent) -> str | None:
+    """The transaction an event concerns (indexed, for the purchase history)."""
+    if isinstance(event.data, TransactionData):
+        return event.data.id
+    if isinstance(event.data, AdjustmentData):
+        return event.data.transaction_id
+    return None
 
 
 async def process_event(db: Database, event_id: str) -> Outcome | None:
@@ -250,44 +193,35 @@ async def process_pending_events(db: Database, *, older_than_s: int = 30) -> int
 
 
 async def _apply(session: AsyncSession, event: PaddleEvent) -> Outcome:
-    kind = event.event_type
-    if kind.startswith("transaction."):
-        return await _apply_transaction(session, event)
-    if kind in ("adjustment.created", "adjustment.updated"):
-        return await _apply_adjustment(session, event)
-    return Outcome("ignored", f"event type {kind} needs no action")
+    try:
+        parsed = parse_event(event.payload)
+    except PayloadError as exc:  # stored by an older version, or by hand
+        return Outcome("review", f"the stored payload is not a Paddle event: {exc}")
+    if isinstance(parsed.data, TransactionData):
+        return await _apply_transaction(session, event, parsed.data)
+    if isinstance(parsed.data, AdjustmentData):
+        return await _apply_adjustment(session, event, parsed.data)
+    return Outcome("ignored", f"event type {event.event_type} needs no action")
 
 
 # --- transactions ------------------------------------------------------------------
 
 
-def _price_ids(data: dict[str, Any]) -> list[str]:
-    ids = []
-    for item in data.get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        price = item.get("price")
-        price_id = price.get("id") if isinstance(price, dict) else item.get("price_id")
-        if isinstance(price_id, str):
-            ids.append(price_id)
-    return ids
-
-
-def _mismatch(txn: PaddleTransaction, package: CreditPackage, data: dict[str, Any]) -> str | None:
+def _mismatch(txn: PaddleTransaction, package: CreditPackage, data: TransactionData) -> str | None:
     """Why the event's transaction is not the one we created, or None."""
-    custom = data.get("custom_data")
-    if not isinstance(custom, dict):
+    custom = data.custom_data
+    if custom is None:
         return "custom_data is missing"
     for key in ("workspace_id", "user_id", "package_id"):
         if str(custom.get(key)) != txn.custom_data.get(key):
             return f"custom_data.{key} does not match the transaction we created"
-    currency = data.get("currency_code")
+    currency = data.currency_code
     if currency is not None and currency != txn.currency:
         return f"currency {currency} does not match the transaction's {txn.currency}"
     ours = {package.paddle_price_id} | (
         {package.paddle_fee_price_id} if package.paddle_fee_price_id else set()
     )
-    prices = _price_ids(data)
+    prices = data.price_ids
     if prices and package.paddle_price_id not in prices:
         return f"the package's price {package.paddle_price_id} is not among the items"
     foreign = sorted(set(prices) - ours)
@@ -296,11 +230,27 @@ def _mismatch(txn: PaddleTransaction, package: CreditPackage, data: dict[str, An
     return None
 
 
-async def _apply_transaction(session: AsyncSession, event: PaddleEvent) -> Outcome:
-    data = event.payload["data"]
-    txn_id = data.get("id")
-    if not isinstance(txn_id, str):
-        return Outcome("review", "transaction event without data.id")
+def _move_status(txn: PaddleTransaction, event: PaddleEvent, data: TransactionData) -> None:
+    """Record what the event says, moving the status only forward and only for an
+    event newer than the last one applied."""
+    occurred = event.occurred_at
+    newer = txn.last_event_at is None or (occurred is not None and occurred >= txn.last_event_at)
+    if newer and _STATUS_RANK.get(data.status, 0) >= _STATUS_RANK.get(txn.status, 0):
+        txn.status = data.status
+    if newer and occurred is not None:
+        txn.last_event_at = occurred
+    if data.totals is not None:
+        txn.totals = data.totals.model_dump(mode="json")  # amounts as strings, as Paddle's
+    if data.status in GRANTING_STATUSES and txn.paid_at is None:
+        txn.paid_at = data.billed_at or occurred or datetime.now(UTC)
+    if data.status == "completed" and txn.completed_at is None:
+        txn.completed_at = data.updated_at or occurred or datetime.now(UTC)
+
+
+async def _apply_transaction(
+    session: AsyncSession, event: PaddleEvent, data: TransactionData
+) -> Outcome:
+    txn_id = data.id
     txn = await session.get(PaddleTransaction, txn_id, with_for_update=True)
     if txn is None:
         return Outcome("review", f"unknown transaction {txn_id}: not created by us")
@@ -309,26 +259,9 @@ async def _apply_transaction(session: AsyncSession, event: PaddleEvent) -> Outco
     problem = _mismatch(txn, package, data)
     if problem is not None:
         return Outcome("flagged", problem)
+    _move_status(txn, event, data)
 
-    status = data.get("status")
-    occurred = event.occurred_at
-    newer = txn.last_event_at is None or (occurred is not None and occurred >= txn.last_event_at)
-    if (
-        isinstance(status, str)
-        and newer
-        and _STATUS_RANK.get(status, 0) >= _STATUS_RANK.get(txn.status, 0)
-    ):
-        txn.status = status
-    if newer and occurred is not None:
-        txn.last_event_at = occurred
-    details = data.get("details")
-    if isinstance(details, dict) and isinstance(details.get("totals"), dict):
-        txn.totals = details["totals"]
-    if status in GRANTING_STATUSES and txn.paid_at is None:
-        txn.paid_at = _parse_time(data.get("billed_at")) or occurred or datetime.now(UTC)
-    if status == "completed" and txn.completed_at is None:
-        txn.completed_at = _parse_time(data.get("updated_at")) or occurred or datetime.now(UTC)
-
+    status = data.status
     if event.event_type not in GRANTING_EVENTS and status not in GRANTING_STATUSES:
         return Outcome("processed", f"transaction {txn_id} is {status}")
     if txn.grant_entry_id is not None:
@@ -365,65 +298,57 @@ _REVERSAL_ACTIONS: dict[str, ledger.ReversalKind] = {
 }
 
 
-def _adjusted_credits(txn: PaddleTransaction, data: dict[str, Any]) -> int:
+def _adjusted_credits(txn: PaddleTransaction, data: AdjustmentData) -> int:
     """The credits an adjustment concerns: all of them for a full adjustment, else the
     same share of the credits as the adjusted amount is of the transaction's total."""
-    items = [i for i in data.get("items") or [] if isinstance(i, dict)]
-    if items and all(i.get("type") == "full" for i in items):
+    if data.is_full:
         return txn.credits_mc
-    adj_total = (
-        _cents((data.get("totals") or {}).get("total"))
-        if isinstance(data.get("totals"), dict)
-        else None
-    )
-    txn_total = None
-    if txn.totals:
-        txn_total = _cents(txn.totals.get("grand_total")) or _cents(txn.totals.get("total"))
-    if txn_total is None:
-        txn_total = _cents(txn.estimate.get("total"))
+    adj_total = data.total
+    txn_total = _stored_total(txn)
     if adj_total is None or not txn_total:
         return txn.credits_mc
     return min(txn.credits_mc, txn.credits_mc * adj_total // txn_total)
 
 
-async def _apply_adjustment(session: AsyncSession, event: PaddleEvent) -> Outcome:
-    data = event.payload["data"]
-    adj_id, txn_id = data.get("id"), data.get("transaction_id")
-    action, status = data.get("action"), data.get("status")
-    if not all(isinstance(v, str) for v in (adj_id, txn_id, action, status)):
-        return Outcome("review", "adjustment without id, transaction_id, action or status")
-    txn = await session.get(PaddleTransaction, txn_id, with_for_update=True)
-    if txn is None:
-        return Outcome("review", f"adjustment {adj_id} for unknown transaction {txn_id}")
-    currency = data.get("currency_code")
-    if currency is not None and currency != txn.currency:
-        return Outcome("flagged", f"adjustment currency {currency} is not {txn.currency}")
-
-    amount = (
-        _cents((data.get("totals") or {}).get("total"))
-        if isinstance(data.get("totals"), dict)
-        else None
-    )
+async def _record_adjustment(
+    session: AsyncSession, txn: PaddleTransaction, event: PaddleEvent, data: AdjustmentData
+) -> PaddleAdjustment:
+    """Our row for the adjustment (created once), its status moved only by newer events."""
     await session.execute(
         insert(PaddleAdjustment)
         .values(
-            id=adj_id,
+            id=data.id,
             transaction_id=txn.id,
             workspace_id=txn.workspace_id,
-            action=action,
-            status=status,
-            amount_cents=amount,
+            action=data.action,
+            status=data.status,
+            amount_cents=data.total,
             last_event_at=event.occurred_at,
         )
         .on_conflict_do_nothing(index_elements=[PaddleAdjustment.id])
     )
-    adj = await session.get(PaddleAdjustment, adj_id, with_for_update=True, populate_existing=True)
+    adj = await session.get(PaddleAdjustment, data.id, with_for_update=True, populate_existing=True)
     assert adj is not None
     if adj.last_event_at is None or (
         event.occurred_at is not None and event.occurred_at >= adj.last_event_at
     ):
-        adj.status, adj.last_event_at = status, event.occurred_at
+        adj.status, adj.last_event_at = data.status, event.occurred_at
     adj.updated_at = datetime.now(UTC)
+    return adj
+
+
+async def _apply_adjustment(
+    session: AsyncSession, event: PaddleEvent, data: AdjustmentData
+) -> Outcome:
+    adj_id, action, status = data.id, data.action, data.status
+    txn = await session.get(PaddleTransaction, data.transaction_id, with_for_update=True)
+    if txn is None:
+        return Outcome(
+            "review", f"adjustment {adj_id} for unknown transaction {data.transaction_id}"
+        )
+    if data.currency_code is not None and data.currency_code != txn.currency:
+        return Outcome("flagged", f"adjustment currency {data.currency_code} is not {txn.currency}")
+    adj = await _record_adjustment(session, txn, event, data)
 
     if adj.entry_id is not None or adj.credits_mc > 0:
         return Outcome("processed", f"adjustment {adj_id} already applied")
@@ -441,7 +366,7 @@ async def _claw_back(
     session: AsyncSession,
     txn: PaddleTransaction,
     adj: PaddleAdjustment,
-    data: dict[str, Any],
+    data: AdjustmentData,
     action: str,
 ) -> Outcome:
     """Take back what the adjustment concerns, within what the transaction has left to
@@ -491,7 +416,7 @@ async def _reverse(
     session: AsyncSession,
     txn: PaddleTransaction,
     adj: PaddleAdjustment,
-    data: dict[str, Any],
+    data: AdjustmentData,
     action: str,
 ) -> Outcome:
     """Give back what the transaction's chargebacks (or credits) took and was not given

@@ -1,9 +1,15 @@
-"""Paddle-format webhook events, built the way Paddle sends them.
+"""Paddle-format webhook events, built from the models the receiver parses with.
 
 The simulated checkout posts these (signed) to our own `/webhooks/paddle`; tests use
-them too. Shapes follow Paddle Billing's `transaction.*` and `adjustment.*` events:
-an envelope (`event_id`, `event_type`, `occurred_at`, `notification_id`, `data`) around
-the entity, amounts as strings in the currency's lowest unit.
+them too. Each event is a `billing.paddle.models` instance dumped to JSON the way Paddle
+writes it: an envelope (`event_id`, `event_type`, `occurred_at`, `notification_id`,
+`data`) around a transaction or adjustment entity, amounts as strings in the
+currency's lowest unit, times in UTC with a `Z`. So whatever the simulator sends, the
+webhook's parser reads (tests/billing/test_paddle_models.py checks the round trip).
+
+`transaction()`, `adjustment()` and `event()` return models; `transaction_data()`,
+`adjustment_data()` and `envelope()` return their JSON dicts, which tests may alter to
+craft malformed events (`envelope()` leaves a dict `data` exactly as given).
 """
 
 from __future__ import annotations
@@ -12,27 +18,65 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from billing.paddle.models import (
+    AdjustmentAction,
+    AdjustmentData,
+    AdjustmentItem,
+    AdjustmentStatus,
+    AdjustmentTotals,
+    Checkout,
+    Event,
+    LineTotals,
+    Payment,
+    PriceRef,
+    TransactionData,
+    TransactionDetails,
+    TransactionItem,
+    TransactionLineItem,
+    TransactionTotals,
+    format_time,
+)
 from billing.paddle.simulated import new_paddle_id
+
+PADDLE_FEE_PERCENT = 5  # Paddle's fee on a one-off payment: 5 % + 50¢
+PADDLE_FEE_FIXED_CENTS = 50
 
 
 def now_rfc3339(at: datetime | None = None) -> str:
-    moment = at or datetime.now(UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return format_time(at or datetime.now(UTC))
+
+
+def event(
+    event_type: str,
+    data: TransactionData | AdjustmentData | dict[str, Any],
+    *,
+    at: datetime | None = None,
+) -> Event[Any]:
+    """An event with fresh `evt_`/`ntf_` ids around `data`."""
+    return Event[Any](
+        event_id=new_paddle_id("evt"),
+        event_type=event_type,
+        occurred_at=at or datetime.now(UTC),
+        notification_id=new_paddle_id("ntf"),
+        data=data,
+    )
 
 
 def envelope(
-    event_type: str, data: dict[str, Any], *, at: datetime | None = None
+    event_type: str,
+    data: TransactionData | AdjustmentData | dict[str, Any],
+    *,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    return {
-        "event_id": new_paddle_id("evt"),
-        "event_type": event_type,
-        "occurred_at": now_rfc3339(at),
-        "notification_id": new_paddle_id("ntf"),
-        "data": data,
-    }
+    """`event(...)` as Paddle's JSON."""
+    return event(event_type, data, at=at).model_dump(mode="json")
 
 
-def transaction_data(
+def _fee(total: int) -> int:
+    return (total * PADDLE_FEE_PERCENT + 50) // 100 + (PADDLE_FEE_FIXED_CENTS if total else 0)
+
+
+def transaction(
     *,
     txn_id: str,
     status: str,
@@ -40,100 +84,111 @@ def transaction_data(
     custom_data: dict[str, Any],
     estimate: dict[str, Any],
     at: datetime | None = None,
-) -> dict[str, Any]:
-    """A transaction entity priced as `estimate` (our stored Preview.as_json())."""
-    stamp = now_rfc3339(at)
+) -> TransactionData:
+    """A transaction entity priced as `estimate` (our stored `Preview.as_json()`)."""
+    stamp = at or datetime.now(UTC)
     lines = estimate.get("lines", [])
-    items = [
-        {
-            "price_id": line["price_id"],
-            "price": {
-                "id": line["price_id"],
-                "description": line["description"],
-                "unit_price": {"amount": str(line["subtotal"]), "currency_code": currency},
-            },
-            "quantity": 1,
-        }
-        for line in lines
-    ]
     subtotal = sum(int(line["subtotal"]) for line in lines)
     tax = sum(int(line["tax"]) for line in lines)
     total = subtotal + tax
-    fee = (total * 5 + 50) // 100 + (50 if total else 0)  # Paddle's fee: 5 % + 50¢
     paid = status in ("paid", "completed")
-    return {
-        "id": txn_id,
-        "status": status,
-        "customer_id": None,
-        "address_id": None,
-        "business_id": None,
-        "custom_data": custom_data,
-        "origin": "web",
-        "collection_mode": "automatic",
-        "currency_code": currency,
-        "created_at": stamp,
-        "updated_at": stamp,
-        "billed_at": stamp if paid else None,
-        "items": items,
-        "details": {
-            "totals": {
-                "subtotal": str(subtotal),
-                "discount": "0",
-                "tax": str(tax),
-                "total": str(total),
-                "credit": "0",
-                "balance": "0" if paid else str(total),
-                "grand_total": str(total),
-                "fee": str(fee) if paid else None,
-                "earnings": str(total - tax - fee) if paid else None,
-                "currency_code": currency,
-            },
-            "line_items": [
-                {
-                    "price_id": line["price_id"],
-                    "quantity": 1,
-                    "tax_rate": line.get("tax_rate") or "0",
-                    "totals": {
-                        "subtotal": str(line["subtotal"]),
-                        "discount": "0",
-                        "tax": str(line["tax"]),
-                        "total": str(line["total"]),
-                    },
-                }
+    fee = _fee(total)
+    return TransactionData(
+        id=txn_id,
+        status=status,
+        custom_data=custom_data,
+        origin="web",
+        collection_mode="automatic",
+        currency_code=currency,
+        created_at=stamp,
+        updated_at=stamp,
+        billed_at=stamp if paid else None,
+        items=[
+            TransactionItem(
+                price_id=line["price_id"],
+                price=PriceRef(id=line["price_id"], description=line["description"]),
+                quantity=1,
+            )
+            for line in lines
+        ],
+        details=TransactionDetails(
+            totals=TransactionTotals(
+                subtotal=subtotal,
+                discount=0,
+                tax=tax,
+                total=total,
+                credit=0,
+                balance=0 if paid else total,
+                grand_total=total,
+                fee=fee if paid else None,
+                earnings=total - tax - fee if paid else None,
+                currency_code=currency,
+            ),
+            line_items=[
+                TransactionLineItem(
+                    price_id=line["price_id"],
+                    quantity=1,
+                    tax_rate=line.get("tax_rate") or "0",
+                    totals=LineTotals(
+                        subtotal=line["subtotal"], tax=line["tax"], total=line["total"]
+                    ),
+                )
                 for line in lines
             ],
-        },
-        "payments": [{"status": "captured", "created_at": stamp}] if paid else [],
-        "checkout": {"url": None},
-    }
+        ),
+        payments=[Payment(status="captured", amount=total, created_at=stamp)] if paid else [],
+        checkout=Checkout(url=None),
+    )
 
 
-def adjustment_data(
+def transaction_data(**kwargs: Any) -> dict[str, Any]:
+    """`transaction(...)` as Paddle's JSON."""
+    return transaction(**kwargs).model_dump(mode="json")
+
+
+def adjustment(
     *,
     txn_id: str,
-    action: str,
-    status: str,
+    action: AdjustmentAction,
+    status: AdjustmentStatus,
     currency: str,
     total_cents: int,
     full: bool = True,
     adj_id: str | None = None,
     at: datetime | None = None,
-) -> dict[str, Any]:
-    stamp = now_rfc3339(at)
-    return {
-        "id": adj_id or new_paddle_id("adj"),
-        "action": action,
-        "status": status,
-        "transaction_id": txn_id,
-        "reason": "simulated",
-        "currency_code": currency,
-        "items": [{"item_id": new_paddle_id("txnitm"), "type": "full" if full else "partial",
-                   "amount": str(total_cents)}],
-        "totals": {"subtotal": str(total_cents), "tax": "0", "total": str(total_cents),
-                   "fee": "0", "earnings": str(total_cents), "currency_code": currency},
-        "created_at": stamp,
-        "updated_at": stamp,
-    }  # fmt: skip
+) -> AdjustmentData:
+    """A refund, credit or chargeback of `total_cents` (untaxed, for simplicity)."""
+    stamp = at or datetime.now(UTC)
+    return AdjustmentData(
+        id=adj_id or new_paddle_id("adj"),
+        action=action,
+        status=status,
+        transaction_id=txn_id,
+        reason="simulated",
+        currency_code=currency,
+        items=[
+            AdjustmentItem(
+                item_id=new_paddle_id("txnitm"),
+                type="full" if full else "partial",
+                amount=total_cents,
+            )
+        ],
+        totals=AdjustmentTotals(
+            subtotal=total_cents,
+            tax=0,
+            total=total_cents,
+            fee=0,
+            earnings=total_cents,
+            currency_code=currency,
+        ),
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+
+def adjustment_data(**kwargs: Any) -> dict[str, Any]:
+    """`adjustment(...)` as Paddle's JSON."""
+    return adjustment(**kwargs).model_dump(mode="json")
 
 
 def dumps(event: dict[str, Any]) -> bytes:

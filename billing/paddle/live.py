@@ -15,6 +15,10 @@ Shapes follow Paddle's API reference:
 - Errors are `{"error": {type, code, detail, documentation_url, errors?[{field,
   message}]}, "meta": {request_id}}`; a 429 carries `Retry-After` in seconds.
 
+Every answer is parsed into the models of billing/paddle/models.py; one that does not
+fit (a missing field, an amount that is not a string of digits, ...) raises
+PaddleAPIError("Paddle sent an unexpected <what> response: <which field, why>.").
+
 The API key goes into the client's default headers and nowhere else: it is not kept
 on the instance, logged, or put in an error message.
 """
@@ -26,10 +30,11 @@ import logging
 import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
 
 from billing.paddle import (
     BillingAddress,
@@ -38,6 +43,16 @@ from billing.paddle import (
     PaddleAPIError,
     Preview,
     PriceLine,
+)
+from billing.paddle.models import (
+    Answer,
+    ErrorAnswer,
+    InvoiceData,
+    PayloadError,
+    PreviewLineItem,
+    PricingPreviewData,
+    TransactionData,
+    parse_answer,
 )
 
 log = logging.getLogger(__name__)
@@ -98,18 +113,15 @@ class LivePaddle:
             "address": _address(address),
             "currency_code": currency,
         }
-        data = _data_object(
-            await self._request("POST", "/pricing-preview", body), "pricing preview"
+        answer = _parse(
+            Answer[PricingPreviewData],
+            await self._request("POST", "/pricing-preview", body),
+            "pricing preview",
         )
-        details = data.get("details")
-        raw_lines = details.get("line_items") if isinstance(details, dict) else None
-        if not isinstance(raw_lines, list):
-            raise _unexpected("pricing preview", "no details.line_items")
-        previews = tuple(_line_preview(item) for item in raw_lines)
-        answered_currency = data.get("currency_code")
+        data = answer.data
         return Preview(
-            currency=answered_currency if isinstance(answered_currency, str) else currency,
-            lines=previews,
+            currency=data.currency_code or currency,
+            lines=tuple(_line_preview(item) for item in data.details.line_items),
             tax_source="Paddle",
         )
 
@@ -128,20 +140,14 @@ class LivePaddle:
             "collection_mode": "automatic",
             "custom_data": dict(custom_data),
         }
-        data = _data_object(await self._request("POST", "/transactions", body), "transaction")
-        txn_id = data.get("id")
-        if not isinstance(txn_id, str) or not txn_id:
-            raise _unexpected("transaction", "no id")
-        status = data.get("status")
-        answered_currency = data.get("currency_code")
-        checkout = data.get("checkout")
-        checkout_url = checkout.get("url") if isinstance(checkout, dict) else None
+        payload = await self._request("POST", "/transactions", body)
+        data = _parse(Answer[TransactionData], payload, "transaction").data
         return CreatedTransaction(
-            id=txn_id,
-            status=status if isinstance(status, str) else "",
-            currency=answered_currency if isinstance(answered_currency, str) else currency,
-            checkout_url=checkout_url if isinstance(checkout_url, str) else None,
-            raw=data,
+            id=data.id,
+            status=data.status,
+            currency=data.currency_code or currency,
+            checkout_url=data.checkout.url if data.checkout is not None else None,
+            raw=payload["data"],  # validated above: an object
         )
 
     async def invoice_url(self, transaction_id: str) -> str | None:
@@ -153,10 +159,7 @@ class LivePaddle:
                 log.info("Paddle has no invoice for %s yet: %s", transaction_id, exc)
                 return None
             raise
-        url = _data_object(payload, "invoice").get("url")
-        if not isinstance(url, str) or not url:
-            raise _unexpected("invoice", "no url")
-        return url
+        return _parse(Answer[InvoiceData], payload, "invoice").data.url
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -233,90 +236,53 @@ def _address(address: BillingAddress) -> JSONObject:
 # --- responses -------------------------------------------------------------------------
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
 def _unexpected(what: str, why: str) -> PaddleAPIError:
     return PaddleAPIError(f"Paddle sent an unexpected {what} response: {why}.")
 
 
-def _data_object(payload: Any, what: str) -> JSONObject:
-    data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, dict):
-        raise _unexpected(what, "no data object")
-    return data
+def _parse(model: type[ModelT], payload: Any, what: str) -> ModelT:
+    """The answer as `model`, or PaddleAPIError naming the field that does not fit."""
+    try:
+        return parse_answer(model, payload)
+    except PayloadError as exc:
+        raise _unexpected(what, str(exc)) from None
 
 
-def _amount(totals: JSONObject, key: str) -> int:
-    """A total in the lowest unit; Paddle sends these as strings of digits."""
-    value = totals.get(key)
-    if isinstance(value, bool):
-        raise _unexpected("pricing preview", f"totals.{key} is not an amount")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            pass
-    raise _unexpected("pricing preview", f"totals.{key} is {value!r}, not an amount")
-
-
-def _line_preview(item: Any) -> LinePreview:
-    if not isinstance(item, dict):
-        raise _unexpected("pricing preview", "a line item is not an object")
-    price = item.get("price")
-    price = price if isinstance(price, dict) else {}
-    price_id = price.get("id") or item.get("price_id")
-    if not isinstance(price_id, str) or not price_id:
-        raise _unexpected("pricing preview", "a line item has no price id")
-    totals = item.get("totals")
-    if not isinstance(totals, dict):
-        raise _unexpected("pricing preview", f"line {price_id} has no totals")
-    # `name` is the customer-facing label; `description` is Paddle's internal note.
-    product = item.get("product")
-    candidates = [
-        price.get("name"),
-        price.get("description"),
-        product.get("name") if isinstance(product, dict) else None,
-    ]
-    description = next((c for c in candidates if isinstance(c, str) and c), price_id)
-    tax_rate = item.get("tax_rate")
+def _line_preview(item: PreviewLineItem) -> LinePreview:
     return LinePreview(
-        price_id=price_id,
-        description=description,
-        subtotal=_amount(totals, "subtotal"),
-        tax=_amount(totals, "tax"),
-        total=_amount(totals, "total"),
-        tax_rate=str(tax_rate) if isinstance(tax_rate, (str, int, float)) else None,
+        price_id=item.price.id,
+        description=item.label,
+        subtotal=item.totals.subtotal,
+        tax=item.totals.tax,
+        total=item.totals.total,
+        tax_rate=item.tax_rate,
     )
 
 
 def _api_error(response: httpx.Response) -> PaddleAPIError:
     status = response.status_code
     try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
+        refusal = parse_answer(ErrorAnswer, response.json())
+    except (ValueError, PayloadError):  # not JSON, or not Paddle's error shape
         return PaddleAPIError(
             f"Paddle answered HTTP {status} without an error description.", status=status
         )
-    code = error.get("code") if isinstance(error.get("code"), str) else None
-    detail = error.get("detail") if isinstance(error.get("detail"), str) else None
-    detail = detail or f"HTTP {status}"
-    fields = [
-        f"{e.get('field')}: {e.get('message')}"
-        for e in error.get("errors") or []
-        if isinstance(e, dict) and e.get("field")
-    ]
+    error = refusal.error
+    detail = error.detail or f"HTTP {status}"
+    fields = [f"{e.field}: {e.message}" for e in error.errors if e.field]
     if fields:
         detail = f"{detail.rstrip('.')}: {'; '.join(fields)}"
-    meta = payload.get("meta") if isinstance(payload, dict) else None
-    request_id = meta.get("request_id") if isinstance(meta, dict) else None
-    log.warning("Paddle refused a request: HTTP %d %s (request_id %s)", status, code, request_id)
+    request_id = refusal.meta.request_id if refusal.meta is not None else None
+    log.warning(
+        "Paddle refused a request: HTTP %d %s (request_id %s)", status, error.code, request_id
+    )
     return PaddleAPIError(
-        f"Paddle refused the request: {detail} ({code or 'no code'})",
+        f"Paddle refused the request: {detail} ({error.code or 'no code'})",
         status=status,
-        code=code,
+        code=error.code,
     )
 
 

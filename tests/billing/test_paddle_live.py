@@ -193,6 +193,21 @@ class PaddleDouble:
             "discounts": [],
         }
 
+    @classmethod
+    def _transaction_line(cls, price_id: str, quantity: int, currency: str) -> dict[str, Any]:
+        """A transaction's `details.line_items[]`: `price_id`, not the price entity."""
+        line = cls._line(price_id, quantity, currency, "")
+        return {
+            "id": "txnitm_01j" + uuid.uuid4().hex[:23],
+            "price_id": price_id,
+            "quantity": quantity,
+            "tax_rate": line["tax_rate"],
+            "unit_totals": line["unit_totals"],
+            "totals": line["totals"],
+            "product": line["product"],
+            "proration": None,
+        }
+
     # -- endpoints
 
     async def _pricing_preview(self, request: Request) -> Response:
@@ -267,7 +282,8 @@ class PaddleDouble:
             ],
             "details": {
                 "line_items": [
-                    self._line(i["price_id"], i["quantity"], currency, "") for i in body["items"]
+                    self._transaction_line(i["price_id"], i["quantity"], currency)
+                    for i in body["items"]
                 ]
             },
             "payments": [],
