@@ -39,9 +39,11 @@ def downgrade() -> None:
                    WHERE n.nspname = 'public' AND p.proname LIKE 'procrastinate%' LOOP
             EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.sig);
           END LOOP;
+          -- Its enums and its own composite types (a table's row type went with the table).
           FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                   LEFT JOIN pg_class c ON c.oid = t.typrelid
                    WHERE n.nspname = 'public' AND t.typname LIKE 'procrastinate%'
-                     AND t.typtype = 'e' LOOP
+                     AND (t.typtype = 'e' OR c.relkind = 'c') LOOP
             EXECUTE format('DROP TYPE IF EXISTS %I CASCADE', r.typname);
           END LOOP;
         END $$;
