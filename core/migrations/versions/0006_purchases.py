@@ -25,12 +25,11 @@ Revision ID: 0006
 Revises: 0005
 """
 
-import importlib
 from collections.abc import Sequence
 
 from alembic import op
 
-from core.sql_script import execute_script
+from core.sql_script import apply_sql, execute_script, revert_sql
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -149,192 +148,36 @@ VALUES
      'pri_klose_pro', 150, 'pri_klose_service_fee_150', 3);
 """
 
-FUNCTIONS = r"""
--- Record that p_amount of a fresh grant pays the account's chargeback debt, oldest
--- chargeback first. The caller holds the account lock and updates the account.
-CREATE FUNCTION ledger_pay_debt(p_ws uuid, p_grant bigint, p_amount bigint) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE c record; take bigint; paid bigint := 0;
-BEGIN
-    IF p_amount <= 0 THEN
-        RETURN;
-    END IF;
-    FOR c IN SELECT e.id, -e.amount_mc - coalesce(
-                        (SELECT sum(eg.amount_mc) FROM ledger_entry_grants eg WHERE eg.entry_id = e.id),
-                        0) AS owed
-               FROM ledger_entries e
-              WHERE e.workspace_id = p_ws AND e.kind = 'chargeback'
-              ORDER BY e.id
-    LOOP
-        CONTINUE WHEN c.owed <= 0;
-        take := LEAST(c.owed, p_amount - paid);
-        EXIT WHEN take <= 0;
-        INSERT INTO ledger_entry_grants (entry_id, grant_id, amount_mc) VALUES (c.id, p_grant, take);
-        paid := paid + take;
-    END LOOP;
-    IF paid <> p_amount THEN
-        RAISE EXCEPTION 'ledger invariant violated: debt of % is not backed by chargebacks', p_ws;
-    END IF;
-    UPDATE credit_grants SET remaining_mc = remaining_mc - paid WHERE id = p_grant;
-END $$;
-
-CREATE FUNCTION ledger_credit(
-    p_ws uuid, p_key text, p_kind text, p_amount bigint, p_source text, p_expires timestamptz,
-    p_desc text, p_meta jsonb
-) RETURNS TABLE (status text, entry_id bigint, amount_mc bigint, balance_mc bigint, held_mc bigint)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE a credit_accounts; e ledger_entries; new_id bigint; grant_id bigint; may_unfreeze boolean;
-        debt_paid bigint;
-BEGIN
-    IF p_amount IS NULL OR p_amount <= 0 THEN
-        RAISE EXCEPTION 'credit amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_kind NOT IN ('grant', 'chargeback_reverse') THEN
-        RAISE EXCEPTION 'a credit is a grant or a chargeback_reverse, not %', p_kind
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    a := ledger_lock(p_ws);
-    SELECT * INTO e FROM ledger_entries WHERE idempotency_key = p_key;
-    IF FOUND THEN
-        RETURN QUERY SELECT
-            CASE WHEN e.workspace_id = p_ws AND e.kind = p_kind AND e.amount_mc = p_amount
-                 THEN 'duplicate' ELSE 'conflict' END,
-            e.id, e.amount_mc, a.balance_mc, a.held_mc;
-        RETURN;
-    END IF;
-    new_id := ledger_insert_entry(p_ws, p_key, p_kind, p_amount, a.balance_mc + p_amount,
-                                  NULL, p_desc, p_meta);
-    IF new_id IS NULL THEN
-        RETURN QUERY SELECT 'conflict'::text, NULL::bigint, 0::bigint, a.balance_mc, a.held_mc;
-        RETURN;
-    END IF;
-    INSERT INTO credit_grants (workspace_id, entry_id, amount_mc, remaining_mc, source, expires_at)
-    VALUES (p_ws, new_id, p_amount, p_amount, p_source, p_expires)
-    RETURNING id INTO grant_id;
-    debt_paid := LEAST(a.debt_mc, p_amount);
-    PERFORM ledger_pay_debt(p_ws, grant_id, debt_paid);
-    may_unfreeze := a.frozen AND a.frozen_reason = 'chargeback'
-                AND a.balance_mc + p_amount - a.held_mc >= 0;
-    UPDATE credit_accounts
-       SET balance_mc = balance_mc + p_amount,
-           debt_mc = debt_mc - debt_paid,
-           frozen = CASE WHEN may_unfreeze THEN false ELSE frozen END,
-           frozen_reason = CASE WHEN may_unfreeze THEN NULL ELSE frozen_reason END,
-           updated_at = now()
-     WHERE workspace_id = p_ws;
-    RETURN QUERY SELECT 'ok'::text, new_id, p_amount, a.balance_mc + p_amount, a.held_mc;
-END $$;
-
--- Purchases made while a chargeback debt is outstanding pay it off first.
-CREATE OR REPLACE FUNCTION ledger_grant(
-    p_ws uuid, p_key text, p_amount bigint, p_source text, p_expires timestamptz,
-    p_desc text, p_meta jsonb
-) RETURNS TABLE (status text, entry_id bigint, amount_mc bigint, balance_mc bigint, held_mc bigint)
-LANGUAGE sql AS $$
-    SELECT * FROM ledger_credit(p_ws, p_key, 'grant', p_amount, p_source, p_expires, p_desc, p_meta)
-$$;
-
--- Take up to p_amount from the preferred grant first, then soonest expiry first.
-CREATE FUNCTION ledger_consume_preferring(p_ws uuid, p_entry bigint, p_amount bigint, p_grant bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE take bigint := 0;
-BEGIN
-    IF p_grant IS NOT NULL THEN
-        SELECT LEAST(remaining_mc, p_amount) INTO take FROM credit_grants
-         WHERE id = p_grant AND workspace_id = p_ws FOR UPDATE;
-        take := coalesce(take, 0);
-        IF take > 0 THEN
-            UPDATE credit_grants SET remaining_mc = remaining_mc - take WHERE id = p_grant;
-            INSERT INTO ledger_entry_grants (entry_id, grant_id, amount_mc) VALUES (p_entry, p_grant, take);
-        END IF;
-    END IF;
-    IF p_amount - take > 0 THEN
-        PERFORM ledger_consume_grants(p_ws, p_entry, p_amount - take);
-    END IF;
-END $$;
-
-CREATE FUNCTION ledger_clawback(
-    p_ws uuid, p_key text, p_kind text, p_amount bigint, p_grant bigint, p_desc text, p_meta jsonb
-) RETURNS TABLE (status text, entry_id bigint, amount_mc bigint, balance_mc bigint, held_mc bigint)
-LANGUAGE plpgsql AS $$
-#variable_conflict use_column
-DECLARE a credit_accounts; e ledger_entries; new_id bigint; take bigint; from_grants bigint;
-        new_balance bigint; must_freeze boolean; meta jsonb;
-BEGIN
-    IF p_amount IS NULL OR p_amount <= 0 THEN
-        RAISE EXCEPTION 'clawback amount must be positive' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_kind NOT IN ('refund', 'chargeback') THEN
-        RAISE EXCEPTION 'a clawback is a refund or a chargeback, not %', p_kind
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    a := ledger_lock(p_ws);
-    SELECT * INTO e FROM ledger_entries WHERE idempotency_key = p_key;
-    IF FOUND THEN
-        RETURN QUERY SELECT
-            CASE WHEN e.workspace_id = p_ws AND e.kind = p_kind THEN 'duplicate' ELSE 'conflict' END,
-            e.id, e.amount_mc, a.balance_mc, a.held_mc;
-        RETURN;
-    END IF;
-    IF p_kind = 'refund' THEN
-        take := LEAST(p_amount, GREATEST(a.balance_mc - a.held_mc, 0));
-    ELSE
-        take := p_amount;
-    END IF;
-    IF take = 0 THEN
-        RETURN QUERY SELECT 'ok'::text, NULL::bigint, 0::bigint, a.balance_mc, a.held_mc;
-        RETURN;
-    END IF;
-    new_balance := a.balance_mc - take;
-    meta := coalesce(p_meta, '{}'::jsonb) || jsonb_build_object('requested_mc', p_amount);
-    new_id := ledger_insert_entry(p_ws, p_key, p_kind, -take, new_balance, NULL, p_desc, meta);
-    IF new_id IS NULL THEN
-        RETURN QUERY SELECT 'conflict'::text, NULL::bigint, 0::bigint, a.balance_mc, a.held_mc;
-        RETURN;
-    END IF;
-    -- What the grants still hold: balance + debt (= sum of remaining).
-    from_grants := LEAST(take, a.balance_mc + a.debt_mc);
-    IF from_grants > 0 THEN
-        PERFORM ledger_consume_preferring(p_ws, new_id, from_grants, p_grant);
-    END IF;
-    must_freeze := new_balance - a.held_mc < 0;
-    UPDATE credit_accounts
-       SET balance_mc = new_balance,
-           debt_mc = debt_mc + (take - from_grants),
-           frozen = frozen OR must_freeze,
-           frozen_reason = CASE WHEN must_freeze AND NOT frozen THEN 'chargeback' ELSE frozen_reason END,
-           updated_at = now()
-     WHERE workspace_id = p_ws;
-    RETURN QUERY SELECT 'ok'::text, new_id, -take, new_balance, a.held_mc;
-END $$;
-"""
+# In the order they are created (core/migrations/sql/<name>/0006.sql): ledger_grant
+# becomes a wrapper of ledger_credit, so that purchases made while a chargeback debt is
+# outstanding pay it off first.
+FUNCTIONS = (
+    "ledger_pay_debt",
+    "ledger_credit",
+    "ledger_grant",
+    "ledger_consume_preferring",
+    "ledger_clawback",
+)
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     execute_script(bind, TABLES)
     execute_script(bind, PACKAGES)
-    execute_script(bind, FUNCTIONS)
+    for name in FUNCTIONS:
+        apply_sql(bind, name, "0006")
 
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    # ledger_grant goes back to 0004's own; the others go.
+    for name in reversed(FUNCTIONS):
+        revert_sql(bind, name, "0006")
     execute_script(
-        op.get_bind(),
+        bind,
         """
-        DROP FUNCTION IF EXISTS ledger_grant(uuid, text, bigint, text, timestamptz, text, jsonb);
-        DROP FUNCTION IF EXISTS ledger_clawback(uuid, text, text, bigint, bigint, text, jsonb);
-        DROP FUNCTION IF EXISTS ledger_consume_preferring(uuid, bigint, bigint, bigint);
-        DROP FUNCTION IF EXISTS ledger_credit(uuid, text, text, bigint, text, timestamptz, text, jsonb);
-        DROP FUNCTION IF EXISTS ledger_pay_debt(uuid, bigint, bigint);
         DROP TABLE IF EXISTS credit_expiry_policies, paddle_adjustments, paddle_events,
             paddle_transactions, billing_profiles, credit_packages;
         ALTER TABLE credit_accounts DROP COLUMN IF EXISTS debt_mc;
         """,
     )
-    # Put back 0004's own ledger_grant (the wrapper above calls a dropped function).
-    ledger_0004 = importlib.import_module("core.migrations.versions.0004_credit_ledger")
-    body = ledger_0004.FUNCTIONS
-    start = body.index("CREATE FUNCTION ledger_grant(")
-    end = body.index("END $$;", start) + len("END $$;")
-    execute_script(op.get_bind(), body[start:end])

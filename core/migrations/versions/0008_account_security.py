@@ -11,14 +11,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from core.sql_script import execute_script
+from core.sql_script import apply_sql, execute_script, revert_sql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-UPGRADE = """
+TABLES = """
 ALTER TABLE users
     ADD COLUMN status varchar(20) NOT NULL DEFAULT 'active',
     ADD COLUMN mobile_verified_at timestamptz,
@@ -126,11 +126,10 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX ix_audit_events_at ON audit_events (at DESC);
 CREATE INDEX ix_audit_events_workspace ON audit_events (workspace_id, at DESC);
+"""
 
-CREATE FUNCTION forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-END $$;
+# After forbid_change (core/migrations/sql/forbid_change/0008.sql).
+TRIGGERS = """
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION forbid_change();
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
@@ -145,10 +144,12 @@ CREATE TABLE rate_limit_hits (
     hits         integer NOT NULL DEFAULT 0,
     PRIMARY KEY (key, window_start)
 );
+"""
 
--- The first terms, in force from the start.
+# The first terms, in force from the start.
+SEED = """
 INSERT INTO terms_versions (version, effective_at, material, body_md, published_by)
-VALUES ('2026-11-01', '2026-11-01T00:00:00Z', false, :terms, 'migration 0008');
+VALUES ('2026-11-01', '2026-11-01T00:00:00Z', false, :terms, 'migration 0008')
 """
 
 FIRST_TERMS = """# Klosesales terms of service
@@ -173,21 +174,23 @@ Effective 1 November 2026.
 
 def upgrade() -> None:
     bind = op.get_bind()
-    head, _, seed = UPGRADE.partition("-- The first terms, in force from the start.")
-    execute_script(bind, head)
-    op.execute(sa.text(seed.strip().rstrip(";")).bindparams(terms=FIRST_TERMS))
+    execute_script(bind, TABLES)
+    apply_sql(bind, "forbid_change", "0008")
+    execute_script(bind, TRIGGERS)
+    op.execute(sa.text(SEED).bindparams(terms=FIRST_TERMS))
 
 
 def downgrade() -> None:
+    bind = op.get_bind()
     execute_script(
-        op.get_bind(),
+        bind,
         """
         DROP TABLE IF EXISTS rate_limit_hits, audit_events, signup_requests, terms_acceptances,
             terms_versions, invitations, user_identities, user_sessions;
-        DROP FUNCTION IF EXISTS forbid_change();
         ALTER TABLE workspaces DROP COLUMN IF EXISTS suspended_at;
         ALTER TABLE users DROP CONSTRAINT IF EXISTS ck_users_status,
             DROP COLUMN IF EXISTS status, DROP COLUMN IF EXISTS mobile_verified_at,
             DROP COLUMN IF EXISTS age_attested_at, DROP COLUMN IF EXISTS session_version;
         """,
     )
+    revert_sql(bind, "forbid_change", "0008")

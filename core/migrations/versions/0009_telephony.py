@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from core.sql_script import execute_script
+from core.sql_script import apply_sql, execute_script, revert_sql
 
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-UPGRADE = """
+CONTACTS = """
 CREATE TABLE contacts (
     id           uuid PRIMARY KEY,
     workspace_id uuid NOT NULL REFERENCES workspaces (id),
@@ -58,29 +58,10 @@ CREATE TABLE consent_records (
 );
 CREATE INDEX ix_consent_records_contact ON consent_records (contact_id);
 CREATE INDEX ix_consent_records_workspace_phone ON consent_records (workspace_id, phone_e164);
+"""
 
--- Evidence: only a revocation may be added, once; nothing is deleted.
-CREATE FUNCTION consent_records_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'UPDATE' THEN
-        RAISE EXCEPTION 'consent records are never deleted' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF (NEW.id, NEW.workspace_id, NEW.contact_id, NEW.phone_e164, NEW.consent_type, NEW.source,
-        NEW.wording, NEW.method, NEW.obtained_at, NEW.attested_by, NEW.created_at)
-       IS DISTINCT FROM
-       (OLD.id, OLD.workspace_id, OLD.contact_id, OLD.phone_e164, OLD.consent_type, OLD.source,
-        OLD.wording, OLD.method, OLD.obtained_at, OLD.attested_by, OLD.created_at) THEN
-        RAISE EXCEPTION 'a consent record cannot be changed, only revoked'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF OLD.revoked_at IS NOT NULL
-       AND (NEW.revoked_at, NEW.revoked_how, NEW.revoked_recorded_by)
-           IS DISTINCT FROM (OLD.revoked_at, OLD.revoked_how, OLD.revoked_recorded_by) THEN
-        RAISE EXCEPTION 'a revocation cannot be changed or undone'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN NEW;
-END $$;
+# After consent_records_guard (core/migrations/sql/consent_records_guard/0009.sql).
+TRIGGERS_AND_LISTS = """
 CREATE TRIGGER consent_records_guard BEFORE UPDATE OR DELETE ON consent_records
     FOR EACH ROW EXECUTE FUNCTION consent_records_guard();
 CREATE TRIGGER consent_records_no_truncate BEFORE TRUNCATE ON consent_records
@@ -141,13 +122,17 @@ CREATE INDEX ix_call_attempts_workspace_phone_at ON call_attempts (workspace_id,
 
 DOWNGRADE = """
 DROP TABLE IF EXISTS call_attempts, compliance_decisions, dnc_entries, consent_records, contacts;
-DROP FUNCTION IF EXISTS consent_records_guard();
 """
 
 
 def upgrade() -> None:
-    execute_script(op.get_bind(), UPGRADE)
+    bind = op.get_bind()
+    execute_script(bind, CONTACTS)
+    apply_sql(bind, "consent_records_guard", "0009")
+    execute_script(bind, TRIGGERS_AND_LISTS)
 
 
 def downgrade() -> None:
-    execute_script(op.get_bind(), DOWNGRADE)
+    bind = op.get_bind()
+    execute_script(bind, DOWNGRADE)
+    revert_sql(bind, "consent_records_guard", "0009")

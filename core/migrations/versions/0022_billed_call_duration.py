@@ -11,44 +11,21 @@ Revision ID: 0022
 Revises: 0021
 """
 
-import importlib
 from collections.abc import Sequence
 
 from alembic import op
 
-from core.sql_script import execute_script
+from core.sql_script import apply_sql, revert_sql
 
 revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_REPORTED = """duration_s = CASE WHEN p_status = 'completed' THEN GREATEST(coalesce(p_duration, 0), 0)
-                                 ELSE 0 END,"""
-_BILLED = """duration_s = CASE WHEN p_status = 'completed'
-                                 THEN LEAST(GREATEST(coalesce(p_duration, 0), 0),
-                                            CASE WHEN c.hold_id IS NOT NULL THEN cost / 1000
-                                                 ELSE c.time_limit_s END)
-                                 ELSE 0 END,"""
-
-
-def _upgrade_0019() -> str:
-    module = importlib.import_module(
-        "core.migrations.versions.0019_reconcile_through_call_status_apply"
-    )
-    script: str = module.UPGRADE
-    create = "CREATE FUNCTION call_status_apply("
-    if script.count(create) != 1:
-        raise RuntimeError("0019's call_status_apply is not the one 0022 was written against")
-    return script.replace(create, "CREATE OR REPLACE FUNCTION call_status_apply(")
-
 
 def upgrade() -> None:
-    script = _upgrade_0019()
-    if script.count(_REPORTED) != 1:
-        raise RuntimeError("0019's call_status_apply is not the one 0022 was written against")
-    execute_script(op.get_bind(), script.replace(_REPORTED, _BILLED))
+    apply_sql(op.get_bind(), "call_status_apply", "0022")
 
 
 def downgrade() -> None:
-    execute_script(op.get_bind(), _upgrade_0019())
+    revert_sql(op.get_bind(), "call_status_apply", "0022")
