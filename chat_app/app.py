@@ -16,11 +16,12 @@ from chainlit.context import init_ws_context
 from chainlit.data import get_data_layer
 from chainlit.server import sio
 from chainlit.session import WebsocketSession
+from fastapi import Request, Response
 
 from accounts import service as accounts
 from accounts import terms
 from accounts.service import Actor
-from accounts.sessions import check_session, token_from_cookie_header
+from accounts.sessions import SESSION_COOKIE, check_session, end_session, token_from_cookie_header
 from billing import expiry
 from billing.money import MC_PER_CREDIT
 from chat_app import notifications, profiles, uploads
@@ -57,6 +58,21 @@ async def session_login(headers: Any) -> cl.User | None:
     if check.user is None or check.session_id is None:
         return None
     return chainlit_user(check.user, check.session_id)
+
+
+@cl.on_logout
+async def end_klosesales_session(request: Request, response: Response) -> None:
+    """Chainlit's own "Logout" signs the user out of Klosesales, not only out of
+    Chainlit's token: the session this request carried (the one chat_app/guard.py
+    checked) is ended in the database and its cookie cleared, as /account/logout does."""
+    runtime = get_runtime()
+    token = request.cookies.get(SESSION_COOKIE)
+    async with runtime.db.session() as session:
+        check = await check_session(session, runtime.signer, token, touch=False)
+        if check.session_id is not None:
+            await end_session(session, check.session_id)
+            await session.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 async def _current_actor() -> Actor | None:

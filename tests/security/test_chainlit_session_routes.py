@@ -107,3 +107,21 @@ async def test_an_open_socket_ends_with_its_session(live_server, db, alice):
         outcome = await chat.answer_or_disconnect()
         assert outcome is None, outcome["output"]
         assert chat.disconnected.is_set()
+
+
+async def test_chainlits_own_logout_ends_the_klosesales_session(live_server, db, alice):
+    """The chat's "Logout" menu posts to /chat/logout: that must sign the user out of
+    Klosesales too, or the next visit to /chat walks straight back in."""
+    async with raw_client(live_server, _browser(alice), {"origin": live_server}) as http:
+        assert (await http.get("/chat/user")).status_code == 200
+        out = await http.post("/chat/logout")
+        assert out.status_code == 200, out.text
+        assert 'ks_session=""' in out.headers.get("set-cookie", "")
+    async with raw_client(live_server, _browser(alice)) as http:
+        assert (await http.get("/chat/user")).status_code == 401
+    async with db.session() as session:
+        still_open = await session.scalar(
+            text("SELECT count(*) FROM user_sessions WHERE user_id = :u AND revoked_at IS NULL"),
+            {"u": alice.member.actor.user_id},
+        )
+    assert still_open == 0
