@@ -159,20 +159,6 @@ async def end_all_sessions(session: AsyncSession, user: User) -> None:
     )
 
 
-async def still_valid(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """For long-lived connections (the chat websocket): is the session still good?"""
-    row = await session.get(UserSession, session_id, populate_existing=True)
-    if row is None or row.user_id != user_id or row.revoked_at is not None:
-        return False
-    if row.expires_at <= datetime.now(UTC):
-        return False
-    user = await session.get(User, user_id, populate_existing=True)
-    if user is None or user.status != "active":
-        return False
-    workspace = await session.get(Workspace, user.workspace_id, populate_existing=True)
-    return workspace is not None and workspace.status == WorkspaceStatus.ACTIVE.value
-
-
 def token_from_cookie_header(header: str | None, name: str = SESSION_COOKIE) -> str | None:
     from http.cookies import CookieError, SimpleCookie
 

@@ -4,7 +4,8 @@ A suspended workspace's users cannot sign in (accounts/service.py `authenticate`
 accounts/sessions.py `check_session` both require an active workspace), and every
 session they had is revoked at once: `revoked_at` is set on each open `user_sessions`
 row and each user's `session_version` is bumped, so a cookie issued before fails even
-where only the version is checked (the chat websocket re-checks with `still_valid`).
+where only the version is checked (an open chat socket re-checks its session with
+`check_session` on every frame: chat_app/guard.py).
 
 Other packages stop their own work through hooks: a hook is an
 `async def hook(session, workspace_id) -> None` registered with
