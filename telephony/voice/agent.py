@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from telephony.models import CallOutcome
 from telephony.voice import intents
 from telephony.voice.brief import CallBrief
+from telephony.voice.purpose import purpose_clause
 
 
 @dataclass
@@ -47,6 +48,11 @@ class OpenAIConfig:
 
 class VoiceAgent(Protocol):
     state: ConversationState
+
+    async def prepare(self) -> None:
+        """Work done once before the first words (the model phrasing the purpose);
+        bounded by the agent's own timeout, never failing."""
+        ...
 
     def opening(self) -> str:
         """The AI disclosure, one sentence of purpose and a question."""
@@ -79,11 +85,10 @@ def _clause(text: str) -> str:
     return text[0].lower() + text[1:] if first.lower() in _LOWER_STARTS else text
 
 
-def purpose_sentence(brief: CallBrief) -> str:
-    purpose = _clause(brief.purpose)
-    if purpose.lower().startswith("to "):
-        return f"{brief.rep_name} asked me to call {purpose}."
-    return f"{brief.rep_name} asked me to call about {purpose}."
+def purpose_sentence(brief: CallBrief, clause: str | None = None) -> str:
+    """The sentence "<rep> asked me to call <clause>.": `clause` is a model's phrasing
+    (already vetted), else the rep's purpose is rephrased by rule (voice/purpose.py)."""
+    return f"{brief.rep_name} asked me to call {clause or purpose_clause(brief.purpose)}."
 
 
 def goal_clause(brief: CallBrief) -> str:
@@ -95,13 +100,16 @@ def first_name(brief: CallBrief) -> str:
     return brief.contact_name.split()[0] if brief.contact_name else "there"
 
 
-def opening_line(brief: CallBrief) -> str:
-    return f"{brief.disclosure()} {purpose_sentence(brief)} Is now a good time for a quick minute?"
+def opening_line(brief: CallBrief, clause: str | None = None) -> str:
+    return (
+        f"{brief.disclosure()} {purpose_sentence(brief, clause)} "
+        "Is now a good time for a quick minute?"
+    )
 
 
-def voicemail_line(brief: CallBrief) -> str:
+def voicemail_line(brief: CallBrief, clause: str | None = None) -> str:
     message = brief.voicemail_message or (
-        f"{purpose_sentence(brief)} {brief.rep_name} will try you again soon. "
+        f"{purpose_sentence(brief, clause)} {brief.rep_name} will try you again soon. "
         "Thanks, and have a great day."
     )
     return f"{brief.disclosure()} {message}"

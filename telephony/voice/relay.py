@@ -241,10 +241,12 @@ class RelayConversation:
         self._speaking = speak_after(self._speaking, work, name=f"relay-speak-{self.call_id}")
 
     async def _say_opening(self) -> None:
+        await self.agent.prepare()
         await self._say(_pieces(self.agent.opening()))
 
     async def _voicemail(self, leave: bool) -> None:
         if leave:
+            await self.agent.prepare()
             await self._say(_pieces(self.agent.voicemail()), end=True, outcome="voicemail")
         else:
             await self._end({"outcome": CallOutcome.VOICEMAIL.value, "reason": "machine"})

@@ -76,6 +76,9 @@ class ScriptedSalesAgent:
 
     # -- fixed lines ---------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        """Nothing to do: the purpose is phrased by rule (telephony/voice/purpose.py)."""
+
     def opening(self) -> str:
         self._asked = "now"
         return self._say(opening_line(self.brief))
