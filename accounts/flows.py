@@ -141,7 +141,7 @@ async def start_signup(
     except FormInvalid as exc:
         errors.update(exc.errors)
     if form.oauth_provider is None:
-        problem = strength_problem(form.password or "", user_inputs=[name, email])
+        problem = await strength_problem(form.password or "", user_inputs=[name, email])
         if problem:
             errors["password"] = problem
     invitation = await _invitation(session, form.invitation_token)
@@ -177,7 +177,7 @@ async def start_signup(
         id=uuid.uuid4(),
         name=name,
         email=email,
-        password_hash=hash_password(form.password) if form.password else None,
+        password_hash=await hash_password(form.password) if form.password else None,
         mobile_e164=mobile,
         age_attested_at=now,
         terms_version_id=current.id,
@@ -338,7 +338,7 @@ async def password_step(
         ],
     )
     user = await get_user_by_email(session, cleaned)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await verify_password(user.password_hash if user else None, password)
     workspace = await session.get(Workspace, user.workspace_id) if user else None
     suspended = ok and user is not None and _suspended(user, workspace)
     usable = (
@@ -471,7 +471,7 @@ async def finish_reset(
     against the reset verification (the real one, or the decoy's that nobody can
     answer), and the same audit and messages for every refusal."""
     cleaned = email.strip().lower()[:320]
-    problem = strength_problem(new_password, user_inputs=[cleaned])
+    problem = await strength_problem(new_password, user_inputs=[cleaned])
     if problem:
         raise FormInvalid({"password": problem})
     target = await _reset_target(session, cleaned)
@@ -503,7 +503,7 @@ async def finish_reset(
         )  # fmt: skip
         await session.commit()
         raise CodeRejected(refusal or WRONG_CODE)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password(new_password)
     await end_all_sessions(session, user)
     await audit.record(
         session, audit.PASSWORD_RESET, actor_id=user.id, actor_label=user.email,

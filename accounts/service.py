@@ -74,7 +74,7 @@ async def create_user(
         workspace_id=workspace.id,
         email=email,
         name=name.strip() or email,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         role=role.value,
         mobile_e164=mobile_e164,
         mobile_verified_at=datetime.now(UTC) if mobile_e164 else None,
@@ -100,14 +100,14 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     which of the two was wrong.
     """
     user = await get_user_by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or user.status != "active":
         return None
     workspace = await session.get(Workspace, user.workspace_id)
     if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
         return None
     if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password(password)
     user.last_login_at = datetime.now(UTC)
     await session.flush()
     return user

@@ -76,7 +76,7 @@ async def seed_demo(
                     continue
                 password = _new_password() if reset_passwords else None
                 if password is not None:
-                    user.password_hash = hash_password(password)
+                    user.password_hash = await hash_password(password)
                 result.users.append(SeededUser(email, role.value, password, mobile))
             await session.commit()
             return result
