@@ -15,18 +15,28 @@ the form. Authlib's state lives in the `ks_oauth` session cookie (SessionMiddlew
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import audit, flows, ratelimit, terms
+from accounts.deps import (
+    LOGIN_PATH,
+    AccountPage,
+    CookieJar,
+    Cookies,
+    Otp,
+    SignerDep,
+    expired_step,
+    redirect_with_pending,
+)
+from accounts.forms import FormView, OAuthSignupFields
 from accounts.models import User, Workspace, WorkspaceStatus
 from accounts.oauth import (
     CallbackRejected,
+    Identity,
     NoEmail,
     OAuthFailed,
     authorize_redirect,
@@ -35,276 +45,291 @@ from accounts.oauth import (
     failure_message,
     fetch_identity,
 )
-from accounts.otp import Flow, OtpError, OtpProvider
+from accounts.otp import Flow, OtpError
 from accounts.ratelimit import RateLimited
 from accounts.service import get_user_by_email
-from accounts.sessions import (
-    PENDING_COOKIE,
-    PENDING_MAX_AGE_S,
-    Pending,
-    Signer,
-    pending_token,
-    read_pending,
-)
-from accounts.views import client_ip
-from core.db import Database
-from core.settings import Settings
-from core.templates import TEMPLATES_DIR
+from accounts.sessions import PENDING_COOKIE, Pending, Signer, read_pending
+from core.web.deps import ClientIp, DbSession, SettingsDep, app_cached
+from core.web.pages import Page
+from core.web.routes import PageRoute, Refusal
 
 log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/account/oauth", route_class=PageRoute, include_in_schema=False)
 
 SIGNUP_PATH = "/account/oauth/signup"
 # signup.html posts to the password sign-up; the OAuth variant posts here instead.
 
 
-def build_oauth_router(
-    db: Database,
-    otp: OtpProvider,
-    signer: Signer,
-    settings: Settings,
-    *,
-    secure_cookies: bool,
-) -> APIRouter:
-    router = APIRouter(prefix="/account/oauth")
-    oauth = build_oauth(settings)
-    templates = Jinja2Templates(
-        directory=[str(Path(__file__).with_name("templates")), str(TEMPLATES_DIR)]
+def get_oauth(request: Request, settings: SettingsDep) -> Any:
+    """The app's Authlib registry of the configured providers (made once)."""
+    return app_cached(request, "oauth", lambda: build_oauth(settings))
+
+
+OAuthClients = Annotated[Any, Depends(get_oauth)]
+
+
+def configured_provider(provider: str, oauth: OAuthClients, page: AccountPage) -> str:
+    """The `{provider}` of the path when it is configured; else a 404 page."""
+    if client_for(oauth, provider) is None:
+        raise Refusal(
+            page.message(
+                404,
+                "Not found",
+                "This sign-in option is not available.",
+                link=LOGIN_PATH,
+                link_label="Back to sign in",
+            )
+        )
+    return provider
+
+
+Provider = Annotated[str, Depends(configured_provider)]
+
+
+def failed(page: Page, provider: str, status: int = 400) -> HTMLResponse:
+    return page.message(
+        status,
+        "Sign-in not completed",
+        failure_message(provider),
+        link=LOGIN_PATH,
+        link_label="Back to sign in",
     )
-    simulated = not otp.live
-    base_url = settings.public_base_url.rstrip("/")
 
-    def page(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
-        ctx.setdefault("errors", {})
-        ctx.setdefault("oauth_providers", [])
-        ctx.setdefault("simulated", simulated)
-        return templates.TemplateResponse(request, name, ctx, status_code=status)
 
-    def set_pending(response: Response, pending: Pending) -> None:
-        response.set_cookie(
-            PENDING_COOKIE, pending_token(signer, pending), max_age=PENDING_MAX_AGE_S,
-            httponly=True, secure=secure_cookies, samesite="lax", path="/",
-        )  # fmt: skip
+def login_refused(page: Page, status: int, message: str) -> HTMLResponse:
+    return page("login.html", status, email="", next="/chat", message=message, oauth_providers=[])
 
-    def not_found(request: Request) -> HTMLResponse:
-        return page(
-            request, "message.html", 404, heading="Not found",
-            message="This sign-in option is not available.", link="/account/login",
-            link_label="Back to sign in",
-        )  # fmt: skip
 
-    def failed(request: Request, provider: str, status: int = 400) -> HTMLResponse:
-        return page(
-            request, "message.html", status, heading="Sign-in not completed",
-            message=failure_message(provider), link="/account/login",
-            link_label="Back to sign in",
-        )  # fmt: skip
+# --- start and callback ----------------------------------------------------------------
 
-    def expired(request: Request) -> HTMLResponse:
-        return page(
-            request, "message.html", 400, heading="This step has expired",
-            message="Codes and the steps around them last 10 minutes. Please start again.",
-            link="/account/login", link_label="Back to sign in",
-        )  # fmt: skip
 
-    def login_refused(request: Request, status: int, message: str) -> HTMLResponse:
-        return page(request, "login.html", status, email="", next="/chat", message=message)
+@router.get("/{provider}/start")
+async def start(
+    request: Request,
+    provider: Provider,
+    oauth: OAuthClients,
+    settings: SettingsDep,
+    page: AccountPage,
+) -> Response:
+    redirect_uri = f"{settings.public_base_url.rstrip('/')}/account/oauth/{provider}/callback"
+    try:
+        response: Response = await authorize_redirect(oauth, provider, request, redirect_uri)
+    except OAuthFailed:
+        return failed(page, provider, 502)
+    return response
 
-    # --- start and callback ----------------------------------------------------------
 
-    @router.get("/{provider}/start", include_in_schema=False)
-    async def start(request: Request, provider: str) -> Response:
-        if client_for(oauth, provider) is None:
-            return not_found(request)
-        redirect_uri = f"{base_url}/account/oauth/{provider}/callback"
-        try:
-            return await authorize_redirect(oauth, provider, request, redirect_uri)
-        except OAuthFailed:
-            return failed(request, provider, 502)
-
-    @router.get("/{provider}/callback", include_in_schema=False)
-    async def callback(request: Request, provider: str) -> Response:
-        if client_for(oauth, provider) is None:
-            return not_found(request)
-        ip = client_ip(request)
-        try:
-            identity = await fetch_identity(oauth, provider, request)
-        except CallbackRejected as exc:
-            async with db.session() as session:
-                await audit.record(
-                    session, audit.OAUTH_STATE_INVALID, actor_label=f"oauth:{provider}",
-                    target=provider, ip=ip, detail={"provider": provider, "reason": exc.reason},
-                )  # fmt: skip
-                await session.commit()
-            return failed(request, provider, 400)
-        except OAuthFailed:
-            return failed(request, provider, 400)
-
-        async with db.session() as session:
-            user = await flows.user_by_identity(session, provider, identity.subject)
-            link = False
-            if user is None and identity.email is not None and identity.email_verified:
-                user = await get_user_by_email(session, identity.email)
-                link = user is not None
-            if user is not None:
-                return await second_factor(
-                    request, session, user, provider, identity.subject if link else None
-                )
-        if identity.email is None:
-            return page(
-                request, "message.html", 400, heading="An email address is needed",
-                message=str(NoEmail(provider)), link="/account/signup",
-                link_label="Sign up with email",
-            )  # fmt: skip
-        # Someone new: the sign-up form, with what the provider told us.
-        response = RedirectResponse(SIGNUP_PATH, status_code=303)
-        set_pending(
-            response,
-            Pending(
-                "oauth",
-                identity.subject,
-                None,
-                {"provider": provider, "email": identity.email, "name": identity.name},
-            ),
+@router.get("/{provider}/callback")
+async def callback(
+    request: Request,
+    provider: Provider,
+    oauth: OAuthClients,
+    session: DbSession,
+    otp: Otp,
+    signer: SignerDep,
+    cookies: Cookies,
+    page: AccountPage,
+    ip: ClientIp,
+) -> Response:
+    try:
+        identity = await fetch_identity(oauth, provider, request)
+    except CallbackRejected as exc:
+        await audit.record(
+            session,
+            audit.OAUTH_STATE_INVALID,
+            actor_label=f"oauth:{provider}",
+            target=provider,
+            ip=ip,
+            detail={"provider": provider, "reason": exc.reason},
         )
-        return response
-
-    async def second_factor(
-        request: Request,
-        session: AsyncSession,
-        user: User,
-        provider: str,
-        link_subject: str | None,
-    ) -> Response:
-        """As after a right password: a code to the verified mobile, then the code page."""
-        ip = client_ip(request)
-        try:
-            await ratelimit.allow(
-                session, [(ratelimit.LOGIN_PER_IP, ip or "?"),
-                          (ratelimit.LOGIN_PER_EMAIL, user.email)],
-            )  # fmt: skip
-        except RateLimited as exc:
-            return login_refused(request, 429, str(exc))
-        workspace = await session.get(Workspace, user.workspace_id)
-        usable = (
-            user.status == "active"
-            and workspace is not None
-            and workspace.status == WorkspaceStatus.ACTIVE.value
-            and user.mobile_e164 is not None
-            and user.mobile_verified_at is not None
+        await session.commit()
+        return failed(page, provider, 400)
+    except OAuthFailed:
+        return failed(page, provider, 400)
+    user, link = await known_user(session, provider, identity)
+    if user is not None:
+        return await send_login_code(
+            session,
+            otp,
+            signer,
+            cookies,
+            page,
+            user,
+            provider,
+            link_subject=identity.subject if link else None,
+            ip=ip,
         )
-        if not usable or user.mobile_e164 is None:
-            await audit.record(
-                session, audit.SIGNIN_FAILED, actor_id=user.id, actor_label=user.email,
-                workspace_id=user.workspace_id, ip=ip,
-                detail={"step": "oauth", "provider": provider},
-            )  # fmt: skip
-            await session.commit()
-            return login_refused(request, 401, failure_message(provider))
-        try:
-            await otp.send(user.mobile_e164, flow=Flow.LOGIN)
-        except OtpError as exc:
-            return login_refused(request, 503, str(exc))
-        extra: dict[str, Any] = {"next": "/chat", "method": provider}
-        if link_subject is not None:
-            extra.update({"link": provider, "sub": link_subject})
-        response = RedirectResponse("/account/login/code", status_code=303)
-        set_pending(response, Pending("login", str(user.id), user.mobile_e164, extra))
-        return response
-
-    # --- sign-up for someone new ------------------------------------------------------
-
-    def oauth_pending(request: Request) -> Pending | None:
-        pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "oauth")
-        if pending is None or not isinstance(pending.extra.get("email"), str):
-            return None
-        if client_for(oauth, str(pending.extra.get("provider"))) is None:
-            return None
-        return pending
-
-    async def signup_form(
-        request: Request,
-        pending: Pending,
-        data: dict[str, str],
-        status: int = 200,
-        **ctx: Any,
-    ) -> HTMLResponse:
-        async with db.session() as session:
-            current = await terms.current(session)
-        form = _FormView(
-            {
-                "name": data.get("name", str(pending.extra.get("name") or "")),
-                "email": str(pending.extra["email"]),
-                "mobile": data.get("mobile", ""),
-                "age": data.get("age", ""),
-                "terms": data.get("terms", ""),
-            }
+    if identity.email is None:
+        return page.message(
+            400,
+            "An email address is needed",
+            str(NoEmail(provider)),
+            link="/account/signup",
+            link_label="Sign up with email",
         )
-        context: dict[str, Any] = {
-            "request": request,
-            "errors": {},
-            "oauth_providers": [],
-            "simulated": simulated,
-            "form": form,
-            "terms_version": current.version,
-            "invitation": None,
-            "oauth_pending": True,
-            "form_action": SIGNUP_PATH,
-            **ctx,
+    # Someone new: the sign-up form, with what the provider told us.
+    extra = {"provider": provider, "email": identity.email, "name": identity.name}
+    pending = Pending("oauth", identity.subject, None, extra)
+    return redirect_with_pending(SIGNUP_PATH, cookies, signer, pending)
+
+
+async def known_user(
+    session: AsyncSession, provider: str, identity: Identity
+) -> tuple[User | None, bool]:
+    """The user this identity signs in, and whether it still has to be linked (the
+    provider-verified email matched a user that has no link to it yet)."""
+    user = await flows.user_by_identity(session, provider, identity.subject)
+    if user is None and identity.email is not None and identity.email_verified:
+        user = await get_user_by_email(session, identity.email)
+        return user, user is not None
+    return user, False
+
+
+def can_sign_in(user: User, workspace: Workspace | None) -> bool:
+    return (
+        user.status == "active"
+        and workspace is not None
+        and workspace.status == WorkspaceStatus.ACTIVE.value
+        and user.mobile_e164 is not None
+        and user.mobile_verified_at is not None
+    )
+
+
+async def send_login_code(
+    session: AsyncSession,
+    otp: Otp,
+    signer: Signer,
+    cookies: CookieJar,
+    page: Page,
+    user: User,
+    provider: str,
+    *,
+    link_subject: str | None,
+    ip: str | None,
+) -> Response:
+    """As after a right password: a code to the verified mobile, then the code page."""
+    try:
+        await ratelimit.allow(
+            session,
+            [(ratelimit.LOGIN_PER_IP, ip or "?"), (ratelimit.LOGIN_PER_EMAIL, user.email)],
+        )
+    except RateLimited as exc:
+        return login_refused(page, 429, str(exc))
+    workspace = await session.get(Workspace, user.workspace_id)
+    if not can_sign_in(user, workspace) or user.mobile_e164 is None:
+        await audit.record(
+            session,
+            audit.SIGNIN_FAILED,
+            actor_id=user.id,
+            actor_label=user.email,
+            workspace_id=user.workspace_id,
+            ip=ip,
+            detail={"step": "oauth", "provider": provider},
+        )
+        await session.commit()
+        return login_refused(page, 401, failure_message(provider))
+    try:
+        await otp.send(user.mobile_e164, flow=Flow.LOGIN)
+    except OtpError as exc:
+        return login_refused(page, 503, str(exc))
+    extra: dict[str, Any] = {"next": "/chat", "method": provider}
+    if link_subject is not None:
+        extra.update({"link": provider, "sub": link_subject})
+    pending = Pending("login", str(user.id), user.mobile_e164, extra)
+    return redirect_with_pending("/account/login/code", cookies, signer, pending)
+
+
+# --- sign-up for someone new -----------------------------------------------------------
+
+
+def oauth_pending(
+    request: Request, signer: SignerDep, oauth: OAuthClients, page: AccountPage
+) -> Pending:
+    """The signed cookie the callback left for someone new; else "expired"."""
+    pending = read_pending(signer, request.cookies.get(PENDING_COOKIE), "oauth")
+    if (
+        pending is None
+        or not isinstance(pending.extra.get("email"), str)
+        or client_for(oauth, str(pending.extra.get("provider"))) is None
+    ):
+        raise Refusal(expired_step(page))
+    return pending
+
+
+OAuthStep = Annotated[Pending, Depends(oauth_pending)]
+
+
+async def signup_form(
+    page: Page,
+    session: AsyncSession,
+    pending: Pending,
+    shown: dict[str, Any],
+    status: int = 200,
+    **ctx: Any,
+) -> HTMLResponse:
+    current = await terms.current(session)
+    form = FormView(
+        {
+            "name": shown.get("name", str(pending.extra.get("name") or "")),
+            "email": str(pending.extra["email"]),
+            "mobile": shown.get("mobile", ""),
+            "age": shown.get("age", ""),
+            "terms": shown.get("terms", ""),
         }
-        html = templates.get_template("signup.html").render(context)
-        return HTMLResponse(html, status_code=status)
-
-    @router.get("/signup", include_in_schema=False)
-    async def signup_get(request: Request) -> Response:
-        pending = oauth_pending(request)
-        if pending is None:
-            return expired(request)
-        return await signup_form(request, pending, {})
-
-    @router.post("/signup", include_in_schema=False)
-    async def signup_post(request: Request) -> Response:
-        pending = oauth_pending(request)
-        if pending is None:
-            return expired(request)
-        raw = await request.form()
-        data = {k: v for k, v in raw.items() if isinstance(v, str)}
-        provider = str(pending.extra["provider"])
-        async with db.session() as session:
-            if await flows.user_by_identity(session, provider, pending.subject) is not None:
-                # Linked meanwhile (another tab): sign in instead.
-                return RedirectResponse(f"/account/oauth/{provider}/start", status_code=303)
-        form = flows.SignupForm(
-            name=data.get("name") or str(pending.extra.get("name") or ""),
-            email=str(pending.extra["email"]),  # from the provider, never from the form
-            password=None,
-            mobile=data.get("mobile", ""),
-            age_confirmed=data.get("age") == "yes",
-            terms_accepted=data.get("terms") == "yes",
-            terms_version=data.get("terms_version"),
-            oauth_provider=provider,
-            oauth_subject=pending.subject,
-        )
-        try:
-            async with db.session() as session:
-                signup = await flows.start_signup(session, otp, form, ip=client_ip(request))
-        except flows.FormInvalid as exc:
-            return await signup_form(request, pending, data, 400, errors=exc.errors)
-        except (RateLimited, OtpError) as exc:
-            status = 429 if isinstance(exc, RateLimited) else 400
-            return await signup_form(request, pending, data, status, message=str(exc))
-        response = RedirectResponse("/account/signup/verify", status_code=303)
-        set_pending(response, Pending("signup", str(signup.id), signup.mobile_e164, {}))
-        return response
-
-    return router
+    )
+    return page(
+        "signup.html",
+        status,
+        oauth_providers=[],
+        form=form,
+        terms_version=current.version,
+        invitation=None,
+        oauth_pending=True,
+        form_action=SIGNUP_PATH,
+        **ctx,
+    )
 
 
-class _FormView:
-    """Lets the template read the form's values (the checkboxes as booleans)."""
+@router.get("/signup")
+async def signup_get(pending: OAuthStep, session: DbSession, page: AccountPage) -> Response:
+    return await signup_form(page, session, pending, {})
 
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
 
-    def __getattr__(self, name: str) -> Any:
-        value = self._data.get(name, "")
-        return value == "yes" if name in ("age", "terms") else value
+@router.post("/signup")
+async def signup_post(
+    pending: OAuthStep,
+    fields: Annotated[OAuthSignupFields, Form()],
+    session: DbSession,
+    otp: Otp,
+    signer: SignerDep,
+    cookies: Cookies,
+    page: AccountPage,
+    ip: ClientIp,
+) -> Response:
+    provider = str(pending.extra["provider"])
+    if await flows.user_by_identity(session, provider, pending.subject) is not None:
+        # Linked meanwhile (another tab): sign in instead.
+        return RedirectResponse(f"/account/oauth/{provider}/start", status_code=303)
+    form = flows.SignupForm(
+        name=fields.name or str(pending.extra.get("name") or ""),
+        email=str(pending.extra["email"]),  # from the provider, never from the form
+        password=None,
+        mobile=fields.mobile,
+        age_confirmed=fields.age == "yes",
+        terms_accepted=fields.terms == "yes",
+        terms_version=fields.terms_version,
+        oauth_provider=provider,
+        oauth_subject=pending.subject,
+    )
+    try:
+        signup = await flows.start_signup(session, otp, form, ip=ip)
+    except flows.FormInvalid as exc:
+        await session.rollback()
+        return await signup_form(page, session, pending, fields.shown(), 400, errors=exc.errors)
+    except (RateLimited, OtpError) as exc:
+        await session.rollback()
+        status = 429 if isinstance(exc, RateLimited) else 400
+        return await signup_form(page, session, pending, fields.shown(), status, message=str(exc))
+    pending_code = Pending("signup", str(signup.id), signup.mobile_e164, {})
+    return redirect_with_pending("/account/signup/verify", cookies, signer, pending_code)

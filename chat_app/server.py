@@ -19,16 +19,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
-from accounts import ratelimit
-from accounts.oauth import LABELS as OAUTH_LABELS
-from accounts.oauth import enabled_providers
-from accounts.oauth_views import build_oauth_router as oauth_router
-from accounts.service import Actor
-from accounts.sessions import SESSION_COOKIE, check_session
+from accounts import oauth_views, ratelimit
+from accounts import views as account_views
+from accounts.deps import CurrentActor
 from accounts.suspension import register_suspend_hook
-from accounts.views import OAuthButton
-from accounts.views import build_router as accounts_router
-from billing.views import build_router as billing_router
+from billing import views as billing_views
 from chat_app import security
 from chat_app.guard import ChatGuard
 from chat_app.history import FILES_PATH
@@ -52,11 +47,6 @@ HEALTH_DB_TIMEOUT_S = 3.0  # /healthz reports the database down rather than hang
 def _chainlit_app_root() -> Path:
     """Where chainlit.md and .chainlit/config.toml live (the repo, or the cwd)."""
     return REPO_ROOT if (REPO_ROOT / "chainlit.md").exists() else Path.cwd()
-
-
-def _oauth_buttons(settings: Settings) -> list[OAuthButton]:
-    """Only the configured providers get a button."""
-    return [OAuthButton(name, OAUTH_LABELS[name]) for name in enabled_providers(settings)]
 
 
 RETRY_AFTER_S = 5  # what a client is told to wait while the database is unreachable
@@ -129,17 +119,8 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     for outage in (psycopg.OperationalError, sa_exc.OperationalError, sa_exc.DBAPIError):
         app.add_exception_handler(outage, database_outage)
 
-    async def signed_in(request: Request) -> Actor | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        async with db.session() as session:
-            check = await check_session(session, runtime.signer, token)
-        return Actor.of(check.user) if check.user is not None else None
-
-    app.include_router(
-        billing_router(
-            db, runtime.payments, public_base_url=settings.public_base_url, signed_in=signed_in
-        )
-    )
+    # The routers' dependencies find the runtime on app.state (core/web/deps.py).
+    app.include_router(billing_views.router)
 
     async def call_ended(call_id: uuid.UUID) -> None:
         """Hand the call's post-call work to the queue: Twilio's callback does not wait
@@ -151,18 +132,8 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     app.include_router(telephony_router(db, runtime.telephony, settings, on_call_ended=call_ended))
     register_suspend_hook(suspension_hook(runtime.telephony))
     secure_cookies = settings.public_base_url.startswith("https://")
-    app.include_router(
-        accounts_router(
-            db,
-            runtime.otp,
-            runtime.signer,
-            secure_cookies=secure_cookies,
-            oauth_buttons=_oauth_buttons(settings),
-        )
-    )
-    app.include_router(
-        oauth_router(db, runtime.otp, runtime.signer, settings, secure_cookies=secure_cookies)
-    )
+    app.include_router(account_views.router)
+    app.include_router(oauth_views.router)
     # Authlib keeps the OAuth state, nonce and PKCE verifier here for the round trip.
     app.add_middleware(
         SessionMiddleware,
@@ -175,11 +146,9 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     app.add_middleware(ChatGuard, db=db, signer=runtime.signer, prefix=CHAT_PATH)
 
     @app.get(FILES_PATH + "/{object_key:path}", include_in_schema=False)
-    async def chat_file(object_key: str, request: Request) -> Response:
-        """A chart or CSV from a chat, to its author only (anyone else: 404)."""
-        actor = await signed_in(request)
-        if actor is None:
-            return JSONResponse({"detail": "Sign in first."}, status_code=401)
+    async def chat_file(object_key: str, actor: CurrentActor) -> Response:
+        """A chart or CSV from a chat, to its author only (anyone else: 404; nobody
+        signed in: 401)."""
         found = await runtime.chat_files.read(object_key, actor.email)
         if found is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)

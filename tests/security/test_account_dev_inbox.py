@@ -13,10 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from accounts.deps import get_otp
 from accounts.otp.factory import OtpConfigError, build_otp
-from accounts.sessions import Signer
-from accounts.views import build_router
+from accounts.views import router
 from core.settings import Settings
+from core.web.deps import get_database, get_settings
 from tests.conftest import serve_app
 
 LIVE_TELEPHONY: dict[str, Any] = {
@@ -44,8 +45,11 @@ def test_serve_refuses_to_start_with_live_telephony_and_no_verify(database, tmp_
 
 async def _inbox_status(db, settings: Settings) -> int:
     app = FastAPI()
-    app.include_router(build_router(db, build_otp(settings, db), Signer("s" * 32),
-                                    secure_cookies=False))  # fmt: skip
+    app.include_router(router)
+    otp = build_otp(settings, db)
+    app.dependency_overrides.update(
+        {get_settings: lambda: settings, get_database: lambda: db, get_otp: lambda: otp}
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         return (await http.get("/account/dev-inbox")).status_code
