@@ -16,6 +16,7 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -152,6 +153,14 @@ def test_image_file_set_has_the_whole_app_and_nothing_local(tmp_path):
         imported |= _first_party_imports(app / package, first_party)
     imported.discard("tests")
     assert {name for name in imported if not (app / name).is_dir()} == set()
+    # Every kind of data file the package ships (migrations' SQL, templates, the
+    # embedding model...) reaches the image too.
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"]["package-data"]
+    for package, patterns in package_data.items():
+        for pattern in patterns:
+            if list((REPO_ROOT / package).glob(pattern)):
+                assert list((app / package).glob(pattern)), f"{package}/{pattern} left out"
     leaked = [p for p in KEPT_OUT if (app / p).exists()]
     assert leaked == [], f"the image would contain {leaked}"
     assert not list(app.rglob("__pycache__"))
