@@ -35,6 +35,8 @@ from billing import expiry, ledger
 from billing.models import CreditPackage, PaddleAdjustment, PaddleEvent, PaddleTransaction
 from billing.money import credits_label
 from billing.paddle.models import (
+    ADJUSTMENT_ACTIONS,
+    ADJUSTMENT_STATUSES,
     AdjustmentData,
     AnyEvent,
     PayloadError,
@@ -341,6 +343,8 @@ async def _apply_adjustment(
     session: AsyncSession, event: PaddleEvent, data: AdjustmentData
 ) -> Outcome:
     adj_id, action, status = data.id, data.action, data.status
+    if action not in ADJUSTMENT_ACTIONS or status not in ADJUSTMENT_STATUSES:
+        return Outcome("review", f"adjustment {adj_id}: unknown action {action!r} / {status!r}")
     txn = await session.get(PaddleTransaction, data.transaction_id, with_for_update=True)
     if txn is None:
         return Outcome(

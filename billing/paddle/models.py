@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -217,10 +217,16 @@ class TransactionData(PaddleModel):
 
 # --- adjustments (refunds, credits, chargebacks) -----------------------------------------
 
+# The actions and statuses Paddle documents today. The model accepts any short word in
+# their place: one Paddle adds later is stored for review (billing/webhooks.py), not
+# refused — a refusal would only make Paddle retry an event we can never take.
 AdjustmentAction = Literal[
     "credit", "refund", "chargeback", "chargeback_warning", "chargeback_reverse", "credit_reverse"
 ]
 AdjustmentStatus = Literal["pending_approval", "approved", "rejected"]
+ADJUSTMENT_ACTIONS: Final = frozenset(get_args(AdjustmentAction))
+ADJUSTMENT_STATUSES: Final = frozenset(get_args(AdjustmentStatus))
+Word = Annotated[StrictStr, StringConstraints(min_length=1, max_length=40)]
 
 
 class AdjustmentItem(PaddleModel):
@@ -244,8 +250,8 @@ class AdjustmentData(PaddleModel):
     """An adjustment entity: the `data` of `adjustment.created` / `adjustment.updated`."""
 
     id: PaddleId
-    action: AdjustmentAction
-    status: AdjustmentStatus
+    action: Word
+    status: Word
     transaction_id: PaddleId
     reason: Text | None = None
     currency_code: CurrencyCode | None = None
