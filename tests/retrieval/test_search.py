@@ -42,7 +42,7 @@ from tests.insights.helpers import make_contact, seed_call
 
 from .corpus import TOPICS, contact_name, turns
 
-MINILM = LocalMiniLM()  # the model itself is loaded once per process (embeddings._model)
+MINILM = LocalMiniLM()  # the model itself is loaded once per process (embeddings._onnx_model)
 AT = datetime(2026, 10, 14, 15, 0, tzinfo=UTC)
 
 
