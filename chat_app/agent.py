@@ -26,6 +26,7 @@ from tools.estimate_purchase import estimate_purchase
 from tools.get_transcript import get_transcript
 from tools.list_packages import list_packages
 from tools.my_account import my_account
+from tools.play_recording import play_recording
 from tools.purchase_history import purchase_history
 from tools.search_calls import search_calls
 
@@ -47,6 +48,7 @@ TOOLS = require_declared(
         end_call,
         list_calls,
         get_transcript,
+        play_recording,
         search_calls,
         summarize_call,
         call_insights,

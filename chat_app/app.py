@@ -452,6 +452,12 @@ def _elements(artifacts: list[Artifact]) -> list[Any]:
             elements.append(
                 cl.Plotly(name=artifact.name, figure=artifact.content, display="inline")
             )
+        elif artifact.kind == "audio":  # the app's own URL: played with the user's session
+            elements.append(
+                cl.Audio(
+                    name=artifact.name, url=artifact.content, mime=artifact.mime, display="inline"
+                )
+            )
         else:
             elements.append(
                 cl.File(

@@ -35,6 +35,7 @@ from core.db import Database, database_unreachable
 from core.events import EventListener
 from core.secrets import persistent_secret
 from core.settings import REPO_ROOT, Settings
+from telephony import recording_views
 from telephony.calls import suspension_hook
 from telephony.views import build_router as telephony_router
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
             runtime.post_calls.add(call_id)
 
     app.include_router(telephony_router(db, runtime.telephony, settings, on_call_ended=call_ended))
+    app.include_router(recording_views.router)  # recordings and call pages (+ simulated store)
     register_suspend_hook(suspension_hook(runtime.telephony))
     secure_cookies = settings.public_base_url.startswith("https://")
     app.include_router(account_views.router)

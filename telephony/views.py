@@ -156,8 +156,9 @@ def build_router(
         )
         await websocket.accept()
         conversation = RelayConversation(
-            websocket, db, call, contact, agent, wait_for_speech=telephony.live
-        )
+            websocket, db, call, contact, agent, wait_for_speech=telephony.live,
+            paced_by_speech=not telephony.live,
+        )  # fmt: skip
         telephony.sessions.register(call_id, conversation)
         try:
             await conversation.run()

@@ -25,9 +25,9 @@ class Artifact:
     """Something a tool made for the user besides its text: a chart or a file. The chat
     shows it under the answer; the CLI lists it in `--json` output."""
 
-    kind: Literal["plotly", "file"]
+    kind: Literal["plotly", "file", "audio"]
     name: str
-    content: Any  # a plotly Figure, or the file's text
+    content: Any  # a plotly Figure, the file's text, or the audio's URL on this app
     mime: str = "text/plain"
 
 

@@ -13,16 +13,26 @@ code that checks them.
 Time on a simulated call is simulated: each turn lasts as long as its words would take
 to say, so a call's `CallDuration` is realistic while the demo runs in seconds, and a
 call that talks past its `TimeLimit` is cut off at it, as Twilio would.
+
+A recorded call's recording is real audio: the conversation spoken by espeak-ng
+(`speech.py`), uploaded to the app's simulated recording store (`recordings.py`) with
+when each turn starts in it, and reported by the same signed recording-status callback
+Twilio sends (`RecordingUrl` pointing at that store). Its turns are as long as the
+relay's transcript says they are (the relay times a simulated call by speech, not by
+the compressed wall clock: telephony/voice/relay.py), and `CallDuration` is its
+length. Without espeak-ng the recording is reported `absent`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
 import math
 import random
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,7 +42,9 @@ from typing import Any, Final, Literal
 import httpx
 from websockets.asyncio.client import connect
 
+from telephony.simulator import speech
 from telephony.simulator.personas import PERSONAS, VOICEMAIL_GREETINGS, Persona
+from telephony.simulator.recordings import ACCOUNT_SID, recording_url, upload_url
 from telephony.twilio import CallRequest, PlacedCall, TelephonyError, signature
 from telephony.twiml import relay_url_of
 
@@ -54,7 +66,7 @@ PERSONA_WEIGHTS: Final = {
     "rambler": 0.5,
 }
 END_GRACE_S: Final = 0.1  # after a reply, how long an `end` may take to follow it
-ACCOUNT_SID: Final = "AC" + "5" * 32
+_KEYPAD: Final = re.compile(r"^\[keypad (.)\]$")
 
 
 def parse_odds(raw: str) -> dict[Outcome, float]:
@@ -100,7 +112,19 @@ class SimCall:
     hangup: asyncio.Event = field(default_factory=asyncio.Event)
     sequence: int = 0
     transcript: list[tuple[str, str]] = field(default_factory=list)
+    recording: speech.Recording | None = None
+    recording_sid: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _recording_sid(rng: random.Random) -> str:
+    return "RE" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
+
+
+def _spoken(who: str, text: str) -> speech.Turn:
+    """A transcript entry as it sounds: "[keypad 9]" is the key's tone."""
+    key = _KEYPAD.match(text)
+    return speech.Turn("keypad", key.group(1)) if key else speech.Turn(who, text)
 
 
 def _words_seconds(text: str | None) -> float:
@@ -242,12 +266,17 @@ class SimulatedCarrier:
                 persona = None if machine else self._persona(plan, rng)
                 await self._converse(call, persona, machine, rng, post)
                 limit = call.request.time_limit_s
+                recorded = call.request.record and call.request.recording_callback_url
+                if recorded:
+                    await self._make_recording(call, rng)
+                if call.recording is not None:
+                    call.elapsed_s = min(float(limit), call.recording.duration_s)
                 call.duration_s = min(limit, max(1, math.ceil(call.elapsed_s)))
                 if plan.drop_final:
                     call.status = "completed"
                 else:
                     await status("completed", CallDuration=str(call.duration_s))
-                if call.request.record and call.request.recording_callback_url:
+                if recorded:
                     await post(call.request.recording_callback_url, self._recording(call, rng))
             if shuffle:
                 rng.shuffle(outbox)
@@ -387,19 +416,69 @@ class SimulatedCarrier:
         call.sequence += 1
         return params
 
+    # --- the recording --------------------------------------------------------------
+
+    @staticmethod
+    def _base_url(call: SimCall) -> str:
+        """The app's public base URL, as the call's recording callback URL shows it."""
+        url = call.request.recording_callback_url or ""
+        return url.split("/webhooks/twilio/recording", 1)[0]
+
+    async def _make_recording(self, call: SimCall, rng: random.Random) -> None:
+        """Speak the conversation (espeak-ng), upload it to the app's store and keep it
+        on `call.recording`; on any failure the call has no recording (logged)."""
+        sid = call.recording_sid = _recording_sid(rng)
+        if not speech.available():
+            log.warning("simulated call %s: no recording (espeak-ng is not installed)", call.sid)
+            return
+        turns = [_spoken(who, text) for who, text in call.transcript]
+        try:
+            made = await asyncio.to_thread(
+                speech.synthesise, turns, max_seconds=float(call.request.time_limit_s)
+            )
+        except speech.SpeechError as exc:
+            log.warning("simulated call %s: no recording: %s", call.sid, exc)
+            return
+        body = json.dumps(
+            {
+                "call_sid": call.sid,
+                "duration_s": made.duration_s,
+                "audio": base64.b64encode(made.wav).decode("ascii"),
+                "timeline": [t.as_json() for t in made.timeline],
+            }
+        ).encode()
+        url = upload_url(self._base_url(call), sid, body)
+        headers = {signature.HEADER: signature.compute(url, None, self._token)}
+        headers["Content-Type"] = "application/json"
+        try:
+            response = await self._client().post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("simulated call %s: recording upload failed: %s", call.sid, exc)
+            return
+        if response.status_code >= 300:
+            log.warning("simulated recording upload refused: %d", response.status_code)
+            return
+        call.recording = made
+
     def _recording(self, call: SimCall, rng: random.Random) -> dict[str, str]:
-        rec = "RE" + "".join(rng.choice("0123456789abcdef") for _ in range(32))
-        return {
+        """The recording-status callback: completed with our store's URL, or absent."""
+        made = call.recording
+        sid = call.recording_sid or _recording_sid(rng)
+        params = {
             "AccountSid": ACCOUNT_SID,
             "CallSid": call.sid,
-            "RecordingSid": rec,
-            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
-            f"/Recordings/{rec}",
-            "RecordingStatus": "completed",
-            "RecordingDuration": str(call.duration_s or 0),
+            "RecordingSid": sid,
+            "RecordingStatus": "absent",
+            "RecordingUrl": "",
+            "RecordingDuration": "0",
             "RecordingChannels": "1",
             "RecordingSource": "OutboundAPI",
         }
+        if made is not None:
+            params["RecordingStatus"] = "completed"
+            params["RecordingUrl"] = recording_url(self._base_url(call), sid)
+            params["RecordingDuration"] = str(max(1, math.ceil(made.duration_s)))
+        return params
 
     async def _deliver(self, url: str, params: dict[str, str]) -> None:
         """POST a signed callback; retried like Twilio on a connection error or 5xx."""

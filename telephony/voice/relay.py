@@ -16,6 +16,12 @@ Twilio does speech-to-text and text-to-speech; this side exchanges text:
 A machine (asynchronous AMD, via `RelaySessions`) → the brief's voicemail is left, or
 the call ends at once, as the brief says. When the agent is done, an `end` message
 carries the outcome as `handoffData`. Every turn is stored as a transcript segment.
+
+A segment's time is the wall clock's, except on a simulated call (`paced_by_speech`):
+the simulated carrier plays a call of a minute in a few seconds, so there each turn
+starts where the one before it ended and lasts as long as its words take to say
+(`turn_seconds`) — the pace its recording is made at (telephony/simulator/speech.py),
+so the transcript's times are the recording's.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from telephony.voice.intents import OPT_OUT_DIGIT, is_opt_out
 log = logging.getLogger(__name__)
 
 WORDS_PER_SECOND: Final = 2.5  # a text-to-speech voice, for segment end times
+KEY_PRESS_S: Final = 0.3  # a keypad press's tone
 MAX_PROMPT_CHARS: Final = 4000
 _TOKENS: Final = re.compile(r"\S+\s*")
 
@@ -81,6 +88,11 @@ def speech_seconds(text: str) -> float:
     return len(text.split()) / WORDS_PER_SECOND
 
 
+def turn_seconds(speaker: str, text: str) -> float:
+    """How long a turn lasts on a call paced by speech: its words, or a key's tone."""
+    return KEY_PRESS_S if speaker == "keypad" else speech_seconds(text)
+
+
 async def _pieces(text: str) -> AsyncIterator[str]:
     for token in _TOKENS.findall(text):
         yield token
@@ -106,6 +118,7 @@ class RelayConversation:
         *,
         wait_for_speech: bool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        paced_by_speech: bool = False,
     ) -> None:
         self.socket = socket
         self.db = db
@@ -119,6 +132,8 @@ class RelayConversation:
         self.agent = agent
         self.wait_for_speech = wait_for_speech
         self.clock = clock
+        # On a simulated call: where the next turn starts (see the module's docstring).
+        self._speech_at: datetime | None = clock() if paced_by_speech else None
         self._seq = 0
         self._speaking: asyncio.Task[None] | None = None
         self._pending_prompt: list[str] = []
@@ -174,7 +189,9 @@ class RelayConversation:
             await self._interrupt(heard)
         elif kind == "dtmf":
             digit = str(message.get("digit") or "")
-            self._record(_Turn("system", f"Keypad: {digit}", self.clock(), self.clock()))
+            now = self.clock()
+            pressed = now + timedelta(seconds=KEY_PRESS_S)
+            self._record(_Turn("system", f"Keypad: {digit}", now, pressed))
             if digit == OPT_OUT_DIGIT:
                 await self._opt_out(f"pressed {digit} to opt out")
         elif kind == "error":
@@ -330,6 +347,10 @@ class RelayConversation:
 
     def _record(self, turn: _Turn) -> None:
         """Store a turn in the background (the reply must not wait on the database)."""
+        if self._speech_at is not None:  # a simulated call: speaking time, not wall time
+            length = turn.ended_at - turn.started_at
+            turn.started_at = self._speech_at
+            turn.ended_at = self._speech_at = self._speech_at + max(length, timedelta(0))
         seq, self._seq = self._seq, self._seq + 1
         task = asyncio.create_task(self._write(seq, turn))
         self._writes.add(task)

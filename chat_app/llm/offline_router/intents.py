@@ -653,6 +653,26 @@ INTENTS: tuple[Intent, ...] = (
         extract=text_only(call_ref),
     ),
     Intent(
+        name="play_recording",
+        tool="play_recording",
+        cues={
+            "recording": 1.2,
+            "recordings": 1.0,
+            "audio": 0.9,
+            "listen to": 0.8,
+            "let me hear": 1.0,
+            "play back": 1.0,
+            "playback": 1.0,
+        },
+        patterns=(
+            (r" play (?:back )?(?:the |my |that |this |our )?(?:last |latest |recent )?call ", 1.0),
+            (r" hear (?:the|my|our|that|this) (?:last |latest |recent )?call ", 1.0),
+        ),
+        signals={"one_call": 0.2},
+        examples=("play the recording of my last call",),
+        extract=text_only(call_ref),
+    ),
+    Intent(
         name="search_calls",
         tool="search_calls",
         cues={
