@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -18,10 +19,16 @@ def persistent_secret(data_dir: Path, name: str, configured: SecretStr | None) -
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
+    # Published whole or not at all: written to a private temporary file, then linked
+    # into place (link fails if the name exists), so a process starting beside this one
+    # never reads a half-written secret, and the first one to publish wins.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret)
+        os.link(tmp, path)
+    except FileExistsError:  # another process published first: use theirs
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret)
+    finally:
+        os.unlink(tmp)
     return secret
