@@ -32,7 +32,7 @@ def test_processes_starting_together_all_get_the_one_whole_secret(tmp_path: Path
         data_dir = tmp_path / str(round_no)
         barrier = threading.Barrier(starters)
 
-        def start() -> str:
+        def start(barrier: threading.Barrier = barrier, data_dir: Path = data_dir) -> str:
             barrier.wait()
             return persistent_secret(data_dir, "s", None)
 
