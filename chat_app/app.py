@@ -390,6 +390,31 @@ async def refuse_edit(sid: str, payload: Any) -> None:
 
 sio.on("edit_message", refuse_edit)  # loaded after chainlit.socket: this one wins
 
+_chainlit_connection_successful = sio.handlers["/"]["connection_successful"]
+
+
+async def connection_successful(sid: str) -> None:
+    """Chainlit's handler, then, for a chat whose socket dropped (a proxy, a network
+    blip) and whose client came back to this process with the same session: the
+    notices start again (`on_chat_end` stopped them when the socket went), and the
+    proposals still waiting for an answer are offered again — a question asked just
+    before the drop went to the old socket and is not shown again by Chainlit."""
+    chat = WebsocketSession.get(sid)
+    was_started = chat is not None and chat.chat_started
+    await _chainlit_connection_successful(sid)
+    if chat is None or not chat.restored or not was_started:
+        return  # a new chat: on_chat_start / on_chat_resume do all this
+    init_ws_context(chat)
+    actor = await _current_actor()
+    running = cl.user_session.get("notice_task")
+    if not isinstance(running, asyncio.Task) or running.done():
+        _start_notices(actor)
+    if chat.has_first_interaction:
+        await _offer_pending(actor)
+
+
+sio.on("connection_successful", connection_successful)
+
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:

@@ -56,6 +56,7 @@ class Chat:
     session_id: str
     steps: asyncio.Queue[tuple[str, dict[str, Any]]] = field(default_factory=asyncio.Queue)
     asks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    actions: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     answer: Answer | None = None
 
     async def step_where(
@@ -91,6 +92,26 @@ class Chat:
             },
         )
         return message_id
+
+    async def action_named(self, name: str) -> dict[str, Any]:
+        """The next button (a Chainlit action) called `name`."""
+        while True:
+            action = await asyncio.wait_for(self.actions.get(), WAIT_S)
+            if action.get("name") == name:
+                return action
+
+    async def press(
+        self, base: str, public: str, cookies: dict[str, str], action: dict[str, Any]
+    ) -> None:
+        """Press a message's button, as the frontend does (POST /chat/project/action)."""
+        async with client(base) as http:
+            answer = await http.post(
+                "/chat/project/action",
+                json={"action": action, "sessionId": self.session_id},
+                headers={"origin": public},
+                cookies=cookies,
+            )
+        assert answer.status_code == 200, answer.text
 
     async def drop(self) -> None:
         """The connection breaks as a proxy would break it: the websocket closes under
@@ -128,6 +149,7 @@ async def open_chat(
         return chat.answer(data)
 
     sio.on("ask", on_ask)
+    sio.on("action", chat.actions.put_nowait)
     await sio.connect(
         base,
         socketio_path=SOCKET_PATH,

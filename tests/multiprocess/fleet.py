@@ -73,6 +73,16 @@ class Serve:
         return dict(httpx.get(f"{self.base}/healthz", timeout=10).json())
 
 
+@dataclass
+class Fleet:
+    a: Serve
+    b: Serve  # where PUBLIC_BASE_URL points: Twilio's callbacks and relay sockets
+
+    @property
+    def public(self) -> str:
+        return self.b.base
+
+
 def _child_env(database: Database, data_dir: Path, extra: dict[str, str | None]) -> dict[str, str]:
     env: dict[str, str | None] = {
         **os.environ,

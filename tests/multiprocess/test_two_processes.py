@@ -12,28 +12,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 
 from accounts.models import Role
-from billing import ledger
-from billing.models import LedgerEntry
 from core.db import Database
-from telephony import calls
 from telephony.models import Call, CallCallback
-from telephony.provider import SIMULATED_FROM, Telephony
-from telephony.twilio import PlacedCall
 from tests.accounts.helpers import make_member
-from tests.conftest import TWILIO_TEST_TOKEN
+from tests.multiprocess.calls import placed_call, settlement
 from tests.multiprocess.chat import answer_yes, chat_cookies, open_chat
 from tests.multiprocess.fleet import (
-    Serve,
+    Fleet,
     amd_params,
     relay_reply,
     relay_socket_url,
@@ -41,103 +33,8 @@ from tests.multiprocess.fleet import (
     serve,
     signed_post,
     status_params,
-    worker,
 )
-from tests.telephony.helpers import NOON_NY, add_contact, fund, number_callable_now
-
-
-@dataclass
-class Fleet:
-    a: Serve
-    b: Serve  # where PUBLIC_BASE_URL points: Twilio's callbacks and relay sockets
-
-    @property
-    def public(self) -> str:
-        return self.b.base
-
-
-@pytest.fixture(scope="module")
-def fleet(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    root = tmp_path_factory.mktemp("fleet")
-    # Simulated calls placed from a chat are answered by a person (not a machine).
-    odds = {"SIM_CARRIER_ODDS": "answered=1"}
-    with (
-        serve(database, root / "b", **odds) as b,
-        serve(database, root / "a", public_base_url=b.base, **odds) as a,
-        worker(database, root / "worker", PUBLIC_BASE_URL=b.base),
-    ):
-        yield Fleet(a, b)
-
-
-class Silent:
-    """A carrier that takes the call and dials nobody: the test plays Twilio."""
-
-    live = False
-    label = "silent"
-
-    async def create_call(self, req: object) -> PlacedCall:
-        return PlacedCall(sid="CA" + uuid.uuid4().hex, status="queued")
-
-    async def fetch_call(self, sid: str) -> dict[str, object]:
-        return {"status": "in-progress"}
-
-    async def hangup(self, sid: str) -> bool:
-        return True
-
-    async def aclose(self) -> None:
-        return None
-
-
-def twilio_for(public: str) -> Telephony:
-    return Telephony(
-        provider=Silent(),
-        auth_token=TWILIO_TEST_TOKEN,
-        from_e164=SIMULATED_FROM,
-        public_base_url=public,
-        max_call_seconds=600,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
-
-
-async def placed_call(db: Database, public: str, credits: int = 100) -> tuple[Call, Telephony]:
-    rep = await make_member(db, Role.REP)
-    await fund(db, rep.actor.workspace_id, credits)
-    contact = await add_contact(db, rep.actor)
-    phone = twilio_for(public)
-    call = await calls.place_call(
-        db, rep.actor, contact.id, phone, purpose="the spring offer", now=NOON_NY
-    )
-    assert call.twilio_sid is not None
-    return call, phone
-
-
-async def settlement(db: Database, call: Call) -> tuple[Call, int, int, list[int], list[str]]:
-    """The call now, the workspace's balance and held credits, its call debits, and
-    the results its status callbacks were stored with."""
-    async with db.session() as session:
-        fresh = await session.get(Call, call.id, populate_existing=True)
-        balance = await ledger.get_balance(session, call.workspace_id)
-        debits = list(
-            (
-                await session.scalars(
-                    select(LedgerEntry.amount_mc).where(
-                        LedgerEntry.idempotency_key.like(f"call:{call.id}%")
-                    )
-                )
-            ).all()
-        )
-        results = list(
-            (
-                await session.scalars(
-                    select(CallCallback.result)
-                    .where(CallCallback.call_sid == call.twilio_sid, CallCallback.kind == "status")
-                    .order_by(CallCallback.id)
-                )
-            ).all()
-        )
-    assert fresh is not None
-    return fresh, balance.balance_mc, balance.held_mc, debits, results
+from tests.telephony.helpers import add_contact, fund, number_callable_now
 
 
 async def test_a_machine_answer_posted_to_b_reaches_the_relay_on_a_and_the_call_settles_once(
