@@ -65,9 +65,12 @@ async def call_recording(
     wanted = _call_id(call_id)
     if wanted is None:
         return _plain("No such call.", 404)
+    telephony = runtime_of(request).telephony
     try:
         call = await recordings.playable_call(session, actor, wanted)
-        source = recordings.media_source(call, runtime_of(request).telephony, settings)
+        if not recordings.has_recording(call):
+            return _plain(await recordings.no_recording_reason(session, call, telephony), 404)
+        source = recordings.media_source(call, telephony, settings)
     except NotFound:
         return _plain("No such call.", 404)
     except recordings.RecordingUnavailable as exc:
@@ -139,13 +142,14 @@ async def call_page(
         for t in turns
     ]
     telephony = runtime_of(request).telephony
-    has_recording = bool(call.recording_url and call.recording_sid)
+    playable = recordings.has_recording(call)
+    why = None if playable else await recordings.no_recording_reason(session, call, telephony)
     response = page(
         "call.html",
         short_id=str(call.id)[:8],
         summary=" · ".join(parts),
-        recording_url=recordings.recording_path(call.id) if has_recording else None,
-        no_recording=None if has_recording else recordings.no_recording_reason(call, telephony),
+        recording_url=recordings.recording_path(call.id) if playable else None,
+        no_recording=why,
         manager=actor.role in (Role.MANAGER, Role.ADMIN),
         turns=lines,
     )

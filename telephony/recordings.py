@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import BasicAuth, ClientError, ClientResponse, ClientSession, ClientTimeout
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
@@ -34,7 +35,7 @@ from core.errors import KloseError
 from core.settings import Settings
 from core.twilio_http import TwilioHttp
 from telephony.calls import get_call
-from telephony.models import Call
+from telephony.models import Call, CallCallback
 from telephony.provider import Telephony
 from telephony.simulator import speech
 from telephony.simulator.recordings import ACCOUNT_SID as SIM_ACCOUNT_SID
@@ -66,16 +67,29 @@ def recording_path(call_id: uuid.UUID) -> str:
     return f"/calls/{call_id}/recording"
 
 
-def no_recording_reason(call: Call, telephony: Telephony) -> str:
+async def no_recording_reason(session: AsyncSession, call: Call, telephony: Telephony) -> str:
     """Why `call` has no recording, for a rep."""
     if call.status != "completed" or not call.answered_at:
         return "This call has no recording: it was never connected."
+    reported = await session.scalars(
+        select(CallCallback.payload).where(
+            CallCallback.call_id == call.id, CallCallback.kind == "recording"
+        )
+    )
+    statuses = {str(p.get("RecordingStatus", "")) for p in reported.all()}
+    if statuses & {"absent", "failed"}:
+        if not telephony.live:
+            return (
+                "This call has no recording: the simulated carrier speaks its recordings "
+                "with espeak-ng, which was not installed where the call ran."
+            )
+        return "This call has no recording: the carrier reported none."
     if not telephony.live and not speech.available():
         return (
             "This call has no recording: the simulated carrier makes recordings with "
             "espeak-ng, which is not installed on this server."
         )
-    if call.settled_at is not None and call.recording_sid is None:
+    if not statuses:
         return "This call has no recording yet: the carrier has not delivered it."
     return "This call has no recording."
 
@@ -85,12 +99,16 @@ async def playable_call(session: AsyncSession, actor: Actor, call_id: uuid.UUID)
     return await get_call(session, actor, call_id)
 
 
+def has_recording(call: Call) -> bool:
+    return bool(call.recording_url and call.recording_sid)
+
+
 def media_source(call: Call, telephony: Telephony, settings: Settings) -> MediaSource:
     """Where `call`'s recording is fetched from, with which credentials; raises
     RecordingUnavailable when it has none or its URL is not the carrier's."""
     url = call.recording_url
     if not url or call.recording_sid is None:
-        raise RecordingUnavailable(no_recording_reason(call, telephony))
+        raise RecordingUnavailable("This call has no recording.")
     if telephony.live:
         sid, token = settings.twilio_account_sid, settings.twilio_auth_token
         if not url.startswith(TWILIO_API) or sid is None or token is None:

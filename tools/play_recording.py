@@ -14,7 +14,7 @@ from core.errors import KloseError
 from core.markdown import md_escape
 from telephony.models import Contact
 from telephony.numbers import format_phone
-from telephony.recordings import no_recording_reason, recording_path
+from telephony.recordings import has_recording, no_recording_reason, recording_path
 from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext, Artifact
@@ -31,11 +31,12 @@ async def play_recording(runtime: ToolRuntime[AgentContext], call: str | None = 
         async with ctx.db.session() as session:
             found = await resolve_call(session, ctx.actor, call)
             contact = await session.get(Contact, found.contact_id)
+            short = str(found.id)[:8]
+            if not has_recording(found):
+                why = await no_recording_reason(session, found, ctx.require_telephony())
+                return f"Call {short}: {why}"
     except KloseError as exc:
         return str(exc)
-    short = str(found.id)[:8]
-    if not (found.recording_url and found.recording_sid):
-        return f"Call {short}: {no_recording_reason(found, ctx.require_telephony())}"
     who = md_escape(contact.name) if contact else "the contact"
     length = f", {found.recording_duration_s} s" if found.recording_duration_s else ""
     path = recording_path(found.id)

@@ -18,6 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Role
+from chat_app.agent import build_agent
+from chat_app.llm.offline import OfflineChatModel
+from chat_app.turns import answer_message
 from core.db import Database
 from telephony import calls
 from telephony.models import Call, CallCallback, TranscriptSegment
@@ -219,3 +222,58 @@ async def test_the_store_answers_only_the_carriers_own_credentials(
         assert wrong.status_code == 401
         right = await http.get(media, auth=("AC" + "5" * 32, TWILIO_TEST_TOKEN))
         assert right.status_code == 200 and right.content[:4] == b"RIFF"
+
+
+# --- in chat ------------------------------------------------------------------------------
+
+AGENT = build_agent(OfflineChatModel())
+
+
+async def _ask(db: Database, who: Member, text: str, telephony: Telephony):
+    return await answer_message(
+        db, AGENT, who.actor, text=text, message_id=str(uuid.uuid4()), telephony=telephony
+    )
+
+
+async def test_asking_to_play_the_recording_answers_with_the_audio(
+    db: Database, telephony: Telephony, recorded: Recorded
+) -> None:
+    call = recorded.call
+    result = await _ask(db, recorded.rep, "play the recording of my last call", telephony)
+    assert [c.name for c in result.tool_calls] == ["play_recording"], result.body
+    assert [(a.kind, a.content) for a in result.artifacts] == [
+        ("audio", f"/calls/{call.id}/recording")
+    ]
+    assert f"Recording of call {str(call.id)[:8]}" in result.body
+    assert "simulator/recordings" not in result.body and "twilio.com" not in result.body
+    assert result.cost_mc == 500  # a recording is assistant work, like a transcript
+
+
+async def test_another_reps_recording_is_not_found_and_costs_nothing(
+    db: Database, telephony: Telephony, recorded: Recorded
+) -> None:
+    other = await make_member(db, Role.REP, workspace_id=recorded.rep.actor.workspace_id)
+    await fund(db, other.actor.workspace_id, 10)
+    short = str(recorded.call.id)[:8]
+    result = await _ask(db, other, f"play the recording of call {short}", telephony)
+    assert result.artifacts == []
+    assert "no call" in result.body.lower() or "not found" in result.body.lower(), result.body
+    assert result.cost_mc == 0
+
+
+async def test_without_espeak_a_call_has_no_recording_and_says_why(
+    db: Database, live_server: str, telephony: Telephony, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # the carrier (this process) finds no espeak-ng
+    assert not speech.available()
+    rep = await make_member(db, Role.REP)
+    call = await _place(db, telephony, rep, "interested")
+    monkeypatch.undo()
+    assert call.status == "completed" and call.duration_s and call.duration_s > 5
+    assert call.recording_sid is None and call.recording_url is None
+    status, body, _ = await _get(live_server, db, rep, f"/calls/{call.id}/recording")
+    assert status == 404 and b"espeak-ng" in body, body
+    page = (await _get(live_server, db, rep, f"/calls/{call.id}"))[1].decode()
+    assert "<audio" not in page and "espeak-ng" in page
+    result = await _ask(db, rep, "play the recording of my last call", telephony)
+    assert result.artifacts == [] and "espeak-ng" in result.body and result.cost_mc == 0
