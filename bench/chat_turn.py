@@ -7,13 +7,15 @@ indexed for search (`retrieval.indexing.index_call`, with the same embedder the
 `search_calls` tool uses: local all-MiniLM-L6-v2 unless `--embedder hashing`).
 
 Every message goes through `chat_app.turns.answer_message` — the assistant's unit of
-work and of billing: rate limit, thread, a 0.5-credit hold, the LangChain agent
+work and of billing: rate limit, thread, the LangChain agent
 (`chat_app.agent.build_agent`) with the offline model, the settlement and the stored
 conversation — in this one process and event loop. The messages are a mix of what
 users ask: their credits (`check_credits`), their calls (`list_calls`), the credit
 packages (`list_packages`), something answered with no tool ("what can you do?") and
 a search of their calls (`search_calls`), in a few phrasings each; every answer must
-be 'answered', cost 0.5 credit and have used the expected tool.
+be 'answered', have used the expected tool and cost what DESIGN.md §1 says: 0.5 credit
+for the assistant's work (listing and searching calls), nothing for the balance, the
+packages or help (`CHARGED`).
 
 1. Overhead: one user sends `--messages` messages one after another (a new thread
    every `--thread-len`), after an untimed warm-up. The offline model is subclassed
@@ -24,10 +26,11 @@ be 'answered', cost 0.5 credit and have used the expected tool.
    LangGraph, tools, serialisation. `overhead_incl_embed_*` keeps the embedding in.
 2. Concurrency: `--sessions` users of one workspace (a manager and reps), each in
    their own thread, each send `--per-session` messages back to back, all at once.
-   Reported: errors (any exception, or an answer that is not 'answered' for 0.5
-   credit with the expected tool), throughput, latency — and the billing: the
-   workspace's 'query' ledger debits must be answered × 0.5 credit, one per answer,
-   its balance the grant minus that, nothing left held, the ledger audit consistent.
+   Reported: errors (any exception, or an answer that is not 'answered' at its
+   kind's price with the expected tool), throughput, latency — and the billing: the
+   workspace's 'query' ledger debits must be one 0.5-credit debit per charged
+   answer, its balance the grant minus that, nothing left held, the ledger audit
+   consistent.
    With every session sending back to back, `concurrent_turn_*` (and
    `concurrent_overhead_*`) are mostly queueing for the one event loop: a turn waits
    for about one turn of each other session.
@@ -112,6 +115,8 @@ MESSAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     ),
 }
 KINDS = tuple(MESSAGES)
+# The kinds that do assistant work (0.5 credit each); the others are free.
+CHARGED = frozenset({"calls", "search"})
 
 AGENT_LINES = (
     "Hi, this is an AI assistant calling for Bench Co; this call is recorded.",
@@ -454,6 +459,7 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     answered: int = 0
+    charged: int = 0  # answered messages of a kind that costs 0.5 credit
 
     def error(self, key: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
@@ -497,7 +503,7 @@ async def one_turn(
     if result.status is not TurnStatus.ANSWERED:
         run.error(f"status {result.status.value}")
         log.warning("%s: %r was %s: %s", kind, text, result.status.value, result.body[:200])
-    elif result.cost_mc != PRICE_MC:
+    elif result.cost_mc != (PRICE_MC if kind in CHARGED else 0):
         run.error("cost")
         log.warning("%s: %r cost %d mc", kind, text, result.cost_mc)
     elif tools != ([expected_tool] if expected_tool else []):
@@ -507,6 +513,7 @@ async def one_turn(
         run.error("model not clocked")
     else:
         run.answered += 1
+        run.charged += kind in CHARGED
         run.samples.append(Sample(kind, wall, clock.model_s, clock.compute_s, clock.embed_s))
     return result.thread_id
 
@@ -630,7 +637,7 @@ async def concurrent(
         if isinstance(r, BaseException):
             run.error(f"session {type(r).__name__}")
             log.error("a session died: %r", r)
-    billing_errors, billing = await verify_billing(db, ws, run.answered)
+    billing_errors, billing = await verify_billing(db, ws, run.answered, run.charged)
     return {
         "sessions": len(tasks),
         "per_session": args.per_session,
@@ -648,8 +655,11 @@ async def concurrent(
     }
 
 
-async def verify_billing(db: Any, ws: Workspace, answered: int) -> tuple[int, dict[str, Any]]:
-    """Every answer debited once for 0.5 credit, and nothing else moved."""
+async def verify_billing(
+    db: Any, ws: Workspace, answered: int, charged: int
+) -> tuple[int, dict[str, Any]]:
+    """Every charged answer debited once for 0.5 credit, free ones not at all, and
+    nothing else moved."""
     from sqlalchemy import func, select
 
     from billing import ledger
@@ -675,10 +685,10 @@ async def verify_billing(db: Any, ws: Workspace, answered: int) -> tuple[int, di
         )
         balance = await ledger.get_balance(s, ws.workspace_id)
         audit = await ledger.audit(s, ws.workspace_id)
-    want_debit = answered * PRICE_MC
+    want_debit = charged * PRICE_MC
     problems = []
-    if n_debits != answered:
-        problems.append(f"{n_debits} query debits for {answered} answers")
+    if n_debits != charged:
+        problems.append(f"{n_debits} query debits for {charged} charged answers")
     if -int(debited) != want_debit:
         problems.append(f"debited {-int(debited)} mc, expected {want_debit}")
     if balance.balance_mc != ws.granted_mc - want_debit:

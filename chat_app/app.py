@@ -27,6 +27,7 @@ from billing.money import MC_PER_CREDIT
 from chat_app import notifications, profiles, uploads
 from chat_app.guard import chainlit_user
 from chat_app.history import build_history
+from chat_app.llm.offline_router.refusals import OFFLINE_HINT
 from chat_app.runtime import get_runtime
 from chat_app.turns import ToolCallRecord, answer_message, chat_limits
 from core.markdown import md_escape
@@ -277,10 +278,15 @@ async def on_chat_start() -> None:
             else "I place AI sales calls for you and answer questions about them: "
             "“add a contact”, “call Dana about pricing”, “summarize my last call”."
         )
-        + " Calls cost 1 credit per second; each answer 0.5 credit."
+        + " Calls cost 1 credit per second; an answer that does work for you (a summary, "
+        "a search, analytics, a contact added, a call placed) 0.5 credit — questions about "
+        "your credits and packages are free."
     ]
     if not runtime.model.live:
-        lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.")
+        # Only an admin can act on the model's configuration (issue 17, item 4).
+        admin = actor is not None and actor.role.value == "admin"
+        hint = f" {OFFLINE_HINT}" if admin else ""
+        lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.{hint}")
     if simulated:
         lines.append("🧪 Simulated providers: " + ", ".join(simulated) + ".")
     async with runtime.db.session() as session:

@@ -1,6 +1,13 @@
 """Chat profiles and their starters: what a rep and a manager are shown when a chat
 opens, so they see at once what to ask.
 
+A starter never acts. Pressing one sends its `message` (what the user sees they
+asked); the assistant answers with the starter's `question` back — what it needs to
+know, with examples that work as typed — without running the agent, so nothing is
+created, dialled or charged (chat_app.turns). Only starters for free answers (the
+balance, the packages) have no question and are answered as typed. Nothing is written
+until the user gives real details and confirms.
+
 A profile only chooses the starters and the welcome text; what a user may see and do
 always comes from their role in the database, never from the profile they pick.
 """
@@ -17,6 +24,10 @@ MANAGER = "Manager"
 class Starter:
     label: str
     message: str
+    # The assistant's question back (None: the message is answered, free, as typed).
+    question: str | None = None
+    # Requests the question suggests, each understood as typed (tests check them).
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -26,18 +37,53 @@ class Profile:
     starters: tuple[Starter, ...]
 
 
+ANSWER_PRICE = "Doing it costs 0.5 credit; this reply was free."
+
+ADD_CONTACT = Starter(
+    "Add a contact",
+    "Add a contact",
+    "Who should I add? Send their name and phone number, and their company if you "
+    "like — for example: “add a contact Jane Doe +1 415 555 0123 at Acme”. I'll show "
+    "you the details to confirm before anything is saved.",
+    ("add a contact Jane Doe +1 415 555 0123 at Acme",),
+)
+CALL_CONTACT = Starter(
+    "Call a contact",
+    "Call a contact",
+    "Who should I call, and what about? For example: “call Jane Doe about the spring "
+    "pricing”. They must be one of your contacts with their consent on record. Before "
+    "dialling I check consent, the do-not-call lists and their local calling hours, "
+    "show you the cost ceiling (calls cost 1 credit per second) and ask you to confirm.",
+    ("call Jane Doe about the spring pricing",),
+)
+RECENT_CALLS = Starter(
+    "My recent calls",
+    "Show my recent calls",
+    "Which calls? For example: “list my calls”, “show my failed calls” or “show calls "
+    "with Jane Doe”. " + ANSWER_PRICE,
+    ("list my calls", "show my failed calls", "show calls with Jane Doe"),
+)
+LAST_CALL_SUMMARY = Starter(
+    "Summary of my last call",
+    "Summarize a call",
+    "Which call? Say “summarize my last call”, or name the contact: “summarize my call "
+    "with Jane Doe”. Summaries are AI-generated and may be inaccurate. " + ANSWER_PRICE,
+    ("summarize my last call", "summarize my call with Jane Doe"),
+)
+SEARCH_MY_CALLS = Starter(
+    "Search my calls",
+    "Search my calls",
+    "What should I look for? For example: “search my calls for pricing objections” or "
+    "“who mentioned a competitor?”. " + ANSWER_PRICE,
+    ("search my calls for pricing objections", "who mentioned a competitor?"),
+)
+MY_CREDITS = Starter("My credits", "How many credits do I have?")
+
 REP_PROFILE = Profile(
     REP,
     "Your contacts and calls: add a contact, record consent, place an AI call, then "
     "read its summary, transcript and insights.",
-    (
-        Starter("Add a contact", "Add Dana Whitfield at +1 415 555 0134, Acme Corp"),
-        Starter("Call a contact", "Call Dana Whitfield about our spring pricing"),
-        Starter("My recent calls", "List my calls from this week"),
-        Starter("Summary of my last call", "Summarize my last call"),
-        Starter("Search my calls", "Search my calls for pricing objections"),
-        Starter("My credits", "How many credits do I have?"),
-    ),
+    (ADD_CONTACT, CALL_CONTACT, RECENT_CALLS, LAST_CALL_SUMMARY, SEARCH_MY_CALLS, MY_CREDITS),
 )
 
 MANAGER_PROFILE = Profile(
@@ -45,13 +91,52 @@ MANAGER_PROFILE = Profile(
     "Your team's calls: connect rates, outcomes and objections by rep, week or hour, "
     "with charts and CSV downloads; credits and packages.",
     (
-        Starter("Connect rate by rep", "Connect rate by rep this month"),
-        Starter("Credits spent per week", "Credits spent by week this month"),
-        Starter("Top objections", "Calls by objection this month"),
-        Starter("Search the team's calls", "Search calls for competitor mentions"),
+        Starter(
+            "Connect rate by rep",
+            "Show the connect rate by rep",
+            "For which period? For example: “connect rate by rep this month” or “connect "
+            "rate by rep last week”. It comes with a chart and a CSV. " + ANSWER_PRICE,
+            ("connect rate by rep this month", "connect rate by rep last week"),
+        ),
+        Starter(
+            "Credits spent per week",
+            "Show the credits spent per week",
+            "Over which period? For example: “credits spent by week this month” or "
+            "“credits spent by week last month”. " + ANSWER_PRICE,
+            ("credits spent by week this month", "credits spent by week last month"),
+        ),
+        Starter(
+            "Top objections",
+            "Show the top objections",
+            "For which period? For example: “calls by objection this month” or “calls by "
+            "objection last month”. " + ANSWER_PRICE,
+            ("calls by objection this month", "calls by objection last month"),
+        ),
+        Starter(
+            "Search the team's calls",
+            "Search the team's calls",
+            "What should I look for? For example: “search calls for competitor mentions” "
+            "or “who mentioned a discount?”. " + ANSWER_PRICE,
+            ("search calls for competitor mentions", "who mentioned a discount?"),
+        ),
         Starter("Buy credits", "What packages are there?"),
     ),
 )
+
+ALL_STARTERS = (*MANAGER_PROFILE.starters, *REP_PROFILE.starters)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().replace("?", " ").replace(".", " ").split())
+
+
+_QUESTIONS = {_key(s.message): s.question for s in ALL_STARTERS if s.question is not None}
+
+
+def starter_reply(text: str) -> str | None:
+    """The question a starter's message is answered with (also when typed as is), or
+    None for any other message."""
+    return _QUESTIONS.get(_key(text))
 
 
 def profiles_for(role: str) -> list[Profile]:

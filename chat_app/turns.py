@@ -4,11 +4,16 @@ Shared by the Chainlit UI and `klosesales ask`. A turn
 
 1. records the message under its id (a repeated id is answered from the record,
    never charged twice);
-2. holds 0.5 credit — with less available it answers "out of credits", free;
-3. runs the agent with the user in the runtime context;
-4. on success settles the hold (the debit's key is `query:<message id>`) and stores
-   the conversation in the same transaction; on any failure releases the hold, so
-   a failed or refused answer costs nothing.
+2. runs the agent with the user and the answer's `QueryMeter` in the runtime context
+   (tools.metering): a billable tool holds 0.5 credit right before it works — a
+   workspace that cannot afford it is told so, free — and reports whether it did the
+   work. A starter's message (chat_app.profiles) is answered with its question back,
+   without the agent;
+3. on success charges 0.5 credit if any billable work was done (the debit's key is
+   `query:<message id>`), else releases the hold, and stores the conversation in the
+   same transaction; on any failure releases the hold. Greetings, help, balance,
+   packages, estimates, buying, the account, refusals, questions back, proposals
+   and declines cost nothing; the footer says what was charged ("no charge" too).
 
 Turns of one thread never overlap, in any number of processes: a turn starts under
 a PostgreSQL advisory lock on its thread (`_lock_thread`, held for the starting
@@ -47,8 +52,9 @@ from accounts.models import Workspace, WorkspaceStatus
 from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing import ledger
-from billing.money import QUERY_PRICE_MC, credits_label, format_credits
+from billing.money import QUERY_PRICE_MC, credits_label, format_credits  # noqa: F401 (re-exported)
 from billing.payments import Payments
+from chat_app import profiles
 from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
@@ -56,6 +62,7 @@ from core.errors import KloseError, NotFound
 from core.settings import Settings
 from telephony.provider import Telephony
 from tools.context import AgentContext, Artifact, Ask, Confirm
+from tools.metering import QueryMeter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,6 @@ TURN_TIMEOUT_S = 120.0
 # A turn still "running" after this long belongs to a process that died (a live one
 # ends within TURN_TIMEOUT_S, confirmations included).
 STALE_TURN = timedelta(seconds=2 * TURN_TIMEOUT_S)
-QUERY_HOLD_TTL = timedelta(minutes=10)
 HISTORY_LIMIT = 40  # messages of context carried into a turn
 
 
@@ -90,17 +96,10 @@ BUSY = (
     "again once that answer has arrived. Nothing was charged for this message."
 )
 
-OUT_OF_CREDITS = (
-    "You're out of credits: an answer costs {price} and {available} available. "
-    "To buy more, get a credit package (for example $10 for 500 credits) at "
-    "[/billing/buy](/billing/buy). "
-    "Nothing was charged for this message."
-)
-
 
 class TurnStatus(enum.StrEnum):
     ANSWERED = "answered"
-    REFUSED = "refused"  # not answered on purpose (no credits, empty message, …): free
+    REFUSED = "refused"  # not answered on purpose (busy, empty message, …): free
     FAILED = "failed"  # the agent failed: free
     DUPLICATE = "duplicate"  # this message id was answered before: not charged again
 
@@ -128,15 +127,15 @@ class TurnResult:
 
     @property
     def footer(self) -> str:
-        if self.status is not TurnStatus.ANSWERED:
+        """What this message cost ("no charge" too) and the balance after it; none for
+        a repeated message id (answered before)."""
+        if self.status is TurnStatus.DUPLICATE:
             return ""
+        charged = f"charged {credits_label(self.cost_mc)}" if self.cost_mc else "no charge"
         held = (
             f" ({format_credits(self.balance_mc - self.held_mc)} available)" if self.held_mc else ""
         )
-        return (
-            f"— {credits_label(self.cost_mc)} · balance "
-            f"{format_credits(self.balance_mc)} credits{held}"
-        )
+        return f"— {charged} · balance {format_credits(self.balance_mc)} credits{held}"
 
     @property
     def text(self) -> str:
@@ -379,43 +378,25 @@ async def answer_message(
             await session.rollback()
             return await _repeat(session, actor, message_id)
 
-        try:
-            hold = await ledger.place_hold(
-                session,
-                actor.workspace_id,
-                max_mc=QUERY_PRICE_MC,
-                min_mc=QUERY_PRICE_MC,
-                idempotency_key=f"query-hold:{message_id}",
-                expires_at=datetime.now(UTC) + QUERY_HOLD_TTL,
-                reference=f"query:{message_id}",
-            )
-        except (ledger.InsufficientCredits, ledger.AccountFrozen) as exc:
-            if isinstance(exc, ledger.AccountFrozen):
-                body = str(exc) + " Nothing was charged for this message."
-            else:
-                body = OUT_OF_CREDITS.format(
-                    price=credits_label(QUERY_PRICE_MC),
-                    available=credits_label(exc.available_mc),
-                )
-            await _finish(session, message_id, TurnStatus.REFUSED, body)
-            await session.commit()
-            return await refuse(body, thread_id)
-        await session.execute(
-            update(AssistantTurn)
-            .where(AssistantTurn.message_id == message_id)
-            .values(hold_id=hold.hold_id)
-            .execution_options(synchronize_session=False)
-        )
         history, _ = await _history(session, thread_id)
         await session.commit()
 
-    assert hold.hold_id is not None
+    async def record_hold(session: AsyncSession, hold_id: int) -> None:
+        """The turn's hold, noted on its row (released if the process dies)."""
+        await session.execute(
+            update(AssistantTurn)
+            .where(AssistantTurn.message_id == message_id)
+            .values(hold_id=hold_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    meter = QueryMeter(db, actor.workspace_id, key=message_id, on_hold=record_hold)
     human = HumanMessage(content=text, id=message_id)
     said = [message_text(m) for m in history if isinstance(m, HumanMessage)]
     context = AgentContext(
         actor=actor,
         db=db,
-        pending_query_mc=hold.amount_mc,
+        meter=meter,
         auto_confirm=auto_confirm,
         confirm=confirm,
         ask=ask,
@@ -429,8 +410,14 @@ async def answer_message(
         user_texts=[*said, text],
     )
     try:
-        async with asyncio.timeout(min(timeout_s, TURN_TIMEOUT_S)):
-            produced, calls = await _run_agent(agent, [*history, human], context, observer)
+        question_back = profiles.starter_reply(text)
+        if question_back is not None:
+            # A starter never acts: it asks for the details (free).
+            produced: list[BaseMessage] = [AIMessage(content=question_back)]
+            calls: list[ToolCallRecord] = []
+        else:
+            async with asyncio.timeout(min(timeout_s, TURN_TIMEOUT_S)):
+                produced, calls = await _run_agent(agent, [*history, human], context, observer)
         final = next(
             (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
             None,
@@ -440,7 +427,7 @@ async def answer_message(
             raise TurnError("the model returned no answer")
     except BaseException as exc:
         # Failed, timed out, or cancelled (the client went away): release, charge nothing.
-        await asyncio.shield(_fail(db, message_id, hold.hold_id, exc))
+        await asyncio.shield(_fail(db, message_id, meter, exc))
         if not isinstance(exc, Exception):
             raise
         balance_now = await _balance_of(db, actor.workspace_id)
@@ -457,11 +444,11 @@ async def answer_message(
 
     try:
         settled = await _store_answer(
-            db, actor, message_id, thread_id, hold.hold_id, [human, *produced], body, calls
+            db, actor, message_id, thread_id, meter, [human, *produced], body, calls
         )
     except BaseException as exc:
         # Whatever fails after the hold (storing, the connection…) releases it.
-        await asyncio.shield(_fail(db, message_id, hold.hold_id, exc))
+        await asyncio.shield(_fail(db, message_id, meter, exc))
         if not isinstance(exc, Exception):
             raise
         balance_now = await _balance_of(db, actor.workspace_id)
@@ -473,13 +460,12 @@ async def answer_message(
             balance_mc=balance_now.balance_mc,
             held_mc=balance_now.held_mc,
         )
-    cost = -settled.amount_mc
     return TurnResult(
         TurnStatus.ANSWERED,
         body,
         message_id,
         thread_id,
-        cost_mc=cost,
+        cost_mc=settled.cost_mc,
         balance_mc=settled.balance_mc,
         held_mc=settled.held_mc,
         tool_calls=calls,
@@ -487,30 +473,39 @@ async def answer_message(
     )
 
 
+@dataclass(frozen=True)
+class _Settled:
+    cost_mc: int
+    balance_mc: int
+    held_mc: int
+
+
 async def _store_answer(
     db: Database,
     actor: Actor,
     message_id: str,
     thread_id: uuid.UUID,
-    hold_id: int,
+    meter: QueryMeter,
     messages: list[BaseMessage],
     body: str,
     calls: list[ToolCallRecord],
-) -> ledger.LedgerResult:
-    """Settle the hold and store the conversation, in one transaction under the
+) -> _Settled:
+    """Charge the answer (0.5 credit if billable work was done, else nothing: the hold,
+    if any, is released) and store the conversation, in one transaction under the
     thread's lock (the messages take the thread's next free positions)."""
     async with db.session() as session:
         await _lock_thread(session, thread_id)
         next_seq = await _next_seq(session, thread_id)
-        settled = await ledger.settle_hold(
+        debit = await meter.settle(
             session,
-            hold_id,
-            actual_mc=QUERY_PRICE_MC,
-            idempotency_key=f"query:{message_id}",
-            kind="query",
             description="assistant answer",
             metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
         )
+        if debit is not None:
+            settled = _Settled(-debit.amount_mc, debit.balance_mc, debit.held_mc)
+        else:
+            balance = await ledger.get_balance(session, actor.workspace_id)
+            settled = _Settled(0, balance.balance_mc, balance.held_mc)
         await session.execute(
             insert(AssistantMessage),
             [
@@ -523,7 +518,7 @@ async def _store_answer(
             message_id,
             TurnStatus.ANSWERED,
             body,
-            cost_mc=-settled.amount_mc,
+            cost_mc=settled.cost_mc,
             tool_calls=calls,
         )
         await session.execute(
@@ -554,10 +549,11 @@ async def _balance_of(db: Database, workspace_id: uuid.UUID) -> ledger.Balance:
         return await ledger.get_balance(session, workspace_id)
 
 
-async def _fail(db: Database, message_id: str, hold_id: int, exc: BaseException) -> None:
+async def _fail(db: Database, message_id: str, meter: QueryMeter, exc: BaseException) -> None:
     log.warning("assistant turn %s failed: %s", message_id, type(exc).__name__, exc_info=exc)
     async with db.session() as session:
-        await ledger.release_hold(session, hold_id)
+        if meter.hold_id is not None:
+            await ledger.release_hold(session, meter.hold_id)
         await _finish(session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}")
         await session.commit()
 

@@ -18,6 +18,13 @@ Contract:
       the chat shows it again with its buttons (`open_actions`).
 - `chat_app.agent` registers only declared tools (`require_declared`), so a new tool
   cannot bypass the gate by forgetting it.
+
+Each declaration also states whether the tool's work is billable (`billable=`, required;
+tools.metering): a billable read tool reserves the answer's price before it runs and
+charges it only when it returns `done(text)`; a billable write tool reserves it before
+proposing (a workspace out of credits is told so instead of being asked) and charges
+it only when the confirmed action's effect returns `done(text)`. A proposal, a
+decline, a refusal and anything else the tool returns are free.
 """
 
 from __future__ import annotations
@@ -37,11 +44,13 @@ from sqlalchemy import select, update
 
 from accounts.models import Workspace, WorkspaceStatus
 from tools.context import AgentContext
+from tools.metering import Done, QueryMeter
 from tools.models import ActionStatus, PendingAction
 
 log = logging.getLogger(__name__)
 
 KIND = "klosesales_tool_kind"
+BILLABLE = "klosesales_tool_billable"
 PENDING_TTL = timedelta(hours=1)
 WAITING = (
     "Nothing done yet: this waits for your confirmation (the Yes / No buttons in this "
@@ -69,6 +78,7 @@ class Proposal:
 class WriteAction:
     name: str
     execute: Executor
+    billable: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,55 +101,107 @@ def kind_of(declared: BaseTool) -> Kind | None:
     return kind if kind in ("read", "write") else None
 
 
+def is_billable(declared: BaseTool) -> bool:
+    """Whether the tool's work is charged (0.5 credit per answer, tools.metering)."""
+    return (declared.metadata or {}).get(BILLABLE) is True
+
+
 def require_declared(tools: list[BaseTool]) -> list[BaseTool]:
-    """`tools`, if each was declared with `read_tool` or `write_tool`; else ValueError."""
+    """`tools`, if each was declared with `read_tool` or `write_tool` (stating whether
+    it is billable); else ValueError."""
     for declared in tools:
         kind = kind_of(declared)
         if kind is None:
             raise ValueError(
                 f"tool {declared.name!r} is declared neither @read_tool nor @write_tool"
             )
+        if not isinstance((declared.metadata or {}).get(BILLABLE), bool):
+            raise ValueError(f"tool {declared.name!r} does not say whether it is billable")
         if kind == "write" and declared.name not in WRITE_ACTIONS:
             raise ValueError(f"write tool {declared.name!r} has no registered effect")
     return tools
 
 
-def _mark(built: BaseTool, kind: Kind) -> BaseTool:
-    built.metadata = {**(built.metadata or {}), KIND: kind}
+def _mark(built: BaseTool, kind: Kind, billable: bool) -> BaseTool:
+    built.metadata = {**(built.metadata or {}), KIND: kind, BILLABLE: billable}
     return built
 
 
-def read_tool(func: Callable[..., Awaitable[str]]) -> BaseTool:
-    """Declare a tool that writes nothing the user owns."""
-    return _mark(tool(func), "read")
+def _context(signature: inspect.Signature, args: Any, kwargs: Any) -> AgentContext:
+    return signature.bind(*args, **kwargs).arguments["runtime"].context  # type: ignore[no-any-return]
+
+
+def _needs_runtime(name: str, signature: inspect.Signature) -> None:
+    if "runtime" not in signature.parameters:
+        raise TypeError(f"tool {name!r} must take `runtime: ToolRuntime[...]`")
+
+
+def read_tool(*, billable: bool) -> Callable[[Callable[..., Awaitable[str]]], BaseTool]:
+    """Declare a tool that writes nothing the user owns. A billable one reserves the
+    answer's price before it runs (refusing, free, when the workspace can't pay) and
+    charges it only if it returns `done(text)`."""
+
+    def declare(func: Callable[..., Awaitable[str]]) -> BaseTool:
+        signature = inspect.signature(func)
+        _needs_runtime(func.__name__, signature)
+        if not billable:
+            return _mark(tool(func), "read", billable)
+
+        @functools.wraps(func)
+        async def metered(*args: Any, **kwargs: Any) -> str:
+            ctx = _context(signature, args, kwargs)
+            refused = await _reserve(ctx)
+            if refused is not None:
+                return refused
+            return _record(ctx, func.__name__, await func(*args, **kwargs))
+
+        return _mark(tool(metered), "read", billable)
+
+    return declare
 
 
 def write_tool(
-    execute: Executor,
+    execute: Executor, *, billable: bool
 ) -> Callable[[Callable[..., Awaitable[Proposal | str]]], BaseTool]:
     """Declare a writing tool: the decorated function proposes, `execute` carries the
-    proposal out once the user has said yes. The function must take `runtime`."""
+    proposal out once the user has said yes. The function must take `runtime`. A
+    billable one is charged only when `execute` returns `done(text)`."""
 
     def declare(propose: Callable[..., Awaitable[Proposal | str]]) -> BaseTool:
         name = propose.__name__
         signature = inspect.signature(propose)
-        if "runtime" not in signature.parameters:
-            raise TypeError(f"write tool {name!r} must take `runtime: ToolRuntime[...]`")
+        _needs_runtime(name, signature)
         if name in WRITE_ACTIONS:
             raise ValueError(f"write tool {name!r} is declared twice")
 
         @functools.wraps(propose)
         async def gated(*args: Any, **kwargs: Any) -> str:
-            ctx: AgentContext = signature.bind(*args, **kwargs).arguments["runtime"].context
+            ctx = _context(signature, args, kwargs)
+            if billable:
+                refused = await _reserve(ctx)
+                if refused is not None:
+                    return refused  # out of credits: not even proposed
             proposed = await propose(*args, **kwargs)
             if isinstance(proposed, str):
-                return proposed  # refused before asking: nothing pending
+                return str(proposed)  # refused before asking: nothing pending
             return await submit(ctx, name, proposed)
 
-        WRITE_ACTIONS[name] = WriteAction(name, execute)
-        return _mark(tool(gated), "write")
+        WRITE_ACTIONS[name] = WriteAction(name, execute, billable)
+        return _mark(tool(gated), "write", billable)
 
     return declare
+
+
+async def _reserve(ctx: AgentContext) -> str | None:
+    """Hold the answer's price before billable work (None: held, or not metered)."""
+    return None if ctx.meter is None else await ctx.meter.reserve()
+
+
+def _record(ctx: AgentContext, name: str, result: str) -> str:
+    """Note billable work that was done (`Done`); the plain text either way."""
+    if isinstance(result, Done) and ctx.meter is not None:
+        ctx.meter.did_work(name)
+    return str(result)
 
 
 async def submit(ctx: AgentContext, tool_name: str, proposal: Proposal) -> str:
@@ -174,35 +236,41 @@ async def _store(ctx: AgentContext, tool_name: str, proposal: Proposal) -> uuid.
 async def decide(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> str:
     """The user's answer to a pending action of theirs. A yes claims it (pending →
     running) and runs its effect; a no declines it. An action that is not theirs, not
-    pending any more or expired changes nothing: each runs at most once."""
-    now = datetime.now(UTC)
-    async with ctx.db.session() as session:
-        if yes:
+    pending any more or expired changes nothing: each runs at most once.
+
+    A billable action's price is reserved before it is claimed (out of credits: it is
+    not run and stays pending) and charged only if its effect returns `done(...)`: by
+    the turn's meter inside a turn, else by a meter of its own, settled here."""
+    meter: QueryMeter | None = None
+    own = False
+    if yes:
+        async with ctx.db.session() as session:
             status = await session.scalar(
                 select(Workspace.status).where(Workspace.id == ctx.actor.workspace_id)
             )
             if status != WorkspaceStatus.ACTIVE.value:
                 return SUSPENDED
-        claimed = (
-            await session.execute(
-                update(PendingAction)
-                .where(
-                    PendingAction.id == action_id,
-                    PendingAction.user_id == ctx.actor.user_id,
-                    PendingAction.status == ActionStatus.PENDING.value,
-                    PendingAction.expires_at > now,
-                )
-                .values(
-                    status=(ActionStatus.RUNNING if yes else ActionStatus.DECLINED).value,
-                    decided_at=now,
-                    finished_at=None if yes else now,
-                )
-                .returning(PendingAction.tool, PendingAction.payload, PendingAction.declined_text)
-                .execution_options(synchronize_session=False)
+            tool_name = await session.scalar(
+                select(PendingAction.tool).where(*_answerable(ctx, action_id))
             )
-        ).one_or_none()
-        await session.commit()
+        if tool_name is None:
+            return ALREADY_ANSWERED
+        if WRITE_ACTIONS[tool_name].billable:
+            meter, own = ctx.meter, ctx.meter is None
+            if meter is None:
+                meter = QueryMeter(
+                    ctx.db,
+                    ctx.actor.workspace_id,
+                    key=f"action:{action_id}",
+                    hold_key=f"query-hold:action:{action_id}:{uuid.uuid4().hex}",
+                )
+            refused = await meter.reserve()
+            if refused is not None:
+                return refused
+    claimed = await _claim(ctx, action_id, yes=yes)
     if claimed is None:
+        if own and meter is not None:
+            await meter.release()
         return ALREADY_ANSWERED
     if not yes:
         return str(claimed.declined_text)
@@ -214,9 +282,60 @@ async def decide(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> str:
         await asyncio.shield(
             _finish(ctx, action_id, ActionStatus.FAILED, f"failed: {type(exc).__name__}")
         )
+        if own and meter is not None:
+            await asyncio.shield(meter.release())
         raise
-    await _finish(ctx, action_id, ActionStatus.DONE, result)
-    return result
+    if isinstance(result, Done) and meter is not None:
+        meter.did_work(claimed.tool)
+    if own and meter is not None:
+        await _settle(ctx, meter, action_id)
+    await _finish(ctx, action_id, ActionStatus.DONE, str(result))
+    return str(result)
+
+
+def _answerable(ctx: AgentContext, action_id: uuid.UUID) -> tuple[Any, ...]:
+    """The conditions under which the user may still answer the action."""
+    return (
+        PendingAction.id == action_id,
+        PendingAction.user_id == ctx.actor.user_id,
+        PendingAction.status == ActionStatus.PENDING.value,
+        PendingAction.expires_at > datetime.now(UTC),
+    )
+
+
+async def _claim(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> Any:
+    """Move the action out of pending (one conditional UPDATE): its row, or None."""
+    now = datetime.now(UTC)
+    async with ctx.db.session() as session:
+        claimed = (
+            await session.execute(
+                update(PendingAction)
+                .where(*_answerable(ctx, action_id))
+                .values(
+                    status=(ActionStatus.RUNNING if yes else ActionStatus.DECLINED).value,
+                    decided_at=now,
+                    finished_at=None if yes else now,
+                )
+                .returning(PendingAction.tool, PendingAction.payload, PendingAction.declined_text)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        await session.commit()
+    return claimed
+
+
+async def _settle(ctx: AgentContext, meter: QueryMeter, action_id: uuid.UUID) -> None:
+    """Charge (or release) an action's own meter once its effect has run."""
+    try:
+        async with ctx.db.session() as session:
+            await meter.settle(
+                session,
+                description="assistant action",
+                metadata={"action_id": str(action_id), "user_id": str(ctx.actor.user_id)},
+            )
+            await session.commit()
+    except Exception:  # the action is done; an unsettled hold expires, uncharged
+        log.exception("could not settle the charge of pending action %s", action_id)
 
 
 async def _finish(

@@ -18,6 +18,7 @@ from core.markdown import md_escape
 from insights import analytics as metrics_layer
 from tools.actions import read_tool
 from tools.context import AgentContext, Artifact
+from tools.metering import done
 
 TIME_ZONE = "UTC"
 
@@ -50,7 +51,7 @@ async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
     return users[0].id
 
 
-@read_tool
+@read_tool(billable=True)
 async def analytics(
     runtime: ToolRuntime[AgentContext],
     metrics: list[str],
@@ -89,7 +90,7 @@ async def analytics(
     ctx.artifacts.append(
         Artifact("file", f"{slug}-{span.start:%Y%m%d}.csv", metrics_layer.to_csv(table), "text/csv")
     )
-    return (
+    return done(
         f"{table.title} ({scope}, times in {TIME_ZONE}):\n\n"
         f"{metrics_layer.to_markdown(table)}\n\n"
         "A chart and a CSV download are attached."

@@ -41,7 +41,7 @@ async def _checkout(ctx: AgentContext, payload: dict[str, Any]) -> str:
     )
 
 
-@write_tool(_checkout)
+@write_tool(_checkout, billable=False)
 async def buy_credits(
     package: str,
     runtime: ToolRuntime[AgentContext],

@@ -19,6 +19,7 @@ from telephony.views import openai_config
 from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext
+from tools.metering import done
 
 
 async def _insights(ctx: AgentContext, call: str | None) -> tuple[Call, CallInsight] | str:
@@ -40,7 +41,7 @@ async def _insights(ctx: AgentContext, call: str | None) -> tuple[Call, CallInsi
         return str(exc)
 
 
-@read_tool
+@read_tool(billable=True)
 async def call_insights(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """A call's insights: summary, outcome, objections (price, timing, competitor,
     authority, need), next steps and sentiment. `call` is a call id (or its first 8
@@ -50,10 +51,10 @@ async def call_insights(runtime: ToolRuntime[AgentContext], call: str | None = N
     if isinstance(result, str):
         return result
     found, insight = result
-    return f"Call {str(found.id)[:8]}:\n{describe(insight)}"
+    return done(f"Call {str(found.id)[:8]}:\n{describe(insight)}")
 
 
-@read_tool
+@read_tool(billable=True)
 async def summarize_call(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """A short summary of a call and its outcome. `call` is a call id (or its first 8
     characters), a contact's name or number (their latest call), or empty for the
@@ -64,4 +65,4 @@ async def summarize_call(runtime: ToolRuntime[AgentContext], call: str | None = 
     found, insight = result
     outcome = OUTCOME_LABELS.get(insight.outcome, insight.outcome)
     summary = md_escape(insight.summary)
-    return f"{LABEL}.\nCall {str(found.id)[:8]}: {summary}\nOutcome: {outcome}."
+    return done(f"{LABEL}.\nCall {str(found.id)[:8]}: {summary}\nOutcome: {outcome}.")

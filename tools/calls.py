@@ -20,6 +20,7 @@ from tools.actions import Proposal, read_tool, write_tool
 from tools.call_refs import resolve_call
 from tools.contact_refs import label, resolve_contact
 from tools.context import AgentContext
+from tools.metering import done
 
 STATUS_WORDS = {
     "failed": "failed",
@@ -56,13 +57,13 @@ async def _place(ctx: AgentContext, payload: dict[str, Any]) -> str:
         await ctx.watch_call(call.id)
     ceiling = credits_label(call.time_limit_s * CALL_SECOND_PRICE_MC)
     where = "" if telephony.live else " (simulated carrier)"
-    return (
+    return done(
         f"Calling {md_escape(found.name)}{where}… call {str(call.id)[:8]}; up to {ceiling} held, "
         "the unused part released when it ends. Ask me for its status or summary."
     )
 
 
-@write_tool(_place)
+@write_tool(_place, billable=True)
 async def place_call(
     runtime: ToolRuntime[AgentContext],
     contact: str,
@@ -102,7 +103,7 @@ async def place_call(
     )
 
 
-@read_tool
+@read_tool(billable=True)
 async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """The status of a call (ringing, connected, ended…), its length, cost and outcome,
     with the last few turns once it has ended. `call`: a call id (or its first 8
@@ -121,7 +122,7 @@ async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = Non
     if CallStatus(found.status).terminal and turns:
         lines.append("Last turns:")
         lines += [f"- {t.speaker}: {md_escape(t.text)}" for t in turns[-4:]]
-    return "\n".join(lines)
+    return done("\n".join(lines))
 
 
 async def _hang_up(ctx: AgentContext, payload: dict[str, Any]) -> str:
@@ -137,7 +138,8 @@ async def _hang_up(ctx: AgentContext, payload: dict[str, Any]) -> str:
     )
 
 
-@write_tool(_hang_up)
+# Hanging up stops spending: never charged.
+@write_tool(_hang_up, billable=False)
 async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) -> Proposal | str:
     """Hang up a call in progress (default: the user's own call in progress), once the
     user confirms."""
@@ -165,7 +167,7 @@ async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) 
     )
 
 
-@read_tool
+@read_tool(billable=True)
 async def list_calls(
     runtime: ToolRuntime[AgentContext],
     contact: str | None = None,
@@ -194,4 +196,4 @@ async def list_calls(
         return str(exc)
     if not rows:
         return "No calls found."
-    return "\n".join(calls_service.describe_call(c, k) for c, k in rows)
+    return done("\n".join(calls_service.describe_call(c, k) for c, k in rows))

@@ -54,7 +54,7 @@ async def _change(ctx: AgentContext, payload: dict[str, Any]) -> str:
     return f"Done: your mobile is now {mask(number)}. Sign-in codes will go there."
 
 
-@write_tool(_change)
+@write_tool(_change, billable=False)
 async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> Proposal | str:
     """Change the user's mobile number. Once the user confirms the number, sends a code
     to it and asks the user for it; the number changes only when the code checks.

@@ -22,21 +22,23 @@ KIND_LABELS = {
 }
 
 
-@read_tool
+@read_tool(billable=False)
 async def check_credits(runtime: ToolRuntime[AgentContext]) -> str:
     """Show the workspace's credit balance, credits on hold, available credits and the
-    most recent ledger entries. Use for any question about credits, balance or spend."""
+    most recent ledger entries. Use for any question about credits, balance or spend.
+    Free: never charged."""
     ctx = runtime.context
     async with ctx.db.session() as session:
         balance = await ledger.get_balance(session, ctx.actor.workspace_id)
         entries = await ledger.recent_entries(session, ctx.actor.workspace_id, limit=5)
-    other_holds = balance.held_mc - ctx.pending_query_mc
+    # The price held for this answer is left out while no billable work was done: a
+    # balance question is free (tools.metering), so that hold will be released.
+    meter = ctx.meter
+    own = meter.held_mc if meter is not None and meter.hold_id and not meter.work else 0
     lines = [f"Balance: {format_credits(balance.balance_mc)} credits"]
-    if ctx.pending_query_mc:
-        lines.append(f"On hold for this answer: {format_credits(ctx.pending_query_mc)}")
-    if other_holds > 0:
-        lines.append(f"On hold for calls in progress: {format_credits(other_holds)}")
-    lines.append(f"Available: {format_credits(balance.available_mc)} credits")
+    if balance.held_mc - own > 0:
+        lines.append(f"On hold for calls in progress: {format_credits(balance.held_mc - own)}")
+    lines.append(f"Available: {format_credits(balance.available_mc + own)} credits")
     if balance.frozen:
         lines.append("The workspace's credits are frozen: contact support.")
     if entries:

@@ -22,6 +22,7 @@ from telephony.numbers import InvalidPhone, parse_phone
 from tools.actions import Proposal, write_tool
 from tools.contact_refs import label, resolve_contact
 from tools.context import AgentContext, squash
+from tools.metering import done
 
 DEFAULT_METHOD = "attested by the rep in chat"
 ASK_WORDING = (
@@ -48,13 +49,13 @@ async def _add(ctx: AgentContext, payload: dict[str, Any]) -> str:
     except KloseError as exc:
         return f"Not added: {exc}"
     zones = ", ".join(contact.time_zones[:3]) or "unknown time zone"
-    return (
+    return done(
         f"Added {label(contact)} — local time zone: {zones}. "
         "Before calling, record their consent (type, where and how it was given)."
     )
 
 
-@write_tool(_add)
+@write_tool(_add, billable=True)
 async def add_contact(
     runtime: ToolRuntime[AgentContext],
     name: str,
@@ -110,7 +111,7 @@ async def _record(ctx: AgentContext, payload: dict[str, Any]) -> str:
         return f"Consent not recorded: {exc}"
     lapse = CONSENT_MAX_AGE.get(ConsentType(record.consent_type))
     until = f"; it lapses after {lapse.days} days" if lapse else "; it lasts until revoked"
-    return (
+    return done(
         f"Recorded {kind.label} for {label(found)} ({md_escape(record.method)}, "
         f"{record.obtained_at:%Y-%m-%d}), attested by you{until}."
     )
@@ -128,7 +129,7 @@ async def users_wording(ctx: AgentContext, proposed: str | None) -> str | None:
     return answer or None
 
 
-@write_tool(_record)
+@write_tool(_record, billable=True)
 async def record_consent(
     runtime: ToolRuntime[AgentContext],
     contact: str,

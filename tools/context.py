@@ -12,6 +12,7 @@ from accounts.service import Actor
 from billing.payments import Payments
 from core.db import Database
 from telephony.provider import Telephony
+from tools.metering import QueryMeter
 
 # Asks the user a yes/no question (buttons in chat, a prompt in the CLI): True for yes,
 # False for no, None when no answer came (the page was reloaded, the time ran out).
@@ -40,8 +41,9 @@ def squash(text: str) -> str:
 class AgentContext:
     actor: Actor
     db: Database
-    # Credits held for the answer being produced (shown by check_credits).
-    pending_query_mc: int = 0
+    # The answer's price, reserved and charged only for billable work (tools.metering);
+    # None outside a turn (a confirmation answered later meters itself).
+    meter: QueryMeter | None = None
     # `klosesales ask --yes`: confirmations are answered yes.
     auto_confirm: bool = False
     confirm: Confirm | None = None

@@ -11,7 +11,7 @@ from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@read_tool
+@read_tool(billable=False)
 async def estimate_purchase(
     package: str,
     runtime: ToolRuntime[AgentContext],

@@ -12,12 +12,13 @@ from telephony.numbers import format_phone
 from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext
+from tools.metering import done
 
 MAX_TURNS = 80
 SPEAKERS = {"agent": "AI agent", "prospect": "Prospect", "system": "·"}
 
 
-@read_tool
+@read_tool(billable=True)
 async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
     """Show the transcript of a call. `call` is a call id (or its first 8 characters),
     a contact's name or phone number (their latest call), or empty for the latest
@@ -47,4 +48,4 @@ async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = 
         lines.append(f"[{offset // 60:02d}:{offset % 60:02d}] {speaker}: {said}{mark}")
     if len(turns) > MAX_TURNS:
         lines.append(f"… {len(turns) - MAX_TURNS} more turns")
-    return "\n".join(lines)
+    return done("\n".join(lines))

@@ -10,7 +10,7 @@ from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@read_tool
+@read_tool(billable=False)
 async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
     """List the credit packages that can be bought, with price and credits. Use when the
     user asks what packages, plans or prices there are."""
@@ -30,7 +30,9 @@ async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
             f"{format_money(p.price_cents, p.currency)}{fee}"
         )
     lines.append(
-        "Calls cost 1 credit per second; each assistant answer costs 0.5 credit. "
+        "Calls cost 1 credit per second; an answer that does assistant work (a summary, "
+        "transcript, search, analytics, or an action such as adding a contact or placing "
+        "a call) costs 0.5 credit. Questions about credits and packages are free. "
         "Ask me for an estimate with tax for your billing country."
     )
     return "\n".join(lines)

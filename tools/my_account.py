@@ -13,7 +13,7 @@ from tools.actions import read_tool
 from tools.context import AgentContext
 
 
-@read_tool
+@read_tool(billable=False)
 async def my_account(runtime: ToolRuntime[AgentContext]) -> str:
     """Show the user's account: name, email, mobile (masked), role, workspace and the
     terms version they accepted. Use for "my account", "who am I", "my profile"."""

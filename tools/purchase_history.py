@@ -16,7 +16,7 @@ NO_TRANSFER = (
 )
 
 
-@read_tool
+@read_tool(billable=False)
 async def purchase_history(runtime: ToolRuntime[AgentContext]) -> str:
     """List the workspace's credit purchases with amounts paid, credits, refunds and
     receipt links. Use for "what did I buy", receipts or invoices."""

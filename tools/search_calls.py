@@ -15,6 +15,7 @@ from retrieval.search import calls_awaiting_index, resolve_scope, search
 from tools.actions import read_tool
 from tools.contact_refs import resolve_contact
 from tools.context import AgentContext
+from tools.metering import done
 
 MAX_HITS = 10
 
@@ -25,7 +26,7 @@ def _embedder() -> Embedder:
     return build_embedder(get_settings())
 
 
-@read_tool
+@read_tool(billable=True)
 async def search_calls(
     runtime: ToolRuntime[AgentContext], query: str, contact: str | None = None, limit: int = 5
 ) -> str:
@@ -64,4 +65,4 @@ async def search_calls(
             f"{n}. {md_escape(hit.contact_name)}, call {str(hit.call_id)[:8]} at {hit.offset} "
             f"({speakers}, {hit.started_at:%Y-%m-%d}): \u201c{md_escape(hit.snippet)}\u201d"
         )
-    return "\n".join(lines)
+    return done("\n".join(lines))

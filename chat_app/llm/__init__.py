@@ -31,5 +31,5 @@ def select_model(settings: Settings) -> ModelChoice:
     from chat_app.llm.offline import OfflineChatModel
 
     return ModelChoice(
-        model=OfflineChatModel(), live=False, label="Offline model (limited: set OPENAI_API_KEY)"
+        model=OfflineChatModel(), live=False, label="Offline model"
     )

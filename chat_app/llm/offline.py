@@ -2,7 +2,10 @@
 
 It implements `bind_tools`, so the same `create_agent` graph runs with it as with
 OpenAI: a user message is routed to a tool call (see `offline_router`); the tool's
-result comes back as the answer.
+result comes back as the answer. What it won't or can't do is refused in a rep's words
+(`offline_router.refusals`): not allowed, not possible, or not understood, with the
+closest thing it can do. Only an admin (`admin=True`, set per request by the agent) is
+told that the full assistant needs OPENAI_API_KEY.
 """
 
 from __future__ import annotations
@@ -20,20 +23,11 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from chat_app.llm.messages import message_text
-from chat_app.llm.offline_router import route
+from chat_app.llm.offline_router import refusals, route
+from chat_app.llm.offline_router.route import unsupported
 
-CAPABILITIES = (
-    "I'm the offline assistant (limited mode): I understand common requests, one at a "
-    "time. Contacts and calls: “add a contact Jane Doe +1 415 555 0123 at Acme”, "
-    "“record express written consent for Jane Doe from the web form”, “call Jane Doe "
-    "about the spring promotion”, “status of my last call”, “list my calls this week”. "
-    "After a call: “summarize my last call”, “show the transcript of my call with Jane "
-    "Doe”, “search my calls for pricing”, “connect rate by rep this month”. Credits: "
-    "“how many credits do I have?”, “what packages are there?”, “estimate the starter "
-    "pack for US 94105”, “buy the starter pack”, “what did I buy?”. Set OPENAI_API_KEY "
-    "to enable the full assistant."
-)
-GREETING = "Hello! " + CAPABILITIES
+CAPABILITIES = refusals.capabilities(admin=False)
+GREETING = refusals.greeting(admin=False)
 
 
 def _tool_name(tool: dict[str, Any] | type | Callable[..., Any] | BaseTool) -> str:
@@ -48,6 +42,8 @@ class OfflineChatModel(BaseChatModel):
     """A deterministic stand-in for a chat model, used when no API key is set."""
 
     tool_names: frozenset[str] = frozenset()
+    # Whether the user is a platform admin (the only one told about OPENAI_API_KEY).
+    admin: bool = False
 
     @property
     def _llm_type(self) -> str:
@@ -74,6 +70,12 @@ class OfflineChatModel(BaseChatModel):
     ) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
 
+    def declined(self, text: str) -> str:
+        """Why `text` was not acted on: not possible (no tool does it) or not understood."""
+        if unsupported(text):
+            return refusals.not_possible(text)
+        return refusals.not_understood(admin=self.admin)
+
     def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
         # Tool results since the last user message: answer with them.
         results: list[ToolMessage] = []
@@ -87,14 +89,16 @@ class OfflineChatModel(BaseChatModel):
 
         last_human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         if last_human is None:
-            return AIMessage(content=CAPABILITIES)
-        chosen = route(message_text(last_human), self.tool_names)
+            return AIMessage(content=refusals.capabilities(admin=self.admin))
+        text = message_text(last_human)
+        refused = refusals.unsafe_refusal(text)
+        if refused is not None:
+            return AIMessage(content=refused)  # not allowed: never routed to a tool
+        chosen = route(text, self.tool_names)
         if chosen is None:
-            return AIMessage(
-                content="I can't do that in offline mode. " + CAPABILITIES,
-            )
+            return AIMessage(content=self.declined(text))
         if chosen.intent.tool is None:
-            return AIMessage(content=chosen.intent.reply or GREETING)
+            return AIMessage(content=chosen.intent.reply or refusals.greeting(admin=self.admin))
         return AIMessage(
             content="",
             tool_calls=[

@@ -1,4 +1,4 @@
-"""The assistant's purchase tools through the offline agent, billed like any answer."""
+"""The assistant's purchase tools through the offline agent: all free (DESIGN.md §1)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ async def test_list_packages(db, payments):
     result = await _ask(db, actor, payments, "what packages are there?")
     assert [c.name for c in result.tool_calls] == ["list_packages"]
     assert "Starter: 500 credits for $10.00 + $0.50 service fee" in result.body
-    assert result.cost_mc == 500
+    assert result.cost_mc == 0  # packages are free to ask about
 
 
 async def test_estimate_asks_for_the_address_once_then_remembers_it(db, payments):
@@ -112,8 +112,8 @@ async def test_buy_confirmed_gives_a_checkout_link_and_no_credits_yet(db, paymen
     assert result.status is TurnStatus.ANSWERED
     assert "http://klose.test/billing/checkout/txn_" in result.body
     assert await _checkouts(db, actor) == 1
-    # Only the 0.5-credit answer was charged: credits come from the webhook.
-    assert result.balance_mc == 9_500
+    # Nothing was charged (buying is free) and credits come only from the webhook.
+    assert (result.cost_mc, result.balance_mc) == (0, 10_000)
 
 
 async def test_purchase_history_when_nothing_was_bought(db, payments):

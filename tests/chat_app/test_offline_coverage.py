@@ -2,8 +2,9 @@
 
 `tests/fixtures/offline_phrasings.jsonl` holds varied phrasings, one JSON object a
 line: `text`, the `tool` it should reach (null: nothing offline can do, so the model
-must say so and how to enable the full one) and the `args` that must match (a subset
-of what the router extracts; `null` means "left empty": the latest call).
+must say why — not possible, not allowed or not understood) and the `args` that must
+match (a subset of what the router extracts; `null` means "left empty": the latest
+call).
 
 Phrasings are read as on `TODAY` ("since March 1" → "2026-03-01..2026-11-29").
 Pure unit tests: the router needs no database.
@@ -151,10 +152,14 @@ def test_what_offline_cannot_do_gets_an_honest_answer(text):
     reply = model.respond([HumanMessage(content=text)])
     assert not reply.tool_calls, f"{text!r} called {reply.tool_calls}"
     body = message_text(reply)
+    assert "OPENAI_API_KEY" not in body  # only an admin hears about it
     if body in (NO_TRANSFER_REPLY, GREETING):
         return  # answered without a tool: why credits can't move, or hello
-    assert "can't do that in offline mode" in body
-    assert "OPENAI_API_KEY" in body
+    # Why not, in a rep's words: not possible (and the closest thing it can do), not
+    # allowed (with the reason), or not understood — free either way.
+    honest = ("What I can do", "isn't allowed", "didn't understand")
+    assert any(reason in body for reason in honest), body
+    assert "Nothing was charged" in body or "no charge" in body
 
 
 HELD_OUT = FIXTURE.with_name("offline_heldout.jsonl")

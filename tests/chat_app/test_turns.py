@@ -1,9 +1,11 @@
-"""An answered message is billed 0.5 credit exactly once; refused or failed ones are free."""
+"""An answer that did assistant work is billed 0.5 credit exactly once; free answers,
+refused and failed ones cost nothing (per category: test_billing_categories.py)."""
 
 import asyncio
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -15,42 +17,53 @@ from chat_app.llm.offline import OfflineChatModel
 from chat_app.models import AssistantMessage, AssistantTurn
 from chat_app.turns import TurnStatus, answer_message
 from tests.chat_app.helpers import funded_rep
+from tests.insights.helpers import make_contact, seed_call
 
 AGENT = build_agent(OfflineChatModel())
 
 
 async def test_answer_debits_half_a_credit_once(db):
     actor = await funded_rep(db, 2000)
+    contact = await make_contact(db, actor)
+    await seed_call(db, contact, actor.user_id, at=datetime.now(UTC), duration_s=0)
     first = await answer_message(
-        db, AGENT, actor, text="how many credits do I have?", message_id="m-1-" + str(actor.user_id)
+        db, AGENT, actor, text="list my calls", message_id="m-1-" + str(actor.user_id)
     )
     assert first.status is TurnStatus.ANSWERED
-    assert [c.name for c in first.tool_calls] == ["check_credits"]
-    assert "Balance: 2 credits" in first.body
-    assert (first.cost_mc, first.balance_mc) == (500, 1500)
-    assert first.footer == "— 0.5 credits · balance 1.5 credits"
+    assert [c.name for c in first.tool_calls] == ["list_calls"]
+    assert "Sam Rivera" in first.body
+    assert (first.cost_mc, first.balance_mc, first.held_mc) == (500, 1500, 0)
+    assert first.footer == "— charged 0.5 credits · balance 1.5 credits"
     again = await answer_message(
-        db, AGENT, actor, text="how many credits do I have?", message_id=first.message_id
+        db, AGENT, actor, text="list my calls", message_id=first.message_id
     )
     assert again.status is TurnStatus.DUPLICATE and again.balance_mc == 1500
     async with db.session() as s:
         assert (await ledger.audit(s, actor.workspace_id)).consistent
 
 
-async def test_out_of_credits_is_refused_free(db):
+async def test_billable_work_without_credits_is_refused_free_and_says_how_to_buy(db):
     actor = await funded_rep(db, 400)
+    contact = await make_contact(db, actor)
+    await seed_call(db, contact, actor.user_id, at=datetime.now(UTC), duration_s=0)
     result = await answer_message(
-        db, AGENT, actor, text="my balance?", message_id=str(uuid.uuid4())
+        db, AGENT, actor, text="list my calls", message_id=str(uuid.uuid4())
     )
-    assert result.status is TurnStatus.REFUSED
-    assert "out of credits" in result.body and "buy more" in result.body
+    assert result.status is TurnStatus.ANSWERED and result.cost_mc == 0
+    assert "out of credits" in result.body and "Sam Rivera" not in result.body
+    assert "buy the starter pack" in result.body and "0.4 credits available" in result.body
+    assert result.footer == "— no charge · balance 0.4 credits"
     async with db.session() as s:
-        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 400
+        balance = await ledger.get_balance(s, actor.workspace_id)
+    assert (balance.balance_mc, balance.held_mc) == (400, 0)
 
 
 async def test_failing_agent_releases_the_hold(db):
     class Broken:
         async def astream(self, *args, **kwargs):
+            # A billable tool had started: the answer's price is held, then it fails.
+            assert await kwargs["context"].meter.reserve() is None
+            kwargs["context"].meter.did_work("list_calls")
             raise RuntimeError("model exploded")
             yield  # pragma: no cover
 
@@ -88,7 +101,8 @@ async def test_a_user_over_the_message_rate_is_refused_free_and_others_are_not(d
     assert "faster than I can answer" in results[3].body
     assert "wait about 1 minute" in results[3].body and "Nothing was charged" in results[3].body
     async with db.session() as s:
-        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 10_000 - 3 * 500
+        # Balance questions are free.
+        assert (await ledger.get_balance(s, actor.workspace_id)).balance_mc == 10_000
     # The limit is per user: someone else is still answered.
     theirs = await answer_message(
         db, AGENT, other, text="credits?", message_id=str(uuid.uuid4()), limits=limits
@@ -101,6 +115,7 @@ async def test_a_connection_dropped_mid_answer_costs_nothing_and_leaves_nothing_
 
     class Slow:
         async def astream(self, *args, **kwargs):
+            assert await kwargs["context"].meter.reserve() is None  # a billable tool began
             started.set()
             await asyncio.sleep(60)
             yield {}  # pragma: no cover
@@ -137,7 +152,9 @@ async def test_thread_continues_with_history(db):
     two = await answer_message(
         db, AGENT, actor, text="credits?", message_id=str(uuid.uuid4()), thread_id=one.thread_id
     )
-    assert two.thread_id == one.thread_id and two.balance_mc == 4000
+    # A greeting and a balance question: both free.
+    assert two.thread_id == one.thread_id and two.balance_mc == 5000
+    assert (one.cost_mc, two.cost_mc) == (0, 0) and "Balance: 5 credits" in two.body
 
 
 def test_ask_unknown_user_exits_2(database, tmp_path):

@@ -45,10 +45,11 @@ def test_signup_code_chat_then_second_login_asks_for_a_code(live_server):
         page.click("#verify")
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_contain_text("Hi Dana Founder", timeout=30_000)
-        # A new workspace has no credits: the assistant says where to buy them.
-        page.fill("#chat-input", "my account")
+        # A new workspace has no credits: asking for billable work says how to buy, free.
+        page.fill("#chat-input", "summarize my last call")
         page.click("#chat-submit")
         expect(replies.last).to_contain_text("out of credits", timeout=30_000)
+        expect(replies.last).to_contain_text("no charge")
         page.goto(f"{live_server}/billing/buy")
         page.select_option("#package", "starter")
         page.fill("#country", "US")

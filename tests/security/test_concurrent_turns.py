@@ -119,10 +119,11 @@ async def test_messages_sent_at_once_in_one_thread_are_answered_one_at_a_time(db
     assert gate.entered == 1 and len(answered) == 1 and len(refused) == AT_ONCE - 1
     for result in refused:
         assert result.body == BUSY and result.cost_mc == 0 and "Nothing was charged" in result.body
-    # Nothing left running, no credits kept on hold, each answer charged once.
+    # Nothing left running, no credits kept on hold; a greeting and a plain answer
+    # (no tool did any work) are free (issue 17).
     assert await _turn_statuses(db, first.thread_id) == ["answered", "answered"]
     balance = await _balance(db, actor.workspace_id)
-    assert (balance.balance_mc, balance.held_mc) == (FUNDED_MC - 2 * QUERY_PRICE_MC, 0)
+    assert (balance.balance_mc, balance.held_mc) == (FUNDED_MC, 0)
     async with db.session() as session:
         assert (await ledger.audit(session, actor.workspace_id)).consistent
         seqs = (
@@ -201,5 +202,6 @@ async def test_a_turn_left_running_by_a_dead_process_is_failed_and_its_hold_rele
     async with db.session() as session:
         left = await session.get(AssistantTurn, dead)
         assert left is not None and left.status == "failed"
+    # The dead turn's hold is released; a greeting and a balance question are free.
     balance = await _balance(db, actor.workspace_id)
-    assert (balance.balance_mc, balance.held_mc) == (FUNDED_MC - 2 * QUERY_PRICE_MC, 0)
+    assert (balance.balance_mc, balance.held_mc) == (FUNDED_MC, 0)

@@ -5,13 +5,14 @@ text, regular expressions over that text, and signals read from the message (a p
 number, a named credit package, a period, a reference to one call, an order to place a
 call …). The highest sum wins. Below `THRESHOLD` nothing is guessed, and neither is
 anything no tool does (writing an email, deleting, scheduling …): the model then says
-it can't do that offline and how to enable the full one. The winner's extractor pulls
+why — not possible, or not understood — and what it can do instead (`refusals`, which
+also refuses what is not allowed before any routing). The winner's extractor pulls
 the tool's arguments out of the message: contact names, phone numbers, call ids,
 periods, package names, countries and postal codes.
 
 Modules: `entities` (names, numbers), `dates` (periods and days), `billing`, `contacts`,
 `calls` and `analytics` (each tool's arguments), `intents` (what can be asked and how it
-scores), `route` (scoring a message).
+scores), `route` (scoring a message), `refusals` (what is refused, and in which words).
 """
 
 from __future__ import annotations

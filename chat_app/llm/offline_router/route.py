@@ -142,9 +142,15 @@ _PIVOT = re.compile(
 _NOTES_LABELLED = re.compile(r"[.;,—–-]?\s*\bnotes?\s*:", re.IGNORECASE)
 
 
-def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
-    """The best intent for `text` among those whose tool is available, or None (for
-    what offline mode can't do). `today` dates periods such as 'since March 1'."""
+@dataclass(frozen=True)
+class _Read:
+    text: str  # the message without an addressee
+    scored: str  # the part that says what to do
+    whole: str  # `text`, normalised and padded
+    padded: str  # `scored`, normalised and padded
+
+
+def _read(text: str) -> _Read:
     text = _ADDRESSEE.sub("", text)  # 'for Tom: please add …' is Tom's errand, not Tom
     notes = _NOTES_LABELLED.search(text)
     scored = text[: notes.start()] if notes and notes.start() > 0 else text
@@ -154,12 +160,29 @@ def route(text: str, available_tools: frozenset[str], *, today: date | None = No
         scored = scored[pivots[-1].end() :]
     whole = f" {_normalise(text)} "
     padded = whole if scored is text else f" {_normalise(scored)} "
+    return _Read(text, scored, whole, padded)
+
+
+def _unsupported(read: _Read) -> bool:
     # What no tool does is refused whether it is the whole message or its last clause.
-    if (
-        not padded.strip()
-        or _UNSUPPORTED.search(whole)
-        or (padded is not whole and _UNSUPPORTED.search(padded))
-    ):
+    return bool(
+        _UNSUPPORTED.search(read.whole)
+        or (read.padded is not read.whole and _UNSUPPORTED.search(read.padded))
+    )
+
+
+def unsupported(text: str) -> bool:
+    """Whether `text` asks for something no tool does (not possible, rather than not
+    understood: the offline model says which, chat_app.llm.offline_router.refusals)."""
+    return _unsupported(_read(text))
+
+
+def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
+    """The best intent for `text` among those whose tool is available, or None (for
+    what offline mode can't do). `today` dates periods such as 'since March 1'."""
+    read = _read(text)
+    text, scored, padded = read.text, read.scored, read.padded
+    if not padded.strip() or _unsupported(read):
         return None
     day = today or datetime.now(UTC).date()
     found = _signals(scored, padded, day)

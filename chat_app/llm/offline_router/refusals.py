@@ -1,0 +1,350 @@
+"""Honest refusals, in a rep's words: why not, and the closest thing the assistant can do.
+
+Three kinds (DESIGN.md §7):
+
+- **not allowed** (`unsafe_refusal`): what the rules of the service forbid whatever the
+  model — calling without consent, bypassing or editing the do-not-call list, hiding
+  that the caller is an AI or that the call is recorded, disguising the caller ID,
+  switching off calling hours or the attempt cap, faking consent, another company's
+  data. The agent answers these before any model or tool runs (chat_app.agent), with
+  OpenAI as offline;
+- **not possible** (`not_possible`): what no tool does here (emails, texts, calendars,
+  deleting contacts, refunds, account settings …);
+- **not understood** (`not_understood`): what the offline model could not map to a
+  request. Only an admin is told that the full assistant needs `OPENAI_API_KEY`: a rep
+  or a manager can do nothing about it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OFFLINE_HINT = (
+    "(Admin note: this server runs the offline, rule-based model; set OPENAI_API_KEY to "
+    "enable the full assistant.)"
+)
+
+CAPABILITIES = (
+    "Contacts and calls: “add a contact Jane Doe +1 415 555 0123 at Acme”, “record "
+    "express written consent for Jane Doe from the web form”, “call Jane Doe about the "
+    "spring promotion”, “status of my last call”, “list my calls this week”. After a "
+    "call: “summarize my last call”, “show the transcript of my call with Jane Doe”, "
+    "“search my calls for pricing”, “connect rate by rep this month”. Credits: “how "
+    "many credits do I have?”, “what packages are there?”, “estimate the starter pack "
+    "for US 94105”, “buy the starter pack”, “what did I buy?”."
+)
+
+
+def capabilities(*, admin: bool, offline: bool = True) -> str:
+    """What the assistant can be asked (the hint about the offline model: admins only)."""
+    head = (
+        ("I understand one request at a time. " if offline else "")
+        + "Here is what I can do. "
+        + CAPABILITIES
+    )
+    return f"{head} {OFFLINE_HINT}" if admin and offline else head
+
+
+def greeting(*, admin: bool) -> str:
+    return "Hello! I place AI sales calls for you and answer questions about them. " + (
+        capabilities(admin=admin)
+    )
+
+
+def not_understood(*, admin: bool) -> str:
+    return (
+        "Sorry, I didn't understand that, so I did nothing (no charge). Try asking for "
+        "one thing at a time. " + capabilities(admin=admin)
+    )
+
+
+def _normalise(text: str) -> str:
+    lowered = text.lower().replace("’", "'").replace("‘", "'")
+    return " " + " ".join(re.sub(r"[^a-z0-9']+", " ", lowered).split()) + " "
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    pattern: re.Pattern[str]
+    answer: str
+
+
+def _rule(name: str, answer: str, *patterns: str) -> _Rule:
+    return _Rule(name, re.compile("|".join(f"(?:{p})" for p in patterns)), answer)
+
+
+_DIAL = r"(?:call|calling|ring|ringing|dial|dialing|dialling|phone|phoning|robocall\w*)"
+_DNC = r"(?:do not call|dnc|don't call|opt ?outs?|opted out)"
+_SKIP = (
+    r"(?:without|skip|skipping|ignore|ignoring|bypass|bypassing|override|overriding"
+    r"|get around|turn off|switch off|disable|regardless of|no need for|don't need"
+    r"|do not need|don't bother with|forget about|forget the|never mind the|even if|even"
+    r" though|whether or not)"
+)
+_OTHER = r"(?:another|other|different|someone else's|somebody else's|a competitor's)"
+_OWNER = (
+    r"(?:company's|companies'|workspace's|workspaces'|organisation's|organization's"
+    r"|organisations'|organizations'|tenant's|tenants'|business's|businesses'|team's|teams'"
+    r"|account's|accounts'|customer's|customers'|firm's|firms')"
+)
+_TENANT_NOUN = r"(?:workspaces?|tenants?|organi[sz]ations?)"
+_COMPANY_NOUN = r"(?:company|companies|business|businesses|firm|firms|organi[sz]ations?)"
+_DATA = (
+    r"(?:calls?|transcripts?|recordings?|contacts?|leads?|data|summaries|numbers|analytics"
+    r"|insights|conversations|phone numbers|prospects|customers|stats|reports|info"
+    r"|information|details|pipeline)"
+)
+
+UNSAFE_RULES: tuple[_Rule, ...] = (
+    _rule(
+        "dnc",
+        "I can't do that: it isn't allowed. People on the do-not-call list asked not to be "
+        "called, and that request must be honoured — the list can't be removed, cleared "
+        "or skipped from chat, and nobody on it is dialled. What I can do: check a "
+        "contact before any call (ask me to call them and I'll show the compliance "
+        "result first), or call the contacts who did give consent. Nothing was charged.",
+        r" (?:delete|remove|clear|wipe|erase|empty|purge|reset|drop|scrap|get rid of|clean"
+        r" out|trash)(?: \w+){0,4}? (?:the |our |my |that |this |whole |entire )*"
+        + _DNC
+        + r"(?: list| lists| registry| entries| entry| numbers)? ",
+        r" (?:remove|take|get|delete|pull|drop|unblock)(?: [\w']+){1,4}? (?:off|from|out of)"
+        r" (?:the |our |my )*" + _DNC,
+        r" " + _DNC + r" (?:list|lists|registry) (?:\w+ )?(?:deleted|removed|cleared|wiped"
+        r"|emptied|gone) ",
+        _SKIP + r"(?: \w+){0,3}? (?:the |our |my |any |their )*" + _DNC,
+        r" " + _DIAL + r" (?:[\w']+ ){0,6}?(?:on|in) (?:the |our |my )*" + _DNC + r" list ",
+        r" (?:un ?block|un ?dnc) ",
+    ),
+    _rule(
+        "consent",
+        "I can't do that: it isn't allowed. Calling someone without their consent on "
+        "record breaks telemarketing law (the TCPA) and Klosesales' terms, so every call "
+        "is checked for consent first and that check can't be skipped. What I can do: "
+        "record a contact's consent that they really gave (“record express written "
+        "consent for Jane Doe from the web form”, with the exact wording they agreed "
+        "to), then call them. Nothing was charged.",
+        _DIAL + r"(?: [\w']+){0,6}? " + _SKIP + r"(?: [\w']+){0,3}? (?:their |the |any |a "
+        r"|prior |written |express )*(?:consent|permission|opt ?in|opting in|compliance"
+        r"|checks?|gate|approval)",
+        _SKIP + r"(?: \w+){0,3}? (?:the |any |a )*(?:consent|compliance|opt ?in)"
+        r"(?: check| checks| gate| rules?| requirement| stuff)?(?: and| then|,)? " + _DIAL,
+        r" (?:skip|ignore|bypass|override|disable|turn off|switch off)(?: \w+){0,2}? "
+        r"(?:consent|compliance)(?: check| checks| gate| rules?| requirement)? ",
+        _DIAL + r"(?: [\w']+){0,6}? (?:who|that|he|she|they|he's|she's|they've|they're)"
+        r" (?:haven't|have not|hasn't|has not|isn't|is not|aren't|are not|not yet"
+        r"|didn't|did not|never) (?:\w+ )?(?:consent|consented|opted in|agreed|given"
+        r" consent|said yes)",
+        _DIAL + r"(?: [\w']+){0,5}? (?:with no|with out|lacking|missing) (?:\w+ )?consent ",
+        r" (?:make up|invent|fake|fabricate|forge|pretend|just say|assume)(?: \w+){0,4}? "
+        r"(?:consent|they consented|they opted in|they agreed)",
+        r" (?:mark|record|set|log|put down|flag)(?: \w+){0,2}? (?:all|every|everyone|everybody"
+        r"|each)(?: \w+){0,4}? (?:as )?(?:consented|opted in|having consented|consent) ",
+        r" (?:record|log|mark)(?: \w+){0,3}? consent (?:for )?(?:all|every|everyone"
+        r"|everybody|each)\b",
+    ),
+    _rule(
+        "disclosure",
+        "I can't do that: it isn't allowed. Every call opens by saying that it's an AI "
+        "agent calling on your behalf and that the call is recorded — the law and our "
+        "terms require it, so it can't be left out or disguised. What I can do: place "
+        "the call with your purpose and talking points (“call Jane Doe about the "
+        "renewal”). Nothing was charged.",
+        r" (?:don't|do not|never|dont|without|no need to|not) (?:\w+ ){0,2}?(?:say|saying"
+        r"|tell|telling|mention|mentioning|disclose|disclosing|reveal|revealing|admit"
+        r"|admitting|announce|announcing|let (?:them|him|her) know|inform)(?: [\w']+){0,5}? "
+        r"(?:ai|a i|robot|bot|automated|recorded|recording|being recorded) ",
+        r" (?:pretend|pretending|act|acting|claim|claiming|pose|posing|say|tell them|tell him"
+        r"|tell her|sound like)(?: [\w']+){0,3}? (?:to be|you're|you are|it's|that it's"
+        r"|that you're|as|like)(?: a| an)? (?:real |actual )?(?:human|person|real person"
+        r"|live person|live rep|live agent|me|the rep) ",
+        r" (?:hide|hiding|conceal|concealing|mask|masking|disguise|disguising)(?: [\w']+){0,3}?"
+        r" (?:the |that )?(?:it's |its |it is |you're |you are )?(?:an |a )?(?:ai|a i|robot|bot"
+        r"|recording|recorded|disclosure|disclaimer) ",
+        r" (?:skip|drop|remove|turn off|switch off|disable|leave out|cut)(?: the| my| our)?"
+        r" (?:ai |a i |recording |robot |bot )?(?:disclosure|disclaimer|announcement|notice"
+        r"|intro|part where)",
+    ),
+    _rule(
+        "caller_id",
+        "I can't do that: it isn't allowed. Every call goes out from Klosesales' one "
+        "shared number; the caller ID can't be changed, spoofed or hidden, and users "
+        "can't call from numbers of their own. What I can do: place the call from the "
+        "shared number (“call Jane Doe about the renewal”). Nothing was charged.",
+        r" spoof",
+        r" (?:change|fake|mask|hide|block|set|use|alter|swap|switch|disguise)(?: [\w']+){0,3}?"
+        r" (?:the |my |our )?(?:caller ?id|calling number|from number|outbound number"
+        r"|number (?:they|it) (?:see|sees|shows)) ",
+        r" (?:caller ?id|calling number|outgoing number|from number) (?:to|as|show|shows"
+        r"|say|says|display|displays) ",
+        _DIAL + r"(?: [\w']+){0,5}? (?:from|using|with|off) (?:my own|my|a different|another"
+        r"|a local|a fake|a private|a blocked|an unlisted|a withheld|my personal|my cell"
+        r"|my mobile)(?: \w+)? (?:number|phone|cell|mobile|line|caller id) ",
+        r" (?:private|blocked|withheld|unknown|anonymous|no) caller ?id ",
+    ),
+    _rule(
+        "limits",
+        "I can't do that: it isn't allowed. Calls are only placed between 08:00 and 21:00 "
+        "in the callee's own time zone and at most 3 times in 24 hours — those limits "
+        "protect the people you call and can't be switched off or worked around. What "
+        "I can do: place the call when it's allowed — ask me to call them and I'll show "
+        "the compliance result first. Nothing was charged.",
+        _SKIP + r"(?: \w+){0,3}? (?:the |their |any |our |calling )*(?:calling hours|call"
+        r" hours|time window|calling window|quiet hours|time zones?|local time|curfew"
+        r"|attempt limits?|attempt caps?|call limits?|frequency (?:limits?|caps?)|the"
+        r" limits?|the cap|3 attempts|three attempts)",
+        r" (?:keep (?:calling|ringing|dialing|dialling|redialing|redialling)|call (?:\w+ )"
+        r"{0,3}?(?:over and over|again and again|nonstop|non stop|until (?:he|she|they)"
+        r" (?:pick|picks|answer|answers)|every (?:few )?(?:minutes?|hours?|\d+ minutes))"
+        r"|(?:call|ring|dial)(?: [\w']+){0,3}? (?:[4-9]|[1-9]\d+|four|five|six|seven|eight"
+        r"|nine|ten|twenty|fifty|a hundred|hundred|dozen) times)",
+        r" (?:harass|harassing|spam|spamming|bombard|flood)(?: \w+){0,3}? (?:with )?(?:calls"
+        r"|call|ringing|dialing)? ",
+        r" (?:robocall|robo call|robo dial)\w*(?: [\w']+){0,3}? (?:everyone"
+        r"|everybody|all|every|random|a list|the list|this list|numbers|people) ",
+        _DIAL + r" (?:random|every number|all the numbers|a list of numbers|numbers from"
+        r"|everyone in (?:the|this|an?) area code|an entire area code) ",
+    ),
+    _rule(
+        "tenant",
+        "I can't do that: it isn't allowed. Each company's calls, contacts and data are "
+        "private to its own workspace, so I can't show or search another company's — "
+        "nor anyone's outside what your role lets you see. What I can do: list, search "
+        "or summarize your own calls (“list my calls”, “search my calls for pricing”). "
+        "Nothing was charged.",
+        r" " + _OTHER + r" " + _OWNER + r"(?: [\w']+){0,3}? " + _DATA + " ",
+        r" (?:"
+        + _OTHER
+        + r"|all|every|all the|all other) "
+        + _TENANT_NOUN
+        + r"(?:'s|')?(?: [\w']+){0,3}? "
+        + _DATA
+        + " ",
+        r" " + _DATA + r"(?: [\w']+){0,3}? (?:of|from|for|in|at|across|belonging to|owned by) "
+        r"(?:" + _OTHER + r"|all|every|all the|all other) " + _TENANT_NOUN + " ",
+        r" " + _DATA + r"(?: [\w']+){0,3}? (?:of|from|for|in|at|belonging to|owned by) "
+        r"(?:a |an )?" + _OTHER + r" " + _COMPANY_NOUN + " ",
+        r" competitors?(?:'s|')? (?:call |sales )?(?:calls|transcripts|recordings|data"
+        r"|contacts|leads|pipeline|analytics) ",
+        r" (?:log|sign|switch|get|break|hack) (?:in|into|me into|over to|to) (?:another|other"
+        r"|a different|someone else's|somebody else's|their) (?:\w+ )?(?:workspace|account"
+        r"|company|tenant) ",
+        r" (?:impersonate|act as|pretend to be|log in as|sign in as) (?:another|a different"
+        r"|other|some other)(?: \w+)? (?:user|rep|manager|admin|company|workspace|customer) ",
+        r" (?:every|all) (?:klosesales )?(?:customers|users|tenants)(?: [\w']+){0,2}? "
+        + _DATA
+        + " ",
+        r" (?:cross|between) (?:workspace|tenant|company|companies|workspaces|tenants) ",
+        r" (?:dump|export|download|leak|scrape)(?: \w+){0,2}? (?:the |whole |entire )*"
+        r"(?:database|db|all data|everyone's data|every workspace) ",
+    ),
+)
+
+
+def unsafe_refusal(text: str) -> str | None:
+    """Why `text` asks for something not allowed, with what can be done instead; None
+    when it does not. Matched on the message's words, before any model runs."""
+    padded = _normalise(text)
+    for rule in UNSAFE_RULES:
+        if rule.pattern.search(padded):
+            return rule.answer
+    return None
+
+
+def unsafe_kind(text: str) -> str | None:
+    """The name of the rule `text` breaks (for tests and logs), or None."""
+    padded = _normalise(text)
+    return next((r.name for r in UNSAFE_RULES if r.pattern.search(padded)), None)
+
+
+_NOT_POSSIBLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), answer)
+    for pattern, answer in (
+        (
+            r" (?:refund|refunds|refunded|chargeback) ",
+            "I can't issue refunds from chat: write to support@klosesales.com and the "
+            "refund is handled through Paddle. What I can do: list your purchases "
+            "(“what did I buy?”).",
+        ),
+        (
+            r" (?:subscription|invoicing|monthly plan|billing plan) ",
+            "There's no subscription to change: Klosesales is prepaid — you buy credit "
+            "packages when you need them, and nothing renews by itself. What I can do: "
+            "list the packages (“what packages are there?”) or your purchases (“what did "
+            "I buy?”).",
+        ),
+        (
+            r" (?:do not call|dnc|revoke|withdraw|withdrew|withdrawn|stop calling|remove (?:\w+ )"
+            r"{0,3}?consent|consent (?:removed|revoked)) ",
+            "I can't change the do-not-call list or revoke consent from chat yet; ask your "
+            "admin or support@klosesales.com to add them to the list, and don't call them "
+            "meanwhile. Anyone who asks the AI agent on a call to stop calling is put on "
+            "the list at once. What I can do: check a contact before any call — ask me to "
+            "call them and I'll show the compliance result first.",
+        ),
+        (
+            r" (?:write|draft|compose|generate|translate|rewrite|proofread|give me an? "
+            r"(?:\w+ )?(?:pitch|opener|script)|what's a good (?:opener|opening line|pitch))",
+            "I don't write or translate emails, scripts or documents. What I can do: "
+            "summarize a call, show its transcript, search your calls for what prospects "
+            "said (“search my calls for pricing objections”), and place calls with your "
+            "talking points.",
+        ),
+        (
+            r" (?:email|e mail|emails|text|texts|sms|message|messages|whatsapp|linkedin|send"
+            r" (?:\w+ )?(?:a|the|our|my)) ",
+            "I can't send emails, texts or messages: Klosesales places AI voice calls. "
+            "What I can do: call the contact instead (“call Jane Doe about the quote”), "
+            "with your talking points.",
+        ),
+        (
+            r" (?:schedule|scheduled|calendar|remind|reminder|book|booking|zoom|meeting"
+            r"|appointment|appt|recurring|every (?:monday|tuesday|wednesday|thursday"
+            r"|friday|morning|day|week)|tomorrow at|campaign|auto dialing|auto dial) ",
+            "I can't schedule calls, reminders or meetings for later, or set up campaigns: "
+            "I place one call at a time, now, within the callee's calling hours. What I "
+            "can do: call them now (“call Jane Doe about the demo”), with booking a "
+            "meeting as the AI agent's goal.",
+        ),
+        (
+            r" (?:delete|remove|merge|dedupe|deduplicate|combine|update|edit|change|fix"
+            r"|correct)(?: [\w']+){0,4}? (?:contact|contacts|phone|number|company|record"
+            r"|recording|recordings) ",
+            "I can't delete, merge or edit contacts or recordings from chat. What I can "
+            "do: add a contact (“add a contact Jane Doe +1 415 555 0123 at Acme”) or show "
+            "the calls with one (“show calls with Jane Doe”).",
+        ),
+        (
+            r" (?:export|import|upload|sync|csv|spreadsheet|excel|salesforce|hubspot|crm"
+            r"|gmail|outlook|slack|pipedrive|zoho|google sheets|integrate|connect my) ",
+            "I can't connect to or export into other tools. What I can do: analytics with "
+            "a CSV download (“calls by outcome this month”), or list your calls with one "
+            "contact.",
+        ),
+        (
+            r" (?:invite|teammate|colleague|new rep|as a rep|as a manager|as an admin|role"
+            r"|from the team|password|log me out|logout|sign out|e ?mail address|email on"
+            r" my account|email to|my email|voice|accent|logo|calling hours to|account) ",
+            "I can't change account or workspace settings from chat: passwords are reset "
+            "from the sign-in page ([/account/reset](/account/reset)), a manager invites "
+            "teammates and changes roles on the Team page ([/account/team](/account/team)), "
+            "and you sign out at [/account/logout](/account/logout). What I can do: show "
+            "your account (“my account”) or change your mobile number.",
+        ),
+    )
+)
+
+GENERIC_NOT_POSSIBLE = (
+    "That's not something I can do here: I place AI sales calls and answer questions "
+    "about your contacts, calls and credits. What I can do: "
+)
+
+
+def not_possible(text: str) -> str:
+    """Why a request no tool handles can't be done, and the closest thing that can."""
+    padded = _normalise(text)
+    for pattern, answer in _NOT_POSSIBLE:
+        if pattern.search(padded):
+            return answer + " Nothing was charged."
+    return GENERIC_NOT_POSSIBLE + CAPABILITIES + " Nothing was charged."

@@ -1,0 +1,153 @@
+"""What an answer costs: 0.5 credit, once, and only for assistant work (DESIGN.md §1).
+
+Every tool declares whether its work is billable (`tools.actions`: summaries,
+transcripts, insights, search, analytics, and actions carried out on contacts, consent
+and calls) or free (balance, packages, estimates, buying, purchase history, the
+account). A billable tool
+
+1. reserves the answer's price right before it works (`QueryMeter.reserve`: a hold of
+   `QUERY_PRICE_MC`, taken once per answer however many tools run). A workspace that
+   cannot afford it is told so, free, and the tool does nothing;
+2. reports that it did the work by returning `done(text)`. Whatever else it returns —
+   found nothing, refused, failed, asked the user something back, proposed an action
+   still waiting for a yes — is free.
+
+The meter's owner settles it exactly once (`settle`, in the owner's transaction):
+the hold is debited under the key `query:<key>` when some work was done, released
+otherwise. A chat turn (chat_app.turns) owns one meter per message, keyed by the
+message id; a confirmation answered outside a turn (a button pressed after a reload)
+gets its own, keyed `action:<pending action id>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import ledger
+from billing.money import QUERY_PRICE_MC, credits_label
+from core.db import Database
+
+HOLD_TTL = timedelta(minutes=10)
+
+OUT_OF_CREDITS = (
+    "You're out of credits, so I didn't do that: it costs {price} and you have "
+    "{available} available. Nothing was charged. You can still check your balance, see "
+    "the packages and buy credits right here — ask “what packages are there?” or say "
+    "“buy the starter pack” (or open [/billing/buy](/billing/buy))."
+)
+FROZEN = (
+    "Your workspace's credits are frozen after a payment was disputed, so I didn't do "
+    "that. Nothing was charged. Contact support@klosesales.com; you can still check "
+    "your balance and purchases here."
+)
+
+
+class Done(str):
+    """The text of a billable tool that did its work: the answer is charged."""
+
+    __slots__ = ()
+
+
+def done(text: str) -> Done:
+    """Mark `text` as the result of billable work done (see the module's contract)."""
+    return Done(text)
+
+
+def out_of_credits(available_mc: int) -> str:
+    return OUT_OF_CREDITS.format(
+        price=credits_label(QUERY_PRICE_MC), available=credits_label(max(available_mc, 0))
+    )
+
+
+# Records a new hold with its owner (the turn's row), in the transaction placing it.
+OnHold = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+@dataclass
+class QueryMeter:
+    """One answer's price: reserved before billable work, charged only if work was
+    done. `key` is unique per answer (a message id, or `action:<id>`)."""
+
+    db: Database
+    workspace_id: uuid.UUID
+    key: str
+    on_hold: OnHold | None = None
+    # The hold's idempotency key (default `query-hold:<key>`).
+    hold_key: str | None = None
+    hold_id: int | None = None
+    held_mc: int = 0
+    # The billable tools that did their work during this answer, in order.
+    work: list[str] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def reserve(self) -> str | None:
+        """Hold the answer's price (once per answer). None when it is held; otherwise
+        the reason, worded for the user (out of credits, frozen): nothing was held."""
+        async with self._lock:  # tools of one answer may run concurrently
+            if self.hold_id is not None:
+                return None
+            async with self.db.session() as session:
+                try:
+                    hold = await ledger.place_hold(
+                        session,
+                        self.workspace_id,
+                        max_mc=QUERY_PRICE_MC,
+                        min_mc=QUERY_PRICE_MC,
+                        idempotency_key=self.hold_key or f"query-hold:{self.key}",
+                        expires_at=datetime.now(UTC) + HOLD_TTL,
+                        reference=f"query:{self.key}",
+                    )
+                except ledger.InsufficientCredits as exc:
+                    return out_of_credits(exc.available_mc)
+                except ledger.AccountFrozen:
+                    return FROZEN
+                assert hold.hold_id is not None
+                if self.on_hold is not None:
+                    await self.on_hold(session, hold.hold_id)
+                await session.commit()
+            self.hold_id, self.held_mc = hold.hold_id, hold.amount_mc
+            return None
+
+    def did_work(self, tool: str) -> None:
+        self.work.append(tool)
+
+    @property
+    def charged(self) -> bool:
+        """Whether settling will debit the answer's price."""
+        return self.hold_id is not None and bool(self.work)
+
+    async def settle(
+        self, session: AsyncSession, *, description: str, metadata: dict[str, Any]
+    ) -> ledger.LedgerResult | None:
+        """In the caller's transaction: debit the price if work was done (the debit's
+        key `query:<key>` makes it happen once), else release the hold. The debit, or
+        None when nothing was charged."""
+        if self.hold_id is None:
+            return None
+        if not self.work:
+            await ledger.release_hold(session, self.hold_id)
+            return None
+        return await ledger.settle_hold(
+            session,
+            self.hold_id,
+            actual_mc=QUERY_PRICE_MC,
+            idempotency_key=f"query:{self.key}",
+            kind="query",
+            description=description,
+            metadata={**metadata, "tools": list(dict.fromkeys(self.work))},
+        )
+
+    async def release(self) -> None:
+        """Release the hold, if any, charging nothing (the answer failed)."""
+        if self.hold_id is None:
+            return
+        async with self.db.session() as session:
+            await ledger.release_hold(session, self.hold_id)
+            await session.commit()
