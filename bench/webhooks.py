@@ -78,6 +78,7 @@ log = logging.getLogger("bench.webhooks")
 
 TARGET_CALLBACKS_PER_S = 800
 TARGET_P99_MS = 100
+TARGET_PGBENCH_RATIO = 0.8  # --processes N: callbacks/s against pgbench's TPS, same run
 DUPLICATE_SHARE = 0.15
 MAX_DURATION_S = 300  # CallDuration is 1..this; the calls' holds cover it
 MAX_CALL_SECONDS = 600
@@ -339,10 +340,13 @@ def start_server(
     pool_size: int,
     timeout_s: float = 90,
     profile: Path | None = None,
+    public_url: str | None = None,
 ) -> Server:
     """`klosesales serve` on `port` against the bench database; returns once /healthz
     answers 200. Twilio, OpenAI and Paddle stay simulated. With `profile`, the server
-    runs under cProfile and writes its profile there when it stops."""
+    runs under cProfile and writes its profile there when it stops. `public_url` is its
+    PUBLIC_BASE_URL (default: its own address) — the URL Twilio signs, which every
+    process of a fleet shares."""
     import httpx
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +355,7 @@ def start_server(
         **os.environ,
         "DATABASE_URL": db.url.render_as_string(hide_password=False),
         "DATA_DIR": str(data_dir),
-        "PUBLIC_BASE_URL": base,
+        "PUBLIC_BASE_URL": public_url or base,
         "TWILIO_AUTH_TOKEN": token,
         "RUN_WORKER_IN_SERVE": "false",
         "AUTO_MIGRATE": "false",
@@ -489,15 +493,17 @@ class ClientResult:
     elapsed_s: float = 0.0
 
 
-async def send_all(base_url: str, plan: list[Callback], clients: int) -> ClientResult:
-    """Post the plan's callbacks from `clients` tasks over one pool of that size."""
+async def send_all(base_urls: list[str], plan: list[Callback], clients: int) -> ClientResult:
+    """Post the plan's callbacks from `clients` tasks over one pool of that size: the
+    i-th to `base_urls[i % n]`, as a load balancer without stickiness spreads them (a
+    call's callbacks land on different processes and race there for its row)."""
     import aiohttp
 
     result = ClientResult()
     counter = itertools.count()
     connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
     timeout = aiohttp.ClientTimeout(total=60)
-    base = base_url.rstrip("/")
+    bases = [url.rstrip("/") for url in base_urls]
 
     async def client(http: aiohttp.ClientSession) -> None:
         clock = time.perf_counter
@@ -514,6 +520,7 @@ async def send_all(base_url: str, plan: list[Callback], clients: int) -> ClientR
             }
             t0 = clock()
             try:
+                base = bases[i % len(bases)]
                 async with http.post(base + cb.path, data=cb.body, headers=headers) as resp:
                     await resp.read()
                     status = resp.status
@@ -638,14 +645,41 @@ async def check_workspace(db: Any, seeded: Seeded, spent_mc: int) -> int:
 # --- the benchmark --------------------------------------------------------------------
 
 
-def bench_webhooks(db: Any, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+def start_servers(
+    db: Any, tmp: Path, token: str, args: argparse.Namespace, processes: int, first_port: int
+) -> list[Server]:
+    """`processes` serve processes on the one database, each with its own data folder,
+    the first on `first_port`, all with the first one's address as PUBLIC_BASE_URL (the
+    URL the callbacks are signed for, as a fleet's load balancer address is)."""
+    public = f"http://127.0.0.1:{first_port}"
+    servers: list[Server] = []
+    try:
+        for i in range(processes):
+            port = first_port if i == 0 else free_port()
+            profile = args.profile_server if i == 0 else None
+            data = tmp / f"serve-data-{processes}-{i}"
+            server = start_server(
+                db, data, port, token, args.db_pool, profile=profile, public_url=public
+            )
+            servers.append(server)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
+def bench_webhooks(
+    db: Any, tmp: Path, args: argparse.Namespace, processes: int = 1
+) -> dict[str, Any]:
+    """The timed run against `processes` serve processes (round robin)."""
     from billing.money import CALL_SECOND_PRICE_MC
 
     assert CALL_SECOND_PRICE_MC == PRICE_MC_PER_S, "the bench's price is out of date"
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed + processes)
     token = "bench-" + secrets.token_hex(20)
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"  # every process's PUBLIC_BASE_URL
 
     per_call = len(STATUSES) * (1 + DUPLICATE_SHARE)
     n_calls = max(1, round(args.callbacks / per_call))
@@ -665,24 +699,33 @@ def bench_webhooks(db: Any, tmp: Path, args: argparse.Namespace) -> dict[str, An
         args.order,
     )
 
-    server = start_server(
-        db, tmp / "serve-data", port, token, args.db_pool, profile=args.profile_server
-    )
+    servers = start_servers(db, tmp, token, args, processes, port)
     try:
-        meter = CpuMeter({"server": server.proc.pid, "pg": postmaster_pid(db.libpq_url)})
-        warm = run_async(send_all(base, warm_plan, args.clients), args.loop)
+        pids = {f"server{i}": server.proc.pid for i, server in enumerate(servers)}
+        meter = CpuMeter({**pids, "pg": postmaster_pid(db.libpq_url)})
+        urls = [server.base_url for server in servers]
+        warm = run_async(send_all(urls, warm_plan, args.clients), args.loop)
         if warm.non_200:
             log.error("warm-up: %d requests failed: %s", warm.non_200, warm.errors)
-            log.error("server log:\n%s", server.log_tail())
-        log.info("sending %d callbacks from %d clients", len(plan), args.clients)
+            log.error("server log:\n%s", servers[0].log_tail())
+        log.info(
+            "sending %d callbacks from %d clients to %d process(es)",
+            len(plan),
+            args.clients,
+            len(servers),
+        )
         before = meter.read()
-        res = run_async(send_all(base, plan, args.clients), args.loop)
+        res = run_async(send_all(urls, plan, args.clients), args.loop)
         after = meter.read()
+        for name in pids:  # the server processes' CPU, together
+            before["server"] = before.get("server", 0.0) + before[name]
+            after["server"] = after.get("server", 0.0) + after[name]
         if res.non_200:
             log.error("%d requests were not answered 200: %s", res.non_200, res.errors)
-            log.error("server log (tail):\n%s", server.log_tail())
+            log.error("server log (tail):\n%s", servers[0].log_tail())
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
     billing_errors, checked = verify_billing(db, seeded, placed, durations)
     results = callback_results(db, seeded)
@@ -698,6 +741,7 @@ def bench_webhooks(db: Any, tmp: Path, args: argparse.Namespace) -> dict[str, An
     total = after["machine_total"] - before["machine_total"]
     return {
         "bench": "webhooks",
+        "processes": processes,
         "callbacks": n,
         "clients": args.clients,
         "callbacks_per_s": round(cps, 1),
@@ -726,6 +770,36 @@ def bench_webhooks(db: Any, tmp: Path, args: argparse.Namespace) -> dict[str, An
             and billing_errors == 0
         ),
     }
+
+
+def fleet_figures(db: Any, tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One process, then `args.processes`, then pgbench on the same server: each run's
+    figures with `pgbench_tps` and `pgbench_ratio` (callbacks/s ÷ pgbench TPS), the
+    fleet's `met` judged on the ratio (≥ TARGET_PGBENCH_RATIO) and the p99."""
+    from bench.ledger import bench_pgbench
+
+    runs = [bench_webhooks(db, tmp, args, 1), bench_webhooks(db, tmp, args, args.processes)]
+    pgbench = bench_pgbench(db, args.clients, 2, args.pgbench_seconds)
+    tps = float(pgbench["tps"])
+    out = []
+    for run in runs:
+        ratio = run["callbacks_per_s"] / tps if tps > 0 else 0.0
+        run = {
+            **run,
+            "pgbench_tps": round(tps, 1),
+            "pgbench_clients": args.clients,
+            "pgbench_ratio": round(ratio, 3),
+            "target_pgbench_ratio": TARGET_PGBENCH_RATIO,
+        }
+        if run["processes"] > 1:
+            run["met"] = bool(
+                ratio >= TARGET_PGBENCH_RATIO
+                and run["p99_ms"] <= TARGET_P99_MS
+                and run["non_200"] == 0
+                and run["billing_errors"] == 0
+            )
+        out.append(run)
+    return out
 
 
 # --- main -----------------------------------------------------------------------------
@@ -771,13 +845,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FILE",
         help="run the server under cProfile and write its profile to FILE",
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="serve processes behind a round-robin client (default 1). Above 1, a "
+        "one-process run comes first and pgbench after both (`pgbench_ratio`)",
+    )
+    p.add_argument(
+        "--pgbench-seconds", type=int, default=None, help="pgbench duration (default 20, --quick 5)"
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed for durations and order")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = p.parse_args(argv)
+    if args.pgbench_seconds is None:
+        args.pgbench_seconds = 5 if args.quick else 20
     if args.callbacks is None:
         args.callbacks = 2_000 if args.quick else 20_000
     if args.callbacks < len(STATUSES) or args.clients < 1 or args.db_pool < 1:
         p.error("--callbacks must be >= 4, --clients and --db-pool >= 1")
+    if args.processes < 1 or args.pgbench_seconds < 1:
+        p.error("--processes and --pgbench-seconds must be >= 1")
     if args.loop is None:
         args.loop = default_loop()
     return args
@@ -788,7 +876,11 @@ def main(argv: list[str] | None = None) -> int:
     background = start(verbose=args.verbose, quiet=("telephony", "billing", "accounts", "httpx"))
     t_start = time.perf_counter()
     with bench_database() as (db, tmp):
-        emit({**bench_webhooks(db, tmp, args), "background_cpu_pct": background})
+        if args.processes == 1:
+            emit({**bench_webhooks(db, tmp, args), "background_cpu_pct": background})
+        else:
+            for figures in fleet_figures(db, tmp, args):
+                emit({**figures, "background_cpu_pct": background})
     log.info("done in %.1f s", time.perf_counter() - t_start)
     return 0
 
