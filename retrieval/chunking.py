@@ -1,15 +1,20 @@
-"""Transcript segments → chunks: windows of consecutive turns with a one-turn overlap.
+"""Transcript segments → chunks: one turn each, embedded with the turn before it.
 
-A window grows turn by turn until it holds `max_turns` turns or the next turn would
-take it past `max_words` words; the next window starts again at the last turn of the
-previous one, so an answer split across a window boundary is still found whole in one
-of them. A single turn longer than `max_words` is cut into parts of at most `max_words`
-words (all citing the same segment), so nothing is lost to the embedding model's input
-limit (256 word pieces for all-MiniLM-L6-v2).
+A hit must point at the words that matched, so a chunk is one turn (a turn longer than
+`max_words` words is cut into parts of at most `max_words`, all citing the same segment,
+so nothing is lost to the embedding model's input limit of 256 word pieces). Its `text`
+(what full-text search indexes and a hit quotes) is the turn alone; its `embed_text`
+(what the embedding model reads) is the `context_turns` turns before it and the turn
+itself, so "Yes, Thursday works" is found by "agreed to book a meeting" and an agent's
+answer by the question it answers.
 
-Each chunk records its first and last segment `seq`, its speakers (in order of first
-appearance), when its first turn started and how far that is (whole seconds) into the
-call, counted from the call's first segment. Pure: no database, no clock.
+Boilerplate — the agent's opening with its AI / recording disclosure and its sign-off —
+is left out (`retrieval.boilerplate`): it is said on every call and would otherwise be
+what every search finds first.
+
+Each chunk records its segment `seq` (first and last are the same), its speaker, when
+the turn started and how far that is (whole seconds) into the call, counted from the
+call's first segment. Pure: no database, no clock.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-MAX_TURNS = 6
+from retrieval.boilerplate import searchable_text
+
+CONTEXT_TURNS = 1
 MAX_WORDS = 120
 
 
@@ -47,7 +54,8 @@ class Chunk:
     speakers: tuple[str, ...]
     started_at: datetime
     offset_s: int
-    text: str
+    text: str  # the turn alone: indexed for full text, quoted by a hit
+    embed_text: str  # the turns before it and the turn: what is embedded
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,11 @@ class _Turn:
 
 
 def _turns(segments: Sequence[SegmentLike], max_words: int) -> list[_Turn]:
-    """Non-empty segments in `seq` order, each cut into parts of at most `max_words`."""
+    """The searchable part of each segment (`retrieval.boilerplate`), in `seq` order,
+    each cut into parts of at most `max_words` (none for a segment with nothing left)."""
     turns: list[_Turn] = []
     for segment in sorted(segments, key=lambda s: s.seq):
-        words = segment.text.split()
+        words = searchable_text(segment.speaker, segment.text).split()
         for start in range(0, len(words), max_words):
             part = tuple(words[start : start + max_words])
             turns.append(_Turn(segment.seq, segment.speaker, part, segment.started_at))
@@ -73,43 +82,34 @@ def _turns(segments: Sequence[SegmentLike], max_words: int) -> list[_Turn]:
 
 
 def chunk_segments(
-    segments: Sequence[SegmentLike], *, max_turns: int = MAX_TURNS, max_words: int = MAX_WORDS
+    segments: Sequence[SegmentLike],
+    *,
+    context_turns: int = CONTEXT_TURNS,
+    max_words: int = MAX_WORDS,
 ) -> list[Chunk]:
-    """The chunks of one call's transcript (none when it has no words)."""
-    if max_turns < 2 or max_words < 1:
-        raise ValueError("a window needs at least 2 turns and 1 word")
+    """The chunks of one call's transcript, one per searchable turn (part), in order
+    (none when nothing is left to search)."""
+    if context_turns < 0 or max_words < 1:
+        raise ValueError("context needs 0 or more turns and a chunk at least 1 word")
     if not segments:
         return []
     call_start = min(s.started_at for s in segments)
     turns = _turns(segments, max_words)
     chunks: list[Chunk] = []
-    start = 0
-    while start < len(turns):
-        end, words = start + 1, len(turns[start].words)
-        while (
-            end < len(turns)
-            and end - start < max_turns
-            and words + len(turns[end].words) <= max_words
-        ):
-            words += len(turns[end].words)
-            end += 1
-        window = turns[start:end]
-        first = window[0]
+    for i, turn in enumerate(turns):
+        window = turns[max(0, i - context_turns) : i + 1]
         chunks.append(
             Chunk(
-                seq=len(chunks),
-                first_segment=first.seq,
-                last_segment=window[-1].seq,
-                speakers=tuple(dict.fromkeys(t.speaker for t in window)),
-                started_at=first.started_at,
-                offset_s=max(0, int((first.started_at - call_start).total_seconds())),
-                text="\n".join(t.line() for t in window),
+                seq=i,
+                first_segment=turn.seq,
+                last_segment=turn.seq,
+                speakers=(turn.speaker,),
+                started_at=turn.started_at,
+                offset_s=max(0, int((turn.started_at - call_start).total_seconds())),
+                text=turn.line(),
+                embed_text="\n".join(t.line() for t in window),
             )
         )
-        if end == len(turns):
-            break
-        # One turn of overlap, unless the window was a single turn (then move on).
-        start = end - 1 if end - start > 1 else end
     return chunks
 
 

@@ -73,7 +73,7 @@ async def index_call(db: Database, call_id: uuid.UUID, embedder: Embedder) -> In
             ).all()
         )
     chunks = chunk_segments(segments)
-    vectors = await embedder.embed([c.text for c in chunks])
+    vectors = await embedder.embed([c.embed_text for c in chunks])
     async with db.session() as session:
         call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
         if call is None:

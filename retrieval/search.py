@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role
 from accounts.service import Actor
 from core.errors import KloseError, NotFound, PermissionDenied
+from core.markdown import Md, md_escape
 from retrieval.chunking import clock
 from retrieval.embeddings import Embedder
 from retrieval.models import EMBEDDING_DIM, TenantIndex, TranscriptChunk, tenant_predicate
@@ -84,6 +85,15 @@ EXACT_MAX_ROWS = 20_000
 # 128), 100 still left 1 query in 300 stuck in the wrong cluster (recall@10 0 for it);
 # 200 left none (recall@10 0.999), for ≈ 2.5 ms a query (bench/retrieval.py, full size).
 MIN_EF_SEARCH = 200
+MAX_DISTANCE = 0.55
+MAX_DISTANCE_TEXT = 0.70
+# ts_headline's markers around a matched word (not Markdown: `Hit.highlighted` escapes the
+# text between them and only then marks them up).
+MARK_START, MARK_STOP = "\u27e6", "\u27e7"
+HEADLINE_OPTIONS = (
+    f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=35, MinWords=15,"
+    ' ShortWord=2, MaxFragments=2, FragmentDelimiter=" … "'
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,14 @@ class Tuning:
     candidates_per_k: int = 3  # each leg proposes max(k × this, min_candidates) rows
     min_candidates: int = 30
     overfetch: float = 1.2  # margin over the expected share of rows in scope
+    # The relevance floor (hybrid and vector modes): a candidate is a hit only if its
+    # cosine distance to the query is at most `max_distance`, or at most
+    # `max_distance_text` when the full-text leg found it too. Below it the answer is
+    # "nothing matched", not k loosely related turns. Calibrated on the labelled set
+    # (bench/search_quality.py, tests/fixtures/search_quality/).
+    max_distance: float = MAX_DISTANCE
+    max_distance_text: float = MAX_DISTANCE_TEXT
+    hit_candidates_per_k: int = 2  # fused candidates read to fill k after floor and dedup
 
 
 DEFAULT_TUNING = Tuning()
@@ -157,10 +175,13 @@ class Hit:
     speakers: tuple[str, ...]
     started_at: datetime
     offset_s: int
-    text: str
+    text: str  # the turn ("Prospect: …")
     score: float  # reciprocal-rank-fusion score (higher is better)
     vector_rank: int | None  # 1-based rank in each leg, None if the leg did not find it
     text_rank: int | None
+    segment: int = 0  # the transcript segment (turn) `seq` the hit quotes
+    distance: float | None = None  # cosine distance to the query (None: text mode)
+    headline: str = ""  # the window of `text` around the matched words, marked
 
     @property
     def offset(self) -> str:
@@ -169,9 +190,27 @@ class Hit:
 
     @property
     def snippet(self) -> str:
+        """The words around the match (plain text): the headline when the query's words
+        are in the turn, else the turn's start."""
+        if self.headline:
+            return self.headline.replace(MARK_START, "").replace(MARK_STOP, "")
         if len(self.text) <= SNIPPET_CHARS:
             return self.text
         return self.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+    def highlighted(self) -> Md:
+        """`snippet` as Markdown: every character escaped (`md_escape`), the matched
+        words in bold."""
+        source = self.headline or self.snippet
+        parts: list[str] = []
+        for n, piece in enumerate(re.split(f"[{MARK_START}{MARK_STOP}]", source)):
+            escaped = md_escape(piece) if piece.strip() else ""
+            lead = " " if piece[:1].isspace() and parts else ""
+            trail = " " if piece[-1:].isspace() else ""
+            parts.append(
+                f"{lead}**{escaped}**{trail}" if n % 2 and escaped else f"{lead}{escaped}{trail}"
+            )
+        return Md("".join(parts).strip())
 
     def cite(self) -> str:
         speakers = ", ".join(self.speakers)
@@ -460,41 +499,72 @@ async def _hits(
     fused: list[tuple[int, float]],
     vector_ids: list[int],
     text_ids: list[int],
+    *,
+    k: int,
+    vector: list[float] | None,
+    tsquery: tuple[str, dict[str, Any]] | None,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> list[Hit]:
+    """The best `k` of the `fused` candidates that clear the relevance floor, one per
+    turn, each with its window of words around the match. Per-row work (distance,
+    headline) is done for these few candidates only, never for the scope."""
     if not fused:
         return []
     where, params = scope.where()
     # Reps: the contact must still be theirs (a chunk keeps the owner it was indexed with).
     owner = " AND c.owner_id = :owner" if scope.owner_id is not None else ""
-    rows = await session.execute(
-        text(
-            "SELECT t.id, t.call_id, t.contact_id, c.name, t.speakers, t.started_at,"  # noqa: S608
-            " t.offset_s, t.text FROM transcript_chunks t"
-            " JOIN contacts c ON c.id = t.contact_id AND c.workspace_id = t.workspace_id"
-            f" WHERE t.id = ANY(:ids) AND {where}{owner}"
-        ),
-        {**params, "ids": [chunk_id for chunk_id, _ in fused]},
+    distance = "t.embedding <=> :q" if vector is not None else "NULL::float8"
+    expression, tparams = tsquery if tsquery is not None else ("NULL::tsquery", {})
+    statement = text(
+        "SELECT t.id, t.call_id, t.contact_id, c.name, t.speakers, t.started_at,"  # noqa: S608
+        f" t.offset_s, t.text, t.first_segment, {distance} AS distance,"
+        " CASE WHEN t.tsv @@ q.query THEN ts_headline('english', t.text, q.query, :opts)"
+        " ELSE '' END AS headline"
+        f" FROM transcript_chunks t CROSS JOIN (SELECT {expression} AS query) q"
+        " JOIN contacts c ON c.id = t.contact_id AND c.workspace_id = t.workspace_id"
+        f" WHERE t.id = ANY(:ids) AND {where}{owner}"
     )
-    found = {r.id: r for r in rows}
+    values: dict[str, Any] = {**params, **tparams, "opts": HEADLINE_OPTIONS}
+    if vector is not None:
+        statement = statement.bindparams(_vector_param())
+        values["q"] = vector
+    candidates = fused[: max(k, k * tuning.hit_candidates_per_k)]
+    values["ids"] = [chunk_id for chunk_id, _ in candidates]
+    found = {r.id: r for r in await session.execute(statement, values)}
     vector_rank = {chunk_id: rank for rank, chunk_id in enumerate(vector_ids, start=1)}
     text_rank = {chunk_id: rank for rank, chunk_id in enumerate(text_ids, start=1)}
-    return [
-        Hit(
-            chunk_id=chunk_id,
-            call_id=found[chunk_id].call_id,
-            contact_id=found[chunk_id].contact_id,
-            contact_name=found[chunk_id].name,
-            speakers=tuple(found[chunk_id].speakers),
-            started_at=found[chunk_id].started_at,
-            offset_s=found[chunk_id].offset_s,
-            text=found[chunk_id].text,
-            score=score,
-            vector_rank=vector_rank.get(chunk_id),
-            text_rank=text_rank.get(chunk_id),
+    hits: list[Hit] = []
+    seen: set[tuple[uuid.UUID, int]] = set()
+    for chunk_id, score in candidates:
+        row = found.get(chunk_id)
+        if row is None or (row.call_id, row.first_segment) in seen:
+            continue
+        if row.distance is not None:
+            floor = tuning.max_distance_text if chunk_id in text_rank else tuning.max_distance
+            if row.distance > floor:
+                continue
+        seen.add((row.call_id, row.first_segment))
+        hits.append(
+            Hit(
+                chunk_id=chunk_id,
+                call_id=row.call_id,
+                contact_id=row.contact_id,
+                contact_name=row.name,
+                speakers=tuple(row.speakers),
+                started_at=row.started_at,
+                offset_s=row.offset_s,
+                text=row.text,
+                score=score,
+                vector_rank=vector_rank.get(chunk_id),
+                text_rank=text_rank.get(chunk_id),
+                segment=row.first_segment,
+                distance=None if row.distance is None else float(row.distance),
+                headline=row.headline or "",
+            )
         )
-        for chunk_id, score in fused
-        if chunk_id in found
-    ]
+        if len(hits) == k:
+            break
+    return hits
 
 
 async def search(
@@ -524,6 +594,7 @@ async def search(
     n = max(k * tuning.candidates_per_k, tuning.min_candidates)
     vector_ids: list[int] = []
     text_ids: list[int] = []
+    vector: list[float] | None = None
     index = await tenant_index(session, scope.workspace_id)  # read once, for both legs
     if mode != "text":
         [vector] = await embedder.embed([stripped])
@@ -536,5 +607,15 @@ async def search(
         ).ids
     if mode != "vector":
         text_ids = (await text_leg(session, scope, stripped, n, index=index)).ids
-    fused = fuse([ids for ids in (vector_ids, text_ids) if ids])[:k]
-    return await _hits(session, scope, fused, vector_ids, text_ids)
+    fused = fuse([ids for ids in (vector_ids, text_ids) if ids])
+    return await _hits(
+        session,
+        scope,
+        fused,
+        vector_ids,
+        text_ids,
+        k=k,
+        vector=vector,
+        tsquery=tsquery_sql(stripped, _words(stripped)),
+        tuning=tuning,
+    )

@@ -58,11 +58,15 @@ async def search_calls(
             else ""
         )
         return f"Nothing on your calls matches '{md_escape(query[:80])}'.{pending}"
-    lines = [f"Top {len(hits)} passages for '{md_escape(query[:80])}':"]
+    # Each hit: the call, the contact, when, and the words around the match (escaped,
+    # the matched words in bold). Below the relevance floor nothing is listed (above).
+    plural = "s" if len(hits) > 1 else ""
+    lines = [f"{len(hits)} passage{plural} matching '{md_escape(query[:80])}':"]
     for n, hit in enumerate(hits, 1):
-        speakers = ", ".join(hit.speakers)
+        speakers = md_escape(", ".join(hit.speakers))
         lines.append(
-            f"{n}. {md_escape(hit.contact_name)}, call {str(hit.call_id)[:8]} at {hit.offset} "
-            f"({speakers}, {hit.started_at:%Y-%m-%d}): \u201c{md_escape(hit.snippet)}\u201d"
+            f"{n}. {md_escape(hit.contact_name)} · call {str(hit.call_id)[:8]} · "
+            f"{hit.started_at:%Y-%m-%d %H:%M} UTC, {hit.offset} in ({speakers}): "
+            f"\u201c{hit.highlighted()}\u201d"
         )
     return done("\n".join(lines))

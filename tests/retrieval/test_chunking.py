@@ -1,4 +1,5 @@
-"""Chunking is pure: windows of turns with one turn of overlap, word limits, offsets."""
+"""Chunking is pure: one chunk per turn, embedded with the turn before it; boilerplate
+left out; word limits; offsets."""
 
 from __future__ import annotations
 
@@ -32,32 +33,47 @@ def covered(chunks: list[Chunk]) -> set[int]:
     return {s for c in chunks for s in range(c.first_segment, c.last_segment + 1)}
 
 
-def test_short_turns_make_six_turn_windows_overlapping_by_one() -> None:
-    segments = conversation([f"turn number {i}" for i in range(14)])
+def test_each_turn_is_a_chunk_embedded_with_the_turn_before_it() -> None:
+    segments = conversation([f"turn number {i}" for i in range(4)])
     chunks = chunk_segments(segments)
-    assert [(c.first_segment, c.last_segment) for c in chunks] == [(0, 5), (5, 10), (10, 13)]
-    assert [c.seq for c in chunks] == [0, 1, 2]
-    assert [c.offset_s for c in chunks] == [0, 35, 70]
-    assert chunks[1].started_at == START + timedelta(seconds=35)
-    assert chunks[0].speakers == ("agent", "prospect")
-    assert chunks[0].text.splitlines()[:2] == ["Agent: turn number 0", "Prospect: turn number 1"]
-    # The overlapping turn is in both windows.
-    assert "turn number 5" in chunks[0].text and "turn number 5" in chunks[1].text
-    assert covered(chunks) == set(range(14))
+    assert [(c.first_segment, c.last_segment) for c in chunks] == [(0, 0), (1, 1), (2, 2), (3, 3)]
+    assert [c.seq for c in chunks] == [0, 1, 2, 3]
+    assert [c.offset_s for c in chunks] == [0, 7, 14, 21]
+    assert chunks[1].started_at == START + timedelta(seconds=7)
+    assert [c.speakers for c in chunks[:2]] == [("agent",), ("prospect",)]
+    assert chunks[1].text == "Prospect: turn number 1"
+    assert chunks[0].embed_text == "Agent: turn number 0"
+    assert chunks[1].embed_text == "Agent: turn number 0\nProspect: turn number 1"
 
 
-def test_the_word_limit_closes_a_window_early() -> None:
-    fifty = " ".join(["word"] * 50)
-    chunks = chunk_segments(conversation([fifty] * 5))
-    assert [(c.first_segment, c.last_segment) for c in chunks] == [(0, 1), (1, 2), (2, 3), (3, 4)]
-    assert all(len(c.text.split()) - 2 <= 120 for c in chunks)  # minus the speaker labels
+def test_the_agents_opening_and_sign_off_are_not_indexed() -> None:
+    segments = conversation(
+        [
+            "Hi Dana, this is an AI assistant calling on behalf of Sam at Acme."
+            " This call is recorded. Sam asked me to call about our spring pricing.",
+            "Is this call recorded? Then what's the pricing?",
+            "Eighty five a seat. Thanks so much for your time. Goodbye.",
+            "Bye.",
+            "Thank you for your time, goodbye!",
+        ]
+    )
+    chunks = chunk_segments(segments)
+    assert [c.text for c in chunks] == [
+        "Prospect: Is this call recorded? Then what's the pricing?",  # the prospect's, kept
+        "Agent: Eighty five a seat.",  # the sign-off cut off, the answer kept
+        "Prospect: Bye.",
+    ]
+    assert [c.first_segment for c in chunks] == [1, 2, 3]
+    assert chunks[0].offset_s == 7  # still counted from the call's first segment
+    assert "spring pricing" not in " ".join(c.embed_text for c in chunks)
 
 
 def test_a_turn_longer_than_the_limit_is_cut_into_parts_citing_the_same_segment() -> None:
     words = [f"w{i}" for i in range(300)]
     segments = [Seg(3, "prospect", " ".join(words), START), Seg(4, "agent", "I see.", START)]
     chunks = chunk_segments(segments)
-    assert [(c.first_segment, c.last_segment) for c in chunks] == [(3, 3), (3, 3), (3, 4)]
+    assert [(c.first_segment, c.last_segment) for c in chunks] == [(3, 3), (3, 3), (3, 3), (4, 4)]
+    assert all(len(c.text.split()) - 1 <= 120 for c in chunks)  # minus the speaker label
     said = [w for c in chunks for w in c.text.replace("Prospect:", "").split() if w.startswith("w")]
     assert said == words  # every word kept once, in order
 
@@ -65,20 +81,19 @@ def test_a_turn_longer_than_the_limit_is_cut_into_parts_citing_the_same_segment(
 def test_segments_are_taken_in_seq_order_and_empty_ones_skipped() -> None:
     segments = conversation(["hello", "   ", "how much is it", "forty dollars"])
     chunks = chunk_segments(list(reversed(segments)))
-    assert len(chunks) == 1
-    assert chunks[0].text == "Agent: hello\nAgent: how much is it\nProspect: forty dollars"
-    assert (chunks[0].first_segment, chunks[0].last_segment) == (0, 3)
+    assert [c.text for c in chunks] == [
+        "Agent: hello",
+        "Agent: how much is it",
+        "Prospect: forty dollars",
+    ]
+    assert chunks[1].embed_text == "Agent: hello\nAgent: how much is it"
 
 
 def test_offsets_count_from_the_calls_first_segment() -> None:
-    segments = conversation([f"t{i}" for i in range(8)], first_seq=10, every_s=20)
-    chunks = chunk_segments(segments, max_turns=3)
-    assert [(c.first_segment, c.offset_s) for c in chunks] == [
-        (10, 0),
-        (12, 40),
-        (14, 80),
-        (16, 120),
-    ]
+    segments = conversation([f"t{i}" for i in range(3)], first_seq=10, every_s=20)
+    chunks = chunk_segments(segments, context_turns=2)
+    assert [(c.first_segment, c.offset_s) for c in chunks] == [(10, 0), (11, 20), (12, 40)]
+    assert chunks[2].embed_text.count("\n") == 2
 
 
 def test_nothing_to_chunk() -> None:
@@ -86,9 +101,9 @@ def test_nothing_to_chunk() -> None:
     assert chunk_segments(conversation(["", " "])) == []
 
 
-def test_windows_need_room_for_an_overlap() -> None:
-    with pytest.raises(ValueError, match="at least 2 turns"):
-        chunk_segments(conversation(["a"]), max_turns=1)
+def test_context_cannot_be_negative() -> None:
+    with pytest.raises(ValueError, match="0 or more turns"):
+        chunk_segments(conversation(["a"]), context_turns=-1)
 
 
 @pytest.mark.parametrize(

@@ -52,15 +52,17 @@ async def test_index_call_writes_chunks_and_reindexing_replaces_them(db: Databas
 
     indexed = await index_call(db, call_id, FAKE)
     assert (indexed.call_id, indexed.workspace_id, indexed.chunks) == (
-        call_id, rep.workspace_id, 2,
+        call_id, rep.workspace_id, 8,
     )  # fmt: skip
     first = await _chunks(db, call_id)
-    assert [(c.first_segment, c.last_segment, c.offset_s) for c in first] == [(0, 5, 0), (5, 7, 25)]
+    assert [(c.first_segment, c.last_segment, c.offset_s) for c in first] == [
+        (i, i, 5 * i) for i in range(8)
+    ]
     assert {(c.embedding_model, c.embedding_dim) for c in first} == {(FAKE.model_name, 384)}
     assert {(c.owner_id, c.contact_id, c.workspace_id) for c in first} == {
         (rep.user_id, contact.id, rep.workspace_id)
     }
-    assert first[1].started_at == AT + timedelta(seconds=25)
+    assert first[5].started_at == AT + timedelta(seconds=25)
     assert math.isclose(sum(x * x for x in first[0].embedding), 1.0, rel_tol=1e-5)
 
     async with db.session() as session:  # the call goes on: two more turns
@@ -73,10 +75,10 @@ async def test_index_call_writes_chunks_and_reindexing_replaces_them(db: Databas
                 )
             )  # fmt: skip
         await session.commit()
-    assert (await index_call(db, call_id, FAKE)).chunks == 2
+    assert (await index_call(db, call_id, FAKE)).chunks == 10
     second = await _chunks(db, call_id)
     assert {c.id for c in second}.isdisjoint({c.id for c in first})
-    assert (second[-1].first_segment, second[-1].last_segment) == (5, 9)
+    assert (second[-1].first_segment, second[-1].last_segment) == (9, 9)
     assert "late turn 9" in second[-1].text
 
 

@@ -1,0 +1,50 @@
+"""What the voice agent says on every call, which search must not find first.
+
+The agent's opening (`telephony.voice.agent.opening_line`: who is calling, on whose
+behalf, that it is an AI, that the call is recorded, then the campaign's purpose) is
+the same on every call of a campaign, and so is its sign-off ("Thanks for your time,
+goodbye!"). Indexed like any other turn, they match every query about "pricing" or
+"calls" on every call. `searchable_text` gives the part of a turn worth indexing:
+
+* an agent turn that carries the AI / recording disclosure is dropped whole (an
+  opening, or a voicemail's opening: the rest of it is the campaign's purpose,
+  repeated on every call);
+* an agent turn's closing courtesy ("Thanks so much for your time. Goodbye.") is cut
+  off its end; what else the turn says (a booked time, an opt-out confirmation) stays.
+
+Prospects' turns are never touched: "is this call recorded?" from a prospect is what a
+search for it should find. Pure: no database.
+"""
+
+from __future__ import annotations
+
+import re
+
+AGENT = "agent"
+
+_DISCLOSURE = re.compile(
+    r"\ban? AI (?:assistant|agent|caller)\b[^.?!]*\bon behalf of\b"
+    r"|\bthis call (?:is|may be|will be|is being) (?:being )?recorded\b",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"(?:^|(?<=[.!?—-])\s*)(?:thanks|thank you)(?: so much| very much| again)?"
+    r"(?: for your time)?[\s,.!—-]*(?:and )?(?:have a (?:great|good|nice) (?:day|one)[\s,.!]*)?"
+    r"(?:good ?bye|bye)[.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_disclosure(speaker: str, text: str) -> bool:
+    """An agent turn that carries the AI / recording disclosure (an opening)."""
+    return speaker == AGENT and _DISCLOSURE.search(text) is not None
+
+
+def searchable_text(speaker: str, text: str) -> str:
+    """The part of a turn worth indexing ("" when the turn is boilerplate through and
+    through)."""
+    if speaker != AGENT:
+        return text.strip()
+    if is_disclosure(speaker, text):
+        return ""
+    return _CLOSING.sub("", text).strip()
