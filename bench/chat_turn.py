@@ -35,6 +35,15 @@ packages or help (`CHARGED`).
    `concurrent_overhead_*`) are mostly queueing for the one event loop: a turn waits
    for about one turn of each other session.
 
+3. Several processes (`--processes N`, N > 1): the concurrency run again, on a workspace
+   of its own, with its sessions split over N child processes of this script on the
+   one database — each its own event loop, agent and connection pool, as `serve`
+   processes behind a load balancer are — started together (each says READY, the
+   parent says go). A second JSON line (`"bench": "chat_turn_processes"`) reports
+   errors, the turn latency over all processes, throughput and the same billing
+   check; its `met` needs every message answered, exact billing and a turn p95 within
+   1 s. Its `app_cpu_ms_per_msg` is the children's CPU.
+
 `app_cpu_ms_per_msg` is this process's CPU (all threads, the models' included),
 `pg_cpu_ms_per_msg` PostgreSQL's and `machine_busy_pct` the whole machine's during
 the timed part: on a shared machine, compare them before trusting a latency.
@@ -56,6 +65,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import json
 import logging
 import os
 import platform
@@ -91,6 +101,7 @@ log = logging.getLogger("bench.chat_turn")
 
 TARGET_OVERHEAD_P95_MS = 50.0
 TARGET_SESSIONS = 50
+TARGET_PROCESSES_TURN_P95_MS = 1000.0  # --processes: turn p95 across the processes
 PRICE_MC = 500  # billing.money.QUERY_PRICE_MC (checked at start)
 
 # kind → (the tool the offline model must pick, or None for no tool; phrasings)
@@ -711,6 +722,154 @@ async def verify_billing(
     }
 
 
+# --- 3. concurrent sessions in several processes ------------------------------------------
+
+
+def _session_tasks(
+    db: Any, agent: Any, actors: list[Any], args: argparse.Namespace, limits: Any,
+    run: Run, start: asyncio.Event, seed: int,
+) -> list[asyncio.Task[None]]:  # fmt: skip
+    """One task per actor, each sending `args.per_session` messages back to back in its
+    own thread once `start` is set."""
+
+    async def session(actor: Any, session_seed: int) -> None:
+        rng = random.Random(session_seed)
+        thread = None
+        await start.wait()
+        for kind in kind_sequence(args.per_session, rng):
+            thread = await one_turn(
+                db, agent, actor, kind, pick_text(kind, rng), thread, limits, run
+            )
+
+    master = random.Random(seed)
+    return [asyncio.create_task(session(a, master.randrange(1 << 30))) for a in actors]
+
+
+async def child(db: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """A `--processes` child: its share of the sessions, started when the parent says
+    "go" on stdin (after this process printed READY), reported as one JSON line."""
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from accounts.ratelimit import Limit
+    from accounts.service import Actor
+    from chat_app.agent import build_agent
+
+    db.engine(pool_size=args.db_pool)
+    install_embedder(make_embedder(args.embedder))
+    agent = build_agent(timed_model_class()())
+    limits = (
+        Limit("chat:user:minute", args.rate_limit, 60),
+        Limit("chat:user:hour", args.rate_limit * 60, 3600),
+    )
+    ids = [uuid.UUID(raw) for raw in args.child_actors.split(",")]
+    async with db.session() as s:
+        users = {u.id: u for u in (await s.scalars(select(User).where(User.id.in_(ids)))).all()}
+    actors = [Actor.of(users[i]) for i in ids]
+    run, start = Run(), asyncio.Event()
+    tasks = _session_tasks(db, agent, actors, args, limits, run, start, args.seed)
+    print("READY", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    start.set()
+    for r in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(r, BaseException):
+            run.error(f"session {type(r).__name__}")
+            log.error("a session died: %r", r)
+    return {
+        "samples": [[x.kind, x.wall_s, x.model_s, x.compute_s, x.embed_s] for x in run.samples],
+        "answered": run.answered,
+        "charged": run.charged,
+        "errors": run.errors,
+        "elapsed_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - cpu0,
+    }
+
+
+async def concurrent_processes(
+    db: Any, ws: Workspace, args: argparse.Namespace, meter: CpuMeter
+) -> dict[str, Any]:
+    """`--sessions` sessions split over `--processes` child processes on the one
+    database (each its own event loop, agent and connection pool, as `serve` processes
+    behind a load balancer are), started together; billing checked for the workspace."""
+    url = db.url.render_as_string(hide_password=False)
+    n = args.processes
+    children = []
+    for i in range(n):
+        actors = ws.actors[: args.sessions][i::n]
+        argv = [
+            sys.executable, str(REPO_ROOT / "bench" / "chat_turn.py"), "--database-url", url,
+            "--child-actors", ",".join(str(a.user_id) for a in actors),
+            "--per-session", str(args.per_session), "--embedder", args.embedder,
+            "--rate-limit", str(args.rate_limit), "--db-pool", str(args.db_pool),
+            "--loop", args.loop, "--seed", str(args.seed + 101 + i),
+        ]  # fmt: skip
+        children.append(
+            await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            )
+        )
+    for proc in children:  # every child has built its agent and is at the start line
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        if line.strip() != b"READY":
+            raise RuntimeError(f"a child did not start: {line[:200]!r}")
+    log.info("%d sessions × %d messages in %d processes", args.sessions, args.per_session, n)
+    before = meter.read()
+    t0 = time.perf_counter()
+    for proc in children:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+    outs = [await proc.communicate() for proc in children]
+    elapsed = time.perf_counter() - t0
+    after = meter.read()
+    run = Run()
+    child_cpu_s = 0.0
+    for proc, (stdout, _) in zip(children, outs, strict=True):
+        lines = [ln for ln in stdout.decode().splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            run.error(f"child exit {proc.returncode}")
+            continue
+        got = json.loads(lines[-1])
+        run.samples += [Sample(*row) for row in got["samples"]]
+        run.answered += got["answered"]
+        run.charged += got["charged"]
+        child_cpu_s += got["cpu_s"]
+        for key, count in got["errors"].items():
+            run.errors[key] = run.errors.get(key, 0) + count
+    billing_errors, billing = await verify_billing(db, ws, run.answered, run.charged)
+    sent = args.sessions * args.per_session
+    cpu = cpu_figures(before, after, run.answered)  # this process is idle: the children's
+    cpu["app_cpu_ms_per_msg"] = round(child_cpu_s * 1000 / max(run.answered, 1), 2)
+    walls = sorted(x.wall_s for x in run.samples)
+    p95_ms = (ms(percentile(walls, 95)) or 0.0) if walls else 0.0
+    return {
+        "bench": "chat_turn_processes",
+        "processes": n,
+        "sessions": args.sessions,
+        "per_session": args.per_session,
+        "sent": sent,
+        "answered": run.answered,
+        "errors": sum(run.errors.values()),
+        "error_kinds": run.errors,
+        "msgs_per_s": round(run.answered / elapsed, 1) if elapsed > 0 else None,
+        "elapsed_s": round(elapsed, 2),
+        **stats([x.wall_s for x in run.samples], "turn"),
+        **stats([x.overhead_s for x in run.samples], "overhead"),
+        "billing_errors": billing_errors,
+        **billing,
+        **cpu,
+        "target_turn_p95_ms": TARGET_PROCESSES_TURN_P95_MS,
+        "met": bool(
+            run.answered == sent
+            and not run.errors
+            and billing_errors == 0
+            and 0 < p95_ms <= TARGET_PROCESSES_TURN_P95_MS
+        ),
+    }
+
+
 # --- the benchmark -----------------------------------------------------------------------
 
 
@@ -761,7 +920,19 @@ async def bench(db: Any, args: argparse.Namespace) -> dict[str, Any]:
     meter = CpuMeter(pg_pid)
     one = await sequential(db, agent, solo, args, limits, meter)
     many = await concurrent(db, agent, team, args, limits, meter)
-    return {"seq": one, "conc": many, "seeded_calls": solo.calls + team.calls}
+    out = {"seq": one, "conc": many, "seeded_calls": solo.calls + team.calls}
+    if args.processes > 1:
+        fleet = await seed_workspace(
+            db,
+            "Bench Fleet",
+            users=args.sessions,
+            calls_per_user=args.calls_per_user,
+            granted_mc=(args.sessions * args.per_session + 10) * per_msg_mc,
+            embedder=embedder,
+            rng=rng,
+        )
+        out["processes"] = await concurrent_processes(db, fleet, args, meter)
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -884,9 +1055,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FILE",
         help="run under cProfile and write the profile to FILE",
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also run the concurrent sessions split over this many processes on the one "
+        "database (a second JSON line, bench chat_turn_processes; default 1: not run)",
+    )
+    p.add_argument("--child-actors", default=None, help=argparse.SUPPRESS)  # a --processes child
     p.add_argument("--seed", type=int, default=1, help="random seed")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = p.parse_args(argv)
+    if args.processes < 1:
+        p.error("--processes must be >= 1")
     if args.messages is None:
         args.messages = 100 if args.quick else 1_000
     if args.warmup is None:
@@ -912,8 +1093,19 @@ def _preload_minilm() -> None:
     log.info("all-MiniLM-L6-v2 loaded in %.1f s", time.perf_counter() - t0)
 
 
+def main_child(args: argparse.Namespace) -> int:
+    """A `--processes` child: its sessions against the parent's database."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with bench_database(args.database_url) as (db, _tmp):
+        out = run_async(and_dispose(db, child(db, args)), args.loop)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.child_actors is not None:
+        return main_child(args)
     background = start(
         verbose=args.verbose, quiet=("retrieval", "billing", "accounts", "httpx", "chat_app")
     )
@@ -945,8 +1137,13 @@ def main(argv: list[str] | None = None) -> int:
     out = report(res, args, {"background_cpu_pct": background})
     out["total_s"] = round(time.perf_counter() - t_start, 1)
     emit(out)
+    fleet = res.get("processes")
+    if fleet is not None:
+        emit({**fleet, "embedder": args.embedder, **machine(), "background_cpu_pct": background})
     log.info("done in %.1f s", out["total_s"])
     correct = out["errors"] == 0 and out["concurrent_errors"] == 0
+    if fleet is not None:
+        correct = correct and fleet["errors"] == 0 and fleet["billing_errors"] == 0
     return 0 if correct and out["concurrent_billing_errors"] == 0 else 1
 
 
