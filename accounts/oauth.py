@@ -100,8 +100,12 @@ def enabled_providers(settings: Settings) -> list[str]:
 
 
 def build_oauth(settings: Settings) -> Any:
-    """An Authlib registry holding the configured providers (possibly none)."""
+    """An Authlib registry holding the configured providers (possibly none).
+
+    Authlib opens an httpx client for every call to a provider; they share one TLS
+    context, made here, so that no request loads the CA bundle on the event loop."""
     oauth = OAuth()
+    tls = httpx.create_ssl_context()
     if settings.google_oauth_enabled:
         assert settings.google_client_secret is not None
         oauth.register(
@@ -113,6 +117,7 @@ def build_oauth(settings: Settings) -> Any:
                 "scope": "openid email profile",
                 "code_challenge_method": "S256",
                 "timeout": HTTP_TIMEOUT_S,
+                "verify": tls,
             },
         )
     if settings.meta_oauth_enabled:
@@ -129,6 +134,7 @@ def build_oauth(settings: Settings) -> Any:
                 # Facebook takes the app secret as a parameter of the token request.
                 "token_endpoint_auth_method": "client_secret_post",
                 "timeout": HTTP_TIMEOUT_S,
+                "verify": tls,
             },
         )
     return oauth

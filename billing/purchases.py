@@ -4,6 +4,7 @@ webhook (billing/webhooks.py), never from anything the browser says."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -167,7 +168,9 @@ async def resolve_address(
 ) -> BillingAddress:
     """The address given (validated and stored for next time), else the stored one."""
     if country:
-        address = make_address(country, postal_code)
+        # In a thread: a US ZIP code is looked up in a table of 42,000 that the first
+        # lookup in a process loads (seconds), which must not stall the event loop.
+        address = await asyncio.to_thread(make_address, country, postal_code)
         await save_billing_address(session, actor, address)
         return address
     stored = await get_billing_address(session, actor.workspace_id)
