@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Workspace
 from core import migrate
 from core.db import Database, libpq_url, sqlalchemy_url
+from tests.stall import stall_monitor  # noqa: F401 - fixture: fails a test that stalls its loop
+from tests.web import web, web_app  # noqa: F401 - fixtures: the routers served in process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Simulated carriers in tests sign Twilio callbacks with this; the live server checks them.

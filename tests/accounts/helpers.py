@@ -17,6 +17,7 @@ from accounts import service as accounts
 from accounts.models import Role, TermsVersion
 from accounts.service import Actor
 from core.db import Database
+from tests.web import InProcess
 
 PASSWORD = "correct horse battery staple"
 
@@ -126,7 +127,11 @@ async def sent_verification(
         await asyncio.sleep(0.05)
 
 
-def client(base: str) -> httpx.AsyncClient:
+def client(base: str | InProcess) -> httpx.AsyncClient:
+    """A browser-like client (no redirects followed) on a real server's base URL, or on
+    the routers served in process (tests/web.py)."""
+    if isinstance(base, InProcess):
+        return base.client()
     return httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
 
 

@@ -1,5 +1,6 @@
-"""Sign-in with Google and Meta through real HTTP: a `klosesales serve` of our own,
-pointed at local doubles of Google's OpenID provider and Facebook Login.
+"""Sign-in with Google and Meta over HTTP: the routers served in process (tests/web.py)
+with the providers pointed at local doubles of Google's OpenID provider and Facebook
+Login, which serve real HTTP.
 
 The doubles answer the way the providers document: Google's discovery document,
 /authorize (which here 302s straight back with a code and the state), /token
@@ -42,14 +43,16 @@ from tests.accounts.helpers import (
     make_member,
     unique_mobile,
 )
-from tests.conftest import serve_app
 from tests.http_double import serve_in_thread
+from tests.stall import StallMonitor
+from tests.web import InProcess, build_web_app, warm_up, web_settings
 
 GOOGLE_ID = "1234567890-klosesales.apps.googleusercontent.test"
 GOOGLE_SECRET = "GOCSPX-test-google-secret"
 META_ID = "987654321012345"
 META_SECRET = "meta-app-secret-for-tests"
 KID = "google-test-1"
+CALLER_IP = "198.51.100.23"  # where the browser of the tampered-state test comes from
 FAILED = "Sign-in with Google could not be completed. Please try again."
 
 
@@ -290,25 +293,33 @@ def providers(provider_server: ProviderDouble) -> ProviderDouble:
 
 
 @pytest.fixture(scope="module")
-def oauth_server(
+async def oauth_app(
     database: Database,
     provider_server: ProviderDouble,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    """A `klosesales serve` of our own with Google and Meta pointed at the doubles."""
+) -> InProcess:
+    """The routers in process, with Google and Meta pointed at the doubles."""
     double = provider_server.base
-    env = {
-        "GOOGLE_CLIENT_ID": GOOGLE_ID,
-        "GOOGLE_CLIENT_SECRET": GOOGLE_SECRET,
-        "GOOGLE_METADATA_URL": f"{double}/google/.well-known/openid-configuration",
-        "META_CLIENT_ID": META_ID,
-        "META_CLIENT_SECRET": META_SECRET,
-        "META_AUTHORIZE_URL": f"{double}/facebook/v19.0/dialog/oauth",
-        "META_TOKEN_URL": f"{double}/facebook/v19.0/oauth/access_token",
-        "META_API_BASE": f"{double}/facebook/v19.0/",
-    }
-    with serve_app(database, tmp_path_factory.mktemp("serve-oauth"), env) as base:
-        yield base
+    settings = web_settings(
+        tmp_path_factory.mktemp("web-oauth"),
+        google_client_id=GOOGLE_ID,
+        google_client_secret=GOOGLE_SECRET,
+        google_metadata_url=f"{double}/google/.well-known/openid-configuration",
+        meta_client_id=META_ID,
+        meta_client_secret=META_SECRET,
+        meta_authorize_url=f"{double}/facebook/v19.0/dialog/oauth",
+        meta_token_url=f"{double}/facebook/v19.0/oauth/access_token",
+        meta_api_base=f"{double}/facebook/v19.0/",
+    )
+    web = InProcess(build_web_app(database, settings), settings)
+    await warm_up(web)
+    return web
+
+
+@pytest.fixture
+def oauth_server(oauth_app: InProcess, stall_monitor: StallMonitor) -> InProcess:
+    """`oauth_app` for one test, its event loop watched for stalls (tests/stall.py)."""
+    return InProcess(oauth_app.app, oauth_app.settings, monitor=stall_monitor)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -383,8 +394,8 @@ async def _google_signup(http: httpx.AsyncClient, db: Database, person: Person) 
 # --- tests -----------------------------------------------------------------------------
 
 
-async def test_buttons_are_hidden_when_no_provider_is_configured(live_server):
-    async with client(live_server) as http:
+async def test_buttons_are_hidden_when_no_provider_is_configured(web):
+    async with client(web) as http:
         login = await http.get("/account/login")
         signup = await http.get("/account/signup")
         start = await http.get("/account/oauth/google/start")
@@ -462,7 +473,7 @@ async def test_first_google_sign_in_signs_up_after_the_mobile_code(oauth_server,
         assert verified.status_code == 303, verified.text
         assert verified.headers["location"] == "/chat"
         assert "ks_session" in http.cookies
-        chat = await http.get("/chat/", headers={"accept": "text/html"})
+        chat = await http.get("/billing/buy")
         assert chat.status_code == 200
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.email == person.email))
@@ -484,7 +495,7 @@ async def test_a_second_google_sign_in_asks_for_a_code_again(oauth_server, db, p
         assert done.status_code == 303, done.text
         assert done.headers["location"] == "/account/login/code"
         assert "ks_session" not in http.cookies
-        assert (await http.get("/chat/", headers={"accept": "text/html"})).status_code == 303
+        assert (await http.get("/billing/buy")).status_code == 303
         page = await http.get("/account/login/code")
         assert page.status_code == 200
         assert mobile[-2:] in page.text and mobile not in page.text
@@ -493,7 +504,7 @@ async def test_a_second_google_sign_in_asks_for_a_code_again(oauth_server, db, p
         )
         assert signed.status_code == 303, signed.text
         assert signed.headers["location"] == "/chat"
-        assert (await http.get("/chat/", headers={"accept": "text/html"})).status_code == 200
+        assert (await http.get("/billing/buy")).status_code == 200
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.email == person.email))
         assert user is not None
@@ -574,7 +585,7 @@ async def _state_audits(db: Database) -> int:
         AuditEvent,
         AuditEvent.action == "oauth_state_invalid",
         AuditEvent.actor_label == "oauth:google",
-        AuditEvent.ip == "127.0.0.1",
+        AuditEvent.ip == CALLER_IP,
     )
 
 
@@ -582,7 +593,7 @@ async def test_a_tampered_or_missing_state_is_refused_and_audited(oauth_server, 
     person = _person()
     providers.google_next = person
     before = await _state_audits(db)
-    async with client(oauth_server) as http:
+    async with oauth_server.client(ip=CALLER_IP) as http:
         callback, _ = await _round_trip(http, "google")
         parts = urlsplit(callback)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -593,7 +604,7 @@ async def test_a_tampered_or_missing_state_is_refused_and_audited(oauth_server, 
         )
         responses = [await http.get(url) for url in (tampered, missing, denied)]
     # The right state, but from a browser that never started the sign-in.
-    async with client(oauth_server) as other:
+    async with oauth_server.client(ip=CALLER_IP) as other:
         responses.append(await other.get(callback))
     for response in responses:
         assert response.status_code == 400

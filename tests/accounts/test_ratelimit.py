@@ -45,13 +45,13 @@ async def test_the_ip_multiplier_scales_only_per_ip_limits(session):
         ratelimit.configure(ip_multiplier=1)
 
 
-async def test_login_is_limited_per_requester_over_http(live_server, db):
+async def test_login_is_limited_per_requester_over_http(web, db):
     """One requester (email + IP) gets LOGIN_PER_REQUESTER wrong passwords; after that
     even the right password waits — for that requester (the per-email backstop is far
     higher, see tests/security/test_account_lockout.py for the owner's side)."""
     member = await make_member(db)
     statuses = []
-    async with client(live_server) as http:
+    async with client(web) as http:
         for _ in range(ratelimit.LOGIN_PER_REQUESTER.hits + 1):
             response = await http.post(
                 "/account/login", data={"email": member.email, "password": "wrong password!"}

@@ -95,10 +95,10 @@ async def test_signup_creates_the_account_only_after_the_code(live_server, db):
     ],
 )
 async def test_bad_signup_input_is_refused_and_creates_nothing(
-    live_server, db, field, value, message
+    web, db, field, value, message
 ):
     form = await _form(db, **{field: value})
-    async with client(live_server) as http:
+    async with client(web) as http:
         response = await http.post("/account/signup", data=form)
     assert response.status_code == 400
     error = field_error(response.text, field)
@@ -109,17 +109,17 @@ async def test_bad_signup_input_is_refused_and_creates_nothing(
     assert "ks_pending" not in response.cookies
 
 
-async def test_stale_terms_version_must_be_reviewed(live_server, db):
+async def test_stale_terms_version_must_be_reviewed(web, db):
     form = await _form(db, terms_version="1999-01-01")
-    async with client(live_server) as http:
+    async with client(web) as http:
         response = await http.post("/account/signup", data=form)
     assert response.status_code == 400
     assert "terms have changed" in (field_error(response.text, "terms") or "")
 
 
-async def test_wrong_code_is_refused_and_audited(live_server, db):
+async def test_wrong_code_is_refused_and_audited(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         right = await latest_code(db, form["mobile"])
         wrong = "000000" if right != "000000" else "111111"
@@ -130,9 +130,9 @@ async def test_wrong_code_is_refused_and_audited(live_server, db):
     assert await _count(db, AuditEvent, action="otp_failed", actor_label="signup") >= 1
 
 
-async def test_expired_code_is_refused(live_server, db):
+async def test_expired_code_is_refused(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         code = await latest_code(db, form["mobile"])
         async with db.session() as session:
@@ -150,9 +150,9 @@ async def test_expired_code_is_refused(live_server, db):
     assert await _count(db, User, email=form["email"]) == 0
 
 
-async def test_too_many_wrong_codes_lock_the_verification(live_server, db):
+async def test_too_many_wrong_codes_lock_the_verification(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         right = await latest_code(db, form["mobile"])
         wrong = "000000" if right != "000000" else "111111"
@@ -164,9 +164,9 @@ async def test_too_many_wrong_codes_lock_the_verification(live_server, db):
     assert await _count(db, User, email=form["email"]) == 0
 
 
-async def test_resend_sends_the_same_verification(live_server, db):
+async def test_resend_sends_the_same_verification(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         first = await latest_code(db, form["mobile"])
         again = await http.post("/account/signup/resend")
@@ -177,10 +177,10 @@ async def test_resend_sends_the_same_verification(live_server, db):
     assert done.status_code == 303
 
 
-async def test_signup_with_a_registered_email_does_not_say_so_up_front(live_server, db):
+async def test_signup_with_a_registered_email_does_not_say_so_up_front(web, db):
     member = await make_member(db)
     form = await _form(db, email=member.email)
-    async with client(live_server) as http:
+    async with client(web) as http:
         first = await http.post("/account/signup", data=form)
         assert first.status_code == 303  # same as for a new email
         done = await http.post(
@@ -192,10 +192,10 @@ async def test_signup_with_a_registered_email_does_not_say_so_up_front(live_serv
     assert "ks_session" not in done.cookies
 
 
-async def test_signup_is_rate_limited_per_number(live_server, db):
+async def test_signup_is_rate_limited_per_number(web, db):
     mobile = unique_mobile()
     statuses = []
-    async with client(live_server) as http:
+    async with client(web) as http:
         for _ in range(6):
             form = await _form(db, mobile=mobile)
             statuses.append((await http.post("/account/signup", data=form)).status_code)
@@ -203,9 +203,9 @@ async def test_signup_is_rate_limited_per_number(live_server, db):
     assert statuses[5] == 429
 
 
-async def test_a_tampered_pending_cookie_is_an_expired_step(live_server, db):
+async def test_a_tampered_pending_cookie_is_an_expired_step(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         token = http.cookies["ks_pending"]
         http.cookies.set("ks_pending", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
@@ -217,9 +217,9 @@ async def test_a_tampered_pending_cookie_is_an_expired_step(live_server, db):
     assert await _count(db, User, email=form["email"]) == 0
 
 
-async def test_the_dev_inbox_shows_codes_in_simulated_mode(live_server, db):
+async def test_the_dev_inbox_shows_codes_in_simulated_mode(web, db):
     form = await _form(db)
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/signup", data=form)
         inbox = await http.get("/account/dev-inbox")
     assert inbox.status_code == 200

@@ -84,9 +84,9 @@ async def test_invite_join_change_role_and_remove(live_server, db):
         assert expected in actions
 
 
-async def test_the_last_manager_cannot_be_demoted_or_removed(live_server, db):
+async def test_the_last_manager_cannot_be_demoted_or_removed(web, db):
     manager = await make_member(db, Role.MANAGER)
-    async with client(live_server) as boss:
+    async with client(web) as boss:
         await sign_in(boss, db, manager)
         demote = await boss.post(
             f"/account/team/{manager.actor.user_id}/role", data={"role": "rep"}
@@ -97,10 +97,10 @@ async def test_the_last_manager_cannot_be_demoted_or_removed(live_server, db):
         assert self_remove.status_code == 400
 
 
-async def test_managers_cannot_touch_other_workspaces(live_server, db):
+async def test_managers_cannot_touch_other_workspaces(web, db):
     manager = await make_member(db, Role.MANAGER)
     stranger = await make_member(db, Role.REP)
-    async with client(live_server) as boss:
+    async with client(web) as boss:
         await sign_in(boss, db, manager)
         response = await boss.post(f"/account/team/{stranger.actor.user_id}/remove")
     assert response.status_code == 400
@@ -114,9 +114,9 @@ async def test_managers_cannot_touch_other_workspaces(live_server, db):
     assert still == 1
 
 
-async def test_invitation_with_a_bad_mobile_is_refused(live_server, db):
+async def test_invitation_with_a_bad_mobile_is_refused(web, db):
     manager = await make_member(db, Role.MANAGER)
-    async with client(live_server) as boss:
+    async with client(web) as boss:
         await sign_in(boss, db, manager)
         response = await boss.post(
             "/account/team/invite",

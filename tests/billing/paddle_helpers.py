@@ -16,6 +16,7 @@ from billing.paddle.signature import sign
 from billing.paddle.simulated import SimulatedPaddle
 from core.db import Database
 from tests.conftest import PADDLE_TEST_SECRET
+from tests.web import InProcess
 
 
 async def new_member(db: Database, role: Role = Role.MANAGER) -> Actor:
@@ -75,6 +76,22 @@ def post(
     if client is not None:
         return client.post(f"{base}/webhooks/paddle", content=body, headers=headers)
     return httpx.post(f"{base}/webhooks/paddle", content=body, headers=headers, timeout=30)
+
+
+async def apost(
+    web: InProcess,
+    event: dict[str, Any] | bytes,
+    *,
+    secret: str = PADDLE_TEST_SECRET,
+    ts: int | None = None,
+    signature: str | None = None,
+) -> httpx.Response:
+    """`post`, to the routers served in process (tests/web.py)."""
+    body = event if isinstance(event, bytes) else events.dumps(event)
+    header = signature if signature is not None else sign(body, [secret], ts=ts or int(time.time()))
+    headers = {"Content-Type": "application/json", "Paddle-Signature": header}
+    async with web.client() as http:
+        return await http.post("/webhooks/paddle", content=body, headers=headers)
 
 
 async def balance_mc(db: Database, actor: Actor) -> int:

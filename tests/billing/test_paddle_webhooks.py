@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 
-import httpx
 from sqlalchemy import func, select
 
 from billing.models import PaddleAdjustment, PaddleEvent, PaddleTransaction
@@ -17,10 +16,10 @@ from billing.paddle import events
 from billing.paddle.signature import sign
 from tests.accounts.helpers import make_member, sign_in
 from tests.billing.paddle_helpers import (
+    apost,
     balance_mc,
     checkout,
     new_member,
-    post,
     stored_events,
     transaction_event,
 )
@@ -48,12 +47,12 @@ async def _txn(db, txn_id: str) -> PaddleTransaction:
         return txn
 
 
-async def test_completed_transaction_grants_the_package_once(live_server, db):
+async def test_completed_transaction_grants_the_package_once(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
-    assert post(live_server, transaction_event(txn, "transaction.paid", "paid")).status_code == 200
+    assert (await apost(web, transaction_event(txn, "transaction.paid", "paid"))).status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
-    response = post(live_server, transaction_event(txn, "transaction.completed", "completed"))
+    response = await apost(web, transaction_event(txn, "transaction.completed", "completed"))
     assert response.status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
     stored = await _txn(db, txn.id)
@@ -65,31 +64,31 @@ async def test_completed_transaction_grants_the_package_once(live_server, db):
     assert [s for _, s, _ in await stored_events(db, txn.id)] == ["processed", "processed"]
 
 
-async def test_completed_before_created_still_grants_and_status_does_not_regress(live_server, db):
+async def test_completed_before_created_still_grants_and_status_does_not_regress(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     created = transaction_event(txn, "transaction.created", "ready")
     completed = transaction_event(txn, "transaction.completed", "completed")
     # The created event happened first but is delivered last.
     created["occurred_at"] = "2020-01-01T00:00:00.000000Z"
-    assert post(live_server, completed).status_code == 200
-    assert post(live_server, created).status_code == 200
+    assert (await apost(web, completed)).status_code == 200
+    assert (await apost(web, created)).status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
     assert (await _txn(db, txn.id)).status == "completed"
 
 
-async def test_the_same_event_delivered_twice_is_stored_once(live_server, db):
+async def test_the_same_event_delivered_twice_is_stored_once(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
-    first, second = post(live_server, event), post(live_server, event)
+    first, second = await apost(web, event), await apost(web, event)
     assert (first.status_code, second.status_code) == (200, 200)
     assert "duplicate" in second.json()["message"]
     assert await _event_count(db, event["event_id"]) == 1
     assert await balance_mc(db, actor) == STARTER_MC
 
 
-async def test_ten_concurrent_deliveries_grant_once(live_server, db):
+async def test_ten_concurrent_deliveries_grant_once(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     same = transaction_event(txn, "transaction.completed", "completed")
@@ -97,11 +96,11 @@ async def test_ten_concurrent_deliveries_grant_once(live_server, db):
     bodies = [events.dumps(same)] * 10 + [
         events.dumps(transaction_event(txn, "transaction.paid", "paid")) for _ in range(5)
     ]
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with web.client() as client:
         responses = await asyncio.gather(
             *(
                 client.post(
-                    f"{live_server}/webhooks/paddle",
+                    "/webhooks/paddle",
                     content=body,
                     headers={"Paddle-Signature": sign(body, [PADDLE_TEST_SECRET])},
                 )
@@ -123,52 +122,52 @@ async def test_ten_concurrent_deliveries_grant_once(live_server, db):
 # --- Bad input: each gets a clear error or is stored for review, and no credit moves --
 
 
-async def test_bad_signature_is_403_and_nothing_is_stored(live_server, db):
+async def test_bad_signature_is_403_and_nothing_is_stored(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
-    response = post(live_server, event, secret="not-the-secret")
+    response = await apost(web, event, secret="not-the-secret")
     assert response.status_code == 403
     assert "signature" in response.json()["message"]
     assert await _event_count(db, event["event_id"]) == 0
     assert await balance_mc(db, actor) == 0
 
 
-async def test_missing_signature_is_403_and_nothing_is_stored(live_server, db):
+async def test_missing_signature_is_403_and_nothing_is_stored(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
-    response = post(live_server, event, signature="")  # an empty header is no header
+    response = await apost(web, event, signature="")  # an empty header is no header
     assert response.status_code == 403
     assert "missing" in response.json()["message"]
     assert await _event_count(db, event["event_id"]) == 0
     assert await balance_mc(db, actor) == 0
 
 
-async def test_stale_timestamp_is_403(live_server, db):
+async def test_stale_timestamp_is_403(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
-    response = post(live_server, event, ts=int(time.time()) - 3600)
+    response = await apost(web, event, ts=int(time.time()) - 3600)
     assert response.status_code == 403
     assert await _event_count(db, event["event_id"]) == 0
     assert await balance_mc(db, actor) == 0
 
 
-async def test_signature_over_a_different_body_is_403(live_server, db):
+async def test_signature_over_a_different_body_is_403(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
     signed_for = events.dumps(transaction_event(txn, "transaction.completed", "completed"))
-    response = post(live_server, event, signature=sign(signed_for, [PADDLE_TEST_SECRET]))
+    response = await apost(web, event, signature=sign(signed_for, [PADDLE_TEST_SECRET]))
     assert response.status_code == 403
     assert await balance_mc(db, actor) == 0
 
 
-async def test_malformed_body_is_400_and_nothing_is_stored(live_server, db):
+async def test_malformed_body_is_400_and_nothing_is_stored(web, db):
     before = await _all_events(db)
     for body in (b"{not json", b"[1, 2]", json.dumps({"event_type": "x"}).encode()):
-        response = post(live_server, body)
+        response = await apost(web, body)
         assert response.status_code == 400, body
         assert (
             "JSON" in response.json()["message"]
@@ -182,11 +181,11 @@ async def _all_events(db) -> int:
         return int(await session.scalar(select(func.count()).select_from(PaddleEvent)) or 0)
 
 
-async def test_unknown_transaction_is_stored_for_review_without_credits(live_server, db):
+async def test_unknown_transaction_is_stored_for_review_without_credits(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed", id="txn_" + "z" * 26)
-    response = post(live_server, event)
+    response = await apost(web, event)
     assert response.status_code == 200
     assert await stored_events(db, "txn_" + "z" * 26) == [
         (
@@ -198,13 +197,13 @@ async def test_unknown_transaction_is_stored_for_review_without_credits(live_ser
     assert await balance_mc(db, actor) == 0
 
 
-async def test_forged_custom_data_grants_nothing_and_is_flagged(live_server, db):
+async def test_forged_custom_data_grants_nothing_and_is_flagged(web, db):
     victim = await new_member(db)
     attacker = await new_member(db)
     txn = await checkout(db, victim)
     forged = dict(txn.custom_data, workspace_id=str(attacker.workspace_id))
-    response = post(
-        live_server,
+    response = await apost(
+        web,
         transaction_event(txn, "transaction.completed", "completed", custom_data=forged),
     )
     assert response.status_code == 200
@@ -214,31 +213,31 @@ async def test_forged_custom_data_grants_nothing_and_is_flagged(live_server, db)
     assert (await balance_mc(db, victim), await balance_mc(db, attacker)) == (0, 0)
 
 
-async def test_a_price_we_do_not_sell_grants_nothing(live_server, db):
+async def test_a_price_we_do_not_sell_grants_nothing(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed")
     event["data"]["items"].append({"price_id": "pri_cheap", "price": {"id": "pri_cheap"}})
-    assert post(live_server, event).status_code == 200
+    assert (await apost(web, event)).status_code == 200
     [(_, status, note)] = await stored_events(db, txn.id)
     assert (status, "pri_cheap" in (note or "")) == ("flagged", True)
     assert await balance_mc(db, actor) == 0
 
 
-async def test_a_currency_mismatch_grants_nothing(live_server, db):
+async def test_a_currency_mismatch_grants_nothing(web, db):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     event = transaction_event(txn, "transaction.completed", "completed", currency_code="EUR")
-    assert post(live_server, event).status_code == 200
+    assert (await apost(web, event)).status_code == 200
     [(_, status, note)] = await stored_events(db, txn.id)
     assert status == "flagged"
     assert "currency EUR" in (note or "")
     assert await balance_mc(db, actor) == 0
 
 
-async def test_unknown_event_types_are_stored_and_acknowledged(live_server, db):
+async def test_unknown_event_types_are_stored_and_acknowledged(web, db):
     event = events.envelope("subscription.trialing", {"id": "sub_123"})
-    response = post(live_server, event)
+    response = await apost(web, event)
     assert response.status_code == 200
     async with db.session() as session:
         stored = await session.scalar(
@@ -268,43 +267,42 @@ def _adjustment(
     )
 
 
-async def _paid(live_server, db, actor):
+async def _paid(web, db, actor):
     txn = await checkout(db, actor)
     assert (
-        post(live_server, transaction_event(txn, "transaction.completed", "completed")).status_code
-        == 200
-    )
+        await apost(web, transaction_event(txn, "transaction.completed", "completed"))
+    ).status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
     return await _txn(db, txn.id)
 
 
-async def test_refund_moves_credits_only_once_approved(live_server, db):
+async def test_refund_moves_credits_only_once_approved(web, db):
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
+    txn = await _paid(web, db, actor)
     pending = _adjustment(txn, "refund", "pending_approval")
-    assert post(live_server, pending).status_code == 200
+    assert (await apost(web, pending)).status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
     approved = _adjustment(txn, "refund", "approved", adj_id=pending["data"]["id"])
-    assert post(live_server, approved).status_code == 200
+    assert (await apost(web, approved)).status_code == 200
     assert await balance_mc(db, actor) == 0
     # A later copy of the approval moves nothing more.
     again = _adjustment(txn, "refund", "approved", adj_id=pending["data"]["id"])
-    assert post(live_server, again).status_code == 200
+    assert (await apost(web, again)).status_code == 200
     assert await balance_mc(db, actor) == 0
 
 
-async def test_rejected_refund_moves_nothing(live_server, db):
+async def test_rejected_refund_moves_nothing(web, db):
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
-    assert post(live_server, _adjustment(txn, "refund", "rejected")).status_code == 200
+    txn = await _paid(web, db, actor)
+    assert (await apost(web, _adjustment(txn, "refund", "rejected"))).status_code == 200
     assert await balance_mc(db, actor) == STARTER_MC
 
 
-async def test_refund_after_spending_records_the_shortfall(live_server, db):
+async def test_refund_after_spending_records_the_shortfall(web, db):
     from billing import ledger
 
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
+    txn = await _paid(web, db, actor)
     async with db.session() as session:
         await ledger.debit(
             session, actor.workspace_id, amount_mc=400_000, idempotency_key=f"spend:{txn.id}",
@@ -312,7 +310,7 @@ async def test_refund_after_spending_records_the_shortfall(live_server, db):
         )  # fmt: skip
         await session.commit()
     event = _adjustment(txn, "refund", "approved")
-    assert post(live_server, event).status_code == 200
+    assert (await apost(web, event)).status_code == 200
     assert await balance_mc(db, actor) == 0
     async with db.session() as session:
         adj = await session.get(PaddleAdjustment, event["data"]["id"])
@@ -320,32 +318,32 @@ async def test_refund_after_spending_records_the_shortfall(live_server, db):
     assert (adj.credits_mc, adj.taken_mc, adj.shortfall_mc) == (STARTER_MC, 100_000, 400_000)
 
 
-async def test_partial_refund_takes_back_the_same_share(live_server, db):
+async def test_partial_refund_takes_back_the_same_share(web, db):
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
+    txn = await _paid(web, db, actor)
     half = int(txn.estimate["total"]) // 2
-    assert post(live_server, _adjustment(txn, "refund", "approved", total=half)).status_code == 200
+    assert (await apost(web, _adjustment(txn, "refund", "approved", total=half))).status_code == 200
     expected_taken = STARTER_MC * half // int(txn.estimate["total"])
     assert await balance_mc(db, actor) == STARTER_MC - expected_taken
 
 
-async def test_chargeback_freezes_below_zero_and_reverse_restores(live_server, db):
+async def test_chargeback_freezes_below_zero_and_reverse_restores(web, db):
     from billing import ledger
 
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
+    txn = await _paid(web, db, actor)
     async with db.session() as session:
         await ledger.debit(
             session, actor.workspace_id, amount_mc=300_000, idempotency_key=f"spend:{txn.id}",
             kind="call",
         )  # fmt: skip
         await session.commit()
-    assert post(live_server, _adjustment(txn, "chargeback", "approved")).status_code == 200
+    assert (await apost(web, _adjustment(txn, "chargeback", "approved"))).status_code == 200
     async with db.session() as session:
         balance = await ledger.get_balance(session, actor.workspace_id)
     assert (balance.balance_mc, balance.frozen) == (-300_000, True)
 
-    assert post(live_server, _adjustment(txn, "chargeback_reverse", "approved")).status_code == 200
+    assert (await apost(web, _adjustment(txn, "chargeback_reverse", "approved"))).status_code == 200
     async with db.session() as session:
         balance = await ledger.get_balance(session, actor.workspace_id)
         audit = await ledger.audit(session, actor.workspace_id)
@@ -353,12 +351,12 @@ async def test_chargeback_freezes_below_zero_and_reverse_restores(live_server, d
     assert audit.consistent, audit
 
 
-async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(live_server, db):
+async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(web, db):
     actor = await new_member(db)
-    txn = await _paid(live_server, db, actor)
+    txn = await _paid(web, db, actor)
     event = _adjustment(txn, "refund", "approved")
     event["data"]["transaction_id"] = "txn_" + "y" * 26
-    assert post(live_server, event).status_code == 200
+    assert (await apost(web, event)).status_code == 200
     assert [s for _, s, _ in await stored_events(db, "txn_" + "y" * 26)] == ["review"]
     assert await balance_mc(db, actor) == STARTER_MC
 
@@ -366,11 +364,11 @@ async def test_adjustment_for_an_unknown_transaction_is_kept_for_review(live_ser
 # --- the simulated checkout and receipts over HTTP ---------------------------------
 
 
-async def test_simulated_pay_posts_signed_webhooks_and_grants(live_server, db):
+async def test_simulated_pay_posts_signed_webhooks_and_grants(web, db):
     member = await make_member(db)
     actor = member.actor
     txn = await checkout(db, actor)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         await sign_in(client, db, member)
         page = await client.get(f"/billing/checkout/{txn.id}")
         assert page.status_code == 200
@@ -390,11 +388,11 @@ async def test_simulated_pay_posts_signed_webhooks_and_grants(live_server, db):
     assert txn.id in receipt.text
 
 
-async def test_simulated_decline_grants_nothing_and_has_no_receipt(live_server, db):
+async def test_simulated_decline_grants_nothing_and_has_no_receipt(web, db):
     member = await make_member(db)
     actor = member.actor
     txn = await checkout(db, actor)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         await sign_in(client, db, member)
         declined = await client.post(f"/billing/checkout/{txn.id}/decline")
         receipt = await client.get(f"/billing/receipt/{txn.id}")
@@ -407,8 +405,8 @@ async def test_simulated_decline_grants_nothing_and_has_no_receipt(live_server, 
     assert receipt.status_code == 404
 
 
-async def test_unknown_checkout_links_are_404(live_server, db):
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+async def test_unknown_checkout_links_are_404(web, db):
+    async with web.client() as client:
         await sign_in(client, db, await make_member(db))
         for path in (
             "/billing/checkout/txn_" + "q" * 26,

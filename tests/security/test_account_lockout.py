@@ -35,16 +35,16 @@ NEW_PASSWORD = "a brand new passphrase 42"
 STRANGER, OTHER_STRANGER, OWNER = "198.51.100.7", "198.51.100.8", "203.0.113.5"
 
 
-async def test_six_failed_reset_codes_do_not_block_the_owners_sign_in(live_server, db):
+async def test_six_failed_reset_codes_do_not_block_the_owners_sign_in(web, db):
     member = await make_member(db)
-    async with client(live_server) as stranger:
+    async with client(web) as stranger:
         await stranger.post("/account/reset", data={"email": member.email})
         await sent_verification(db, member.mobile, "reset")
         for _ in range(6):
             await stranger.post(
                 "/account/reset/verify", data={"code": "000000", "password": NEW_PASSWORD}
             )
-    async with client(live_server) as owner:
+    async with client(web) as owner:
         step1 = await owner.post(
             "/account/login", data={"email": member.email, "password": member.password}
         )

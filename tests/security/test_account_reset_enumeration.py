@@ -33,7 +33,7 @@ def _cookie_payload(http: httpx.AsyncClient) -> dict[str, object]:
 
 
 async def _attempt(
-    base: str, db, email: str, target: str, wrong: str
+    base, db, email: str, target: str, wrong: str
 ) -> tuple[list[str], dict[str, object]]:
     """Start a reset for `email`, wait until its code went to `target` (as a person
     waits for the text), type six wrong codes and ask for the code again; every
@@ -67,14 +67,14 @@ async def _after_resend(db, target: str) -> dict[str, object]:
     raise AssertionError(f"the code was not sent again to {target}")
 
 
-async def test_known_and_unknown_emails_read_the_same_to_the_sixth_code(live_server, db):
+async def test_known_and_unknown_emails_read_the_same_to_the_sixth_code(web, db):
     member = await make_member(db)
     unknown = f"nobody-{uuid.uuid4().hex[:10]}@example.test"
     known_seen, known_cookie = await _attempt(
-        live_server, db, member.email, member.mobile, "000000"
+        web, db, member.email, member.mobile, "000000"
     )
     unknown_seen, unknown_cookie = await _attempt(
-        live_server, db, unknown, decoy_number(unknown), "000000"
+        web, db, unknown, decoy_number(unknown), "000000"
     )
 
     assert known_seen == unknown_seen
@@ -99,9 +99,9 @@ async def test_known_and_unknown_emails_read_the_same_to_the_sixth_code(live_ser
     assert real == decoy == {"send_count": 2, "check_count": 3, "status": "pending"}
 
 
-async def test_the_dev_inbox_never_lists_a_decoy(live_server, db):
+async def test_the_dev_inbox_never_lists_a_decoy(web, db):
     unknown = f"ghost-{uuid.uuid4().hex[:10]}@example.test"
-    async with client(live_server) as http:
+    async with client(web) as http:
         await http.post("/account/reset", data={"email": unknown})
         await sent_verification(db, decoy_number(unknown), "reset")
         inbox = await http.get("/account/dev-inbox")

@@ -73,20 +73,20 @@ async def test_a_forged_host_gets_no_signed_events(live_server, db, listener, ac
     assert await balance_mc(db, member.actor) == (STARTER_MC if action == "pay" else 0)
 
 
-async def _paid(live_server, db):
+async def _paid(web, db):
     owner = await make_member(db)
     txn = await checkout(db, owner.actor)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         await sign_in(client, db, owner)
         assert (await client.post(f"/billing/checkout/{txn.id}/pay")).status_code == 200
     assert await balance_mc(db, owner.actor) == STARTER_MC
     return owner, txn
 
 
-async def test_nobody_signed_in_is_sent_to_sign_in_and_cannot_pay(live_server, db):
+async def test_nobody_signed_in_is_sent_to_sign_in_and_cannot_pay(web, db):
     owner = await make_member(db)
     txn = await checkout(db, owner.actor)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         for path in (f"/billing/checkout/{txn.id}", f"/billing/receipt/{txn.id}"):
             page = await client.get(path)
             assert page.status_code == 303, path
@@ -98,11 +98,11 @@ async def test_nobody_signed_in_is_sent_to_sign_in_and_cannot_pay(live_server, d
     assert await balance_mc(db, owner.actor) == 0
 
 
-async def test_a_member_of_another_workspace_gets_404_everywhere(live_server, db):
-    owner, txn = await _paid(live_server, db)
+async def test_a_member_of_another_workspace_gets_404_everywhere(web, db):
+    owner, txn = await _paid(web, db)
     outsider = await make_member(db)
     before = await stored_events(db, txn.id)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         await sign_in(client, db, outsider)
         for path in (f"/billing/checkout/{txn.id}", f"/billing/receipt/{txn.id}"):
             page = await client.get(path)
@@ -116,10 +116,10 @@ async def test_a_member_of_another_workspace_gets_404_everywhere(live_server, db
     assert await balance_mc(db, owner.actor) == STARTER_MC
 
 
-async def test_another_member_of_the_same_workspace_sees_the_receipt(live_server, db):
-    owner, txn = await _paid(live_server, db)
+async def test_another_member_of_the_same_workspace_sees_the_receipt(web, db):
+    owner, txn = await _paid(web, db)
     colleague = await make_member(db, Role.REP, workspace_id=owner.actor.workspace_id)
-    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
+    async with web.client() as client:
         await sign_in(client, db, colleague)
         receipt = await client.get(f"/billing/receipt/{txn.id}")
     assert receipt.status_code == 200
