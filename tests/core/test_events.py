@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from core import events
-from core.db import Database
+from core.db import Database, libpq_url, sqlalchemy_url
 from core.supervisor import Backoff
 
 WAIT_S = 30  # a guard against a hang only: every wait below ends on an event
@@ -121,3 +122,38 @@ async def test_a_killed_connection_is_reopened_and_state_re_read(db: Database) -
             assert await asyncio.wait_for(got.get(), WAIT_S) == str(key)
     finally:
         await listener.stop()
+
+
+async def test_the_listener_comes_back_after_a_database_restart(tmp_path: Path) -> None:
+    """A PostgreSQL of its own (the shared test server is never stopped), stopped and
+    started again on the same data directory: the listener reconnects by itself, re-reads
+    (its resync runs) and delivers what is published after the restart."""
+    import pgserver
+
+    data = tmp_path / "pg"
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    url = libpq_url(sqlalchemy_url(server.get_uri()))
+    listener = events.EventListener(url, backoff=FAST)
+    resynced = asyncio.Event()
+
+    async def resync() -> None:
+        resynced.set()
+
+    listener.on_reconnect(resync)
+    got: asyncio.Queue[str] = asyncio.Queue()
+    listener.on(events.NOTICES, got.put_nowait)
+    listener.start()
+    try:
+        assert await listener.wait_connected(WAIT_S)
+        await asyncio.to_thread(server.cleanup)  # the database goes away
+        server = await asyncio.to_thread(pgserver.get_server, data, cleanup_mode="stop")
+        assert libpq_url(sqlalchemy_url(server.get_uri())) == url
+        await asyncio.wait_for(resynced.wait(), WAIT_S)
+        key = uuid.uuid4()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("SELECT pg_notify('ks_notices', %s)", (str(key),))
+        assert await asyncio.wait_for(got.get(), WAIT_S) == str(key)
+        assert listener.status()["reconnects"] == 1
+    finally:
+        await listener.stop()
+        server.cleanup()
