@@ -14,8 +14,8 @@ users ask: their credits (`check_credits`), their calls (`list_calls`), the cred
 packages (`list_packages`), something answered with no tool ("what can you do?") and
 a search of their calls (`search_calls`), in a few phrasings each; every answer must
 be 'answered', have used the expected tool and cost what DESIGN.md §1 says: 0.5 credit
-for the assistant's work (listing and searching calls), nothing for the balance, the
-packages or help (`CHARGED`).
+for the assistant's work (listing and searching calls, when they find something),
+nothing for the balance, the packages or help (`expected_cost`).
 
 1. Overhead: one user sends `--messages` messages one after another (a new thread
    every `--thread-len`), after an untimed warm-up. The offline model is subclassed
@@ -126,8 +126,15 @@ MESSAGES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     ),
 }
 KINDS = tuple(MESSAGES)
-# The kinds that do assistant work (0.5 credit each); the others are free.
+# The kinds that do assistant work (0.5 credit each) when they find something; the
+# others are free, and so is an answer that found nothing.
 CHARGED = frozenset({"calls", "search"})
+NOTHING_FOUND = ("No calls found", "Nothing on your calls matches")
+
+
+def expected_cost(kind: str, body: str) -> int:
+    """What an answer of `kind` must cost (DESIGN.md §1)."""
+    return PRICE_MC if kind in CHARGED and not body.startswith(NOTHING_FOUND) else 0
 
 AGENT_LINES = (
     "Hi, this is an AI assistant calling for Bench Co; this call is recorded.",
@@ -514,7 +521,7 @@ async def one_turn(
     if result.status is not TurnStatus.ANSWERED:
         run.error(f"status {result.status.value}")
         log.warning("%s: %r was %s: %s", kind, text, result.status.value, result.body[:200])
-    elif result.cost_mc != (PRICE_MC if kind in CHARGED else 0):
+    elif result.cost_mc != expected_cost(kind, result.body):
         run.error("cost")
         log.warning("%s: %r cost %d mc", kind, text, result.cost_mc)
     elif tools != ([expected_tool] if expected_tool else []):
@@ -524,7 +531,7 @@ async def one_turn(
         run.error("model not clocked")
     else:
         run.answered += 1
-        run.charged += kind in CHARGED
+        run.charged += result.cost_mc == PRICE_MC
         run.samples.append(Sample(kind, wall, clock.model_s, clock.compute_s, clock.embed_s))
     return result.thread_id
 

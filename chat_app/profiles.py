@@ -1,11 +1,12 @@
 """Chat profiles and their starters: what a rep and a manager are shown when a chat
 opens, so they see at once what to ask.
 
-A starter never acts. Pressing one sends its `message` (what the user sees they
-asked); the assistant answers with the starter's `question` back — what it needs to
-know, with examples that work as typed — without running the agent, so nothing is
-created, dialled or charged (chat_app.turns). Only starters for free answers (the
-balance, the packages) have no question and are answered as typed. Nothing is written
+A starter never acts. Pressing one sends its `message` — a "how do I …?" question, so
+it never collides with a real request typed by the user — and the assistant answers
+with the starter's `question` back: what it needs to know, with examples that work as
+typed, without running the agent, so nothing is created, dialled or charged
+(chat_app.turns). Only starters for free answers (the balance, the packages) have no
+question and are answered as typed. Nothing is written
 until the user gives real details and confirms.
 
 A profile only chooses the starters and the welcome text; what a user may see and do
@@ -41,7 +42,7 @@ ANSWER_PRICE = "Doing it costs 0.5 credit; this reply was free."
 
 ADD_CONTACT = Starter(
     "Add a contact",
-    "Add a contact",
+    "How do I add a contact?",
     "Who should I add? Send their name and phone number, and their company if you "
     "like — for example: “add a contact Jane Doe +1 415 555 0123 at Acme”. I'll show "
     "you the details to confirm before anything is saved.",
@@ -49,7 +50,7 @@ ADD_CONTACT = Starter(
 )
 CALL_CONTACT = Starter(
     "Call a contact",
-    "Call a contact",
+    "How do I call a contact?",
     "Who should I call, and what about? For example: “call Jane Doe about the spring "
     "pricing”. They must be one of your contacts with their consent on record. Before "
     "dialling I check consent, the do-not-call lists and their local calling hours, "
@@ -58,22 +59,22 @@ CALL_CONTACT = Starter(
 )
 RECENT_CALLS = Starter(
     "My recent calls",
-    "Show my recent calls",
-    "Which calls? For example: “list my calls”, “show my failed calls” or “show calls "
+    "How do I see my recent calls?",
+    "Just ask, for example: “list my calls”, “show my failed calls” or “show calls "
     "with Jane Doe”. " + ANSWER_PRICE,
     ("list my calls", "show my failed calls", "show calls with Jane Doe"),
 )
 LAST_CALL_SUMMARY = Starter(
     "Summary of my last call",
-    "Summarize a call",
+    "How do I get a call summary?",
     "Which call? Say “summarize my last call”, or name the contact: “summarize my call "
     "with Jane Doe”. Summaries are AI-generated and may be inaccurate. " + ANSWER_PRICE,
     ("summarize my last call", "summarize my call with Jane Doe"),
 )
 SEARCH_MY_CALLS = Starter(
     "Search my calls",
-    "Search my calls",
-    "What should I look for? For example: “search my calls for pricing objections” or "
+    "How do I search my calls?",
+    "Tell me what to look for, for example: “search my calls for pricing objections” or "
     "“who mentioned a competitor?”. " + ANSWER_PRICE,
     ("search my calls for pricing objections", "who mentioned a competitor?"),
 )
@@ -93,29 +94,29 @@ MANAGER_PROFILE = Profile(
     (
         Starter(
             "Connect rate by rep",
-            "Show the connect rate by rep",
-            "For which period? For example: “connect rate by rep this month” or “connect "
+            "How do I see the connect rate by rep?",
+            "Name the period, for example: “connect rate by rep this month” or “connect "
             "rate by rep last week”. It comes with a chart and a CSV. " + ANSWER_PRICE,
             ("connect rate by rep this month", "connect rate by rep last week"),
         ),
         Starter(
             "Credits spent per week",
-            "Show the credits spent per week",
-            "Over which period? For example: “credits spent by week this month” or "
+            "How do I see the credits spent per week?",
+            "Name the period, for example: “credits spent by week this month” or "
             "“credits spent by week last month”. " + ANSWER_PRICE,
             ("credits spent by week this month", "credits spent by week last month"),
         ),
         Starter(
             "Top objections",
-            "Show the top objections",
-            "For which period? For example: “calls by objection this month” or “calls by "
+            "How do I see the top objections?",
+            "Name the period, for example: “calls by objection this month” or “calls by "
             "objection last month”. " + ANSWER_PRICE,
             ("calls by objection this month", "calls by objection last month"),
         ),
         Starter(
             "Search the team's calls",
-            "Search the team's calls",
-            "What should I look for? For example: “search calls for competitor mentions” "
+            "How do I search the team's calls?",
+            "Tell me what to look for, for example: “search calls for competitor mentions” "
             "or “who mentioned a discount?”. " + ANSWER_PRICE,
             ("search calls for competitor mentions", "who mentioned a discount?"),
         ),

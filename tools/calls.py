@@ -34,6 +34,18 @@ STATUS_WORDS = {
 }
 
 
+# Words that name no one: "call a contact" asks who, rather than searching for them.
+PLACEHOLDERS = frozenset(
+    {"", "a contact", "contact", "someone", "somebody", "anyone", "anybody", "a lead",
+     "a prospect", "a customer", "a client", "a person", "one of my contacts"}
+)  # fmt: skip
+ASK_WHO = (
+    "Who should I call, and what about? For example: “call Jane Doe about the spring "
+    "pricing”. They must be one of your contacts with their consent on record. Nothing "
+    "was dialled."
+)
+
+
 async def _place(ctx: AgentContext, payload: dict[str, Any]) -> str:
     telephony = ctx.require_telephony()
     try:
@@ -80,6 +92,8 @@ async def place_call(
     and dials only once the user confirms."""
     ctx = runtime.context
     telephony = ctx.require_telephony()
+    if " ".join(contact.lower().split()) in PLACEHOLDERS:
+        return ASK_WHO  # a question back (free)
     try:
         async with ctx.db.session() as session:
             found = await resolve_contact(session, ctx.actor, contact)

@@ -28,6 +28,10 @@ DEFAULT_METHOD = "attested by the rep in chat"
 ASK_WORDING = (
     "What exact wording did they agree to? (paste the consent text from the form or script)"
 )
+ASK_CONTACT = (
+    "Who should I add? Send their name and phone number, and their company if you like — "
+    "for example: “add a contact Jane Doe +1 415 555 0123 at Acme”. Nothing was saved."
+)
 NO_WORDING = (
     "Consent not recorded: the exact wording they agreed to is needed as evidence, in "
     "the user's own words (typed or pasted by them). Ask the user to paste it."
@@ -67,6 +71,8 @@ async def add_contact(
     user, once the user confirms. Calling them also needs consent on record
     (record_consent)."""
     ctx = runtime.context
+    if not name.strip():
+        return ASK_CONTACT  # a question back, never a made-up contact (free)
     try:
         clean = contacts_service.clean_name(name)
         company = contacts_service.clean_company(company)
