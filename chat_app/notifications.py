@@ -125,7 +125,9 @@ async def _low_balance(
         return []
     text = (
         f"⚠️ Low balance: {credits_label(max(available, 0))} available. A call costs 1 credit "
-        "per second and each answer 0.5 credit. Buy more at [/billing/buy](/billing/buy)."
+        "per second and an answer that does work (a summary, a search, a call placed) "
+        "0.5 credit; balance, packages and buying stay free. "
+        "Buy more at [/billing/buy](/billing/buy)."
     )
     return [Notice(key, text)]
 
