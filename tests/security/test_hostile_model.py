@@ -278,6 +278,7 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
         "search_calls": {"query": "price"},
         "summarize_call": {"call": done},
         "call_insights": {"call": done},
+        "play_recording": {"call": done},
         "analytics": {"metrics": ["calls"], "dimension": "day", "period": "last 30 days"},
     }
 
