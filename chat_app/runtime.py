@@ -73,6 +73,13 @@ class Runtime:
     def agent(self) -> Any:
         return build_agent(self.model.model)
 
+    def build_providers(self) -> None:
+        """Build the outside services now, so settings that cannot work together (live
+        telephony without live Verify, …) refuse to start with their message rather
+        than at the first request that needs them."""
+        for provider in (self.signer, self.otp, self.payments, self.telephony):
+            assert provider is not None
+
     def providers(self) -> dict[str, dict[str, str]]:
         s = self.settings
 

@@ -34,7 +34,7 @@ from core import __version__
 from core.db import Database, database_unreachable
 from core.events import EventListener
 from core.secrets import persistent_secret
-from core.settings import REPO_ROOT, Settings
+from core.settings import Settings
 from telephony import recording_views
 from telephony.calls import suspension_hook
 from telephony.views import build_router as telephony_router
@@ -43,11 +43,6 @@ log = logging.getLogger(__name__)
 
 CHAT_PATH = "/chat"
 HEALTH_DB_TIMEOUT_S = 3.0  # /healthz reports the database down rather than hang on it
-
-
-def _chainlit_app_root() -> Path:
-    """Where chainlit.md and .chainlit/config.toml live (the repo, or the cwd)."""
-    return REPO_ROOT if (REPO_ROOT / "chainlit.md").exists() else Path.cwd()
 
 
 RETRY_AFTER_S = 5  # what a client is told to wait while the database is unreachable
@@ -71,6 +66,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     """Build the app around an opened database. Call once per process (Chainlit's
     own app is a module-level singleton)."""
     runtime = Runtime(settings=settings, db=db)
+    runtime.build_providers()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -198,7 +194,6 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
         }
         return JSONResponse(body, status_code=200 if database["ok"] else 503)
 
-    os.environ.setdefault("CHAINLIT_APP_ROOT", str(_chainlit_app_root()))
     os.environ["CHAINLIT_AUTH_SECRET"] = persistent_secret(
         settings.data_dir, "chainlit_auth_secret", settings.chainlit_auth_secret
     )
