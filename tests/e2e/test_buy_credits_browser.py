@@ -74,9 +74,9 @@ def test_estimate_checkout_and_credits_in_chat(live_server, database):
         page.goto(f"{live_server}/chat")
         expect(replies.first).to_be_visible(timeout=30_000)
         send("how many credits do I have?")
-        # 10 − 0.5 − 0.5 for the two answers above, + 500 bought.
-        expect(replies.last).to_contain_text("Balance: 509 credits", timeout=30_000)
-        expect(replies.last).to_contain_text("balance 508.5 credits")
+        # 10 + 500 bought: estimating, buying and the balance are free (DESIGN.md §1).
+        expect(replies.last).to_contain_text("Balance: 510 credits", timeout=30_000)
+        expect(replies.last).to_contain_text("no charge · balance 510 credits")
         send("what did I buy?")
         expect(replies.last).to_contain_text("Starter · 500 credits · $10.92", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "buy_history.png"), full_page=True)
