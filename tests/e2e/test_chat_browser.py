@@ -40,7 +40,10 @@ def test_wrong_password_is_refused(live_server):
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-def test_rep_sees_balance_drop_by_half_a_credit(live_server, database):
+def test_rep_sees_what_each_answer_cost(live_server, database):
+    """Every answer says what it cost: asking the balance is free, and so is an answer
+    that found nothing (this rep has no calls yet); the balance stays whole. (An answer
+    that did work, and its 0.5 credit, is the manager's journey.)"""
     from playwright.sync_api import expect, sync_playwright
 
     seeded = asyncio.run(_seed(database))
@@ -52,20 +55,22 @@ def test_rep_sees_balance_drop_by_half_a_credit(live_server, database):
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=30_000)
 
-        def ask() -> str:
+        def ask(text: str) -> str:
             before = replies.count()
-            page.fill("#chat-input", "how many credits do I have?")
+            page.fill("#chat-input", text)
             page.click("#chat-submit")
             expect(replies).to_have_count(before + 1, timeout=30_000)
             return replies.last.inner_text()
 
-        first = ask()
-        second = ask()
+        first = ask("how many credits do I have?")
+        calls = ask("list my calls")
+        second = ask("how many credits do I have?")
         page.screenshot(path=str(ARTIFACTS / "rep_balance.png"), full_page=True)
         browser.close()
-    assert re.search(r"balance 499\.5 credits", first), first
-    assert "Balance: 499.5 credits" in second, second
-    assert re.search(r"balance 499 credits", second), second
+    assert re.search(r"no charge · balance 500 credits", first), first
+    assert "No calls found" in calls and "no charge · balance 500 credits" in calls, calls
+    assert "Balance: 500 credits" in second, second
+    assert re.search(r"no charge · balance 500 credits", second), second
 
 
 async def _seed(database):

@@ -61,9 +61,13 @@ def test_manager_asks_connect_rate_by_rep_sees_a_chart_and_resumes_the_chat(live
         expect(page.get_by_text("Simulated providers")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "manager_starters.png"), full_page=True)
 
+        # A starter asks back (it never acts on its own); the manager then asks in full.
         starter.click()
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        answer = replies.filter(has_text="· balance")
+        expect(replies.last).to_contain_text("connect rate by rep this month", timeout=60_000)
+        page.fill("#chat-input", "connect rate by rep this month")
+        page.click("#chat-submit")
+        answer = replies.filter(has_text="charged 0.5 credits · balance")
         expect(answer.first).to_be_visible(timeout=60_000)
         expect(answer.first).to_contain_text("66.7%")  # Ana: 2 of 3 connected
         expect(answer.first).to_contain_text("50.0%")  # Ben: 1 of 2
@@ -76,10 +80,10 @@ def test_manager_asks_connect_rate_by_rep_sees_a_chart_and_resumes_the_chat(live
         # A new chat, then the first one reopened from the sidebar.
         page.goto(f"{live_server}/chat/")
         thread = page.locator("a[href*='/thread/']").first
-        expect(thread).to_contain_text("Connect rate by rep this month", timeout=30_000)
+        expect(thread).to_be_visible(timeout=30_000)
         thread.click()
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
-        expect(replies.filter(has_text="· balance").first).to_contain_text("66.7%")
+        expect(answer.first).to_contain_text("66.7%")
         page.screenshot(path=str(ARTIFACTS / "manager_resumed.png"), full_page=True)
         # The reopened chat goes on: one more answer, billed like any other.
         before = replies.filter(has_text="· balance").count()
@@ -89,4 +93,4 @@ def test_manager_asks_connect_rate_by_rep_sees_a_chart_and_resumes_the_chat(live
         last = replies.filter(has_text="· balance").last.inner_text()
         browser.close()
     assert "connect" in first_answer.lower(), first_answer
-    assert "balance 299" in last, last
+    assert "no charge · balance 299.5" in last, last

@@ -46,7 +46,7 @@ def test_each_turn_is_a_chunk_embedded_with_the_turn_before_it() -> None:
     assert chunks[1].embed_text == "Agent: turn number 0\nProspect: turn number 1"
 
 
-def test_the_agents_opening_and_sign_off_are_not_indexed() -> None:
+def test_the_agents_disclosure_and_sign_off_are_not_indexed_its_purpose_is() -> None:
     segments = conversation(
         [
             "Hi Dana, this is an AI assistant calling on behalf of Sam at Acme."
@@ -59,13 +59,15 @@ def test_the_agents_opening_and_sign_off_are_not_indexed() -> None:
     )
     chunks = chunk_segments(segments)
     assert [c.text for c in chunks] == [
+        "Agent: Sam asked me to call about our spring pricing.",  # the call's own purpose
         "Prospect: Is this call recorded? Then what's the pricing?",  # the prospect's, kept
         "Agent: Eighty five a seat.",  # the sign-off cut off, the answer kept
         "Prospect: Bye.",
     ]
-    assert [c.first_segment for c in chunks] == [1, 2, 3]
-    assert chunks[0].offset_s == 7  # still counted from the call's first segment
-    assert "spring pricing" not in " ".join(c.embed_text for c in chunks)
+    assert [c.first_segment for c in chunks] == [0, 1, 2, 3]
+    assert chunks[1].offset_s == 7  # still counted from the call's first segment
+    indexed = " ".join(c.embed_text for c in chunks)
+    assert "AI assistant" not in indexed and "is recorded." not in indexed
 
 
 def test_a_turn_longer_than_the_limit_is_cut_into_parts_citing_the_same_segment() -> None:
