@@ -1,5 +1,6 @@
 """bench/chat_turn.py runs end to end on a tiny size: every message answered and billed
-once at its price, the figures present (the timing targets are the bench's business, not a test's)."""
+once at its price, the figures present (the timing targets are the bench's business,
+not a test's)."""
 
 from core.db import Database
 from tests.bench.helpers import run_bench
