@@ -105,6 +105,12 @@ def serve(
     from chat_app.server import create_app
 
     settings = get_settings()
+    if "public_base_url" not in settings.model_fields_set:
+        # Not configured: the address this process serves is the one browsers use (the
+        # same-origin check and the signed callbacks' URLs depend on it).
+        wildcard = host in ("0.0.0.0", "::", "")  # noqa: S104 (a comparison, not a bind)
+        local = "127.0.0.1" if wildcard else host
+        settings = settings.model_copy(update={"public_base_url": f"http://{local}:{port}"})
     _setup_logging(settings)
     with _database(settings) as db:
         try:
