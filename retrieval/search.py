@@ -535,15 +535,22 @@ async def _hits(
     text_rank = {chunk_id: rank for rank, chunk_id in enumerate(text_ids, start=1)}
     hits: list[Hit] = []
     seen: set[tuple[uuid.UUID, int]] = set()
+    # The same words on several calls (a campaign's purpose line, a stock answer) are
+    # one passage, not k: the best-ranked copy is kept and the slots go to other words.
+    said: set[str] = set()
     for chunk_id, score in candidates:
         row = found.get(chunk_id)
         if row is None or (row.call_id, row.first_segment) in seen:
+            continue
+        words = " ".join(row.text.lower().split())
+        if words in said:
             continue
         if row.distance is not None:
             floor = tuning.max_distance_text if chunk_id in text_rank else tuning.max_distance
             if row.distance > floor:
                 continue
         seen.add((row.call_id, row.first_segment))
+        said.add(words)
         hits.append(
             Hit(
                 chunk_id=chunk_id,

@@ -704,3 +704,26 @@ async def test_an_hnsw_index_built_with_old_settings_is_rebuilt(
     assert await ensure_tenant_index(db, ws, threshold=10**9) == big_tenant.index_name
     async with db.session() as session:
         assert (await session.execute(index, {"name": big_tenant.index_name})).one()[0] == new_oid
+
+
+async def test_the_same_words_on_many_calls_are_one_hit_not_k(db: Database) -> None:
+    """A campaign's purpose line is said on every call: a search finds it once, and
+    the other slots go to other words (five copies of one line used to fill a page)."""
+    manager = await make_member(db, Role.MANAGER)
+    line = "Riley asked me to call to introduce our spring pricing for growing teams."
+    for n in range(4):
+        contact = await make_contact(db, manager.actor, name=f"Prospect {n} {uuid.uuid4().hex[:4]}")
+        call_id = await seed_call(
+            db, contact, manager.actor.user_id, at=datetime.now(UTC), duration_s=60,
+            cost_mc=60_000,
+            turns=[("agent", line), ("prospect", f"Spring pricing sounds high for {n} seats.")],
+        )  # fmt: skip
+        await index_call(db, call_id, MINILM)
+    async with db.session() as session:
+        hits = await retrieval.search(
+            session, manager.actor, "spring pricing", k=5, embedder=MINILM
+        )
+    quotes = [" ".join(h.text.lower().split()) for h in hits]
+    assert len(quotes) == len(set(quotes)), quotes
+    assert sum("riley asked me" in q for q in quotes) <= 1
+    assert any("seats" in q for q in quotes)
