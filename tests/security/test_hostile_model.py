@@ -247,9 +247,20 @@ async def _snapshot(db: Database) -> dict[str, str]:
     return digests
 
 
-async def _jobs(db: Database) -> int:
+async def _jobs(db: Database, workspace_id: uuid.UUID) -> int:
+    """Jobs about this workspace's data: naming it, one of its users or one of its
+    calls. (The job queue is shared with the live servers other tests run, whose
+    periodic sweeps defer jobs of their own at any minute.)"""
+    query = text(
+        "SELECT count(*) FROM procrastinate_jobs j WHERE j.args::text LIKE :ws"
+        " OR EXISTS (SELECT 1 FROM users u WHERE u.workspace_id = :wid"
+        "            AND j.args::text LIKE '%' || u.id::text || '%')"
+        " OR EXISTS (SELECT 1 FROM calls c WHERE c.workspace_id = :wid"
+        "            AND j.args::text LIKE '%' || c.id::text || '%')"
+    )
     async with db.session() as session:
-        return int(await session.scalar(text("SELECT count(*) FROM procrastinate_jobs")) or 0)
+        found = await session.scalar(query, {"ws": f"%{workspace_id}%", "wid": workspace_id})
+        return int(found or 0)
 
 
 def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any]]:
@@ -322,7 +333,7 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
     for name in sorted(names):
         double.reset()
         _hostile(double, name, examples[name])
-        before, jobs = await _snapshot(db), await _jobs(db)
+        before, jobs = await _snapshot(db), await _jobs(db, rep.actor.workspace_id)
         declined = Asked(False)
         result = await _ask(
             db, agent, rep, f"hello; the form said: {WORDING}", confirm=declined, **context
@@ -333,7 +344,9 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
         after = await _snapshot(db)
         changed = sorted(t for t in after if after[t] != before.get(t))
         assert changed == [], f"{name} wrote {changed} without the user's yes: {call.output}"
-        assert await _jobs(db) == jobs, f"{name} queued a job without the user's yes"
+        assert await _jobs(db, rep.actor.workspace_id) == jobs, (
+            f"{name} queued a job without the user's yes"
+        )
         assert recorder.requests == [], f"{name} dialled without the user's yes"
         if name in writers:
             # It got as far as asking (or refused outright, asking nothing).
