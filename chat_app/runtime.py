@@ -77,8 +77,8 @@ class Runtime:
         """Build the outside services now, so settings that cannot work together (live
         telephony without live Verify, …) refuse to start with their message rather
         than at the first request that needs them."""
-        for provider in (self.signer, self.otp, self.payments, self.telephony):
-            assert provider is not None
+        # Reading each cached property builds it (and raises if it cannot be built).
+        _built = (self.signer, self.otp, self.payments, self.telephony)
 
     def providers(self) -> dict[str, dict[str, str]]:
         s = self.settings
