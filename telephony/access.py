@@ -24,16 +24,22 @@ class TelephonyInputError(KloseError, ValueError):
     """Bad input to a telephony service: nothing was changed."""
 
 
-def visible_contacts(actor: Actor) -> ColumnElement[bool]:
-    """A WHERE clause selecting the contacts `actor` may see."""
+def visible_contacts(actor: Actor, *, include_deleted: bool = False) -> ColumnElement[bool]:
+    """A WHERE clause selecting the contacts `actor` may see; deleted ones only when
+    `include_deleted` (their calls stay on record and visible, telephony/calls.py)."""
     if actor.role is Role.ADMIN:
-        return true()
-    if actor.role is Role.MANAGER:
-        return Contact.workspace_id == actor.workspace_id
-    return and_(Contact.workspace_id == actor.workspace_id, Contact.owner_id == actor.user_id)
+        allowed: ColumnElement[bool] = true()
+    elif actor.role is Role.MANAGER:
+        allowed = Contact.workspace_id == actor.workspace_id
+    else:
+        allowed = and_(
+            Contact.workspace_id == actor.workspace_id, Contact.owner_id == actor.user_id
+        )
+    return allowed if include_deleted else and_(allowed, Contact.deleted_at.is_(None))
 
 
 def can_see(actor: Actor, contact: Contact) -> bool:
+    """Whether `actor` may see the contact's data (deleted or not)."""
     return can_see_member_data(actor, contact.owner_id, contact.workspace_id)
 
 
@@ -44,6 +50,6 @@ async def get_contact(
     contact = await session.get(
         Contact, contact_id, with_for_update=for_update, populate_existing=True
     )
-    if contact is None or not can_see(actor, contact):
-        raise NotFound("No such contact.")
+    if contact is None or contact.deleted_at is not None or not can_see(actor, contact):
+        raise NotFound("No such contact.")  # a deleted contact is never edited or called
     return contact

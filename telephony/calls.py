@@ -310,7 +310,7 @@ async def list_calls(
     query = (
         select(Call, Contact)
         .join(Contact, Contact.id == Call.contact_id)
-        .where(visible_contacts(actor))
+        .where(visible_contacts(actor, include_deleted=True))
         .order_by(Call.created_at.desc())
         .limit(max(1, min(limit, 200)))
     )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,12 +26,17 @@ from core.errors import PermissionDenied
 from telephony.access import TelephonyInputError
 from telephony.consent import revoke_for_number
 from telephony.models import DncEntry, DncSource
-from telephony.numbers import DEFAULT_REGION, MAX_PHONE_CHARS
+from telephony.numbers import DEFAULT_REGION, MAX_PHONE_CHARS, format_phone
 
 MAX_REASON_CHARS = 1000
 MAX_LIST = 1000
 
-DNC_ADDED = "dnc_added"  # audit action
+DNC_ADDED = "dnc_added"  # audit actions
+DNC_REMOVED = "dnc_removed"
+MANAGERS_ONLY = (
+    "Only a manager can take a number off the do-not-call list: ask your manager. "
+    "The number stays on the list and will not be called."
+)
 
 
 class DncError(TelephonyInputError):
@@ -216,3 +221,44 @@ async def list_dnc(
         .offset(max(0, offset))
     )
     return list(result.all())
+
+
+async def remove_from_dnc(
+    session: AsyncSession,
+    actor: Actor,
+    phone: str,
+    *,
+    reason: str,
+    default_region: str | None = DEFAULT_REGION,
+    now: datetime | None = None,
+) -> DncEntry:
+    """Take a number off the actor's workspace list: managers (and admins) only, with a
+    reason (PermissionDenied for a rep, DncError without a reason or when the number
+    is not listed). The entry is deleted and the audit log keeps who removed it, when,
+    why, and what the entry said. The platform list is never changed here; consent
+    revoked when the number was added stays revoked. The caller commits."""
+    if actor.role not in (Role.MANAGER, Role.ADMIN):
+        raise PermissionDenied(MANAGERS_ONLY)
+    why = " ".join((reason or "").split())
+    if not why:
+        raise DncError("Say why the number may be called again: a reason is required.")
+    if len(why) > MAX_REASON_CHARS:
+        raise DncError(f"The reason has at most {MAX_REASON_CHARS} characters.")
+    e164 = normalise_dnc_number(phone, default_region=default_region)
+    entry = await session.scalar(
+        select(DncEntry)
+        .where(DncEntry.workspace_id == actor.workspace_id, DncEntry.phone_e164 == e164)
+        .with_for_update()
+    )
+    if entry is None:
+        raise DncError(f"{format_phone(e164)} is not on this workspace's do-not-call list.")
+    await session.execute(delete(DncEntry).where(DncEntry.id == entry.id))
+    await audit.record(
+        session, DNC_REMOVED, actor_id=actor.user_id, actor_label=actor.email,
+        workspace_id=actor.workspace_id, target=mask(e164),
+        detail={"reason": why, "removed_at": (now or datetime.now(UTC)).isoformat(),
+                "entry": {"source": entry.source, "reason": entry.reason,
+                          "reference": entry.reference, "added_at": entry.added_at.isoformat(),
+                          "added_by": str(entry.added_by) if entry.added_by else None}},
+    )  # fmt: skip
+    return entry

@@ -54,7 +54,7 @@ from telephony.contacts import (
     insert_contact,
 )
 from telephony.dnc import DncError, add_to_dnc, dnc_numbers, normalise_dnc_number
-from telephony.models import DncSource
+from telephony.models import DncEntry, DncSource
 from telephony.numbers import DEFAULT_REGION, InvalidPhone, PhoneInfo, parse_phone
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -205,8 +205,9 @@ def _without_nul(cell: str) -> str:
 
 def _rows(
     data: str | bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
-) -> tuple[Iterator[_Row], tuple[str, ...]]:
-    """The file's data rows as {column: value} with line numbers, and ignored headers."""
+) -> tuple[Iterator[_Row], tuple[str, ...], dict[str, str]]:
+    """The file's data rows as {column: value} with line numbers, the ignored headers,
+    and how the file's headers map to our columns ({column: header as written})."""
     text = _text(data)
     if not text.strip():
         raise ImportRefused("The file is empty.")
@@ -263,14 +264,15 @@ def _rows(
                 f"Line {reader.line_num} cannot be read as CSV: {exc}. Nothing was imported."
             ) from None
 
-    return rows(), tuple(ignored)
+    mapped = {name: _without_nul(header[pos]).strip() for name, pos in index.items()}
+    return rows(), tuple(ignored), mapped
 
 
 def _read_all(
     data: str | bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
-) -> tuple[list[_Row], tuple[str, ...]]:
-    rows, ignored = _rows(data, columns, required)
-    return list(rows), ignored
+) -> tuple[list[_Row], tuple[str, ...], dict[str, str]]:
+    rows, ignored, mapped = _rows(data, columns, required)
+    return list(rows), ignored, mapped
 
 
 # --- contacts -----------------------------------------------------------------------
@@ -337,19 +339,47 @@ def _check_consent(checked: _Checked, now: datetime) -> None:
             checked.add(code, str(exc))
 
 
-async def import_contacts_csv(
+@dataclass
+class ContactImportPlan:
+    """What importing a contacts CSV would do, before anything is written: how the
+    file's columns map to ours, the rows that would be imported, and every rejected row
+    with its reasons. `import_planned` carries it out."""
+
+    columns: dict[str, str]  # our column -> the file's header
+    ignored_columns: tuple[str, ...]
+    ready: list[_Checked]
+    rejected: list[RejectedRow]
+    dnc: dict[str, list[DncEntry]]
+    now: datetime
+
+    @property
+    def ready_count(self) -> int:
+        return len(self.ready)
+
+    def warnings_for(self, checked: _Checked) -> list[str]:
+        warnings: list[str] = []
+        if checked.consent_at is None:
+            warnings.append("no consent recorded: calls will be refused until it is")
+        for entry in self.dnc.get(checked.phone.e164 if checked.phone else "", []):
+            where = "the platform-wide" if entry.platform else "this workspace's"
+            warnings.append(f"on {where} do-not-call list: calls will be refused")
+        return warnings
+
+
+async def plan_contacts_csv(
     session: AsyncSession,
     actor: Actor,
     data: str | bytes,
     *,
     default_region: str = DEFAULT_REGION,
     now: datetime | None = None,
-) -> ImportReport:
-    """Import contacts (and their consent) from CSV; see the module's docstring."""
+) -> ContactImportPlan:
+    """Read and check a contacts CSV without writing anything (ImportRefused when the
+    file as a whole cannot be imported). Numbers without a '+' are read as numbers of
+    `default_region` (the user's own country)."""
     when = now or datetime.now(UTC)
-    rows, ignored = _read_all(data, CONTACT_COLUMNS, ("name", "phone"))
+    rows, ignored, mapped = _read_all(data, CONTACT_COLUMNS, ("name", "phone"))
     members = await _members_by_email(session, actor)
-    report = ImportReport(ignored_columns=ignored)
     first_line_of: dict[str, int] = {}
     checked_rows: list[_Checked] = []
 
@@ -399,10 +429,11 @@ async def import_contacts_csv(
         if found is not None:
             checked.add("already_a_contact", duplicate_message(actor, found))
 
+    plan = ContactImportPlan(mapped, ignored, [], [], dnc, when)
     for checked in checked_rows:
-        values = checked.row.values
         if checked.problems or checked.phone is None:
-            report.rejected.append(
+            values = checked.row.values
+            plan.rejected.append(
                 RejectedRow(
                     checked.row.line,
                     checked.name or values.get("name", ""),
@@ -410,7 +441,19 @@ async def import_contacts_csv(
                     tuple(checked.problems),
                 )
             )
-            continue
+        else:
+            plan.ready.append(checked)
+    return plan
+
+
+async def import_planned(
+    session: AsyncSession, actor: Actor, plan: ContactImportPlan
+) -> ImportReport:
+    """Write the plan's ready rows (a number added meanwhile is rejected then)."""
+    report = ImportReport(ignored_columns=plan.ignored_columns, rejected=list(plan.rejected))
+    for checked in plan.ready:
+        values = checked.row.values
+        assert checked.phone is not None  # a ready row has a number
         try:
             contact = await insert_contact(
                 session,
@@ -432,7 +475,6 @@ async def import_contacts_csv(
                 )
             )
             continue
-        warnings: list[str] = []
         consent_id: uuid.UUID | None = None
         if checked.consent_at is not None:
             consent = new_consent(
@@ -445,16 +487,11 @@ async def import_contacts_csv(
                 wording=values["consent_wording"],
                 method=values["consent_method"],
                 obtained_at=checked.consent_at,
-                now=when,
+                now=plan.now,
             )
             session.add(consent)
             await session.flush()
             consent_id = consent.id
-        else:
-            warnings.append("no consent recorded: calls will be refused until it is")
-        for entry in dnc.get(contact.phone_e164, []):
-            where = "the platform-wide" if entry.platform else "this workspace's"
-            warnings.append(f"on {where} do-not-call list: calls will be refused")
         report.imported.append(
             ImportedRow(
                 checked.row.line,
@@ -462,10 +499,24 @@ async def import_contacts_csv(
                 contact.name,
                 contact.phone_e164,
                 consent_id,
-                tuple(warnings),
+                tuple(plan.warnings_for(checked)),
             )
         )
+    report.rejected.sort(key=lambda row: row.line)
     return report
+
+
+async def import_contacts_csv(
+    session: AsyncSession,
+    actor: Actor,
+    data: str | bytes,
+    *,
+    default_region: str = DEFAULT_REGION,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import contacts (and their consent) from CSV; see the module's docstring."""
+    plan = await plan_contacts_csv(session, actor, data, default_region=default_region, now=now)
+    return await import_planned(session, actor, plan)
 
 
 # --- do-not-call numbers --------------------------------------------------------------
@@ -485,7 +536,7 @@ async def import_dnc_csv(
     if platform and actor.role is not Role.ADMIN:
         raise PermissionDenied("Only a platform admin can change the platform-wide list.")
     when = now or datetime.now(UTC)
-    rows, ignored = _read_all(data, DNC_COLUMNS, ("phone",))
+    rows, ignored, _ = _read_all(data, DNC_COLUMNS, ("phone",))
     report = ImportReport(ignored_columns=ignored, what="do-not-call number")
     first_line_of: dict[str, int] = {}
     for row in rows:

@@ -73,7 +73,14 @@ class Contact(CreatedAt, Base):
 
     __tablename__ = "contacts"
     __table_args__ = (
-        Index("uq_contacts_workspace_phone", "workspace_id", "phone_e164", unique=True),
+        # Among the contacts not deleted (migration 0025).
+        Index(
+            "uq_contacts_workspace_phone",
+            "workspace_id",
+            "phone_e164",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_contacts_owner", "owner_id"),
     )
 
@@ -95,6 +102,10 @@ class Contact(CreatedAt, Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+    # A deleted contact is kept (its consent and calls are evidence) but nobody sees
+    # or calls it again (telephony/access.py).
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id"))
 
 
 class ConsentRecord(CreatedAt, Base):
