@@ -35,7 +35,7 @@ async def resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Cont
     except ValueError:
         pass
     if _PHONE_LIKE.match(text):
-        found = await find_contact_by_phone(session, actor, text)
+        found = await find_contact_by_phone(session, actor, text, default_region=actor.region)
         if found is None:
             raise NotFound(f"No contact with the number {md_escape(text)} that you can see.")
         return found

@@ -78,7 +78,7 @@ async def add_contact(
         company = contacts_service.clean_company(company)
         notes = contacts_service.clean_notes(notes) or None
         try:
-            info = parse_phone(phone)
+            info = parse_phone(phone, default_region=ctx.actor.region)
         except InvalidPhone as exc:
             return f"Not added: {exc}"
         async with ctx.db.session() as session:
