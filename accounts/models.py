@@ -75,6 +75,8 @@ class User(CreatedAt, Base):
     # Bumped to end every session at once (password reset, removal, suspension).
     session_version: Mapped[int] = mapped_column(nullable=False, default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # IANA zone every time is shown in (migration 0027); NULL: the mobile's zone.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )

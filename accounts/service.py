@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role, User, Workspace, WorkspaceStatus
 from accounts.passwords import hash_password, needs_rehash, verify_password
 from core.errors import KloseError
+from core.timezones import DEFAULT_REGION, DEFAULT_ZONE, user_region, user_zone, zone_for_phone
 
 
 class AccountError(KloseError):
@@ -27,6 +28,10 @@ class Actor:
     role: Role
     email: str
     name: str
+    # The user's IANA zone: every time shown and every "today / this week" counted.
+    time_zone: str = DEFAULT_ZONE
+    # The user's own country: numbers they type in a national format are read as its.
+    region: str = DEFAULT_REGION
 
     @classmethod
     def of(cls, user: User) -> Actor:
@@ -36,6 +41,8 @@ class Actor:
             role=Role(user.role),
             email=user.email,
             name=user.name,
+            time_zone=user_zone(user.time_zone, user.mobile_e164),
+            region=user_region(user.mobile_e164),
         )
 
 
@@ -78,6 +85,7 @@ async def create_user(
         role=role.value,
         mobile_e164=mobile_e164,
         mobile_verified_at=datetime.now(UTC) if mobile_e164 else None,
+        time_zone=zone_for_phone(mobile_e164),
     )
     session.add(user)
     await session.flush()

@@ -146,7 +146,7 @@ def canonical(zone: str) -> str:
 
 def is_zone(name: str | None) -> bool:
     """Whether `name` is an IANA zone this machine knows (exact spelling)."""
-    if not name or "/" not in name and name != "UTC":
+    if not name or ("/" not in name and name != "UTC"):
         return False
     try:
         ZoneInfo(name)
