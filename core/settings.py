@@ -103,11 +103,39 @@ class Settings(BaseSettings):
     ring_timeout_s: int = Field(
         default=30, ge=5, le=600, description="How long a call rings before no-answer."
     )
+    twilio_calls_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Calls per second the shared number may start (Twilio's account CPS; "
+        "1 by default). The dial dispatcher never exceeds it in any one-second window.",
+    )
+    dial_lanes: int = Field(
+        default=4, ge=1, le=32, description="Dials a dispatcher process prepares at once."
+    )
     call_reconcile_after_s: int = Field(
         default=120,
         ge=10,
         description="After a call's longest possible end plus this, fetch it from Twilio "
         "if its final callback has not come.",
+    )
+    handoff_ring_timeout_s: int = Field(
+        default=20, ge=5, le=60, description="How long the rep's mobile rings on a hand-off."
+    )
+    handoff_callback_delay_min: int = Field(
+        default=60,
+        ge=5,
+        le=2880,
+        description="A hand-off the rep missed books a callback this many minutes later.",
+    )
+    # --- outbound webhooks (integrations/) -----------------------------------------
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=30, description="How long one webhook delivery try may take."
+    )
+    webhook_test_allow_loopback: bool = Field(
+        default=False,
+        description="TESTS ONLY: let webhooks go to a receiver on 127.0.0.1/::1 (http too). "
+        "Private and link-local addresses stay refused.",
     )
     # --- the simulated carrier (used when Twilio is not configured) ----------------
     sim_carrier_odds: str = Field(

@@ -1,6 +1,8 @@
 """Placing, ending and looking up calls (DESIGN.md §6 steps 2–3).
 
-`place_call` is the only way a dial starts:
+`place_call` is how a rep's single call starts: it queues the dial for the shared
+number's dispatcher (telephony/dispatch.py), which dials every outbound call — a rep's
+and a campaign's — through `prepare_call` and `send_call`:
 
 1. the compliance gate runs and its decision is stored (allowed or not);
 2. a credit hold is placed for as many seconds as the workspace can afford, capped by
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,13 +157,16 @@ async def place_call(
     on_voicemail: str = "leave",
     now: datetime | None = None,
 ) -> Call:
-    """Gate, hold, count, dial. Raises CallRefused (gate), CallNotPlaced (credits or
-    Twilio), NotFound (contact), BriefError (brief). Commits its own transactions."""
-    when = now or datetime.now(UTC)
-    call_id = uuid.uuid4()
+    """A rep's single call: queued for the shared number's dispatcher and dialled by
+    it at once when the line is free (telephony/dispatch.py: gate, hold, count, dial,
+    within the calls-per-second limit). Raises CallRefused (gate), CallNotPlaced
+    (credits or Twilio), NotFound (contact), BriefError (brief)."""
+    from telephony import dispatch  # dispatch builds on this module
+
     async with db.session() as session:
         contact = await get_contact(session, actor, contact_id)
-        brief = await _brief_for(
+        # The brief is checked now, so a bad one is refused before anything is queued.
+        await _brief_for(
             session,
             actor,
             contact,
@@ -170,68 +176,120 @@ async def place_call(
             voicemail_message=voicemail_message,
             on_voicemail=on_voicemail,
         )
-        decision = await check_call(session, actor, contact_id, now=when)
-        if not decision.allowed:
-            await session.commit()  # the denial is evidence too
-            raise CallRefused(decision)
-        assert decision.id is not None
-        # Whole seconds only: what the workspace can afford, capped by the longest call.
-        available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
-        max_mc = affordable_seconds(available, telephony.max_call_seconds) * CALL_SECOND_PRICE_MC
-        max_mc = max(max_mc, MIN_CALL_MC)  # below the minimum the hold itself refuses
-        try:
-            hold = await ledger.place_hold(
-                session,
-                contact.workspace_id,
-                max_mc=max_mc,
-                min_mc=MIN_CALL_MC,
-                idempotency_key=f"call:{call_id}",
-                expires_at=datetime.now(UTC)
-                + timedelta(seconds=telephony.ring_timeout_s + telephony.max_call_seconds)
-                + HOLD_GRACE,
-                reference=f"call:{call_id}",
-            )
-        except ledger.InsufficientCredits as exc:
-            await session.commit()
-            raise CallNotPlaced(
-                f"Not enough credits for a minimum call ({credits_label(MIN_CALL_MC)}): {exc}"
-            ) from exc
-        except ledger.AccountFrozen as exc:
-            await session.commit()
-            raise CallNotPlaced(str(exc)) from exc
-        time_limit = hold.amount_mc // CALL_SECOND_PRICE_MC
-        attempt = await record_attempt(
+        request = await dispatch.enqueue(
             session,
             actor,
-            phone_e164=contact.phone_e164,
-            contact_id=contact.id,
-            decision_id=decision.id,
-            reference=f"call:{call_id}",
-            workspace_id=contact.workspace_id,
-            at=when,
+            contact.id,
+            brief=dispatch.brief_payload(
+                purpose=purpose,
+                talking_points=talking_points,
+                goal=goal,
+                voicemail_message=voicemail_message,
+                on_voicemail=on_voicemail,
+            ),
+            interactive=True,
         )
-        call = Call(
-            id=call_id,
-            workspace_id=contact.workspace_id,
-            contact_id=contact.id,
-            placed_by=actor.user_id,
-            phone_e164=contact.phone_e164,
-            from_e164=telephony.from_e164,
-            decision_id=decision.id,
-            attempt_id=attempt.id,
-            hold_id=hold.hold_id,
-            time_limit_s=time_limit,
-            brief=brief.as_json(),
-            status=CallStatus.PENDING.value,
-        )
-        session.add(call)
         await session.commit()
+    return await dispatch.dispatch_now(db, telephony, request.id, now=now)
 
+
+async def prepare_call(
+    session: AsyncSession,
+    actor: Actor,
+    contact: Contact,
+    telephony: Telephony,
+    *,
+    call_id: uuid.UUID,
+    brief: dict[str, Any],
+    when: datetime,
+    budget_mc: int | None = None,
+) -> Call:
+    """Gate, hold and count one dial, and add its call row (flushed; the caller
+    commits before dialling, so a callback racing the dial finds the call). The hold
+    is capped by `budget_mc` when given (a campaign's remaining budget). Raises
+    CallRefused (gate: the denial is flushed as evidence) or CallNotPlaced (credits)."""
+    built = await _brief_for(
+        session,
+        actor,
+        contact,
+        purpose=brief["purpose"],
+        talking_points=brief.get("talking_points"),
+        goal=brief.get("goal"),
+        voicemail_message=brief.get("voicemail_message"),
+        on_voicemail=brief.get("on_voicemail", "leave"),
+    )
+    decision = await check_call(session, actor, contact.id, now=when)
+    if not decision.allowed:
+        raise CallRefused(decision)
+    assert decision.id is not None
+    # Whole seconds only: what the workspace can afford, capped by the longest call.
+    available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
+    if budget_mc is not None:
+        available = min(available, budget_mc)
+        if budget_mc < MIN_CALL_MC:
+            raise CallNotPlaced(
+                f"The campaign's budget has {credits_label(max(budget_mc, 0))} left, less "
+                f"than a minimum call ({credits_label(MIN_CALL_MC)})."
+            )
+    max_mc = affordable_seconds(available, telephony.max_call_seconds) * CALL_SECOND_PRICE_MC
+    max_mc = max(max_mc, MIN_CALL_MC)  # below the minimum the hold itself refuses
+    try:
+        hold = await ledger.place_hold(
+            session,
+            contact.workspace_id,
+            max_mc=max_mc,
+            min_mc=MIN_CALL_MC,
+            idempotency_key=f"call:{call_id}",
+            expires_at=datetime.now(UTC)
+            + timedelta(seconds=telephony.ring_timeout_s + telephony.max_call_seconds)
+            + HOLD_GRACE,
+            reference=f"call:{call_id}",
+        )
+    except ledger.InsufficientCredits as exc:
+        raise CallNotPlaced(
+            f"Not enough credits for a minimum call ({credits_label(MIN_CALL_MC)}): {exc}"
+        ) from exc
+    except ledger.AccountFrozen as exc:
+        raise CallNotPlaced(str(exc)) from exc
+    time_limit = hold.amount_mc // CALL_SECOND_PRICE_MC
+    attempt = await record_attempt(
+        session,
+        actor,
+        phone_e164=contact.phone_e164,
+        contact_id=contact.id,
+        decision_id=decision.id,
+        reference=f"call:{call_id}",
+        workspace_id=contact.workspace_id,
+        at=when,
+    )
+    call = Call(
+        id=call_id,
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        placed_by=actor.user_id,
+        phone_e164=contact.phone_e164,
+        from_e164=telephony.from_e164,
+        decision_id=decision.id,
+        attempt_id=attempt.id,
+        hold_id=hold.hold_id,
+        time_limit_s=time_limit,
+        brief=built.as_json(),
+        status=CallStatus.PENDING.value,
+    )
+    session.add(call)
+    await session.flush()
+    return call
+
+
+async def send_call(db: Database, call: Call, telephony: Telephony) -> Call:
+    """Ask the carrier to start a prepared (committed) call. If it refuses, the hold is
+    released, the attempt uncounted and the call marked failed (CallNotPlaced)."""
+    call_id = call.id
     request = CallRequest(
         to_e164=call.phone_e164,
         from_e164=telephony.from_e164,
         status_callback_url=telephony.status_url(call_id),
-        time_limit_s=time_limit,
+        time_limit_s=call.time_limit_s,
         twiml=conversation_relay(
             relay_url=telephony.relay_url(call_id),
             action_url=telephony.connect_action_url(call_id),
@@ -261,7 +319,7 @@ async def place_call(
         await session.commit()
         fresh = await session.get(Call, call_id, populate_existing=True)
         assert fresh is not None
-    log.info("call %s placed as %s (limit %d s)", call_id, placed.sid, time_limit)
+    log.info("call %s placed as %s (limit %d s)", call_id, placed.sid, call.time_limit_s)
     return fresh
 
 

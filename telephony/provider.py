@@ -35,6 +35,9 @@ class Telephony:
     ring_timeout_s: int
     reconcile_after_s: int
     sessions: RelaySessions = field(default_factory=RelaySessions)
+    # The shared number's calls per second (telephony/dispatch.py paces every dial).
+    calls_per_second: float = 1.0
+    dial_lanes: int = 4
 
     @property
     def live(self) -> bool:
@@ -129,4 +132,6 @@ def build_telephony(settings: Settings) -> Telephony:
         max_call_seconds=settings.max_call_seconds,
         ring_timeout_s=settings.ring_timeout_s,
         reconcile_after_s=settings.call_reconcile_after_s,
+        calls_per_second=settings.twilio_calls_per_second,
+        dial_lanes=settings.dial_lanes,
     )

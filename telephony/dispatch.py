@@ -1,0 +1,648 @@
+"""One dispatcher for every outbound call from the shared number (DESIGN.md §3, §6).
+
+All workspaces dial from one number, and the carrier lets that number start only so
+many calls per second (`TWILIO_CALLS_PER_SECOND`, 1 by default). Every outbound call —
+a rep's single call from chat and every campaign call — is a row in `dial_queue`
+(`enqueue`), and is dialled by this module, in whichever process runs it:
+
+- **Fair.** The next dial goes to the workspace served longest ago that has work
+  waiting (round-robin over `dial_fairness`, whose rows are locked `FOR UPDATE SKIP
+  LOCKED`, so two processes serve two workspaces). A rep's single call (`interactive`)
+  is served before campaign calls, so a big campaign cannot starve it: it is dialled
+  at the next free slot, at once when the line is free (`dispatch_now`, from the
+  process that queued it).
+- **Paced.** Before each dial a slot is taken from `dial_pacer`, one row holding the
+  times of the latest dials, under its row lock (`Pacer.take`): a dial starts only when
+  the newest `n` dials are at least `n / CPS` seconds old (`n` = the whole calls per
+  second), so no one-second window ever holds more than the limit, whatever the number
+  of processes; slots are taken as soon as they are free, so the rate stays at the
+  limit while work waits.
+- **At most once.** A row is claimed (`queued → dialing`, `SKIP LOCKED`), then the gate
+  runs, credits are held and the call row committed, and then the slot stamp is
+  written (`dialed_at`) — all before the carrier is asked. A `dialing` row is never
+  dialled again: after a crash, a row whose call row was never written had not reached
+  the carrier and is queued again (`recover`); one whose call exists is settled by the
+  call reconciliation (telephony/callbacks.py `reconcile`), which asks the carrier or
+  fails the call and releases its hold. Billing stays the call's own: one hold per call
+  (`call:<id>`), settled once by its final callback.
+- **Gate at dial time.** The compliance gate (telephony/compliance.py) runs inside the
+  dial, not when the call was queued. A campaign's own rules (still active, inside its
+  window, within its budget) are checked by a `CampaignGuard` the process provides
+  (campaigns/dispatch_guard.py); a dispatcher without one never dials campaign calls.
+
+`Dispatcher` runs lanes of this loop under `core.supervisor.Supervisor` in the worker
+(`klosesales worker`, or inside `serve`); nothing lives only in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import math
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from accounts.models import User
+from accounts.service import Actor
+from core.base import Base
+from core.db import Database
+from core.errors import KloseError
+from core.supervisor import Supervisor
+from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
+from telephony.models import Call, CallStatus, Contact
+from telephony.provider import Telephony
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S: Final = 0.25  # how often an idle lane looks for work
+RECOVER_EVERY_S: Final = 5.0
+# A claimed row with no call row after this long was interrupted before it dialled.
+STALE_CLAIM: Final = timedelta(seconds=60)
+# Pacing margin: each window is this much longer than a second (a dial's request
+# reaches the carrier a few milliseconds after its stamp).
+PACE_MARGIN_S: Final = 0.02
+WAIT_FOR_DIAL_S: Final = 30.0
+
+
+class DialStatus(enum.StrEnum):
+    QUEUED = "queued"
+    DIALING = "dialing"
+    PLACED = "placed"
+    REFUSED = "refused"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (DialStatus.QUEUED, DialStatus.DIALING)
+
+
+class DialRequest(Base):
+    """One outbound call waiting for (or given) its turn on the shared number."""
+
+    __tablename__ = "dial_queue"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    contact_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    interactive: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="queued")
+    not_before: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    enqueued_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dialed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+
+
+def brief_payload(
+    *,
+    purpose: str,
+    talking_points: Sequence[str] | None = None,
+    goal: str | None = None,
+    voicemail_message: str | None = None,
+    on_voicemail: str = "leave",
+) -> dict[str, Any]:
+    """What a queued dial carries to build the call's brief (telephony/voice/brief.py)."""
+    return {
+        "purpose": purpose,
+        "talking_points": list(talking_points or ()),
+        "goal": goal,
+        "voicemail_message": voicemail_message,
+        "on_voicemail": on_voicemail,
+    }
+
+
+async def enqueue(
+    session: AsyncSession,
+    actor: Actor,
+    contact_id: uuid.UUID,
+    *,
+    brief: dict[str, Any],
+    interactive: bool,
+    campaign_id: uuid.UUID | None = None,
+    target_id: int | None = None,
+    not_before: datetime | None = None,
+) -> DialRequest:
+    """Queue one call to a contact of the actor's workspace (flushed; the caller
+    commits). Nothing is checked here but ownership: the gate runs when it is dialled."""
+    request = DialRequest(
+        call_id=uuid.uuid4(),
+        workspace_id=actor.workspace_id,
+        contact_id=contact_id,
+        user_id=actor.user_id,
+        campaign_id=campaign_id,
+        target_id=target_id,
+        interactive=interactive,
+        payload=brief,
+        status=DialStatus.QUEUED.value,
+    )
+    if not_before is not None:
+        request.not_before = not_before
+    session.add(request)
+    await session.execute(
+        text("INSERT INTO dial_fairness (workspace_id) VALUES (:ws) ON CONFLICT DO NOTHING"),
+        {"ws": actor.workspace_id},
+    )
+    await session.flush()
+    return request
+
+
+# --- pacing --------------------------------------------------------------------------
+
+
+class Pacer:
+    """The shared number's calls-per-second limit, kept in PostgreSQL (`dial_pacer`).
+
+    `take()` returns when a dial may start, having recorded it: the newest `n` dials
+    (n = max(1, ⌊CPS⌋)) must be at least `n / CPS` seconds (plus a small margin) old,
+    and the newest at least half a slot. Decided under the row's lock with the
+    database's clock, so every process sees one sequence of dials."""
+
+    def __init__(self, calls_per_second: float, *, margin_s: float = PACE_MARGIN_S) -> None:
+        if calls_per_second <= 0:
+            raise ValueError("calls_per_second must be positive")
+        self.cps = calls_per_second
+        self.n = max(1, math.floor(calls_per_second))
+        self.window = timedelta(seconds=self.n / calls_per_second + margin_s)
+        self.spacing = timedelta(seconds=0.5 / calls_per_second)
+
+    def earliest(self, recent: Sequence[datetime]) -> datetime | None:
+        """The first moment the next dial may start, given the latest dials (oldest
+        first); None: at once."""
+        if not recent:
+            return None
+        times = sorted(recent)[-self.n :]
+        bound = times[-1] + self.spacing
+        if len(times) >= self.n:
+            bound = max(bound, times[0] + self.window)
+        return bound
+
+    async def take(
+        self,
+        db: Database,
+        *,
+        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+    ) -> datetime:
+        """Wait for a free slot and record a dial in it; `stamp(session, at)` runs in
+        the same transaction (the dial row's `dialed_at`)."""
+        while True:
+            async with db.session() as session:
+                row = (
+                    await session.execute(
+                        text(
+                            "SELECT recent, clock_timestamp() AS now FROM dial_pacer "
+                            "WHERE id = 1 FOR UPDATE"
+                        )
+                    )
+                ).one()
+                now: datetime = row.now
+                earliest = self.earliest(list(row.recent))
+                if earliest is None or now >= earliest:
+                    kept = sorted([*row.recent, now])[-self.n :]
+                    await session.execute(
+                        text("UPDATE dial_pacer SET recent = :recent WHERE id = 1"),
+                        {"recent": kept},
+                    )
+                    if stamp is not None:
+                        await stamp(session, now)
+                    await session.commit()
+                    return now
+                await session.commit()
+            await asyncio.sleep(min(max((earliest - now).total_seconds(), 0.001), 0.5))
+
+
+# --- campaign rules at dial time ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """A campaign's say on one of its dials: allowed (with the budget left, which caps
+    the call's hold), or refused with why and when to try again (None: never)."""
+
+    allowed: bool
+    budget_mc: int | None = None
+    reason: str = ""
+    retry_at: datetime | None = None
+
+
+class CampaignGuard(Protocol):
+    async def __call__(
+        self, session: AsyncSession, request: DialRequest, contact: Contact, now: datetime
+    ) -> GuardVerdict:
+        """Run inside the dial's transaction (it may take locks held until the call
+        row is committed)."""
+        ...
+
+
+# --- claiming --------------------------------------------------------------------------
+
+_PICK_WORKSPACE = """
+SELECT f.workspace_id FROM dial_fairness f
+WHERE EXISTS (
+    SELECT 1 FROM dial_queue q
+    WHERE q.workspace_id = f.workspace_id AND q.status = 'queued'
+      AND q.not_before <= now() {only}
+)
+ORDER BY f.last_served_at, f.workspace_id
+LIMIT 1
+FOR UPDATE OF f SKIP LOCKED
+"""
+_PICK_REQUEST = """
+SELECT id FROM dial_queue q
+WHERE q.workspace_id = :ws AND q.status = 'queued' AND q.not_before <= now() {only}
+ORDER BY q.interactive DESC, q.not_before, q.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+
+async def _mark_claimed(session: AsyncSession, request_id: int, workspace_id: uuid.UUID) -> None:
+    await session.execute(
+        text(
+            "UPDATE dial_queue SET status = 'dialing', claimed_at = clock_timestamp() "
+            "WHERE id = :id"
+        ),
+        {"id": request_id},
+    )
+    await session.execute(
+        text(
+            "UPDATE dial_fairness SET last_served_at = clock_timestamp(), served = served + 1 "
+            "WHERE workspace_id = :ws"
+        ),
+        {"ws": workspace_id},
+    )
+
+
+async def claim_next(db: Database, *, campaigns: bool) -> int | None:
+    """Claim the next dial, fairly: interactive calls first, then round-robin over the
+    workspaces with work waiting. Returns the claimed row's id (status `dialing`)."""
+    scopes = ["AND q.interactive"]
+    scopes.append("" if campaigns else "AND q.campaign_id IS NULL")
+    async with db.session() as session:
+        for only in scopes:
+            ws = await session.scalar(text(_PICK_WORKSPACE.format(only=only)))
+            if ws is None:
+                continue
+            request_id = await session.scalar(text(_PICK_REQUEST.format(only=only)), {"ws": ws})
+            if request_id is None:
+                continue
+            await _mark_claimed(session, int(request_id), ws)
+            await session.commit()
+            return int(request_id)
+        await session.commit()
+    return None
+
+
+async def claim_one(db: Database, request_id: int) -> bool:
+    """Claim one given queued dial (the caller's own); False if another process has
+    it already (or it is not queued)."""
+    async with db.session() as session:
+        ws = await session.scalar(
+            text(
+                "SELECT workspace_id FROM dial_queue WHERE id = :id AND status = 'queued' "
+                "FOR UPDATE SKIP LOCKED"
+            ),
+            {"id": request_id},
+        )
+        if ws is None:
+            await session.commit()
+            return False
+        await _mark_claimed(session, request_id, ws)
+        await session.commit()
+        return True
+
+
+# --- dialling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DialOutcome:
+    status: DialStatus
+    call: Call | None = None
+    error: KloseError | None = None
+
+
+async def _finish(
+    db: Database,
+    request_id: int,
+    status: DialStatus,
+    result: str,
+    *,
+    reasons: list[dict[str, Any]] | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(DialRequest)
+            .where(DialRequest.id == request_id)
+            .values(
+                status=status.value,
+                result=result[:2000],
+                reasons=reasons,
+                finished_at=func.clock_timestamp(),
+                **({"not_before": not_before} if not_before is not None else {}),
+            )
+        )
+        await session.commit()
+
+
+async def _actor(session: AsyncSession, request: DialRequest) -> Actor | None:
+    user = await session.get(User, request.user_id)
+    return Actor.of(user) if user is not None else None
+
+
+async def dial(
+    db: Database,
+    telephony: Telephony,
+    pacer: Pacer,
+    request_id: int,
+    *,
+    guard: CampaignGuard | None = None,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> DialOutcome:
+    """Dial one claimed (`dialing`) request: guard, gate, hold, call row (committed),
+    slot, carrier. `now`/`clock`: the time the gate and the campaign rules judge by
+    (tests and the bench; the wall clock otherwise)."""
+    async with db.session() as session:
+        request = await session.get(DialRequest, request_id)
+        assert request is not None
+        assert request.status == DialStatus.DIALING.value
+        when = now or (clock() if clock else datetime.now(UTC))
+        contact = await session.get(Contact, request.contact_id)
+        actor = await _actor(session, request)
+        if contact is None or actor is None or getattr(contact, "deleted_at", None):
+            await session.rollback()
+            await _finish(db, request_id, DialStatus.REFUSED, "The contact is gone.")
+            return DialOutcome(DialStatus.REFUSED, error=KloseError("The contact is gone."))
+        budget: int | None = None
+        if request.campaign_id is not None:
+            if guard is None:  # never dial a campaign call without its rules
+                await session.rollback()
+                await _requeue(db, request_id)
+                return DialOutcome(DialStatus.QUEUED)
+            verdict = await guard(session, request, contact, when)
+            if not verdict.allowed:
+                await session.rollback()
+                await _finish(
+                    db, request_id, DialStatus.REFUSED, verdict.reason, not_before=verdict.retry_at
+                )
+                return DialOutcome(DialStatus.REFUSED, error=KloseError(verdict.reason))
+            budget = verdict.budget_mc
+        try:
+            call = await prepare_call(
+                session,
+                actor,
+                contact,
+                telephony,
+                call_id=request.call_id,
+                brief=request.payload,
+                when=when,
+                budget_mc=budget,
+            )
+        except CallRefused as exc:
+            await session.commit()  # the denial is evidence
+            decision = exc.decision
+            retry = decision.next_window_at or decision.next_attempt_at
+            await _finish(
+                db,
+                request_id,
+                DialStatus.REFUSED,
+                str(exc),
+                reasons=[r.as_json() for r in decision.reasons],
+                not_before=retry,
+            )
+            return DialOutcome(DialStatus.REFUSED, error=exc)
+        except KloseError as exc:
+            await session.commit()
+            await _finish(db, request_id, DialStatus.FAILED, str(exc))
+            return DialOutcome(DialStatus.FAILED, error=exc)
+        await session.commit()  # the call row exists before the carrier is asked
+
+    async def stamp(s: AsyncSession, at: datetime) -> None:
+        await s.execute(
+            update(DialRequest).where(DialRequest.id == request_id).values(dialed_at=at)
+        )
+
+    await pacer.take(db, stamp=stamp)
+    try:
+        placed = await send_call(db, call, telephony)
+    except CallNotPlaced as exc:
+        await _finish(db, request_id, DialStatus.FAILED, str(exc))
+        return DialOutcome(DialStatus.FAILED, call=call, error=exc)
+    await _finish(db, request_id, DialStatus.PLACED, placed.twilio_sid or "")
+    return DialOutcome(DialStatus.PLACED, call=placed)
+
+
+async def _requeue(db: Database, request_id: int) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(DialRequest)
+            .where(DialRequest.id == request_id, DialRequest.status == "dialing")
+            .values(status=DialStatus.QUEUED.value, claimed_at=None)
+        )
+        await session.commit()
+
+
+async def dispatch_now(
+    db: Database,
+    telephony: Telephony,
+    request_id: int,
+    *,
+    now: datetime | None = None,
+    wait_s: float = WAIT_FOR_DIAL_S,
+) -> Call:
+    """Dial a rep's queued call from this process at the next free slot (interactive
+    calls go first), or wait for the worker that claimed it. Returns the call;
+    raises CallRefused / CallNotPlaced as `place_call` does."""
+    if await claim_one(db, request_id):
+        outcome = await dial(db, telephony, pacer_for(telephony), request_id, now=now)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.call is not None
+        return outcome.call
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while loop.time() < deadline:
+        async with db.session() as session:
+            request = await session.get(DialRequest, request_id)
+            assert request is not None
+            status = DialStatus(request.status)
+            call = await session.get(Call, request.call_id) if status.finished else None
+        if status is DialStatus.PLACED and call is not None:
+            return call
+        if status.finished:
+            raise CallNotPlaced(request.result or f"The call was {status.value}.")
+        await asyncio.sleep(0.1)
+    raise CallNotPlaced("The call is queued and will be dialled shortly.")
+
+
+def pacer_for(telephony: Telephony) -> Pacer:
+    return Pacer(telephony.calls_per_second)
+
+
+# --- recovery ---------------------------------------------------------------------------
+
+
+async def recover(db: Database, *, stale: timedelta = STALE_CLAIM) -> int:
+    """Rows left `dialing` by a process that died: queued again when their call row was
+    never written (the carrier was never asked); finished from their call's state
+    otherwise (never dialled again). Returns how many rows were put right."""
+    async with db.session() as session:
+        requeued = await session.execute(
+            text(
+                "UPDATE dial_queue d SET status = 'queued', claimed_at = NULL "
+                "WHERE d.status = 'dialing' AND d.claimed_at < clock_timestamp() - :stale "
+                "AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = d.call_id)"
+            ),
+            {"stale": stale},
+        )
+        finished = await session.execute(
+            text(
+                "UPDATE dial_queue d SET "
+                "status = CASE WHEN c.twilio_sid IS NOT NULL THEN 'placed' ELSE 'failed' END, "
+                "result = coalesce(c.twilio_sid, c.error, 'interrupted before the carrier "
+                "answered; reconciled, never dialled again'), finished_at = clock_timestamp() "
+                "FROM calls c WHERE c.id = d.call_id AND d.status = 'dialing' "
+                "AND d.claimed_at < clock_timestamp() - :stale "
+                "AND (c.twilio_sid IS NOT NULL OR c.settled_at IS NOT NULL)"
+            ),
+            {"stale": stale},
+        )
+        await session.commit()
+    n = int(requeued.rowcount or 0) + int(finished.rowcount or 0)  # type: ignore[attr-defined]
+    if n:
+        log.warning("dispatcher recovered %d interrupted dials", n)
+    return n
+
+
+# --- the dispatcher ------------------------------------------------------------------------
+
+Feeder = Callable[[Database, datetime], Awaitable[None]]
+
+
+class Dispatcher:
+    """Lanes that claim and dial queued calls, plus a loop that feeds campaigns' dials
+    into the queue and recovers interrupted ones. Run it under supervision (`async
+    with`); it stops only when cancelled."""
+
+    def __init__(
+        self,
+        db: Database,
+        telephony: Telephony,
+        *,
+        guard: CampaignGuard | None = None,
+        feeders: Sequence[Feeder] = (),
+        lanes: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+        idle_poll_s: float = IDLE_POLL_S,
+        feed_every_s: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.telephony = telephony
+        self.guard = guard
+        self.feeders = list(feeders)
+        self.lanes = lanes or telephony.dial_lanes
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.idle_poll_s = idle_poll_s
+        self.feed_every_s = feed_every_s
+        self.pacer = pacer_for(telephony)
+        self.dialled = 0
+        self.supervisor = Supervisor("dial dispatcher", self.run)
+
+    async def __aenter__(self) -> Dispatcher:
+        self.supervisor.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.supervisor.stop()
+
+    async def step(self) -> bool:
+        """Claim and dial one queued call; False when none is waiting."""
+        request_id = await claim_next(self.db, campaigns=self.guard is not None)
+        if request_id is None:
+            return False
+        outcome = await dial(
+            self.db, self.telephony, self.pacer, request_id, guard=self.guard, clock=self.clock
+        )
+        if outcome.status is DialStatus.PLACED:
+            self.dialled += 1
+        return True
+
+    async def _lane(self, index: int) -> None:
+        while True:
+            if not await self.step():
+                await asyncio.sleep(self.idle_poll_s * (1 + index))
+
+    async def _housekeeping(self) -> None:
+        last_recover = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            for feed in self.feeders:
+                try:
+                    await feed(self.db, self.clock())
+                except Exception:
+                    log.exception("a campaign feeder failed; trying again shortly")
+            if loop.time() - last_recover >= RECOVER_EVERY_S:
+                last_recover = loop.time()
+                await recover(self.db)
+            await asyncio.sleep(self.feed_every_s)
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._lane(i)) for i in range(self.lanes)]
+        tasks.append(asyncio.create_task(self._housekeeping()))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # raises: the supervisor restarts us
+            raise RuntimeError("the dial dispatcher stopped")
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+
+
+async def pending_for_call(session: AsyncSession, call_id: uuid.UUID) -> DialRequest | None:
+    return await session.scalar(select(DialRequest).where(DialRequest.call_id == call_id))
+
+
+__all__ = [
+    "CallStatus",
+    "CampaignGuard",
+    "DialOutcome",
+    "DialRequest",
+    "DialStatus",
+    "Dispatcher",
+    "GuardVerdict",
+    "Pacer",
+    "brief_payload",
+    "claim_next",
+    "claim_one",
+    "dial",
+    "dispatch_now",
+    "enqueue",
+    "recover",
+]
