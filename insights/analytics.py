@@ -205,14 +205,47 @@ class Table:
     period_end: datetime
     tz: str = "UTC"
     units: dict[str, str] = field(default_factory=dict)
+    # Figure columns shown beside another as its counts (calls and connected beside a
+    # connect rate): in the table, and in the chart's labels rather than as bars.
+    support: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
-        names = ", ".join(m.replace("_", " ") for m in self.metrics)
-        by = f" by {self.dimension.replace('_', ' ')}" if self.dimension else ""
-        zone = self.period_start.astimezone(ZoneInfo(self.tz))
-        last = (self.period_end - timedelta(microseconds=1)).astimezone(ZoneInfo(self.tz))
-        return f"{names}{by}, {zone:%Y-%m-%d} to {last:%Y-%m-%d}"
+        """In words: "Connect rate by rep, 2026-10-01 to 2026-10-31"."""
+        from insights.charts import title
+
+        return title(self)
+
+
+def period_text(table: Table) -> str:
+    """The table's period as its first and last day in its time zone."""
+    first = table.period_start.astimezone(ZoneInfo(table.tz))
+    last = (table.period_end - timedelta(microseconds=1)).astimezone(ZoneInfo(table.tz))
+    return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def presentable(
+    metrics: Sequence[str], dimension: str | None
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """The question as it reads best: (metrics, dimension, support).
+
+    * objections (or outcomes) alone over a period are ranked per objection (outcome):
+      calls by objection, one row each, rather than one wide row of columns;
+    * a connect rate comes with its counts: calls and connected are added after it
+      (returned as `support`) unless asked for already.
+    Names are checked (AnalyticsError) and normalised."""
+    wanted = list(dict.fromkeys(map(_metric, metrics)))
+    dim = _dimension(dimension) if dimension else None
+    for family in ("objection", "outcome"):
+        if dim is None and wanted == [f"{family}s"]:
+            return ("calls",), family, ()
+        if dim == family and f"{family}s" in wanted:
+            wanted.remove(f"{family}s")
+    wanted = wanted or ["calls"]
+    support = tuple(
+        m for m in ("connected", "calls") if "connect_rate" in wanted and m not in wanted
+    )
+    return (*wanted, *support), dim, support
 
 
 # --- periods -------------------------------------------------------------------------------
@@ -570,54 +603,40 @@ def to_csv(table: Table) -> str:
 
 
 def to_markdown(table: Table) -> str:
-    """The table as a Markdown table, for the chat."""
-    # "objection:price" → "objection price" (a colon in a header reads as markup).
-    head = "| " + " | ".join(c.replace("_", " ").replace(":", " ") for c in table.columns) + " |"
+    """The table as a Markdown table, for the chat: headings in words, rates as
+    percentages and talk time in minutes, as on the chart (insights.charts); a single
+    row of objections or outcomes as a ranking."""
+    from insights import charts
+
+    table = charts.ranked(table)
+    offset = 1 if table.dimension else 0
+    names = [charts.dimension_label(table.dimension)] if offset else []
+    names += [charts.column_label(c) for c in table.columns[offset:]]
+    head = "| " + " | ".join(names) + " |"  # our own words: nothing to escape
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"
-    rates = {i for i, c in enumerate(table.columns) if c.endswith("_rate")}
-    body = [
-        "| "
-        + " | ".join((_percent(c) if i in rates else _md_cell(c)) or "–" for i, c in enumerate(row))
-        + " |"
-        for row in table.rows
-    ]
+    body = []
+    for row in table.rows:
+        cells = [_md_key(table.dimension, row[0])] if offset else []
+        cells += [
+            charts.cell_text(column, cell) or "–"
+            for column, cell in zip(table.columns[offset:], row[offset:], strict=True)
+        ]
+        body.append("| " + " | ".join(cells) + " |")
     return "\n".join([head, rule, *body])
 
 
-def _md_cell(cell: Cell) -> str:
-    """A cell for the Markdown table: text (company, rep, outcome) escaped, figures as is."""
-    return md_escape(cell) if isinstance(cell, str) else _text(cell)
+def _md_key(dimension: str | None, cell: Cell) -> str:
+    """A row's key: outcomes and objections in words, names escaped, dates ISO."""
+    from insights.charts import key_label
 
-
-def _percent(cell: Cell) -> str:
-    """A rate (0–1) as people read it: 0.6667 → "66.7%" (the CSV keeps the fraction)."""
-    if isinstance(cell, int | float | Decimal):
-        return f"{float(cell) * 100:.1f}%"
-    return _text(cell)
-
-
-def chart(table: Table) -> go.Figure:
-    """A Plotly figure of the table: lines over days, weeks and months; bars otherwise
-    (categories, hours of the day, totals). One trace per figure column."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    offset = 1 if table.dimension else 0
-    labels = [_text(row[0]) for row in table.rows] if table.dimension else [table.title]
-    for index, column in enumerate(table.columns[offset:], start=offset):
-        values = [
-            float(v) if isinstance(v, int | float | Decimal) else None
-            for v in (row[index] for row in table.rows)
-        ]
-        name = column.replace("_", " ")
-        if table.dimension in TIME_DIMENSIONS:
-            figure.add_trace(go.Scatter(x=labels, y=values, name=name, mode="lines+markers"))
-        else:
-            figure.add_trace(go.Bar(x=labels, y=values, name=name))
-    figure.update_layout(
-        title=table.title,
-        xaxis_title=(table.dimension or "").replace("_", " "),
-        barmode="group",
-        showlegend=len(table.columns) - offset > 1,
+    return md_escape(key_label(dimension, cell)) if isinstance(cell, str) else key_label(
+        dimension, cell
     )
-    return figure
+
+
+def chart(table: Table, kind: str | None = None) -> go.Figure:
+    """A Plotly figure of the table (insights.charts): ranked bars for categories,
+    lines over time, numbers for totals, a pie when `kind` asks for one and it suits."""
+    from insights.charts import figure
+
+    return figure(table, kind)

@@ -452,27 +452,32 @@ async def test_csv_markdown_and_chart(db: Database, seed: Seed) -> None:
     assert rows[6] == ["2026-10-06", "0", "", "0"]  # no calls: no rate
     assert len(rows) == 32
     markdown = to_markdown(days)
-    assert markdown.splitlines()[0] == "| day | calls | connect rate | credits spent |"
+    assert markdown.splitlines()[0] == "| Day | Calls | Connect rate | Credits spent |"
     assert "| 2026-10-06 | 0 | – | 0 |" in markdown
     rated = next(line for line in markdown.splitlines() if line.startswith("| 2026-10-05 "))
     assert rated.split(" | ")[2].endswith("%"), rated  # rates read as percentages
 
     line = chart(days)
-    assert [trace.type for trace in line.data] == ["scatter"] * 3
+    # Calls and the rate on their own axes (counts left, percent right); credits, a
+    # third unit, only in the table.
+    assert [trace.type for trace in line.data] == ["scatter"] * 2
     assert line.data[0].y[4] == 3.0 and line.data[1].y[5] is None
-    assert "calls, connect rate, credits spent by day, 2026-10-01 to 2026-10-31" in (
-        line.layout.title.text
+    assert line.data[1].y[4] == round(2 / 3 * 100, 1) and line.data[1].yaxis == "y2"
+    assert line.layout.yaxis2.ticksuffix == "%" and tuple(line.layout.yaxis2.range) == (0, 100)
+    assert line.layout.title.text == (
+        "Calls, connect rate and credits spent by day, 2026-10-01 to 2026-10-31"
     )
 
     companies = await answer(db, seed.manager, query(("calls",), "company"))
     bars = chart(companies)
     (trace,) = bars.data
-    assert trace.type == "bar"
-    assert list(trace.x) == [row[0] for row in companies.rows]
-    assert list(trace.y) == [float(row[1]) for row in companies.rows]
+    assert trace.type == "bar" and trace.orientation == "h"  # ranked, largest on top
+    assert list(trace.y) == [row[0] for row in companies.rows]
+    assert list(trace.x) == [float(row[1]) for row in companies.rows]
+    assert list(trace.x) == sorted(trace.x, reverse=True)
 
     totals = chart(await answer(db, seed.manager, query(("calls", "opt_outs"))))
-    assert [t.type for t in totals.data] == ["bar", "bar"]
+    assert [t.type for t in totals.data] == ["indicator", "indicator"]
 
 
 # --- time zones: buckets are exact in any zone ---------------------------------------------
