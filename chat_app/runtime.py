@@ -7,16 +7,16 @@ its own actor.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accounts.otp import OtpProvider
 from accounts.otp.factory import build_otp
 from accounts.sessions import Signer
 from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
-from chat_app.history import ChatFiles
 from chat_app.llm import ModelChoice, select_model
 from chat_app.post_call import PostCallQueue
 from core.db import Database
@@ -25,6 +25,9 @@ from core.secrets import persistent_secret
 from core.settings import Settings
 from retrieval.embeddings import Embedder, build_embedder
 from telephony.provider import Telephony, build_telephony
+
+if TYPE_CHECKING:
+    from chat_app.history import ChatFiles  # imports Chainlit (~1 s): only when used
 
 
 @dataclass
@@ -67,11 +70,21 @@ class Runtime:
 
     @cached_property
     def chat_files(self) -> ChatFiles:
+        from chat_app.history import ChatFiles
+
         return ChatFiles(self.db)
 
     @cached_property
     def agent(self) -> Any:
         return build_agent(self.model.model)
+
+    async def call_ended(self, call_id: uuid.UUID) -> None:
+        """Hand a settled call's post-call work to the queue (telephony/deps.py
+        `CallEnded`): Twilio's callback does not wait for the job queue (under load,
+        its connections were the callback's slowest part); what a crash loses in
+        between, the post-call sweep queues again. Nothing while the server is down."""
+        if self.post_calls is not None:
+            self.post_calls.add(call_id)
 
     def build_providers(self) -> None:
         """Build the outside services now, so settings that cannot work together (live

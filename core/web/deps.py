@@ -19,14 +19,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from core.db import Database
 from core.settings import Settings
 
 
-def runtime_of(request: Request) -> Any:
+def runtime_of(request: HTTPConnection) -> Any:
     """The application's runtime (`app.state.runtime`); a clear error when the app
-    was built without one and without dependency overrides."""
+    was built without one and without dependency overrides. An HTTP request or a
+    websocket."""
     runtime = getattr(request.app.state, "runtime", None)
     if runtime is None:
         raise RuntimeError(
@@ -36,12 +38,12 @@ def runtime_of(request: Request) -> Any:
     return runtime
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: HTTPConnection) -> Settings:
     settings: Settings = runtime_of(request).settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+def get_database(request: HTTPConnection) -> Database:
     db: Database = runtime_of(request).db
     return db
 
