@@ -42,10 +42,11 @@ from accounts.models import (
 )
 from accounts.otp import Flow, OtpError, OtpProvider, TooManyChecks
 from accounts.passwords import hash_password, strength_problem, verify_password
-from accounts.phones import InvalidMobile, normalise_mobile
+from accounts.phones import InvalidMobile, check_region, normalise_mobile
 from accounts.service import get_user_by_email
 from accounts.sessions import end_all_sessions
 from core.errors import KloseError
+from core.timezones import zone_for_phone
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class SignupForm:
     terms_version: str | None  # the version the form showed
     invitation_token: str | None = None
     oauth_provider: str | None = None
+    country: str = ""  # the country picked on the form: a national number is read in it
     oauth_subject: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -149,9 +151,14 @@ async def start_signup(
         errors["invitation"] = "This invitation is no longer valid: ask for a new one."
     mobile = ""
     try:
-        mobile = normalise_mobile(form.mobile)
+        region = check_region(form.country)
     except InvalidMobile as exc:
-        errors["mobile"] = str(exc)
+        errors["country"] = str(exc)
+    else:
+        try:
+            mobile = normalise_mobile(form.mobile, default_region=region)
+        except InvalidMobile as exc:
+            errors["mobile"] = str(exc)
     if invitation is not None and email and email != invitation.email:
         errors["email"] = "Use the email address the invitation was sent to."
     if not form.age_confirmed:
@@ -287,6 +294,7 @@ async def complete_signup(
         mobile_e164=request.mobile_e164,
         mobile_verified_at=now,
         age_attested_at=request.age_attested_at,
+        time_zone=zone_for_phone(request.mobile_e164),
     )
     session.add(user)
     await session.flush()

@@ -27,6 +27,7 @@ class SignupFields(_Form):
     email: Text = ""
     password: Text = ""
     mobile: Text = ""
+    country: Text = ""  # ISO region a national mobile number is read in ("US", "GB")
     age: Text = ""  # "yes": 18 or over and authorised to accept the terms
     terms: Text = ""  # "yes": accepts the terms
     terms_version: Text | None = None  # the version the page showed
@@ -39,6 +40,7 @@ class OAuthSignupFields(_Form):
 
     name: Text = ""
     mobile: Text = ""
+    country: Text = ""
     age: Text = ""
     terms: Text = ""
     terms_version: Text | None = None
@@ -71,6 +73,10 @@ class InviteFields(_Form):
     email: Text = ""
     mobile: Text = ""
     role: Text = "rep"
+
+
+class TimeZoneFields(_Form):
+    time_zone: Text = ""
 
 
 class RoleFields(_Form):

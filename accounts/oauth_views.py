@@ -46,6 +46,7 @@ from accounts.oauth import (
     fetch_identity,
 )
 from accounts.otp import Flow, OtpError
+from accounts.phones import signup_countries
 from accounts.ratelimit import RateLimited
 from accounts.service import get_user_by_email
 from accounts.sessions import PENDING_COOKIE, Pending, Signer, read_pending
@@ -274,6 +275,7 @@ async def signup_form(
             "name": shown.get("name", str(pending.extra.get("name") or "")),
             "email": str(pending.extra["email"]),
             "mobile": shown.get("mobile", ""),
+            "country": shown.get("country", ""),
             "age": shown.get("age", ""),
             "terms": shown.get("terms", ""),
         }
@@ -281,6 +283,7 @@ async def signup_form(
     return page(
         "signup.html",
         status,
+        **signup_countries(shown.get("country"), page.request.headers.get("accept-language")),
         oauth_providers=[],
         form=form,
         terms_version=current.version,
@@ -316,6 +319,7 @@ async def signup_post(
         email=str(pending.extra["email"]),  # from the provider, never from the form
         password=None,
         mobile=fields.mobile,
+        country=fields.country,
         age_confirmed=fields.age == "yes",
         terms_accepted=fields.terms == "yes",
         terms_version=fields.terms_version,

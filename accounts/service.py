@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role, User, Workspace, WorkspaceStatus
 from accounts.passwords import hash_password, needs_rehash, verify_password
 from core.errors import KloseError
-from core.timezones import DEFAULT_REGION, DEFAULT_ZONE, user_region, user_zone, zone_for_phone
+from core.timezones import (
+    DEFAULT_REGION,
+    DEFAULT_ZONE,
+    resolve_zone,
+    user_region,
+    user_zone,
+    zone_for_phone,
+)
 
 
 class AccountError(KloseError):
@@ -119,3 +126,16 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     user.last_login_at = datetime.now(UTC)
     await session.flush()
     return user
+
+
+async def set_time_zone(session: AsyncSession, user_id: uuid.UUID, zone_text: str) -> str:
+    """Set the user's own time zone from what they typed ("central time", "PT",
+    "London", "America/Chicago"); returns the IANA name stored. UnknownTimeZone (a
+    KloseError, nothing written) when the text names no zone. The caller commits."""
+    zone = resolve_zone(zone_text)
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise AccountError("Your account was not found.")
+    user.time_zone = zone
+    await session.flush()
+    return zone

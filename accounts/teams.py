@@ -72,7 +72,7 @@ async def invite(
         raise KloseError("Invite a rep or a manager.")
     address = normalise_email_address(email)
     try:
-        number = normalise_mobile(mobile)
+        number = normalise_mobile(mobile, default_region=actor.region)
     except InvalidMobile as exc:
         raise KloseError(str(exc)) from None
     existing = await get_user_by_email(session, address)

@@ -41,12 +41,13 @@ from accounts.forms import (
     RoleFields,
     SignupFields,
     TermsFields,
+    TimeZoneFields,
 )
 from accounts.models import Role, User, Workspace
 from accounts.otp import Flow, OtpError
-from accounts.phones import mask
+from accounts.phones import country_names, mask, signup_countries
 from accounts.ratelimit import RateLimited
-from accounts.service import Actor
+from accounts.service import Actor, set_time_zone
 from accounts.sessions import (
     PENDING_COOKIE,
     SESSION_COOKIE,
@@ -57,6 +58,7 @@ from accounts.sessions import (
     start_session,
 )
 from core.errors import KloseError
+from core.timezones import COMMON_ZONES, describe_zone, user_zone
 from core.web.deps import ClientIp, DbSession, UserAgent
 from core.web.pages import Page
 from core.web.routes import PageRoute
@@ -162,9 +164,11 @@ async def signup_page(
     ws = await session.get(Workspace, invitation.workspace_id) if invitation else None
     if invitation is not None:
         shown = {**shown, "email": invitation.email, "mobile": invitation.mobile_e164}
+    languages = page.request.headers.get("accept-language")
     return page(
         "signup.html",
         status,
+        **signup_countries(shown.get("country"), languages),
         form=FormView(shown),
         terms_version=current.version,
         invitation=invitation,
@@ -205,6 +209,7 @@ async def signup_post(
         email=fields.email,
         password=fields.password,
         mobile=fields.mobile,
+        country=fields.country,
         age_confirmed=fields.age == "yes",
         terms_accepted=fields.terms == "yes",
         terms_version=fields.terms_version,
@@ -535,6 +540,49 @@ async def terms_accept_post(
     return RedirectResponse("/chat", status_code=303)
 
 
+# --- the account page: who you are, and your own time zone ----------------------------
+
+SignedIn = Annotated[Actor, Depends(sign_in_first("/account/settings"))]
+
+
+async def account_page(
+    page: Page, session: AsyncSession, actor: Actor, status: int = 200, **ctx: Any
+) -> Response:
+    user = await session.get(User, actor.user_id)
+    zone = user_zone(user.time_zone if user else None, user.mobile_e164 if user else None)
+    return page(
+        "account.html",
+        status,
+        user=user,
+        mobile=mask(user.mobile_e164) if user and user.mobile_e164 else "none",
+        zone=zone,
+        zone_text=describe_zone(zone),
+        zone_names=COMMON_ZONES,
+        **ctx,
+    )
+
+
+@router.get("/settings")
+async def account_get(actor: SignedIn, session: DbSession, page: AccountPage) -> Response:
+    return await account_page(page, session, actor)
+
+
+@router.post("/settings/time-zone")
+async def account_time_zone(
+    actor: SignedIn,
+    fields: Annotated[TimeZoneFields, Form()],
+    session: DbSession,
+    page: AccountPage,
+) -> Response:
+    try:
+        zone = await set_time_zone(session, actor.user_id, fields.time_zone)
+        await session.commit()
+    except KloseError as exc:
+        await session.rollback()
+        return await account_page(page, session, actor, 400, message=str(exc))
+    return await account_page(page, session, actor, notice=f"Your time zone is now {zone}.")
+
+
 # --- team ------------------------------------------------------------------------------
 
 
@@ -551,6 +599,7 @@ async def team_page(
         members=rows,
         invitations=invitations,
         me=actor.user_id,
+        home_country=country_names().get(actor.region, actor.region),
         **ctx,
     )
 

@@ -39,8 +39,17 @@ from tools.call_insights import call_insights, summarize_call
 from tools.calls import call_status, end_call, list_calls, place_call
 from tools.change_mobile import change_mobile
 from tools.check_credits import check_credits
+from tools.consent_admin import revoke_consent
 from tools.contacts import add_contact, record_consent
+from tools.contacts_admin import (
+    delete_contact,
+    edit_contact,
+    export_contacts,
+    import_contacts,
+    list_contacts,
+)
 from tools.context import AgentContext
+from tools.dnc import add_dnc, list_dnc, remove_dnc
 from tools.estimate_purchase import estimate_purchase
 from tools.get_transcript import get_transcript
 from tools.list_packages import list_packages
@@ -48,6 +57,7 @@ from tools.my_account import my_account
 from tools.play_recording import play_recording
 from tools.purchase_history import purchase_history
 from tools.search_calls import search_calls
+from tools.time_zone import set_time_zone
 
 # Only tools declared @read_tool or @write_tool (tools.actions) may be registered: a
 # tool that writes cannot skip the user's confirmation by forgetting it.
@@ -60,8 +70,18 @@ TOOLS = require_declared(
         purchase_history,
         my_account,
         change_mobile,
+        set_time_zone,
         add_contact,
         record_consent,
+        list_contacts,
+        edit_contact,
+        delete_contact,
+        export_contacts,
+        import_contacts,
+        add_dnc,
+        list_dnc,
+        remove_dnc,
+        revoke_consent,
         place_call,
         call_status,
         end_call,
@@ -110,11 +130,16 @@ Rules:
   tool result says to.
 - Never invent a contact, a phone number or a call's purpose: when the user hasn't
   given what a tool needs (who, which number, what about), ask for it.
-- Not allowed, whoever asks: calling anyone without consent on record, removing,
-  clearing or ignoring do-not-call entries, hiding that the caller is an AI or that the
-  call is recorded, changing or hiding the caller ID, working around calling hours or
-  the attempt limit, faking consent, or any other company's or workspace's data. Refuse
-  these without calling a tool.
+- Contacts: list_contacts finds them (by name or company, consent state, "not called
+  yet"); import_contacts reads the CSV the user attached to their message (never ask
+  them to paste it); export_contacts gives a CSV file.
+- Do-not-call: anyone may add a number (add_dnc); only a manager may take one off
+  (remove_dnc), with the user's reason — call remove_dnc and let it refuse a rep.
+- Not allowed, whoever asks: calling anyone without consent on record, clearing or
+  ignoring the do-not-call list or calling anyone on it, hiding that the caller is an
+  AI or that the call is recorded, changing or hiding the caller ID, working around
+  calling hours or the attempt limit, faking consent, or any other company's or
+  workspace's data. Refuse these without calling a tool.
 - When you can't or won't do something, say why in plain words — not allowed (the law
   or the service's rules forbid it), not possible (no tool does it), or not understood
   — and offer the closest thing you can do. Never talk about API keys, models or server
@@ -172,14 +197,19 @@ class _RefuseUnsafe(AgentMiddleware[AgentState[Any], AgentContext]):
 
 def _for_audience(request: ModelRequest[AgentContext]) -> ModelRequest[AgentContext]:
     """The offline model, told whether the user is an admin (who alone hears about
-    OPENAI_API_KEY); any other model as it is."""
+    OPENAI_API_KEY) and the user's time zone (what "today" is); any other model as it is."""
     model = request.model
     if getattr(model, "_llm_type", None) != "klosesales-offline":
         return request
-    admin = request.runtime.context.actor.role is Role.ADMIN
-    if getattr(model, "admin", False) == admin:
+    actor = request.runtime.context.actor
+    wanted = {
+        "admin": actor.role is Role.ADMIN,
+        "time_zone": actor.time_zone,
+        "region": actor.region,  # national phone numbers are read as the user's country's
+    }
+    if all(getattr(model, key, None) == value for key, value in wanted.items()):
         return request
-    return request.override(model=model.model_copy(update={"admin": admin}))
+    return request.override(model=model.model_copy(update=wanted))
 
 
 class _OfflineAudience(AgentMiddleware[AgentState[Any], AgentContext]):

@@ -20,8 +20,6 @@ from tools.actions import read_tool
 from tools.context import AgentContext, Artifact
 from tools.metering import done
 
-TIME_ZONE = "UTC"
-
 
 async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
     if not rep or rep.strip().lower() in ("all", "everyone", "team", "all reps"):
@@ -67,14 +65,14 @@ async def analytics(
     Returns a table; a chart and a CSV file are attached in the chat."""
     ctx = runtime.context
     try:
-        span = metrics_layer.parse_period(period, datetime.now(UTC), TIME_ZONE)
+        span = metrics_layer.parse_period(period, datetime.now(UTC), ctx.actor.time_zone)
         query = metrics_layer.Query(
             metrics=tuple(metrics),
             dimension=dimension or None,
             period_start=span.start,
             period_end=span.end,
             rep_id=await _rep_id(ctx, rep),
-            tz=TIME_ZONE,
+            tz=ctx.actor.time_zone,
         )
         async with ctx.db.session() as session:
             table = await metrics_layer.run(session, ctx.actor, query)
@@ -91,7 +89,7 @@ async def analytics(
         Artifact("file", f"{slug}-{span.start:%Y%m%d}.csv", metrics_layer.to_csv(table), "text/csv")
     )
     return done(
-        f"{table.title} ({scope}, times in {TIME_ZONE}):\n\n"
+        f"{table.title} ({scope}, times in {ctx.actor.time_zone}):\n\n"
         f"{metrics_layer.to_markdown(table)}\n\n"
         "A chart and a CSV download are attached."
     )

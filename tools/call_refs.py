@@ -18,6 +18,7 @@ from core.markdown import md_escape
 from telephony.access import visible_contacts
 from telephony.models import Call, Contact
 from telephony.numbers import InvalidPhone, format_phone, parse_phone
+from tools import about
 
 _HEX = re.compile(r"^[0-9a-f]{8}(?:-?[0-9a-f]{4}){0,3}(?:-?[0-9a-f]{12})?$")
 
@@ -38,7 +39,14 @@ async def _latest(session: AsyncSession, actor: Actor, *conditions: object) -> C
 
 
 async def resolve_call(session: AsyncSession, actor: Actor, ref: str | None) -> Call:
-    """The call `ref` names, as described above. NotFound / AmbiguousReference."""
+    """The call `ref` names, as described above. NotFound / AmbiguousReference. The
+    call found is noted as what the running tool is about (tools.about)."""
+    call = await _resolve_call(session, actor, ref)
+    await about.note_call(session, call)
+    return call
+
+
+async def _resolve_call(session: AsyncSession, actor: Actor, ref: str | None) -> Call:
     text = (ref or "").strip().strip("#").lower()
     if not text or text in ("last", "latest", "my last call", "last call", "the last call"):
         call = await _latest(session, actor)
@@ -69,7 +77,7 @@ async def resolve_call(session: AsyncSession, actor: Actor, ref: str | None) -> 
             raise AmbiguousReference(f"Several calls start with {text[:8]}; give more of the id.")
         raise NotFound(f"No call {text[:8]} that you can see.")
     try:
-        phone = parse_phone(text).e164
+        phone = parse_phone(text, default_region=actor.region).e164
     except InvalidPhone:
         phone = None
     if phone is not None:

@@ -7,6 +7,7 @@ cost ceiling; the call is placed only after the user confirms (a button in chat,
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain.tools import ToolRuntime
@@ -14,12 +15,17 @@ from langchain.tools import ToolRuntime
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.errors import KloseError
 from core.markdown import md_escape
+from core.timezones import zone_abbr
+from insights.analytics import parse_period
+from insights.models import CallInsight
 from telephony import calls as calls_service
 from telephony.models import CallStatus, Contact
+from tools import about
 from tools.actions import Proposal, read_tool, write_tool
+from tools.call_card import call_card, calls_table
 from tools.call_refs import resolve_call
 from tools.contact_refs import label, resolve_contact
-from tools.context import AgentContext
+from tools.context import AgentContext, Artifact
 from tools.metering import done
 
 STATUS_WORDS = {
@@ -65,6 +71,7 @@ async def _place(ctx: AgentContext, payload: dict[str, Any]) -> str:
         )
     except KloseError as exc:
         return f"Not placed: {exc}"
+    about.note_call_of(call.id, found)  # 'call them again', 'that call' refer to it
     if ctx.watch_call is not None:
         await ctx.watch_call(call.id)
     ceiling = credits_label(call.time_limit_s * CALL_SECOND_PRICE_MC)
@@ -119,24 +126,29 @@ async def place_call(
 
 @read_tool(billable=True)
 async def call_status(runtime: ToolRuntime[AgentContext], call: str | None = None) -> str:
-    """The status of a call (ringing, connected, ended…), its length, cost and outcome,
-    with the last few turns once it has ended. `call`: a call id (or its first 8
-    characters), a contact's name or number (their latest call), or empty for the
-    latest call."""
+    """One call as a card: contact, when (in the user's time zone), status, duration,
+    cost, outcome, AI summary, objections, next step, callback, the recording (a player
+    in the chat) and a link to the transcript. Use it for "show my last call", "how did
+    the call with Dana go", "show call 7c2e91ab" or "is it still ringing". `call`: a
+    call id (or its first 8 characters), a contact's name or number (their latest
+    call), or empty for the latest call."""
     ctx = runtime.context
     try:
         async with ctx.db.session() as session:
             found = await resolve_call(session, ctx.actor, call)
             contact = await session.get(Contact, found.contact_id)
+            insight = await session.get(CallInsight, found.id)
             turns = await calls_service.transcript(session, found)
     except KloseError as exc:
         return str(exc)
     assert contact is not None
-    lines = [calls_service.describe_call(found, contact)]
-    if CallStatus(found.status).terminal and turns:
-        lines.append("Last turns:")
-        lines += [f"- {t.speaker}: {md_escape(t.text)}" for t in turns[-4:]]
-    return done("\n".join(lines))
+    card = call_card(
+        found, contact, insight, turns, user_zone=ctx.actor.time_zone, base_url=ctx.base_url
+    )
+    if card.recording is not None:
+        name = f"Recording of call {str(found.id)[:8]}"
+        ctx.artifacts.append(Artifact("audio", name, card.recording, "audio/wav"))
+    return done(card.text)
 
 
 async def _hang_up(ctx: AgentContext, payload: dict[str, Any]) -> str:
@@ -181,33 +193,57 @@ async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) 
     )
 
 
+# Fetched when a period's end must be applied after the query (at most this many).
+_PERIOD_SCAN = 200
+
+
 @read_tool(billable=True)
 async def list_calls(
     runtime: ToolRuntime[AgentContext],
     contact: str | None = None,
     status: str | None = None,
+    period: str | None = None,
     limit: int = 10,
 ) -> str:
-    """List recent calls the user may see, newest first: optionally with one contact
-    (name, number or id) or in one status (completed, busy, no answer, failed,
-    in progress)."""
+    """List recent calls the user may see, newest first, as a table whose ids open each
+    call: optionally with one contact (name, number or id), in one status (completed,
+    busy, no answer, failed, in progress) or placed in a period ("today", "yesterday",
+    "this week", "last week", "this month", "last 7 days", "YYYY-MM-DD..YYYY-MM-DD"), in
+    the user's own time zone."""
     ctx = runtime.context
+    zone = ctx.actor.time_zone
     wanted = None
     if status:
         wanted = STATUS_WORDS.get(status.strip().lower(), status.strip().lower())
         if wanted not in {s.value for s in CallStatus}:
             known = ", ".join(sorted(STATUS_WORDS))
             return f"Unknown call status {status!r}: use one of {known}."
+    count = max(1, min(limit, 50))
     try:
+        span = parse_period(period, datetime.now(UTC), zone) if period else None
         async with ctx.db.session() as session:
             contact_id = None
             if contact:
                 contact_id = (await resolve_contact(session, ctx.actor, contact)).id
             rows = await calls_service.list_calls(
-                session, ctx.actor, contact_id=contact_id, status=wanted, limit=limit
+                session,
+                ctx.actor,
+                contact_id=contact_id,
+                status=wanted,
+                since=span.start if span else None,
+                limit=_PERIOD_SCAN if span else count,
             )
     except KloseError as exc:
         return str(exc)
+    if span is not None:
+        rows = [(c, k) for c, k in rows if c.created_at < span.end][:count]
+    where = f" in {span.label}" if span else ""
     if not rows:
-        return "No calls found."
-    return done("\n".join(calls_service.describe_call(c, k) for c, k in rows))
+        return f"No calls found{where}."
+    table = calls_table(rows, user_zone=zone, base_url=ctx.base_url)
+    now = datetime.now(UTC)
+    return done(
+        f"{len(rows)} call{'s' if len(rows) != 1 else ''}{where}, newest first "
+        f"(times in {zone_abbr(now, zone)}, {zone}):\n\n{table}\n\n"
+        "Click an id to open the call, or ask “status of call <id>” for its card."
+    )

@@ -61,7 +61,7 @@ async def change_mobile(new_mobile: str, runtime: ToolRuntime[AgentContext]) -> 
     `new_mobile` is the number the user gave, in any common format."""
     runtime.context.require_otp()
     try:
-        number = normalise_mobile(new_mobile)
+        number = normalise_mobile(new_mobile, default_region=runtime.context.actor.region)
     except InvalidMobile as exc:
         return str(exc)
     return Proposal(

@@ -9,6 +9,7 @@ from accounts import terms
 from accounts.models import TermsAcceptance, TermsVersion, User, Workspace
 from accounts.phones import mask
 from core.markdown import md_escape
+from core.timezones import describe_zone
 from tools.actions import read_tool
 from tools.context import AgentContext
 
@@ -36,6 +37,8 @@ async def my_account(runtime: ToolRuntime[AgentContext]) -> str:
         f"Email: {md_escape(user.email)}",
         f"Mobile: {mask(user.mobile_e164) if user.mobile_e164 else 'none'}"
         + (" (verified)" if user.mobile_verified_at else " (not verified)"),
+        f"Time zone: {describe_zone(ctx.actor.time_zone)} (change it in chat, “set my time "
+        f"zone to Eastern”, or at {ctx.base_url.rstrip('/')}/account/settings)",
         f"Role: {user.role}",
         f"Workspace: {md_escape(workspace.name) if workspace else '?'}",
         f"Terms accepted: version {accepted}" if accepted else "Terms accepted: none yet",

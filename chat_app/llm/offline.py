@@ -22,10 +22,14 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from chat_app.llm import followups
 from chat_app.llm.messages import message_text
 from chat_app.llm.offline_router import refusals, route
-from chat_app.llm.offline_router.route import unsupported
+from chat_app.llm.offline_router.route import CHANGES, unsupported
+from core.timezones import today_in
 
+# tools.actions.KIND: where a declared tool says whether it reads or writes.
+WRITE_KIND_KEY = "klosesales_tool_kind"
 CAPABILITIES = refusals.capabilities(admin=False)
 GREETING = refusals.greeting(admin=False)
 
@@ -44,6 +48,12 @@ class OfflineChatModel(BaseChatModel):
     tool_names: frozenset[str] = frozenset()
     # Whether the user is a platform admin (the only one told about OPENAI_API_KEY).
     admin: bool = False
+    # The user's IANA time zone: "today", "this week" … are that zone's (set per request).
+    time_zone: str = "UTC"
+    # The user's own country (ISO code): phone numbers typed nationally are read as its.
+    region: str = "US"
+    # The bound tools that write (declared so in tools.actions): never for a question.
+    write_tools: frozenset[str] = frozenset()
 
     @property
     def _llm_type(self) -> str:
@@ -59,7 +69,12 @@ class OfflineChatModel(BaseChatModel):
         names = frozenset(_tool_name(t) for t in tools)
         if names == self.tool_names:
             return self  # the agent binds the same tools on every model call
-        return self.model_copy(update={"tool_names": names})
+        writes = frozenset(
+            t.name
+            for t in tools
+            if isinstance(t, BaseTool) and (t.metadata or {}).get(WRITE_KIND_KEY) == "write"
+        )
+        return self.model_copy(update={"tool_names": names, "write_tools": writes})
 
     def _generate(
         self,
@@ -94,7 +109,18 @@ class OfflineChatModel(BaseChatModel):
         refused = refusals.unsafe_refusal(text)
         if refused is not None:
             return AIMessage(content=refused)  # not allowed: never routed to a tool
-        chosen = route(text, self.tool_names)
+        # A follow-up ('call them again', 'and last week?', 'yes', an answer to the
+        # question asked) is read against the conversation before routing on its own.
+        followup = followups.resolve(messages, self.tool_names, today=today_in(self.time_zone))
+        if followup is not None:
+            return followup.message()
+        chosen = route(
+            text,
+            self.tool_names,
+            today=today_in(self.time_zone),
+            region=self.region,
+            changing=CHANGES | self.write_tools,
+        )
         if chosen is None:
             return AIMessage(content=self.declined(text))
         if chosen.intent.tool is None:

@@ -274,6 +274,7 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
         "purchase_history": {},
         "my_account": {},
         "change_mobile": {"new_mobile": unique_mobile()},
+        "set_time_zone": {"time_zone": "central time"},
         "add_contact": {"name": "Mallory Vance", "phone": number_callable_now()},
         "record_consent": {
             "contact": "Jane Doe",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from chat_app.llm.offline_router.analytics import analytics_args
+from chat_app.llm.offline_router.analytics_charts import analytics_request_args
 from chat_app.llm.offline_router.billing import mobile_args, purchase_args
 from chat_app.llm.offline_router.calls import (
     ORDER_TO_CALL,
@@ -20,6 +20,7 @@ from chat_app.llm.offline_router.calls import (
 from chat_app.llm.offline_router.contacts import consent_args, contact_args
 from chat_app.llm.offline_router.dates import COUNT_WORDS
 from chat_app.llm.offline_router.entities import Extractor, text_only
+from chat_app.llm.offline_router.time_zone import time_zone_args
 
 THRESHOLD = 0.5
 
@@ -894,7 +895,19 @@ INTENTS: tuple[Intent, ...] = (
         ),
         signals={"period": 0.4, "one_call": -0.6},
         examples=("connect rate by rep this month",),
-        extract=analytics_args,
+        extract=analytics_request_args,
+    ),
+    Intent(
+        name="set_time_zone",
+        tool="set_time_zone",
+        cues={"time zone": 1.0, "timezone": 1.0, "tz": 0.6, "time": 0.1, "clock": 0.3},
+        patterns=(
+            (r"\b(?:pacific|eastern|central|mountain) time\b", 0.4),
+            (r"\b(?:set|change|switch|update|use|put|make|fix|move)\b.*\b(?:time|tz|clock)\b", 0.5),
+            (r"\btimes (?:should be )?(?:shown )?in\b", 0.5),
+            (r"^ (?:what|which) time ?zone\b", -1.2),
+        ),
+        extract=time_zone_args,
     ),
     Intent(
         name="no_transfer",
