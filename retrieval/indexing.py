@@ -17,12 +17,15 @@ finds the same rows in under 1 ms (bench/retrieval.py, full size).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import Database
 from core.errors import NotFound
@@ -129,6 +132,107 @@ def _tenant_index_ddl(workspace_id: uuid.UUID) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class _Existing:
+    """What a workspace has of its own indexes."""
+
+    registered: str | None  # the HNSW index's name in `retrieval_tenant_indexes`
+    valid: dict[str, bool]  # each of its indexes that exists: whether it is valid
+    outdated: bool  # its HNSW index was built with other settings than HNSW_OPTIONS
+
+    def complete(self, names: Iterable[str]) -> bool:
+        return (
+            self.registered is not None
+            and all(self.valid.get(n) for n in names)
+            and not self.outdated
+        )
+
+
+async def _existing_indexes(
+    session: AsyncSession, workspace_id: uuid.UUID, names: list[str]
+) -> _Existing:
+    registered = await session.get(TenantIndex, workspace_id)
+    found = (
+        await session.execute(
+            text(
+                "SELECT c.relname, i.indisvalid, c.reloptions FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(:names)"
+            ),
+            {"names": names},
+        )
+    ).all()
+    hnsw = tenant_index_name(workspace_id)
+    return _Existing(
+        registered=registered.index_name if registered is not None else None,
+        valid={row.relname: row.indisvalid for row in found},
+        outdated=any(
+            row.relname == hnsw and row.indisvalid and sorted(row.reloptions or []) != HNSW_OPTIONS
+            for row in found
+        ),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _tenant_lock(
+    db: Database, workspace_id: uuid.UUID
+) -> AsyncIterator[AsyncConnection | None]:
+    """An autocommit connection holding the workspace's index-building advisory lock,
+    or None when another session holds it."""
+    key = {"ws": str(workspace_id)}
+    async with db.engine().connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        got_lock = await conn.scalar(
+            text("SELECT pg_try_advisory_lock(hashtext('retrieval.tenant_index'), hashtext(:ws))"),
+            key,
+        )
+        if not got_lock:
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await conn.execute(
+                text(
+                    "SELECT pg_advisory_unlock(hashtext('retrieval.tenant_index'), hashtext(:ws))"
+                ),
+                key,
+            )
+
+
+async def _build_indexes(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    existing: _Existing,
+    *,
+    rows: int,
+    maintenance_work_mem_mb: int,
+) -> None:
+    """Rebuild an outdated HNSW index in place, build what is missing or invalid, and
+    register the workspace's index (under the workspace's lock)."""
+    name = tenant_index_name(workspace_id)
+    await conn.execute(text(f"SET maintenance_work_mem = '{int(maintenance_work_mem_mb)}MB'"))
+    if existing.outdated:  # built with other settings: rebuilt in place, reads go on
+        await conn.execute(
+            text(f"ALTER INDEX {name} SET (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+        )
+        await conn.execute(text(f"REINDEX INDEX CONCURRENTLY {name}"))
+    for index, create in _tenant_index_ddl(workspace_id).items():
+        if existing.valid.get(index):
+            continue
+        if index in existing.valid:  # a concurrent build that failed leaves an invalid index
+            await conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+        await conn.execute(text(create))
+    await conn.execute(text("RESET maintenance_work_mem"))
+    await conn.execute(
+        insert(TenantIndex)
+        .values(workspace_id=workspace_id, index_name=name, rows_at_build=rows)
+        .on_conflict_do_update(
+            index_elements=[TenantIndex.workspace_id],
+            set_={"index_name": name, "rows_at_build": rows, "created_at": func.now()},
+        )
+    )
+
+
 async def ensure_tenant_index(
     db: Database,
     workspace_id: uuid.UUID,
@@ -140,74 +244,22 @@ async def ensure_tenant_index(
     GIN index on `tsv`) first if the workspace has `threshold` chunks or more; None while
     it is below the threshold (or another session is building them right now). A
     workspace registered before it had a GIN index gets one on the next call."""
-    name = tenant_index_name(workspace_id)
-    ddl = _tenant_index_ddl(workspace_id)
+    names = list(_tenant_index_ddl(workspace_id))
     async with db.session() as session:
-        registered = await session.get(TenantIndex, workspace_id)
-        found = (
-            await session.execute(
-                text(
-                    "SELECT c.relname, i.indisvalid, c.reloptions FROM pg_index i"
-                    " JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(:names)"
-                ),
-                {"names": list(ddl)},
-            )
-        ).all()
-        valid: dict[str, bool] = {row.relname: row.indisvalid for row in found}
-        outdated = any(
-            row.relname == name and row.indisvalid and sorted(row.reloptions or []) != HNSW_OPTIONS
-            for row in found
-        )
-        if registered is not None and all(valid.get(n) for n in ddl) and not outdated:
-            return registered.index_name
+        existing = await _existing_indexes(session, workspace_id, names)
+        if existing.complete(names):
+            return existing.registered
         rows = await session.scalar(
             select(func.count()).where(TranscriptChunk.workspace_id == workspace_id)
         )
     rows = rows or 0
-    if registered is None and rows < threshold:
+    if existing.registered is None and rows < threshold:
         return None
-    engine = db.engine()
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        got_lock = await conn.scalar(
-            text("SELECT pg_try_advisory_lock(hashtext('retrieval.tenant_index'), hashtext(:ws))"),
-            {"ws": str(workspace_id)},
-        )
-        if not got_lock:
+    async with _tenant_lock(db, workspace_id) as conn:
+        if conn is None:
             return None
-        try:
-            await conn.execute(
-                text(f"SET maintenance_work_mem = '{int(maintenance_work_mem_mb)}MB'")
-            )
-            if outdated:  # built with other settings: rebuilt in place, reads go on
-                await conn.execute(
-                    text(
-                        f"ALTER INDEX {name} SET (m = {HNSW_M},"
-                        f" ef_construction = {HNSW_EF_CONSTRUCTION})"
-                    )
-                )
-                await conn.execute(text(f"REINDEX INDEX CONCURRENTLY {name}"))
-            for index, create in ddl.items():
-                if valid.get(index):
-                    continue
-                if index in valid:  # a concurrent build that failed leaves an invalid index
-                    await conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index}"))
-                await conn.execute(text(create))
-            await conn.execute(text("RESET maintenance_work_mem"))
-            await conn.execute(
-                insert(TenantIndex)
-                .values(workspace_id=workspace_id, index_name=name, rows_at_build=rows)
-                .on_conflict_do_update(
-                    index_elements=[TenantIndex.workspace_id],
-                    set_={"index_name": name, "rows_at_build": rows, "created_at": func.now()},
-                )
-            )
-        finally:
-            await conn.execute(
-                text(
-                    "SELECT pg_advisory_unlock(hashtext('retrieval.tenant_index'), hashtext(:ws))"
-                ),
-                {"ws": str(workspace_id)},
-            )
-    log.info("built the indexes of workspace %s (%d chunks): %s", workspace_id, rows, list(ddl))
-    return name
+        await _build_indexes(
+            conn, workspace_id, existing, rows=rows, maintenance_work_mem_mb=maintenance_work_mem_mb
+        )
+    log.info("built the indexes of workspace %s (%d chunks): %s", workspace_id, rows, names)
+    return tenant_index_name(workspace_id)
