@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -16,6 +22,10 @@ from billing import ledger
 from billing.money import MC_PER_CREDIT
 from core.db import Database
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from accounts.service import Actor
+    from chat_app.runtime import Runtime
 
 DEMO_WORKSPACE = "Demo Co"
 DEMO_CREDITS = 500
@@ -135,23 +145,13 @@ CONSENT_WORDING = (
 )
 
 
-async def seed_demo_calls(settings: Settings, db: Database, workspace_id: uuid.UUID) -> int:
-    """Give the demo workspace contacts with consent and a few dozen past calls, made
-    through the simulated carrier against this app served on a private local port (the
-    same relay, webhooks and ledger as a live call). Returns how many calls were made."""
-    import socket
-    from datetime import UTC, datetime, timedelta
-    from zoneinfo import ZoneInfo
-
+@contextlib.asynccontextmanager
+async def _served_locally(settings: Settings, db: Database) -> AsyncIterator[Runtime]:
+    """This app, with the demo's call settings, served by uvicorn on a free local port
+    while the block runs (the simulated carrier posts its callbacks there)."""
     import uvicorn
 
-    from accounts.service import Actor
     from chat_app.server import create_app
-    from telephony import calls as calls_service
-    from telephony import consent as consents
-    from telephony import contacts as contacts_service
-    from telephony.models import Call, ConsentType
-    from telephony.simulator.carrier import SimulatedCarrier
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -170,81 +170,113 @@ async def seed_demo_calls(settings: Settings, db: Database, workspace_id: uuid.U
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn has no event to wait on
         await asyncio.sleep(0.05)
-    runtime = app.state.runtime
-    telephony = runtime.telephony
-    carrier = telephony.provider
-    assert isinstance(carrier, SimulatedCarrier)
-    # A weekday noon in New York, inside calling hours everywhere in the US.
-    today = datetime.now(ZoneInfo("America/New_York")).replace(
-        hour=12, minute=0, second=0, microsecond=0
-    )
-    while today.weekday() >= 5 or today > datetime.now(ZoneInfo("America/New_York")):
-        today -= timedelta(days=1)
-    noon = today.astimezone(UTC)
-    made = 0
     try:
-        async with db.session() as session:
-            await ledger.grant(
-                session,
-                workspace_id,
-                amount_mc=DEMO_CALL_CREDITS * MC_PER_CREDIT,
-                idempotency_key=f"seed:calls:{workspace_id}",
-                source="demo",
-                description="demo credits for the seeded call history",
-            )
-            reps = (
-                await session.scalars(
-                    select(User)
-                    .where(User.workspace_id == workspace_id, User.role == Role.REP.value)
-                    .order_by(User.email)
-                )
-            ).all()
-            actors = [Actor.of(u) for u in reps]
-            demo_contacts = []
-            for name, company, phone, owner in DEMO_CONTACTS:
-                actor = actors[owner % len(actors)]
-                contact = await contacts_service.add_contact(
-                    session, actor, name=name, phone=phone, company=company
-                )
-                await consents.record_consent(
-                    session, actor, contact.id, consent_type=ConsentType.EXPRESS_WRITTEN,
-                    source="demo.klosesales.test/webinar-signup", wording=CONSENT_WORDING,
-                    method="web form", obtained_at=noon - timedelta(days=30),
-                )  # fmt: skip
-                demo_contacts.append((actor, contact))
-            await session.commit()
-
-        async def call_one(i: int, actor: Actor, contact_id: uuid.UUID) -> None:
-            nonlocal made
-            try:
-                call = await calls_service.place_call(
-                    db, actor, contact_id, telephony,
-                    purpose=DEMO_PURPOSES[i % len(DEMO_PURPOSES)],
-                    talking_points=["teams save about five hours a week on follow-ups"],
-                    voicemail_message="We'd love to show you what's new; call us back any time.",
-                    now=noon,
-                )  # fmt: skip
-            except (calls_service.CallRefused, calls_service.CallNotPlaced):
-                return  # e.g. the prospect opted out on an earlier call: the gate says no
-            if call.twilio_sid is not None:
-                await carrier.wait(call.twilio_sid, timeout_s=60)
-            for _ in range(100):  # the final callback is applied by the server
-                async with db.session() as session:
-                    fresh = await session.get(Call, call.id, populate_existing=True)
-                    if fresh is not None and fresh.settled_at is not None:
-                        break
-                await asyncio.sleep(0.05)
-            made += 1
-
-        for round_ in range(DEMO_CALLS_PER_CONTACT):
-            await asyncio.gather(
-                *(
-                    call_one(round_ * len(demo_contacts) + k, actor, contact.id)
-                    for k, (actor, contact) in enumerate(demo_contacts)
-                ),
-                return_exceptions=False,
-            )
+        yield app.state.runtime
     finally:
         server.should_exit = True
         await serving
+
+
+def _demo_noon() -> datetime:
+    """The last weekday noon in New York (not in the future), in UTC: inside calling
+    hours everywhere in the US."""
+    new_york = ZoneInfo("America/New_York")
+    day = datetime.now(new_york).replace(hour=12, minute=0, second=0, microsecond=0)
+    while day.weekday() >= 5 or day > datetime.now(new_york):
+        day -= timedelta(days=1)
+    return day.astimezone(UTC)
+
+
+async def _demo_contacts(
+    db: Database, workspace_id: uuid.UUID, noon: datetime
+) -> list[tuple[Actor, uuid.UUID]]:
+    """Grant the demo call credits and add `DEMO_CONTACTS` with consent, each owned by
+    one of the workspace's reps; returns (owner, contact id) pairs."""
+    from accounts.service import Actor
+    from telephony import consent as consents
+    from telephony import contacts as contacts_service
+    from telephony.models import ConsentType
+
+    async with db.session() as session:
+        await ledger.grant(
+            session,
+            workspace_id,
+            amount_mc=DEMO_CALL_CREDITS * MC_PER_CREDIT,
+            idempotency_key=f"seed:calls:{workspace_id}",
+            source="demo",
+            description="demo credits for the seeded call history",
+        )
+        reps = (
+            await session.scalars(
+                select(User)
+                .where(User.workspace_id == workspace_id, User.role == Role.REP.value)
+                .order_by(User.email)
+            )
+        ).all()
+        actors = [Actor.of(u) for u in reps]
+        made = []
+        for name, company, phone, owner in DEMO_CONTACTS:
+            actor = actors[owner % len(actors)]
+            contact = await contacts_service.add_contact(
+                session, actor, name=name, phone=phone, company=company
+            )
+            await consents.record_consent(
+                session, actor, contact.id, consent_type=ConsentType.EXPRESS_WRITTEN,
+                source="demo.klosesales.test/webinar-signup", wording=CONSENT_WORDING,
+                method="web form", obtained_at=noon - timedelta(days=30),
+            )  # fmt: skip
+            made.append((actor, contact.id))
+        await session.commit()
+    return made
+
+
+async def _demo_call(
+    runtime: Runtime, i: int, actor: Actor, contact_id: uuid.UUID, noon: datetime
+) -> bool:
+    """Place one demo call and wait until the server has settled it; False when the
+    gate refuses it (e.g. the prospect opted out on an earlier call)."""
+    from telephony import calls as calls_service
+    from telephony.models import Call
+    from telephony.simulator.carrier import SimulatedCarrier
+
+    db, telephony = runtime.db, runtime.telephony
+    carrier = telephony.provider
+    assert isinstance(carrier, SimulatedCarrier)
+    try:
+        call = await calls_service.place_call(
+            db, actor, contact_id, telephony,
+            purpose=DEMO_PURPOSES[i % len(DEMO_PURPOSES)],
+            talking_points=["teams save about five hours a week on follow-ups"],
+            voicemail_message="We'd love to show you what's new; call us back any time.",
+            now=noon,
+        )  # fmt: skip
+    except (calls_service.CallRefused, calls_service.CallNotPlaced):
+        return False
+    if call.twilio_sid is not None:
+        await carrier.wait(call.twilio_sid, timeout_s=60)
+    for _ in range(100):  # the final callback is applied by the server
+        async with db.session() as session:
+            fresh = await session.get(Call, call.id, populate_existing=True)
+            if fresh is not None and fresh.settled_at is not None:
+                break
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def seed_demo_calls(settings: Settings, db: Database, workspace_id: uuid.UUID) -> int:
+    """Give the demo workspace contacts with consent and a few dozen past calls, made
+    through the simulated carrier against this app served on a private local port (the
+    same relay, webhooks and ledger as a live call). Returns how many calls were made."""
+    noon = _demo_noon()
+    made = 0
+    async with _served_locally(settings, db) as runtime:
+        contacts = await _demo_contacts(db, workspace_id, noon)
+        for round_ in range(DEMO_CALLS_PER_CONTACT):
+            placed = await asyncio.gather(
+                *(
+                    _demo_call(runtime, round_ * len(contacts) + k, actor, contact_id, noon)
+                    for k, (actor, contact_id) in enumerate(contacts)
+                )
+            )
+            made += sum(placed)
     return made
