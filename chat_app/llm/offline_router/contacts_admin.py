@@ -1,0 +1,252 @@
+"""The arguments of the contact-admin tools, read from a message without a model:
+list_contacts (text, consent state, never called, how many), edit_contact (who, and
+the new name, number, company or notes), delete_contact and revoke_consent (who, and
+why), and the do-not-call tools (which number, and why). Each extractor is
+`(text, today) -> dict`; import_contacts, export_contacts and list_dnc take none.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from chat_app.llm.offline_router.entities import PHONE, PRONOUNS, person_names, trim
+
+# --- list_contacts ------------------------------------------------------------------------
+
+_NEVER_CALLED = re.compile(
+    r"\b(?:not (?:been |yet )?called(?: yet)?|never (?:been )?called|haven'?t (?:yet )?called"
+    r"|have not (?:yet )?called|hasn'?t been called|haven'?t been called|have not been called"
+    r"|haven'?t i called|have i not called|not contacted|uncalled|yet to (?:be )?call"
+    r"|didn'?t call|no calls?(?: yet)?|without (?:a |any )?calls?|not (?:yet )?dialed"
+    r"|never (?:been )?dialed|not reached out)\b",
+    re.IGNORECASE,
+)
+_CALLED = re.compile(
+    r"\b(?:already called|i'?ve called|we'?ve called|have called|been called|called before"
+    r"|called already|that i called|i called|we called|with (?:a )?calls?|contacted)\b",
+    re.IGNORECASE,
+)
+_REVOKED = re.compile(
+    r"\b(?:revoked|withdrew|withdrawn|withdrawal|pulled (?:their )?consent|opted out)\b", re.I
+)
+_NO_CONSENT = re.compile(
+    r"\b(?:without|no|missing|lacking|need|needs|needing|lack|lacks)\s+(?:any\s+)?consent\b"
+    r"|\bconsent (?:missing|pending|not (?:yet )?(?:recorded|given|on (?:file|record)))\b"
+    r"|\b(?:haven'?t|have not|hasn'?t|has not|not yet|never) (?:given |recorded |got )?"
+    r"(?:consent|consented)\b|\bunconsented\b",
+    re.IGNORECASE,
+)
+_GRANTED = re.compile(
+    r"\b(?:with|have|has|having|gave|given)\s+(?:their\s+|valid\s+|active\s+)?consent\b"
+    r"|\bconsented\b|\bconsent (?:on (?:file|record)|recorded|granted|given)\b|\bopted in\b"
+    r"|\bcallable\b|\bready to call\b|\bi can call\b",
+    re.IGNORECASE,
+)
+_LIMIT = re.compile(r"\b(?:top|first|last|only|just|show(?: me)?|list)\s+(\d{1,3})\b", re.I)
+_COUNT = re.compile(r"\b(\d{1,3})\s+(?:of my\s+)?(?:contacts|leads|prospects|people)\b", re.I)
+_QUERY = re.compile(
+    r"\b(?:at|from|with the company|company|companies|named|called|matching|containing"
+    r"|whose name (?:is|contains)|who work(?:s)? (?:at|for)|working at|for)\s+"
+    r"(?P<q>[A-Za-z0-9][\w&'’.\- ]*?)\s*(?=$|[,;?!]|\s+(?:who|that|with|without|and|i|we"
+    r"|not|never|please|in|have|has|whose)\b|\.(?:\s|$))",
+    re.IGNORECASE,
+)
+_NOT_QUERY = frozenset(
+    {
+        "me", "my", "all", "the", "this", "the list", "my list", "consent", "a call",
+        "calls", "call", "everyone", "anyone", "them", "last week", "this week", "today",
+        "now", "yet", "before", "csv", "a csv", "my contacts", "contacts",
+    }
+)  # fmt: skip
+
+
+def list_contacts_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """'contacts at Acme I haven't called yet' → {'query': 'Acme', 'called': 'never'}."""
+    args: dict[str, Any] = {}
+    if _REVOKED.search(text):
+        args["consent"] = "revoked"
+    elif _NO_CONSENT.search(text):
+        args["consent"] = "none"
+    elif _GRANTED.search(text):
+        args["consent"] = "granted"
+    if _NEVER_CALLED.search(text):
+        args["called"] = "never"
+    elif _CALLED.search(text) and not re.search(
+        r"\b(?:contacts?|people|leads)\s+called\s+[A-Z]", text
+    ):
+        args["called"] = "called"
+    for found in _QUERY.finditer(text):
+        query = trim(found.group("q"))
+        if query and query.lower() not in _NOT_QUERY and not query.lower().startswith("consent"):
+            args["query"] = query
+            break
+    else:
+        names = [n for n in person_names(text) if n[0].lower() not in _NOT_QUERY]
+        if names and re.search(r"\b(?:find|look up|lookup|search|where is|show)\b", text, re.I):
+            args["query"] = names[0][0]
+    limit = _LIMIT.search(text) or _COUNT.search(text)
+    if limit:
+        args["limit"] = int(limit.group(1))
+    return args
+
+
+# --- one contact: edit, delete, revoke consent ----------------------------------------------
+
+_CONTACT_AFTER = re.compile(
+    r"\b(?:contact|lead|prospect|for|of|delete|remove|erase|drop|rename|edit|update|change"
+    r"|fix|correct|revoke|withdraw)\s+(?:the\s+)?(?:contact\s+)?(?:for\s+)?"
+    r"(?P<who>[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|van|de|der|bin|la|le|del|da))*)",
+)
+
+
+_COMMAND = re.compile(
+    r"^(?:rename|delete|remove|erase|drop|edit|update|change|fix|correct|revoke|withdraw"
+    r"|contact|please)\s+",
+    re.IGNORECASE,
+)
+_LOWER_AFTER = re.compile(
+    r"\b(?:contact|lead|prospect)\s+(?:for\s+)?(?P<who>[a-z][a-z'’-]+(?:\s+[a-z][a-z'’-]+){0,2})"
+    r"\s*[.,;!?]?\s*$"
+)
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised names in `text`, less pronouns and an opening command ('Rename …')."""
+    found = []
+    for name, _, _ in person_names(text):
+        name = re.sub(r"['’]s$", "", _COMMAND.sub("", name))
+        if name and name.lower() not in PRONOUNS and not _COMMAND.match(name + " "):
+            found.append(name)
+    return found
+
+
+def contact_ref(text: str) -> str:
+    """The contact meant: a phone number, else a capitalised name, else ''."""
+    phone = PHONE.search(text)
+    if phone:
+        return phone.group(0).strip()
+    names = names_in(text)
+    if names:
+        return names[0]
+    found = _CONTACT_AFTER.search(text) or _LOWER_AFTER.search(text)
+    return re.sub(r"['’]s$", "", found.group("who")) if found else ""
+
+
+def contact_only_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """delete_contact: {'contact': who}."""
+    who = contact_ref(text)
+    return {"contact": who} if who else {}
+
+
+_NEW_PHONE = re.compile(
+    r"\b(?:number|phone|mobile|cell)\b[^+\d]{0,30}?\bto\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)", re.I
+)
+_NEW_NAME = re.compile(
+    r"\b(?:rename\s+.+?\s+to|name\s+(?:to|should be|is now)|name of\s+.+?\s+to)\s+"
+    r"(?P<n>[^,;.!?]+)",
+    re.IGNORECASE,
+)
+_NEW_COMPANY = re.compile(
+    r"\b(?:company|employer)\s+(?:of|for)\s+(?P<who>.+?)\s+(?:to|is now|should be|is)\s+"
+    r"(?P<c>[^,;.!?]+)"
+    r"|\b(?:company|employer|works? (?:at|for) now|moved to|now works? (?:at|for)|now at)"
+    r"(?:\s+(?:to|is now|should be|is))?\s+(?P<c2>[^,;.!?]+)",
+    re.IGNORECASE,
+)
+_NEW_NOTES = re.compile(
+    r"\b(?:notes?)\b(?:\s+(?:to|for|on|of)\s+(?P<who>[^:]+?))?\s*(?::|saying|that|to say|to)\s*"
+    r"(?P<n>.+?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def edit_contact_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """'change Dana Lee's number to 415 555 0199' → {'contact': 'Dana Lee', 'phone': …}."""
+    args: dict[str, Any] = {}
+    new_phone = _NEW_PHONE.search(text)
+    phones = list(PHONE.finditer(text))
+    if new_phone is None and len(phones) > 1:  # 'change +1 415 555 0100 to +1 415 555 0199'
+        new_phone = re.search(r"\bto\s+(?P<p>" + re.escape(phones[1].group(0)) + ")", text)
+    head = text[: new_phone.start("p")] if new_phone else text
+    if new_phone:
+        args["phone"] = new_phone.group("p").strip()
+        if len(phones) > 1 and phones[0].start() < new_phone.start("p"):
+            args["contact"] = phones[0].group(0).strip()
+    new_name = _NEW_NAME.search(text)
+    if new_name:
+        args["name"] = trim(new_name.group("n"))
+        head = text[: new_name.start("n")]
+    company = _NEW_COMPANY.search(text)
+    if company and not new_name:
+        value = trim(company.group("c") or company.group("c2") or "")
+        if value.lower() in ("nothing", "none", "empty", "blank"):
+            value = ""
+        args["company"] = value
+        head = company.group("who") or text[: company.start()]
+    notes = _NEW_NOTES.search(text)
+    if notes and not company and not new_name and not new_phone:
+        args["notes"] = trim(notes.group("n"))
+        head = notes.group("who") or text[: notes.start()]
+    if "contact" not in args:
+        names = [n for n in names_in(head) if n != args.get("name")]
+        if names:
+            args["contact"] = names[0]
+        else:
+            found = _CONTACT_AFTER.search(head)
+            if found:
+                args["contact"] = re.sub(r"['’]s$", "", found.group("who"))
+    return args
+
+
+_REASON = re.compile(
+    r"(?:\s+[-—–]\s+|[,;:]\s*|\s+)(?:because|since|as|reason(?:\s+is)?:?|why:?|due to|after)"
+    r"\s+(?P<r>.+?)\s*[.!]?$"
+    r"|[.;,:]\s+(?P<s>(?:she|he|they|customer|client|the customer|added|wrong|it was|it's"
+    r"|the number|number|duplicate|typo|test)\b.+?)\s*[.!]?$"
+    r"|\s+[-—–]\s+(?P<d>.+?)\s*[.!]?$",
+    re.IGNORECASE,
+)
+
+
+_NOT_A_REASON = re.compile(r"^(?:do not call|do-not-call|dnc|revoked|withdrawn)\b", re.I)
+
+
+def _reason(text: str) -> str:
+    found = _REASON.search(text)
+    if not found:
+        return ""
+    reason = trim(found.group("r") or found.group("s") or found.group("d") or "")
+    return "" if _NOT_A_REASON.match(reason) else reason
+
+
+def revoke_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """revoke_consent: {'contact': who, 'reason': how they withdrew it (when said)}."""
+    args = contact_only_args(text)
+    reason = _reason(text)
+    if reason:
+        args["reason"] = reason
+    return args
+
+
+def dnc_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """add_dnc / remove_dnc: {'phone': the number as written (or the contact's name),
+    'reason': why (when said)}."""
+    args: dict[str, Any] = {}
+    phone = PHONE.search(text)
+    if phone:
+        args["phone"] = phone.group(0).strip()
+    else:  # 'put Omar Haddad on the do-not-call list': the contact's number
+        names = [n for n in names_in(text) if n.lower() not in ("dnc", "do", "put", "add")]
+        if names:
+            args["phone"] = names[0]
+    reason = _reason(text[phone.end() :] if phone else text)
+    if reason:
+        args["reason"] = reason
+    return args
+
+
+def no_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """import_contacts, export_contacts, list_dnc: nothing to read."""
+    return {}
