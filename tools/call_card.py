@@ -144,7 +144,7 @@ def call_card(
 
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell (escaped, no pipes or line breaks)."""
-    return md_escape(" ".join(text.split())).replace("|", "\\|")
+    return str(md_escape(" ".join(text.split())))  # md_escape escapes "|" too
 
 
 def calls_table(rows: Sequence[tuple[Call, Contact]], *, user_zone: str, base_url: str) -> str:
