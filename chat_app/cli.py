@@ -139,14 +139,15 @@ def worker() -> None:
     giving in-flight jobs a few seconds to finish."""
     import signal
 
-    from chat_app.jobs import JobWorker, build_job_app
+    from chat_app.jobs import JobWorker, build_dispatcher, build_job_app
     from retrieval.embeddings import build_embedder
     from telephony.provider import build_telephony
 
     settings = get_settings()
     _setup_logging(settings)
     with _database(settings) as db:
-        job_app = build_job_app(db, build_telephony(settings), settings, build_embedder(settings))
+        telephony = build_telephony(settings)
+        job_app = build_job_app(db, telephony, settings, build_embedder(settings))
 
         async def run() -> None:
             stop = asyncio.Event()
@@ -154,7 +155,11 @@ def worker() -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             try:
-                async with job_app.open_async(), JobWorker(job_app):
+                async with (
+                    job_app.open_async(),
+                    JobWorker(job_app),
+                    build_dispatcher(db, telephony),  # the shared number's dials
+                ):
                     typer.echo("Klosesales job worker is running", err=True)
                     await stop.wait()
             finally:

@@ -29,6 +29,7 @@ from insights import jobs as insights_jobs
 from retrieval import jobs as retrieval_jobs
 from retrieval.embeddings import Embedder
 from telephony import jobs as telephony_jobs
+from telephony.dispatch import Dispatcher
 from telephony.provider import Telephony
 from telephony.views import openai_config
 
@@ -133,3 +134,11 @@ class JobWorker:
             worker_middleware=[self._note_job],
         )
         raise WorkerStopped("the job worker stopped (see the log above for why)")
+
+
+def build_dispatcher(db: Database, telephony: Telephony) -> Dispatcher:
+    """The shared number's dial dispatcher (telephony/dispatch.py) with the campaigns'
+    rules and feeder: run beside the job worker, supervised (`async with`)."""
+    from campaigns import service as campaigns
+
+    return Dispatcher(db, telephony, guard=campaigns.guard, feeders=[campaigns.feed])

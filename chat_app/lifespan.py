@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 import procrastinate
 from fastapi import FastAPI
 
-from chat_app.jobs import JobWorker, build_job_app
+from chat_app.jobs import JobWorker, build_dispatcher, build_job_app
 from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
 from core.events import EventListener
@@ -85,6 +85,8 @@ async def start_worker(
     """The supervised job worker, when this process runs one (`RUN_WORKER_IN_SERVE`)."""
     if runtime.settings.run_worker_in_serve:
         app.state.job_worker = await stack.enter_async_context(JobWorker(job_app))
+        # The shared number's dial dispatcher runs beside it (telephony/dispatch.py).
+        await stack.enter_async_context(build_dispatcher(runtime.db, runtime.telephony))
 
 
 def freeze_start_up_heap() -> None:

@@ -59,6 +59,7 @@ from core.db import Database
 from core.errors import KloseError
 from core.supervisor import Supervisor
 from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
+from telephony.compliance import Reason
 from telephony.models import Call, CallStatus, Contact
 from telephony.provider import Telephony
 
@@ -72,6 +73,13 @@ STALE_CLAIM: Final = timedelta(seconds=60)
 # reaches the carrier a few milliseconds after its stamp).
 PACE_MARGIN_S: Final = 0.02
 WAIT_FOR_DIAL_S: Final = 30.0
+# A refused dial's `not_before` when it should not be tried again.
+NEVER: Final = datetime(9999, 1, 1, tzinfo=UTC)
+# Refusals that pass with time (credits bought, suspension lifted): tried again later.
+_LATER: Final = frozenset(
+    {Reason.INSUFFICIENT_CREDITS, Reason.CREDITS_FROZEN, Reason.WORKSPACE_SUSPENDED}
+)
+LATER: Final = timedelta(minutes=5)
 
 
 class DialStatus(enum.StrEnum):
@@ -277,6 +285,18 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+# When another process holds the next workspace's turn, take any waiting dial, still
+# in turn order (the fairness row is then updated after that process's commit).
+_PICK_ANY = """
+SELECT q.id, q.workspace_id FROM dial_queue q
+JOIN dial_fairness f ON f.workspace_id = q.workspace_id
+WHERE q.status = 'queued' AND q.not_before <= now() {only}
+ORDER BY f.last_served_at, q.interactive DESC, q.not_before, q.id
+LIMIT 1
+FOR UPDATE OF q SKIP LOCKED
+"""
+
+
 async def _mark_claimed(session: AsyncSession, request_id: int, workspace_id: uuid.UUID) -> None:
     await session.execute(
         text(
@@ -310,6 +330,12 @@ async def claim_next(db: Database, *, campaigns: bool) -> int | None:
             await _mark_claimed(session, int(request_id), ws)
             await session.commit()
             return int(request_id)
+        for only in scopes:
+            row = (await session.execute(text(_PICK_ANY.format(only=only)))).first()
+            if row is not None:
+                await _mark_claimed(session, int(row.id), row.workspace_id)
+                await session.commit()
+                return int(row.id)
         await session.commit()
     return None
 
@@ -394,7 +420,9 @@ async def dial(
         actor = await _actor(session, request)
         if contact is None or actor is None or getattr(contact, "deleted_at", None):
             await session.rollback()
-            await _finish(db, request_id, DialStatus.REFUSED, "The contact is gone.")
+            await _finish(
+                db, request_id, DialStatus.REFUSED, "The contact is gone.", not_before=NEVER
+            )
             return DialOutcome(DialStatus.REFUSED, error=KloseError("The contact is gone."))
         budget: int | None = None
         if request.campaign_id is not None:
@@ -406,7 +434,11 @@ async def dial(
             if not verdict.allowed:
                 await session.rollback()
                 await _finish(
-                    db, request_id, DialStatus.REFUSED, verdict.reason, not_before=verdict.retry_at
+                    db,
+                    request_id,
+                    DialStatus.REFUSED,
+                    verdict.reason,
+                    not_before=verdict.retry_at or NEVER,
                 )
                 return DialOutcome(DialStatus.REFUSED, error=KloseError(verdict.reason))
             budget = verdict.budget_mc
@@ -425,13 +457,15 @@ async def dial(
             await session.commit()  # the denial is evidence
             decision = exc.decision
             retry = decision.next_window_at or decision.next_attempt_at
+            if retry is None and decision.codes <= _LATER | {Reason.OUTSIDE_CALLING_HOURS}:
+                retry = when + LATER
             await _finish(
                 db,
                 request_id,
                 DialStatus.REFUSED,
                 str(exc),
                 reasons=[r.as_json() for r in decision.reasons],
-                not_before=retry,
+                not_before=retry or NEVER,
             )
             return DialOutcome(DialStatus.REFUSED, error=exc)
         except KloseError as exc:
@@ -557,7 +591,7 @@ class Dispatcher:
         lanes: int | None = None,
         clock: Callable[[], datetime] | None = None,
         idle_poll_s: float = IDLE_POLL_S,
-        feed_every_s: float = 0.5,
+        feed_every_s: float = 1.0,
     ) -> None:
         self.db = db
         self.telephony = telephony

@@ -1,0 +1,217 @@
+"""The shared number's dial dispatcher (telephony/dispatch.py): paced within the
+calls-per-second limit across processes, fair between workspaces (a rep's single call
+first), at most once across crashes, and never a campaign call without its rules."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from accounts.models import Role
+from core.db import Database
+from telephony import calls, dispatch
+from telephony.dispatch import DialRequest, DialStatus, Pacer
+from telephony.models import Call
+from tests.accounts.helpers import make_member
+
+from .helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
+
+BRIEF = dispatch.brief_payload(purpose="the spring renewal")
+
+
+@pytest.fixture(autouse=True)
+async def _empty_queue(db: Database):
+    """Rows left queued or claimed by another test would take turns in these claims."""
+    await _cancel_all(db)
+    yield
+    await _cancel_all(db)
+
+
+async def _cancel_all(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(
+            text("UPDATE dial_queue SET status = 'canceled' WHERE status IN ('queued', 'dialing')")
+        )
+        await session.commit()
+
+
+async def _queue(db: Database, actor, contact_id, n: int, *, interactive: bool = False):
+    async with db.session() as session:
+        ids = []
+        for _ in range(n):
+            req = await dispatch.enqueue(
+                session, actor, contact_id, brief=BRIEF, interactive=interactive
+            )
+            ids.append(req.id)
+        await session.commit()
+    return ids
+
+
+def test_the_pacer_waits_for_the_oldest_dial_of_the_window():
+    pacer = Pacer(5, margin_s=0)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert pacer.earliest([]) is None
+    four = [t0 + timedelta(seconds=0.1 * i) for i in range(4)]
+    assert pacer.earliest(four) == four[-1] + timedelta(seconds=0.1)  # half a slot
+    five = [t0 + timedelta(seconds=0.1 * i) for i in range(5)]
+    assert pacer.earliest(five) == t0 + timedelta(seconds=1)
+    slow = Pacer(0.5, margin_s=0)  # one call every two seconds
+    assert slow.earliest([t0]) == t0 + timedelta(seconds=2)
+
+
+async def test_dials_from_many_tasks_never_exceed_the_limit_in_any_second(db: Database):
+    pacer = Pacer(10)
+    stamps: list[datetime] = []
+
+    async def taker() -> None:
+        for _ in range(6):
+            stamps.append(await pacer.take(db))
+
+    await asyncio.gather(*(taker() for _ in range(4)))
+    stamps.sort()
+    assert len(stamps) == 24
+    # Any 11 consecutive dials span at least one second: no window holds more than 10.
+    for i in range(len(stamps) - 10):
+        assert stamps[i + 10] - stamps[i] >= timedelta(seconds=1)
+
+
+async def test_a_reps_single_call_goes_before_a_big_campaign_and_workspaces_take_turns(
+    db: Database,
+):
+    big = await make_member(db, Role.REP)
+    small = await make_member(db, Role.REP)
+    rep = await make_member(db, Role.REP)
+    big_contact = await add_contact(db, big.actor)
+    small_contact = await add_contact(db, small.actor)
+    rep_contact = await add_contact(db, rep.actor)
+    await _queue(db, big.actor, big_contact.id, 12)
+    await _queue(db, small.actor, small_contact.id, 3)
+    single = await _queue(db, rep.actor, rep_contact.id, 1, interactive=True)
+
+    order: list[uuid.UUID] = []
+    claimed: list[int] = []
+    for _ in range(8):
+        request_id = await dispatch.claim_next(db, campaigns=True)
+        assert request_id is not None
+        claimed.append(request_id)
+        async with db.session() as session:
+            row = await session.get(DialRequest, request_id)
+            assert row is not None
+            assert row.status == DialStatus.DIALING.value
+            order.append(row.workspace_id)
+    assert claimed[0] == single[0]  # the rep's call first, despite 15 queued before it
+    big_ws, small_ws = big.actor.workspace_id, small.actor.workspace_id
+    # Then turns: the small workspace is served every other dial until it runs out.
+    assert order[1:7].count(small_ws) == 3
+    assert order[1:7].count(big_ws) == 3
+    assert order[7] == big_ws
+
+
+async def test_two_processes_claiming_at_once_never_claim_the_same_dial(db: Database):
+    member = await make_member(db, Role.REP)
+    contact = await add_contact(db, member.actor)
+    queued = await _queue(db, member.actor, contact.id, 10)
+    other = Database(url=db.url, embedded=False)  # a second engine: another process's pool
+    try:
+        got = await asyncio.gather(
+            *(dispatch.claim_next(d, campaigns=True) for d in [db, other] * 5)
+        )
+    finally:
+        await other.dispose()
+    claimed = [g for g in got if g is not None]
+    assert sorted(claimed) == sorted(queued)  # each one exactly once
+
+
+async def test_a_dial_interrupted_after_its_call_row_is_never_dialled_again(db: Database):
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    before_call, after_call = await _queue(db, member.actor, contact.id, 2)
+    for request_id in (before_call, after_call):
+        assert await dispatch.claim_one(db, request_id)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    # `after_call` died after its call row was committed (the carrier may have been
+    # asked); `before_call` died before anything was written.
+    async with db.session() as session:
+        row = await session.get(DialRequest, after_call)
+        assert row is not None
+        await calls.prepare_call(
+            session,
+            member.actor,
+            contact,
+            telephony,
+            call_id=row.call_id,
+            brief=BRIEF,
+            when=NOON_NY,
+        )
+        await session.commit()
+    await dispatch.recover(db, stale=timedelta(0))
+    async with db.session() as session:
+        first = await session.get(DialRequest, before_call)
+        second = await session.get(DialRequest, after_call)
+        assert first is not None
+        assert second is not None
+        assert first.status == DialStatus.QUEUED.value  # safe: never reached the carrier
+        assert second.status == DialStatus.DIALING.value  # left to the call's reconciliation
+    # A dispatcher claims only the first again.
+    assert await dispatch.claim_next(db, campaigns=True) == before_call
+    assert await dispatch.claim_next(db, campaigns=True) is None
+    assert recorder.requests == []
+
+
+async def test_place_call_is_queued_and_dialled_by_the_dispatcher(db: Database):
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    call = await calls.place_call(
+        db, member.actor, contact.id, telephony, purpose="the spring renewal", now=NOON_NY
+    )
+    async with db.session() as session:
+        row = (
+            await session.scalars(select(DialRequest).where(DialRequest.call_id == call.id))
+        ).one()
+        assert row.status == DialStatus.PLACED.value
+        assert row.interactive
+        assert row.dialed_at is not None  # the slot was taken before the carrier was asked
+        assert row.result == call.twilio_sid
+    assert len(recorder.requests) == 1
+
+
+async def test_a_campaign_dial_is_never_made_without_the_campaign_rules(db: Database):
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    async with db.session() as session:
+        await session.execute(
+            text(
+                "INSERT INTO campaigns (id, workspace_id, created_by, name, brief, selection, "
+                "status, days, window_start, window_end, max_concurrent, retry_outcomes, "
+                "retry_after_s, max_attempts, budget_mc) VALUES (:id, :ws, :u, 'c', '{}', "
+                "'{}', 'active', '{0,1,2,3,4}', '10:00', '16:00', 1, '{}', 86400, 1, 60000)"
+            ),
+            {
+                "id": (cid := uuid.uuid4()),
+                "ws": member.actor.workspace_id,
+                "u": member.actor.user_id,
+            },
+        )
+        await dispatch.enqueue(
+            session, member.actor, contact.id, brief=BRIEF, interactive=False, campaign_id=cid
+        )
+        await session.commit()
+    recorder = Recorder()
+    plain = dispatch.Dispatcher(db, recording_telephony(recorder))  # no campaign guard
+    assert not await plain.step()
+    assert recorder.requests == []
+    async with db.session() as session:
+        calls_made = await session.scalar(
+            select(func.count()).select_from(Call).where(Call.contact_id == contact.id)
+        )
+    assert calls_made == 0
