@@ -19,6 +19,8 @@ import functools
 import re
 import zoneinfo
 from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -43,6 +45,14 @@ _COUNTRY_ZONES: Final[dict[str, str]] = {
     "CN": "Asia/Shanghai",
     "KZ": "Asia/Almaty",
     "AR": "America/Argentina/Buenos_Aires",
+    "ES": "Europe/Madrid",
+    "PT": "Europe/Lisbon",
+    "NZ": "Pacific/Auckland",
+    "CL": "America/Santiago",
+    "EC": "America/Guayaquil",
+    "MN": "Asia/Ulaanbaatar",
+    "KI": "Pacific/Tarawa",
+    "IE": "Europe/Dublin",
 }
 # Old names phonenumbers still returns, as the tz database now calls them.
 _CANONICAL: Final[dict[str, str]] = {
@@ -185,7 +195,34 @@ def zone_for_phone(e164: str | None) -> str | None:
     region = phonenumbers.region_code_for_number(number)
     if region in _COUNTRY_ZONES:
         return _COUNTRY_ZONES[region]
-    return canonical(zones[0]) if zones else None
+    # A number of a country whose numbers span islands or dependencies (+44 covers
+    # Jersey and Guernsey): the candidate the tz database lists for that country.
+    own = [z for z in _country_zones().get(region or "", ()) if z in zones]
+    pick = own or zones
+    return canonical(pick[0]) if pick else None
+
+
+@functools.cache
+def _country_zones() -> dict[str, tuple[str, ...]]:
+    """Region → its zones, in the tz database's order (zone.tab, from the `tzdata`
+    package or the system's zoneinfo); empty when neither is readable."""
+    text = ""
+    try:
+        text = (resources.files("tzdata") / "zoneinfo" / "zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):
+        for base in zoneinfo.TZPATH:
+            try:
+                text = (Path(base) / "zone.tab").read_text("utf-8")
+                break
+            except OSError:
+                continue
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                found.setdefault(parts[0], []).append(parts[2])
+    return {region: tuple(zones) for region, zones in found.items()}
 
 
 def user_zone(time_zone: str | None, mobile_e164: str | None) -> str:
