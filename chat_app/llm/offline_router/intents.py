@@ -18,6 +18,14 @@ from chat_app.llm.offline_router.calls import (
     search_args,
 )
 from chat_app.llm.offline_router.contacts import consent_args, contact_args
+from chat_app.llm.offline_router.contacts_admin import (
+    contact_only_args,
+    dnc_args,
+    edit_contact_args,
+    list_contacts_args,
+    no_args,
+    revoke_args,
+)
 from chat_app.llm.offline_router.dates import COUNT_WORDS
 from chat_app.llm.offline_router.entities import Extractor, text_only
 from chat_app.llm.offline_router.time_zone import time_zone_args
@@ -908,6 +916,86 @@ INTENTS: tuple[Intent, ...] = (
             (r"^ (?:what|which) time ?zone\b", -1.2),
         ),
         extract=time_zone_args,
+    ),
+    # Contact admin (issue 18): cues for the hand-weighted scorer; the classifier learns
+    # them from training/<tool>.jsonl.
+    Intent(
+        name="list_contacts",
+        tool="list_contacts",
+        cues={"list my contacts": 1.0, "my contacts": 0.6, "contacts": 0.4, "contact list": 0.8,
+              "show": 0.2, "list": 0.3, "find": 0.2, "not called": 0.5, "haven't called": 0.5,
+              "without consent": 0.3, "leads": 0.2, "add": -0.5, "export": -0.8,
+              "import": -0.8, "delete": -0.8, "csv": -0.6},
+        examples=("list my contacts", "contacts at Acme I haven't called yet"),
+        extract=list_contacts_args,
+    ),
+    Intent(
+        name="edit_contact",
+        tool="edit_contact",
+        cues={"rename": 1.0, "change": 0.4, "update": 0.4, "edit": 0.6, "fix": 0.3,
+              "correct": 0.3, "number to": 0.5, "company to": 0.6, "notes": 0.3,
+              "now works at": 0.8, "my mobile": -1.0, "my number": -1.0},
+        examples=("change Dana Lee's number to 415 555 0199",),
+        extract=edit_contact_args,
+    ),
+    Intent(
+        name="delete_contact",
+        tool="delete_contact",
+        cues={"delete the contact": 1.2, "delete": 0.7, "remove": 0.5, "from my contacts": 0.6,
+              "erase": 0.5, "do not call": -1.0, "dnc": -1.0, "recording": -1.0},
+        examples=("delete the contact Jun Park",),
+        extract=contact_only_args,
+    ),
+    Intent(
+        name="export_contacts",
+        tool="export_contacts",
+        cues={"export": 1.0, "download": 0.5, "csv": 0.4, "spreadsheet": 0.4, "contacts": 0.2,
+              "import": -1.0, "attached": -0.8},
+        examples=("export my contacts",),
+        extract=no_args,
+    ),
+    Intent(
+        name="import_contacts",
+        tool="import_contacts",
+        cues={"import": 1.2, "upload": 0.8, "attached": 0.6, "this csv": 0.6, "this file": 0.6,
+              "these contacts": 0.5, "export": -1.0},
+        examples=("import these contacts",),
+        extract=no_args,
+    ),
+    Intent(
+        name="add_dnc",
+        tool="add_dnc",
+        cues={"do not call": 0.6, "dnc": 0.6, "add": 0.4, "put": 0.4, "block": 0.6,
+              "remove": -1.0, "take": -0.4, "off": -0.4, "show": -0.6, "list": -0.1},
+        signals={"phone": 0.4},
+        examples=("add +1 415 555 0100 to the do-not-call list",),
+        extract=dnc_args,
+    ),
+    Intent(
+        name="list_dnc",
+        tool="list_dnc",
+        cues={"do not call": 0.6, "dnc": 0.6, "show": 0.5, "list": 0.3, "who": 0.3,
+              "opted out": 0.6, "add": -0.8, "remove": -0.8},
+        signals={"phone": -0.8},
+        examples=("show the do-not-call list",),
+        extract=no_args,
+    ),
+    Intent(
+        name="remove_dnc",
+        tool="remove_dnc",
+        cues={"do not call": 0.5, "dnc": 0.5, "remove": 0.6, "take": 0.3, "off": 0.4,
+              "unblock": 1.0, "from the": 0.2},
+        signals={"phone": 0.3},
+        examples=("remove +1 415 555 0100 from the do-not-call list because they asked",),
+        extract=dnc_args,
+    ),
+    Intent(
+        name="revoke_consent",
+        tool="revoke_consent",
+        cues={"revoke": 1.0, "revoked": 0.8, "withdrew": 0.8, "withdraw": 0.8,
+              "withdrawn": 0.8, "consent": 0.3, "record": -0.2},
+        examples=("revoke consent for Dana Lee, she asked by email",),
+        extract=revoke_args,
     ),
     Intent(
         name="no_transfer",

@@ -9,7 +9,7 @@ Three kinds (DESIGN.md §7):
   data. The agent answers these before any model or tool runs (chat_app.agent), with
   OpenAI as offline;
 - **not possible** (`not_possible`): what no tool does here (emails, texts, calendars,
-  deleting contacts, refunds, account settings …);
+  merging contacts, refunds, account settings …);
 - **not understood** (`not_understood`): what the offline model could not map to a
   request. Only an admin is told that the full assistant needs `OPENAI_API_KEY`: a rep
   or a manager can do nothing about it.
@@ -26,7 +26,8 @@ OFFLINE_HINT = (
 )
 
 CAPABILITIES = (
-    "Contacts and calls: “add a contact Jane Doe +1 415 555 0123 at Acme”, “record "
+    "Contacts and calls: “list my contacts”, “import these contacts” (with a CSV "
+    "attached), “add a contact Jane Doe +1 415 555 0123 at Acme”, “record "
     "express written consent for Jane Doe from the web form”, “call Jane Doe about the "
     "spring promotion”, “status of my last call”, “list my calls this week”. After a "
     "call: “summarize my last call”, “show the transcript of my call with Jane Doe”, "
@@ -101,21 +102,22 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
     _rule(
         "dnc",
         "I can't do that: it isn't allowed. People on the do-not-call list asked not to be "
-        "called, and that request must be honoured — the list can't be removed, cleared "
-        "or skipped from chat, and nobody on it is dialled. What I can do: check a "
-        "contact before any call (ask me to call them and I'll show the compliance "
-        "result first), or call the contacts who did give consent. Nothing was charged.",
+        "called, and that request must be honoured — the list can't be cleared or skipped, "
+        "and nobody on it is dialled. A manager may take one number off it, with the "
+        "reason (“remove +1 415 555 0100 from the do-not-call list because …”). What I "
+        "can do: show the list, or check a contact before any call (ask me to call them "
+        "and I'll show the compliance result first). Nothing was charged.",
+        # The whole list, never one number: a manager takes one off with remove_dnc.
         r" (?:delete|remove|clear|wipe|erase|empty|purge|reset|drop|scrap|get rid of|clean"
-        r" out|trash)(?: \w+){0,4}? (?:the |our |my |that |this |whole |entire )*"
-        + _DNC
-        + r"(?: list| lists| registry| entries| entry| numbers)? ",
-        r" (?:remove|take|get|delete|pull|drop|unblock)(?: [\w']+){1,4}? (?:off|from|out of)"
-        r" (?:the |our |my )*" + _DNC,
+        r" out|trash)(?: (?!from |off |for )\w+){0,2}? (?:the |our |my |that |this |whole "
+        r"|entire )*" + _DNC + r" (?:list|lists|registry) (?!entry|entries|for )",
+        r" (?:delete|remove|clear|wipe|erase|empty|purge|drop|unblock)(?: the| our| my)? "
+        r"(?:all|every|each|everyone|everybody)(?: \w+){0,2}? (?:on |from |in )?(?:the |our "
+        r"|my )*" + _DNC,
         r" " + _DNC + r" (?:list|lists|registry) (?:\w+ )?(?:deleted|removed|cleared|wiped"
         r"|emptied|gone) ",
         _SKIP + r"(?: \w+){0,3}? (?:the |our |my |any |their )*" + _DNC,
         r" " + _DIAL + r" (?:[\w']+ ){0,6}?(?:on|in) (?:the |our |my )*" + _DNC + r" list ",
-        r" (?:un ?block|un ?dnc) ",
     ),
     _rule(
         "consent",
@@ -277,11 +279,11 @@ _NOT_POSSIBLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r" (?:do not call|dnc|revoke|withdraw|withdrew|withdrawn|stop calling|remove (?:\w+ )"
             r"{0,3}?consent|consent (?:removed|revoked)) ",
-            "I can't change the do-not-call list or revoke consent from chat yet; ask your "
-            "admin or support@klosesales.com to add them to the list, and don't call them "
-            "meanwhile. Anyone who asks the AI agent on a call to stop calling is put on "
-            "the list at once. What I can do: check a contact before any call — ask me to "
-            "call them and I'll show the compliance result first.",
+            "I didn't catch which number or contact you meant, so nothing changed. Try "
+            "“add +1 415 555 0100 to the do-not-call list because they asked”, “show the "
+            "do-not-call list”, or “revoke consent for Jane Doe, she asked by email” (a "
+            "manager may also take a number off the list, with the reason). Anyone who "
+            "asks the AI agent on a call to stop calling is put on the list at once.",
         ),
         (
             r" (?:write|draft|compose|generate|translate|rewrite|proofread|give me an? "
@@ -311,16 +313,18 @@ _NOT_POSSIBLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r" (?:delete|remove|merge|dedupe|deduplicate|combine|update|edit|change|fix"
             r"|correct)(?: [\w']+){0,4}? (?:contact|contacts|phone|number|company|record"
             r"|recording|recordings) ",
-            "I can't delete, merge or edit contacts or recordings from chat. What I can "
-            "do: add a contact (“add a contact Jane Doe +1 415 555 0123 at Acme”) or show "
-            "the calls with one (“show calls with Jane Doe”).",
+            "I can't merge contacts or delete recordings from chat. What I can do: list, "
+            "edit or delete a contact (“list my contacts”, “change Jane Doe's number to "
+            "415 555 0199”, “delete the contact Jane Doe”) or show the calls with one "
+            "(“show calls with Jane Doe”).",
         ),
         (
             r" (?:export|import|upload|sync|csv|spreadsheet|excel|salesforce|hubspot|crm"
             r"|gmail|outlook|slack|pipedrive|zoho|google sheets|integrate|connect my) ",
-            "I can't connect to or export into other tools. What I can do: analytics with "
-            "a CSV download (“calls by outcome this month”), or list your calls with one "
-            "contact.",
+            "I can't connect to or export into other tools. What I can do: export your "
+            "contacts as a CSV (“export my contacts”), import a CSV of contacts you attach "
+            "with the paperclip (“import these contacts”), or analytics with a CSV "
+            "download (“calls by outcome this month”).",
         ),
         (
             r" (?:invite|teammate|colleague|new rep|as a rep|as a manager|as an admin|role"
