@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import chainlit as cl
@@ -28,13 +27,13 @@ from billing.money import MC_PER_CREDIT
 from chat_app import notifications, profiles, uploads
 from chat_app.guard import chainlit_user
 from chat_app.history import build_history
+from chat_app.llm import followups
 from chat_app.llm.offline_router.refusals import OFFLINE_HINT
-from chat_app.runtime import Runtime, get_runtime
-from chat_app.turns import ToolCallRecord, TurnResult, answer_message, chat_limits
+from chat_app.runtime import get_runtime
+from chat_app.turns import ToolCallRecord, answer_message, chat_limits
 from core.markdown import md_escape
 from telephony.progress import follow
 from tools import actions
-from tools.attachments import Attachment, attached
 from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
@@ -162,17 +161,38 @@ async def on_starter(action: cl.Action) -> None:
 async def _ask_yes_no(question: str) -> bool | None:
     """Ask in chat with two buttons: True, False, or None when no answer came in time
     (the proposal then stays pending and is offered again: `_offer_pending`)."""
-    answer = await cl.AskActionMessage(
-        content=question,
-        actions=[
-            cl.Action(name="confirm", payload={"answer": "yes"}, label="Yes, continue"),
-            cl.Action(name="cancel", payload={"answer": "no"}, label="No, cancel"),
-        ],
-        timeout=90,
-    ).send()
+    answer = await _unless_gone(
+        cl.AskActionMessage(
+            content=question,
+            actions=[
+                cl.Action(name="confirm", payload={"answer": "yes"}, label="Yes, continue"),
+                cl.Action(name="cancel", payload={"answer": "no"}, label="No, cancel"),
+            ],
+            timeout=90,
+        ).send()
+    )
     if answer is None:
         return None
-    return answer.get("payload", {}).get("answer") == "yes"
+    return bool(answer.get("payload", {}).get("answer") == "yes")
+
+
+async def _unless_gone(asking: Any) -> Any:
+    """The answer to a question put in chat, or None as soon as the page goes away (a
+    reload, a closed tab): the turn then ends at once, its proposal still pending, so
+    the reopened conversation can answer it — with its buttons or by typing "yes" —
+    instead of finding the old turn still waiting (issue 17)."""
+    gone = asyncio.Event()
+    cl.user_session.set("asking_gone", gone)
+    ask = asyncio.ensure_future(asking)
+    waiter = asyncio.ensure_future(gone.wait())
+    try:
+        finished, _ = await asyncio.wait({ask, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if ask not in finished:
+        ask.cancel()
+        return None
+    return ask.result()
 
 
 def _action_context(actor: Actor, watch_call: Any = None) -> AgentContext:
@@ -197,6 +217,11 @@ async def _offer_pending(actor: Actor | None) -> None:
     thread_id = _assistant_thread_id()
     if actor is None or thread_id is None:
         return
+    for expired in await actions.expire_unanswered(_action_context(actor), thread_id):
+        await cl.Message(
+            content=f"{actions.EXPIRED}\n\n> {expired.question.splitlines()[-1]}",
+            author="Klosesales",
+        ).send()
     for action in await actions.open_actions(_action_context(actor), thread_id):
         payload = {"id": str(action.id)}
         await cl.Message(
@@ -255,10 +280,27 @@ async def on_pending_no(action: cl.Action) -> None:
 
 
 async def _ask_text(question: str) -> str | None:
-    answer = await cl.AskUserMessage(content=question, timeout=180).send()
+    """The user's typed answer to `question`. A new request typed instead ("call Jordan
+    Lee about …" in answer to the consent-wording question) is not taken as the answer:
+    the question counts as unanswered and the request is answered after this turn
+    (`_answer_queued`)."""
+    answer = await _unless_gone(cl.AskUserMessage(content=question, timeout=180).send())
     if answer is None:
         return None
-    return str(answer.get("output", "")).strip() or None
+    text = str(answer.get("output", "")).strip()
+    if text and followups.looks_like_request(text):
+        queued = cl.user_session.get("queued_requests") or []
+        cl.user_session.set("queued_requests", [*queued, (text, str(answer.get("id") or ""))])
+        return None
+    return text or None
+
+
+async def _answer_queued() -> None:
+    """Answer the requests typed in answer to a question (`_ask_text`), each as a turn."""
+    queued = cl.user_session.get("queued_requests") or []
+    cl.user_session.set("queued_requests", [])
+    for text, step_id in queued:
+        await on_message(cl.Message(content=text, id=step_id or str(uuid.uuid4())))
 
 
 @cl.on_chat_start
@@ -351,6 +393,9 @@ async def on_chat_end() -> None:
     task = cl.user_session.get("notice_task")
     if isinstance(task, asyncio.Task):
         task.cancel()
+    gone = cl.user_session.get("asking_gone")
+    if isinstance(gone, asyncio.Event):
+        gone.set()  # a question still waiting is left pending (`_unless_gone`)
 
 
 async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
@@ -438,11 +483,24 @@ async def on_message(message: cl.Message) -> None:
     async def watch_after_answer(call_id: uuid.UUID) -> None:
         placed.append(call_id)
 
-    # An attached CSV reaches this turn's tools (import_contacts) through tools.attachments.
-    files = uploads.read_attachments(message.elements)
     try:
-        with attached(files):
-            result = await _answer(runtime, actor, message, files, thread_id, watch_after_answer)
+        result = await answer_message(
+            runtime.db,
+            runtime.agent,
+            actor,
+            text=message.content,
+            message_id=message.id,
+            thread_id=thread_id,
+            observer=_StepObserver(),
+            confirm=_ask_yes_no,
+            ask=_ask_text,
+            payments=runtime.payments,
+            otp=runtime.otp,
+            base_url=runtime.settings.public_base_url,
+            telephony=runtime.telephony,
+            watch_call=watch_after_answer,
+            limits=chat_limits(runtime.settings),
+        )
         _discard_uploads(message)  # handled: the app keeps no uploaded file
         if result.cost_mc or placed:
             await _announce(actor.workspace_id)
@@ -451,40 +509,13 @@ async def on_message(message: cl.Message) -> None:
             cl.user_session.set("assistant_thread_id", str(result.thread_id))
         await cl.Message(content=result.text, elements=_elements(result.artifacts)).send()
         await _offer_pending(actor)
+        await _answer_queued()
     finally:
         _discard_uploads(message)
         # A call's live progress goes below the answer that placed it (then is updated
         # in place), not above it while the answer is still being written.
         for call_id in placed:
             await _watch_call(call_id)
-
-
-async def _answer(
-    runtime: Runtime,
-    actor: Actor,
-    message: cl.Message,
-    files: tuple[Attachment, ...],
-    thread_id: uuid.UUID | None,
-    watch_after_answer: Callable[[uuid.UUID], Awaitable[None]],
-) -> TurnResult:
-    """Answer the message (a CSV sent alone asks for it to be imported)."""
-    return await answer_message(
-        runtime.db,
-        runtime.agent,
-        actor,
-        text=uploads.request_text(message.content, files),
-        message_id=message.id,
-        thread_id=thread_id,
-        observer=_StepObserver(),
-        confirm=_ask_yes_no,
-        ask=_ask_text,
-        payments=runtime.payments,
-        otp=runtime.otp,
-        base_url=runtime.settings.public_base_url,
-        telephony=runtime.telephony,
-        watch_call=watch_after_answer,
-        limits=chat_limits(runtime.settings),
-    )
 
 
 def _discard_uploads(message: cl.Message) -> None:

@@ -55,6 +55,7 @@ from billing import ledger
 from billing.money import QUERY_PRICE_MC, credits_label, format_credits  # noqa: F401 (re-exported)
 from billing.payments import Payments
 from chat_app import profiles
+from chat_app.llm import followups
 from chat_app.llm.messages import message_text
 from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
 from core.db import Database
@@ -411,10 +412,14 @@ async def answer_message(
     )
     try:
         question_back = profiles.starter_reply(text)
+        # "yes" / "no" to the thread's proposal (after a reload, from another process…).
+        confirmed = None if question_back else await followups.answer_confirmation(context, text)
         if question_back is not None:
             # A starter never acts: it asks for the details (free).
             produced: list[BaseMessage] = [AIMessage(content=question_back)]
             calls: list[ToolCallRecord] = []
+        elif confirmed is not None:
+            produced, calls = confirmed.messages, confirmed.calls
         else:
             async with asyncio.timeout(min(timeout_s, TURN_TIMEOUT_S)):
                 produced, calls = await _run_agent(agent, [*history, human], context, observer)

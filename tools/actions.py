@@ -21,9 +21,10 @@ Contract:
 
 Each declaration also states whether the tool's work is billable (`billable=`, required;
 tools.metering): a billable read tool reserves the answer's price before it runs and
-charges it only when it returns `done(text)`; a billable write tool reserves it before
-proposing (a workspace out of credits is told so instead of being asked) and charges
-it only when the confirmed action's effect returns `done(text)`. A proposal, a
+charges it only when it returns `done(text)`; a billable write tool checks before
+proposing that the price could be held (a workspace out of credits is told so instead
+of being asked) but holds it only on the user's yes — a proposal left unanswered holds
+nothing — and charges it only when the confirmed action's effect returns `done(text)`. A proposal, a
 decline, a refusal and anything else the tool returns are free.
 """
 
@@ -33,6 +34,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import typing
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from langchain_core.tools import BaseTool, tool
 from sqlalchemy import select, update
 
 from accounts.models import Workspace, WorkspaceStatus
+from tools import about
 from tools.context import AgentContext
 from tools.metering import Done, QueryMeter
 from tools.models import ActionStatus, PendingAction
@@ -53,10 +56,14 @@ KIND = "klosesales_tool_kind"
 BILLABLE = "klosesales_tool_billable"
 PENDING_TTL = timedelta(hours=1)
 WAITING = (
-    "Nothing done yet: this waits for your confirmation (the Yes / No buttons in this "
-    "conversation)."
+    "Nothing done yet: this waits for your confirmation — press Yes or No in this "
+    "conversation, or reply “yes” or “no”."
 )
 ALREADY_ANSWERED = "That request was already answered or has expired: nothing more was done."
+EXPIRED = (
+    "That request expired before you answered (a proposal waits one hour): nothing was "
+    "done. Ask again if you still want it."
+)
 SUSPENDED = "This workspace is suspended: nothing was done."
 
 Kind = Literal["read", "write"]
@@ -122,6 +129,41 @@ def require_declared(tools: list[BaseTool]) -> list[BaseTool]:
     return tools
 
 
+def _built(func: Callable[..., Awaitable[tuple[str, dict[str, Any] | None]]]) -> BaseTool:
+    """The LangChain tool: its text is what the model reads; its artifact (kept on the
+    ToolMessage, stored with the thread) says what it was about (tools.about)."""
+    return tool(func, response_format="content_and_artifact", args_schema=_model_args(func))
+
+
+def _model_args(func: Callable[..., Any]) -> Any:
+    """The schema LangChain would infer for `func`, without `runtime`: the same fields
+    the model fills, but pydantic is not made to build a schema of the whole agent
+    context (`ToolRuntime[AgentContext]`) for each tool, which took a quarter of a
+    cold `klosesales ask`. `runtime` is still injected: LangChain and LangGraph find
+    it in the function's own signature."""
+    from langchain_core.tools.base import create_schema_from_function
+
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    shown = [
+        p.replace(annotation=hints.get(name, p.annotation))
+        for name, p in signature.parameters.items()
+        if name != "runtime"
+    ]
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError  # only its signature and docstring are read
+
+    stand_in.__name__ = stand_in.__qualname__ = func.__name__
+    stand_in.__doc__ = func.__doc__
+    stand_in.__module__ = func.__module__
+    stand_in.__signature__ = signature.replace(parameters=shown)  # type: ignore[attr-defined]
+    stand_in.__annotations__ = {p.name: p.annotation for p in shown}
+    if "return" in hints:
+        stand_in.__annotations__["return"] = hints["return"]
+    return create_schema_from_function(func.__name__, stand_in)
+
+
 def _mark(built: BaseTool, kind: Kind, billable: bool) -> BaseTool:
     built.metadata = {**(built.metadata or {}), KIND: kind, BILLABLE: billable}
     return built
@@ -144,18 +186,21 @@ def read_tool(*, billable: bool) -> Callable[[Callable[..., Awaitable[str]]], Ba
     def declare(func: Callable[..., Awaitable[str]]) -> BaseTool:
         signature = inspect.signature(func)
         _needs_runtime(func.__name__, signature)
-        if not billable:
-            return _mark(tool(func), "read", billable)
 
         @functools.wraps(func)
-        async def metered(*args: Any, **kwargs: Any) -> str:
-            ctx = _context(signature, args, kwargs)
-            refused = await _reserve(ctx)
-            if refused is not None:
-                return refused
-            return _record(ctx, func.__name__, await func(*args, **kwargs))
+        async def metered(*args: Any, **kwargs: Any) -> tuple[str, dict[str, Any] | None]:
+            with about.recording() as subject:
+                if billable:
+                    ctx = _context(signature, args, kwargs)
+                    refused = await _reserve(ctx)
+                    if refused is not None:
+                        return refused, None
+                    text = _record(ctx, func.__name__, await func(*args, **kwargs))
+                else:
+                    text = str(await func(*args, **kwargs))
+            return text, subject.artifact()
 
-        return _mark(tool(metered), "read", billable)
+        return _mark(_built(metered), "read", billable)
 
     return declare
 
@@ -175,19 +220,24 @@ def write_tool(
             raise ValueError(f"write tool {name!r} is declared twice")
 
         @functools.wraps(propose)
-        async def gated(*args: Any, **kwargs: Any) -> str:
+        async def gated(*args: Any, **kwargs: Any) -> tuple[str, dict[str, Any] | None]:
             ctx = _context(signature, args, kwargs)
-            if billable:
-                refused = await _reserve(ctx)
-                if refused is not None:
-                    return refused  # out of credits: not even proposed
-            proposed = await propose(*args, **kwargs)
-            if isinstance(proposed, str):
-                return str(proposed)  # refused before asking: nothing pending
-            return await submit(ctx, name, proposed)
+            with about.recording() as subject:
+                if billable:
+                    # Checked, not held: the price is held on the user's yes (`decide`),
+                    # so a proposal nobody answers holds nothing meanwhile.
+                    refused = None if ctx.meter is None else await ctx.meter.check()
+                    if refused is not None:
+                        return refused, None  # out of credits: not even proposed
+                proposed = await propose(*args, **kwargs)
+                if isinstance(proposed, str):
+                    text = str(proposed)  # refused (or asked back) before proposing
+                else:
+                    text = await submit(ctx, name, proposed)
+            return text, subject.artifact()
 
         WRITE_ACTIONS[name] = WriteAction(name, execute, billable)
-        return _mark(tool(gated), "write", billable)
+        return _mark(_built(gated), "write", billable)
 
     return declare
 
@@ -234,6 +284,22 @@ async def _store(ctx: AgentContext, tool_name: str, proposal: Proposal) -> uuid.
 
 
 async def decide(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> str:
+    """The user's answer to a pending action of theirs (see `decide_noting`): the text."""
+    text, _ = await decide_noting(ctx, action_id, yes=yes)
+    return text
+
+
+async def decide_noting(
+    ctx: AgentContext, action_id: uuid.UUID, *, yes: bool
+) -> tuple[str, dict[str, Any] | None]:
+    """`decide`, with what the carried-out action was about (tools.about: the artifact
+    to store with the thread, or None)."""
+    with about.recording() as subject:
+        text = await _decide(ctx, action_id, yes=yes)
+    return text, subject.artifact()
+
+
+async def _decide(ctx: AgentContext, action_id: uuid.UUID, *, yes: bool) -> str:
     """The user's answer to a pending action of theirs. A yes claims it (pending →
     running) and runs its effect; a no declines it. An action that is not theirs, not
     pending any more or expired changes nothing: each runs at most once.
@@ -364,3 +430,69 @@ async def open_actions(ctx: AgentContext, thread_id: uuid.UUID | None = None) ->
     async with ctx.db.session() as session:
         rows = (await session.execute(query.order_by(PendingAction.created_at))).all()
     return [OpenAction(row.id, row.tool, row.question) for row in rows]
+
+
+@dataclass(frozen=True)
+class LastAction:
+    """The newest proposal of a conversation, whatever became of it."""
+
+    id: uuid.UUID
+    tool: str
+    question: str
+    status: ActionStatus
+    expired: bool  # unanswered past its expiry (status pending or expired)
+    message_id: str | None
+
+
+async def last_action(ctx: AgentContext, thread_id: uuid.UUID) -> LastAction | None:
+    """The user's newest proposal in the conversation `thread_id`, or None."""
+    async with ctx.db.session() as session:
+        row = (
+            await session.execute(
+                select(
+                    PendingAction.id,
+                    PendingAction.tool,
+                    PendingAction.question,
+                    PendingAction.status,
+                    PendingAction.expires_at,
+                    PendingAction.message_id,
+                )
+                .where(
+                    PendingAction.user_id == ctx.actor.user_id,
+                    PendingAction.thread_id == thread_id,
+                )
+                .order_by(PendingAction.created_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+    if row is None:
+        return None
+    status = ActionStatus(row.status)
+    expired = status is ActionStatus.EXPIRED or (
+        status is ActionStatus.PENDING and row.expires_at <= datetime.now(UTC)
+    )
+    return LastAction(row.id, row.tool, row.question, status, expired, row.message_id)
+
+
+async def expire_unanswered(ctx: AgentContext, thread_id: uuid.UUID) -> list[OpenAction]:
+    """Mark the conversation's proposals left unanswered past their expiry `expired`
+    (one conditional UPDATE: each is reported once, and none can run any more); the ones
+    just marked, oldest first."""
+    async with ctx.db.session() as session:
+        rows = (
+            await session.execute(
+                update(PendingAction)
+                .where(
+                    PendingAction.user_id == ctx.actor.user_id,
+                    PendingAction.thread_id == thread_id,
+                    PendingAction.status == ActionStatus.PENDING.value,
+                    PendingAction.expires_at <= datetime.now(UTC),
+                )
+                .values(status=ActionStatus.EXPIRED.value, finished_at=datetime.now(UTC))
+                .returning(PendingAction.id, PendingAction.tool, PendingAction.question,
+                           PendingAction.created_at)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()  # fmt: skip
+        await session.commit()
+    return [OpenAction(r.id, r.tool, r.question) for r in sorted(rows, key=lambda r: r.created_at)]

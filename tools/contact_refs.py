@@ -15,6 +15,7 @@ from telephony.access import get_contact
 from telephony.contacts import find_contact_by_phone, find_contacts
 from telephony.models import Contact
 from telephony.numbers import format_phone
+from tools import about
 from tools.call_refs import AmbiguousReference
 
 _PHONE_LIKE = re.compile(r"^[\s+().\-\d]{7,}$")
@@ -27,6 +28,14 @@ def label(contact: Contact) -> Md:
 
 
 async def resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Contact:
+    """The contact `ref` names (see the module); noted as what the running tool is about
+    (tools.about). NotFound / AmbiguousReference."""
+    contact = await _resolve_contact(session, actor, ref)
+    about.note_contact(contact)
+    return contact
+
+
+async def _resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Contact:
     text = " ".join((ref or "").split())
     if not text:
         raise NotFound("Which contact? Give a name or a phone number.")

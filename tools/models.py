@@ -1,4 +1,4 @@
-"""The pending actions of write tools (migration 0020): a proposal waits here for the
+"""The pending actions of write tools (migrations 0020, 0029): a proposal waits here for the
 user's confirmation, and runs at most once."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class ActionStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     DECLINED = "declined"
+    EXPIRED = "expired"  # nobody answered before expires_at (migration 0029)
 
 
 class PendingAction(CreatedAt, Base):

@@ -1,0 +1,583 @@
+"""Follow-ups: a message read against the conversation it belongs to.
+
+The offline model (chat_app.llm.offline) calls `resolve` before routing a message on its
+own. From the thread it reads the past exchanges (`exchanges`): what the user said,
+which tool answered with which arguments, what that answer was *about* (the contact and
+call a tool resolved: the `{"about": …}` artifact of its ToolMessage, tools.about, kept
+with the thread in PostgreSQL) and what the assistant said last. Then:
+
+1. **An answer to the question the assistant asked** — the consent wording ("What exact
+   wording did they agree to?"), the billing country, who to call, which of several
+   contacts — fills that one argument of the tool that asked, unless the message is a
+   new request (it reads as an order or a question the router recognises), which is then
+   handled as such: the wording question never swallows "call Jordan Lee about …".
+2. **"yes" / "no" to a confirmation** the assistant asked: yes repeats the proposing tool
+   call with the same arguments, no answers that nothing was done (free). In a live
+   conversation a proposal still pending in the database is answered before the model
+   runs (`answer_confirmation`, called by chat_app.turns): it runs at most once
+   (tools.actions), after a reload or from another process too; one that expired says so.
+3. **"again"** repeats the previous tool call.
+4. **One argument changed**: "and last week?" (same tool, another period), "what about
+   Riley?" (same tool, another contact — or rep, for analytics).
+5. **References** in a full request: "call them again about the renewal", "summarize that
+   call", "the same contact", "what did she say" resolve to the contact / call the
+   conversation was last about. A reference with nothing to refer to is asked back (free).
+
+Building a thread for tests and evaluations: `context_messages(items)`, where each item is
+either a past user turn `{"user": text, "tool": name | None, "args": {...}, "about":
+{"contact": name, "call": 8-hex id}}` (`about` keys optional; `tool` None for an answer
+without a tool) or an assistant message `{"assistant": "question text"}` (the assistant's
+last words of the turn before it, e.g. the question it asked back). The result is the
+list of LangChain messages the live app would have stored for those turns; append the
+new `HumanMessage` and give it to the model.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from chat_app.llm.messages import message_text
+
+if TYPE_CHECKING:
+    from chat_app.turns import ToolCallRecord
+    from tools.context import AgentContext
+
+# Tools that write: a "yes" repeats their proposal; their answer was a question.
+WRITE_TOOLS = frozenset(
+    {"add_contact", "record_consent", "buy_credits", "place_call", "end_call", "change_mobile"}
+)
+# The argument naming a person, per tool ("what about Riley?" changes it).
+PERSON_ARG = {
+    "place_call": "contact",
+    "list_calls": "contact",
+    "search_calls": "contact",
+    "record_consent": "contact",
+    "call_status": "call",
+    "summarize_call": "call",
+    "call_insights": "call",
+    "get_transcript": "call",
+    "play_recording": "call",
+    "end_call": "call",
+    "analytics": "rep",
+}
+# The argument naming one call ("that call").
+CALL_ARG = {
+    name: "call"
+    for name in (
+        "call_status",
+        "summarize_call",
+        "call_insights",
+        "get_transcript",
+        "play_recording",
+        "end_call",
+    )
+}
+# Tools asked about a period ("and last week?" changes it).
+PERIOD_TOOLS = frozenset({"analytics", "list_calls"})
+
+NOTHING_DONE = "OK — I won't. Nothing was done and nothing was charged."
+DEFAULT_PURPOSE = "a quick introduction"
+
+
+# --- reading the thread -----------------------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    """One past turn: the user's words, the (last) tool that answered and its arguments,
+    what it was about, and the assistant's last words."""
+
+    user: str
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    about: dict[str, str] = field(default_factory=dict)
+    answer: str = ""
+
+
+def exchanges(messages: Iterable[BaseMessage]) -> list[Exchange]:
+    """The past turns in `messages`, oldest first (messages before the first user
+    message are ignored)."""
+    found: list[Exchange] = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            found.append(Exchange(user=message_text(message)))
+        elif not found:
+            continue
+        elif isinstance(message, AIMessage):
+            if message.tool_calls:
+                call = message.tool_calls[-1]
+                found[-1].tool, found[-1].args = call["name"], dict(call["args"])
+                if set(call["args"]) == {"answer", "proposal"}:  # a yes / no to a proposal
+                    found[-1].args = _proposed_args(found[:-1], call["name"])
+            else:
+                found[-1].answer = message_text(message)
+        elif isinstance(message, ToolMessage):
+            artifact = message.artifact
+            if isinstance(artifact, Mapping) and isinstance(artifact.get("about"), Mapping):
+                found[-1].about = {str(k): str(v) for k, v in artifact["about"].items() if v}
+    return found
+
+
+def _proposed_args(past: Sequence[Exchange], tool: str) -> dict[str, Any]:
+    """The arguments of the newest earlier call of `tool` (the proposal a yes answered)."""
+    earlier = next((e for e in reversed(past) if e.tool == tool), None)
+    return dict(earlier.args) if earlier is not None else {}
+
+
+def last_about(past: Sequence[Exchange]) -> dict[str, str]:
+    """What the conversation was last about (the newest turn that was about anything)."""
+    for exchange in reversed(past):
+        if exchange.about:
+            return exchange.about
+    return {}
+
+
+def context_messages(items: Iterable[Mapping[str, Any]]) -> list[BaseMessage]:
+    """The thread the live app would have stored for `items` (see the module docstring):
+    `{"user", "tool", "args", "about"}` turns and `{"assistant": text}` messages."""
+    messages: list[BaseMessage] = []
+    pending_answer: AIMessage | None = None  # a turn's closing words, unless replaced
+    for item in items:
+        if "assistant" in item:
+            pending_answer = None
+            messages.append(AIMessage(content=str(item["assistant"])))
+            continue
+        if pending_answer is not None:
+            messages.append(pending_answer)
+        user = str(item.get("user", ""))
+        messages.append(HumanMessage(content=user, id=uuid.uuid4().hex))
+        tool = item.get("tool")
+        about = {k: str(v) for k, v in dict(item.get("about") or {}).items() if v}
+        if not tool:
+            pending_answer = AIMessage(content="(answered without a tool)")
+            continue
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        args = dict(item.get("args") or {})
+        messages.append(
+            AIMessage(
+                content="",
+                tool_calls=[{"name": str(tool), "args": args, "id": call_id, "type": "tool_call"}],
+            )
+        )
+        what = ", ".join(f"{k} {v}" for k, v in about.items()) or "nothing in particular"
+        result = f"(result of {tool}, about {what})"
+        messages.append(
+            ToolMessage(
+                content=result,
+                tool_call_id=call_id,
+                name=str(tool),
+                artifact={"about": about} if about else None,
+            )
+        )
+        pending_answer = AIMessage(content=result)
+    if pending_answer is not None:
+        messages.append(pending_answer)
+    return messages
+
+
+# --- reading the message ----------------------------------------------------------------
+
+_YES = re.compile(
+    r"^(?:yes|yeah|yep|yup|ya|y|sure|ok|okay|k|confirm(?:ed)?|correct|right|affirmative"
+    r"|absolutely|definitely|of course|please do|do it|go ahead|go for it|proceed|continue"
+    r"|sounds good|that'?s right|let'?s do it|yes please|please)"
+    r"(?:[\s,!.]+(?:please|go ahead|do it|thanks|thank you|continue|proceed|confirm(?:ed)?"
+    r"|place it|call (?:them|him|her)|buy it|add (?:it|them|him|her)|record it|that'?s fine"
+    r"|sure|ok|okay))*[\s!.]*$",
+    re.IGNORECASE,
+)
+_NO = re.compile(
+    r"^(?:no|nope|nah|n|cancel|stop|don'?t|do not|never ?mind|not now|no thanks|no thank you"
+    r"|abort|decline|forget it|skip(?: it)?|hold off|wait)"
+    r"(?:[\s,!.]+(?:thanks|thank you|cancel(?: it)?|don'?t|please|not now|forget it|stop"
+    r"|that'?s fine|leave it))*[\s!.]*$",
+    re.IGNORECASE,
+)
+
+
+def yes_no(text: str) -> bool | None:
+    """True for a short yes ("yes", "sure, go ahead"), False for a short no ("no",
+    "cancel"), None for anything else."""
+    clean = " ".join(text.replace("’", "'").split())
+    if _YES.match(clean):
+        return True
+    if _NO.match(clean):
+        return False
+    return None
+
+
+_AGAIN_ONLY = re.compile(
+    r"^(?:(?:please|pls|ok|okay|now|and)\s+)*(?:again|do (?:it|that) again|same again"
+    r"|(?:one more|once more)(?: time)?|repeat (?:it|that)|try (?:it |that )?again"
+    r"|run (?:it|that) again)[\s!.?]*(?:please)?[\s!.?]*$",
+    re.IGNORECASE,
+)
+
+_CHANGE = re.compile(
+    r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:what|how)\s+about|what\s+of|and\s+for"
+    r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with)"
+    r"\s+(?P<rest>.+?)\s*[?.!]*$",
+    re.IGNORECASE,
+)
+
+# Words that refer back to the person last spoken about.
+_PERSON_REF = re.compile(
+    r"\b(?:the\s+same\s+(?:contact|person|prospect|lead|customer|client|guy|lady|one)"
+    r"|(?:that|this)\s+(?:contact|person|prospect|lead|customer|client|guy|lady|woman|man)"
+    r"|him|her|them|he|she|they|his|their|hers)\b",
+    re.IGNORECASE,
+)
+# Words that refer back to the call last spoken about.
+_CALL_REF = re.compile(
+    r"\b(?:(?:that|this|the\s+same|the\s+previous|that\s+last|the)\s+(?:call|conversation"
+    r"|one)|it)\b",
+    re.IGNORECASE,
+)
+_POSSESSIVE = re.compile(r"\b(?:his|her|their)\s+(?=(?:\w+\s+){0,2}?(?:call|calls|conversation"
+                         r"|transcript|recording|summary|number|phone|consent|outcome|insights)\b)",
+                         re.IGNORECASE)  # fmt: skip
+_OBJECT = re.compile(
+    r"\b(?:the\s+same\s+(?:contact|person|prospect|lead|customer|client|guy|lady|one)"
+    r"|(?:that|this)\s+(?:contact|person|prospect|lead|customer|client|guy|lady|woman|man)"
+    r"|him|her|them|he|she|they)\b",
+    re.IGNORECASE,
+)
+_AGAIN = re.compile(r"\b(?:again|once more|one more time)\b", re.IGNORECASE)
+_PURPOSE_GIVEN = re.compile(r"\b(?:about|regarding|re:|concerning|to|for)\s+\S", re.IGNORECASE)
+
+# What the assistant asked back, recognised by its words (as the tools word them).
+_ASKED_WORDING = re.compile(r"exact wording", re.IGNORECASE)
+_ASKED_COUNTRY = re.compile(r"billing country|which country", re.IGNORECASE)
+_ASKED_WHO = re.compile(r"who should i call|which contact\?|who do you mean", re.IGNORECASE)
+_ASKED_WHICH = re.compile(r"which one do you mean|several (?:contacts|calls) match|which one\?",
+                          re.IGNORECASE)  # fmt: skip
+
+# A message opening like an order or a question: a new request, not an answer.
+_REQUEST_OPENING = re.compile(
+    r"^\s*(?:(?:please|pls|ok|okay|now|hey|so|and|also|actually|instead|no|wait)[\s,]+)*"
+    r"(?:(?:can|could|would|will)\s+you\b|i\s+(?:want|need|would like)\s+(?:you\s+)?to\b"
+    r"|let'?s\b|call|ring|phone|dial|add|record|log|summari[sz]e|show|list|find|search|get"
+    r"|give|buy|purchase|estimate|check|play|hang|end|place|make|compare|chart|plot|what|how"
+    r"|who|when|which|why|where|is|are|was|were|did|do|does|has|have|tell|pull|open|read"
+    r"|transcript|cancel)\b",
+    re.IGNORECASE,
+)
+
+
+def _route(text: str, tools: frozenset[str], today: date) -> tuple[str, dict[str, Any]] | None:
+    """The single-message router's choice for `text`: (tool, args), or None (also for an
+    intent answered without a tool)."""
+    from chat_app.llm.offline_router import route
+
+    chosen = route(text, tools, today=today)
+    if chosen is None or chosen.intent.tool is None:
+        return None
+    return chosen.intent.tool, dict(chosen.args)
+
+
+def is_new_request(text: str, tools: frozenset[str], today: date | None = None) -> bool:
+    """Whether `text`, given as the answer to a question, is a new request instead: it
+    opens like an order or a question and the router finds a tool for it."""
+    if not _REQUEST_OPENING.match(text) or yes_no(text) is not None:
+        return False
+    return _route(text, tools, today or datetime.now(UTC).date()) is not None
+
+
+def looks_like_request(text: str) -> bool:
+    """`is_new_request` with every tool available (for answers collected outside the
+    model, e.g. the chat's text prompt)."""
+    from chat_app.agent import TOOLS
+
+    return is_new_request(text, frozenset(t.name for t in TOOLS))
+
+
+# --- resolving --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Followup:
+    """What a follow-up resolved to: a tool call, or a reply without one."""
+
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    reply: str | None = None
+
+    def message(self) -> AIMessage:
+        if self.tool is None:
+            return AIMessage(content=self.reply or "")
+        return AIMessage(
+            content="",
+            tool_calls=[
+                {
+                    "name": self.tool,
+                    "args": self.args,
+                    "id": f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "tool_call",
+                }
+            ],
+        )
+
+
+def resolve(
+    messages: Sequence[BaseMessage], tools: frozenset[str], *, today: date | None = None
+) -> Followup | None:
+    """The follow-up the last user message of `messages` makes to the conversation before
+    it (see the module docstring), or None when it is a request of its own (route it)."""
+    if not messages or not isinstance(messages[-1], HumanMessage):
+        return None
+    text = " ".join(message_text(messages[-1]).split())
+    past = exchanges(messages[:-1])
+    if not text:
+        return None
+    day = today or datetime.now(UTC).date()
+    if not past:
+        return _referred(text, past, tools, day)  # 'call him' with no one before: asked
+    for step in (_answered, _confirmed, _again, _changed):
+        found = step(text, past, tools, day)
+        if found is not None:
+            return found if found.tool is None or found.tool in tools else None
+    return _referred(text, past, tools, day)
+
+
+def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
+    """An answer to the question the last turn asked back."""
+    last = past[-1]
+    if not last.tool or yes_no(text) is not None or is_new_request(text, tools, day):
+        return None
+    if last.tool == "record_consent" and _ASKED_WORDING.search(last.answer):
+        wording = text.strip().strip("\"'“”‘’").strip()
+        return Followup(last.tool, {**_without(last.args, "wording"), "wording": wording})
+    if last.tool in ("estimate_purchase", "buy_credits") and _ASKED_COUNTRY.search(last.answer):
+        from chat_app.llm.offline_router.billing import purchase_args
+
+        place = {k: v for k, v in purchase_args(f"for {text}").items() if k != "package" and v}
+        if "country" in place:
+            return Followup(last.tool, {**last.args, **place})
+        return None
+    if last.tool == "place_call" and _ASKED_WHO.search(last.answer):
+        routed = _route(f"call {text}", tools, day)
+        if routed is not None and routed[0] == "place_call" and routed[1].get("contact"):
+            return Followup("place_call", routed[1])
+        return None
+    key = PERSON_ARG.get(last.tool)
+    if key is not None and _ASKED_WHICH.search(last.answer) and len(text.split()) <= 6:
+        return Followup(last.tool, {**last.args, key: text.strip(" ?.!")})
+    return None
+
+
+def _asked_to_confirm(last: Exchange) -> bool:
+    return last.tool in WRITE_TOOLS and (
+        last.answer.rstrip().endswith("?") or last.answer.startswith("Nothing done yet")
+    )
+
+
+def _confirmed(
+    text: str, past: list[Exchange], tools: frozenset[str], day: date
+) -> Followup | None:
+    """Yes / no to the confirmation the last turn asked for."""
+    answer = yes_no(text)
+    if answer is None or not _asked_to_confirm(past[-1]):
+        return None
+    if not answer:
+        return Followup(reply=NOTHING_DONE)
+    return Followup(past[-1].tool, dict(past[-1].args))
+
+
+def _again(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
+    """'again', 'do it again': the previous tool call once more."""
+    if not _AGAIN_ONLY.match(text):
+        return None
+    last = next((e for e in reversed(past) if e.tool), None)
+    return None if last is None or last.tool is None else Followup(last.tool, dict(last.args))
+
+
+def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
+    """'and last week?', 'what about Riley?': the previous tool call with one argument
+    changed (a period, or the person it was about)."""
+    from chat_app.llm.offline_router.dates import period_named
+    from chat_app.llm.offline_router.entities import person_names
+
+    match = _CHANGE.match(text)
+    last = next((e for e in reversed(past) if e.tool), None)
+    if match is None or last is None or last.tool is None or len(text.split()) > 8:
+        return None
+    rest = match.group("rest")
+    args = dict(last.args)
+    period = period_named(rest, day)
+    if period:
+        if last.tool not in PERIOD_TOOLS:
+            return None
+        args["period"] = period
+        rest = _strip_period(rest)
+    if rest:
+        names = person_names(rest)
+        name = names[0][0] if names else _bare_name(rest)
+        key = PERSON_ARG.get(last.tool)
+        if name is None or key is None:
+            return None if not period else Followup(last.tool, args)
+        args[key] = name
+        if key == "rep" and args.get("dimension") == "rep":
+            args.pop("dimension")
+    elif not period:
+        return None
+    return Followup(last.tool, args)
+
+
+_PERIOD_WORDS = re.compile(
+    r"\b(?:(?:this|last|past|previous|the\s+last|the\s+past|next)\s+(?:\d+\s+)?"
+    r"(?:day|days|week|weeks|month|months|quarter|year|\w+day)|today|yesterday"
+    r"|(?:since|in|during|for)\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]"
+    r"|\d)\w*(?:\s+\d+)?)\b",
+    re.IGNORECASE,
+)
+
+
+def _strip_period(text: str) -> str:
+    return " ".join(_PERIOD_WORDS.sub(" ", text).replace(",", " ").split()).strip(" ?.!")
+
+
+def _bare_name(text: str) -> str | None:
+    """A short capitalised run ('Riley', 'Riley Chen') that names someone."""
+    words = text.strip(" ?.!,").split()
+    if 1 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
+        return " ".join(words)
+    return None
+
+
+# When route() finds nothing for a message that refers back: its words name the tool.
+_FALLBACK = (
+    (re.compile(r"\b(?:say|said|says|transcript|words)\b", re.I), "get_transcript"),
+    (re.compile(r"\b(?:recording|listen|hear)\b", re.I), "play_recording"),
+    (re.compile(r"\b(?:status|ringing|still on|connected)\b", re.I), "call_status"),
+    (re.compile(r"\b(?:go|went|summar\w*|recap|outcome|happen\w*)\b", re.I), "summarize_call"),
+    (re.compile(r"\b(?:objections?|sentiment|insights?|mood|interested)\b", re.I), "call_insights"),
+)
+
+
+def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
+    """A request that refers back ('call them again about the renewal', 'summarize that
+    call', 'what did she say'): routed on its own, then the argument that refers back
+    is set to the contact / call the conversation was last about."""
+    person = _PERSON_REF.search(text)
+    call_ref = _CALL_REF.search(text)
+    if person is None and call_ref is None:
+        return None
+    about = last_about(past)
+    name, call = about.get("contact"), about.get("call")
+    routed = _route(text, tools, day)
+    if routed is None:
+        fallback = next((tool for pattern, tool in _FALLBACK if pattern.search(text)), None)
+        if fallback is None or fallback not in tools:
+            return None
+        routed = (fallback, {})
+    tool, args = routed
+    key = PERSON_ARG.get(tool)
+    if key is None or key == "rep":
+        return None  # nothing in it names the person referred to: as routed
+    current = str(args.get(key) or "")
+    refers = _is_reference(current) or (not current and tool != "search_calls")
+    if not refers:
+        return None  # it names someone itself ('summarize the call with Dana')
+    if not name:
+        if person is None and tool in CALL_ARG:
+            return None  # 'how did it go' with nothing before: their latest call
+        ref = person or call_ref
+        word = ref.group(0) if ref is not None else "that"
+        return Followup(
+            reply=f"Who do you mean by “{word}”? Tell me the contact's name. "
+            "Nothing was done or charged."
+        )
+    if tool in CALL_ARG:
+        possessive = person is not None and _POSSESSIVE.search(text) is not None
+        args[key] = name if possessive or not call else call
+    else:
+        args[key] = name
+    if (
+        tool == "place_call"
+        and _AGAIN.search(text)
+        and (args.get("purpose") in (None, "", DEFAULT_PURPOSE) or not _PURPOSE_GIVEN.search(text))
+    ):
+        earlier = _earlier_purpose(past, name)
+        if earlier:
+            args["purpose"] = earlier
+    return Followup(tool, args)
+
+
+def _is_reference(value: str) -> bool:
+    """Whether an extracted argument is a word referring back, not a name."""
+    clean = value.strip().lower()
+    return bool(clean) and (
+        bool(_OBJECT.fullmatch(clean))
+        or bool(_CALL_REF.fullmatch(clean))
+        or clean in ("it", "that", "this", "that one", "this one", "same", "the same")
+        or bool(re.fullmatch(r"(?:his|her|their)(?:\s+\w+){0,2}", clean))
+    )
+
+
+def _earlier_purpose(past: Sequence[Exchange], name: str) -> str | None:
+    """The purpose of the last call proposed to `name` in this conversation."""
+    for exchange in reversed(past):
+        if exchange.tool == "place_call" and exchange.about.get("contact") == name:
+            purpose = exchange.args.get("purpose")
+            return str(purpose) if purpose else None
+    return None
+
+
+def _without(args: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in args.items() if k not in keys}
+
+
+# --- a confirmation answered in a live conversation -------------------------------------
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A yes / no that answered the conversation's proposal: the messages to store with
+    the thread (the tool call, its result with what it was about, the answer) and the
+    tool call as the turn reports it."""
+
+    messages: list[BaseMessage]
+    calls: list[ToolCallRecord]
+
+
+async def answer_confirmation(ctx: AgentContext, text: str) -> Answered | None:
+    """Answer the conversation's newest proposal when `text` is a plain yes or no to it
+    (a reload, or another process, may have come in between): a proposal still pending
+    is decided (tools.actions.decide: at most once); one that expired unanswered, or
+    was already answered, is said to be so — nothing runs. None when `text` is not a
+    yes / no or the conversation has no proposal it can answer (the model handles it)."""
+    from chat_app.turns import ToolCallRecord
+    from tools import actions
+    from tools.models import ActionStatus
+
+    answer = yes_no(text)
+    if answer is None or ctx.thread_id is None:
+        return None
+    newest = await actions.last_action(ctx, ctx.thread_id)
+    if newest is None:
+        return None
+    if newest.status is ActionStatus.PENDING and not newest.expired:
+        result, artifact = await actions.decide_noting(ctx, newest.id, yes=answer)
+    elif newest.expired:
+        await actions.expire_unanswered(ctx, ctx.thread_id)
+        result, artifact = actions.EXPIRED, None
+    else:
+        result, artifact = actions.ALREADY_ANSWERED, None
+    call_id = f"call_{uuid.uuid4().hex[:24]}"
+    args = {"answer": "yes" if answer else "no", "proposal": str(newest.id)}
+    messages: list[BaseMessage] = [
+        AIMessage(
+            content="",
+            tool_calls=[{"name": newest.tool, "args": args, "id": call_id, "type": "tool_call"}],
+        ),
+        ToolMessage(content=result, tool_call_id=call_id, name=newest.tool, artifact=artifact),
+        AIMessage(content=result),
+    ]
+    return Answered(messages, [ToolCallRecord(call_id, newest.tool, args, result)])
