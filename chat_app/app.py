@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import chainlit as cl
@@ -29,11 +30,12 @@ from chat_app.guard import chainlit_user
 from chat_app.history import build_history
 from chat_app.llm import followups
 from chat_app.llm.offline_router.refusals import OFFLINE_HINT
-from chat_app.runtime import get_runtime
-from chat_app.turns import ToolCallRecord, answer_message, chat_limits
+from chat_app.runtime import Runtime, get_runtime
+from chat_app.turns import ToolCallRecord, TurnResult, answer_message, chat_limits
 from core.markdown import md_escape
 from telephony.progress import follow
 from tools import actions
+from tools.attachments import Attachment, attached
 from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
@@ -483,24 +485,11 @@ async def on_message(message: cl.Message) -> None:
     async def watch_after_answer(call_id: uuid.UUID) -> None:
         placed.append(call_id)
 
+    # An attached CSV reaches this turn's tools (import_contacts) through tools.attachments.
+    files = uploads.read_attachments(message.elements)
     try:
-        result = await answer_message(
-            runtime.db,
-            runtime.agent,
-            actor,
-            text=message.content,
-            message_id=message.id,
-            thread_id=thread_id,
-            observer=_StepObserver(),
-            confirm=_ask_yes_no,
-            ask=_ask_text,
-            payments=runtime.payments,
-            otp=runtime.otp,
-            base_url=runtime.settings.public_base_url,
-            telephony=runtime.telephony,
-            watch_call=watch_after_answer,
-            limits=chat_limits(runtime.settings),
-        )
+        with attached(files):
+            result = await _answer(runtime, actor, message, files, thread_id, watch_after_answer)
         _discard_uploads(message)  # handled: the app keeps no uploaded file
         if result.cost_mc or placed:
             await _announce(actor.workspace_id)
@@ -516,6 +505,34 @@ async def on_message(message: cl.Message) -> None:
         # in place), not above it while the answer is still being written.
         for call_id in placed:
             await _watch_call(call_id)
+
+
+async def _answer(
+    runtime: Runtime,
+    actor: Actor,
+    message: cl.Message,
+    files: tuple[Attachment, ...],
+    thread_id: uuid.UUID | None,
+    watch_after_answer: Callable[[uuid.UUID], Awaitable[None]],
+) -> TurnResult:
+    """Answer the message (a CSV sent alone asks for it to be imported)."""
+    return await answer_message(
+        runtime.db,
+        runtime.agent,
+        actor,
+        text=uploads.request_text(message.content, files),
+        message_id=message.id,
+        thread_id=thread_id,
+        observer=_StepObserver(),
+        confirm=_ask_yes_no,
+        ask=_ask_text,
+        payments=runtime.payments,
+        otp=runtime.otp,
+        base_url=runtime.settings.public_base_url,
+        telephony=runtime.telephony,
+        watch_call=watch_after_answer,
+        limits=chat_limits(runtime.settings),
+    )
 
 
 def _discard_uploads(message: cl.Message) -> None:

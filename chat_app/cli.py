@@ -21,6 +21,8 @@ from core.settings import Settings, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from chat_app.turns import TurnResult
+
 T = TypeVar("T")
 
 cli = typer.Typer(
@@ -224,60 +226,85 @@ def ask(
     ] = None,
 ) -> None:
     """Ask the assistant one question, headless, with the same billing as the chat."""
-    from accounts import service as accounts
-    from accounts.service import Actor
-    from chat_app.runtime import Runtime
-    from chat_app.turns import TurnResult, TurnStatus, answer_message, chat_limits
+    from chat_app.turns import TurnStatus
 
     settings = get_settings()
     _setup_logging(settings)
-    thread_id = None
-    if thread is not None:
-        try:
-            thread_id = uuid.UUID(thread)
-        except ValueError:
-            _fail(f"--thread must be a conversation id (a UUID), not {thread!r}", 2)
-
+    thread_id = _thread_id(thread)
     with _database(settings) as db:
-        runtime = Runtime(settings=settings, db=db)
-
-        async def run() -> TurnResult | None:
-            try:
-                async with db.session() as session:
-                    found = await accounts.get_user_by_email(session, user)
-                if found is None:
-                    return None
-                return await answer_message(
-                    db,
-                    runtime.agent,
-                    Actor.of(found),
-                    text=text,
-                    message_id=f"cli-{uuid.uuid4()}",
-                    thread_id=thread_id,
-                    auto_confirm=yes,
-                    confirm=_terminal_confirm,
-                    ask=_terminal_ask,
-                    payments=runtime.payments,
-                    otp=runtime.otp,
-                    base_url=settings.public_base_url,
-                    telephony=runtime.telephony,
-                    limits=chat_limits(settings),
-                )
-            finally:
-                # A simulated call lives in this process: let it finish (its callbacks
-                # go to the server at PUBLIC_BASE_URL) before the process exits.
-                await runtime.telephony.finish_calls(timeout_s=CLI_CALL_WAIT_S)
-                await runtime.telephony.aclose()
-                await runtime.payments.provider.aclose()
-                await runtime.otp.aclose()
-                await db.dispose()
-
         try:
-            result = asyncio.run(run())
+            result = asyncio.run(
+                _ask_once(settings, db, text=text, user=user, thread_id=thread_id, yes=yes)
+            )
         except KloseError as exc:
             _fail(str(exc), 2)
     if result is None:
         _fail(f"no user with email {user}", 2)
+    _print_answer(result, as_json=as_json)
+    if result.status is TurnStatus.FAILED:
+        raise typer.Exit(1)
+
+
+def _thread_id(thread: str | None) -> uuid.UUID | None:
+    """`--thread`'s conversation id; a usage error (exit 2) when it is not a UUID."""
+    if thread is None:
+        return None
+    try:
+        return uuid.UUID(thread)
+    except ValueError:
+        _fail(f"--thread must be a conversation id (a UUID), not {thread!r}", 2)
+
+
+async def _ask_once(
+    settings: Settings,
+    db: Database,
+    *,
+    text: str,
+    user: str,
+    thread_id: uuid.UUID | None,
+    yes: bool,
+) -> TurnResult | None:
+    """One turn for the user with email `user` (None: no such user), confirmations
+    asked on the terminal; then the process's providers and database are closed."""
+    from accounts import service as accounts
+    from accounts.service import Actor
+    from chat_app.runtime import Runtime
+    from chat_app.turns import answer_message, chat_limits
+
+    runtime = Runtime(settings=settings, db=db)
+    try:
+        async with db.session() as session:
+            found = await accounts.get_user_by_email(session, user)
+        if found is None:
+            return None
+        return await answer_message(
+            db,
+            runtime.agent,
+            Actor.of(found),
+            text=text,
+            message_id=f"cli-{uuid.uuid4()}",
+            thread_id=thread_id,
+            auto_confirm=yes,
+            confirm=_terminal_confirm,
+            ask=_terminal_ask,
+            payments=runtime.payments,
+            otp=runtime.otp,
+            base_url=settings.public_base_url,
+            telephony=runtime.telephony,
+            limits=chat_limits(settings),
+        )
+    finally:
+        # A simulated call lives in this process: let it finish (its callbacks go to
+        # the server at PUBLIC_BASE_URL) before the process exits.
+        await runtime.telephony.finish_calls(timeout_s=CLI_CALL_WAIT_S)
+        await runtime.telephony.aclose()
+        await runtime.payments.provider.aclose()
+        await runtime.otp.aclose()
+        await db.dispose()
+
+
+def _print_answer(result: TurnResult, *, as_json: bool) -> None:
+    """The answer and its footer (the thread's id on stderr), or one JSON object."""
     if as_json:
         typer.echo(
             json.dumps(
@@ -291,12 +318,10 @@ def ask(
                 }
             )
         )
-    else:
-        typer.echo(result.text)
-        if result.thread_id:
-            typer.echo(f"(thread {result.thread_id})", err=True)
-    if result.status is TurnStatus.FAILED:
-        raise typer.Exit(1)
+        return
+    typer.echo(result.text)
+    if result.thread_id:
+        typer.echo(f"(thread {result.thread_id})", err=True)
 
 
 async def _terminal_confirm(question: str) -> bool | None:
