@@ -115,6 +115,20 @@ class QueryMeter:
             self.hold_id, self.held_mc = hold.hold_id, hold.amount_mc
             return None
 
+    async def check(self) -> str | None:
+        """Whether the answer's price could be held now (None: it could, or it already
+        is), holding nothing: a proposal that waits for the user's yes holds no credits,
+        since it may never be answered; the price is held when they say yes."""
+        if self.hold_id is not None:
+            return None
+        async with self.db.session() as session:
+            balance = await ledger.get_balance(session, self.workspace_id)
+        if balance.frozen:
+            return FROZEN
+        if balance.available_mc < QUERY_PRICE_MC:
+            return out_of_credits(balance.available_mc)
+        return None
+
     def did_work(self, tool: str) -> None:
         self.work.append(tool)
 
