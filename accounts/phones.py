@@ -117,3 +117,8 @@ def signup_countries(picked: str | None, accept_language: str | None) -> dict[st
     if chosen not in phonenumbers.SUPPORTED_REGIONS:
         chosen = region_from_languages(accept_language)
     return {"countries": country_choices(), "picked_country": chosen}
+
+
+# Built once, when the module is imported: loading pycountry's database on the first
+# sign-up page would hold up the event loop for ~100 ms.
+country_choices()
