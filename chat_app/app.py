@@ -122,24 +122,35 @@ class _StepObserver:
 async def chat_profiles(user: cl.User | None) -> list[cl.ChatProfile]:
     """The profiles of the user's current role (read from our users table: Chainlit's
     stored user metadata can be older than a promotion)."""
-    role = "rep"
+    offered = [profiles.REP_PROFILE]
     if user is not None:
         async with get_runtime().db.session() as session:
             found = await accounts.get_user_by_email(session, user.identifier)
-        role = found.role if found is not None else role
+            if found is not None:
+                offered = await _offered(session, found.role, found.workspace_id)
     return [
         cl.ChatProfile(
             name=profile.name,
             markdown_description=profile.description,
             default=index == 0,
         )
-        for index, profile in enumerate(profiles.profiles_for(role))
+        for index, profile in enumerate(offered)
     ]
 
 
-def _profile(actor: Actor | None) -> profiles.Profile:
-    """The chosen profile, among those the user's role offers (reps: Rep only)."""
-    offered = profiles.profiles_for(actor.role.value if actor else "rep")
+async def _offered(session: Any, role: str, workspace_id: uuid.UUID) -> list[profiles.Profile]:
+    """The profiles of a role in its workspace as it is now (a sign-up on their own
+    with no contacts yet: Getting started first)."""
+    shape = await profiles.workspace_of(session, workspace_id)
+    return profiles.profiles_for(role, solo=shape.solo, empty=shape.empty)
+
+
+async def _profile(actor: Actor | None) -> profiles.Profile:
+    """The chosen profile, among those the user's role and workspace offer."""
+    if actor is None:
+        return profiles.REP_PROFILE
+    async with get_runtime().db.session() as session:
+        offered = await _offered(session, actor.role.value, actor.workspace_id)
     chosen = cl.user_session.get("chat_profile")
     return next((p for p in offered if p.name == chosen), offered[0])
 
@@ -149,7 +160,7 @@ async def on_starter(action: cl.Action) -> None:
     """A starter button: sent as if the user had typed it (only the profile's own)."""
     actor = await _current_actor()
     text = str(action.payload.get("message", ""))
-    if actor is None or text not in {s.message for s in _profile(actor).starters}:
+    if actor is None or text not in {s.message for s in (await _profile(actor)).starters}:
         return
     message = cl.Message(content=text, author=actor.email, type="user_message")
     await message.send()
@@ -281,28 +292,30 @@ async def on_pending_no(action: cl.Action) -> None:
     await _answer_pending(action, yes=False)
 
 
-async def _ask_text(question: str) -> str | None:
-    """The user's typed answer to `question`. A new request typed instead ("call Jordan
-    Lee about …" in answer to the consent-wording question) is not taken as the answer:
-    the question counts as unanswered and the request is answered after this turn
-    (`_answer_queued`)."""
+async def _typed_answer(question: str) -> str | None:
     answer = await _unless_gone(cl.AskUserMessage(content=question, timeout=180).send())
     if answer is None:
         return None
-    text = str(answer.get("output", "")).strip()
-    if text and followups.looks_like_request(text):
-        queued = cl.user_session.get("queued_requests") or []
-        cl.user_session.set("queued_requests", [*queued, (text, str(answer.get("id") or ""))])
-        return None
-    return text or None
+    return str(answer.get("output", "")).strip() or None
+
+
+def _queue_request(text: str) -> None:
+    queued = cl.user_session.get("queued_requests") or []
+    cl.user_session.set("queued_requests", [*queued, text])
+
+
+# The user's typed answer to a question. A new request typed instead ("call Jordan Lee
+# about …" at the consent-wording question) is not taken as the answer: the question
+# counts as unanswered and the request is answered after this turn (`_answer_queued`).
+_ask_text = followups.screened(_typed_answer, _queue_request)
 
 
 async def _answer_queued() -> None:
     """Answer the requests typed in answer to a question (`_ask_text`), each as a turn."""
     queued = cl.user_session.get("queued_requests") or []
     cl.user_session.set("queued_requests", [])
-    for text, step_id in queued:
-        await on_message(cl.Message(content=text, id=step_id or str(uuid.uuid4())))
+    for text in queued:
+        await on_message(cl.Message(content=str(text)))
 
 
 @cl.on_chat_start
@@ -313,16 +326,13 @@ async def on_chat_start() -> None:
     simulated = [
         k.replace("_", " ") for k, v in runtime.providers().items() if v["mode"] == "simulated"
     ]
-    profile = _profile(actor)
-    manager = profile.name == profiles.MANAGER
+    profile = await _profile(actor)
     lines = [
         f"Hi {name}! "
-        + (
-            "Ask me about your team's calls — “connect rate by rep this month” — and I'll "
-            "answer with a table, a chart and a CSV."
-            if manager
-            else "I place AI sales calls for you and answer questions about them: "
-            "“add a contact”, “call Dana about pricing”, “summarize my last call”."
+        + _WELCOME.get(
+            profile.name,
+            "I place AI sales calls for you and answer questions about them: "
+            "“add a contact”, “call Dana about pricing”, “summarize my last call”.",
         )
         + " Calls cost 1 credit per second; an answer that does work for you (a summary, "
         "a search, analytics, a contact added, a call placed) 0.5 credit — questions about "
@@ -362,6 +372,16 @@ async def on_chat_start() -> None:
         ],
     ).send()
     _start_notices(actor)
+
+
+_WELCOME = {
+    profiles.MANAGER: "Ask me about your team's calls — “connect rate by rep this month” — "
+    "and I'll answer with a table, a chart and a CSV.",
+    profiles.GETTING_STARTED: "Welcome to Klosesales: I place AI sales calls to your "
+    "contacts and then tell you how they went — summaries, transcripts, searches and "
+    "analytics. Your workspace is empty, so start by adding a contact (or importing a "
+    "CSV of them) and buying credits; your balance is shown at the top of the page.",
+}
 
 
 def _assistant_thread_id() -> uuid.UUID | None:

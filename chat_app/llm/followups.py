@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -296,6 +296,25 @@ def looks_like_request(text: str) -> bool:
     from chat_app.agent import TOOLS
 
     return is_new_request(text, frozenset(t.name for t in TOOLS))
+
+
+def screened(
+    ask: Callable[[str], Awaitable[str | None]], on_request: Callable[[str], None]
+) -> Callable[[str], Awaitable[str | None]]:
+    """`ask` (a question put to the user, answered in text), except that an answer that
+    reads as a new request (`looks_like_request`) is not taken as the answer: it goes to
+    `on_request`, to be handled as a request of its own, and the question counts as
+    unanswered (None). "call Jordan Lee about …" typed at the consent-wording prompt is
+    never stored as consent."""
+
+    async def asking(question: str) -> str | None:
+        answer = await ask(question)
+        if answer and looks_like_request(answer.strip()):
+            on_request(answer.strip())
+            return None
+        return answer
+
+    return asking
 
 
 # --- resolving --------------------------------------------------------------------------
