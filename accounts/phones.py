@@ -74,6 +74,12 @@ def normalise_mobile(raw: str, *, default_region: str | None = None) -> str:
         raise InvalidMobile(
             "That is not a phone number: use the international format, e.g. +1 415 555 2671."
         ) from None
+    too_short = phonenumbers.ValidationResult.TOO_SHORT
+    if phonenumbers.is_possible_number_with_reason(number) == too_short:
+        raise InvalidMobile(
+            "That is not a phone number: it is too short. Include the area code, or use "
+            "the international format, e.g. +1 415 555 2671."
+        )
     if not phonenumbers.is_valid_number(number):
         if default_region and not text.startswith(("+", "00")):
             country = country_names().get(default_region, default_region)
