@@ -15,10 +15,18 @@ always comes from their role in the database, never from the profile they pick.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from accounts.models import User
+from telephony.models import Contact
 
 REP = "Rep"
 MANAGER = "Manager"
+GETTING_STARTED = "Getting started"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ SEARCH_MY_CALLS = Starter(
     ("search my calls for pricing objections", "who mentioned a competitor?"),
 )
 MY_CREDITS = Starter("My credits", "How many credits do I have?")
+BUY_CREDITS = Starter("Buy credits", "What packages are there?")
 
 REP_PROFILE = Profile(
     REP,
@@ -120,11 +129,45 @@ MANAGER_PROFILE = Profile(
             "or “who mentioned a discount?”. " + ANSWER_PRICE,
             ("search calls for competitor mentions", "who mentioned a discount?"),
         ),
-        Starter("Buy credits", "What packages are there?"),
+        BUY_CREDITS,
     ),
 )
 
-ALL_STARTERS = (*MANAGER_PROFILE.starters, *REP_PROFILE.starters)
+FIRST_CONTACT = Starter(
+    "Add your first contact",
+    "How do I add my first contact?",
+    "Send their name and phone number, and their company if you like — for example: "
+    "“add a contact Jane Doe +1 415 555 0123 at Acme”. I'll show you the details to "
+    "confirm before anything is saved. To call them later I also need their consent on "
+    "record (how and when they agreed), in your own words.",
+    ("add a contact Jane Doe +1 415 555 0123 at Acme",),
+)
+IMPORT_CSV = Starter(
+    "Import contacts from a CSV",
+    "How do I import contacts from a CSV?",
+    "Attach your CSV with the paperclip below the message box and send it with "
+    "“import these contacts”. It needs a header row with a name and a phone column; "
+    "company, notes and consent columns are optional. I'll show the columns I matched, "
+    "how many rows will be imported and each row I'd skip with the reason, and import "
+    "nothing until you confirm. " + ANSWER_PRICE,
+    ("import these contacts",),
+)
+
+# A workspace of one (its owner, who signed up alone) with no contacts yet: what there
+# is to do first. Nothing here needs a team or past calls.
+GETTING_STARTED_PROFILE = Profile(
+    GETTING_STARTED,
+    "A new workspace: add your first contact or import a CSV of them, and buy credits "
+    "to place AI calls (1 credit per second).",
+    (FIRST_CONTACT, IMPORT_CSV, BUY_CREDITS, MY_CREDITS, CALL_CONTACT),
+)
+
+ALL_STARTERS = (
+    *MANAGER_PROFILE.starters,
+    *REP_PROFILE.starters,
+    FIRST_CONTACT,
+    IMPORT_CSV,
+)
 
 
 def _key(text: str) -> str:
@@ -140,8 +183,42 @@ def starter_reply(text: str) -> str | None:
     return _QUESTIONS.get(_key(text))
 
 
-def profiles_for(role: str) -> list[Profile]:
-    """Managers and admins get both profiles (manager first); reps get theirs only."""
+def profiles_for(role: str, *, solo: bool = False, empty: bool = False) -> list[Profile]:
+    """The profiles offered, the default first. Managers and admins get both team
+    profiles (manager first); reps get theirs only. `solo`: the user is their
+    workspace's only member (who signed up alone) — they are their own rep, so Rep comes
+    before Manager; `empty` (no contacts yet) puts Getting started first for anyone."""
     if role in ("manager", "admin"):
-        return [MANAGER_PROFILE, REP_PROFILE]
-    return [REP_PROFILE]
+        offered = [REP_PROFILE, MANAGER_PROFILE] if solo else [MANAGER_PROFILE, REP_PROFILE]
+    else:
+        offered = [REP_PROFILE]
+    return [GETTING_STARTED_PROFILE, *offered] if empty else offered
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What decides the profiles offered: how many members, whether it has contacts."""
+
+    members: int
+    contacts: int
+
+    @property
+    def solo(self) -> bool:
+        return self.members <= 1
+
+    @property
+    def empty(self) -> bool:
+        return self.contacts == 0
+
+
+async def workspace_of(session: AsyncSession, workspace_id: uuid.UUID) -> Workspace:
+    """The member and (undeleted) contact counts of a workspace."""
+    members = await session.scalar(
+        select(func.count()).select_from(User).where(User.workspace_id == workspace_id)
+    )
+    contacts = await session.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.workspace_id == workspace_id, Contact.deleted_at.is_(None))
+    )
+    return Workspace(int(members or 0), int(contacts or 0))

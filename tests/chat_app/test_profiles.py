@@ -15,7 +15,16 @@ from accounts.models import Role
 from chat_app.agent import TOOLS, build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.llm.offline_router import route
-from chat_app.profiles import ALL_STARTERS, MANAGER, REP, profiles_for, starter_reply
+from chat_app.profiles import (
+    ALL_STARTERS,
+    GETTING_STARTED,
+    MANAGER,
+    REP,
+    Workspace,
+    profiles_for,
+    starter_reply,
+    workspace_of,
+)
 from chat_app.turns import TurnStatus, answer_message
 from core.db import Database
 from tests.accounts.helpers import make_member
@@ -38,6 +47,8 @@ EXPECTED = {
     "Top objections": "analytics",
     "Search the team's calls": "search_calls",
     "Buy credits": "list_packages",
+    "Add your first contact": "add_contact",
+    "Import contacts from a CSV": "import_contacts",
 }
 # What a conversation may write: the chat itself and the message rate counters.
 CHAT_TABLES = {"assistant_threads", "assistant_messages", "assistant_turns", "rate_limit_hits"}
@@ -47,6 +58,39 @@ def test_reps_get_the_rep_profile_only_and_managers_both():
     assert [p.name for p in profiles_for("rep")] == [REP]
     assert [p.name for p in profiles_for("manager")] == [MANAGER, REP]
     assert [p.name for p in profiles_for("admin")] == [MANAGER, REP]
+
+
+async def test_a_solo_sign_up_starts_with_what_an_empty_workspace_needs(db):
+    """Whoever signs up alone owns (manages) a workspace of one with nothing in it: the
+    default profile's starters add a first contact, import a CSV and buy credits — none
+    needs a team or past calls. Once there is a contact, they are their own rep."""
+    owner = await make_member(db, Role.MANAGER)
+    shape = await _shape(db, owner.actor.workspace_id)
+    assert (shape.solo, shape.empty) == (True, True)
+    offered = profiles_for("manager", solo=shape.solo, empty=shape.empty)
+    assert [p.name for p in offered] == [GETTING_STARTED, REP, MANAGER]
+    labels = [s.label for s in offered[0].starters]
+    assert labels[:3] == ["Add your first contact", "Import contacts from a CSV", "Buy credits"]
+    assert not any("rep" in label.lower() or "team" in label.lower() for label in labels)
+
+    await make_contact(db, owner.actor, name="Jane Doe")
+    shape = await _shape(db, owner.actor.workspace_id)
+    assert [p.name for p in profiles_for("manager", solo=shape.solo, empty=shape.empty)] == [
+        REP,
+        MANAGER,
+    ]
+    await make_member(db, Role.REP, workspace_id=owner.actor.workspace_id)
+    shape = await _shape(db, owner.actor.workspace_id)
+    assert shape.solo is False
+    assert [p.name for p in profiles_for("manager", solo=shape.solo, empty=shape.empty)] == [
+        MANAGER,
+        REP,
+    ]
+
+
+async def _shape(db: Database, workspace_id: uuid.UUID) -> Workspace:
+    async with db.session() as session:
+        return await workspace_of(session, workspace_id)
 
 
 @pytest.mark.parametrize("starter", ALL_STARTERS, ids=lambda s: s.label)
