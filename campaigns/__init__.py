@@ -1,0 +1,1 @@
+"""Campaigns: many calls from one brief, paced by the shared dispatcher."""
