@@ -11,6 +11,7 @@ code that runs outside an event loop (scripts)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,8 +24,15 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("klosesales-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both paths cost the same time
+    (made on first use: an argon2 hash takes ~0.1 s that most processes never need)."""
+    return _hasher.hash("klosesales-timing-equaliser")
+
+
 # At most this many hashes at once per process (each takes 64 MiB while it runs).
 _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="pw")
 
@@ -44,7 +52,8 @@ def hash_password_blocking(password: str) -> str:
 
 def _verify_blocking(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

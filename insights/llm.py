@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr
 
 from insights.extract import CallFacts, Insight, Turn, extract, local_time, outcome_of
@@ -84,6 +83,8 @@ async def extract_with_openai(
     needed (nobody on the call said anything)."""
     if not any(t.speaker == "prospect" and t.text.strip() for t in turns):
         return extract(facts, turns)
+    from langchain_openai import ChatOpenAI  # ~0.7 s: only when a model is used
+
     model = ChatOpenAI(
         model=config.model,
         api_key=SecretStr(config.api_key),

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 import pycountry
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, geocoder
-from phonenumbers import timezone as pn_timezone
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from core.errors import KloseError
 
@@ -113,6 +112,10 @@ class PhoneInfo:
 def _info(number: phonenumbers.PhoneNumber) -> PhoneInfo:
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     region = phonenumbers.region_code_for_number(number)
+    # Loaded on first use: the geocoder's data takes ~0.5 s to import.
+    from phonenumbers import geocoder
+    from phonenumbers import timezone as pn_timezone
+
     zones = tuple(z for z in pn_timezone.time_zones_for_number(number) if z != UNKNOWN_ZONE)
     place = geocoder.description_for_number(number, "en")
     area_code: str | None = None

@@ -136,19 +136,25 @@ def _built(func: Callable[..., Awaitable[tuple[str, dict[str, Any] | None]]]) ->
 
 
 def _model_args(func: Callable[..., Any]) -> Any:
-    """The schema LangChain would infer for `func`, without `runtime`: the same fields
-    the model fills, but pydantic is not made to build a schema of the whole agent
-    context (`ToolRuntime[AgentContext]`) for each tool, which took a quarter of a
-    cold `klosesales ask`. `runtime` is still injected: LangChain and LangGraph find
-    it in the function's own signature."""
+    """The schema LangChain would infer for `func`, with `runtime` typed as an opaque
+    injected argument: the same fields the model fills, but pydantic is not made to
+    build a schema of the whole agent context (`ToolRuntime[AgentContext]`) for each
+    tool, which took a quarter of a cold `klosesales ask`. `runtime` is still injected
+    (LangGraph finds it by name, LangChain by the function's own signature)."""
+    from langchain_core.tools import InjectedToolArg
     from langchain_core.tools.base import create_schema_from_function
 
     hints = typing.get_type_hints(func, include_extras=True)
     signature = inspect.signature(func)
     shown = [
-        p.replace(annotation=hints.get(name, p.annotation))
+        p.replace(
+            annotation=(
+                typing.Annotated[Any, InjectedToolArg]
+                if name == "runtime"
+                else hints.get(name, p.annotation)
+            )
+        )
         for name, p in signature.parameters.items()
-        if name != "runtime"
     ]
 
     def stand_in(*args: Any, **kwargs: Any) -> Any:

@@ -15,7 +15,6 @@ from insights.extract import LABEL, OUTCOME_LABELS
 from insights.models import CallInsight
 from insights.service import describe, generate_insights, get_insights
 from telephony.models import Call, CallStatus
-from telephony.views import openai_config
 from tools.actions import read_tool
 from tools.call_refs import resolve_call
 from tools.context import AgentContext
@@ -35,6 +34,9 @@ async def _insights(ctx: AgentContext, call: str | None) -> tuple[Call, CallInsi
                 f"Call {str(found.id)[:8]} is still {CallStatus(found.status).label}; "
                 "its summary is written when it ends."
             )
+        # Imported here: telephony.views pulls in FastAPI, which a CLI answer rarely needs.
+        from telephony.views import openai_config
+
         written = await generate_insights(ctx.db, found.id, openai=openai_config(get_settings()))
         return found, written
     except KloseError as exc:

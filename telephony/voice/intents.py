@@ -11,11 +11,18 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import dateparser  # type: ignore[import-untyped]
-
 from core.words import NUMBER_WORDS
+
+
+def _dateparser() -> Any:
+    """dateparser, imported on first use (~0.4 s: most processes never need it)."""
+    import dateparser  # type: ignore[import-untyped]
+
+    return dateparser
+
 
 OPT_OUT_DIGIT = "9"
 OBJECTIONS = ("price", "timing", "competitor", "authority", "need")
@@ -213,7 +220,7 @@ def is_price_question(text: str) -> bool:
 @functools.cache
 def warm_up() -> None:
     """Load dateparser's language data once, so the first call does not pay for it."""
-    dateparser.parse("tomorrow", languages=["en"])
+    _dateparser().parse("tomorrow", languages=["en"])
 
 
 def _count(word: str) -> int:
@@ -222,7 +229,7 @@ def _count(word: str) -> int:
 
 def _parse_day(fragment: str, base: datetime) -> date | None:
     settings = {"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base}
-    parsed = dateparser.parse(fragment, languages=["en"], settings=settings)
+    parsed = _dateparser().parse(fragment, languages=["en"], settings=settings)
     return parsed.date() if isinstance(parsed, datetime) else None
 
 
@@ -301,7 +308,7 @@ def callback_time(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
             "30 minutes" if rel.group("half") else f"{_count(rel.group('n'))} {rel.group('unit')}"
         )
         settings = {"RELATIVE_BASE": local_now.replace(tzinfo=None)}
-        parsed = dateparser.parse(f"in {amount}", languages=["en"], settings=settings)
+        parsed = _dateparser().parse(f"in {amount}", languages=["en"], settings=settings)
         if not isinstance(parsed, datetime):
             return None
         moment = parsed.replace(second=0, microsecond=0, tzinfo=tz)
