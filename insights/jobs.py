@@ -9,10 +9,37 @@ import procrastinate
 
 from core.db import Database
 from core.errors import NotFound
+from insights.models import CallInsight
 from insights.service import generate_insights
+from integrations.webhooks import emit
 from telephony.voice.agent import OpenAIConfig
 
 log = logging.getLogger(__name__)
+
+
+async def insights_ready(db: Database, insight: CallInsight) -> None:
+    """Tell the workspace's webhook receivers (`call.insights_ready`, once per call);
+    a failure is logged, the insights stay written."""
+    try:
+        async with db.session() as session:
+            await emit(
+                session,
+                insight.workspace_id,
+                "call.insights_ready",
+                {
+                    "id": str(insight.call_id),
+                    "ai_generated": True,
+                    "summary": insight.summary,
+                    "outcome": insight.outcome,
+                    "sentiment": insight.sentiment,
+                    "objections": list(insight.objections or ()),
+                    "next_steps": list(insight.next_steps or ()),
+                },
+                dedupe_key=f"call.insights_ready:{insight.call_id}",
+            )
+            await session.commit()
+    except Exception:
+        log.exception("call.insights_ready for %s could not be emitted", insight.call_id)
 
 
 def register(db: Database, openai: OpenAIConfig | None) -> procrastinate.Blueprint:
@@ -36,5 +63,6 @@ def register(db: Database, openai: OpenAIConfig | None) -> procrastinate.Bluepri
             log.warning("no call %r to write insights for", call_id)
             return
         log.info("insights for call %s written by %s", call_id, stored.generator)
+        await insights_ready(db, stored)
 
     return blueprint

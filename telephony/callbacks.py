@@ -338,7 +338,17 @@ async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -
     ).one()
     if row.result == "unknown_call":
         log.warning("status callback for unknown call %s stored for review", cb.call_sid)
+    if row.result == "settled":
+        await _after_settled(db, row.call_id)
     return Applied(row.result, row.call_id, row.cost_mc)
+
+
+async def _after_settled(db: Database, call_id: uuid.UUID | None) -> None:
+    """Book the callback the prospect agreed to and tell the workspace's webhooks
+    (telephony/outbound_events.py; never raises)."""
+    from telephony.outbound_events import on_settled  # it builds on this module's callers
+
+    await on_settled(db, call_id)
 
 
 async def _apply_other(
@@ -527,6 +537,7 @@ async def _reconcile_one(
     if row.result != "reconciled":  # settled meanwhile by a late callback, or a repeat
         return None
     log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
+    await _after_settled(db, call_id)
     return Applied("reconciled", call_id, row.cost_mc)
 
 

@@ -148,6 +148,12 @@ async def add_to_dnc(
                     "reference": reference, "already_listed": new_id is None,
                     "consents_revoked": [str(r.id) for r in revoked]},
         )  # fmt: skip
+    if new_id is not None and target_ws is not None:
+        from telephony.outbound_events import opted_out  # it builds on the call service
+
+        await opted_out(
+            session, target_ws, e164, source=kind.value, reference=reference, entry_id=new_id
+        )
     entry = await session.scalar(
         select(DncEntry)
         .where(

@@ -1,4 +1,5 @@
-"""Telephony's periodic jobs: settle calls whose final callback never came."""
+"""Telephony's periodic jobs: settle calls whose final callback never came; carry out
+the callbacks prospects booked when their time comes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 import procrastinate
 
 from core.db import Database
-from telephony import callbacks
+from telephony import booked_callbacks, callbacks
 from telephony.provider import Telephony
 
 log = logging.getLogger(__name__)
@@ -36,5 +37,14 @@ def register(db: Database, telephony: Telephony) -> procrastinate.Blueprint:
     @blueprint.task(name="reconcile_calls", queue="telephony", pass_context=False)
     async def reconcile_calls_task(timestamp: int) -> None:
         await reconcile_calls(db, telephony, datetime.fromtimestamp(timestamp, UTC))
+
+    @blueprint.periodic(cron="* * * * *", periodic_id="run_booked_callbacks")
+    @blueprint.task(name="run_booked_callbacks", queue="telephony", pass_context=False)
+    async def run_booked_callbacks_task(timestamp: int) -> None:
+        """Callbacks prospects booked, at their time: a call (gate checked again then)
+        or a reminder in the rep's chat, as the workspace chose."""
+        done = await booked_callbacks.run_due(db, telephony)
+        if done:
+            log.info("booked callbacks: %d carried out", len(done))
 
     return blueprint

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -21,9 +21,9 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from core.db import Database
-from core.web.deps import DatabaseDep
+from core.web.deps import DatabaseDep, SettingsDep
 from core.web.routes import PageRoute
-from telephony import callbacks, twiml
+from telephony import callbacks, handoff, twiml
 from telephony.deps import (
     CallEnded,
     RelayCall,
@@ -100,9 +100,47 @@ async def recording(form: TwilioForm, db: DatabaseDep, call: CallRef = None) -> 
 
 
 @router.post("/webhooks/twilio/relay-ended")
-async def relay_ended(form: TwilioForm) -> Response:
-    """`<Connect action>`: the relay session ended; the call is over."""
-    return _twiml(HANGUP_TWIML)
+async def relay_ended(
+    form: TwilioForm,
+    db: DatabaseDep,
+    telephony: TelephonyDep,
+    settings: SettingsDep,
+    call: CallRef = None,
+) -> Response:
+    """`<Connect action>`: the relay session ended. With a hand-off asked for in
+    `HandoffData`, `<Dial>` the rep (telephony/handoff.py); else the call is over."""
+    return _twiml(
+        await handoff.relay_ended(
+            db,
+            telephony,
+            callbacks.parse_call_id(call),
+            form,
+            ring_timeout_s=settings.handoff_ring_timeout_s,
+            callback_delay=timedelta(minutes=settings.handoff_callback_delay_min),
+        )
+    )
+
+
+@router.post(handoff.WHISPER_PATH)
+async def handoff_whisper(form: TwilioForm, db: DatabaseDep, call: CallRef = None) -> Response:
+    """`<Number url>`: what the rep hears before the prospect is put through."""
+    return _twiml(await handoff.whisper(db, callbacks.parse_call_id(call)))
+
+
+@router.post(handoff.DIAL_ENDED_PATH)
+async def handoff_ended(
+    form: TwilioForm, db: DatabaseDep, settings: SettingsDep, call: CallRef = None
+) -> Response:
+    """`<Dial action>`: the rep's leg ended — bridged and done, or missed (fallback and
+    a callback booked)."""
+    return _twiml(
+        await handoff.dial_ended(
+            db,
+            callbacks.parse_call_id(call),
+            form,
+            callback_delay=timedelta(minutes=settings.handoff_callback_delay_min),
+        )
+    )
 
 
 async def _live_call(db: Database, call_id: uuid.UUID) -> tuple[Call, Contact]:

@@ -34,6 +34,7 @@ import math
 import random
 import re
 import secrets
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -47,6 +48,17 @@ from telephony.simulator.personas import PERSONAS, VOICEMAIL_GREETINGS, Persona
 from telephony.simulator.recordings import ACCOUNT_SID, recording_url, upload_url
 from telephony.twilio import CallRequest, PlacedCall, TelephonyError, signature
 from telephony.twiml import relay_url_of
+
+
+def connect_action_of(twiml: str) -> str | None:
+    """The `<Connect action>` URL of a call's TwiML."""
+    try:
+        root = ET.fromstring(twiml)  # noqa: S314 - our own TwiML, never user input
+    except ET.ParseError:
+        return None
+    node = root.find("./Connect")
+    return None if node is None else node.get("action")
+
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +76,7 @@ PERSONA_WEIGHTS: Final = {
     "opt_out": 0.7,
     "opt_out_keypad": 0.3,
     "rambler": 0.5,
+    "wants_a_person": 0.0,  # chosen by plan only (sorted last: other odds unchanged)
 }
 END_GRACE_S: Final = 0.1  # after a reply, how long an `end` may take to follow it
 _KEYPAD: Final = re.compile(r"^\[keypad (.)\]$")
@@ -99,6 +112,7 @@ class Plan:
     shuffle: bool | None = None
     drop_final: bool = False  # never send the terminal callback (reconciliation)
     seed: int | None = None
+    talk_s: float = 45.0  # a rep's phone (warm hand-off) that answers talks this long
 
 
 @dataclass
@@ -115,6 +129,10 @@ class SimCall:
     recording: speech.Recording | None = None
     recording_sid: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    handoff_data: str | None = None  # the relay's `end` message's handoffData
+    extra_s: float = 0.0  # time on the call past the relay: a rep's leg ringing, talking
+    rep_legs: list[tuple[str, str]] = field(default_factory=list)  # (number, DialCallStatus)
+    whispers: list[str] = field(default_factory=list)  # what a rep heard before the bridge
 
 
 def _recording_sid(rng: random.Random) -> str:
@@ -266,11 +284,15 @@ class SimulatedCarrier:
                 persona = None if machine else self._persona(plan, rng)
                 await self._converse(call, persona, machine, rng, post)
                 limit = call.request.time_limit_s
+                if call.handoff_data and '"handoff"' in call.handoff_data:
+                    await self._connect_action(call)
                 recorded = call.request.record and call.request.recording_callback_url
                 if recorded:
                     await self._make_recording(call, rng)
                 if call.recording is not None:
-                    call.elapsed_s = min(float(limit), call.recording.duration_s)
+                    call.elapsed_s = min(float(limit), call.recording.duration_s + call.extra_s)
+                else:
+                    call.elapsed_s = min(float(limit), call.elapsed_s + call.extra_s)
                 call.duration_s = min(limit, max(1, math.ceil(call.elapsed_s)))
                 if plan.drop_final:
                     call.status = "completed"
@@ -393,7 +415,99 @@ class SimulatedCarrier:
                 if message.get("last") and "".join(tokens).strip():
                     complete = True
             elif kind == "end":
+                data = message.get("handoffData")
+                call.handoff_data = data if isinstance(data, str) else None
                 return "".join(tokens).strip(), True
+
+    # --- the warm hand-off: <Connect action>, then <Dial> to the rep's phone ----------
+
+    async def _fetch_twiml(self, url: str, params: dict[str, str]) -> ET.Element | None:
+        """POST a signed request to a TwiML URL, as Twilio does; the parsed answer."""
+        headers = {signature.HEADER: signature.compute(url, params, self._token)}
+        try:
+            response = await self._client().post(url, data=params, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("TwiML request to %s failed: %s", url, exc)
+            return None
+        if response.status_code != 200:
+            log.warning("TwiML request to %s answered %d", url, response.status_code)
+            return None
+        try:
+            return ET.fromstring(response.text)  # noqa: S314 - the app's own TwiML
+        except ET.ParseError:
+            log.warning("TwiML from %s is not XML", url)
+            return None
+
+    async def _play(self, call: SimCall, twiml: ET.Element | None) -> None:
+        """Play a TwiML answer on the call: `<Say>` is heard by the prospect, `<Dial>`
+        rings a person (the rep's phone, played here too), `<Hangup>` ends it."""
+        for verb in list(twiml) if twiml is not None else []:
+            if verb.tag == "Say" and verb.text:
+                call.transcript.append(("agent", verb.text.strip()))
+                call.extra_s += _words_seconds(verb.text)
+            elif verb.tag == "Dial":
+                await self._rep_leg(call, verb)
+            elif verb.tag == "Hangup":
+                return
+
+    async def _connect_action(self, call: SimCall) -> None:
+        """The relay session ended with hand-off data: ask the `<Connect action>` URL
+        what next, with `HandoffData`, and play its answer."""
+        action = connect_action_of(call.request.twiml or "")
+        if action is None:
+            return
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": call.sid,
+            "CallStatus": "in-progress",
+            "Direction": "outbound-api",
+            "From": call.request.from_e164,
+            "To": call.request.to_e164,
+            "SessionStatus": "ended",
+            "HandoffData": call.handoff_data or "",
+        }
+        await self._play(call, await self._fetch_twiml(action, params))
+
+    async def _rep_leg(self, call: SimCall, dial: ET.Element) -> None:
+        """Ring the `<Number>` of a `<Dial>` (the rep's phone): it answers or not as
+        planned for that number (`plan_next`; default: answers). An answered leg plays
+        the whisper to the rep, then talks for `Plan.talk_s`; then the `<Dial action>`
+        URL is asked what next — with `DialCallStatus` — and its answer played."""
+        number_el = dial.find("Number")
+        if number_el is None or not (number_el.text or "").strip():
+            return
+        number = (number_el.text or "").strip()
+        queued = self._plans.get(number)
+        plan = queued.pop(0) if queued else Plan(outcome="answered")
+        leg_sid = "CA" + secrets.token_hex(16)
+        timeout = int(dial.get("timeout") or 30)
+        await self._pause()
+        if plan.outcome in ("answered", "voicemail"):
+            status, talked = "completed", plan.talk_s
+            whisper_url = number_el.get("url")
+            if whisper_url:
+                whisper = await self._fetch_twiml(
+                    whisper_url,
+                    {"AccountSid": ACCOUNT_SID, "CallSid": leg_sid, "ParentCallSid": call.sid},
+                )
+                said = [v.text.strip() for v in (whisper or []) if v.tag == "Say" and v.text]
+                call.whispers.extend(said)
+            call.extra_s += 3.0 + talked  # it rang a little, then they talked
+        else:
+            status, talked = plan.outcome, 0.0
+            call.extra_s += float(timeout) if plan.outcome == "no-answer" else 2.0
+        call.rep_legs.append((number, status))
+        action = dial.get("action")
+        if not action:
+            return
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "CallSid": call.sid,
+            "DialCallSid": leg_sid,
+            "DialCallStatus": status,
+            "DialCallDuration": str(int(talked)),
+        }
+        await self._play(call, await self._fetch_twiml(action, params))
 
     # --- callbacks ----------------------------------------------------------------
 

@@ -175,6 +175,21 @@ _SCRIPTS: dict[str, _Script] = {
         ),
         then=_say("Goodbye.", hang_up=True),
     ),
+    # Asks for a person, and says yes when offered to be put through (warm hand-off);
+    # gives a day and time when asked for one instead.
+    "wants_a_person": _Script(
+        lines=(
+            _say("Okay, go on.", "Alright, I'm listening."),
+            _say(
+                "Actually, can I speak to a real person?",
+                "Could I talk to someone from your team?",
+                "I'd rather talk to a human, please.",
+            ),
+            _say("Yes, please.", "Sure, put me through.", "Yes, that would be great."),
+        ),
+        then=_say("Okay.", "Alright."),
+        times=_BOOKS,
+    ),
 }
 
 

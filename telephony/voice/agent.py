@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from telephony.models import CallOutcome
 from telephony.voice import intents
 from telephony.voice.brief import CallBrief
+from telephony.voice.handoff import HandoffPolicy
 from telephony.voice.purpose import purpose_clause
 
 
@@ -31,6 +32,8 @@ class ConversationState:
     outcome: CallOutcome | None = None
     callback_at: datetime | None = None
     objections: list[str] = field(default_factory=list)
+    # The prospect accepted the warm hand-off: why it was offered (voice/handoff.py).
+    handoff: str | None = None
 
     def record_objections(self, kinds: list[str]) -> None:
         self.objections.extend(k for k in kinds if k not in self.objections)
@@ -48,6 +51,8 @@ class OpenAIConfig:
 
 class VoiceAgent(Protocol):
     state: ConversationState
+    # Whether the rep can take the call (set by the relay before the opening).
+    handoff: HandoffPolicy
 
     async def prepare(self) -> None:
         """Work done once before the first words (the model phrasing the purpose);

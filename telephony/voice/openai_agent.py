@@ -20,7 +20,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from telephony.models import CallOutcome
-from telephony.voice import intents
+from telephony.voice import handoff, intents
 from telephony.voice.agent import (
     ConversationState,
     OpenAIConfig,
@@ -100,6 +100,9 @@ class OpenAISalesAgent:
         self._tz = tz
         self._timeout_s = config.timeout_s
         self._purpose: str | None = None  # the model's phrasing of the purpose, vetted
+        self.handoff = handoff.HandoffPolicy()
+        self._handoff_asked: str | None = None  # the hand-off offer awaiting an answer
+        self._handoff_offered = False
         self._prepared = False
         self._model = ChatOpenAI(
             model=config.model,
@@ -192,11 +195,34 @@ class OpenAISalesAgent:
             self.state.callback_at = when
             self.state.end_call = True
             return booked_line(self.brief, when, self._tz)
+        if self._handoff_asked is not None:
+            return self._answer_handoff(text, self._handoff_asked)
+        if handoff.asks_for_person(text, self.brief.rep_name):
+            return self._offer_handoff(handoff.ASKED)
         if intents.is_negative(text):
             self.state.outcome = CallOutcome.NOT_INTERESTED
         elif intents.is_positive(text):
             self.state.outcome = CallOutcome.INTERESTED
+            if self.handoff.on_goal and self.handoff.reachable and not self._handoff_offered:
+                return self._offer_handoff(handoff.GOAL)
         return None
+
+    def _offer_handoff(self, reason: str) -> str:
+        """The fixed hand-off offer, or (rep not reachable) the ask for a callback time."""
+        if not self.handoff.reachable:
+            return handoff.unreachable_line(self.brief)
+        self._handoff_asked = reason
+        self._handoff_offered = True
+        return handoff.offer_line(self.brief, reason)
+
+    def _answer_handoff(self, text: str, reason: str) -> str:
+        self._handoff_asked = None
+        if intents.is_positive(text) and not intents.is_negative(text):
+            self.state.outcome = CallOutcome.INTERESTED
+            self.state.handoff = reason
+            self.state.end_call = True
+            return handoff.connecting_line(self.brief)
+        return handoff.not_now_line(self.brief)
 
     async def _model_reply(self, prompt: list[BaseMessage]) -> AsyncIterator[str]:
         """The model's reply; if the model fails, the fallback sentence, and the call ends."""

@@ -15,7 +15,9 @@ Twilio does speech-to-text and text-to-speech; this side exchanges text:
 
 A machine (asynchronous AMD, via `RelaySessions`) → the brief's voicemail is left, or
 the call ends at once, as the brief says. When the agent is done, an `end` message
-carries the outcome as `handoffData`. Every turn is stored as a transcript segment.
+carries the outcome as `handoffData` — with `"handoff": "rep"` when the prospect
+accepted the warm hand-off, which the `<Connect action>` URL answers with a `<Dial>`
+to the rep (telephony/handoff.py). Every turn is stored as a transcript segment.
 
 A segment's time is the wall clock's, except on a simulated call (`paced_by_speech`):
 the simulated carrier plays a call of a minute in a few seconds, so there each turn
@@ -258,8 +260,20 @@ class RelayConversation:
         self._speaking = speak_after(self._speaking, work, name=f"relay-speak-{self.call_id}")
 
     async def _say_opening(self) -> None:
+        await self._load_handoff()
         await self.agent.prepare()
         await self._say(_pieces(self.agent.opening()))
+
+    async def _load_handoff(self) -> None:
+        """Whether the rep can take this call now (a verified mobile) and whether the
+        workspace wants the hand-off offered on the goal; unknown: not offered."""
+        from telephony.handoff import policy_for  # it builds on the call service
+
+        try:
+            async with self.db.session() as session:
+                self.agent.handoff = await policy_for(session, self.workspace_id, self.placed_by)
+        except Exception:
+            log.warning("relay %s: could not read the hand-off policy", self.call_id, exc_info=True)
 
     async def _voicemail(self, leave: bool) -> None:
         if leave:
@@ -306,12 +320,14 @@ class RelayConversation:
             if end or state.end_call:
                 if self.wait_for_speech:
                     await asyncio.sleep(speech_seconds(text))
-                await self._end(
-                    {
-                        "outcome": outcome or (state.outcome.value if state.outcome else None),
-                        "callback_at": state.callback_at.isoformat() if state.callback_at else None,
-                    }
-                )
+                data: dict[str, Any] = {
+                    "outcome": outcome or (state.outcome.value if state.outcome else None),
+                    "callback_at": state.callback_at.isoformat() if state.callback_at else None,
+                }
+                if state.handoff and not end:
+                    # The <Connect action> URL dials the rep (telephony/handoff.py).
+                    data.update(handoff="rep", reason=state.handoff)
+                await self._end(data)
 
     async def _end(self, handoff: dict[str, Any]) -> None:
         if self._ended:

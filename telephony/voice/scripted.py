@@ -15,7 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from telephony.models import CallOutcome
-from telephony.voice import intents
+from telephony.voice import handoff, intents
 from telephony.voice.agent import (
     ConversationState,
     booked_line,
@@ -28,7 +28,7 @@ from telephony.voice.agent import (
 )
 from telephony.voice.brief import CallBrief
 
-Asked = Literal["now", "continue", "followup", "time"]
+Asked = Literal["now", "continue", "followup", "time", "handoff"]
 Speaker = Literal["agent", "caller"]
 
 _BARE_NO = re.compile(r"^\W*(?:no|nope|not really|not now|not right now)\W*$", re.IGNORECASE)
@@ -73,6 +73,9 @@ class ScriptedSalesAgent:
         self._declines = 0
         self._time_asks = 0
         self._nudges = 0
+        self.handoff = handoff.HandoffPolicy()
+        self._handoff_reason = handoff.ASKED
+        self._handoff_offered = False
 
     # -- fixed lines ---------------------------------------------------------------
 
@@ -142,6 +145,8 @@ class ScriptedSalesAgent:
                 self.state.outcome = CallOutcome.INTERESTED
             self.state.end_call = True
             return f"Thanks for your time, {first_name(self.brief)} — goodbye!"
+        if handoff.asks_for_person(text, self.brief.rep_name):
+            return self._offer_handoff(handoff.ASKED)
         if intents.is_identity_question(text):
             self._asked = "continue"
             return (
@@ -151,6 +156,8 @@ class ScriptedSalesAgent:
         when = intents.agreed_callback_time(text, self._now(), self._tz)
         if when is not None:
             return self._book(when)
+        if self._asked == "handoff":
+            return self._answer_handoff(text)
         objections = intents.objections_in(text)
         self.state.record_objections(objections)
         objection = objections[0] if objections else None
@@ -188,6 +195,8 @@ class ScriptedSalesAgent:
                 )
             return self._ask_time(self._variant(_TIME_ASKS))
         if self._asked == "followup":
+            if self.handoff.on_goal and self.handoff.reachable and not self._handoff_offered:
+                return self._offer_handoff(handoff.GOAL)
             return self._ask_time(f"Great. {self._fill(_TIME_ASKS[0])}")
         return self._next_step()
 
@@ -244,6 +253,26 @@ class ScriptedSalesAgent:
             f"Understood — thanks for your time, {first_name(self.brief)}. "
             "Have a great day, goodbye."
         )
+
+    def _offer_handoff(self, reason: str) -> str:
+        """Offer to connect the prospect to the rep — or, when the rep cannot take the
+        call, say so and ask for a callback time instead."""
+        if not self.handoff.reachable:
+            return self._ask_time(handoff.unreachable_line(self.brief))
+        self._asked = "handoff"
+        self._handoff_reason = reason
+        self._handoff_offered = True
+        return handoff.offer_line(self.brief, reason)
+
+    def _answer_handoff(self, text: str) -> str:
+        """The prospect's answer to the hand-off offer: yes connects, else a callback."""
+        if intents.is_positive(text) and not intents.is_negative(text):
+            if self.state.outcome is None or self.state.outcome == CallOutcome.NOT_INTERESTED:
+                self.state.outcome = CallOutcome.INTERESTED
+            self.state.handoff = self._handoff_reason
+            self.state.end_call = True
+            return handoff.connecting_line(self.brief)
+        return self._ask_time(handoff.not_now_line(self.brief))
 
     def _book(self, when: datetime) -> str:
         self.state.outcome = CallOutcome.CALLBACK_BOOKED
