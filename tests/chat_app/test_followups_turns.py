@@ -130,9 +130,7 @@ async def test_yes_to_an_expired_proposal_says_so_and_runs_nothing(db) -> None:
     actor, _, _ = await _rep_with_dana(db)
     recorder = Recorder()
     telephony = recording_telephony(recorder)
-    proposed = await _say(
-        db, actor, "call Dana Whitfield about pricing", None, telephony=telephony
-    )
+    proposed = await _say(db, actor, "call Dana Whitfield about pricing", None, telephony=telephony)
     thread = proposed.thread_id
     assert thread is not None
     async with db.session() as session:
