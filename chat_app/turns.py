@@ -1,19 +1,21 @@
 """One answered message: the assistant's unit of work and of billing.
 
-Shared by the Chainlit UI and `klosesales ask`. A turn
+Shared by the Chainlit UI and `klosesales ask`. A turn (`take_turn`, its steps
+working over one `Turn`)
 
-1. records the message under its id (a repeated id is answered from the record,
-   never charged twice);
-2. runs the agent with the user and the answer's `QueryMeter` in the runtime context
-   (tools.metering): a billable tool holds 0.5 credit right before it works — a
-   workspace that cannot afford it is told so, free — and reports whether it did the
-   work. A starter's message (chat_app.profiles) is answered with its question back,
-   without the agent;
-3. on success charges 0.5 credit if any billable work was done (the debit's key is
-   `query:<message id>`), else releases the hold, and stores the conversation in the
-   same transaction; on any failure releases the hold. Greetings, help, balance,
-   packages, estimates, buying, the account, refusals, questions back, proposals
-   and declines cost nothing; the footer says what was charged ("no charge" too).
+1. is admitted (`_admit`): the message is recorded under its id (a repeated id is
+   answered from the record, never charged twice);
+2. runs (`_run`): the agent runs with the user and the answer's `QueryMeter` in the
+   runtime context (tools.metering): a billable tool holds 0.5 credit right before it
+   works — a workspace that cannot afford it is told so, free — and reports whether
+   it did the work. A starter's message (chat_app.profiles) is answered with its
+   question back, without the agent;
+3. is settled and stored (`_settle_and_store`): on success it charges 0.5 credit if
+   any billable work was done (the debit's key is `query:<message id>`), else
+   releases the hold, and stores the conversation in the same transaction; on any
+   failure it releases the hold. Greetings, help, balance, packages, estimates,
+   buying, the account, refusals, questions back, proposals and declines cost
+   nothing; the footer says what was charged ("no charge" too).
 
 Turns of one thread never overlap, in any number of processes: a turn starts under
 a PostgreSQL advisory lock on its thread (`_lock_thread`, held for the starting
@@ -297,6 +299,77 @@ async def _run_agent(
     return produced, list(calls.values())
 
 
+@dataclass(frozen=True)
+class TurnServices:
+    """What the tools of a turn may use besides the database (tools/context.py): how
+    to confirm and ask, the providers, the public URL, a call watcher."""
+
+    auto_confirm: bool = False
+    confirm: Confirm | None = None
+    ask: Ask | None = None
+    payments: Payments | None = None
+    otp: OtpProvider | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    telephony: Telephony | None = None
+    watch_call: Callable[[uuid.UUID], Awaitable[None]] | None = None
+
+
+@dataclass
+class Turn:
+    """One message on its way through the steps: admit → run → settle and store.
+
+    `thread_id` is the thread asked for until `_admit` opens it; `history`, `meter`
+    and `context` are filled as the steps go."""
+
+    db: Database
+    agent: Any
+    actor: Actor
+    text: str
+    message_id: str
+    thread_id: uuid.UUID | None
+    services: TurnServices
+    observer: TurnObserver | None = None
+    timeout_s: float = TURN_TIMEOUT_S
+    limits: tuple[ratelimit.Limit, ...] = DEFAULT_CHAT_LIMITS
+    history: list[BaseMessage] = field(default_factory=list)
+    meter: QueryMeter | None = None
+    context: AgentContext | None = None
+
+    @property
+    def thread(self) -> uuid.UUID:
+        """The thread, once admitted."""
+        if self.thread_id is None:
+            raise TurnError("the turn has no thread yet")
+        return self.thread_id
+
+    async def record_hold(self, session: AsyncSession, hold_id: int) -> None:
+        """The turn's hold, noted on its row (released if the process dies)."""
+        await session.execute(
+            update(AssistantTurn)
+            .where(AssistantTurn.message_id == self.message_id)
+            .values(hold_id=hold_id)
+            .execution_options(synchronize_session=False)
+        )
+
+    def result(self, status: TurnStatus, body: str, balance: ledger.Balance) -> TurnResult:
+        """A result with no charge and `balance` as it stands."""
+        return TurnResult(
+            status,
+            body,
+            self.message_id,
+            self.thread_id,
+            balance_mc=balance.balance_mc,
+            held_mc=balance.held_mc,
+        )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    body: str
+    messages: list[BaseMessage]  # the user's message and all the turn produced
+    calls: list[ToolCallRecord]
+
+
 async def answer_message(
     db: Database,
     agent: Any,
@@ -317,165 +390,197 @@ async def answer_message(
     timeout_s: float = TURN_TIMEOUT_S,
     limits: tuple[ratelimit.Limit, ...] = DEFAULT_CHAT_LIMITS,
 ) -> TurnResult:
-    text = text.strip()
+    """Answer `text` as the turn `message_id` of `actor`'s thread (a new one when
+    `thread_id` is None): the steps in the module's docstring."""
     if not message_id or len(message_id) > 100:
         raise TurnError("A message id of 1 to 100 characters is required.")
-
-    async with db.session() as session:
-
-        async def refuse(body: str, thread: uuid.UUID | None = thread_id) -> TurnResult:
-            balance = await ledger.get_balance(session, actor.workspace_id)
-            return TurnResult(
-                TurnStatus.REFUSED,
-                body,
-                message_id,
-                thread,
-                balance_mc=balance.balance_mc,
-                held_mc=balance.held_mc,
-            )
-
-        if not text:
-            return await refuse("Please type a question or a request.")
-        if len(text) > MAX_MESSAGE_CHARS:
-            return await refuse(
-                f"That message is {len(text):,} characters long; the limit is "
-                f"{MAX_MESSAGE_CHARS:,}. Please shorten it. Nothing was charged."
-            )
-        status = await session.scalar(
-            select(Workspace.status).where(Workspace.id == actor.workspace_id)
-        )
-        if status != WorkspaceStatus.ACTIVE.value:
-            return await refuse("This workspace is suspended; the assistant is unavailable.")
-        try:
-            await ratelimit.allow(session, [(limit, str(actor.user_id)) for limit in limits])
-        except ratelimit.RateLimited as exc:
-            return await refuse(
-                f"You're sending messages faster than I can answer them. {exc.wait_hint} "
-                "Nothing was charged for this message."
-            )
-
-        thread_id = await _open_thread(session, actor, thread_id, text)
-        await _lock_thread(session, thread_id)
-        if await session.get(AssistantTurn, message_id) is not None:
-            await session.rollback()
-            return await _repeat(session, actor, message_id)
-        if await _thread_busy(session, thread_id):
-            await session.commit()  # keeps any stale turn's clean-up; ends the lock
-            return await refuse(BUSY, thread_id)
-        inserted = await session.scalar(
-            insert(AssistantTurn)
-            .values(
-                message_id=message_id,
-                thread_id=thread_id,
-                user_id=actor.user_id,
-                workspace_id=actor.workspace_id,
-                status="running",
-                user_text=text,
-            )
-            .on_conflict_do_nothing(index_elements=["message_id"])
-            .returning(AssistantTurn.message_id)
-        )
-        if inserted is None:
-            await session.rollback()
-            return await _repeat(session, actor, message_id)
-
-        history, _ = await _history(session, thread_id)
-        await session.commit()
-
-    async def record_hold(session: AsyncSession, hold_id: int) -> None:
-        """The turn's hold, noted on its row (released if the process dies)."""
-        await session.execute(
-            update(AssistantTurn)
-            .where(AssistantTurn.message_id == message_id)
-            .values(hold_id=hold_id)
-            .execution_options(synchronize_session=False)
-        )
-
-    meter = QueryMeter(db, actor.workspace_id, key=message_id, on_hold=record_hold)
-    human = HumanMessage(content=text, id=message_id)
-    said = [message_text(m) for m in history if isinstance(m, HumanMessage)]
-    context = AgentContext(
-        actor=actor,
-        db=db,
-        meter=meter,
-        auto_confirm=auto_confirm,
-        confirm=confirm,
-        ask=ask,
-        payments=payments,
-        otp=otp,
-        base_url=base_url,
-        telephony=telephony,
-        watch_call=watch_call,
-        thread_id=thread_id,
-        message_id=message_id,
-        user_texts=[*said, text],
+    services = TurnServices(
+        auto_confirm, confirm, ask, payments, otp, base_url, telephony, watch_call
     )
+    turn = Turn(
+        db, agent, actor, text.strip(), message_id, thread_id, services,
+        observer=observer, timeout_s=timeout_s, limits=limits,
+    )  # fmt: skip
+    return await take_turn(turn)
+
+
+async def take_turn(turn: Turn) -> TurnResult:
+    """Admit the turn, run it, then settle and store it; a failure after admission
+    releases the hold and charges nothing."""
+    turned_away = await _admit(turn)
+    if turned_away is not None:
+        return turned_away
+    context = _prepare(turn)
     try:
-        question_back = profiles.starter_reply(text)
-        # "yes" / "no" to the thread's proposal (after a reload, from another process…).
-        confirmed = None if question_back else await followups.answer_confirmation(context, text)
-        if question_back is not None:
-            # A starter never acts: it asks for the details (free).
-            produced: list[BaseMessage] = [AIMessage(content=question_back)]
-            calls: list[ToolCallRecord] = []
-        elif confirmed is not None:
-            produced, calls = confirmed.messages, confirmed.calls
-        else:
-            async with asyncio.timeout(min(timeout_s, TURN_TIMEOUT_S)):
-                produced, calls = await _run_agent(agent, [*history, human], context, observer)
-        final = next(
-            (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
-            None,
-        )
-        body = message_text(final).strip() if final is not None else ""
-        if not body:
-            raise TurnError("the model returned no answer")
+        answer = await _run(turn, context)
     except BaseException as exc:
         # Failed, timed out, or cancelled (the client went away): release, charge nothing.
-        await asyncio.shield(_fail(db, message_id, meter, exc))
+        await asyncio.shield(_fail(turn, exc))
         if not isinstance(exc, Exception):
             raise
-        balance_now = await _balance_of(db, actor.workspace_id)
-        return TurnResult(
-            TurnStatus.FAILED,
-            "Sorry — I couldn't produce an answer just now"
-            + (" (it took too long)" if _timed_out(exc) else "")
-            + ". Nothing was charged; please try again.",
-            message_id,
-            thread_id,
-            balance_mc=balance_now.balance_mc,
-            held_mc=balance_now.held_mc,
+        took_too_long = " (it took too long)" if _timed_out(exc) else ""
+        return await _failed(
+            turn,
+            f"Sorry — I couldn't produce an answer just now{took_too_long}. "
+            "Nothing was charged; please try again.",
         )
-
     try:
-        settled = await _store_answer(
-            db, actor, message_id, thread_id, meter, [human, *produced], body, calls
-        )
+        settled = await _settle_and_store(turn, answer)
     except BaseException as exc:
         # Whatever fails after the hold (storing, the connection…) releases it.
-        await asyncio.shield(_fail(db, message_id, meter, exc))
+        await asyncio.shield(_fail(turn, exc))
         if not isinstance(exc, Exception):
             raise
-        balance_now = await _balance_of(db, actor.workspace_id)
-        return TurnResult(
-            TurnStatus.FAILED,
-            "Sorry — I couldn't save that answer. Nothing was charged; please try again.",
-            message_id,
-            thread_id,
-            balance_mc=balance_now.balance_mc,
-            held_mc=balance_now.held_mc,
+        return await _failed(
+            turn, "Sorry — I couldn't save that answer. Nothing was charged; please try again."
         )
     return TurnResult(
         TurnStatus.ANSWERED,
-        body,
-        message_id,
-        thread_id,
+        answer.body,
+        turn.message_id,
+        turn.thread_id,
         cost_mc=settled.cost_mc,
         balance_mc=settled.balance_mc,
         held_mc=settled.held_mc,
-        tool_calls=calls,
+        tool_calls=answer.calls,
         artifacts=list(context.artifacts),
     )
+
+
+# --- 1. admit ---------------------------------------------------------------------------
+
+
+async def _admit(turn: Turn) -> TurnResult | None:
+    """Record the message as a running turn of its thread and read the thread's
+    history (None), or answer it without running: refused (free) or a repeat."""
+    async with turn.db.session() as session:
+        reason = await _refusal(session, turn)
+        if reason is not None:
+            return turn.result(TurnStatus.REFUSED, reason, await _balance(session, turn))
+        turn.thread_id = await _open_thread(session, turn.actor, turn.thread_id, turn.text)
+        await _lock_thread(session, turn.thread_id)
+        if await session.get(AssistantTurn, turn.message_id) is not None:
+            await session.rollback()
+            return await _repeat(session, turn.actor, turn.message_id)
+        if await _thread_busy(session, turn.thread_id):
+            await session.commit()  # keeps any stale turn's clean-up; ends the lock
+            return turn.result(TurnStatus.REFUSED, BUSY, await _balance(session, turn))
+        if not await _start(session, turn):
+            await session.rollback()
+            return await _repeat(session, turn.actor, turn.message_id)
+        turn.history, _ = await _history(session, turn.thread_id)
+        await session.commit()
+    return None
+
+
+async def _refusal(session: AsyncSession, turn: Turn) -> str | None:
+    """Why the message is not answered (an empty or too long message, a suspended
+    workspace, too many messages), or None."""
+    text = turn.text
+    if not text:
+        return "Please type a question or a request."
+    if len(text) > MAX_MESSAGE_CHARS:
+        return (
+            f"That message is {len(text):,} characters long; the limit is "
+            f"{MAX_MESSAGE_CHARS:,}. Please shorten it. Nothing was charged."
+        )
+    status = await session.scalar(
+        select(Workspace.status).where(Workspace.id == turn.actor.workspace_id)
+    )
+    if status != WorkspaceStatus.ACTIVE.value:
+        return "This workspace is suspended; the assistant is unavailable."
+    try:
+        await ratelimit.allow(session, [(limit, str(turn.actor.user_id)) for limit in turn.limits])
+    except ratelimit.RateLimited as exc:
+        return (
+            f"You're sending messages faster than I can answer them. {exc.wait_hint} "
+            "Nothing was charged for this message."
+        )
+    return None
+
+
+async def _start(session: AsyncSession, turn: Turn) -> bool:
+    """Insert the turn's running row; False when its message id was taken meanwhile."""
+    inserted = await session.scalar(
+        insert(AssistantTurn)
+        .values(
+            message_id=turn.message_id,
+            thread_id=turn.thread,
+            user_id=turn.actor.user_id,
+            workspace_id=turn.actor.workspace_id,
+            status="running",
+            user_text=turn.text,
+        )
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(AssistantTurn.message_id)
+    )
+    return inserted is not None
+
+
+async def _balance(session: AsyncSession, turn: Turn) -> ledger.Balance:
+    return await ledger.get_balance(session, turn.actor.workspace_id)
+
+
+# --- 2. run -----------------------------------------------------------------------------
+
+
+def _prepare(turn: Turn) -> AgentContext:
+    """The turn's meter (it holds 0.5 credit when a billable tool starts) and what the
+    tools see in the runtime context."""
+    turn.meter = QueryMeter(
+        turn.db, turn.actor.workspace_id, key=turn.message_id, on_hold=turn.record_hold
+    )
+    said = [message_text(m) for m in turn.history if isinstance(m, HumanMessage)]
+    s = turn.services
+    turn.context = AgentContext(
+        actor=turn.actor,
+        db=turn.db,
+        meter=turn.meter,
+        auto_confirm=s.auto_confirm,
+        confirm=s.confirm,
+        ask=s.ask,
+        payments=s.payments,
+        otp=s.otp,
+        base_url=s.base_url,
+        telephony=s.telephony,
+        watch_call=s.watch_call,
+        thread_id=turn.thread,
+        message_id=turn.message_id,
+        user_texts=[*said, turn.text],
+    )
+    return turn.context
+
+
+async def _run(turn: Turn, context: AgentContext) -> _Answer:
+    """A starter's question back, the answer to the thread's pending proposal, or the
+    agent's answer (within the turn's timeout); an empty answer is a failure."""
+    text = turn.text
+    human = HumanMessage(content=text, id=turn.message_id)
+    question_back = profiles.starter_reply(text)
+    # "yes" / "no" to the thread's proposal (after a reload, from another process…).
+    confirmed = None if question_back else await followups.answer_confirmation(context, text)
+    if question_back is not None:
+        # A starter never acts: it asks for the details (free).
+        produced: list[BaseMessage] = [AIMessage(content=question_back)]
+        calls: list[ToolCallRecord] = []
+    elif confirmed is not None:
+        produced, calls = confirmed.messages, confirmed.calls
+    else:
+        async with asyncio.timeout(min(turn.timeout_s, TURN_TIMEOUT_S)):
+            produced, calls = await _run_agent(
+                turn.agent, [*turn.history, human], context, turn.observer
+            )
+    final = next(
+        (m for m in reversed(produced) if isinstance(m, AIMessage) and not m.tool_calls),
+        None,
+    )
+    body = message_text(final).strip() if final is not None else ""
+    if not body:
+        raise TurnError("the model returned no answer")
+    return _Answer(body, [human, *produced], calls)
+
+
+# --- 3. settle and store ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -485,55 +590,61 @@ class _Settled:
     held_mc: int
 
 
-async def _store_answer(
-    db: Database,
-    actor: Actor,
-    message_id: str,
-    thread_id: uuid.UUID,
-    meter: QueryMeter,
-    messages: list[BaseMessage],
-    body: str,
-    calls: list[ToolCallRecord],
-) -> _Settled:
-    """Charge the answer (0.5 credit if billable work was done, else nothing: the hold,
-    if any, is released) and store the conversation, in one transaction under the
-    thread's lock (the messages take the thread's next free positions)."""
-    async with db.session() as session:
-        await _lock_thread(session, thread_id)
-        next_seq = await _next_seq(session, thread_id)
-        debit = await meter.settle(
-            session,
-            description="assistant answer",
-            metadata={"thread_id": str(thread_id), "user_id": str(actor.user_id)},
-        )
-        if debit is not None:
-            settled = _Settled(-debit.amount_mc, debit.balance_mc, debit.held_mc)
-        else:
-            balance = await ledger.get_balance(session, actor.workspace_id)
-            settled = _Settled(0, balance.balance_mc, balance.held_mc)
-        await session.execute(
-            insert(AssistantMessage),
-            [
-                {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
-                for offset, stored in enumerate(messages_to_dict(messages))
-            ],
-        )
-        await _finish(
-            session,
-            message_id,
-            TurnStatus.ANSWERED,
-            body,
-            cost_mc=settled.cost_mc,
-            tool_calls=calls,
-        )
-        await session.execute(
-            update(AssistantThread)
-            .where(AssistantThread.id == thread_id)
-            .values(updated_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)
-        )
+async def _settle_and_store(turn: Turn, answer: _Answer) -> _Settled:
+    """Charge the answer and store the conversation, in one transaction under the
+    thread's lock."""
+    async with turn.db.session() as session:
+        await _lock_thread(session, turn.thread)
+        settled = await _settle(session, turn)
+        await _store(session, turn, answer, settled)
         await session.commit()
     return settled
+
+
+async def _settle(session: AsyncSession, turn: Turn) -> _Settled:
+    """0.5 credit if billable work was done, else nothing (the hold, if any, is
+    released)."""
+    assert turn.meter is not None  # made by _prepare
+    debit = await turn.meter.settle(
+        session,
+        description="assistant answer",
+        metadata={"thread_id": str(turn.thread), "user_id": str(turn.actor.user_id)},
+    )
+    if debit is not None:
+        return _Settled(-debit.amount_mc, debit.balance_mc, debit.held_mc)
+    balance = await _balance(session, turn)
+    return _Settled(0, balance.balance_mc, balance.held_mc)
+
+
+async def _store(session: AsyncSession, turn: Turn, answer: _Answer, settled: _Settled) -> None:
+    """The messages at the thread's next free positions, the turn answered, the thread
+    touched."""
+    thread_id = turn.thread
+    next_seq = await _next_seq(session, thread_id)
+    await session.execute(
+        insert(AssistantMessage),
+        [
+            {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
+            for offset, stored in enumerate(messages_to_dict(answer.messages))
+        ],
+    )
+    await _finish(
+        session,
+        turn.message_id,
+        TurnStatus.ANSWERED,
+        answer.body,
+        cost_mc=settled.cost_mc,
+        tool_calls=answer.calls,
+    )
+    await session.execute(
+        update(AssistantThread)
+        .where(AssistantThread.id == thread_id)
+        .values(updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- failures ---------------------------------------------------------------------------
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -549,18 +660,21 @@ def _timed_out(exc: BaseException) -> bool:
     return False
 
 
-async def _balance_of(db: Database, workspace_id: uuid.UUID) -> ledger.Balance:
-    async with db.session() as session:
-        return await ledger.get_balance(session, workspace_id)
-
-
-async def _fail(db: Database, message_id: str, meter: QueryMeter, exc: BaseException) -> None:
+async def _fail(turn: Turn, exc: BaseException) -> None:
+    """Release the turn's hold, if any, and mark it failed."""
+    message_id = turn.message_id
     log.warning("assistant turn %s failed: %s", message_id, type(exc).__name__, exc_info=exc)
-    async with db.session() as session:
-        if meter.hold_id is not None:
-            await ledger.release_hold(session, meter.hold_id)
+    async with turn.db.session() as session:
+        if turn.meter is not None and turn.meter.hold_id is not None:
+            await ledger.release_hold(session, turn.meter.hold_id)
         await _finish(session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}")
         await session.commit()
+
+
+async def _failed(turn: Turn, body: str) -> TurnResult:
+    """The failed turn's answer: `body`, no charge, the balance as it now stands."""
+    async with turn.db.session() as session:
+        return turn.result(TurnStatus.FAILED, body, await _balance(session, turn))
 
 
 async def _repeat(session: AsyncSession, actor: Actor, message_id: str) -> TurnResult:
