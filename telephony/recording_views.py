@@ -27,7 +27,9 @@ from starlette.background import BackgroundTask
 from accounts.deps import OptionalActor, sign_in_first
 from accounts.models import Role
 from accounts.service import Actor
+from billing.money import credits_label
 from core.errors import NotFound
+from core.timezones import format_local
 from core.web.deps import DbSession, SettingsDep, runtime_of
 from core.web.pages import Page, templates_for
 from core.web.routes import PageRoute
@@ -124,11 +126,13 @@ async def call_page(
     status = CallStatus(call.status)
     parts = [
         f"{contact.name if contact else 'Contact'} ({format_phone(call.phone_e164)})",
-        f"{call.created_at:%Y-%m-%d %H:%M} UTC",
+        format_local(call.created_at, actor.time_zone, year=True),  # the viewer's own time
         status.label,
     ]
     if call.duration_s is not None and status is CallStatus.COMPLETED:
         parts.append(f"{call.duration_s} s")
+    if call.cost_mc is not None:
+        parts.append(f"cost {credits_label(call.cost_mc)}")
     if call.outcome:
         parts.append(f"outcome: {call.outcome.replace('_', ' ')}")
     start = turns[0].started_at if turns else None
