@@ -26,6 +26,7 @@ from core.jobs import make_job_app
 from core.settings import Settings
 from core.supervisor import Backoff, Supervisor
 from insights import jobs as insights_jobs
+from integrations import jobs as integrations_jobs
 from retrieval import jobs as retrieval_jobs
 from retrieval.embeddings import Embedder
 from telephony import jobs as telephony_jobs
@@ -77,6 +78,7 @@ def build_job_app(
             ("insights", insights_jobs.register(db, openai_config(settings))),
             ("retrieval", retrieval_jobs.register(db, embedder)),
             ("post_call", post_call.register(db)),
+            ("integrations", integrations_jobs.register(db, settings)),
             ("jobs", _maintenance()),
         ],
     )

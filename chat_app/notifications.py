@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import ledger
 from billing.models import CreditGrant
 from billing.money import credits_label
+from chat_app.callback_notices import callback_reminders
 from chat_app.models import ChatNotification
 from core import events
 from core.db import Database
@@ -53,6 +54,8 @@ LOOKBACK: Final = timedelta(hours=1)  # ended calls older than this are not anno
 class Notice:
     key: str
     text: str
+    # A booked callback's reminder: the chat adds a "Call now" button for it.
+    call_now: uuid.UUID | None = None
 
 
 async def _claim(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
@@ -145,6 +148,7 @@ async def due_notices(
     at = now or datetime.now(UTC)
     notices = await _ended_calls(session, user_id, since, at)
     notices += await _low_balance(session, user_id, workspace_id, low_balance_mc)
+    notices += await callback_reminders(session, user_id, at)
     await session.commit()
     return notices
 
