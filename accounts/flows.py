@@ -266,25 +266,57 @@ async def complete_signup(
         )  # fmt: skip
         await session.commit()
         raise KloseError(NOT_POSSIBLE)
+    invitation = await _open_invitation(session, request)
+    workspace, role = await _joined_workspace(session, request, invitation, now)
+    user = await _new_user(session, request, workspace, role, now)
+    if request.terms_version_id is not None:
+        await terms.accept(
+            session, user_id=user.id, terms_version_id=request.terms_version_id, ip=ip,
+            user_agent=user_agent,
+        )  # fmt: skip
+    await audit.record(
+        session, audit.SIGNUP_COMPLETED, actor_id=user.id, actor_label=user.email,
+        workspace_id=workspace.id, ip=ip,
+        detail={"role": role.value, "invited": invitation is not None,
+                "oauth": request.oauth_provider},
+    )  # fmt: skip
+    await session.commit()
+    return user
 
-    invitation = (
-        await session.get(Invitation, request.invitation_id, with_for_update=True)
-        if request.invitation_id
-        else None
-    )
+
+async def _open_invitation(session: AsyncSession, request: SignupRequest) -> Invitation | None:
+    """The invitation the signup came with (locked), or None; one accepted or revoked
+    meanwhile ends the signup (the request stays completed)."""
+    if not request.invitation_id:
+        return None
+    invitation = await session.get(Invitation, request.invitation_id, with_for_update=True)
     if invitation is not None and (invitation.accepted_at or invitation.revoked_at):
         await session.commit()
         raise KloseError("This invitation is no longer valid: ask for a new one.")
+    return invitation
+
+
+async def _joined_workspace(
+    session: AsyncSession, request: SignupRequest, invitation: Invitation | None, now: datetime
+) -> tuple[Workspace, Role]:
+    """The inviting workspace and the invited role (the invitation is accepted), or a
+    new workspace of the person's own, which they manage."""
     if invitation is not None:
         workspace = await session.get(Workspace, invitation.workspace_id)
         assert workspace is not None
-        role = Role(invitation.role)
         invitation.accepted_at = now
-    else:
-        workspace = Workspace(name=f"{request.name}'s workspace")
-        session.add(workspace)
-        await session.flush()
-        role = Role.MANAGER
+        return workspace, Role(invitation.role)
+    workspace = Workspace(name=f"{request.name}'s workspace")
+    session.add(workspace)
+    await session.flush()
+    return workspace, Role.MANAGER
+
+
+async def _new_user(
+    session: AsyncSession, request: SignupRequest, workspace: Workspace, role: Role, now: datetime
+) -> User:
+    """The user the request describes, its mobile verified now, in the time zone of its
+    mobile number; with the Google/Meta identity it signed up with, if any."""
     user = User(
         workspace_id=workspace.id,
         email=request.email,
@@ -308,18 +340,6 @@ async def complete_signup(
                 email=request.email,
             )
         )
-    if request.terms_version_id is not None:
-        await terms.accept(
-            session, user_id=user.id, terms_version_id=request.terms_version_id, ip=ip,
-            user_agent=user_agent,
-        )  # fmt: skip
-    await audit.record(
-        session, audit.SIGNUP_COMPLETED, actor_id=user.id, actor_label=user.email,
-        workspace_id=workspace.id, ip=ip,
-        detail={"role": role.value, "invited": invitation is not None,
-                "oauth": request.oauth_provider},
-    )  # fmt: skip
-    await session.commit()
     return user
 
 
