@@ -45,6 +45,7 @@ from billing.paddle.models import (
     parse_event,
 )
 from billing.paddle.signature import SignatureError, verify
+from core import events
 from core.db import Database
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,9 @@ async def _apply_transaction(
         metadata={"transaction_id": txn.id, "event_id": event.event_id},
     )
     txn.grant_entry_id = result.entry_id
+    # The workspace's open chats, on every process, announce the payment and the new
+    # balance (chat_app/notifications.py) once this transaction commits.
+    await events.publish(session, events.NOTICES, txn.workspace_id)
     log.info("granted %s to workspace %s for %s", txn.credits_mc, txn.workspace_id, txn.id)
     return Outcome("processed", f"granted {credits_label(txn.credits_mc)} for {txn_id}")
 

@@ -3,6 +3,10 @@
 - A call the user placed has ended: its outcome and (AI-generated) summary, as soon as
   the insights job has written them — or the outcome alone if they are still missing
   `SUMMARY_WAIT` after the call ended.
+- A payment landed: Paddle's webhook granted the credits of a purchase (on whichever
+  process received it); the chat says what was bought, by whom, and the new balance —
+  announced within `PAYMENT_LOOKBACK` of the grant, so a buyer who paid in the same tab
+  and came back to a new chat is told too.
 - Low balance: available credits fell below the threshold. Announced once per top-up
   (the key names the newest grant), so the next dip after a purchase is announced too.
 
@@ -31,9 +35,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.models import User
 from billing import ledger
-from billing.models import CreditGrant
-from billing.money import credits_label
+from billing.models import CreditGrant, CreditPackage, PaddleTransaction
+from billing.money import credits_label, format_credits
 from chat_app.callback_notices import callback_reminders
 from chat_app.models import ChatNotification
 from core import events
@@ -48,6 +53,7 @@ log = logging.getLogger(__name__)
 SUMMARY_WAIT: Final = timedelta(seconds=90)
 POLL_S: Final = 2.0  # without an event listener: how often an open chat looks
 LOOKBACK: Final = timedelta(hours=1)  # ended calls older than this are not announced
+PAYMENT_LOOKBACK: Final = timedelta(hours=1)  # payments older than this are not announced
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,46 @@ async def _ended_calls(
     return notices
 
 
+async def _payments(
+    session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, now: datetime
+) -> list[Notice]:
+    """Purchases granted to the workspace lately that this user has not been told of."""
+    rows = (
+        await session.execute(
+            select(CreditGrant.id, CreditGrant.amount_mc, CreditPackage.name, User.id, User.name)
+            .join(PaddleTransaction, PaddleTransaction.grant_entry_id == CreditGrant.entry_id)
+            .join(CreditPackage, CreditPackage.id == PaddleTransaction.package_id)
+            .join(User, User.id == PaddleTransaction.user_id)
+            .where(
+                CreditGrant.workspace_id == workspace_id,
+                CreditGrant.created_at >= now - PAYMENT_LOOKBACK,
+                ~select(ChatNotification.key)
+                .where(
+                    ChatNotification.user_id == user_id,
+                    ChatNotification.key == func.concat("payment:", CreditGrant.id),
+                )
+                .exists(),
+            )
+            .order_by(CreditGrant.id)
+            .limit(10)
+        )
+    ).all()
+    notices: list[Notice] = []
+    for grant_id, amount_mc, package, buyer_id, buyer in rows:
+        key = f"payment:{grant_id}"
+        if not await _claim(session, user_id, key):
+            continue
+        balance = await ledger.get_balance(session, workspace_id)
+        who = "you" if buyer_id == user_id else md_escape(buyer)
+        text = (
+            f"💳 **Payment received**: {md_escape(package)} — {credits_label(amount_mc)} "
+            f"added (bought by {who}). Balance: **{credits_label(balance.balance_mc)}**"
+            + (f" ({format_credits(balance.available_mc)} available)." if balance.held_mc else ".")
+        )
+        notices.append(Notice(key, text))
+    return notices
+
+
 async def _low_balance(
     session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, threshold_mc: int
 ) -> list[Notice]:
@@ -147,6 +193,7 @@ async def due_notices(
     """Claim and return the notices this user has not been shown yet (committed)."""
     at = now or datetime.now(UTC)
     notices = await _ended_calls(session, user_id, since, at)
+    notices += await _payments(session, user_id, workspace_id, at)
     notices += await _low_balance(session, user_id, workspace_id, low_balance_mc)
     notices += await callback_reminders(session, user_id, at)
     await session.commit()

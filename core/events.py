@@ -18,8 +18,9 @@ the tables, so a duplicate, late or forged notification changes nothing by itsel
   the call's relay socket (telephony/voice/sessions.py);
 - `ks_call` (a call id): a status callback moved the call on or settled it → the chats
   showing its progress (telephony/progress.py);
-- `ks_notices` (a workspace id): a call settled, insights written, credits used → the
-  workspace's open chats, which look for notices due (chat_app/notifications.py).
+- `ks_notices` (a workspace id): a call settled, insights written, credits used, a
+  payment granted (billing/webhooks.py) → the workspace's open chats, which look for
+  notices due (chat_app/notifications.py).
 
 NOTIFYs sent while the listener is disconnected are lost, so after every reconnect
 the listener calls its `on_reconnect` callbacks (which re-read their state from the
