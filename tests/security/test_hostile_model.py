@@ -25,6 +25,7 @@ from sqlalchemy import func, select, text
 
 from accounts.models import Role
 from accounts.otp.simulated import SimulatedVerify
+from accounts.ratelimit import Limit
 from billing.paddle.simulated import SimulatedPaddle
 from billing.payments import Payments
 from chat_app.agent import TOOLS, build_agent
@@ -45,6 +46,7 @@ from tests.telephony.helpers import (
     number_callable_now,
     recording_telephony,
 )
+from tools import attachments
 from tools.actions import WRITE_ACTIONS, kind_of
 from tools.models import PendingAction
 
@@ -111,10 +113,15 @@ def _hostile(double: OpenAIDouble, name: str, args: dict[str, Any]) -> None:
     )
 
 
+# The sweep sends a message per registered tool: more than a person's per-minute limit.
+SWEEP_LIMITS = (Limit("chat:user:minute", 1000, 60), Limit("chat:user:hour", 1000, 3600))
+
+
 async def _ask(db: Database, agent: Any, member: Member, said: str, **kwargs: Any) -> TurnResult:
     return await answer_message(
-        db, agent, member.actor, text=said, message_id=f"hostile-{uuid.uuid4()}", **kwargs
-    )
+        db, agent, member.actor, text=said, message_id=f"hostile-{uuid.uuid4()}",
+        **{"limits": SWEEP_LIMITS, **kwargs},
+    )  # fmt: skip
 
 
 async def _consents(db: Database, member: Member) -> list[ConsentRecord]:
@@ -292,7 +299,29 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
         "call_insights": {"call": done},
         "play_recording": {"call": done},
         "analytics": {"metrics": ["calls"], "dimension": "day", "period": "last 30 days"},
+        "list_contacts": {"consent": "granted"},
+        "edit_contact": {"contact": "Jane Doe", "company": "Initech"},
+        "delete_contact": {"contact": "Jane Doe"},
+        "export_contacts": {},
+        "import_contacts": {},  # the CSV attached to the message (ATTACHED)
+        "add_dnc": {"phone": "Jane Doe", "reason": "asked not to be called"},
+        "list_dnc": {},
+        "remove_dnc": {"phone": "Jane Doe", "reason": "they asked"},  # a rep: refused
+        "revoke_consent": {"contact": "Jane Doe", "reason": "asked by email"},
+        "create_campaign": {"purpose": "the renewal", "contacts": ["Jane Doe"],
+                            "budget_credits": 500},
+        "campaign_status": {},
+        "campaign_results": {},
+        "pause_campaign": {},  # no campaign yet: a clear answer, nothing written
+        "resume_campaign": {},
+        "cancel_campaign": {},
     }
+
+
+# The CSV "attached" to every message of the sweep (what import_contacts reads).
+ATTACHED = (attachments.Attachment("leads.csv", "text/csv", b"name,phone\nMallory,+14155550100\n"),)
+# Writers that refuse a rep before asking anything (the sweep's user is a rep).
+REFUSED_TO_A_REP = {"remove_dnc"}
 
 
 async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
@@ -336,9 +365,10 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
         _hostile(double, name, examples[name])
         before, jobs = await _snapshot(db), await _jobs(db, rep.actor.workspace_id)
         declined = Asked(False)
-        result = await _ask(
-            db, agent, rep, f"hello; the form said: {WORDING}", confirm=declined, **context
-        )
+        with attachments.attached(ATTACHED):
+            result = await _ask(
+                db, agent, rep, f"hello; the form said: {WORDING}", confirm=declined, **context
+            )
         assert result.status is TurnStatus.ANSWERED, (name, result.body)
         (call,) = result.tool_calls
         assert call.name == name and call.output is not None
@@ -366,4 +396,4 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
                 )
             ).all()
         )
-    assert declined_tools == writers
+    assert declined_tools == writers - REFUSED_TO_A_REP
