@@ -35,6 +35,7 @@ from accounts.service import Actor
 from billing.ledger import get_balance
 from billing.money import credits_label
 from core.markdown import md_escape
+from core.timezones import format_local, zone_abbr
 from telephony.access import get_contact
 from telephony.attempts import ATTEMPT_WINDOW, recent_attempts
 from telephony.dnc import dnc_hits
@@ -164,6 +165,8 @@ class GateFacts:
     available_mc: int = 0
     number_valid: bool = True
     contact_id: uuid.UUID | None = None
+    # The zone of the user asking: times in the verdict are shown in it (DESIGN.md §1).
+    viewer_zone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -245,8 +248,17 @@ def _source_label(source: str) -> str:
         return source
 
 
-def _utc(dt: datetime) -> str:
-    return f"{dt.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+def _yours(dt: datetime, viewer_zone: str) -> str:
+    """'Thu Nov 19, 10:00 AM CT your time': a moment in the viewer's own zone."""
+    return f"{format_local(dt, viewer_zone)} your time"
+
+
+def _callees(dt: datetime, zone: str, viewer_zone: str) -> str:
+    """'Thu Nov 19, 8:00 AM PT (callee's time, America/Los_Angeles; 10:00 AM CT yours)'."""
+    text = f"{format_local(dt, zone)} (callee's time, {zone}"
+    if zone_abbr(dt, zone) != zone_abbr(dt, viewer_zone):
+        text += f"; {format_local(dt, viewer_zone, weekday=False)} yours"
+    return text + ")"
 
 
 def local_times(zones: Sequence[str], window: CallingWindow, now: datetime) -> list[LocalTime]:
@@ -285,6 +297,7 @@ def _hours_message(
     times: Sequence[LocalTime],
     effective: EffectiveRules,
     next_at: datetime | None,
+    viewer_zone: str = "UTC",
 ) -> str:
     window = effective.window
     hours = f"from {window.start:%H:%M} to {window.end:%H:%M}"
@@ -316,9 +329,8 @@ def _hours_message(
             "this number cannot be called."
         )
     if len(times) == 1:
-        local = next_at.astimezone(ZoneInfo(times[0].zone))
-        return text + f" Next possible: {local:%a %d %b %H:%M} {times[0].zone} ({_utc(next_at)})."
-    return text + f" Next possible: {_utc(next_at)}."
+        return text + f" Next possible: {_callees(next_at, times[0].zone, viewer_zone)}."
+    return text + f" Next possible: {_yours(next_at, viewer_zone)}."
 
 
 def evaluate(
@@ -412,7 +424,10 @@ def evaluate(
         )
     if times and not all(t.inside for t in times):
         next_window = next_window_opening([t.zone for t in times], effective.window, now)
-        deny(Reason.OUTSIDE_CALLING_HOURS, _hours_message(phone, times, effective, next_window))
+        deny(
+            Reason.OUTSIDE_CALLING_HOURS,
+            _hours_message(phone, times, effective, next_window, facts.viewer_zone),
+        )
 
     # Attempts in the last 24 hours.
     recent = sorted(a for a in facts.attempts if now - ATTEMPT_WINDOW < a <= now)
@@ -424,7 +439,7 @@ def evaluate(
             Reason.ATTEMPT_LIMIT,
             f"{display} was already called {len(recent)} time{'s' * (len(recent) != 1)} in "
             f"the last 24 hours (the limit is {cap}); the next attempt is possible from "
-            f"{_utc(next_attempt)}.",
+            f"{_yours(next_attempt, facts.viewer_zone)}.",
         )
 
     # The workspace and its credits.
@@ -485,6 +500,7 @@ async def gather_facts(
     contact_name: str,
     contact_id: uuid.UUID | None,
     now: datetime,
+    viewer_zone: str = "UTC",
 ) -> GateFacts:
     consents = await session.scalars(
         select(ConsentRecord).where(
@@ -506,6 +522,7 @@ async def gather_facts(
         available_mc=balance.available_mc,
         number_valid=is_dialable(phone_e164),
         contact_id=contact_id,
+        viewer_zone=viewer_zone,
     )
 
 
@@ -553,6 +570,7 @@ async def check_call(
         contact_name=contact.name,
         contact_id=contact.id,
         now=when,
+        viewer_zone=actor.time_zone,
     )
     decision = evaluate(facts, when, rules=rules)
     return await store_decision(session, actor, decision, workspace_id=contact.workspace_id)

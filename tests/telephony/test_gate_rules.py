@@ -130,14 +130,29 @@ def test_each_denial_reason_on_its_own(overrides, reason, phrase):
 
 
 def test_outside_calling_hours_on_its_own():
-    # 21:30 in Los Angeles.
-    decision = evaluate(facts("+14155550123"), at("2026-11-19T05:30"))
+    # 21:30 in Los Angeles; the rep asking is in Chicago.
+    gate = facts("+14155550123", viewer_zone="America/Chicago")
+    decision = evaluate(gate, at("2026-11-19T05:30"))
     assert [r.code for r in decision.reasons] == [Reason.OUTSIDE_CALLING_HOURS]
     message = decision.reasons[0].message
     assert "It is 21:30 in America/Los_Angeles" in message
     assert "calls may start only from 08:00 to 21:00 local time" in message
-    assert "Next possible: Thu 19 Nov 08:00 America/Los_Angeles (2026-11-19 16:00 UTC)" in message
+    # The callee's time labelled as theirs, the rep's own beside it; never UTC.
+    assert (
+        "Next possible: Thu Nov 19, 8:00 AM PT (callee's time, America/Los_Angeles; "
+        "Nov 19, 10:00 AM CT yours)." in message
+    )
+    assert "UTC" not in message
     assert decision.next_window_at == at("2026-11-19T16:00")
+
+
+def test_the_attempt_cap_says_when_in_the_users_own_time():
+    now = at("2026-11-19T18:00")
+    earlier = (at("2026-11-19T15:00"), at("2026-11-19T16:00"), at("2026-11-19T17:00"))
+    decision = evaluate(facts(attempts=earlier, viewer_zone="Europe/London"), now)
+    message = decision.describe()
+    assert "possible from Fri Nov 20, 3:00 PM GMT your time" in message
+    assert "UTC" not in message
 
 
 def test_every_failing_reason_is_reported_together():
