@@ -36,6 +36,7 @@ from tools.actions import require_declared
 from tools.analytics import analytics
 from tools.buy_credits import buy_credits
 from tools.call_insights import call_insights, summarize_call
+from tools.callbacks import callback_settings
 from tools.calls import call_status, end_call, list_calls, place_call
 from tools.change_mobile import change_mobile
 from tools.check_credits import check_credits
@@ -58,6 +59,7 @@ from tools.play_recording import play_recording
 from tools.purchase_history import purchase_history
 from tools.search_calls import search_calls
 from tools.time_zone import set_time_zone
+from tools.webhooks import manage_webhooks
 
 # Only tools declared @read_tool or @write_tool (tools.actions) may be registered: a
 # tool that writes cannot skip the user's confirmation by forgetting it.
@@ -92,6 +94,8 @@ TOOLS = require_declared(
         summarize_call,
         call_insights,
         analytics,
+        callback_settings,
+        manage_webhooks,
     ]
 )
 

@@ -7,6 +7,7 @@ answered by `chat_app.turns.answer_message`, which also bills it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ from core.markdown import md_escape
 from telephony.progress import follow
 from tools import actions
 from tools.attachments import Attachment, attached
+from tools.callbacks import call_back_now
 from tools.context import AgentContext, Artifact
 
 log = logging.getLogger(__name__)
@@ -292,6 +294,34 @@ async def on_pending_no(action: cl.Action) -> None:
     await _answer_pending(action, yes=False)
 
 
+@cl.action_callback("callback_call_now")
+async def on_callback_call_now(action: cl.Action) -> None:
+    """A callback reminder's "Call now": the gate's verdict and the cost ceiling, then
+    the usual Yes / No before anything is dialled (tools/callbacks.py)."""
+    actor = await _current_actor()
+    if actor is None:
+        await cl.Message(content="Your session has ended; please sign in again.").send()
+        return
+    try:
+        callback_id = uuid.UUID(str(action.payload.get("callback")))
+    except ValueError:
+        return
+    placed: list[uuid.UUID] = []
+
+    async def watch_after_answer(call_id: uuid.UUID) -> None:
+        placed.append(call_id)
+
+    ctx = dataclasses.replace(_action_context(actor, watch_after_answer), confirm=_ask_yes_no)
+    try:
+        result = await call_back_now(ctx, callback_id)
+        await cl.Message(content=result, author="Klosesales").send()
+        if placed:
+            await _announce(actor.workspace_id)
+    finally:
+        for call_id in placed:
+            await _watch_call(call_id)
+
+
 async def _typed_answer(question: str) -> str | None:
     answer = await _unless_gone(cl.AskUserMessage(content=question, timeout=180).send())
     if answer is None:
@@ -426,7 +456,18 @@ async def _watch_notices(user_id: uuid.UUID, workspace_id: uuid.UUID) -> None:
     runtime = get_runtime()
 
     async def send(notice: notifications.Notice) -> None:
-        await cl.Message(content=notice.text, author="Klosesales").send()
+        buttons = (
+            [
+                cl.Action(
+                    name="callback_call_now",
+                    payload={"callback": str(notice.call_now)},
+                    label="📞 Call now",
+                )
+            ]
+            if notice.call_now is not None
+            else []
+        )
+        await cl.Message(content=notice.text, author="Klosesales", actions=buttons).send()
 
     await notifications.watch(
         runtime.db,
