@@ -21,7 +21,9 @@ from billing.money import credits_label
 from core import events
 from core.db import Database
 from core.markdown import md_escape
+from core.timezones import format_local
 from telephony.models import Call, CallStatus, Contact
+from telephony.numbers import phone_info
 
 POLL_S: Final = 0.5  # without an event listener (a CLI, a test app): poll the table
 FOLLOW_GRACE_S: Final = 60  # beyond ring + time limit, how long a call is followed
@@ -46,8 +48,18 @@ def progress_line(call: Call, contact_name: str) -> str:
     if call.outcome:
         parts.append(call.outcome.replace("_", " "))
     if call.callback_at:
-        parts.append(f"callback {call.callback_at:%a %b %d %H:%M} UTC")
+        parts.append(f"callback {callback_in_callees_time(call)}")
     return " · ".join(parts)
+
+
+def callback_in_callees_time(call: Call) -> str:
+    """'Thu Dec 10, 2:00 PM PT (callee's time)': the callback as the callee agreed it, in
+    their zone (the number's, when it has one), labelled so; UTC only when unknown."""
+    assert call.callback_at is not None
+    zones = set(phone_info(call.phone_e164).time_zones)
+    if len(zones) == 1:
+        return f"{format_local(call.callback_at, zones.pop())} (callee's time)"
+    return format_local(call.callback_at, "UTC")
 
 
 async def call_progress(session: AsyncSession, call_id: uuid.UUID) -> tuple[str, bool, int] | None:
