@@ -27,9 +27,10 @@ from chat_app.agent import TOOLS
 from chat_app.llm.messages import message_text
 from chat_app.llm.offline import GREETING, OfflineChatModel
 from chat_app.llm.offline_router import NO_TRANSFER_REPLY, route
+from chat_app.llm.offline_router.classifier import load_examples
 from insights.analytics import AnalyticsError, parse_period
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "offline_phrasings.jsonl"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TOOL_NAMES = frozenset(t.name for t in TOOLS)
 TODAY = date(2026, 11, 29)
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -44,8 +45,7 @@ _LEADING = re.compile(r"^(?:(?:a|an|the|my|our|her|his|their)\s+)+")
 
 
 def _cases() -> list[dict[str, Any]]:
-    with FIXTURE.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    return [{"text": e.text, "tool": e.tool, "args": e.args} for e in load_examples()]
 
 
 CASES = _cases()
@@ -86,7 +86,9 @@ def _matches(key: str, expected: Any, got: Any) -> bool:
     if got is None:
         return False
     if key in PHONE_KEYS or (isinstance(expected, str) and expected.startswith("+")):
-        return _e164(got) == expected
+        number = _e164(expected)  # '+1 415 555 0100' is '+14155550100'
+        if number is not None:
+            return _e164(got) == number
     if key == "country":
         return _country(got) == _country(expected)
     if key == "postal_code":
@@ -101,8 +103,16 @@ def _matches(key: str, expected: Any, got: Any) -> bool:
     return _text(got) == _text(expected)
 
 
-def _outcome(case: dict[str, Any]) -> tuple[bool, str]:
-    found = route(case["text"], TOOL_NAMES, today=TODAY)
+def routed_tool(text: str, **given: Any) -> str | None:
+    """The tool `text` reaches (None: none), with the shipped or `given` model/embed."""
+    found = route(text, TOOL_NAMES, today=TODAY, **given)
+    return found.intent.tool if found is not None else None
+
+
+def outcome(case: dict[str, Any], **given: Any) -> tuple[bool, str]:
+    """Whether the router gets `case` right (tool and arguments), and if not, why.
+    `given`: a model and embed function in place of the shipped ones (training)."""
+    found = route(case["text"], TOOL_NAMES, today=TODAY, **given)
     tool = found.intent.tool if found is not None else None
     args = found.args if found is not None else {}
     if found is not None and tool is None:
@@ -136,7 +146,7 @@ def test_every_tool_is_covered_by_the_fixture():
 
 
 def test_the_offline_router_gets_the_tool_and_its_arguments_right():
-    outcomes = [_outcome(c) for c in CASES]
+    outcomes = [outcome(c) for c in CASES]
     misses = [why for ok, why in outcomes if not ok]
     right = len(CASES) - len(misses)
     share = right / len(CASES)
@@ -162,7 +172,7 @@ def test_what_offline_cannot_do_gets_an_honest_answer(text):
     assert "Nothing was charged" in body or "no charge" in body
 
 
-HELD_OUT = FIXTURE.with_name("offline_heldout.jsonl")
+HELD_OUT = FIXTURES / "offline_heldout.jsonl"
 # The honest figure. The fixture above is tuning data: the router was reworked with its
 # lines in view (it holds seven rounds of blind sets, each scored once before any fix: 73,
 # 83, 77, 87, 86/84, 88/89 and 87/81 % right). These 300 lines are an eighth round,
@@ -175,7 +185,7 @@ HELD_OUT_FLOOR = 0.90
 def test_held_out_phrasings_stay_above_their_floor():
     cases = [json.loads(line) for line in HELD_OUT.read_text(encoding="utf-8").splitlines() if line]
     assert len(cases) >= 300
-    misses = [why for case in cases for ok, why in [_outcome(case)] if not ok]
+    misses = [why for case in cases for ok, why in [outcome(case)] if not ok]
     share = 1 - len(misses) / len(cases)
     assert share >= HELD_OUT_FLOOR, f"{share:.1%} right on held-out phrasings:\n" + "\n".join(
         misses

@@ -139,7 +139,31 @@ _GIVE_THEM_A_CALL = re.compile(
 )
 
 
+# Where an order to call may start inside a message: after a sentence, a dash, a comma
+# ('…, so give Priya Raman a call about …') or 'can you' ('— can you call Olivia …').
+_CLAUSE_ORDER = re.compile(
+    r"(?:[.;:!?—–]\s*|\s-\s*|,\s*|\b(?:so|then|and|now)\s+|\b(?:can|could|would|will)"
+    r" you\s+)(?=(?:please\s+|pls\s+|just\s+)?(?:call|ring|phone|dial|give)\s)",
+    re.IGNORECASE,
+)
+_PRONOUNS = frozenset({"him", "her", "them", "it", "me", "us", "back"})
+
+
 def place_call_args(text: str) -> dict[str, Any]:
+    """`place_call`'s arguments: whom to call (a name or number), what about, the goal,
+    talking points and what to do on voicemail."""
+    if _CALL_VERB.match(text) is None and _GIVE_THEM_A_CALL.search(text) is None:
+        # The order is not at the start ('I'd like to try … — can you call Olivia Grant
+        # about …'): read it from the first clause that opens with one.
+        for clause in _CLAUSE_ORDER.finditer(text):
+            found = _place_call_args(text[clause.end() :])
+            contact = str(found.get("contact", "")).lower()
+            if contact and contact.split()[0] not in _PRONOUNS:
+                return {**found, **_voicemail_args(text)}
+    return _place_call_args(text)
+
+
+def _place_call_args(text: str) -> dict[str, Any]:
     order = _CALL_VERB.match(text)
     give = _GIVE_THEM_A_CALL.search(text)
     if order is None and give is not None and (names := person_names(text[: give.start()])):
@@ -187,8 +211,9 @@ def place_call_args(text: str) -> dict[str, Any]:
             r"|,?\s+(?:and\s+)?if\s+(?:it|you|they|he|she|nobody|no one|there's)\s+"
             r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
             r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
-            r"|it|try|aim|(?:the\s+)?goal|don't|do not|no voicemail|leave|hang up|talking points"
-            r"|on voicemail)\b|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b)",
+            r"|it|try|trying|aim|aiming|hoping|(?:the\s+)?goal|don't|do not|no voicemail|leave"
+            r"|hang up|talking points|on voicemail)\b"
+            r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b)",
             said,
         )[0]
     )

@@ -43,7 +43,11 @@ _COMPANY_CUES = (
 )
 
 _COMPANY_END = re.compile(
-    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please)\b.*$", re.IGNORECASE
+    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please"
+    # 'from Harbor Light Fitness at the show yesterday': where and when we met is not it.
+    r"|at (?:the|a|an|our) (?:show|conference|expo|event|booth|fair|meetup|summit|trade ?show)"
+    r"|yesterday|today|last (?:week|night|month)|this (?:morning|afternoon|week))\b.*$",
+    re.IGNORECASE,
 )
 
 
@@ -145,7 +149,8 @@ def contact_args(text: str) -> dict[str, Any]:
 def _contact_head(head: str) -> str:
     """The words before the number, less the order: 'add contact Mark Will,' → 'Mark Will'."""
     head = re.sub(
-        r"^\s*(?:(?:please|pls|plz|kindly|can you|could you)\s+)*(?:add|create|save|new|put)\s+"
+        r"^\s*(?:(?:please|pls|plz|kindly|(?:can|could|would|will) (?:you|u))\s+)*"
+        r"(?:add|create|save|new|put)\s+"
         r"(?:a\s+|this\s+|the\s+)?(?:new\s+)?(?:\w+\s+(?=(?:contact|prospect|lead)\b))?"
         r"(?:contact|prospect|lead)?\s*(?:named|called|for|:)?\s*",
         "",
@@ -179,6 +184,9 @@ _NOT_A_SOURCE = re.compile(
 )
 
 
+DEFAULT_SOURCE = "stated by the rep in chat"  # no source named in the message
+
+
 def _consent_source(text: str, contact: str = "") -> str:
     url = _URL.search(text)
     if url:
@@ -194,7 +202,7 @@ def _consent_source(text: str, contact: str = "") -> str:
         if source and not _NOT_A_SOURCE.match(source) and not source.startswith(contact or "\0"):
             return source
         found = _SOURCE.search(text, found.start() + 1)
-    return "stated by the rep in chat"
+    return DEFAULT_SOURCE
 
 
 # How consent was given, as written: 'signed paper form', 'web form', 'verbally'.
@@ -218,6 +226,27 @@ _STATED_SOURCE = re.compile(
 )
 
 
+def _listed_source(text: str, method: str) -> str | None:
+    """Where consent was given, from a list after a colon ('…: express written, signed
+    paper form, Raleigh vet conference, 11/21/2026'): the one item that is neither the
+    kind of consent, the method, a date nor a number."""
+    _, colon, listed = text.partition(":")
+    if not colon:
+        return None
+    for item in (trim(part) for part in listed.split(",")):
+        lowered = item.lower().replace("-", " ")
+        if (
+            not item
+            or any(cue in lowered for cue, _ in _CONSENT_TYPES)
+            or (method and method.lower() in lowered)
+            or _CONSENT_METHOD.search(item)
+            or re.search(r"\d", item)
+        ):
+            continue
+        return item
+    return None
+
+
 def consent_args(text: str, today: date) -> dict[str, Any]:
     lowered = text.lower()
     kind = next((k for cue, k in _CONSENT_TYPES if cue in lowered.replace("-", " ")), "express")
@@ -236,8 +265,13 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
             )
         if found and trim(found.group(1)).lower() not in PRONOUNS:
             contact = trim(found.group(1))
+    # 'consent for chidi okafor - existing relationship': the name ends at the dash.
+    contact = trim(re.split(r"\s+[-—–]\s*|\s*[—–:]\s*", contact)[0]) if contact else ""
     args = {"contact": contact, "consent_type": kind, "source": _consent_source(text, contact)}
     method = _CONSENT_METHOD.search(text)
+    listed = _listed_source(text, method.group(0) if method else "")
+    if args["source"] == DEFAULT_SOURCE and listed:
+        args["source"] = listed
     if method:
         args["method"] = method.group(0)
         # 'a signed paper form at the showroom': the method, then where.

@@ -1,20 +1,34 @@
-"""Scoring a message against the intents: what is read before scoring (the addressee of
-an errand, notes, a pivot such as 'but'), what no tool does, and the signals a message
-carries; the best intent above `THRESHOLD` wins.
+"""Routing a message to an intent: what is read before classifying (the addressee of
+an errand, notes, a pivot such as 'but'), what no tool does (a rule: refused before any
+guess), the signals a message carries, and the learned classifier's choice among the
+intents the caller may reach (`classifier`); below its confidence floor, or when 'none'
+wins, nothing is guessed. The winner's extractor fills the arguments (`slots` makes
+phone numbers and known names exact).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from chat_app.llm.offline_router.billing import catalog_packages, package_named
 from chat_app.llm.offline_router.calls import CALL_NOUNS, POLITE, QUOTED
+from chat_app.llm.offline_router.classifier import (
+    NONE,
+    QUESTION,
+    Embed,
+    IntentModel,
+    shipped_model,
+)
+from chat_app.llm.offline_router.classifier import embed as classifier_embed
 from chat_app.llm.offline_router.dates import period_named
 from chat_app.llm.offline_router.entities import PHONE
-from chat_app.llm.offline_router.intents import INTENTS, THRESHOLD, Intent
+from chat_app.llm.offline_router.intents import INTENTS, Intent
+from chat_app.llm.offline_router.slots import refine_args
 
 # Things no tool does: the model says it can't do them offline rather than guess.
 _UNSUPPORTED = re.compile(
@@ -124,8 +138,21 @@ class Route:
 # Tools that change something: never chosen for a message phrased as a question
 # ("was the prospect on (212) 555-0147 worried about price?" must not add a contact).
 # Polite requests ("can you add…", "could you call…") are not questions here.
-_CHANGES = frozenset(
-    {"add_contact", "record_consent", "buy_credits", "place_call", "end_call", "change_mobile"}
+CHANGES = frozenset(
+    {
+        "add_contact",
+        "record_consent",
+        "buy_credits",
+        "place_call",
+        "end_call",
+        "change_mobile",
+        "edit_contact",
+        "delete_contact",
+        "add_dnc",
+        "remove_dnc",
+        "revoke_consent",
+        "set_time_zone",
+    }
 )
 
 _QUESTION = re.compile(
@@ -180,25 +207,103 @@ def unsupported(text: str) -> bool:
     return _unsupported(_read(text))
 
 
-def route(text: str, available_tools: frozenset[str], *, today: date | None = None) -> Route | None:
-    """The best intent for `text` among those whose tool is available, or None (for
-    what offline mode can't do). `today` dates periods such as 'since March 1'."""
+def read_message(text: str, today: date) -> tuple[str, str, frozenset[str]]:
+    """What the classifier reads of `text`: the part that says what to do (raw and
+    normalised) and the signals it carries, a question among them."""
     read = _read(text)
-    text, scored, padded = read.text, read.scored, read.padded
-    if not padded.strip() or _unsupported(read):
+    found = set(_signals(read.scored, read.padded, today))
+    if _QUESTION.match(read.padded) is not None:
+        found.add(QUESTION)
+    return read.scored, read.padded, frozenset(found)
+
+
+@functools.cache
+def _intents_by_name() -> dict[str, Intent]:
+    return {intent.name: intent for intent in INTENTS}
+
+
+_NONE_INTENT = Intent(name=NONE, tool=None, cues={})
+
+
+def _intent(name: str) -> Intent:
+    # A tool learned from its training file before anyone wrote its `Intent`.
+    return _intents_by_name().get(name) or Intent(name=name, tool=name, cues={})
+
+
+def classify(
+    text: str,
+    available_tools: frozenset[str],
+    *,
+    today: date,
+    changing: frozenset[str] = CHANGES,
+    model: IntentModel | None = None,
+    embed: Embed | None = None,
+) -> tuple[Intent, float] | None:
+    """The most probable intent for `text` among those it may reach, and its
+    probability; None when nothing clears the model's floor or 'none' (what no tool
+    does) wins. A question never reaches a tool in `changing`."""
+    chosen = model or shipped_model()
+    scored, padded, found = read_message(text, today)
+    if not padded.strip():
+        return None
+    best: tuple[Intent, float] | None = None
+    if chosen.lexical_weights is not None:
+        # Words alone settle most messages: the sentence model is loaded only if not.
+        best = _best(chosen.probabilities(padded, found, None), available_tools, found, changing)
+        if best is not None and best[1] < chosen.lexical_sure:
+            best = None
+    if best is None:
+        shares = chosen.probabilities(padded, found, (embed or classifier_embed)(scored))
+        best = _best(shares, available_tools, found, changing)
+    if best is None or best[0] is _NONE_INTENT or best[1] < chosen.floor:
+        return None
+    return best
+
+
+def _best(
+    shares: dict[str, float],
+    available_tools: frozenset[str],
+    found: frozenset[str],
+    changing: frozenset[str],
+) -> tuple[Intent, float] | None:
+    """The most probable intent the message may reach ('none' included)."""
+    best: tuple[Intent, float] | None = None
+    for name, share in shares.items():
+        intent = _intent(name) if name != NONE else _NONE_INTENT
+        if intent.tool is not None:
+            if intent.tool not in available_tools:
+                continue
+            if QUESTION in found and intent.tool in changing:
+                continue  # a question never adds, records, buys, dials or hangs up
+        if best is None or share > best[1]:
+            best = (intent, share)
+    return best
+
+
+def route(
+    text: str,
+    available_tools: frozenset[str],
+    *,
+    today: date | None = None,
+    region: str = "US",
+    changing: frozenset[str] = CHANGES,
+    contacts: Sequence[str] = (),
+    model: IntentModel | None = None,
+    embed: Embed | None = None,
+) -> Route | None:
+    """The best intent for `text` among those whose tool is available, or None (for
+    what offline mode can't do, or did not understand). `today` dates periods such as
+    'since March 1'; phone numbers without a country code are read in `region` (the
+    user's own country); a contact or rep named with a typo is matched against
+    `contacts` (names the caller knows). A tool in `changing` is never chosen for a
+    question. `model`/`embed` replace the shipped weights and MiniLM (training)."""
+    read = _read(text)
+    if not read.padded.strip() or _unsupported(read):
         return None
     day = today or datetime.now(UTC).date()
-    found = _signals(scored, padded, day)
-    best: Route | None = None
-    asking = _QUESTION.match(padded) is not None
-    for intent in INTENTS:
-        if intent.tool is not None and intent.tool not in available_tools:
-            continue
-        if asking and intent.tool in _CHANGES:
-            continue  # a question never adds, records, buys, dials or hangs up
-        score = intent.score(padded, found)
-        if score >= THRESHOLD and (best is None or score > best.score):
-            best = Route(intent=intent, score=score, args={})
-    if best is not None and best.intent.extract is not None:
-        best = Route(intent=best.intent, score=best.score, args=best.intent.extract(text, day))
-    return best
+    found = classify(text, available_tools, today=day, changing=changing, model=model, embed=embed)
+    if found is None:
+        return None
+    intent, share = found
+    args = intent.extract(read.text, day) if intent.extract is not None else {}
+    return Route(intent=intent, score=share, args=refine_args(args, region, contacts))

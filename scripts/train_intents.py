@@ -1,0 +1,250 @@
+"""Learn the offline model's intent classifier from the labelled phrasings.
+
+    .venv/bin/python scripts/train_intents.py           # fit, report, write the weights
+    .venv/bin/python scripts/train_intents.py --search  # search the settings first (slow)
+    .venv/bin/python scripts/train_intents.py --check   # exit 1 if the weights are stale
+
+Reads every `chat_app/llm/offline_router/training/*.jsonl` file and each `Intent`'s
+examples (`classifier.load_examples`). A fixed 15 % of them (by a hash of the text, so
+the split never changes when a file grows) is held out as the validation split: the
+hyper-parameters (regularisation, block scales, the confidence floor) are chosen by
+right-tool-and-arguments accuracy on it (`--search`; without it, the settings last
+chosen, `SETTINGS`), and `tests/fixtures/offline_heldout.jsonl` is reported as a second
+validation set. The shipped weights are then fitted on all the
+phrasings with the chosen settings and written to `classifier.MODEL_FILE` with the
+training data's hash. Deterministic: the same data gives the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chat_app.llm.offline_router import classifier  # noqa: E402
+from chat_app.llm.offline_router.classifier import (  # noqa: E402
+    EMBEDDING_DIM,
+    Example,
+    IntentModel,
+    Scales,
+    Vocabulary,
+    features,
+)
+from chat_app.llm.offline_router.route import read_message  # noqa: E402
+
+TODAY = date(2026, 11, 29)  # the date the phrasings' periods are read on (as in the tests)
+VALIDATION_SHARE = 15  # percent
+HELD_OUT = ROOT / "tests" / "fixtures" / "offline_heldout.jsonl"
+C_GRID = (2.0, 8.0)
+EMBEDDING_GRID = (1.0, 2.0)
+CHAR_GRID = (1.0,)
+FLOOR_GRID = (0.0, 0.15, 0.25, 0.35)
+# How sure the words-only model must be to skip the sentence model: the lowest that
+# loses nothing on the validation split.
+SURE_GRID = (0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+# What `--search` chose on 2026-12-07 (regularisation C, block scales).
+SETTINGS = (8.0, Scales())
+
+
+def in_validation(text: str) -> bool:
+    digest = hashlib.sha256(" ".join(text.lower().split()).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < VALIDATION_SHARE
+
+
+# Embeddings of past runs (not shipped: MiniLM is deterministic, this only saves time).
+EMBEDDING_CACHE = ROOT / ".data" / "intent_embeddings.npz"
+
+
+class Encoded:
+    """Each text's normalised form, signals and embedding, computed once (embeddings
+    kept across runs in `EMBEDDING_CACHE`)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[str, frozenset[str]]] = {}
+        self._vectors: dict[str, np.ndarray[Any, Any]] = {}
+        if EMBEDDING_CACHE.exists():
+            with np.load(EMBEDDING_CACHE, allow_pickle=False) as cached:
+                texts, vectors = cached["texts"], cached["vectors"]
+                self._vectors = {str(t): v for t, v in zip(texts, vectors, strict=True)}
+
+    def keep(self) -> None:
+        EMBEDDING_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        texts = sorted(self._vectors)
+        with EMBEDDING_CACHE.open("wb") as out:
+            np.savez(
+                out,
+                allow_pickle=False,
+                texts=np.array(texts),
+                vectors=np.stack([self._vectors[t] for t in texts]),
+            )
+
+    def read(self, text: str) -> tuple[str, frozenset[str]]:
+        if text not in self._read:
+            _, padded, found = read_message(text, TODAY)
+            self._read[text] = (padded, found)
+        return self._read[text]
+
+    def embed(self, scored: str) -> np.ndarray[Any, Any]:
+        if scored not in self._vectors:
+            self._vectors[scored] = classifier.embed(scored)
+        return self._vectors[scored]
+
+    def scored(self, text: str) -> str:
+        return read_message(text, TODAY)[0]
+
+
+def fit(
+    examples: Sequence[Example], encoded: Encoded, scales: Scales, c: float, data_hash: str
+) -> IntentModel:
+    """The regression with and without the embedding, on one vocabulary."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    padded = [encoded.read(e.text)[0] for e in examples]
+    vocabulary = Vocabulary.learn(padded)
+    x = np.stack(
+        [
+            features(
+                vocabulary,
+                scales,
+                p,
+                encoded.read(e.text)[1],
+                encoded.embed(encoded.scored(e.text)),
+            )
+            for p, e in zip(padded, examples, strict=True)
+        ]
+    )
+    labels = [e.label for e in examples]
+    classes = tuple(sorted(set(labels)))
+    y = np.array([classes.index(label) for label in labels])
+    full = LogisticRegression(C=c, max_iter=3000).fit(x, y)
+    lexical_x = x.copy()
+    lexical_x[:, -EMBEDDING_DIM:] = 0.0  # the embedding block is last
+    lexical = LogisticRegression(C=c, max_iter=3000).fit(lexical_x, y)
+    return IntentModel(
+        classes=classes,
+        vocabulary=vocabulary,
+        scales=scales,
+        weights=full.coef_.astype(np.float32),
+        bias=full.intercept_.astype(np.float32),
+        floor=0.0,
+        data_hash=data_hash,
+        lexical_weights=lexical.coef_.astype(np.float32),
+        lexical_bias=lexical.intercept_.astype(np.float32),
+        lexical_sure=1.01,  # chosen on the validation split (`main`)
+    )
+
+
+def score(model: IntentModel, cases: Sequence[dict[str, Any]], encoded: Encoded) -> dict[str, Any]:
+    """Right tool, and right tool and arguments, as tests/chat_app/test_offline_coverage
+    judges them."""
+    from tests.chat_app import test_offline_coverage as coverage
+
+    tools = right = 0
+    misses: list[str] = []
+    for case in cases:
+        ok, why = coverage.outcome(case, model=model, embed=encoded.embed)
+        got_tool = coverage.routed_tool(case["text"], model=model, embed=encoded.embed)
+        tools += got_tool == case["tool"]
+        right += ok
+        if not ok:
+            misses.append(why)
+    n = len(cases)
+    return {"n": n, "tool": tools / n, "tool_and_args": right / n, "misses": misses}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only check the weights are current")
+    parser.add_argument("--search", action="store_true", help="search the settings first")
+    options = parser.parse_args()
+    data_hash = classifier.training_hash()
+    if options.check:
+        current = classifier.MODEL_FILE.exists() and (
+            classifier.IntentModel.load().data_hash == data_hash
+        )
+        print("current" if current else "stale: run scripts/train_intents.py")
+        return 0 if current else 1
+
+    started = time.monotonic()
+    examples = classifier.load_examples()
+    train = [e for e in examples if not in_validation(e.text)]
+    valid = [e for e in examples if in_validation(e.text)]
+    valid_cases = [{"text": e.text, "tool": e.tool, "args": e.args} for e in valid]
+    held_out = [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
+    encoded = Encoded()
+    print(f"{len(examples)} phrasings: {len(train)} to fit, {len(valid)} to validate")
+
+    grid = (
+        [SETTINGS]
+        if not options.search
+        else [
+            (c, Scales(chars=ch, embedding=em))
+            for c, ch, em in itertools.product(C_GRID, CHAR_GRID, EMBEDDING_GRID)
+        ]
+    )
+    best: tuple[float, float, Scales, float] | None = None
+    fitted: dict[tuple[float, Scales], IntentModel] = {}
+    for c, scales in grid:
+        model = fitted[c, scales] = fit(train, encoded, scales, c, data_hash)
+        for floor in FLOOR_GRID if options.search else (0.0,):
+            result = score(replace(model, floor=floor), valid_cases, encoded)
+            key = result["tool_and_args"] + result["tool"] / 100
+            print(
+                json.dumps(
+                    {"c": c, "scales": scales.as_array().tolist(), "floor": floor}
+                    | {k: round(v, 4) for k, v in result.items() if k != "misses" and k != "n"}
+                ),
+                flush=True,
+            )
+            if best is None or key > best[0]:
+                best = (key, c, scales, floor)
+    assert best is not None
+    _, c, scales, floor = best
+    tuned = replace(fitted[c, scales], floor=floor)
+    full_only = score(tuned, valid_cases, encoded)["tool_and_args"]
+    sure = 1.01
+    for candidate in SURE_GRID:
+        result = score(replace(tuned, lexical_sure=candidate), valid_cases, encoded)
+        print(json.dumps({"lexical_sure": candidate, "tool_and_args": result["tool_and_args"]}))
+        if result["tool_and_args"] >= full_only:
+            sure = candidate
+            break
+    tuned = replace(tuned, lexical_sure=sure)
+    on_valid = score(tuned, valid_cases, encoded)
+    on_held_out = score(tuned, held_out, encoded)
+    for name, result in (("validation split", on_valid), ("offline_heldout", on_held_out)):
+        print(
+            f"{name}: {result['n']} phrasings, right tool {result['tool']:.1%}, "
+            f"right tool and arguments {result['tool_and_args']:.1%}"
+        )
+        for why in result["misses"]:
+            print("   ", why)
+    encoded.keep()
+    final = replace(fit(examples, encoded, scales, c, data_hash), floor=floor, lexical_sure=sure)
+    if classifier.training_hash() != data_hash:
+        print("the training files changed while fitting: run this again", file=sys.stderr)
+        return 1
+    final.save()
+    print(
+        f"chose C={c}, scales={scales}, floor={floor}, lexical_sure={sure}; wrote "
+        f"{classifier.MODEL_FILE.name} ({classifier.MODEL_FILE.stat().st_size // 1024} KiB) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
