@@ -6,6 +6,7 @@ from langchain.tools import ToolRuntime
 
 from billing import ledger
 from billing.money import format_credits
+from core.timezones import format_local
 from tools.actions import read_tool
 from tools.context import AgentContext
 
@@ -44,7 +45,7 @@ async def check_credits(runtime: ToolRuntime[AgentContext]) -> str:
     if entries:
         lines.append("Recent entries:")
         for e in entries:
-            when = e.created_at.strftime("%Y-%m-%d %H:%M UTC")
+            when = format_local(e.created_at, ctx.actor.time_zone, year=True)
             sign = "+" if e.amount_mc > 0 else "−"
             label = e.description or KIND_LABELS.get(e.kind, e.kind)
             lines.append(f"- {when} · {sign}{format_credits(abs(e.amount_mc))} · {label}")

@@ -6,6 +6,7 @@ from langchain.tools import ToolRuntime
 
 from core.errors import KloseError
 from core.markdown import md_escape
+from core.timezones import format_local
 from telephony.calls import transcript
 from telephony.models import Contact
 from telephony.numbers import format_phone
@@ -32,9 +33,10 @@ async def get_transcript(runtime: ToolRuntime[AgentContext], call: str | None = 
     except KloseError as exc:
         return str(exc)
     who = md_escape(contact.name) if contact else "the contact"
+    when = format_local(found.created_at, ctx.actor.time_zone, year=True)
     head = (
         f"Transcript of call {str(found.id)[:8]} with {who} "
-        f"({format_phone(found.phone_e164)}), {found.created_at:%Y-%m-%d %H:%M} UTC:"
+        f"({format_phone(found.phone_e164)}), {when}:"
     )
     if not turns:
         return f"{head}\n(no words were exchanged: the call was {found.status})"

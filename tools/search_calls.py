@@ -10,6 +10,7 @@ from langchain.tools import ToolRuntime
 from core.errors import KloseError
 from core.markdown import md_escape
 from core.settings import get_settings
+from core.timezones import format_local
 from retrieval.embeddings import Embedder, build_embedder
 from retrieval.search import calls_awaiting_index, resolve_scope, search
 from tools.actions import read_tool
@@ -66,7 +67,8 @@ async def search_calls(
         speakers = md_escape(", ".join(hit.speakers))
         lines.append(
             f"{n}. {md_escape(hit.contact_name)} · call {str(hit.call_id)[:8]} · "
-            f"{hit.started_at:%Y-%m-%d %H:%M} UTC, {hit.offset} in ({speakers}): "
+            f"{format_local(hit.started_at, ctx.actor.time_zone, year=True)}, {hit.offset} in "
+            f"({speakers}): "
             f"\u201c{hit.highlighted()}\u201d"
         )
     return done("\n".join(lines))

@@ -164,3 +164,17 @@ async def test_a_call_found_by_a_number_typed_at_home(db):
     card = await _ask(db, uk, "call_status", call=LONDON_LANDLINE)
     assert f"Call {str(call_id)[:8]} with Nell Gwyn" in card.body
     assert "Thu Dec 3 2026, 10:00 PM GMT" in card.body
+
+
+async def test_transcripts_and_the_ledger_read_in_the_users_time(db):
+    rep = await _member(db)  # Pacific
+    contact = await make_contact(db, rep, name="Tia Time")
+    await seed_call(
+        db, contact, rep.user_id, at=datetime(2026, 12, 3, 22, 0, tzinfo=UTC), duration_s=9,
+        turns=[("agent", "Hello Tia."), ("prospect", "Hi.")],
+    )  # fmt: skip
+    transcript = await _ask(db, rep, "get_transcript")
+    assert "Tia Time" in transcript.body and "Thu Dec 3 2026, 2:00 PM PT:" in transcript.body
+    balance = await _ask(db, rep, "check_credits")
+    assert "Recent entries:" in balance.body and " PT · " in balance.body
+    assert "UTC" not in transcript.body + balance.body
