@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from chat_app.llm.offline_router.analytics_charts import analytics_request_args
+from chat_app.llm.offline_router.automation import callback_settings_args, webhook_args
 from chat_app.llm.offline_router.billing import mobile_args, purchase_args
 from chat_app.llm.offline_router.calls import (
     ORDER_TO_CALL,
@@ -1012,6 +1013,27 @@ INTENTS: tuple[Intent, ...] = (
             "gift": 0.6,
         },
         reply=NO_TRANSFER_REPLY,
+    ),
+    # Follow-ups and events out (issue 20): cues for the hand-weighted scorer; the
+    # classifier learns them from training/<tool>.jsonl.
+    Intent(
+        name="callback_settings",
+        tool="callback_settings",
+        cues={"callback": 0.5, "callbacks": 0.6, "booked callbacks": 0.8, "hand-off": 0.8,
+              "handoff": 0.8, "warm transfer": 0.8, "remind me": 0.3, "reminders": 0.3,
+              "automatically": 0.3, "setting": 0.3, "settings": 0.3, "goal": 0.3},
+        patterns=((r"\bcall(?:backs?| them| people| prospects)? back\b.*\bauto", 0.5),),
+        examples=("call booked callbacks back automatically", "remind me of callbacks"),
+        extract=callback_settings_args,
+    ),
+    Intent(
+        name="manage_webhooks",
+        tool="manage_webhooks",
+        cues={"webhook": 1.2, "webhooks": 1.2, "endpoint": 0.5, "endpoints": 0.5,
+              "receiver": 0.4, "deliveries": 0.4, "crm": 0.3, "events": 0.3},
+        patterns=((r"https?://", 0.4),),
+        examples=("send call events to https://hooks.example.com/ks", "webhook delivery log"),
+        extract=webhook_args,
     ),
     Intent(
         name="help",
