@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from accounts.models import Role
 from accounts.service import Actor
 from core.errors import KloseError, PermissionDenied
+from core.timezones import format_local
 from telephony.models import CallAttempt
 from telephony.numbers import format_phone, phone_info
 from telephony.rules import CALLING_RULES, CallingRule, rules_for
@@ -27,14 +28,16 @@ ATTEMPT_WINDOW = timedelta(hours=24)
 
 
 class AttemptLimitReached(KloseError):
-    def __init__(self, phone_e164: str, count: int, cap: int, next_at: datetime) -> None:
+    def __init__(
+        self, phone_e164: str, count: int, cap: int, next_at: datetime, zone: str = "UTC"
+    ) -> None:
         self.count = count
         self.cap = cap
         self.next_at = next_at
         super().__init__(
             f"{format_phone(phone_e164)} was already called {count} times in the last 24 "
             f"hours (the limit is {cap}); the next attempt is possible from "
-            f"{next_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC."
+            f"{format_local(next_at, zone)} your time."
         )
 
 
@@ -96,7 +99,11 @@ async def record_attempt(
         recent = await recent_attempts(session, ws, phone_e164, now=when)
         if len(recent) >= cap:
             raise AttemptLimitReached(
-                phone_e164, len(recent), cap, recent[len(recent) - cap] + ATTEMPT_WINDOW
+                phone_e164,
+                len(recent),
+                cap,
+                recent[len(recent) - cap] + ATTEMPT_WINDOW,
+                actor.time_zone,
             )
     attempt = CallAttempt(
         workspace_id=ws,

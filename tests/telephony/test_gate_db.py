@@ -203,7 +203,7 @@ async def test_three_attempts_per_24_hours(db):
     assert decision.next_attempt_at == first + timedelta(hours=24)
     # The hard stop: a fourth attempt is refused even without the gate.
     async with db.session() as session:
-        with pytest.raises(attempts.AttemptLimitReached, match="the limit is 3"):
+        with pytest.raises(attempts.AttemptLimitReached, match=r"the limit is 3\).* PT your time"):
             await attempts.record_attempt(
                 session, rep.actor, phone_e164=contact.phone_e164, at=NOON_NY
             )
