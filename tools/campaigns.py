@@ -126,7 +126,7 @@ async def _create(ctx: AgentContext, payload: dict[str, Any]) -> str:
 async def create_campaign(
     runtime: ToolRuntime[AgentContext],
     purpose: str,
-    budget_credits: float,
+    budget_credits: float | None = None,
     company: str | None = None,
     contacts: list[str] | None = None,
     name_contains: str | None = None,
@@ -155,6 +155,11 @@ async def create_campaign(
     attempts per contact. `budget_credits`: the most the campaign may spend. Shows who
     will be called and who is left out, and creates it only once the user confirms."""
     ctx = runtime.context
+    if budget_credits is None:  # a question back (free): never a campaign without a cap
+        return (
+            "What is the most this campaign may spend, in credits? (Calls cost 1 credit per "
+            "connected second; e.g. “spend at most 2,000 credits”.) Nothing was created."
+        )
     outcomes: list[str] = []
     for word in retry_on if retry_on is not None else ["no_answer"]:
         key = service.OUTCOME_WORDS.get(word.strip().lower().replace("-", " "))

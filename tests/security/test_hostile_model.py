@@ -35,6 +35,7 @@ from core.db import Database
 from core.settings import Settings
 from telephony.models import ConsentRecord, Contact
 from tests.accounts.helpers import Member, make_member, unique_mobile
+from tests.campaigns.helpers import seed_paused_campaign
 from tests.chat_app.helpers import Asked
 from tests.insights.helpers import seed_call
 from tests.openai_double import MODEL, OpenAIDouble, Reply, ToolCall, serve_openai_double
@@ -312,7 +313,7 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
                             "budget_credits": 500},
         "campaign_status": {},
         "campaign_results": {},
-        "pause_campaign": {},  # no campaign yet: a clear answer, nothing written
+        "pause_campaign": {},
         "resume_campaign": {},
         "cancel_campaign": {},
     }
@@ -348,6 +349,7 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
     live_id = await seed_call(
         db, jane, rep.actor.user_id, at=datetime.now(UTC), status="in-progress"
     )
+    await seed_paused_campaign(db, rep.actor, "Jane Doe")  # what the campaign tools act on
     examples = _examples(call_id, live_id)
     assert set(examples) == names, "give every registered tool an example call here"
     recorder = Recorder()

@@ -18,6 +18,7 @@ from chat_app.llm.offline_router.calls import (
     place_call_args,
     search_args,
 )
+from chat_app.llm.offline_router.campaigns import campaign_args, campaign_ref_args
 from chat_app.llm.offline_router.contacts import consent_args, contact_args
 from chat_app.llm.offline_router.contacts_admin import (
     contact_only_args,
@@ -997,6 +998,57 @@ INTENTS: tuple[Intent, ...] = (
               "withdrawn": 0.8, "consent": 0.3, "record": -0.2},
         examples=("revoke consent for Dana Lee, she asked by email",),
         extract=revoke_args,
+    ),
+    # Campaigns (issue 20): cues for the hand-weighted scorer; the classifier learns
+    # them from training/<tool>.jsonl.
+    Intent(
+        name="create_campaign",
+        tool="create_campaign",
+        cues={"campaign": 0.6, "at a time": 0.6, "at once": 0.5, "credits": 0.2,
+              "spend": 0.4, "budget": 0.4, "my contacts": 0.4, "everyone at": 0.5,
+              "all my": 0.3, "batch": 0.5, "pause": -1.0, "resume": -1.0, "cancel": -1.0,
+              "results": -0.8, "how is": -0.8, "status": -0.8},
+        patterns=((r"\b(?:call|dial|ring|phone)\b.*\b(?:contacts|leads|everyone|all)\b", 0.5),),
+        examples=("call my contacts at Acme about the renewal, 3 at a time, spend 500 credits",),
+        extract=campaign_args,
+    ),
+    Intent(
+        name="campaign_status",
+        tool="campaign_status",
+        cues={"campaign": 0.6, "how is": 0.5, "going": 0.5, "progress": 0.6, "status": 0.5,
+              "update": 0.3, "pause": -1.0, "resume": -1.0, "cancel": -1.0, "results": -0.5},
+        examples=("how is the campaign going?",),
+        extract=campaign_ref_args,
+    ),
+    Intent(
+        name="pause_campaign",
+        tool="pause_campaign",
+        cues={"pause": 1.0, "on hold": 0.8, "hold": 0.4, "campaign": 0.4, "resume": -1.0,
+              "unpause": -1.5},
+        examples=("pause the campaign",),
+        extract=campaign_ref_args,
+    ),
+    Intent(
+        name="resume_campaign",
+        tool="resume_campaign",
+        cues={"resume": 1.0, "unpause": 1.2, "continue": 0.5, "again": 0.3, "campaign": 0.4},
+        examples=("resume the campaign",),
+        extract=campaign_ref_args,
+    ),
+    Intent(
+        name="cancel_campaign",
+        tool="cancel_campaign",
+        cues={"cancel": 1.0, "abort": 0.8, "for good": 0.6, "kill": 0.6, "campaign": 0.4},
+        examples=("cancel the campaign",),
+        extract=campaign_ref_args,
+    ),
+    Intent(
+        name="campaign_results",
+        tool="campaign_results",
+        cues={"results": 1.0, "outcomes": 0.8, "report": 0.5, "chart": 0.4, "csv": 0.3,
+              "campaign": 0.5, "how did": 0.5},
+        examples=("show the campaign results",),
+        extract=campaign_ref_args,
     ),
     Intent(
         name="no_transfer",

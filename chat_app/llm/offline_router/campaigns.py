@@ -1,0 +1,221 @@
+"""The arguments of the campaign tools, from a rep's words.
+
+"Call my contacts at Acme who haven't been reached about the spring renewal, weekdays
+10–4 their time, at most 3 at a time, try no-answers again tomorrow, spend at most
+2,000 credits" → {"purpose": "the spring renewal", "company": "Acme",
+"not_reached_about": "the spring renewal", "days": "weekdays", "window_start":
+"10:00", "window_end": "16:00", "max_concurrent": 3, "retry_on": ["no_answer"],
+"retry_after_hours": 24, "budget_credits": 2000}. Only what the words say is filled:
+the tool's defaults (and its confirmation) cover the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "a": 1, "an": 1, "once": 1, "twice": 2,
+}  # fmt: skip
+
+_BUDGET = re.compile(
+    r"(?:spend|budget(?: of| is)?|cap(?: it)? at|up to|no more than|at most|max(?:imum)?)"
+    r"\s+(?:of\s+)?(?:at most\s+|up to\s+)?" + _NUMBER + r"\s*(k\b)?\s*credits?",
+    re.IGNORECASE,
+)
+_BUDGET_ALT = re.compile(_NUMBER + r"\s*(k\b)?\s*credits?\s+(?:budget|max|at most|tops)", re.I)
+_CONCURRENT = re.compile(
+    r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:calls?\s+)?"
+    r"(?:at (?:a|the same) time|at once|in parallel|simultaneous(?:ly)?|concurrent(?:ly)?)",
+    re.IGNORECASE,
+)
+_WINDOW = re.compile(
+    r"(?:between\s+|from\s+)?\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*(?:-|–|—|to|until|and|till)\s*"
+    r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b",
+    re.IGNORECASE,
+)
+_COMPANY = re.compile(
+    r"\b(?:at|from)\s+([A-Z][\w&.'-]*(?:\s+(?:&\s+)?[A-Z][\w&.'-]*)*)", re.UNICODE
+)
+_MY_COMPANY = re.compile(r"\bmy ([A-Z][\w&.'-]*) (?:contacts|leads|prospects|list)\b")
+_STOP_REACHED = (
+    r"(?=,|;|\.|$| on | weekdays| every| between| from \d| at most| spend| try| with a"
+    r"| up to| yet\b)"
+)
+_NOT_REACHED = re.compile(
+    r"(?:haven'?t|have not|hasn'?t|weren'?t|not)\s+(?:yet\s+)?(?:been\s+)?"
+    r"(?:reached|contacted|called|spoken to|talked to)(?:\s+yet)?\s+(?:about|regarding|re)\s+"
+    r"(.+?)" + _STOP_REACHED,
+    re.IGNORECASE,
+)
+_STOP = (
+    r"(?=,|;|\.$|$| on weekdays| weekdays| every| between| from \d| at most| spend| try"
+    r"| with a| up to| budget| \d+ at a time| \d+ (?:attempts|times|tries)| yet\b"
+    r"| to (?:all |my |every)?(?:contacts|everyone|leads|prospects))"
+)
+_ABOUT = re.compile(r"\b(?:about|regarding|re)\s+(.+?)" + _STOP, re.IGNORECASE)
+_FOR = re.compile(r"\b(?:for|to discuss|to talk about|on|campaign:)\s+(.+?)" + _STOP, re.I)
+_ANY_CREDITS = re.compile(_NUMBER + r"\s*(k\b)?\s*credits?\b", re.IGNORECASE)
+_RETRY_AFTER = re.compile(
+    r"(?:again|retry|re-?try|redial|call back)\D{0,40}?(?:after|in|every)\s+"
+    r"(\d+|an?|one|two|three|four|five|six|eight|twelve)\s*(hours?|hrs?|days?|minutes?|mins?)",
+    re.IGNORECASE,
+)
+_PER_DAY = re.compile(
+    r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twice|once)\s+"
+    r"(?:times|attempts|tries|calls)\s+(?:a|per|each)\s+day",
+    re.IGNORECASE,
+)
+_ATTEMPTS = re.compile(
+    r"(?:up to|at most|max(?:imum)?(?: of)?)\s+(\d+|two|three|four|five)\s+"
+    r"(?:attempts|tries|times)",
+    re.IGNORECASE,
+)
+
+
+def _number(raw: str) -> float:
+    return float(raw.replace(",", ""))
+
+
+def _count(raw: str) -> int:
+    raw = raw.lower()
+    return _WORDS[raw] if raw in _WORDS else int(raw)
+
+
+def _clock(hour: int, minute: int, meridiem: str | None, *, end: bool, start_hour: int) -> str:
+    if meridiem:
+        if meridiem.lower() == "pm" and hour < 12:
+            hour += 12
+        if meridiem.lower() == "am" and hour == 12:
+            hour = 0
+    elif end and hour <= start_hour and hour < 12:
+        hour += 12  # "10–4": 4 in the afternoon
+    elif not end and hour < 7:
+        hour += 12  # "between 1 and 5": the afternoon
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _window(text: str) -> dict[str, str]:
+    for match in _WINDOW.finditer(text):
+        h1, m1, p1, h2, m2, p2 = match.groups()
+        start_h, end_h = int(h1), int(h2)
+        if start_h > 23 or end_h > 23:
+            continue
+        if p2 and not p1 and p2.lower() == "pm" and start_h < end_h:
+            p1 = "pm"
+        start = _clock(start_h, int(m1 or 0), p1, end=False, start_hour=0)
+        end = _clock(end_h, int(m2 or 0), p2, end=True, start_hour=int(start[:2]))
+        return {"window_start": start, "window_end": end}
+    return {}
+
+
+def _days(text: str) -> str | None:
+    low = text.lower()
+    if re.search(
+        r"\b(?:weekdays?|business days|workdays|mon(?:day)?\s*(?:-|–|to)\s*fri(?:day)?)\b", low
+    ):
+        return "weekdays"
+    if re.search(r"\b(?:every day|daily|7 days a week|all week)\b", low):
+        return "every day"
+    if re.search(r"\bweekends?\b", low):
+        return "weekends"
+    return None
+
+
+def _retry(text: str) -> dict[str, Any]:
+    low = text.lower()
+    out: dict[str, Any] = {}
+    outcomes: list[str] = []
+    if re.search(r"no[- ]?answers?|unanswered|didn'?t (?:pick up|answer)|don'?t answer", low):
+        outcomes.append("no_answer")
+    if re.search(r"\bbusy\b", low):
+        outcomes.append("busy")
+    if re.search(r"voicemails?|machines?", low) and re.search(r"again|retry|re-?try|redial", low):
+        outcomes.append("voicemail")
+    if re.search(
+        r"\b(?:no retries|don'?t retry|do not retry|never retry|only once|one attempt)\b", low
+    ):
+        return {"retry_on": [], "max_attempts": 1}
+    if outcomes and re.search(r"again|retry|re-?try|redial|try", low):
+        out["retry_on"] = outcomes
+    if "tomorrow" in low or "next day" in low or "the day after" in low:
+        out["retry_after_hours"] = 24
+    match = _RETRY_AFTER.search(text)
+    if match:
+        n = _count(match.group(1))
+        unit = match.group(2).lower()
+        out["retry_after_hours"] = (
+            n * 24 if unit.startswith("d") else (n if unit.startswith("h") else round(n / 60, 2))
+        )
+    per_day = _PER_DAY.search(text)
+    if per_day:
+        n = _count(per_day.group(1))
+        out["max_attempts"] = n
+        out["retry_after_hours"] = round(24 / max(n, 1), 2)
+        out.setdefault("retry_on", outcomes or ["no_answer"])
+    attempts = _ATTEMPTS.search(text)
+    if attempts:
+        out["max_attempts"] = _count(attempts.group(1))
+    return out
+
+
+def _clean(phrase: str) -> str:
+    return phrase.strip(" ,.;:!?\"'“”")
+
+
+def campaign_args(text: str, today: date) -> dict[str, Any]:
+    """create_campaign's arguments (only those the message states)."""
+    cleaned = " ".join(text.replace("’", "'").split())
+    args: dict[str, Any] = {}
+    not_reached = _NOT_REACHED.search(cleaned)
+    if not_reached:
+        args["not_reached_about"] = _clean(not_reached.group(1))
+        args["purpose"] = args["not_reached_about"]
+    else:
+        about = _ABOUT.search(cleaned) or _FOR.search(cleaned)
+        if about:
+            args["purpose"] = _clean(about.group(1))
+    company = _COMPANY.search(cleaned) or _MY_COMPANY.search(cleaned)
+    if company and company.group(1).lower() not in {"most", "a", "the"}:
+        args["company"] = _clean(company.group(1))
+    days = _days(cleaned)
+    if days:
+        args["days"] = days
+    args.update(_window(cleaned))
+    concurrent = _CONCURRENT.search(cleaned)
+    if concurrent:
+        args["max_concurrent"] = _count(concurrent.group(1))
+    budget = _BUDGET.search(cleaned) or _BUDGET_ALT.search(cleaned) or _ANY_CREDITS.search(cleaned)
+    if budget:
+        amount = _number(budget.group(1)) * (1000 if budget.group(2) else 1)
+        args["budget_credits"] = int(amount) if amount == int(amount) else amount
+    args.update(_retry(cleaned))
+    return args
+
+
+_DETERMINERS = {"the", "my", "our", "that", "this", "your"}
+_GENERIC = {"calling", "dialing", "dialling", "outbound", "batch", "paused", "current", "latest",
+            "last", "new", "running", "call", "phone", "whole"}  # fmt: skip
+
+
+def campaign_ref_args(text: str, today: date) -> dict[str, Any]:
+    """{"campaign": <its name>} when the message names one ("pause the spring renewal
+    campaign": the words between a determiner and "campaign"); {} for "the campaign",
+    "my calling campaign" (the latest)."""
+    words = re.findall(r"[\w&'’-]+", text)
+    lowered = [w.lower() for w in words]
+    if "campaign" not in lowered:
+        return {}
+    end = lowered.index("campaign")
+    start = end
+    while start > 0 and lowered[start - 1] not in _DETERMINERS:
+        start -= 1
+        if end - start > 6:
+            return {}
+    if start == 0:
+        return {}  # no "the …" before it: nothing named
+    name = [w for w in words[start:end] if w.lower() not in _GENERIC]
+    return {"campaign": " ".join(name)} if name else {}
