@@ -79,8 +79,10 @@ def parse(url: str, *, allow_loopback: bool) -> tuple[str, str, int, str]:
     url = (url or "").strip()
     if not url:
         raise WebhookUrlError("Give the receiver's URL, e.g. https://hooks.example.com/klosesales.")
-    if len(url) > MAX_URL_CHARS or any(ord(c) < 33 for c in url):
-        raise WebhookUrlError("That webhook URL is too long or has spaces or control characters.")
+    if len(url) > MAX_URL_CHARS or any(ord(c) < 33 or ord(c) == 127 or c in '`<>"\\' for c in url):
+        raise WebhookUrlError(
+            "That webhook URL is too long or has spaces, quotes, backticks or control characters."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

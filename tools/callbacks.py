@@ -26,6 +26,7 @@ from telephony.call_settings import (
 from telephony.followup_models import CallbackMode
 from tools import actions
 from tools.actions import Proposal, write_tool
+from tools.calls import place_call
 from tools.contact_refs import label
 from tools.context import AgentContext
 
@@ -64,7 +65,7 @@ async def call_back_now(ctx: AgentContext, callback_id: uuid.UUID) -> str:
         },
         declined="Not placed; nothing was charged.",
     )
-    return await actions.submit(ctx, "place_call", proposal)
+    return await actions.submit(ctx, place_call.name, proposal)  # its effect, its gate
 
 
 def _flag(value: str | bool | None) -> bool | None:

@@ -26,6 +26,11 @@ MANAGERS_ONLY = (
 ACTIONS = ("list", "add", "remove", "log")
 
 
+def _code(url: str) -> str:
+    """A checked URL (no backticks: integrations.urls) shown as code, not markdown."""
+    return f"`{url}`"
+
+
 def _allow_loopback() -> bool:
     return get_settings().webhook_test_allow_loopback
 
@@ -46,7 +51,7 @@ async def _execute(ctx: AgentContext, payload: dict[str, Any]) -> str:
                 )
                 await session.commit()
                 return (
-                    f"Webhook receiver {str(endpoint.id)[:8]} added: {md_escape(endpoint.url)} "
+                    f"Webhook receiver {str(endpoint.id)[:8]} added: {_code(endpoint.url)} "
                     f"gets {', '.join(endpoint.event_types)}.\n\nSigning secret (shown only "
                     f"now — keep it safe): `{secret}`\n\nEach request carries "
                     "`Klosesales-Signature: ts=…;h1=…` (HMAC-SHA256 of “ts.body”); see "
@@ -69,7 +74,7 @@ async def _listing(ctx: AgentContext) -> str:
             "No webhook receivers yet. Add one with e.g. “send call events to "
             "https://hooks.example.com/klosesales”."
         )
-    lines = [f"- {str(e.id)[:8]} {md_escape(e.url)} — {', '.join(e.event_types)}" for e in found]
+    lines = [f"- {str(e.id)[:8]} {_code(e.url)} — {', '.join(e.event_types)}" for e in found]
     return "Webhook receivers:\n" + "\n".join(lines)
 
 
@@ -88,7 +93,7 @@ async def _log(ctx: AgentContext) -> str:
             f" (next try {r.next_attempt_at:%H:%M} UTC)" if r.next_attempt_at else ""
         )
         lines.append(
-            f"| {r.event_id[:12]} | {r.event_type} | {md_escape(r.url)} | {status} | "
+            f"| {r.event_id[:12]} | {r.event_type} | {_code(r.url)} | {status} | "
             f"{r.attempts} | {md_escape(answer)} |"
         )
     return "Webhook deliveries (newest first):\n\n" + "\n".join(lines)
@@ -125,7 +130,7 @@ async def manage_webhooks(
         except (WebhookUrlError, webhooks.WebhookError) as exc:
             return f"Not added: {exc}"
         return Proposal(
-            question=f"Send {', '.join(types)} events, signed, to {md_escape(target.url)}?",
+            question=f"Send {', '.join(types)} events, signed, to {_code(target.url)}?",
             payload={"action": "add", "url": target.url, "events": list(types)},
             declined="Not added.",
         )
@@ -137,8 +142,7 @@ async def manage_webhooks(
     except KloseError as exc:
         return f"Not removed: {exc}"
     return Proposal(
-        question=f"Stop sending events to {md_escape(endpoint.url)} (receiver "
-        f"{str(endpoint.id)[:8]})?",
+        question=f"Stop sending events to {_code(endpoint.url)} (receiver {str(endpoint.id)[:8]})?",
         payload={"action": "remove", "endpoint_id": str(endpoint.id)},
         declined="Nothing changed.",
     )
