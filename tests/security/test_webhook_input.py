@@ -12,7 +12,6 @@ import json
 import secrets
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import func, select
 
 from accounts.models import Role
@@ -21,10 +20,8 @@ from telephony import calls
 from telephony.callbacks import apply_status, parse_status, reconcile
 from telephony.importing import import_contacts_csv, import_dnc_csv
 from telephony.models import Call, CallCallback, Contact
-from telephony.twilio import signature
 from tests.accounts.helpers import make_member
 from tests.billing.paddle_helpers import checkout, new_member, post, transaction_event
-from tests.conftest import TWILIO_TEST_TOKEN
 from tests.telephony.helpers import (
     NOON_NY,
     Recorder,
@@ -33,18 +30,13 @@ from tests.telephony.helpers import (
     number_in,
     recording_telephony,
 )
+from tests.telephony.web import twilio_app, twilio_web
+
+__all__ = ["twilio_app", "twilio_web"]  # fixtures: Twilio's webhooks in process
 
 
 def _sid(prefix: str = "CA") -> str:
     return prefix + secrets.token_hex(16)
-
-
-async def _twilio(base: str, path: str, params: dict[str, str]) -> httpx.Response:
-    """A callback signed with the test token, exactly as Twilio would sign it."""
-    url = f"{base}{path}"
-    headers = {"X-Twilio-Signature": signature.compute(url, params, TWILIO_TEST_TOKEN)}
-    async with httpx.AsyncClient(timeout=30) as client:
-        return await client.post(url, data=params, headers=headers)
 
 
 async def _stored_for(db, sid: str) -> int:
@@ -64,42 +56,42 @@ def _completed(sid: str, **fields: str) -> dict[str, str]:
 # --- Twilio ------------------------------------------------------------------------
 
 
-async def test_superscript_call_duration_is_400_not_500(db, live_server):
+async def test_superscript_call_duration_is_400_not_500(db, twilio_web):
     sid = _sid()
     params = _completed(sid, CallDuration="²")
-    response = await _twilio(live_server, "/webhooks/twilio/status", params)
+    response = await twilio_web.post("/webhooks/twilio/status", params)
     assert response.status_code == 400, response.text
     assert "CallDuration" in response.text
     assert await _stored_for(db, sid) == 0
 
 
-async def test_non_ascii_digits_in_a_sequence_number_are_refused(db, live_server):
+async def test_non_ascii_digits_in_a_sequence_number_are_refused(db, twilio_web):
     """'٣' is a digit to Python's `int` (3): Twilio never sends it, so it is malformed."""
     sid = _sid()
     params = {"CallSid": sid, "CallStatus": "ringing", "SequenceNumber": "٣"}
-    response = await _twilio(live_server, "/webhooks/twilio/status", params)
+    response = await twilio_web.post("/webhooks/twilio/status", params)
     assert response.status_code == 400, response.text
     assert await _stored_for(db, sid) == 0
 
 
-async def test_a_nul_in_a_signed_twilio_parameter_is_400(db, live_server):
+async def test_a_nul_in_a_signed_twilio_parameter_is_400(db, twilio_web):
     sid = _sid()
     params = _completed(sid, CallDuration="12", CallerName="Dana\x00Lee")
-    response = await _twilio(live_server, "/webhooks/twilio/status", params)
+    response = await twilio_web.post("/webhooks/twilio/status", params)
     assert response.status_code == 400, response.text
     assert "NUL" in response.text
     assert await _stored_for(db, sid) == 0
 
 
-async def test_a_nul_in_an_amd_callback_is_400(db, live_server):
+async def test_a_nul_in_an_amd_callback_is_400(db, twilio_web):
     sid = _sid()
     params = {"CallSid": sid, "AnsweredBy": "human", "MachineDetectionDuration": "4\x00"}
-    response = await _twilio(live_server, "/webhooks/twilio/amd", params)
+    response = await twilio_web.post("/webhooks/twilio/amd", params)
     assert response.status_code == 400, response.text
     assert await _stored_for(db, sid) == 0
 
 
-async def test_superscript_recording_duration_is_400(db, live_server):
+async def test_superscript_recording_duration_is_400(db, twilio_web):
     sid = _sid()
     params = {
         "CallSid": sid,
@@ -108,7 +100,7 @@ async def test_superscript_recording_duration_is_400(db, live_server):
         "RecordingUrl": "https://api.twilio.com/recording",
         "RecordingDuration": "³",
     }
-    response = await _twilio(live_server, "/webhooks/twilio/recording", params)
+    response = await twilio_web.post("/webhooks/twilio/recording", params)
     assert response.status_code == 400, response.text
     assert await _stored_for(db, sid) == 0
 
