@@ -277,9 +277,11 @@ async def export_contacts(runtime: ToolRuntime[AgentContext]) -> str:
 
 
 def _attached_csv() -> attachments.Attachment | None:
+    """The CSV attached to this message (its name without control characters)."""
     for file in attachments.current():
         if file.name.lower().endswith(".csv") or file.mime in CSV_TYPES:
-            return file
+            name = "".join(ch for ch in file.name if ch.isprintable())[:200] or "the file"
+            return attachments.Attachment(name, file.mime, file.data)
     return None
 
 
