@@ -17,7 +17,7 @@ from accounts import views as account_views
 from accounts.suspension import register_suspend_hook
 from billing import views as billing_views
 from chat_app import balance as balance_view
-from chat_app import security
+from chat_app import security, settings_views
 from chat_app import views as chat_views
 from chat_app.guard import ChatGuard
 from chat_app.lifespan import lifespan_for
@@ -73,6 +73,7 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     app.include_router(account_views.router)
     app.include_router(oauth_views.router)
     app.include_router(chat_views.router)  # /, /healthz, the chat's files
+    app.include_router(settings_views.router)  # /settings/automation
     app.include_router(balance_view.router)  # the balance badge's JSON
     register_suspend_hook(suspension_hook(runtime.telephony))
     secure_cookies = settings.public_base_url.startswith("https://")
