@@ -32,7 +32,7 @@ depends_on: str | Sequence[str] | None = None
 UUID = postgresql.UUID(as_uuid=True)
 
 
-def _now() -> sa.Column:
+def _now() -> sa.Column[sa.DateTime]:
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
