@@ -19,6 +19,7 @@ Revises: 0025
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -32,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 UUID = postgresql.UUID(as_uuid=True)
 
 
-def _now() -> sa.Column[sa.DateTime]:
+def _now() -> sa.Column[datetime]:
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
