@@ -38,8 +38,6 @@ from telephony.calls import get_call
 from telephony.models import Call, CallCallback
 from telephony.provider import Telephony
 from telephony.simulator import speech
-from telephony.simulator.recordings import ACCOUNT_SID as SIM_ACCOUNT_SID
-from telephony.simulator.recordings import PATH as SIM_PATH
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +118,10 @@ def media_source(call: Call, telephony: Telephony, settings: Settings) -> MediaS
             "audio/mpeg",
             api_base=settings.twilio_api_base,
         )
+    # Imported here: the simulated store's module brings FastAPI (its routes) with it.
+    from telephony.simulator.recordings import ACCOUNT_SID as SIM_ACCOUNT_SID
+    from telephony.simulator.recordings import PATH as SIM_PATH
+
     store = telephony.public_base_url.rstrip("/") + SIM_PATH + "/"
     if not url.startswith(store) or "/" in url[len(store) :]:
         log.warning("call %s: refused to fetch a recording URL outside the store", call.id)

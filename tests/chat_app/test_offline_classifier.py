@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -57,7 +55,7 @@ def test_every_intent_and_every_labelled_tool_is_a_class():
     assert {e.label for e in load_examples()} <= classes
     assert "none" in classes  # what no tool does, learned from out-of-scope phrasings
     # Every tool the agent offers has phrasings to learn from.
-    assert TOOL_NAMES <= classes, TOOL_NAMES - classes
+    assert classes >= TOOL_NAMES, TOOL_NAMES - classes
 
 
 def test_the_training_files_hold_no_duplicate_or_unknown_tool():
@@ -145,25 +143,3 @@ def test_the_sentence_model_is_used_only_when_the_words_do_not_settle_it():
     found = route("how many credits do I have?", TOOL_NAMES, today=TODAY, model=always, embed=embed)
     assert found is not None and found.intent.tool == "check_credits"
     assert calls == ["how many credits do I have?"]
-
-
-def test_answering_a_simple_question_loads_no_heavy_module():
-    """`klosesales ask` must start fast: the agent's import chain and a routed question
-    load neither Chainlit, the OpenAI client, ONNX Runtime nor the phone geocoder."""
-    script = (
-        "import sys, datetime\n"
-        "import chat_app.cli, chat_app.runtime, chat_app.turns, chat_app.agent\n"
-        "from chat_app.llm.offline_router import route\n"
-        "from chat_app.agent import TOOLS\n"
-        "found = route('how many credits do I have?', frozenset(t.name for t in TOOLS),"
-        " today=datetime.date(2026, 11, 29))\n"
-        "assert found.intent.tool == 'check_credits', found\n"
-        "heavy = ('chainlit', 'langchain_openai', 'openai', 'onnxruntime',"
-        " 'phonenumbers.geocoder', 'dateparser', 'sklearn')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "[]", done.stdout
