@@ -268,9 +268,10 @@ async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
         placed.append(call_id)
 
     try:
-        result = await actions.decide(
-            _action_context(actor, watch_after_answer), action_id, yes=yes
-        )
+        ctx = _action_context(actor, watch_after_answer)
+        result, artifact = await actions.decide_noting(ctx, action_id, yes=yes)
+        # Kept with the conversation: "call them again" then means this call's contact.
+        await followups.record_decision(ctx, action_id, yes=yes, result=result, artifact=artifact)
         await cl.Message(content=result, author="Klosesales").send()
         if placed:
             await _announce(actor.workspace_id)
@@ -427,10 +428,21 @@ def _assistant_thread_id() -> uuid.UUID | None:
 async def on_chat_resume(thread: Any) -> None:
     """A past chat reopened from the sidebar: Chainlit replays its messages; the
     assistant carries on in the same conversation, notices resume, and proposals still
-    waiting for an answer are offered again."""
+    waiting for an answer are offered again, with their buttons.
+
+    Chainlit calls this hook *before* it sends the stored thread to the page, and that
+    replaces what the page shows: a message sent from here would vanish. So the offer
+    is made right after the thread is sent (this session's emitter, wrapped once)."""
     actor = await _current_actor()
     _start_notices(actor)
-    await _offer_pending(actor)
+    emitter = cl.context.emitter
+    send_thread = emitter.resume_thread
+
+    async def send_thread_then_offer(thread_dict: Any) -> None:
+        await send_thread(thread_dict)
+        await _offer_pending(actor)
+
+    emitter.resume_thread = send_thread_then_offer  # type: ignore[method-assign]
 
 
 def _start_notices(actor: Actor | None) -> None:

@@ -15,7 +15,13 @@ Contract:
       runs `execute(ctx, payload)`: at most once, whichever process or tab answers;
     - no: the row is declined and nothing is written;
     - no answer (a reload, no one to ask): the row stays pending until it expires and
-      the chat shows it again with its buttons (`open_actions`).
+      the chat shows it again with its buttons (`open_actions`); a "yes" / "no" typed
+      later in the same conversation answers it too (chat_app.llm.followups); one left
+      unanswered past its expiry is marked `expired` once and said to be so
+      (`expire_unanswered`, `last_action`).
+- Every declared tool returns its text and, as the ToolMessage's artifact, what it was
+  about (tools.about: the contact and call it resolved), stored with the thread so
+  follow-ups ("call them again", "that call") can refer back to it.
 - `chat_app.agent` registers only declared tools (`require_declared`), so a new tool
   cannot bypass the gate by forgetting it.
 

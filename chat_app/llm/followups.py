@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+    messages_to_dict,
+)
 
 from chat_app.llm.messages import message_text
 
@@ -589,14 +595,74 @@ async def answer_confirmation(ctx: AgentContext, text: str) -> Answered | None:
         result, artifact = actions.EXPIRED, None
     else:
         result, artifact = actions.ALREADY_ANSWERED, None
-    call_id = f"call_{uuid.uuid4().hex[:24]}"
-    args = {"answer": "yes" if answer else "no", "proposal": str(newest.id)}
+    messages, record = _answer_messages(newest.tool, newest.id, answer, result, artifact)
+    return Answered(messages, [ToolCallRecord(record.id, record.name, record.args, result)])
+
+
+@dataclass(frozen=True)
+class _Call:
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+def _answer_messages(
+    tool: str, action_id: uuid.UUID, yes: bool, result: str, artifact: dict[str, Any] | None
+) -> tuple[list[BaseMessage], _Call]:
+    """The thread's record of a yes / no to a proposal: the tool call it answered (its
+    arguments name the proposal), the result with what it was about, the answer."""
+    call = _Call(
+        f"call_{uuid.uuid4().hex[:24]}",
+        tool,
+        {"answer": "yes" if yes else "no", "proposal": str(action_id)},
+    )
     messages: list[BaseMessage] = [
         AIMessage(
             content="",
-            tool_calls=[{"name": newest.tool, "args": args, "id": call_id, "type": "tool_call"}],
+            tool_calls=[{"name": tool, "args": call.args, "id": call.id, "type": "tool_call"}],
         ),
-        ToolMessage(content=result, tool_call_id=call_id, name=newest.tool, artifact=artifact),
+        ToolMessage(content=result, tool_call_id=call.id, name=tool, artifact=artifact),
         AIMessage(content=result),
     ]
-    return Answered(messages, [ToolCallRecord(call_id, newest.tool, args, result)])
+    return messages, call
+
+
+async def record_decision(
+    ctx: AgentContext,
+    action_id: uuid.UUID,
+    *,
+    yes: bool,
+    result: str,
+    artifact: dict[str, Any] | None,
+) -> None:
+    """Store a button's answer to a proposal (pressed outside any turn: after a reload)
+    in the proposal's conversation, as if the user had typed it, so that what it did —
+    the call it placed — is what the conversation is about next."""
+    from sqlalchemy import insert, select
+
+    from chat_app.models import AssistantMessage
+    from chat_app.turns import _lock_thread, _next_seq
+    from tools.models import PendingAction
+
+    async with ctx.db.session() as session:
+        row = (
+            await session.execute(
+                select(PendingAction.tool, PendingAction.thread_id).where(
+                    PendingAction.id == action_id, PendingAction.user_id == ctx.actor.user_id
+                )
+            )
+        ).one_or_none()
+        if row is None or row.thread_id is None:
+            return
+        said = HumanMessage(content="yes" if yes else "no", id=f"button-{uuid.uuid4().hex}")
+        messages, _ = _answer_messages(row.tool, action_id, yes, result, artifact)
+        await _lock_thread(session, row.thread_id)
+        seq = await _next_seq(session, row.thread_id)
+        await session.execute(
+            insert(AssistantMessage),
+            [
+                {"thread_id": row.thread_id, "seq": seq + offset, "message": stored}
+                for offset, stored in enumerate(messages_to_dict([said, *messages]))
+            ],
+        )
+        await session.commit()

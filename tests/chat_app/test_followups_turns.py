@@ -30,6 +30,7 @@ from tests.telephony.helpers import (
     recording_telephony,
 )
 from tools import actions
+from tools.context import AgentContext
 from tools.models import PendingAction
 
 
@@ -218,3 +219,31 @@ async def test_the_consent_wording_given_in_the_next_message_is_recorded(db) -> 
             select(ConsentRecord.wording).where(ConsentRecord.contact_id == jordan.id)
         )
     assert stored == wording
+
+
+async def test_a_button_pressed_after_a_reload_is_kept_with_the_conversation(db) -> None:
+    actor, dana, _ = await _rep_with_dana(db)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    proposed = await _say(
+        db, actor, "call Dana Whitfield about the spring pricing", None, telephony=telephony
+    )
+    thread = proposed.thread_id
+    assert thread is not None
+    (waiting,) = await _actions(db, thread)
+    # The chat's "Yes, continue" button, pressed outside any turn (chat_app.app).
+    outside = AgentContext(actor=actor, db=db, telephony=telephony, thread_id=thread)
+    result, artifact = await actions.decide_noting(outside, waiting.id, yes=True)
+    assert result.startswith("Calling Dana Whitfield")
+    assert [r.to_e164 for r in recorder.requests] == [dana.phone_e164]
+    assert artifact is not None and artifact["about"]["contact"] == "Dana Whitfield"
+    await followups.record_decision(outside, waiting.id, yes=True, result=result, artifact=artifact)
+    placed_call = artifact["about"]["call"]
+    # The thread knows the call was placed: "that call" is it, "her" is Dana.
+    status = await _say(db, actor, "what's the status of that call", thread)
+    assert [(c.name, c.args) for c in status.tool_calls] == [("call_status", {"call": placed_call})]
+    again = await _say(db, actor, "call her again", thread, telephony=telephony)
+    assert [(c.name, c.args) for c in again.tool_calls] == [
+        ("place_call", {"contact": "Dana Whitfield", "purpose": "the spring pricing"})
+    ]
+    assert len(recorder.requests) == 1  # proposed, not dialled
