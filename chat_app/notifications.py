@@ -7,8 +7,10 @@
   process received it); the chat says what was bought, by whom, and the new balance —
   announced within `PAYMENT_LOOKBACK` of the grant, so a buyer who paid in the same tab
   and came back to a new chat is told too.
-- Low balance: available credits fell below the threshold. Announced once per top-up
-  (the key names the newest grant), so the next dip after a purchase is announced too.
+- Low balance: available credits fell below the threshold (a workspace that never had
+  any credits is not told: nothing ran low, and its welcome says how to buy). Announced
+  once per top-up (the key names the newest grant), so the next dip after a purchase is
+  announced too.
 
 `due_notices` claims what it returns (an insert that does nothing on conflict), so a
 notice is shown in one open chat only, even with several tabs open.
@@ -169,7 +171,9 @@ async def _low_balance(
     newest_grant = await session.scalar(
         select(func.max(CreditGrant.id)).where(CreditGrant.workspace_id == workspace_id)
     )
-    key = f"low-balance:{newest_grant or 0}"
+    if newest_grant is None:
+        return []  # never funded: the welcome says how to buy; nothing has run low
+    key = f"low-balance:{newest_grant}"
     if not await _claim(session, user_id, key):
         return []
     text = (

@@ -21,6 +21,7 @@ from core.db import Database
 from core.supervisor import Backoff
 from tests.accounts.helpers import client, make_member, sign_in
 from tests.billing.paddle_helpers import apost, checkout, transaction_event
+from tests.telephony.helpers import fund
 from tests.web import InProcess
 
 WAIT_S = 60  # a guard against a hang only: the wait ends on the notice
@@ -44,7 +45,7 @@ async def _watch(db: Database, listener: events.EventListener, actor: Actor) -> 
     task = asyncio.create_task(
         notifications.watch(
             db, listener, send, user_id=actor.user_id, workspace_id=actor.workspace_id,
-            low_balance_mc=1, resync_s=HOUR_S,
+            low_balance_mc=1_000, resync_s=HOUR_S,
         )
     )  # fmt: skip
     return task, got
@@ -55,12 +56,13 @@ async def test_a_payment_is_announced_in_the_open_chat_with_the_new_balance(
 ) -> None:
     buyer = await make_member(db, Role.MANAGER)
     teammate = await make_member(db, Role.REP, workspace_id=buyer.actor.workspace_id)
+    await fund(db, buyer.actor.workspace_id, 0.5)  # low: the watch's first read says so
     listener = events.EventListener(db.libpq_url, backoff=FAST)
     listener.start()
     assert await listener.wait_connected(WAIT_S)
     task, got = await _watch(db, listener, buyer.actor)
     try:
-        # Its first read: the empty workspace's low balance. Now it waits for an event.
+        # Its first read: the low balance. Now it waits for an event (or an hour).
         first = await asyncio.wait_for(got.get(), WAIT_S)
         assert first.key.startswith("low-balance:")
         txn = await checkout(db, buyer.actor)
@@ -72,7 +74,7 @@ async def test_a_payment_is_announced_in_the_open_chat_with_the_new_balance(
         await listener.stop()
     assert notice.key.startswith("payment:")
     assert "**Payment received**: Starter — 500 credits added (bought by you)" in notice.text
-    assert "Balance: **500 credits**." in notice.text
+    assert "Balance: **500.5 credits**." in notice.text
 
     async with db.session() as session:  # the buyer was told: not again
         again = await notifications.due_notices(
@@ -85,7 +87,7 @@ async def test_a_payment_is_announced_in_the_open_chat_with_the_new_balance(
         )  # fmt: skip
     assert again == []
     (told,) = theirs  # a teammate opening the chat later is told, by the buyer's name
-    assert f"(bought by {buyer.actor.name})" in told.text and "500 credits" in told.text
+    assert f"(bought by {buyer.actor.name})" in told.text and "500 credits added" in told.text
 
 
 async def test_the_balance_badge_reads_the_callers_own_workspace(
@@ -109,3 +111,13 @@ async def test_the_balance_badge_reads_the_callers_own_workspace(
         "frozen": False,
         "label": "Balance: 500 credits",
     }
+
+
+async def test_a_workspace_never_funded_is_not_told_its_balance_is_low(db: Database) -> None:
+    owner = await make_member(db, Role.MANAGER)
+    async with db.session() as session:
+        due = await notifications.due_notices(
+            session, user_id=owner.actor.user_id, workspace_id=owner.actor.workspace_id,
+            since=datetime.now(UTC), low_balance_mc=100_000,
+        )  # fmt: skip
+    assert due == []
