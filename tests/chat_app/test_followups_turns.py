@@ -247,3 +247,13 @@ async def test_a_button_pressed_after_a_reload_is_kept_with_the_conversation(db)
         ("place_call", {"contact": "Dana Whitfield", "purpose": "the spring pricing"})
     ]
     assert len(recorder.requests) == 1  # proposed, not dialled
+
+
+async def test_a_reference_with_nothing_to_refer_to_is_asked_back_free(db) -> None:
+    actor, _, _ = await _rep_with_dana(db)
+    recorder = Recorder()
+    asked = await _say(db, actor, "call him again", None, telephony=recording_telephony(recorder))
+    assert "Who do you mean by “him”" in asked.body
+    assert asked.tool_calls == [] and asked.cost_mc == 0 and "no charge" in asked.footer
+    assert asked.thread_id is not None and await _actions(db, asked.thread_id) == []
+    assert recorder.requests == []
