@@ -5,8 +5,10 @@ that is slow or failing."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -16,6 +18,8 @@ from integrations.delivery import GIVE_UP_AFTER, deliver_due, next_try
 from integrations.models import WebhookAttempt, WebhookDelivery
 from integrations.webhooks import add_endpoint, delivery_log, emit
 from tests.integrations.receiver import receiver
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
 
 async def _endpoint(db: Database, workspace_id: uuid.UUID, url: str, types=None) -> str:
@@ -146,3 +150,23 @@ def test_retries_stop_a_day_after_the_event() -> None:
     assert tries[-1] <= created + GIVE_UP_AFTER
     assert tries[-1] > created + timedelta(hours=20)  # it does keep trying for a day
     assert 6 <= len(tries) <= 10
+
+
+async def test_the_receiver_code_in_the_docs_verifies_a_real_delivery(db, make_workspace) -> None:
+    """docs/webhooks.md's few lines, run as written, accept our delivery and refuse a
+    tampered one."""
+    doc = DOC.read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "def klosesales" in b)
+    namespace: dict = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own docs
+    check = namespace["klosesales_event_is_authentic"]
+    ws = await make_workspace()
+    with receiver() as rx:
+        secret = await _endpoint(db, ws, rx.url())
+        await _emit(db, ws, "call.completed", {"id": "doc-check"})
+        await deliver_due(db, timeout_s=5, allow_loopback=True, workspace_id=ws)
+        got = rx.got[0]
+    header = got.headers["klosesales-signature"]
+    assert check(secret, header, got.body) is True
+    assert check(secret, header, got.body.replace(b"doc-check", b"doc-chock")) is False
+    assert check("whsec_other", header, got.body) is False
