@@ -239,7 +239,7 @@ async def test_a_summary_is_labelled_and_an_analytics_answer_brings_a_chart_and_
     assert summary.body.startswith("AI-generated summary — may be inaccurate")
     assert "Ava" in summary.body
     report = await _ask(db, rep.actor, "how many calls per day last 30 days")
-    assert "calls by day" in report.body
+    assert "Calls by day" in report.body and "| Day | Calls |" in report.body
     kinds = sorted(a.kind for a in report.artifacts)
     assert kinds == ["file", "plotly"]
     csv = next(a for a in report.artifacts if a.kind == "file")
