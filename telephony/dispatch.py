@@ -592,6 +592,7 @@ class Dispatcher:
         clock: Callable[[], datetime] | None = None,
         idle_poll_s: float = IDLE_POLL_S,
         feed_every_s: float = 1.0,
+        stale_claim: timedelta = STALE_CLAIM,
     ) -> None:
         self.db = db
         self.telephony = telephony
@@ -601,6 +602,7 @@ class Dispatcher:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.idle_poll_s = idle_poll_s
         self.feed_every_s = feed_every_s
+        self.stale_claim = stale_claim
         self.pacer = pacer_for(telephony)
         self.dialled = 0
         self.supervisor = Supervisor("dial dispatcher", self.run)
@@ -640,7 +642,7 @@ class Dispatcher:
                     log.exception("a campaign feeder failed; trying again shortly")
             if loop.time() - last_recover >= RECOVER_EVERY_S:
                 last_recover = loop.time()
-                await recover(self.db)
+                await recover(self.db, stale=self.stale_claim)
             await asyncio.sleep(self.feed_every_s)
 
     async def run(self) -> None:
