@@ -123,7 +123,11 @@ async def list_contacts(
         if more
         else ""
     )
-    zone = f"Times in {md_escape(ctx.actor.time_zone)}."
+    zone = (
+        f"Times in {md_escape(ctx.actor.time_zone)}."
+        if any(row.last_call_at for row in rows)
+        else "None of them has been called yet."
+    )
     return done(f"{head}:\n\n{_table(ctx, rows)}\n\n{zone}{tail}")
 
 
