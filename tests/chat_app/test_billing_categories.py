@@ -73,7 +73,7 @@ CHARGED = {
     "insights": Case("what objections came up on my last call", ["call_insights"], PRICE_MC,
                      "price"),
     "analytics": Case("how many calls per day last 30 days", ["analytics"], PRICE_MC,
-                      "calls by day"),
+                      "Calls by day"),
     "call list": Case("list my calls", ["list_calls"], PRICE_MC, "Ava Stone"),
     "call status": Case("what's the status of my last call", ["call_status"], PRICE_MC,
                         "Ava Stone"),
