@@ -24,20 +24,21 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from aiohttp import BasicAuth, ClientError, ClientResponse, ClientSession, ClientTimeout
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
 from core.errors import KloseError
 from core.settings import Settings
-from core.twilio_http import TwilioHttp
 from telephony.calls import get_call
 from telephony.models import Call, CallCallback
 from telephony.provider import Telephony
 from telephony.simulator import speech
+
+if TYPE_CHECKING:
+    from aiohttp import ClientResponse, ClientSession
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ async def open_media(source: MediaSource) -> Media:
     basic auth; Twilio's redirect to its media host is followed, and aiohttp drops the
     credentials when it leaves the host). Raises RecordingUnavailable when the carrier
     does not hand it over."""
+    # Imported here: aiohttp and the Twilio SDK (~0.5 s) are needed only to play one.
+    from aiohttp import BasicAuth, ClientError, ClientSession, ClientTimeout
+
+    from core.twilio_http import TwilioHttp
+
     url = TwilioHttp(timeout_s=FETCH_TIMEOUT_S, base_url=source.api_base).rebase(source.url)
     session = ClientSession(timeout=ClientTimeout(total=FETCH_TIMEOUT_S))
     try:

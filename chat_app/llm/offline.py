@@ -54,6 +54,9 @@ class OfflineChatModel(BaseChatModel):
     region: str = "US"
     # The bound tools that write (declared so in tools.actions): never for a question.
     write_tools: frozenset[str] = frozenset()
+    # Names of the user's contacts and reps, when the caller knows them: a name typed
+    # with a typo is matched to one of these (offline_router.slots).
+    known_names: tuple[str, ...] = ()
 
     @property
     def _llm_type(self) -> str:
@@ -120,6 +123,7 @@ class OfflineChatModel(BaseChatModel):
             today=today_in(self.time_zone),
             region=self.region,
             changing=CHANGES | self.write_tools,
+            contacts=self.known_names,
         )
         if chosen is None:
             return AIMessage(content=self.declined(text))

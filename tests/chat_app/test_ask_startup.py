@@ -28,6 +28,7 @@ HEAVY = (
     "sklearn",
     "fastapi",
     "alembic.script",
+    "aiohttp",
 )
 
 _SCRIPT = """
