@@ -434,6 +434,8 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
     if match is None or last is None or last.tool is None or len(text.split()) > 8:
         return None
     rest = match.group("rest")
+    if _REQUEST_OPENING.match(rest):
+        return None  # 'now call Jordan Lee about …' is a request of its own
     args = dict(last.args)
     period = period_named(rest, day)
     if period:
@@ -590,6 +592,8 @@ async def answer_confirmation(ctx: AgentContext, text: str) -> Answered | None:
         return None
     if newest.status is ActionStatus.PENDING and not newest.expired:
         result, artifact = await actions.decide_noting(ctx, newest.id, yes=answer)
+    elif not await _last_turn_was_about(ctx, newest.id, newest.message_id):
+        return None  # an "ok" long after the proposal was settled is not an answer to it
     elif newest.expired:
         await actions.expire_unanswered(ctx, ctx.thread_id)
         result, artifact = actions.EXPIRED, None
@@ -597,6 +601,36 @@ async def answer_confirmation(ctx: AgentContext, text: str) -> Answered | None:
         result, artifact = actions.ALREADY_ANSWERED, None
     messages, record = _answer_messages(newest.tool, newest.id, answer, result, artifact)
     return Answered(messages, [ToolCallRecord(record.id, record.name, record.args, result)])
+
+
+async def _last_turn_was_about(
+    ctx: AgentContext, action_id: uuid.UUID, proposed_in: str | None
+) -> bool:
+    """Whether the conversation's turn before this one proposed the action or answered
+    it (a "yes" right after it refers to it; one many turns later does not)."""
+    from sqlalchemy import select
+
+    from chat_app.models import AssistantTurn
+
+    async with ctx.db.session() as session:
+        row = (
+            await session.execute(
+                select(AssistantTurn.message_id, AssistantTurn.tool_calls)
+                .where(
+                    AssistantTurn.thread_id == ctx.thread_id,
+                    AssistantTurn.message_id != (ctx.message_id or ""),
+                )
+                .order_by(AssistantTurn.created_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+    if row is None:
+        return False
+    answered = any(
+        isinstance(call, dict) and (call.get("args") or {}).get("proposal") == str(action_id)
+        for call in row.tool_calls or []
+    )
+    return row.message_id == proposed_in or answered
 
 
 @dataclass(frozen=True)

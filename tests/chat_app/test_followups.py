@@ -115,6 +115,8 @@ def test_a_request_naming_someone_else_is_not_rewritten() -> None:
     assert _tool_call(SUMMARY, "summarize my last call") == ("summarize_call", {})
     found = _tool_call(SUMMARY, "call Riley Chen about the spring promotion")
     assert found == ("place_call", {"contact": "Riley Chen", "purpose": "the spring promotion"})
+    now = _tool_call(SUMMARY, "now call Jordan Lee about pricing")
+    assert now == ("place_call", {"contact": "Jordan Lee", "purpose": "pricing"})
 
 
 @pytest.mark.parametrize(

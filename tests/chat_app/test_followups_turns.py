@@ -145,6 +145,10 @@ async def test_yes_to_an_expired_proposal_says_so_and_runs_nothing(db) -> None:
     assert late.body == actions.EXPIRED and late.cost_mc == 0
     assert recorder.requests == []
     assert [a.status for a in await _actions(db, thread)] == ["expired"]
+    # Turns later, an "ok" is not taken as an answer to that proposal.
+    await _say(db, actor, "summarize my last call", thread)
+    later = await _say(db, actor, "ok", thread, telephony=telephony)
+    assert later.body != actions.EXPIRED and later.tool_calls == [] and later.cost_mc == 0
 
 
 async def _consents(db: Database, contact: Contact) -> int:
