@@ -116,3 +116,18 @@ async def test_a_reps_name_reads_as_the_rep_and_a_contacts_name_gets_a_pointer(
     answer, artifacts = await _ask(db, manager, metrics=["calls"], rep="Dana", period="today")
     assert "no rep matching 'Dana'" in answer
     assert "Dana Price is one of your contacts" in answer and artifacts == []
+
+
+def test_the_offline_router_sends_rep_and_chart_requests_to_analytics() -> None:
+    from chat_app.agent import TOOLS
+    from chat_app.llm.offline_router import route
+
+    names = frozenset(t.name for t in TOOLS)
+    for message, wanted in (
+        ("show me Riley's calls", {"rep": "Riley"}),
+        ("calls by Riley last week", {"rep": "Riley", "period": "last week"}),
+        ("top objections this month as a pie chart", {"chart": "pie"}),
+    ):
+        chosen = route(message, names)
+        assert chosen is not None and chosen.intent.tool == "analytics", message
+        assert wanted.items() <= chosen.args.items(), (message, chosen.args)
