@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from accounts.models import Role
 from core.db import Database
-from telephony.models import Call
+from telephony.models import Call, ConsentRecord
 from tests.accounts.helpers import make_member
 from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
 from tests.insights.helpers import seed_call
@@ -110,3 +110,69 @@ def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: D
         browser.close()
     assert _calls_to(database, dana.id) == 2, answer  # the seeded call and one new one
     assert "simulated carrier" in answer
+
+
+async def _rep_with_jordan(database: Database) -> tuple[Any, Any, int]:
+    db = Database(url=database.url, embedded=False)
+    try:
+        rep = await make_member(db, Role.REP)
+        await fund(db, rep.actor.workspace_id, 5_000)
+        jordan = await add_contact(db, rep.actor, name="Jordan Lee", phone=number_callable_now())
+        return rep, jordan, await _consents(db, jordan.id)
+    finally:
+        await db.dispose()
+
+
+async def _consents(db: Database, contact_id: Any) -> int:
+    async with db.session() as session:
+        found = await session.scalars(
+            select(ConsentRecord).where(ConsentRecord.contact_id == contact_id)
+        )
+        return len(list(found))
+
+
+async def _count_consents(database: Database, contact_id: Any) -> int:
+    db = Database(url=database.url, embedded=False)
+    try:
+        return await _consents(db, contact_id)
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_a_call_request_typed_at_the_consent_question_is_handled_as_a_request(
+    live_server: str, database: Database
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    rep, jordan, consents_before = asyncio.run(_rep_with_jordan(database))
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        sign_in(page, live_server, rep.email, rep.password, rep.mobile)
+        replies = page.locator('[data-step-type="assistant_message"] .message-content')
+        expect(replies.first).to_be_visible(timeout=30_000)
+
+        def say(text: str) -> None:
+            page.fill("#chat-input", text)
+            page.click("#chat-submit")
+
+        say("record express written consent for Jordan Lee from the web form")
+        expect(page.get_by_text("What exact wording did they agree to?")).to_be_visible(
+            timeout=60_000
+        )
+        # Typed into the wording prompt: a new request, not the consent's wording.
+        say("call Jordan Lee about our new scheduling software")
+        expect(replies.filter(has_text="Consent not recorded").first).to_be_visible(timeout=60_000)
+        question = page.get_by_text("now about: our new scheduling software")
+        expect(question.first).to_be_visible(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "followup_consent_then_call.png"), full_page=True)
+        page.get_by_role("button", name="Yes, continue").last.click()
+        placed = replies.filter(has_text="Calling Jordan Lee")
+        expect(placed.first).to_be_visible(timeout=60_000)
+        browser.close()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        after = pool.submit(asyncio.run, _count_consents(database, jordan.id)).result()
+    assert after == consents_before  # the request was never stored as consent
+    assert _calls_to(database, jordan.id) == 1
