@@ -619,6 +619,55 @@ def audit_log(
             )
 
 
+@cli.command()
+def reindex(
+    batch_size: Annotated[int, typer.Option(min=1, help="Calls read per batch.")] = 100,
+    max_calls: Annotated[
+        int | None, typer.Option(min=0, help="Stop after this many calls (resume later).")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option(help="Start after this call id (a run's last_call_id).")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Re-index every call with chunks, not only stale ones.")
+    ] = False,
+) -> None:
+    """Re-chunk calls indexed before one turn became one chunk (idempotent, resumable)."""
+    from retrieval.embeddings import build_embedder
+    from retrieval.reindex import ReindexReport, reindex_stale_calls
+
+    settings = get_settings()
+    _setup_logging(settings)
+    start = _call_id_option(after)
+    with _database(settings) as db:
+
+        async def run() -> ReindexReport:
+            try:
+                return await reindex_stale_calls(
+                    db,
+                    build_embedder(settings),
+                    batch_size=batch_size,
+                    max_calls=max_calls,
+                    after=start,
+                    everything=everything,
+                    progress=lambda r: typer.echo(json.dumps(r.as_json()), err=True),
+                )
+            finally:
+                await db.dispose()
+
+        report = asyncio.run(run())
+    typer.echo(json.dumps(report.as_json()))
+
+
+def _call_id_option(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail(f"{value!r} is not a call id", 2)
+
+
 def main() -> None:
     cli()
 
