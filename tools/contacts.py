@@ -33,9 +33,12 @@ ASK_CONTACT = (
     "for example: “add a contact Jane Doe +1 415 555 0123 at Acme”. Nothing was saved."
 )
 NO_WORDING = (
-    "Consent not recorded: the exact wording they agreed to is needed as evidence, in "
-    "the user's own words (typed or pasted by them). Ask the user to paste it."
+    "Consent not recorded yet: the exact wording they agreed to is needed as evidence, "
+    "typed or pasted by you. What exact wording did they agree to? Paste it from the form "
+    "or script as your next message."
 )
+# (The next message is read as that answer unless it is a new request:
+# chat_app.llm.followups.)
 
 
 async def _add(ctx: AgentContext, payload: dict[str, Any]) -> str:
