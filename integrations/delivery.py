@@ -11,7 +11,8 @@ outside any transaction:
   address; a refused URL is a failed try like any other;
 - the body is the event JSON, signed (`integrations.signing`), with the event id in
   `Klosesales-Event-Id` (the receiver's de-duplication key: retries reuse it);
-- no redirects are followed, and a try gives up after `timeout_s`;
+- no redirects are followed, and a try gives up after `timeout_s` in all (the DNS
+  lookup, connecting, sending and the whole answer);
 - a 2xx answer delivers it; anything else (timeout, connection error, 3xx/4xx/5xx)
   is logged as an attempt and tried again after `RETRY_DELAYS` — until a day after
   the event, then the delivery is marked failed.
@@ -152,13 +153,17 @@ async def send_one(
             signing.EVENT_TYPE_HEADER: str(payload.get("type", "")),
         }
         try:
-            target = await urls.check(endpoint.url, allow_loopback=allow_loopback)
-            status_code = await post(target, body, headers, timeout_s=timeout_s)
+            # One bound for the whole try — the DNS lookup, connecting, and a receiver
+            # that trickles its answer a byte at a time (httpx's own timeouts are per
+            # step and per read) — so a slow receiver never holds the worker.
+            async with asyncio.timeout(timeout_s):
+                target = await urls.check(endpoint.url, allow_loopback=allow_loopback)
+                status_code = await post(target, body, headers, timeout_s=timeout_s)
             if not 200 <= status_code < 300:
                 error = f"answered HTTP {status_code}"
         except urls.WebhookUrlError as exc:
             error = str(exc)
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             error = f"no answer within {timeout_s:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

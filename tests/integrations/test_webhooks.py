@@ -170,3 +170,32 @@ async def test_the_receiver_code_in_the_docs_verifies_a_real_delivery(db, make_w
     assert check(secret, header, got.body) is True
     assert check(secret, header, got.body.replace(b"doc-check", b"doc-chock")) is False
     assert check("whsec_other", header, got.body) is False
+
+
+async def test_a_receiver_trickling_its_answer_is_cut_off(db, make_workspace) -> None:
+    """A receiver that keeps the connection alive with a byte now and then (each read
+    inside httpx's per-read timeout) still counts as no answer after `timeout_s`."""
+    import asyncio as aio
+
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from tests.http_double import serve_in_thread
+
+    async def trickle(request):  # type: ignore[no-untyped-def]
+        async def body():  # type: ignore[no-untyped-def]
+            for _ in range(12):
+                yield b"."
+                await aio.sleep(0.25)
+
+        return StreamingResponse(body(), status_code=200)
+
+    app = Starlette(routes=[Route("/{p:path}", trickle, methods=["POST"])])
+    ws = await make_workspace()
+    with serve_in_thread(app) as base:
+        await _endpoint(db, ws, f"{base}/hook")
+        await _emit(db, ws, "call.completed", {"id": "trickle"})
+        done = await deliver_due(db, timeout_s=1.0, allow_loopback=True, workspace_id=ws)
+    assert [o.status for o in done] == ["pending"]
+    assert "no answer within 1 s" in (done[0].error or "")
