@@ -358,12 +358,12 @@ async def _reached_about(
     return {row[0] for row in rows}
 
 
-_EXCLUDE: Final = {
+_EXCLUDE: Final = {  # in order of precedence
+    Reason.DNC_WORKSPACE: "on do-not-call",
+    Reason.DNC_PLATFORM: "on do-not-call",
     Reason.NO_CONSENT: "no consent on record",
     Reason.CONSENT_REVOKED: "consent revoked",
     Reason.CONSENT_EXPIRED: "consent lapsed",
-    Reason.DNC_WORKSPACE: "on do-not-call",
-    Reason.DNC_PLATFORM: "on do-not-call",
     Reason.ATTEMPT_LIMIT: "out of attempts (called 3 times in the last 24 hours)",
     Reason.INVALID_NUMBER: "not a valid number",
     Reason.UNKNOWN_LOCAL_TIME: "local time unknown",
@@ -412,7 +412,9 @@ async def plan_campaign(
             contact_id=contact.id,
         )
         decision = evaluate(facts, when)
-        why = next((_EXCLUDE[r.code] for r in decision.reasons if r.code in _EXCLUDE), None)
+        codes = decision.codes
+        # The strongest reason first: a do-not-call entry also revokes the consent.
+        why = next((_EXCLUDE[code] for code in _EXCLUDE if code in codes), None)
         if why is None:
             never = never_opens_reason(spec.window, info)
             if never is not None:
