@@ -107,16 +107,19 @@ async def post(
     """POST `body` to the checked address of `target` (Host and TLS name: its host);
     the HTTP status, or an httpx error."""
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    async with httpx.AsyncClient(
-        timeout=timeout_s, follow_redirects=False, trust_env=False
-    ) as client:
-        response = await client.post(
+    client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False)
+    # Only the status matters: the answer's body is never read (nor held in memory).
+    async with (
+        client,
+        client.stream(
+            "POST",
             target.connect_url,
             content=body,
             headers={**headers, "Host": target.host_header},
             extensions=extensions,
-        )
-    return response.status_code
+        ) as response,
+    ):
+        return response.status_code
 
 
 async def send_one(

@@ -173,29 +173,37 @@ async def test_the_receiver_code_in_the_docs_verifies_a_real_delivery(db, make_w
 
 
 async def test_a_receiver_trickling_its_answer_is_cut_off(db, make_workspace) -> None:
-    """A receiver that keeps the connection alive with a byte now and then (each read
-    inside httpx's per-read timeout) still counts as no answer after `timeout_s`."""
-    import asyncio as aio
+    """A receiver that keeps the connection alive with a byte of its status line now
+    and then (each read inside httpx's per-read timeout) still counts as no answer
+    after `timeout_s`. (The body of an answer is never read at all.)"""
+    import socket
+    import threading
+    import time
 
-    from starlette.applications import Starlette
-    from starlette.responses import StreamingResponse
-    from starlette.routing import Route
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
 
-    from tests.http_double import serve_in_thread
+    def drip() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.25)
 
-    async def trickle(request):  # type: ignore[no-untyped-def]
-        async def body():  # type: ignore[no-untyped-def]
-            for _ in range(12):
-                yield b"."
-                await aio.sleep(0.25)
-
-        return StreamingResponse(body(), status_code=200)
-
-    app = Starlette(routes=[Route("/{p:path}", trickle, methods=["POST"])])
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
     ws = await make_workspace()
-    with serve_in_thread(app) as base:
-        await _endpoint(db, ws, f"{base}/hook")
+    try:
+        await _endpoint(db, ws, f"http://127.0.0.1:{port}/hook")
         await _emit(db, ws, "call.completed", {"id": "trickle"})
         done = await deliver_due(db, timeout_s=1.0, allow_loopback=True, workspace_id=ws)
+    finally:
+        server.close()
     assert [o.status for o in done] == ["pending"]
     assert "no answer within 1 s" in (done[0].error or "")
