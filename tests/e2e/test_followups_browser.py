@@ -72,7 +72,7 @@ def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: D
         page = browser.new_page()
         sign_in(page, live_server, rep.email, rep.password, rep.mobile)
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        expect(replies.first).to_be_visible(timeout=30_000)
+        expect(replies.first).to_be_visible(timeout=90_000)  # a cold chat start is slow here
 
         def say(text: str) -> None:
             page.fill("#chat-input", text)
@@ -152,7 +152,7 @@ def test_a_call_request_typed_at_the_consent_question_is_handled_as_a_request(
         page = browser.new_page()
         sign_in(page, live_server, rep.email, rep.password, rep.mobile)
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        expect(replies.first).to_be_visible(timeout=30_000)
+        expect(replies.first).to_be_visible(timeout=90_000)  # a cold chat start is slow here
 
         def say(text: str) -> None:
             page.fill("#chat-input", text)
