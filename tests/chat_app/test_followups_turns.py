@@ -261,3 +261,29 @@ async def test_a_reference_with_nothing_to_refer_to_is_asked_back_free(db) -> No
     assert asked.tool_calls == [] and asked.cost_mc == 0 and "no charge" in asked.footer
     assert asked.thread_id is not None and await _actions(db, asked.thread_id) == []
     assert recorder.requests == []
+
+
+async def test_an_expired_proposal_is_reported_once_and_never_runs(db) -> None:
+    """What a reopened chat tells about proposals that expired unanswered (chat_app.app
+    `_offer_pending`): each once, and none of them can be run afterwards."""
+    actor, _, _ = await _rep_with_dana(db)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    proposed = await _say(db, actor, "call Dana Whitfield about pricing", None, telephony=telephony)
+    thread = proposed.thread_id
+    assert thread is not None
+    async with db.session() as session:
+        await session.execute(
+            update(PendingAction)
+            .where(PendingAction.thread_id == thread)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    ctx = AgentContext(actor=actor, db=db, telephony=telephony, thread_id=thread)
+    (expired,) = await actions.expire_unanswered(ctx, thread)
+    assert "now about: pricing" in expired.question
+    assert await actions.expire_unanswered(ctx, thread) == []  # told once
+    assert await actions.open_actions(ctx, thread) == []
+    assert await actions.decide(ctx, expired.id, yes=True) == actions.ALREADY_ANSWERED
+    assert recorder.requests == []
+    assert [a.status for a in await _actions(db, thread)] == ["expired"]
