@@ -374,8 +374,10 @@ def resolve(
 def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
     """An answer to the question the last turn asked back."""
     last = past[-1]
-    if not last.tool or yes_no(text) is not None or is_new_request(text, tools, day):
+    if not last.tool or not _asked_back(last) or yes_no(text) is not None:
         return None
+    if is_new_request(text, tools, day):
+        return None  # routed on its own, whatever was asked
     if last.tool == "record_consent" and _ASKED_WORDING.search(last.answer):
         wording = text.strip().strip("\"'“”‘’").strip()
         return Followup(last.tool, {**_without(last.args, "wording"), "wording": wording})
@@ -395,6 +397,14 @@ def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date)
     if key is not None and _ASKED_WHICH.search(last.answer) and len(text.split()) <= 6:
         return Followup(last.tool, {**last.args, key: text.strip(" ?.!")})
     return None
+
+
+def _asked_back(last: Exchange) -> bool:
+    """Whether the last turn ended with one of the questions `_answered` can fill."""
+    return any(
+        pattern.search(last.answer)
+        for pattern in (_ASKED_WORDING, _ASKED_COUNTRY, _ASKED_WHO, _ASKED_WHICH)
+    )
 
 
 def _asked_to_confirm(last: Exchange) -> bool:
