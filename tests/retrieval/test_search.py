@@ -657,7 +657,9 @@ async def test_the_text_leg_of_a_large_workspace_can_use_its_own_gin_index(
         assert tsquery is not None
         expression, tparams = tsquery
         bound, bparams = scope.where()
-        same = retrieval.text_statement(bound, expression)
+        same = retrieval.text_statement(
+            bound, expression, retrieval.coverage_sql("alpha1 alpha2", ["alpha1", "alpha2"])
+        )
         assert leg.ids
         assert leg.ids == (await session.scalars(same, {**bparams, **tparams, "n": 30})).all()
         await session.rollback()
