@@ -188,9 +188,10 @@ async def place_call(
                 on_voicemail=on_voicemail,
             ),
             interactive=True,
+            claimed=True,  # dialled from here, at the next free slot
         )
         await session.commit()
-    return await dispatch.dispatch_now(db, telephony, request.id, now=now)
+    return await dispatch.dispatch_now(db, telephony, request.id, now=now, claimed=True)
 
 
 async def prepare_call(

@@ -151,9 +151,13 @@ async def enqueue(
     campaign_id: uuid.UUID | None = None,
     target_id: int | None = None,
     not_before: datetime | None = None,
+    claimed: bool = False,
 ) -> DialRequest:
     """Queue one call to a contact of the actor's workspace (flushed; the caller
-    commits). Nothing is checked here but ownership: the gate runs when it is dialled."""
+    commits). Nothing is checked here but ownership: the gate runs when it is dialled.
+    `claimed`: queued already claimed by the caller, who dials it at once (`dial`) — a
+    rep's single call, which no worker may take from under it; if the caller dies
+    first, `recover` queues it again."""
     request = DialRequest(
         call_id=uuid.uuid4(),
         workspace_id=actor.workspace_id,
@@ -163,8 +167,10 @@ async def enqueue(
         target_id=target_id,
         interactive=interactive,
         payload=brief,
-        status=DialStatus.QUEUED.value,
+        status=(DialStatus.DIALING if claimed else DialStatus.QUEUED).value,
     )
+    if claimed:
+        request.claimed_at = datetime.now(UTC)
     if not_before is not None:
         request.not_before = not_before
     session.add(request)
@@ -173,6 +179,8 @@ async def enqueue(
         {"ws": actor.workspace_id},
     )
     await session.flush()
+    if claimed:
+        await _mark_claimed(session, request.id, actor.workspace_id)
     return request
 
 
@@ -506,11 +514,13 @@ async def dispatch_now(
     *,
     now: datetime | None = None,
     wait_s: float = WAIT_FOR_DIAL_S,
+    claimed: bool = False,
 ) -> Call:
     """Dial a rep's queued call from this process at the next free slot (interactive
-    calls go first), or wait for the worker that claimed it. Returns the call;
-    raises CallRefused / CallNotPlaced as `place_call` does."""
-    if await claim_one(db, request_id):
+    calls go first), or wait for the worker that claimed it (`claimed`: the caller
+    queued it claimed, `enqueue(claimed=True)`). Returns the call; raises CallRefused /
+    CallNotPlaced as `place_call` does."""
+    if claimed or await claim_one(db, request_id):
         outcome = await dial(db, telephony, pacer_for(telephony), request_id, now=now)
         if outcome.error is not None:
             raise outcome.error

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import time
 
 from accounts.service import Actor
 from campaigns import service
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.windows import EVERY_DAY, CampaignWindow
+from core import migrate
 from core.db import Database
+from tests.conftest import empty_database
 
 
 async def seed_paused_campaign(db: Database, actor: Actor, *contacts: str) -> Campaign:
@@ -27,3 +31,12 @@ async def seed_paused_campaign(db: Database, actor: Actor, *contacts: str) -> Ca
         campaign.status = CampaignStatus.PAUSED.value
         await session.commit()
         return campaign
+
+
+@contextlib.contextmanager
+def private_database(server_url: str, prefix: str) -> Iterator[Database]:
+    """A database of its own, migrated: the dispatchers of the live servers other tests
+    start (on the shared test database) never see its dial queue."""
+    with empty_database(server_url, prefix) as url:
+        migrate.upgrade(url)
+        yield Database(url=url, embedded=False)

@@ -6,6 +6,7 @@ budget."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -21,7 +22,22 @@ from telephony.dispatch import DialRequest
 from telephony.models import Call
 from telephony.numbers import phone_info
 from tests.accounts.helpers import make_member
+from tests.campaigns.helpers import private_database
 from tests.telephony.helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
+
+
+@pytest.fixture(scope="module")
+async def _private(pg_server_url: str) -> AsyncIterator[Database]:
+    with private_database(pg_server_url, "klosesales_campaigns") as database:
+        yield database
+        await database.dispose()
+
+
+@pytest.fixture
+async def db(_private: Database) -> Database:
+    """This module's own database (not the shared one): no other process's dispatcher
+    takes turns in its dial queue."""
+    return _private
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,10 +18,25 @@ from telephony import calls, dispatch
 from telephony.dispatch import DialRequest, DialStatus, Pacer
 from telephony.models import Call
 from tests.accounts.helpers import make_member
+from tests.campaigns.helpers import private_database
 
 from .helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
 
 BRIEF = dispatch.brief_payload(purpose="the spring renewal")
+
+
+@pytest.fixture(scope="module")
+async def _private(pg_server_url: str) -> AsyncIterator[Database]:
+    with private_database(pg_server_url, "klosesales_dispatch") as database:
+        yield database
+        await database.dispose()
+
+
+@pytest.fixture
+async def db(_private: Database) -> Database:
+    """This module's own database (not the shared one): no other process's dispatcher
+    takes turns in its dial queue."""
+    return _private
 
 
 @pytest.fixture(autouse=True)
