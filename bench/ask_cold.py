@@ -121,6 +121,7 @@ def main() -> None:
             "DATABASE_URL": db.libpq_url,
             "DATA_DIR": str(tmp),
             "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),  # this tree, even where the installed package lags
         }
         env.pop("OPENAI_API_KEY", None)  # the offline model
         ask = [str(KLOSESALES), "ask", args.question, "--user", email, "--json"]

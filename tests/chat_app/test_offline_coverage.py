@@ -37,7 +37,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TOOL_NAMES = frozenset(t.name for t in TOOLS)
 TODAY = date(2026, 11, 29)
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-REQUIRED_ACCURACY = 0.90
+REQUIRED_ACCURACY = 0.97
 # What the call tools read as "the latest call" (tools.call_refs.resolve_call).
 LATEST = frozenset({"", "last", "latest", "my last call", "last call", "the last call"})
 PHONE_KEYS = frozenset({"phone", "new_mobile"})
@@ -183,7 +183,7 @@ HELD_OUT = FIXTURES / "offline_heldout.jsonl"
 # written blind by two authors who saw only the tool catalog and these scoring rules,
 # never the router: 281/300 (93.7 %) right on first look. They are not for tuning; the
 # floor is the target, so a change that costs accuracy on unseen phrasings fails.
-HELD_OUT_FLOOR = 0.90
+HELD_OUT_FLOOR = 0.93
 
 
 def test_held_out_phrasings_stay_above_their_floor():

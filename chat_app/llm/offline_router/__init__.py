@@ -1,18 +1,21 @@
 """Maps a user's message to one of the assistant's tools without a language model.
 
-A message is scored against each intent by weighted cues: phrases of its normalised
-text, regular expressions over that text, and signals read from the message (a phone
-number, a named credit package, a period, a reference to one call, an order to place a
-call …). The highest sum wins. Below `THRESHOLD` nothing is guessed, and neither is
-anything no tool does (writing an email, deleting, scheduling …): the model then says
-why — not possible, or not understood — and what it can do instead (`refusals`, which
-also refuses what is not allowed before any routing). The winner's extractor pulls
-the tool's arguments out of the message: contact names, phone numbers, call ids,
-periods, package names, countries and postal codes.
+A learned classifier (`classifier`: logistic regression over the message's words,
+character n-grams, signals and MiniLM sentence embedding, trained by
+scripts/train_intents.py from the labelled phrasings in `training/`) picks the intent;
+below its confidence floor, or when 'none' wins, nothing is guessed. Rules stay where
+they are rules by nature: what is not allowed is refused before any routing
+(`refusals`), what no tool does is refused as not possible (`route`), and a question
+never reaches a tool that writes. The winner's extractor pulls the tool's arguments out
+of the message (contact names, phone numbers, call ids, periods, package names,
+countries and postal codes), and `slots` makes them exact: numbers in the user's
+region, misspelt names matched to the people the caller knows.
 
 Modules: `entities` (names, numbers), `dates` (periods and days), `billing`, `contacts`,
-`calls` and `analytics` (each tool's arguments), `intents` (what can be asked and how it
-scores), `route` (scoring a message), `refusals` (what is refused, and in which words).
+`calls` and `analytics` (each tool's arguments), `intents` (what can be asked: each
+intent's tool, examples and extractor; its cues are no longer scored), `classifier`
+(the learned model), `route` (reading a message and choosing), `slots`, `refusals`
+(what is refused, and in which words).
 """
 
 from __future__ import annotations

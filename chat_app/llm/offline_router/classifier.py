@@ -23,6 +23,7 @@ import functools
 import hashlib
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 TRAINING_DIR = HERE / "training"
 MODEL_FILE = HERE / "intent_model.npz"
-# Bumped when the features change, so old weights are seen as stale.
-FEATURE_VERSION = "1"
+# Bumped when the features or the fitting change, so old weights are seen as stale.
+FEATURE_VERSION = "3"
 NONE = "none"  # the class of what no tool does (and of what was not understood)
 SIGNALS = ("phone", "package", "packages", "period", "one_call", "quoted", "order_to_call")
 QUESTION = "question"
@@ -76,7 +77,7 @@ def load_examples(directory: Path = TRAINING_DIR) -> list[Example]:
     found: list[Example] = []
 
     def add(text: str, label: str, args: dict[str, Any], tool: str | None) -> None:
-        key = " ".join(text.lower().split())
+        key = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
         if key and key not in seen:
             seen.add(key)
             found.append(Example(text=text, label=label, args=args, tool=tool))

@@ -250,8 +250,8 @@ def classify(
     if chosen.lexical_weights is not None:
         # Words alone settle most messages: the sentence model is loaded only if not.
         best = _best(chosen.probabilities(padded, found, None), available_tools, found, changing)
-        if best is not None and best[1] < chosen.lexical_sure:
-            best = None
+        if best is not None and (best[1] < chosen.lexical_sure or best[0] is _NONE_INTENT):
+            best = None  # not sure, or 'none': the sentence model may know the request
     if best is None:
         shares = chosen.probabilities(padded, found, (embed or classifier_embed)(scored))
         best = _best(shares, available_tools, found, changing)
