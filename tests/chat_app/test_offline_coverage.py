@@ -183,7 +183,7 @@ HELD_OUT = FIXTURES / "offline_heldout.jsonl"
 # written blind by two authors who saw only the tool catalog and these scoring rules,
 # never the router: 281/300 (93.7 %) right on first look. They are not for tuning; the
 # floor is the target, so a change that costs accuracy on unseen phrasings fails.
-HELD_OUT_FLOOR = 0.93
+HELD_OUT_FLOOR = 0.95
 
 
 def test_held_out_phrasings_stay_above_their_floor():
