@@ -28,7 +28,8 @@ Figures per scenario (one JSON line each):
 - `max_calls_in_any_second`: the most carrier requests in any one-second window, at the
   carrier (≤ cps), and `max_stamped_in_any_second` by the dispatcher's own stamps;
 - `jain_index`: Jain's fairness index of dials per workspace from the first dial until
-  the first workspace ran out of work, over the workspaces still active then (≥ 0.9);
+  the first workspace ran out of work, over the workspaces still active then and not
+  held back by their own budget (≥ 0.9);
 - `calls_outside_window`, `cap_violations`, `budget_overruns`, `double_dials`,
   `billing_errors`: each must be 0.
 
@@ -549,7 +550,9 @@ async def measure(
         if not s["budget_limited"] and s["workspace_id"] in last_dial
     ]
     t_end = min(natural) if natural else 0.0
-    active = {ws for ws, t in last_dial.items() if t >= t_end}
+    # A campaign held back by its own budget is not starved by the dispatcher: left out.
+    limited = {s["workspace_id"] for s in seeded if s["budget_limited"]}
+    active = {ws for ws, t in last_dial.items() if t >= t_end and ws not in limited}
     counts = Counter(
         r.workspace_id
         for r in dialled
