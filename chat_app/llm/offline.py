@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -50,6 +51,8 @@ class OfflineChatModel(BaseChatModel):
     admin: bool = False
     # The user's IANA time zone: "today", "this week" … are that zone's (set per request).
     time_zone: str = "UTC"
+    # A fixed day for evaluations and tests; None: today in `time_zone`.
+    today: date | None = None
     # The user's own country (ISO code): phone numbers typed nationally are read as its.
     region: str = "US"
     # The bound tools that write (declared so in tools.actions): never for a question.
@@ -114,13 +117,14 @@ class OfflineChatModel(BaseChatModel):
             return AIMessage(content=refused)  # not allowed: never routed to a tool
         # A follow-up ('call them again', 'and last week?', 'yes', an answer to the
         # question asked) is read against the conversation before routing on its own.
-        followup = followups.resolve(messages, self.tool_names, today=today_in(self.time_zone))
+        day = self.today or today_in(self.time_zone)
+        followup = followups.resolve(messages, self.tool_names, today=day)
         if followup is not None:
             return followup.message()
         chosen = route(
             text,
             self.tool_names,
-            today=today_in(self.time_zone),
+            today=day,
             region=self.region,
             changing=CHANGES | self.write_tools,
             contacts=self.known_names,
