@@ -4,6 +4,9 @@
     .venv/bin/python scripts/train_intents.py --search  # search the settings first (slow)
     .venv/bin/python scripts/train_intents.py --check   # exit 1 if the weights are stale
 
+Fitting needs scikit-learn, the `train` extra (`pip install -e ".[train]"`); the app
+itself only reads the weights this writes.
+
 Reads every `chat_app/llm/offline_router/training/*.jsonl` file and each `Intent`'s
 examples (`classifier.load_examples`). A fixed 15 % of them (by a hash of the text, so
 the split never changes when a file grows) is held out as the validation split: the
