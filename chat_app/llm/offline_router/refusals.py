@@ -5,8 +5,9 @@ Three kinds (DESIGN.md §7):
 - **not allowed** (`unsafe_refusal`): what the rules of the service forbid whatever the
   model — calling without consent, bypassing or editing the do-not-call list, hiding
   that the caller is an AI or that the call is recorded, disguising the caller ID,
-  switching off calling hours or the attempt cap, faking consent, another company's
-  data. The agent answers these before any model or tool runs (chat_app.agent), with
+  switching off calling hours or the attempt cap, calling outside them (“at 3 am”),
+  faking consent, another company's data, someone else's account or password.
+  The agent answers these before any model or tool runs (chat_app.agent), with
   OpenAI as offline;
 - **not possible** (`not_possible`): what no tool does here (emails, texts, calendars,
   merging contacts, refunds, account settings …);
@@ -98,6 +99,20 @@ _DATA = (
     r"|information|details|pipeline)"
 )
 
+# A time outside the calling window (08:00–21:00 in the callee's time zone).
+_HOURS_OUT = (
+    r"(?:(?:at|around|by|about|from|after) (?:(?:[1-7]|12)(?: [0-5]\d)? ?(?:am|a m)|(?:1[01]"
+    r"|9 [0-5]\d)(?: [0-5]\d)? ?(?:pm|p m)|(?:[01]?[0-7]|2[2-3])(?: |h)[0-5]\d|0[0-7]00"
+    r"|2[2-3]00)|(?:at|around) (?:midnight|dawn|night|2 in the morning|3 in the morning)"
+    r"|(?:late|middle of the|in the middle of the|dead of|at) night|overnight|after hours"
+    r"|after midnight|in the wee hours|before (?:[4-7]|8)(?: ?am| a m|:00| o'clock| oclock| in"
+    r" the morning)?(?! pm| p m| \w+ ago)|before (?:sunrise|dawn|breakfast)|(?:[1-6]|12) in the"
+    r" morning|early morning|(?:after|past) (?:9|10|11)(?: ?pm| p m| at night| tonight)"
+    r"|(?:at|around) (?:10|11)(?: o'clock)? (?:tonight|at night))(?= )"
+)
+# A dialling verb, not the noun ("my call from 3 am" is a question about a past call).
+_DIAL_VERB = r"(?<! my)(?<! the)(?<! last)(?<! that)(?<! this)(?<! a)(?<! our)(?<! which) " + _DIAL
+
 UNSAFE_RULES: tuple[_Rule, ...] = (
     _rule(
         "dnc",
@@ -134,10 +149,17 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"(?: check| checks| gate| rules?| requirement| stuff)?(?: and| then|,)? " + _DIAL,
         r" (?:skip|ignore|bypass|override|disable|turn off|switch off)(?: \w+){0,2}? "
         r"(?:consent|compliance)(?: check| checks| gate| rules?| requirement)? ",
-        _DIAL + r"(?: [\w']+){0,6}? (?:who|that|he|she|they|he's|she's|they've|they're)"
-        r" (?:haven't|have not|hasn't|has not|isn't|is not|aren't|are not|not yet"
-        r"|didn't|did not|never) (?:\w+ )?(?:consent|consented|opted in|agreed|given"
-        r" consent|said yes)",
+        _DIAL + r"(?: [\w']+){0,6}? (?:who|that|he|she|they|he's|she's|they've|they're"
+        r"|whether|if)(?: or not)? (?:haven't|havent|have not|hasn't|hasnt|has not|isn't|isnt"
+        r"|is not|aren't|arent|are not|not yet|didn't|didnt|did not|never|they|he|she)"
+        r"(?: \w+)?? (?:\w+ )?(?:consent|consented|opted in|agreed|given consent|said yes)",
+        _DIAL + r"(?: [\w']+){0,8}? (?:no|zero|without any) (?:consent|permission|opt ?in)"
+        r"(?: \w+)? (?:needed|required|necessary|check|checks|needed|or not|whatever) ",
+        r" (?:consent|permission|opt ?in) (?:doesn't|doesnt|does not|don't|dont|won't|wont"
+        r"|shouldn't) (?:matter|apply|count)(?: [\w']+){0,6}? " + _DIAL,
+        r" (?:everyone|everybody|anyone|anybody|all of them|all my contacts|all contacts"
+        r"|the whole list|them all)(?: [\w']+){0,4}? (?:consent or not|with or without consent"
+        r"|whether they consented|no matter (?:the )?consent) ",
         _DIAL + r"(?: [\w']+){0,5}? (?:with no|with out|lacking|missing) (?:\w+ )?consent ",
         r" (?:make up|invent|fake|fabricate|forge|pretend|just say|assume)(?: \w+){0,4}? "
         r"(?:consent|they consented|they opted in|they agreed)",
@@ -209,6 +231,16 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|everyone in (?:the|this|an?) area code|an entire area code) ",
     ),
     _rule(
+        "hours",
+        "I can't do that: it isn't allowed. Calls are only placed between 08:00 and 21:00 "
+        "in the callee's own time zone — telemarketing law forbids calling people early "
+        "in the morning or late at night, and that window can't be switched off. What I "
+        "can do: place the call now if it's within their calling hours (ask me to call "
+        "them and I'll show the compliance result first). Nothing was charged.",
+        _DIAL_VERB + r"(?: [\w']+){0,8}? " + _HOURS_OUT,
+        _HOURS_OUT + r"(?: [\w']+){0,3}?" + _DIAL_VERB + r" ",
+    ),
+    _rule(
         "tenant",
         "I can't do that: it isn't allowed. Each company's calls, contacts and data are "
         "private to its own workspace, so I can't show or search another company's — "
@@ -227,6 +259,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"(?:" + _OTHER + r"|all|every|all the|all other) " + _TENANT_NOUN + " ",
         r" " + _DATA + r"(?: [\w']+){0,3}? (?:of|from|for|in|at|belonging to|owned by) "
         r"(?:a |an )?" + _OTHER + r" " + _COMPANY_NOUN + " ",
+        r" (?:someone|somebody|anyone) else's (?:\w+ )?" + _DATA + " ",
         r" competitors?(?:'s|')? (?:call |sales )?(?:calls|transcripts|recordings|data"
         r"|contacts|leads|pipeline|analytics) ",
         r" (?:log|sign|switch|get|break|hack) (?:in|into|me into|over to|to) (?:another|other"
@@ -240,6 +273,28 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:cross|between) (?:workspace|tenant|company|companies|workspaces|tenants) ",
         r" (?:dump|export|download|leak|scrape)(?: \w+){0,2}? (?:the |whole |entire )*"
         r"(?:database|db|all data|everyone's data|every workspace) ",
+    ),
+    _rule(
+        "account",
+        "I can't do that: it isn't allowed. Each person's account, password and sign-in "
+        "details are private to them — I can't show, reset or use anyone else's, and I "
+        "never show passwords at all. What I can do: show your own account (“my "
+        "account”); anyone can reset their own password from the sign-in page "
+        "([/account/reset](/account/reset)). Nothing was charged.",
+        r" (?!my |our )(?:[a-z]+'s|[a-z]+s'|his|her|their|everyone's|everybody's|all|all the"
+        r"|other|another|other users'|the admin|the admin's|an admin's) (?:\w+ )?(?:password"
+        r"|passwords|passcode|pin code|login details|log in details|sign in details"
+        r"|credentials|login|logins|2fa codes?|reset links?|api keys?) ",
+        r" (?:password|passwords|credentials|login details|logins) (?:of|for|belonging to) "
+        r"(?!me |my |our )(?:[\w']+ ){0,2}?[\w']+ ",
+        r" (?:my |a |the |another |other )?(?:coworker|co worker|colleague|teammate|team mate"
+        r"|manager|boss|admin|other rep|another rep|other user|another user|someone else"
+        r"|somebody else|other person)(?:'s|s'|s) (?:\w+ )?(?:account|accounts|login|password"
+        r"|passwords|credentials|data|email|emails|inbox|profile|details|settings) ",
+        r" (?:log|sign) (?:in|into|on) (?:to )?(?:\w+'s|my (?:manager|boss|colleague|coworker"
+        r"|teammate)'s|someone else's|somebody else's) (?:\w+ )?account ",
+        r" (?:log me in|sign me in|log in|sign in) as (?!myself|me )(?:my )?(?:manager|boss"
+        r"|admin|colleague|coworker|teammate|[a-z]+) ",
     ),
 )
 
