@@ -193,7 +193,13 @@ class Pacer:
     `take()` returns when a dial may start, having recorded it: the newest `n` dials
     (n = max(1, ⌊CPS⌋)) must be at least `n / CPS` seconds (plus a small margin) old,
     and the newest at least half a slot. Decided under the row's lock with the
-    database's clock, so every process sees one sequence of dials."""
+    database's clock, so every process sees one sequence of dials.
+
+    What is spaced is the stamp, taken just before the carrier request: a process
+    starved of CPU may deliver requests closer together than they were stamped (Twilio
+    queues calls over the CPS rather than refusing them). The strict form would count
+    a slot from the request's completion (an upper bound of its arrival) and hold the
+    next slot while the dial `n` back is still in flight."""
 
     def __init__(self, calls_per_second: float, *, margin_s: float = PACE_MARGIN_S) -> None:
         if calls_per_second <= 0:
