@@ -11,7 +11,8 @@ from chat_app.llm.offline_router.entities import LOWER_RUN, NOT_NAMES, person_na
 
 _METRIC_CUES = (
     (
-        r"connect(?:ion)? rates?|pick ?up rates?|answer rates?"
+        r"connect(?:ion)? rates?|pick ?up rates?|answer rates?|\bconn?\.? ?(?:rate|%)|\bcx rate"
+        r"|connect ?%|pick ?up ?%|answer ?%|\bconnect(?:ion)? ra?te?\b"
         r"|\bconnect(?:s|ed)? (?:best|most|the most)"
         r"|\bpick(?:s|ed)? up (?:best|most|the most)",
         "connect_rate",
@@ -20,12 +21,13 @@ _METRIC_CUES = (
         r"call (?:volume|count)s?|number of calls|calls (?:made|placed)|\bdials\b"
         r"|(?<!connected )(?<!answered )(?<!completed )(?<!failed )\bcalls\s*(?:and|&|plus|\+)\s"
         r"|\s(?:and|&|plus|\+)\s*calls\b"
-        r"|\b(?:daily|weekly|monthly|total) calls\b",
+        r"|\b(?:daily|weekly|monthly|total) calls\b|#\s*(?:of )?calls"
+        r"|\bcalls (?:mtd|ytd|qtd|wtd)\b",
         "calls",
     ),
-    (r"talk ?time|time (?:spent )?talking", "talk_time_s"),
+    (r"talk ?time|time (?:spent )?talking|\btalktime", "talk_time_s"),
     (
-        r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time)"
+        r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time|dur\b)"
         r"|how long (?:are|were|do|did) (?:my |our |the )?calls",
         "avg_duration_s",
     ),
@@ -80,10 +82,14 @@ def _rep(text: str) -> str | None:
             return re.sub(r"['’]s$", "", name)
     for pattern in _LOWER_REPS:  # 'how many calls did jenna make last week'
         for found in pattern.finditer(text):
-            if name := plain_name(found.group(1)):
+            name = plain_name(found.group(1))
+            if name and name.split()[0].lower() not in _NOT_REPS:
                 return name
     return None
 
+
+# Shorthand that opens a manager's question and is no rep's name ('avg call length').
+_NOT_REPS = frozenset({"avg", "tot", "total", "conn", "cx", "num", "no", "pct"})
 
 _LOWER_REPS = (
     re.compile(

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
-from chat_app.llm.offline_router.entities import PHONE, PRONOUNS, person_names, trim
+from chat_app.llm.offline_router.entities import (
+    PHONE,
+    PRONOUNS,
+    person_names,
+    plain_name,
+    trim,
+    word_set,
+)
 
 # --- list_contacts ------------------------------------------------------------------------
 
@@ -20,7 +28,8 @@ _NEVER_CALLED = re.compile(
     r"|have not (?:yet )?called|hasn'?t been called|haven'?t been called|have not been called"
     r"|haven'?t i called|have i not called|not contacted|uncalled|yet to (?:be )?call"
     r"|didn'?t call|no calls?(?: yet)?|without (?:a |any )?calls?|not (?:yet )?dialed"
-    r"|never (?:been )?dialed|not reached out)\b",
+    r"|never (?:been )?dialed|not reached out|not (?:yet )?(?:rung|phoned|reached)"
+    r"|nobody (?:has )?(?:called|rung|dialed)|no one (?:has )?(?:called|rung|dialed))\b",
     re.IGNORECASE,
 )
 _CALLED = re.compile(
@@ -32,7 +41,8 @@ _REVOKED = re.compile(
     r"\b(?:revoked|withdrew|withdrawn|withdrawal|pulled (?:their )?consent|opted out)\b", re.I
 )
 _NO_CONSENT = re.compile(
-    r"\b(?:without|no|missing|lacking|need|needs|needing|lack|lacks)\s+(?:any\s+)?consent\b"
+    r"(?:\b(?:without|no|missing|lacking|need|needs|needing|lack|lacks)|\bw/o)\s+(?:any\s+)?"
+    r"consent\b"
     r"|\bconsent (?:missing|pending|not (?:yet )?(?:recorded|given|on (?:file|record)))\b"
     r"|\b(?:haven'?t|have not|hasn'?t|has not|not yet|never) (?:given |recorded |got )?"
     r"(?:consent|consented)\b|\bunconsented\b",
@@ -62,6 +72,53 @@ _NOT_QUERY = frozenset(
 )  # fmt: skip
 
 
+# Words typed around a name that are no one's name (beside the router's vocabulary).
+_NOT_A_NAME = word_set(
+    """
+    pls plz rn u ur tz dnc anymore doesnt dont didnt took back pulled gives opted dupe
+    duplicate wrong person entry retired emailed withdrew withdraw revoke revoked undo trash
+    wipe del erase remove delete rename spelling moved works changed jobs got out off list
+    system saved already consents asking asked email phone number over yesterday today
+    again longer any1 anybody someone somebody guy gal entry typo fix correct update edit
+    rung rang ringing phoned dialed dialled reached pinged texted
+    """
+)
+# A word the user wrote without its apostrophe before what is theirs ("tanakas phone").
+_BARE_POSSESSIVE = re.compile(
+    r"(?<=[a-z]{3})s\s+(?=(?:phone|number|mobile|cell|company|notes?|consent|contact)\b)"
+)
+
+
+_OFTEN_MISSPELT = ("contacts", "contact", "prospects", "leads", "number", "consent", "delete")
+
+
+def _misspelt(word: str) -> bool:
+    """Whether `word` is a typo of a word said around names ('contcts')."""
+    return any(SequenceMatcher(None, word, w).ratio() >= 0.8 for w in _OFTEN_MISSPELT)
+
+
+def lower_contact(text: str) -> str:
+    """The first run of one to three lower-case words that can only be a name
+    ('remove kwame mensah from contacts pls' → 'kwame mensah'), or ''."""
+    cleaned = _BARE_POSSESSIVE.sub(" ", re.sub(r"['’]s\b", "", text))
+    run: list[str] = []
+    for word in re.findall(r"[\w'’-]+", cleaned):
+        if word.islower() and word not in _NOT_A_NAME and plain_name(word) and not _misspelt(word):
+            run.append(word)
+            if len(run) == 3:
+                break
+        elif run:
+            break
+    return " ".join(run)
+
+
+_LOOKUP = re.compile(
+    r"\b(?:find|look ?up|search|where is|show|do (?:we|i) (?:already )?(?:have|got)|have (?:we|i)"
+    r"|already|is there|check if|is \S+(?: \S+)? in|saved|added|in (?:my|our) contacts)\b",
+    re.IGNORECASE,
+)
+
+
 def list_contacts_args(text: str, today: date | None = None) -> dict[str, Any]:
     """'contacts at Acme I haven't called yet' → {'query': 'Acme', 'called': 'never'}."""
     args: dict[str, Any] = {}
@@ -83,9 +140,12 @@ def list_contacts_args(text: str, today: date | None = None) -> dict[str, Any]:
             args["query"] = query
             break
     else:
-        names = [n for n in person_names(text) if n[0].lower() not in _NOT_QUERY]
-        if names and re.search(r"\b(?:find|look up|lookup|search|where is|show)\b", text, re.I):
-            args["query"] = names[0][0]
+        names = [n for n in names_in(text) if n.lower() not in _NOT_QUERY]
+        lookup = _LOOKUP.search(text)
+        if lookup and names:
+            args["query"] = names[0]
+        elif lookup and lookup.group(0).lower() != "show" and (query := lower_contact(text)):
+            args["query"] = query
     limit = _LIMIT.search(text) or _COUNT.search(text)
     if limit:
         args["limit"] = int(limit.group(1))
@@ -131,7 +191,9 @@ def contact_ref(text: str) -> str:
     if names:
         return names[0]
     found = _CONTACT_AFTER.search(text) or _LOWER_AFTER.search(text)
-    return re.sub(r"['’]s$", "", found.group("who")) if found else ""
+    if found:
+        return re.sub(r"['’]s$", "", found.group("who"))
+    return lower_contact(text)
 
 
 def contact_only_args(text: str, today: date | None = None) -> dict[str, Any]:
@@ -141,7 +203,13 @@ def contact_only_args(text: str, today: date | None = None) -> dict[str, Any]:
 
 
 _NEW_PHONE = re.compile(
-    r"\b(?:number|phone|mobile|cell)\b[^+\d]{0,30}?\bto\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)", re.I
+    r"\b(?:number|phone|mobile|cell)\b[^+\d]{0,60}?(?:\b(?:to|is|it's|its|for|now)\s+|:\s*)"
+    r"(?P<p>\+?\(?\d[\d\s().-]{6,}\d)",
+    re.I,
+)
+# 'has a new cell 212 555 0188': the number straight after the words.
+_NEW_PHONE_BARE = re.compile(
+    r"\bnew (?:phone )?(?:number|phone|mobile|cell)\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)", re.I
 )
 _NEW_NAME = re.compile(
     r"\b(?:rename\s+.+?\s+to|name\s+(?:to|should be|is now)|name of\s+.+?\s+to)\s+"
@@ -151,12 +219,15 @@ _NEW_NAME = re.compile(
 _NEW_COMPANY = re.compile(
     r"\b(?:company|employer)\s+(?:of|for)\s+(?P<who>.+?)\s+(?:to|is now|should be|is)\s+"
     r"(?P<c>[^,;.!?]+)"
-    r"|\b(?:company|employer|works? (?:at|for) now|moved to|now works? (?:at|for)|now at)"
+    r"|\b(?:company|employer|works? (?:at|for) now|moved to|now works? (?:at|for)|now at"
+    r"|(?<=[a-z] )is (?:now )?(?:at|with)(?= [A-Z])|joined|works (?:at|for))"
     r"(?:\s+(?:to|is now|should be|is))?\s+(?P<c2>[^,;.!?]+)",
     re.IGNORECASE,
 )
+_TRAILING_FILLER = re.compile(r"(?:\s+(?:now|pls|please|instead|these days|too))+$", re.I)
 _NEW_NOTES = re.compile(
-    r"\b(?:notes?)\b(?:\s+(?:to|for|on|of)\s+(?P<who>[^:]+?))?\s*(?::|saying|that|to say|to)\s*"
+    r"\b(?:notes?)\b(?:\s+(?:to|for|on|of)\s+(?P<who>[^:]+?))?\s*(?::|\s[-—–]\s|saying|that|to say"
+    r"|to)\s*"
     r"(?P<n>.+?)\s*$",
     re.IGNORECASE,
 )
@@ -165,7 +236,7 @@ _NEW_NOTES = re.compile(
 def edit_contact_args(text: str, today: date | None = None) -> dict[str, Any]:
     """'change Dana Lee's number to 415 555 0199' → {'contact': 'Dana Lee', 'phone': …}."""
     args: dict[str, Any] = {}
-    new_phone = _NEW_PHONE.search(text)
+    new_phone = _NEW_PHONE.search(text) or _NEW_PHONE_BARE.search(text)
     phones = list(PHONE.finditer(text))
     if new_phone is None and len(phones) > 1:  # 'change +1 415 555 0100 to +1 415 555 0199'
         new_phone = re.search(r"\bto\s+(?P<p>" + re.escape(phones[1].group(0)) + ")", text)
@@ -180,7 +251,7 @@ def edit_contact_args(text: str, today: date | None = None) -> dict[str, Any]:
         head = text[: new_name.start("n")]
     company = _NEW_COMPANY.search(text)
     if company and not new_name:
-        value = trim(company.group("c") or company.group("c2") or "")
+        value = _TRAILING_FILLER.sub("", trim(company.group("c") or company.group("c2") or ""))
         if value.lower() in ("nothing", "none", "empty", "blank"):
             value = ""
         args["company"] = value
@@ -197,6 +268,8 @@ def edit_contact_args(text: str, today: date | None = None) -> dict[str, Any]:
             found = _CONTACT_AFTER.search(head)
             if found:
                 args["contact"] = re.sub(r"['’]s$", "", found.group("who"))
+            elif who := lower_contact(head):
+                args["contact"] = who
     return args
 
 

@@ -164,9 +164,45 @@ def _numeric_day(
     return found
 
 
+# Shorthand and common misspellings of period words, as reps and managers type them.
+_SHORTHAND = tuple(
+    (re.compile(rf"\b(?:{short})\b"), long)
+    for short, long in (
+        (r"ytd|y\.t\.d\.?|year to date", "this year"),
+        (r"mtd|m\.t\.d\.?", "month to date"),
+        (r"qtd|quarter to date", "this quarter"),
+        (r"wtd|week to date", "this week"),
+        (r"wks|weeks", "weeks"),
+        (r"wk|wek|weeek|wkk", "week"),
+        (r"mos|mths|mnths|months", "months"),
+        (r"mo|mth|mnth|moth|monht", "month"),
+        (r"qtr|quater|quartr", "quarter"),
+        (r"yrs", "years"),
+        (r"yr", "year"),
+        (r"yday|yest|ystday|yesterdy|yesturday|yesteday", "yesterday"),
+        (r"tdy|2day|tday", "today"),
+        (r"lst|lsat|lasst|laast", "last"),
+        (r"prev", "previous"),
+        (r"ths|tihs|thsi", "this"),
+        (r"thru", "through"),
+        (r"(?<=last )(\d{1,3}) ?d", r"\1 days"),
+        (r"(?<=last )(\d{1,3}) ?w", r"\1 weeks"),
+        (r"l(\d{1,3})d", r"last \1 days"),
+    )
+)
+
+
+def expand_shorthand(lowered: str) -> str:
+    """'conn rate last wk' → 'conn rate last week'; 'calls ytd' → 'calls this year'."""
+    for pattern, long in _SHORTHAND:
+        lowered = pattern.sub(long, lowered)
+    return lowered
+
+
 def period_named(text: str, today: date) -> str | None:
-    """The period a message names, in a form `insights.analytics.parse_period` reads."""
-    lowered = " ".join(text.lower().replace("’", "'").split())
+    """The period a message names, in a form `insights.analytics.parse_period` reads
+    (shorthand such as 'last wk', 'ytd', 'mtd', 'q3' included)."""
+    lowered = expand_shorthand(" ".join(text.lower().replace("’", "'").split()))
     if match := _ISO_RANGE.search(lowered):
         return f"{match.group(1)}..{match.group(2)}"
     if match := _BETWEEN_DAYS.search(lowered):

@@ -219,11 +219,18 @@ _LOWER_NAME_REFS = (
     re.compile(
         rf"^\s*(?:is|did|has|was|does)\s+{LOWER_RUN}\s+(?:still|push|pushed|pick|picked"
         rf"|answer|answered|say|said|mention|mentioned|object|objected|sound|seem|agree|agreed"
-        rf"|raise|raised|hang|hung|ask|asked)\b"
+        rf"|raise|raised|hang|hung|ask|asked|positive|negative|happy|interested|keen|upset"
+        rf"|annoyed|angry|open|receptive)\b"
+    ),
+    # 'what objections did niamh byrne raise', 'how did mei wu feel about the price'
+    re.compile(
+        rf"\b(?:did|does)\s+{LOWER_RUN}\s+(?:raise|mention|say|ask|push|object|agree|sound"
+        rf"|seem|want|like|feel|think|complain|bring)\b"
     ),
     # 'full transcript jorge salas call pls'
     re.compile(
-        rf"\b(?:transcript|summary|recap|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+"
+        rf"\b(?:transcript|trnscript|transcipt|transcrpt|trascript|summary|sumary|summry|recap"
+        rf"|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+"
         rf"|on\s+|with\s+)?{LOWER_RUN}\s*(?:call\s*)?(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
     ),
 )

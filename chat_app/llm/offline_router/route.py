@@ -39,7 +39,11 @@ _UNSUPPORTED = re.compile(
     # Deleting, exporting or importing contacts (and the do-not-call list) are tools now.
     r"|^ " + POLITE + r"(?:delete|remove|erase|export|import|upload)\b"
     r"(?!(?: [\w']+){0,6}? (?:contacts?|leads?|prospects?|csv|file|spreadsheet|list|dnc"
-    r"|do not call|consent|this|these|them)\b)"
+    r"|do not call|consent|this|these|them|cont[a-z]{2,5}s?)\b"
+    # 'delete ingrid solberg', 'remove dmitri volkov pls': a name is a contact to delete.
+    r"|(?! (?:the|my|our|this|that|all|every|a|an|it|everything|everyone|account|recording"
+    r"|recordings|call|calls|transcripts?|history|data|workspace|team|user|rep|campaign)\b)"
+    r"(?: [a-z][a-z'-]+){1,3}(?: pls| please| plz)? $)"
     r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
     r"|\bpassword\b|\bdelete my (?!contact|lead|prospect)"
     r"|\b(?:summari[sz]e|translate|read|proofread|review) (?:this|that|the|my|a|an) "
@@ -56,7 +60,7 @@ _UNSUPPORTED = re.compile(
     r"|\b(?:connect|sync|integrate|link|hook up) (?:my |our |with |to |it to |up )?(?:gmail"
     r"|outlook|salesforce|hubspot|slack|calendar|google calendar|crm|pipedrive|zoho|teams)\b"
     r"|^ (?:please )?(?:sync|push|export|upload|log) .* (?:to|into|with) (?:my |our |the )?"
-    r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets|excel)\b"
+    r"(?:salesforce|hubspot|crm|pipedrive|zoho|gmail|outlook|slack|google sheets)\b"
     r"|\bsend (?:[\w']+ ){0,3}?(?:a |an |the )?(?:text|email|e mail|sms|message|note|pdf|file"
     r"|document|brochure|contract)\b"
     r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
