@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from chat_app.llm.offline_router.analytics import analytics_args
+from chat_app.llm.offline_router.contacts import consent_args
 from chat_app.llm.offline_router.contacts_admin import (
     contact_only_args,
     dnc_args,
@@ -186,3 +187,8 @@ def test_what_no_tool_does_is_told_from_a_contact_to_delete(
     text: str, no_tool_does_it: bool
 ) -> None:
     assert unsupported(text) is no_tool_does_it
+
+
+def test_consent_given_by_a_lower_case_name_in_dictated_text() -> None:
+    text = "bjorn lindqvist said yes to calls on the phone verbal consent please log it"
+    assert consent_args(text, TODAY)["contact"] == "bjorn lindqvist"

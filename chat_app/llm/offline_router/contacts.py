@@ -261,7 +261,9 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
         found = re.search(r"\bfor\s+(.+?)" + NAME_STOP, text, re.IGNORECASE)
         if found is None:
             found = re.match(
-                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented)\b", text, re.IGNORECASE
+                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented|said yes|ok'?d|okayed|signed)\b",
+                text,
+                re.IGNORECASE,
             )
         if found and trim(found.group(1)).lower() not in PRONOUNS:
             contact = trim(found.group(1))

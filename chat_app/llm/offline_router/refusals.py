@@ -83,7 +83,8 @@ _SKIP = (
     r"(?:without|skip|skipping|ignore|ignoring|bypass|bypassing|override|overriding"
     r"|get around|turn off|switch off|disable|regardless of|no need for|don't need"
     r"|do not need|don't bother with|forget about|forget the|never mind the|even if|even"
-    r" though|whether or not)"
+    r" though|whether or not|no need to (?:check|get|verify|ask for|worry about)|don't check|dont"
+    r" check|without checking|dont need|dont bother with)"
 )
 _OTHER = r"(?:another|other|different|someone else's|somebody else's|a competitor's)"
 _OWNER = (
@@ -133,6 +134,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|emptied|gone) ",
         _SKIP + r"(?: \w+){0,3}? (?:the |our |my |any |their )*" + _DNC,
         r" " + _DIAL + r" (?:[\w']+ ){0,6}?(?:on|in) (?:the |our |my )*" + _DNC + r" list ",
+        r" " + _DIAL + r" (?:the |those |all the |our )?" + _DNC + r" (?:people|numbers|contacts"
+        r"|folks|leads|ones|list) ",
     ),
     _rule(
         "consent",
@@ -142,7 +145,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         "record a contact's consent that they really gave (“record express written "
         "consent for Jane Doe from the web form”, with the exact wording they agreed "
         "to), then call them. Nothing was charged.",
-        _DIAL + r"(?: [\w']+){0,6}? " + _SKIP + r"(?: [\w']+){0,3}? (?:their |the |any |a "
+        _DIAL + r"(?: [\w']+){0,10}? " + _SKIP + r"(?: [\w']+){0,3}? (?:their |the |any |a "
         r"|prior |written |express )*(?:consent|permission|opt ?in|opting in|compliance"
         r"|checks?|gate|approval)",
         _SKIP + r"(?: \w+){0,3}? (?:the |any |a )*(?:consent|compliance|opt ?in)"
@@ -157,6 +160,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"(?: \w+)? (?:needed|required|necessary|check|checks|needed|or not|whatever) ",
         r" (?:consent|permission|opt ?in) (?:doesn't|doesnt|does not|don't|dont|won't|wont"
         r"|shouldn't) (?:matter|apply|count)(?: [\w']+){0,6}? " + _DIAL,
+        _DIAL + r"(?: [\w']+){0,8}? (?:consent|permission|opt ?in) (?:doesn't|doesnt|does not"
+        r"|don't|dont|won't|wont) (?:matter|apply|count) ",
         r" (?:everyone|everybody|anyone|anybody|all of them|all my contacts|all contacts"
         r"|the whole list|them all)(?: [\w']+){0,4}? (?:consent or not|with or without consent"
         r"|whether they consented|no matter (?:the )?consent) ",
@@ -181,8 +186,13 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"(?:ai|a i|robot|bot|automated|recorded|recording|being recorded) ",
         r" (?:pretend|pretending|act|acting|claim|claiming|pose|posing|say|tell them|tell him"
         r"|tell her|sound like)(?: [\w']+){0,3}? (?:to be|you're|you are|it's|that it's"
-        r"|that you're|as|like)(?: a| an)? (?:real |actual )?(?:human|person|real person"
-        r"|live person|live rep|live agent|me|the rep) ",
+        r"|that you're|youre|you re|ur|as|like)(?: a| an)? (?:real |actual )?(?:human|person"
+        r"|real person|live person|live rep|live agent|me|the rep) ",
+        r" (?:say|tell (?:them|him|her)|claim|pretend|insist)(?: [\w']+){0,6}? (?:not|isn't|isnt"
+        r"|no) (?:a |an )?(?:bot|robot|ai|machine|recording) ",
+        r" (?:deny|denying|denies) (?:being |that (?:it's|you're|it is|you are) |it's |you're )?"
+        r"(?:an? )?(?:ai|bot|robot|machine) ",
+        r" (?:sound|sounds|come across) (?:like )?(?:an? )?(?:real )?human and ",
         r" (?:hide|hiding|conceal|concealing|mask|masking|disguise|disguising)(?: [\w']+){0,3}?"
         r" (?:the |that )?(?:it's |its |it is |you're |you are )?(?:an |a )?(?:ai|a i|robot|bot"
         r"|recording|recorded|disclosure|disclaimer) ",
@@ -260,6 +270,13 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" " + _DATA + r"(?: [\w']+){0,3}? (?:of|from|for|in|at|belonging to|owned by) "
         r"(?:a |an )?" + _OTHER + r" " + _COMPANY_NOUN + " ",
         r" (?:someone|somebody|anyone) else's (?:\w+ )?" + _DATA + " ",
+        r" (?!my |our )[a-z]+'s (?:workspace|tenant)(?:'s)? (?:\w+ )?" + _DATA + " ",
+        r" " + _DATA + r"(?: [\w']+){0,3}? (?:from|in|of|at) (?:the )?(?!my |our |this )[a-z]+ "
+        r"(?:workspace|tenant) ",
+        r" other (?:companies|businesses|customers|workspaces|tenants|firms) (?:are |were )?"
+        r"(?:saying|say|said|doing|discussing|talking)",
+        r" (?:another|other|a different|different) (?:customer|customers|client|clients|user"
+        r"|users|company|companies) (?:of|on|using) klosesales ",
         r" competitors?(?:'s|')? (?:call |sales )?(?:calls|transcripts|recordings|data"
         r"|contacts|leads|pipeline|analytics) ",
         r" (?:log|sign|switch|get|break|hack) (?:in|into|me into|over to|to) (?:another|other"
@@ -285,6 +302,9 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|other|another|other users'|the admin|the admin's|an admin's) (?:\w+ )?(?:password"
         r"|passwords|passcode|pin code|login details|log in details|sign in details"
         r"|credentials|login|logins|2fa codes?|reset links?|api keys?) ",
+        r" (?:api keys?|account details|account info|account data) (?:of|for|belonging to) (?:the"
+        r" |my |a |an )?(?:other |another |different )?(?:rep|user|coworker|colleague|teammate"
+        r"|manager|boss|admin|person|member)s? ",
         r" (?:password|passwords|credentials|login details|logins) (?:of|for|belonging to) "
         r"(?!me |my |our )(?:[\w']+ ){0,2}?[\w']+ ",
         r" (?:my |a |the |another |other )?(?:coworker|co worker|colleague|teammate|team mate"
