@@ -59,19 +59,20 @@ async def test_bad_versions_are_refused(session, body, effective, message):
 
 async def test_upcoming_is_shown_before_it_takes_effect_then_must_be_accepted(db):
     member = await make_member(db)
+    now = datetime.now(UTC)  # after the database was set up: its terms are in force
     version = _version()
     async with db.session() as session:
         row = await terms.publish(
             session, "# Terms v2\n\n<script>alert(1)</script> **bold**", version=version,
-            effective_at=NOW + timedelta(days=8), material=True, published_by="test",
+            effective_at=now + timedelta(days=8), material=True, published_by="test",
         )  # fmt: skip
         await session.commit()
-        upcoming = await terms.upcoming(session, now=NOW)
+        upcoming = await terms.upcoming(session, now=now)
         assert upcoming is not None
         assert upcoming.effective_at <= row.effective_at
         # Not in force yet: nobody has to accept it.
-        assert await terms.needs_acceptance(session, member.actor.user_id, now=NOW) is None
-        later = NOW + timedelta(days=9)
+        assert await terms.needs_acceptance(session, member.actor.user_id, now=now) is None
+        later = now + timedelta(days=9)
         due = await terms.needs_acceptance(session, member.actor.user_id, now=later)
         assert due is not None
         assert due.version == version

@@ -4,9 +4,12 @@ parties it relies on — written out in full, in the product's words (DESIGN.md 
 terms themselves").
 
 Published the way any change to the terms is (accounts/terms.py): a new version, never
-an edit of the old one, and a material change, so it takes effect at the first midnight
-(UTC) at least 7 days after this migration runs; until then the app shows it as
-upcoming, and once in effect every user accepts it before going on.
+an edit of the old one. Where somebody has accepted earlier terms it is a material
+change: it takes effect at the first midnight (UTC) at least 7 days after this migration
+runs; until then the app shows it as upcoming, and once in effect every user accepts it
+before going on. A new installation, where nobody has accepted any terms yet, owes
+nobody notice: there it is not a change to anyone's terms, it is in force at once, and
+the first sign-up accepts it.
 
 Revision ID: 0030
 Revises: 0029
@@ -24,13 +27,16 @@ depends_on: str | Sequence[str] | None = None
 
 VERSION = "2026-12"
 
-# The first midnight (UTC) at least 7 days from now (accounts.terms.earliest_material_date).
+# With acceptances on record: material, from the first midnight (UTC) at least 7 days
+# from now (accounts.terms.earliest_material_date). Without: in force now.
 PUBLISH = """
 INSERT INTO terms_versions (version, effective_at, material, body_md, published_by)
 SELECT :version,
-       (CASE WHEN date_trunc('day', utc) = utc THEN utc
-             ELSE date_trunc('day', utc) + interval '1 day' END) AT TIME ZONE 'UTC',
-       true, :terms, 'migration 0030'
+       CASE WHEN NOT EXISTS (SELECT 1 FROM terms_acceptances) THEN now()
+            ELSE (CASE WHEN date_trunc('day', utc) = utc THEN utc
+                       ELSE date_trunc('day', utc) + interval '1 day' END) AT TIME ZONE 'UTC'
+       END,
+       EXISTS (SELECT 1 FROM terms_acceptances), :terms, 'migration 0030'
 FROM (SELECT (now() + interval '7 days') AT TIME ZONE 'UTC' AS utc) AS notice
 """
 
