@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import math
@@ -62,6 +63,7 @@ from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
 from telephony.compliance import Reason
 from telephony.models import Call, CallStatus, Contact
 from telephony.provider import Telephony
+from telephony.twilio import CallRequest, PlacedCall
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,11 @@ STALE_CLAIM: Final = timedelta(seconds=60)
 # reaches the carrier a few milliseconds after its stamp).
 PACE_MARGIN_S: Final = 0.02
 WAIT_FOR_DIAL_S: Final = 30.0
+# A provider request in flight longer than this has timed out (its process died or its
+# HTTP client gave up): its slot then counts as if it had returned at `s + lease`.
+REQUEST_LEASE_S: Final = 15.0
+# How often a slot blocked by a request in flight (or a rep's call) is looked at again.
+IN_FLIGHT_POLL_S: Final = 0.005
 # A refused dial's `not_before` when it should not be tried again.
 NEVER: Final = datetime(9999, 1, 1, tzinfo=UTC)
 # Refusals that pass with time (credits bought, suspension lifted): tried again later.
@@ -187,71 +194,206 @@ async def enqueue(
 # --- pacing --------------------------------------------------------------------------
 
 
+Slot = tuple[datetime, datetime | None]  # (slot taken, request returned; None: in flight)
+
+
+def _pairs(flat: Sequence[datetime | None]) -> list[Slot]:
+    """`dial_pacer.recent` as (start, end) pairs (flattened in the array, newest last)."""
+    items = list(flat)
+    pairs: list[Slot] = []
+    for i in range(0, len(items) - 1, 2):
+        start = items[i]
+        if start is not None:  # always set; a stray odd element is ignored
+            pairs.append((start, items[i + 1]))
+    return pairs
+
+
 class Pacer:
-    """The shared number's calls-per-second limit, kept in PostgreSQL (`dial_pacer`).
+    """The shared number's calls-per-second limit, kept in PostgreSQL (`dial_pacer`),
+    enforced where the carrier sees it: at most `n` (= max(1, ⌊CPS⌋)) provider requests
+    start in any window of `n / CPS` seconds (one second when the CPS is whole).
 
-    `take()` returns when a dial may start, having recorded it: the newest `n` dials
-    (n = max(1, ⌊CPS⌋)) must be at least `n / CPS` seconds (plus a small margin) old,
-    and the newest at least half a slot. Decided under the row's lock with the
-    database's clock, so every process sees one sequence of dials.
+    Each provider request is bracketed by two database times: its slot `s` (taken under
+    the pacer row's lock, committed before the request is sent, so the request reaches
+    the carrier after `s`) and its completion `c` (written when the request returned,
+    so it reached the carrier before `c`). A new slot is taken at `t` only while fewer
+    than `n` requests are *in the window*, i.e. still in flight or returned after
+    `t - window`. Proof of the bound: take any `n + 1` requests that reached the
+    carrier inside one window; the one whose slot came last, `k`, found every other `j`
+    in the window when it took its slot (`c_j ≥ arrival_j > arrival_k - window ≥
+    s_k - window`, and `s_j ≤ s_k`) — `n` of them, so it would have waited. It holds
+    across any number of processes (one row, one lock, the database's clock) and for
+    any delay between a process's stamp and its request reaching the carrier.
 
-    What is spaced is the stamp, taken just before the carrier request: a process
-    starved of CPU may deliver requests closer together than they were stamped (Twilio
-    queues calls over the CPS rather than refusing them). The strict form would count
-    a slot from the request's completion (an upper bound of its arrival) and hold the
-    next slot while the dial `n` back is still in flight."""
+    A request whose process died before writing `c` counts as in flight until
+    `s + lease` (the provider request's timeout bounds it). Steady throughput is
+    `CPS / (1 + d·CPS/n)` with `d` the slot-to-completion time (a few milliseconds
+    against the simulated carrier, a round trip to Twilio live).
 
-    def __init__(self, calls_per_second: float, *, margin_s: float = PACE_MARGIN_S) -> None:
+    A rep's single call goes first (`interactive=True`): while one has been claimed and
+    not yet given its slot, campaign dials do not take one. Lanes of one process wait
+    for slots one at a time (a local lock), so the row is not polled by every lane."""
+
+    def __init__(
+        self,
+        calls_per_second: float,
+        *,
+        margin_s: float = PACE_MARGIN_S,
+        lease_s: float = REQUEST_LEASE_S,
+    ) -> None:
         if calls_per_second <= 0:
             raise ValueError("calls_per_second must be positive")
         self.cps = calls_per_second
         self.n = max(1, math.floor(calls_per_second))
         self.window = timedelta(seconds=self.n / calls_per_second + margin_s)
         self.spacing = timedelta(seconds=0.5 / calls_per_second)
+        self.lease = timedelta(seconds=lease_s)
+        self._local: asyncio.Lock | None = None
 
-    def earliest(self, recent: Sequence[datetime]) -> datetime | None:
-        """The first moment the next dial may start, given the latest dials (oldest
-        first); None: at once."""
-        if not recent:
-            return None
-        times = sorted(recent)[-self.n :]
-        bound = times[-1] + self.spacing
-        if len(times) >= self.n:
-            bound = max(bound, times[0] + self.window)
+    def _end(self, slot: Slot, now: datetime) -> datetime | None:
+        """When the slot's request is known to have reached the carrier by (None: in
+        flight, not yet known)."""
+        start, end = slot
+        if end is not None:
+            return end
+        return start + self.lease if start + self.lease <= now else None
+
+    def earliest(self, slots: Sequence[Slot], now: datetime) -> datetime:
+        """The first moment the next slot may be taken, judged at `now` (≤ now: at
+        once). With a request in flight blocking it, a moment just after `now` (look
+        again: its completion is not known yet)."""
+        bound = now
+        if slots:
+            bound = max(bound, max(start for start, _ in slots) + self.spacing)
+        horizon = now - self.window
+        ends = [self._end(slot, now) for slot in slots]
+        busy = sorted(
+            (e for e in ends if e is None or e > horizon),
+            key=lambda e: (e is None, e or now),
+        )
+        if len(busy) >= self.n:
+            freeing = busy[len(busy) - self.n]  # this one must leave the window
+            if freeing is None:
+                return max(bound, now + timedelta(seconds=IN_FLIGHT_POLL_S))
+            bound = max(bound, freeing + self.window)
         return bound
+
+    def _kept(self, slots: Sequence[Slot], now: datetime) -> list[datetime | None]:
+        keep: list[datetime | None] = []
+        for slot in slots:
+            end = self._end(slot, now)
+            if end is None or end + self.window > now:
+                keep.extend(slot)
+        return keep
 
     async def take(
         self,
         db: Database,
         *,
         stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+        interactive: bool = False,
     ) -> datetime:
-        """Wait for a free slot and record a dial in it; `stamp(session, at)` runs in
+        """Wait for a free slot and record it (in flight); returns the slot's time, to
+        pass to `done` when the provider request returns. `stamp(session, at)` runs in
         the same transaction (the dial row's `dialed_at`)."""
+        if interactive:
+            return await self._take(db, stamp, interactive=True)
+        if self._local is None:
+            self._local = asyncio.Lock()
+        async with self._local:
+            return await self._take(db, stamp, interactive=False)
+
+    async def _take(
+        self,
+        db: Database,
+        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None,
+        *,
+        interactive: bool,
+    ) -> datetime:
         while True:
             async with db.session() as session:
                 row = (
-                    await session.execute(
-                        text(
-                            "SELECT recent, clock_timestamp() AS now FROM dial_pacer "
-                            "WHERE id = 1 FOR UPDATE"
-                        )
-                    )
+                    await session.execute(text(_PACER_ROW), {"interactive": interactive})
                 ).one()
                 now: datetime = row.now
-                earliest = self.earliest(list(row.recent))
-                if earliest is None or now >= earliest:
-                    kept = sorted([*row.recent, now])[-self.n :]
-                    await session.execute(
-                        text("UPDATE dial_pacer SET recent = :recent WHERE id = 1"),
-                        {"recent": kept},
+                slots = _pairs(row.recent)
+                earliest = self.earliest(slots, now)
+                if not row.mine:  # a rep's call is waiting for this slot
+                    earliest = max(earliest, now + timedelta(seconds=IN_FLIGHT_POLL_S))
+                if earliest <= now:
+                    at: datetime = await session.scalar(
+                        text(_PACER_TAKE), {"kept": self._kept(slots, now)}
                     )
                     if stamp is not None:
-                        await stamp(session, now)
+                        await stamp(session, at)
                     await session.commit()
-                    return now
+                    return at
                 await session.commit()
             await asyncio.sleep(min(max((earliest - now).total_seconds(), 0.001), 0.5))
+
+    async def done(self, db: Database, at: datetime) -> None:
+        """The request of the slot taken at `at` has returned (or failed): its
+        completion time is written, and the slot leaves the window a window later."""
+        async with db.session() as session:
+            await session.execute(text(_PACER_DONE), {"at": at})
+            await session.commit()
+
+
+_PACER_ROW = """
+SELECT recent, clock_timestamp() AS now,
+       (:interactive OR NOT EXISTS (
+           SELECT 1 FROM dial_queue q
+           WHERE q.campaign_id IS NULL AND q.status = 'dialing' AND q.interactive
+             AND q.dialed_at IS NULL
+             AND q.claimed_at > clock_timestamp() - interval '30 seconds'
+       )) AS mine
+FROM dial_pacer WHERE id = 1 FOR UPDATE
+"""
+_PACER_TAKE = """
+UPDATE dial_pacer
+SET recent = CAST(:kept AS timestamptz[]) || ARRAY[clock_timestamp(), NULL]::timestamptz[]
+WHERE id = 1
+RETURNING recent[array_length(recent, 1) - 1]
+"""
+_PACER_DONE = """
+UPDATE dial_pacer SET recent = coalesce((
+    SELECT array_agg(
+        CASE WHEN i % 2 = 0 AND recent[i] IS NULL AND recent[i - 1] = :at
+             THEN clock_timestamp() ELSE recent[i] END ORDER BY i)
+    FROM generate_subscripts(recent, 1) AS i), '{}')
+WHERE id = 1
+"""
+
+
+class PacedProvider:
+    """A provider whose every `create_call` takes a pacer slot first and reports its
+    completion after (dial's view of the carrier; other methods pass through)."""
+
+    def __init__(
+        self,
+        inner: Any,
+        pacer: Pacer,
+        db: Database,
+        *,
+        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+        interactive: bool = False,
+    ) -> None:
+        self.inner = inner
+        self.pacer = pacer
+        self.db = db
+        self.stamp = stamp
+        self.interactive = interactive
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def create_call(self, req: CallRequest) -> PlacedCall:
+        at = await self.pacer.take(self.db, stamp=self.stamp, interactive=self.interactive)
+        try:
+            placed: PlacedCall = await self.inner.create_call(req)
+        finally:
+            await asyncio.shield(self.pacer.done(self.db, at))
+        return placed
 
 
 # --- campaign rules at dial time ------------------------------------------------------
@@ -486,6 +628,7 @@ async def dial(
             await session.commit()
             await _finish(db, request_id, DialStatus.FAILED, str(exc))
             return DialOutcome(DialStatus.FAILED, error=exc)
+        request_interactive = request.interactive
         await session.commit()  # the call row exists before the carrier is asked
 
     async def stamp(s: AsyncSession, at: datetime) -> None:
@@ -493,9 +636,11 @@ async def dial(
             update(DialRequest).where(DialRequest.id == request_id).values(dialed_at=at)
         )
 
-    await pacer.take(db, stamp=stamp)
+    paced = PacedProvider(
+        telephony.provider, pacer, db, stamp=stamp, interactive=request_interactive
+    )
     try:
-        placed = await send_call(db, call, telephony)
+        placed = await send_call(db, call, dataclasses.replace(telephony, provider=paced))
     except CallNotPlaced as exc:
         await _finish(db, request_id, DialStatus.FAILED, str(exc))
         return DialOutcome(DialStatus.FAILED, call=call, error=exc)
@@ -689,6 +834,7 @@ __all__ = [
     "DialStatus",
     "Dispatcher",
     "GuardVerdict",
+    "PacedProvider",
     "Pacer",
     "brief_payload",
     "claim_next",

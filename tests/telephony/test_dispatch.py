@@ -5,6 +5,9 @@ first), at most once across crashes, and never a campaign call without its rules
 from __future__ import annotations
 
 import asyncio
+import bisect
+import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -67,16 +70,28 @@ async def _queue(db: Database, actor, contact_id, n: int, *, interactive: bool =
     return ids
 
 
-def test_the_pacer_waits_for_the_oldest_dial_of_the_window():
+def test_the_pacer_counts_requests_in_flight_and_returned_within_the_window():
     pacer = Pacer(5, margin_s=0)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    assert pacer.earliest([]) is None
-    four = [t0 + timedelta(seconds=0.1 * i) for i in range(4)]
-    assert pacer.earliest(four) == four[-1] + timedelta(seconds=0.1)  # half a slot
-    five = [t0 + timedelta(seconds=0.1 * i) for i in range(5)]
-    assert pacer.earliest(five) == t0 + timedelta(seconds=1)
+    ms = timedelta(milliseconds=1)
+    assert pacer.earliest([], t0) == t0
+    # Four requests returned: a fifth may start half a slot after the newest.
+    four = [(t0 + 100 * i * ms, t0 + (100 * i + 5) * ms) for i in range(4)]
+    assert pacer.earliest(four, t0 + 301 * ms) == t0 + 400 * ms
+    # Five returned: the next waits until the oldest *completion* is a second old.
+    five = [(t0 + 100 * i * ms, t0 + (100 * i + 5) * ms) for i in range(5)]
+    assert pacer.earliest(five, t0 + 401 * ms) == t0 + 1005 * ms
+    # A request still in flight holds its place in the window, however old its slot.
+    late = t0 + timedelta(seconds=3)
+    recent = [(late - (400 - 100 * i) * ms, late - (395 - 100 * i) * ms) for i in range(4)]
+    stuck = [(t0, None), *recent]
+    assert pacer.earliest(stuck, late) > late
+    assert pacer.earliest(recent, late) <= late  # without it, the slot is free
+    # ... until its lease runs out (its process died or its request timed out).
+    expired = t0 + pacer.lease + pacer.window + 2 * ms
+    assert pacer.earliest([(t0, None)] * 5, expired) <= expired
     slow = Pacer(0.5, margin_s=0)  # one call every two seconds
-    assert slow.earliest([t0]) == t0 + timedelta(seconds=2)
+    assert slow.earliest([(t0, t0)], t0) == t0 + timedelta(seconds=2)
 
 
 async def test_dials_from_many_tasks_never_exceed_the_limit_in_any_second(db: Database):
@@ -85,7 +100,9 @@ async def test_dials_from_many_tasks_never_exceed_the_limit_in_any_second(db: Da
 
     async def taker() -> None:
         for _ in range(6):
-            stamps.append(await pacer.take(db))
+            at = await pacer.take(db)
+            stamps.append(at)
+            await pacer.done(db, at)
 
     await asyncio.gather(*(taker() for _ in range(4)))
     stamps.sort()
@@ -93,6 +110,62 @@ async def test_dials_from_many_tasks_never_exceed_the_limit_in_any_second(db: Da
     # Any 11 consecutive dials span at least one second: no window holds more than 10.
     for i in range(len(stamps) - 10):
         assert stamps[i + 10] - stamps[i] >= timedelta(seconds=1)
+
+
+class SlowCarrier(Recorder):
+    """A carrier double that records when each request *reaches* it, after a network
+    delay (every tenth request, the fifth of its group, is held 0.7 s on the way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = 0
+        self.arrivals: list[float] = []
+
+    async def create_call(self, req):  # type: ignore[no-untyped-def]
+        self.entered += 1
+        if self.entered % 10 == 5:
+            await asyncio.sleep(0.7)
+        self.arrivals.append(time.monotonic())
+        return await super().create_call(req)
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    """The most arrivals in any sliding one-second window (start inclusive)."""
+    times = sorted(times)
+    return max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+
+
+async def test_two_pools_dialling_at_once_never_exceed_the_cps_at_the_carrier(db: Database):
+    """Two dispatchers (two connection pools: two processes' view of the database),
+    five lanes each, dial 24 queued calls against one carrier whose requests arrive
+    late now and then. Counted at the carrier, by arrival time, no one-second window
+    holds more than the CPS. (Spacing only the dispatchers' own stamps let a delayed
+    request land in the next second's five: six in a second.)"""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 20_000)
+    async with db.session() as session:
+        for _ in range(24):
+            contact = await add_contact(db, member.actor, area="212")
+            await dispatch.enqueue(
+                session, member.actor, contact.id, brief=BRIEF, interactive=False
+            )
+        await session.commit()
+    carrier = SlowCarrier()
+    telephony = dataclasses.replace(recording_telephony(carrier), calls_per_second=5)
+    other = Database(url=db.url, embedded=False)
+    try:
+
+        async def lane(database: Database, pacer: Pacer) -> None:
+            while (request_id := await dispatch.claim_next(database, campaigns=False)) is not None:
+                outcome = await dispatch.dial(database, telephony, pacer, request_id, now=NOON_NY)
+                assert outcome.status is DialStatus.PLACED, outcome
+
+        pacers = {id(db): Pacer(5), id(other): Pacer(5)}
+        await asyncio.gather(*(lane(d, pacers[id(d)]) for d in [db, other] * 5))
+    finally:
+        await other.dispose()
+    assert len(carrier.arrivals) == 24
+    assert _most_in_one_second(carrier.arrivals) <= 5
 
 
 async def test_a_reps_single_call_goes_before_a_big_campaign_and_workspaces_take_turns(
