@@ -65,6 +65,10 @@ PERSON_ARG = {
     "list_calls": "contact",
     "search_calls": "contact",
     "record_consent": "contact",
+    "revoke_consent": "contact",
+    "delete_contact": "contact",
+    "edit_contact": "contact",
+    "add_dnc": "phone",
     "call_status": "call",
     "summarize_call": "call",
     "call_insights": "call",
@@ -227,7 +231,8 @@ _AGAIN_ONLY = re.compile(
 )
 
 _CHANGE = re.compile(
-    r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:what|how)\s+about|what\s+of|and\s+for"
+    r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:what|how)\s+(?:about|abt|bout)(?:\s+for)?"
+    r"|wbu|what\s+of|and\s+for"
     r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with)"
     r"\s+(?P<rest>.+?)\s*[?.!]*$",
     re.IGNORECASE,
@@ -237,7 +242,7 @@ _CHANGE = re.compile(
 _PERSON_REF = re.compile(
     r"\b(?:the\s+same\s+(?:contact|person|prospect|lead|customer|client|guy|lady|one)"
     r"|(?:that|this)\s+(?:contact|person|prospect|lead|customer|client|guy|lady|woman|man)"
-    r"|him|her|them|he|she|they|his|their|hers)\b",
+    r"|him|her|them|em|he|she|they|his|their|hers)\b",
     re.IGNORECASE,
 )
 # Words that refer back to the call last spoken about.
@@ -436,14 +441,16 @@ def _again(text: str, past: list[Exchange], tools: frozenset[str], day: date) ->
 def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
     """'and last week?', 'what about Riley?': the previous tool call with one argument
     changed (a period, or the person it was about)."""
-    from chat_app.llm.offline_router.dates import period_named
+    from chat_app.llm.offline_router.dates import expand_shorthand, period_named
     from chat_app.llm.offline_router.entities import person_names
 
     match = _CHANGE.match(text)
     last = next((e for e in reversed(past) if e.tool), None)
+    if match is None and len(text.split()) <= 4 and period_named(text, day):
+        match = _CHANGE.match(f"and {text}")  # 'last week?' alone: the period changed
     if match is None or last is None or last.tool is None or len(text.split()) > 8:
         return None
-    rest = match.group("rest")
+    rest = re.sub(r"[\s,]+(?:pls|plz|please|thanks|thx)$", "", match.group("rest"), flags=re.I)
     if _REQUEST_OPENING.match(rest):
         return None  # 'now call Jordan Lee about …' is a request of its own
     args = dict(last.args)
@@ -452,7 +459,7 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         if last.tool not in PERIOD_TOOLS:
             return None
         args["period"] = period
-        rest = _strip_period(rest)
+        rest = _strip_period(expand_shorthand(rest))  # 'same for ytd': nothing else changed
     if rest:
         names = person_names(rest)
         name = names[0][0] if names else _bare_name(rest)
@@ -482,9 +489,13 @@ def _strip_period(text: str) -> str:
 
 def _bare_name(text: str) -> str | None:
     """A short capitalised run ('Riley', 'Riley Chen') that names someone."""
+    from chat_app.llm.offline_router.entities import plain_name
+
     words = text.strip(" ?.!,").split()
     if 1 <= len(words) <= 3 and all(w[:1].isupper() for w in words):
         return " ".join(words)
+    if 1 <= len(words) <= 2 and " ".join(words).islower():
+        return plain_name(" ".join(words))  # 'what about kwame?'
     return None
 
 
@@ -498,12 +509,23 @@ _FALLBACK = (
 )
 
 
+# A short question about a call's parts ('and the transcript?', 'play the recording of
+# that'): about the call the conversation was last about.
+_IMPLIED_CALL = re.compile(
+    r"^(?:(?:and|ok|okay|so|now|also|what's|whats|what is|show|show me|play|get|pull up"
+    r"|can i see|can i hear|let me see|let me hear)\s+)*(?:the|its|the full)\s+(?:transcript"
+    r"|recording|audio|insights|sentiment|objections|next steps)(?:\s+(?:of|for)\s+(?:that|it"
+    r"|this))?\s*(?:pls|please)?[?.!]*$",
+    re.IGNORECASE,
+)
+
+
 def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
     """A request that refers back ('call them again about the renewal', 'summarize that
     call', 'what did she say'): routed on its own, then the argument that refers back
     is set to the contact / call the conversation was last about."""
     person = _PERSON_REF.search(text)
-    call_ref = _CALL_REF.search(text)
+    call_ref = _CALL_REF.search(text) or _IMPLIED_CALL.search(text)
     if person is None and call_ref is None:
         return None
     about = last_about(past)
@@ -553,7 +575,7 @@ def _is_reference(value: str) -> bool:
     return bool(clean) and (
         bool(_OBJECT.fullmatch(clean))
         or bool(_CALL_REF.fullmatch(clean))
-        or clean in ("it", "that", "this", "that one", "this one", "same", "the same")
+        or clean in ("it", "that", "this", "that one", "this one", "same", "the same", "em", "'em")
         or bool(re.fullmatch(r"(?:his|her|their)(?:\s+\w+){0,2}", clean))
     )
 
