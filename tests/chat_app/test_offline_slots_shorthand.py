@@ -192,3 +192,7 @@ def test_what_no_tool_does_is_told_from_a_contact_to_delete(
 def test_consent_given_by_a_lower_case_name_in_dictated_text() -> None:
     text = "bjorn lindqvist said yes to calls on the phone verbal consent please log it"
     assert consent_args(text, TODAY)["contact"] == "bjorn lindqvist"
+
+
+def test_a_call_to_end_named_in_lower_case() -> None:
+    assert lower_name("hang up on siobhan kelly the ai is looping") == "siobhan kelly"

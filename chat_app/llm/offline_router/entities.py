@@ -211,6 +211,12 @@ _LOWER_NAME_REFS = (
         rf"\b(?:with|w/?|to)\s+{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:call|calls|go|went|pls"
         rf"|please|about|on|last|this|yesterday|today|still|is|was)\b))"
     ),
+    # 'hang up on siobhan kelly the ai is looping'
+    re.compile(
+        rf"\b(?:hang up on|cut off|disconnect)\s+(?!(?:him|her|them|it|me|us|that|this)\b)"
+        rf"{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:the|is|it"
+        rf"|its|it's|pls|please|now|asap|right|they|he|she|call)\b))"
+    ),
     # 'the lena fischer call', 'insights for the kevin tran call'
     re.compile(rf"\bthe\s+{LOWER_RUN}\s+call\b"),
     # "did priya's call connect"
