@@ -13,9 +13,11 @@ the split never changes when a file grows) is held out as the validation split: 
 hyper-parameters (regularisation, block scales, the confidence floor) are chosen by
 right-tool-and-arguments accuracy on it (`--search`; without it, the settings last
 chosen, `SETTINGS`), and `tests/fixtures/offline_heldout.jsonl` is reported as a second
-validation set. The shipped weights are then fitted on all the
-phrasings with the chosen settings and written to `classifier.MODEL_FILE` with the
-training data's hash. Deterministic: the same data gives the same weights.
+validation set, and `tests/fixtures/offline_validation_2.jsonl` (phrasings written
+blind to the model and never used to choose anything) as a third. The shipped weights
+are then fitted on all the phrasings with the chosen settings and written to
+`classifier.MODEL_FILE` with the training data's hash. Deterministic: the same data
+gives the same weights.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from chat_app.llm.offline_router.route import read_message  # noqa: E402
 TODAY = date(2026, 11, 29)  # the date the phrasings' periods are read on (as in the tests)
 VALIDATION_SHARE = 15  # percent
 HELD_OUT = ROOT / "tests" / "fixtures" / "offline_heldout.jsonl"
+VALIDATION_2 = ROOT / "tests" / "fixtures" / "offline_validation_2.jsonl"
 C_GRID = (2.0, 8.0)
 EMBEDDING_GRID = (1.0, 2.0)
 CHAR_GRID = (1.0,)
@@ -280,7 +283,13 @@ def main() -> int:
     tuned = replace(tuned, lexical_sure=sure)
     on_valid = score(tuned, valid_cases, encoded)
     on_held_out = score(tuned, held_out, encoded)
-    for name, result in (("validation split", on_valid), ("offline_heldout", on_held_out)):
+    second = [json.loads(line) for line in VALIDATION_2.read_text().splitlines() if line.strip()]
+    on_second = score(tuned, second, encoded)
+    for name, result in (
+        ("validation split", on_valid),
+        ("offline_heldout", on_held_out),
+        ("offline_validation_2", on_second),
+    ):
         print(
             f"{name}: {result['n']} phrasings, right tool {result['tool']:.1%}, "
             f"right tool and arguments {result['tool_and_args']:.1%}, no tool where none "

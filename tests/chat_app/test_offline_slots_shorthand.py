@@ -196,3 +196,22 @@ def test_consent_given_by_a_lower_case_name_in_dictated_text() -> None:
 
 def test_a_call_to_end_named_in_lower_case() -> None:
     assert lower_name("hang up on siobhan kelly the ai is looping") == "siobhan kelly"
+
+
+# Measured once when the file was written (91.9 % right tool and arguments, 94.6 % right
+# tool): phrasings never used for training or for choosing anything.
+VALIDATION_2_FLOOR = 0.90
+
+
+def test_the_second_validation_set_stays_above_its_floor() -> None:
+    import json
+    from pathlib import Path
+
+    from tests.chat_app.test_offline_coverage import outcome
+
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "offline_validation_2.jsonl"
+    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    assert len(cases) >= 30
+    misses = [why for case in cases for ok, why in [outcome(case)] if not ok]
+    share = 1 - len(misses) / len(cases)
+    assert share >= VALIDATION_2_FLOOR, f"{share:.1%}:\n" + "\n".join(misses)
