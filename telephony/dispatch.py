@@ -68,9 +68,11 @@ from telephony.twilio import CallRequest, PlacedCall
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S: Final = 0.25  # how often an idle lane looks for work
-RECOVER_EVERY_S: Final = 5.0
-# A claimed row with no call row after this long was interrupted before it dialled.
-STALE_CLAIM: Final = timedelta(seconds=60)
+RECOVER_EVERY_S: Final = 2.0
+# A claimed row with no call row after this long was interrupted before it dialled (a
+# live dial writes its call row within a second of its claim; were a slow one requeued,
+# its second preparation would fail on the call's unique id: never two dials).
+STALE_CLAIM: Final = timedelta(seconds=10)
 # Pacing margin: each window is this much longer than a second (a dial's request
 # reaches the carrier a few milliseconds after its stamp).
 PACE_MARGIN_S: Final = 0.02

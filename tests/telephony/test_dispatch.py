@@ -168,6 +168,97 @@ async def test_two_pools_dialling_at_once_never_exceed_the_cps_at_the_carrier(db
     assert _most_in_one_second(carrier.arrivals) <= 5
 
 
+class FirstSignal(Recorder):
+    """A recording carrier that says when its first request has arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = asyncio.Event()
+
+    async def create_call(self, req):  # type: ignore[no-untyped-def]
+        placed = await super().create_call(req)
+        self.first.set()
+        return placed
+
+
+async def test_a_reps_single_call_takes_the_next_slot_before_prepared_campaign_dials(
+    db: Database,
+):
+    """At 1 call per second, six lanes hold prepared dials (gate passed, call rows
+    written) waiting for slots; a rep's call queued from another process after the
+    first dial goes out is the very next request the carrier sees."""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 20_000)
+    async with db.session() as session:
+        for _ in range(8):
+            contact = await add_contact(db, member.actor, area="212")
+            await dispatch.enqueue(
+                session, member.actor, contact.id, brief=BRIEF, interactive=False
+            )
+        await session.commit()
+    rep_contact = await add_contact(db, member.actor, area="212")
+    carrier = FirstSignal()
+    telephony = dataclasses.replace(recording_telephony(carrier, 60), calls_per_second=1)
+    pacer = Pacer(1)
+
+    async def lane() -> None:
+        while (request_id := await dispatch.claim_next(db, campaigns=False)) is not None:
+            await dispatch.dial(db, telephony, pacer, request_id, now=NOON_NY)
+
+    lanes = [asyncio.create_task(lane()) for _ in range(6)]
+    other = Database(url=db.url, embedded=False)  # the web process queueing the rep's call
+    try:
+        await carrier.first.wait()
+        async with other.session() as session:
+            single = await dispatch.enqueue(
+                session, member.actor, rep_contact.id, brief=BRIEF, interactive=True, claimed=True
+            )
+            await session.commit()
+        call = await dispatch.dispatch_now(other, telephony, single.id, now=NOON_NY, claimed=True)
+        await asyncio.gather(*lanes)
+    finally:
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        await other.dispose()
+    order = [req.status_callback_url for req in carrier.requests]
+    assert len(order) == 9
+    assert str(call.id) in order[1]  # the next slot, ahead of the prepared campaign dials
+
+
+async def test_a_campaign_dial_waits_while_a_reps_claimed_call_has_no_slot(db: Database):
+    """The line is free, but a rep's call is claimed and not yet given its slot: a
+    campaign dial's slot request waits until the rep's call has taken its own."""
+    member = await make_member(db, Role.REP)
+    contact = await add_contact(db, member.actor, area="212")
+    async with db.session() as session:
+        single = await dispatch.enqueue(
+            session, member.actor, contact.id, brief=BRIEF, interactive=True, claimed=True
+        )
+        await session.commit()
+    order: list[str] = []
+    campaign_pacer, rep_pacer = Pacer(5), Pacer(5)
+
+    async def campaign() -> None:
+        at = await campaign_pacer.take(db)
+        order.append("campaign")
+        await campaign_pacer.done(db, at)
+
+    async def stamp(session, at: datetime) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(
+            text("UPDATE dial_queue SET dialed_at = :at WHERE id = :id"),
+            {"at": at, "id": single.id},
+        )
+
+    task = asyncio.create_task(campaign())
+    await asyncio.sleep(0.3)  # the campaign's request reaches the pacer first
+    at = await rep_pacer.take(db, stamp=stamp, interactive=True)
+    order.append("rep")
+    await rep_pacer.done(db, at)
+    await task
+    assert order == ["rep", "campaign"]
+
+
 async def test_a_reps_single_call_goes_before_a_big_campaign_and_workspaces_take_turns(
     db: Database,
 ):
