@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from chat_app.llm.offline_router.analytics import analytics_args
+from chat_app.llm.offline_router.calls import place_call_args
 from chat_app.llm.offline_router.contacts import consent_args
 from chat_app.llm.offline_router.contacts_admin import (
     contact_only_args,
@@ -215,3 +216,17 @@ def test_the_second_validation_set_stays_above_its_floor() -> None:
     misses = [why for case in cases for ok, why in [outcome(case)] if not ok]
     share = 1 - len(misses) / len(cases)
     assert share >= VALIDATION_2_FLOOR, f"{share:.1%}:\n" + "\n".join(misses)
+
+
+def test_a_dictated_call_request_keeps_the_ask_out_of_the_purpose() -> None:
+    text = (
+        "so i talked to my manager and she wants me to follow up with Priyanka Sharma "
+        "about the pilot can you call her"
+    )
+    assert place_call_args(text)["purpose"] == "the pilot"
+    assert place_call_args("call Dana about the renewal pls")["purpose"] == "the renewal"
+
+
+def test_who_on_the_team_is_a_breakdown_by_rep() -> None:
+    args = analytics_args("who on my team had the best connect rate last mo", TODAY)
+    assert args == {"metrics": ["connect_rate"], "period": "last month", "dimension": "rep"}

@@ -44,7 +44,8 @@ _METRIC_CUES = (
 
 _DIMENSION_CUES = (
     (r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
-     r"|\brep by rep\b|\bleaderboard\b", "rep"),
+     r"|\brep by rep\b|\bleaderboard\b|\bwhich reps?\b|\bwho (?:on|in) (?:my|our|the) team\b"
+     r"|\bwho (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst|fewest)\b", "rep"),
     (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b", "day"),
     (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b", "week"),
     (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b", "month"),

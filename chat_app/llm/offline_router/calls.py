@@ -213,7 +213,9 @@ def _place_call_args(text: str) -> dict[str, Any]:
             r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
             r"|it|try|trying|aim|aiming|hoping|(?:the\s+)?goal|don't|do not|no voicemail|leave"
             r"|hang up|talking points|on voicemail)\b"
-            r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b)",
+            r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b"
+            # Dictated: the ask repeated after the purpose ('… the pilot can you call her').
+            r"|,?\s+(?:can|could|would|will) (?:you|u)\b|,?\s+(?:pls|plz|please|thanks|thx|asap)$)",
             said,
         )[0]
     )
