@@ -25,8 +25,9 @@ dials are recovered by the survivor and its interrupted calls reconciled).
 Figures per scenario (one JSON line each):
 - `throughput_ratio`: dials per second over the seconds in which dials were waiting in
   the queue all along, divided by `--cps` (target ≥ 0.95);
-- `max_calls_in_any_second`: the most carrier requests in any one-second window, at the
-  carrier (≤ cps), and `max_stamped_in_any_second` by the dispatcher's own stamps;
+- `max_calls_in_any_second`: the most carrier requests in any sliding one-second window,
+  by arrival time at the carrier (≤ cps: the pacer counts each request from its slot to
+  its completion), and `max_stamped_in_any_second` by the dispatcher's own stamps;
 - `jain_index`: Jain's fairness index of dials per workspace from the first dial until
   the first workspace ran out of work, over the workspaces still active then and not
   held back by their own budget (≥ 0.9);
@@ -43,6 +44,7 @@ import asyncio
 import bisect
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -621,7 +623,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cps", type=float, default=20.0, help="calls per second (default 20)")
     p.add_argument("--cap", type=int, default=10, help="each campaign's calls at a time")
     p.add_argument("--speed", type=float, default=100.0, help="simulated call speed-up")
-    p.add_argument("--lanes", type=int, default=6, help="dial lanes per worker")
+    p.add_argument(
+        "--lanes",
+        type=int,
+        default=None,
+        help="dial lanes per worker (default max(10, ⌈cps⌉): dials prepared ahead of slots)",
+    )
     p.add_argument("--timeout", type=float, default=1800.0, help="per scenario, seconds")
     p.add_argument(
         "--scenario",
@@ -638,6 +645,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.contacts, args.workspaces = 400, 10
+    if args.lanes is None:
+        args.lanes = max(10, math.ceil(args.cps))
     return args
 
 
