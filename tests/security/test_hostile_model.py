@@ -316,13 +316,15 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
         "pause_campaign": {},
         "resume_campaign": {},
         "cancel_campaign": {},
+        "callback_settings": {"callback_mode": "call"},
+        "manage_webhooks": {"action": "add", "url": "https://hooks.example.com/klosesales"},
     }
 
 
 # The CSV "attached" to every message of the sweep (what import_contacts reads).
 ATTACHED = (attachments.Attachment("leads.csv", "text/csv", b"name,phone\nMallory,+14155550100\n"),)
 # Writers that refuse a rep before asking anything (the sweep's user is a rep).
-REFUSED_TO_A_REP = {"remove_dnc"}
+REFUSED_TO_A_REP = {"remove_dnc", "manage_webhooks"}
 
 
 async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
