@@ -136,6 +136,7 @@ def expected_cost(kind: str, body: str) -> int:
     """What an answer of `kind` must cost (DESIGN.md §1)."""
     return PRICE_MC if kind in CHARGED and not body.startswith(NOTHING_FOUND) else 0
 
+
 AGENT_LINES = (
     "Hi, this is an AI assistant calling for Bench Co; this call is recorded.",
     "We help sales teams follow up faster. Do you have a minute?",

@@ -629,8 +629,10 @@ def _md_key(dimension: str | None, cell: Cell) -> str:
     """A row's key: outcomes and objections in words, names escaped, dates ISO."""
     from insights.charts import key_label
 
-    return md_escape(key_label(dimension, cell)) if isinstance(cell, str) else key_label(
-        dimension, cell
+    return (
+        md_escape(key_label(dimension, cell))
+        if isinstance(cell, str)
+        else key_label(dimension, cell)
     )
 
 

@@ -301,15 +301,13 @@ _PUBLISH = (
 )
 assert (events.CALL_PROGRESS, events.NOTICES) == ("ks_call", "ks_notices")
 _APPLY_STATUS = text(
-    _PUBLISH
-    + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
+    _PUBLISH + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
     " :answered_by, :key, CAST(:payload AS jsonb)) AS r"
 )
 # The provider's own record of a call whose final callback never came (migrations 0015,
 # 0019): settled by the same function, stored and answered as `reconciled`.
 _RECONCILE = text(
-    _PUBLISH
-    + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
+    _PUBLISH + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
     " NULL, :key, CAST(:payload AS jsonb), 'reconcile', :reason) AS r"
 )
 

@@ -70,7 +70,6 @@ MAX_SENDS: Final = 5  # the 6th send of one verification → 60203
 MAX_CHECKS: Final = 5  # the 6th check of one verification → 60202
 
 
-
 class Flow(StrEnum):
     """Which journey a code belongs to; each has its own verification of a number."""
 

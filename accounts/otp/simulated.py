@@ -147,9 +147,7 @@ class SimulatedVerify:
             if sent is not None:
                 result, code = sent
                 if self._reveal:
-                    log.warning(
-                        "simulated Verify: %s code for %s is %s", flow, mask_e164(to), code
-                    )
+                    log.warning("simulated Verify: %s code for %s is %s", flow, mask_e164(to), code)
                 return result
         # Only reachable if the pending row kept vanishing between insert and select.
         raise OtpUnavailable()

@@ -30,6 +30,4 @@ def select_model(settings: Settings) -> ModelChoice:
         return ModelChoice(model=model, live=True, label=f"OpenAI {settings.openai_model}")
     from chat_app.llm.offline import OfflineChatModel
 
-    return ModelChoice(
-        model=OfflineChatModel(), live=False, label="Offline model"
-    )
+    return ModelChoice(model=OfflineChatModel(), live=False, label="Offline model")

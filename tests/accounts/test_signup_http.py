@@ -94,9 +94,7 @@ async def test_signup_creates_the_account_only_after_the_code(live_server, db):
         ("name", "   ", "Enter your name"),
     ],
 )
-async def test_bad_signup_input_is_refused_and_creates_nothing(
-    web, db, field, value, message
-):
+async def test_bad_signup_input_is_refused_and_creates_nothing(web, db, field, value, message):
     form = await _form(db, **{field: value})
     async with client(web) as http:
         response = await http.post("/account/signup", data=form)

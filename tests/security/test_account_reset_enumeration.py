@@ -70,12 +70,8 @@ async def _after_resend(db, target: str) -> dict[str, object]:
 async def test_known_and_unknown_emails_read_the_same_to_the_sixth_code(web, db):
     member = await make_member(db)
     unknown = f"nobody-{uuid.uuid4().hex[:10]}@example.test"
-    known_seen, known_cookie = await _attempt(
-        web, db, member.email, member.mobile, "000000"
-    )
-    unknown_seen, unknown_cookie = await _attempt(
-        web, db, unknown, decoy_number(unknown), "000000"
-    )
+    known_seen, known_cookie = await _attempt(web, db, member.email, member.mobile, "000000")
+    unknown_seen, unknown_cookie = await _attempt(web, db, unknown, decoy_number(unknown), "000000")
 
     assert known_seen == unknown_seen
     assert known_cookie == unknown_cookie

@@ -309,8 +309,11 @@ def _examples(call_id: uuid.UUID, live_id: uuid.UUID) -> dict[str, dict[str, Any
         "list_dnc": {},
         "remove_dnc": {"phone": "Jane Doe", "reason": "they asked"},  # a rep: refused
         "revoke_consent": {"contact": "Jane Doe", "reason": "asked by email"},
-        "create_campaign": {"purpose": "the renewal", "contacts": ["Jane Doe"],
-                            "budget_credits": 500},
+        "create_campaign": {
+            "purpose": "the renewal",
+            "contacts": ["Jane Doe"],
+            "budget_credits": 500,
+        },
         "campaign_status": {},
         "campaign_results": {},
         "pause_campaign": {},

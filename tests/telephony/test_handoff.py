@@ -143,9 +143,7 @@ async def test_rep_does_not_answer_fallback_and_callback_booked(db, telephony) -
 async def test_rep_without_verified_mobile_is_not_offered(db, telephony) -> None:
     """Bad input: a hand-off to a rep with no verified mobile — the agent says the rep
     can't take calls, asks for a time instead, and the callback is booked."""
-    _rep, _contact, sim, call = await _hand_off_call(
-        db, telephony, rep_phone=None, verified=False
-    )
+    _rep, _contact, sim, call = await _hand_off_call(db, telephony, rep_phone=None, verified=False)
     said = " ".join(text for who, text in sim.transcript if who == "agent")
     assert "can't take calls by phone right now" in said
     assert "put you through" not in said and "Connecting you" not in said

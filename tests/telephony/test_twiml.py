@@ -22,7 +22,7 @@ def _root(document: str) -> ET.Element:
 
 def test_conversation_relay_connects_the_call_to_our_socket() -> None:
     document = twiml.conversation_relay(
-        relay_url=RELAY, action_url=ACTION, parameters={"call_id": "7b0c", "odd": '<"&\'>'}
+        relay_url=RELAY, action_url=ACTION, parameters={"call_id": "7b0c", "odd": "<\"&'>"}
     )
     root = _root(document)
     assert root.tag == "Response"
@@ -39,7 +39,7 @@ def test_conversation_relay_connects_the_call_to_our_socket() -> None:
     }
     assert "welcomeGreeting" not in relay.attrib  # the agent speaks first (disclosures)
     params = [(p.tag, p.get("name"), p.get("value")) for p in relay]
-    assert params == [("Parameter", "call_id", "7b0c"), ("Parameter", "odd", '<"&\'>')]
+    assert params == [("Parameter", "call_id", "7b0c"), ("Parameter", "odd", "<\"&'>")]
     assert twiml.relay_url_of(document) == RELAY
 
 
