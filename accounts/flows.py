@@ -225,16 +225,26 @@ async def check_code(
         result = await otp.check(to, code, flow=flow)
     except OtpError as exc:
         await audit.record(
-            session, audit.OTP_FAILED, actor_id=actor_id, actor_label=purpose,
-            workspace_id=workspace_id, ip=ip, detail={"reason": type(exc).__name__},
-        )  # fmt: skip
+            session,
+            audit.OTP_FAILED,
+            actor_id=actor_id,
+            actor_label=purpose,
+            workspace_id=workspace_id,
+            ip=ip,
+            detail={"reason": type(exc).__name__},
+        )
         await session.commit()
         raise CodeRejected(str(exc)) from exc
     if not result.approved:
         await audit.record(
-            session, audit.OTP_FAILED, actor_id=actor_id, actor_label=purpose,
-            workspace_id=workspace_id, ip=ip, detail={"status": result.status},
-        )  # fmt: skip
+            session,
+            audit.OTP_FAILED,
+            actor_id=actor_id,
+            actor_label=purpose,
+            workspace_id=workspace_id,
+            ip=ip,
+            detail={"status": result.status},
+        )
         await session.commit()
         raise CodeRejected(WRONG_CODE)
 
@@ -253,17 +263,27 @@ async def complete_signup(
     if request is None or request.completed_at is not None or request.expires_at <= now:
         raise FlowExpired()
     await check_code(
-        session, otp, request.mobile_e164, code, ip=ip, actor_id=None, workspace_id=None,
+        session,
+        otp,
+        request.mobile_e164,
+        code,
+        ip=ip,
+        actor_id=None,
+        workspace_id=None,
         purpose="signup",
-    )  # fmt: skip
+    )
     request = await session.get(SignupRequest, request_id, with_for_update=True)
     assert request is not None
     request.completed_at = now
     if await get_user_by_email(session, request.email) is not None:
         await audit.record(
-            session, audit.SIGNUP_COMPLETED, actor_label="signup", ip=ip,
-            target=request.email, detail={"outcome": "email already registered"},
-        )  # fmt: skip
+            session,
+            audit.SIGNUP_COMPLETED,
+            actor_label="signup",
+            ip=ip,
+            target=request.email,
+            detail={"outcome": "email already registered"},
+        )
         await session.commit()
         raise KloseError(NOT_POSSIBLE)
     invitation = await _open_invitation(session, request)
@@ -271,15 +291,25 @@ async def complete_signup(
     user = await _new_user(session, request, workspace, role, now)
     if request.terms_version_id is not None:
         await terms.accept(
-            session, user_id=user.id, terms_version_id=request.terms_version_id, ip=ip,
+            session,
+            user_id=user.id,
+            terms_version_id=request.terms_version_id,
+            ip=ip,
             user_agent=user_agent,
-        )  # fmt: skip
+        )
     await audit.record(
-        session, audit.SIGNUP_COMPLETED, actor_id=user.id, actor_label=user.email,
-        workspace_id=workspace.id, ip=ip,
-        detail={"role": role.value, "invited": invitation is not None,
-                "oauth": request.oauth_provider},
-    )  # fmt: skip
+        session,
+        audit.SIGNUP_COMPLETED,
+        actor_id=user.id,
+        actor_label=user.email,
+        workspace_id=workspace.id,
+        ip=ip,
+        detail={
+            "role": role.value,
+            "invited": invitation is not None,
+            "oauth": request.oauth_provider,
+        },
+    )
     await session.commit()
     return user
 
@@ -380,10 +410,14 @@ async def password_step(
     )
     if not usable or user is None:
         await audit.record(
-            session, audit.SIGNIN_FAILED, actor_id=user.id if user else None,
-            actor_label=cleaned, workspace_id=user.workspace_id if user else None, ip=ip,
+            session,
+            audit.SIGNIN_FAILED,
+            actor_id=user.id if user else None,
+            actor_label=cleaned,
+            workspace_id=user.workspace_id if user else None,
+            ip=ip,
             detail={"step": "password", **({"reason": "suspended"} if suspended else {})},
-        )  # fmt: skip
+        )
         await session.commit()
         raise AccountSuspended() if suspended else KloseError(LOGIN_FAILED)
     assert user.mobile_e164 is not None
@@ -404,18 +438,28 @@ async def code_step(
     if user is None or user.mobile_e164 is None or user.status not in ("active", "suspended"):
         raise FlowExpired()
     await check_code(
-        session, otp, user.mobile_e164, code, ip=ip, actor_id=user.id,
-        workspace_id=user.workspace_id, purpose="login",
-    )  # fmt: skip
+        session,
+        otp,
+        user.mobile_e164,
+        code,
+        ip=ip,
+        actor_id=user.id,
+        workspace_id=user.workspace_id,
+        purpose="login",
+    )
     workspace = await session.get(Workspace, user.workspace_id)
     if _suspended(user, workspace):  # suspended between the password and the code
         raise AccountSuspended()
     if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
         raise KloseError(LOGIN_FAILED)
     await audit.record(
-        session, audit.SIGNIN, actor_id=user.id, actor_label=user.email,
-        workspace_id=user.workspace_id, ip=ip,
-    )  # fmt: skip
+        session,
+        audit.SIGNIN,
+        actor_id=user.id,
+        actor_label=user.email,
+        workspace_id=user.workspace_id,
+        ip=ip,
+    )
     return user
 
 
@@ -525,18 +569,26 @@ async def finish_reset(
     user = target.user
     if refusal is not None or user is None:
         await audit.record(
-            session, audit.OTP_FAILED, actor_id=user.id if user else None,
-            actor_label="reset", workspace_id=user.workspace_id if user else None, ip=ip,
+            session,
+            audit.OTP_FAILED,
+            actor_id=user.id if user else None,
+            actor_label="reset",
+            workspace_id=user.workspace_id if user else None,
+            ip=ip,
             detail=detail,
-        )  # fmt: skip
+        )
         await session.commit()
         raise CodeRejected(refusal or WRONG_CODE)
     user.password_hash = await hash_password(new_password)
     await end_all_sessions(session, user)
     await audit.record(
-        session, audit.PASSWORD_RESET, actor_id=user.id, actor_label=user.email,
-        workspace_id=user.workspace_id, ip=ip,
-    )  # fmt: skip
+        session,
+        audit.PASSWORD_RESET,
+        actor_id=user.id,
+        actor_label=user.email,
+        workspace_id=user.workspace_id,
+        ip=ip,
+    )
     await session.commit()
     return user
 

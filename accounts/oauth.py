@@ -292,8 +292,12 @@ async def link_identity(
     session.add(identity)
     await session.flush()
     await audit.record(
-        session, audit.IDENTITY_LINKED, actor_id=user.id, actor_label=user.email,
-        workspace_id=user.workspace_id, detail={"provider": provider},
-    )  # fmt: skip
+        session,
+        audit.IDENTITY_LINKED,
+        actor_id=user.id,
+        actor_label=user.email,
+        workspace_id=user.workspace_id,
+        detail={"provider": provider},
+    )
     log.info("linked a %s identity to user %s", provider, user.id)
     return identity

@@ -138,14 +138,22 @@ async def suspend(
     if failed:
         detail["failed_hooks"] = failed
     await audit.record(
-        session, audit.WORKSPACE_SUSPENDED, actor_label=by_label, workspace_id=ws.id,
-        target=ws.name, ip=ip, detail=detail,
-    )  # fmt: skip
+        session,
+        audit.WORKSPACE_SUSPENDED,
+        actor_label=by_label,
+        workspace_id=ws.id,
+        target=ws.name,
+        ip=ip,
+        detail=detail,
+    )
     log.warning(
         "workspace %s suspended by %s: %d user(s) signed out, %d session(s) revoked%s",
-        ws.id, by_label, users_signed_out, sessions_revoked,
+        ws.id,
+        by_label,
+        users_signed_out,
+        sessions_revoked,
         f"; failed hooks: {', '.join(failed)}" if failed else "",
-    )  # fmt: skip
+    )
     return True
 
 
@@ -171,9 +179,15 @@ async def unsuspend(
     ws.suspended_reason = None
     await session.flush()
     await audit.record(
-        session, audit.WORKSPACE_UNSUSPENDED, actor_label=by_label, workspace_id=ws.id,
-        target=ws.name, ip=ip,
-        detail={"previous_reason": previous_reason,
-                "suspended_at": since.isoformat() if since else None},
-    )  # fmt: skip
+        session,
+        audit.WORKSPACE_UNSUSPENDED,
+        actor_label=by_label,
+        workspace_id=ws.id,
+        target=ws.name,
+        ip=ip,
+        detail={
+            "previous_reason": previous_reason,
+            "suspended_at": since.isoformat() if since else None,
+        },
+    )
     return True

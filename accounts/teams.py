@@ -91,9 +91,15 @@ async def invite(
     session.add(row)
     await session.flush()
     await audit.record(
-        session, audit.INVITATION_SENT, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=actor.workspace_id, target=address, ip=ip, detail={"role": role.value},
-    )  # fmt: skip
+        session,
+        audit.INVITATION_SENT,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=actor.workspace_id,
+        target=address,
+        ip=ip,
+        detail={"role": role.value},
+    )
     return Invite(row, token)
 
 
@@ -167,10 +173,15 @@ async def change_role(
         raise KloseError("A workspace needs at least one manager.")
     user.role = role.value
     await audit.record(
-        session, audit.ROLE_CHANGED, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=actor.workspace_id, target=user.email, ip=ip,
+        session,
+        audit.ROLE_CHANGED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=actor.workspace_id,
+        target=user.email,
+        ip=ip,
         detail={"from": old, "to": role.value},
-    )  # fmt: skip
+    )
     return user
 
 
@@ -186,7 +197,12 @@ async def remove_member(
     user.status = "removed"
     await end_all_sessions(session, user)
     await audit.record(
-        session, audit.MEMBER_REMOVED, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=actor.workspace_id, target=user.email, ip=ip,
-    )  # fmt: skip
+        session,
+        audit.MEMBER_REMOVED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=actor.workspace_id,
+        target=user.email,
+        ip=ip,
+    )
     return user

@@ -118,10 +118,16 @@ async def publish(
             raise TermsError(f"Version {version} already exists.") from exc
         raise
     await audit.record(
-        session, audit.TERMS_PUBLISHED, actor_label=published_by, target=version,
-        detail={"effective_at": effective_at.isoformat(), "material": material,
-                "terms_version_id": row.id},
-    )  # fmt: skip
+        session,
+        audit.TERMS_PUBLISHED,
+        actor_label=published_by,
+        target=version,
+        detail={
+            "effective_at": effective_at.isoformat(),
+            "material": material,
+            "terms_version_id": row.id,
+        },
+    )
     return row
 
 
@@ -199,10 +205,15 @@ async def accept(
     )
     if inserted is not None:
         await audit.record(
-            session, audit.TERMS_ACCEPTED, actor_id=user_id, actor_label=user.email,
-            workspace_id=user.workspace_id, target=version.version, ip=ip,
+            session,
+            audit.TERMS_ACCEPTED,
+            actor_id=user_id,
+            actor_label=user.email,
+            workspace_id=user.workspace_id,
+            target=version.version,
+            ip=ip,
             detail={"terms_version_id": terms_version_id},
-        )  # fmt: skip
+        )
     row = await session.scalar(
         select(TermsAcceptance).where(
             TermsAcceptance.user_id == user_id,

@@ -92,8 +92,11 @@ def _profile(folder: Path, ask_args: list[str], env: dict[str, str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [str(PYTHON), "-X", "importtime", "-m", "chat_app.cli", *ask_args],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     (folder / "importtime.txt").write_text(done.stderr, encoding="utf-8")
     code = _PROFILED.replace("{out}", str(folder / "ask.prof"))
     subprocess.run(

@@ -734,9 +734,15 @@ async def verify_billing(
 
 
 def _session_tasks(
-    db: Any, agent: Any, actors: list[Any], args: argparse.Namespace, limits: Any,
-    run: Run, start: asyncio.Event, seed: int,
-) -> list[asyncio.Task[None]]:  # fmt: skip
+    db: Any,
+    agent: Any,
+    actors: list[Any],
+    args: argparse.Namespace,
+    limits: Any,
+    run: Run,
+    start: asyncio.Event,
+    seed: int,
+) -> list[asyncio.Task[None]]:
     """One task per actor, each sending `args.per_session` messages back to back in its
     own thread once `start` is set."""
 
@@ -806,12 +812,25 @@ async def concurrent_processes(
     for i in range(n):
         actors = ws.actors[: args.sessions][i::n]
         argv = [
-            sys.executable, str(REPO_ROOT / "bench" / "chat_turn.py"), "--database-url", url,
-            "--child-actors", ",".join(str(a.user_id) for a in actors),
-            "--per-session", str(args.per_session), "--embedder", args.embedder,
-            "--rate-limit", str(args.rate_limit), "--db-pool", str(args.db_pool),
-            "--loop", args.loop, "--seed", str(args.seed + 101 + i),
-        ]  # fmt: skip
+            sys.executable,
+            str(REPO_ROOT / "bench" / "chat_turn.py"),
+            "--database-url",
+            url,
+            "--child-actors",
+            ",".join(str(a.user_id) for a in actors),
+            "--per-session",
+            str(args.per_session),
+            "--embedder",
+            args.embedder,
+            "--rate-limit",
+            str(args.rate_limit),
+            "--db-pool",
+            str(args.db_pool),
+            "--loop",
+            args.loop,
+            "--seed",
+            str(args.seed + 101 + i),
+        ]
         children.append(
             await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE

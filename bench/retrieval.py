@@ -132,8 +132,10 @@ class World:
     def text(self, rng: random.Random, topic: int, n_topic: int, n_common: int) -> str:
         words = [rng.choice(self.topic_words[topic]) for _ in range(n_topic)]
         # Filler words are Zipf-like: a few very common, most rare.
-        words += [self.common[min(int(rng.paretovariate(1.1)) - 1, COMMON_WORDS - 1)]
-                  for _ in range(n_common)]  # fmt: skip
+        words += [
+            self.common[min(int(rng.paretovariate(1.1)) - 1, COMMON_WORDS - 1)]
+            for _ in range(n_common)
+        ]
         rng.shuffle(words)
         return " ".join(words)
 
@@ -168,8 +170,22 @@ CHUNK_COLUMNS = (
     "call_id, workspace_id, owner_id, contact_id, seq, first_segment, last_segment,"
     " started_at, offset_s, speakers, text, embedding, embedding_model, embedding_dim"
 )
-CHUNK_TYPES = ["uuid", "uuid", "uuid", "uuid", "int4", "int4", "int4", "timestamptz", "int4",
-               "text[]", "text", "vector", "varchar", "int4"]  # fmt: skip
+CHUNK_TYPES = [
+    "uuid",
+    "uuid",
+    "uuid",
+    "uuid",
+    "int4",
+    "int4",
+    "int4",
+    "timestamptz",
+    "int4",
+    "text[]",
+    "text",
+    "vector",
+    "varchar",
+    "int4",
+]
 
 
 def load(libpq: str, world: World, tenants: list[Tenant], seed: int) -> None:
@@ -194,8 +210,16 @@ def load(libpq: str, world: World, tenants: list[Tenant], seed: int) -> None:
                             cid = uuid.uuid4()
                             contacts.append((cid, rep.user_id))
                             phone = f"+1212{2_000_000 + r * CONTACTS_PER_REP + c}"
-                            copy.write_row((cid, tenant.workspace_id, rep.user_id, f"Contact {c}",
-                                            phone, ["America/New_York"]))  # fmt: skip
+                            copy.write_row(
+                                (
+                                    cid,
+                                    tenant.workspace_id,
+                                    rep.user_id,
+                                    f"Contact {c}",
+                                    phone,
+                                    ["America/New_York"],
+                                )
+                            )
                 decision = cur.execute(
                     "INSERT INTO compliance_decisions (workspace_id, phone_e164, actor_id,"
                     " decided_at, allowed) VALUES (%s, '+12125550100', %s, now(), true)"
@@ -213,9 +237,21 @@ def load(libpq: str, world: World, tenants: list[Tenant], seed: int) -> None:
                         call_id = uuid.uuid4()
                         topic = rng.randrange(topics)
                         tenant.calls[call_id] = (owner, contact_id, topic, world.call_direction())
-                        copy.write_row((call_id, tenant.workspace_id, contact_id, owner,
-                                        "+12125550100", "+15005550006", decision[0], 600,
-                                        "completed", 300, now))  # fmt: skip
+                        copy.write_row(
+                            (
+                                call_id,
+                                tenant.workspace_id,
+                                contact_id,
+                                owner,
+                                "+12125550100",
+                                "+15005550006",
+                                decision[0],
+                                600,
+                                "completed",
+                                300,
+                                now,
+                            )
+                        )
                 left = tenant.chunks
                 with cur.copy(
                     f"COPY transcript_chunks ({CHUNK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
@@ -232,11 +268,24 @@ def load(libpq: str, world: World, tenants: list[Tenant], seed: int) -> None:
                                 TOPIC_WORDS_PER_CHUNK,
                                 WORDS_PER_CHUNK - TOPIC_WORDS_PER_CHUNK,
                             )
-                            copy.write_row((call_id, tenant.workspace_id, owner, contact_id,
-                                            seq, seq * 5, seq * 5 + 5,
-                                            now + timedelta(seconds=30 * seq), 30 * seq,
-                                            ["agent", "prospect"], words, vectors[seq], MODEL,
-                                            DIM))  # fmt: skip
+                            copy.write_row(
+                                (
+                                    call_id,
+                                    tenant.workspace_id,
+                                    owner,
+                                    contact_id,
+                                    seq,
+                                    seq * 5,
+                                    seq * 5 + 5,
+                                    now + timedelta(seconds=30 * seq),
+                                    30 * seq,
+                                    ["agent", "prospect"],
+                                    words,
+                                    vectors[seq],
+                                    MODEL,
+                                    DIM,
+                                )
+                            )
             conn.commit()
             if n % 10 == 0:
                 log.info("loaded workspace %d/%d (%d chunks)", n + 1, len(tenants), tenant.chunks)
@@ -262,9 +311,13 @@ class QueryVectors:
 
 
 def make_queries(
-    world: World, tenant: Tenant, owner: uuid.UUID | None, n: int, rng: random.Random,
+    world: World,
+    tenant: Tenant,
+    owner: uuid.UUID | None,
+    n: int,
+    rng: random.Random,
     embedder: QueryVectors,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """`n` query texts (their vectors registered with `embedder`) about calls in scope."""
     calls = [v for v in tenant.calls.values() if owner is None or v[0] == owner]
     out: list[str] = []
@@ -296,12 +349,18 @@ async def time_searches(
     latencies.sort()
     p95 = percentile(latencies, 95)
     record = {
-        "bench": "retrieval_search", "scope": name, "k": 10, "runs": len(latencies),
-        "p50_ms": round(percentile(latencies, 50), 1), "p95_ms": round(p95, 1),
-        "max_ms": round(latencies[-1], 1), "min_hits": min(returned),
+        "bench": "retrieval_search",
+        "scope": name,
+        "k": 10,
+        "runs": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(latencies[-1], 1),
+        "min_hits": min(returned),
         "machine_cpu_pct": busy,
-        "target_p95_ms": TARGET_P95_MS, "within_target": p95 <= TARGET_P95_MS,
-    }  # fmt: skip
+        "target_p95_ms": TARGET_P95_MS,
+        "within_target": p95 <= TARGET_P95_MS,
+    }
     emit(record)
     return record
 
@@ -329,12 +388,17 @@ async def measure_recall(
     exact_ms.sort()
     recall = sum(recalls) / len(recalls)
     record = {
-        "bench": "retrieval_recall", "scope": "big_workspace_manager", "rows": tenant.chunks,
-        "queries": len(queries), "recall_at_10": round(recall, 4),
-        "min_recall_at_10": min(recalls), "strategies": strategies,
+        "bench": "retrieval_recall",
+        "scope": "big_workspace_manager",
+        "rows": tenant.chunks,
+        "queries": len(queries),
+        "recall_at_10": round(recall, 4),
+        "min_recall_at_10": min(recalls),
+        "strategies": strategies,
         "exact_vector_p50_ms": round(percentile(exact_ms, 50), 1),
-        "target_recall_at_10": TARGET_RECALL, "within_target": recall >= TARGET_RECALL,
-    }  # fmt: skip
+        "target_recall_at_10": TARGET_RECALL,
+        "within_target": recall >= TARGET_RECALL,
+    }
     emit(record)
     return record
 
@@ -384,9 +448,11 @@ async def build_indexes(db: Any, tenants: list[Tenant], args: Any) -> None:
             continue
         t0 = time.perf_counter()
         name = await ensure_tenant_index(
-            db, tenant.workspace_id, threshold=args.index_threshold,
+            db,
+            tenant.workspace_id,
+            threshold=args.index_threshold,
             maintenance_work_mem_mb=args.maintenance_work_mem_mb,
-        )  # fmt: skip
+        )
         build_s = time.perf_counter() - t0
         assert name is not None
         with psycopg.connect(db.libpq_url) as conn:
@@ -400,13 +466,22 @@ async def build_indexes(db: Any, tenants: list[Tenant], args: Any) -> None:
                 (name, tenant_text_index_name(tenant.workspace_id)),
             ).fetchone()
         assert row is not None
-        emit({
-            "bench": "retrieval_index_build", "rows": tenant.chunks, "index": "hnsw_partial",
-            "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "build_s": round(build_s, 1),
-            "index_mb": round(row[0] / 2**20, 1), "table_mb": round(row[1] / 2**20, 1),
-            "gin_tsv_mb": round(row[2] / 2**20, 1), "btree_workspace_mb": round(row[3] / 2**20, 1),
-            "tenant_gin_tsv_mb": round(row[4] / 2**20, 1), "toast_mb": round(row[5] / 2**20, 1),
-        })  # fmt: skip
+        emit(
+            {
+                "bench": "retrieval_index_build",
+                "rows": tenant.chunks,
+                "index": "hnsw_partial",
+                "m": HNSW_M,
+                "ef_construction": HNSW_EF_CONSTRUCTION,
+                "build_s": round(build_s, 1),
+                "index_mb": round(row[0] / 2**20, 1),
+                "table_mb": round(row[1] / 2**20, 1),
+                "gin_tsv_mb": round(row[2] / 2**20, 1),
+                "btree_workspace_mb": round(row[3] / 2**20, 1),
+                "tenant_gin_tsv_mb": round(row[4] / 2**20, 1),
+                "toast_mb": round(row[5] / 2**20, 1),
+            }
+        )
     await db.dispose()
 
 
@@ -423,10 +498,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps-big", type=int, default=20)
     parser.add_argument("--reps-small", type=int, default=5)
     parser.add_argument(
-        "--index-threshold", type=int, default=None,
+        "--index-threshold",
+        type=int,
+        default=None,
         help="workspaces with this many chunks get their own HNSW index (default: as in"
         " production, retrieval.indexing.TENANT_INDEX_ROWS)",
-    )  # fmt: skip
+    )
     parser.add_argument("--maintenance-work-mem-mb", type=int, default=2048)
     parser.add_argument("--queries", type=int, default=None, help="timed searches per scope")
     parser.add_argument("--warmup", type=int, default=5)
@@ -459,11 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     # Logging, SIGTERM as SystemExit, and how busy the machine was before we started.
     background = start(verbose=args.verbose, quiet=())
     t_start = time.perf_counter()
-    emit({
-        "bench": "retrieval_machine", "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2), "background_cpu_pct": background,
-        "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-    })  # fmt: skip
+    emit(
+        {
+            "bench": "retrieval_machine",
+            "cpus": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "background_cpu_pct": background,
+            "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        }
+    )
     # --keep / --reuse: the embedded database's folder outlives the run.
     with bench_database(keep=args.keep or args.reuse) as (db, tmp):
         saved = tmp / "bench-world.pickle"
@@ -483,11 +564,17 @@ def main(argv: list[str] | None = None) -> int:
             load(db.libpq_url, world, tenants, args.seed)
             load_s = time.perf_counter() - t0
             log.info("loaded %d chunks in %.1f s", args.chunks, load_s)
-            emit({
-                "bench": "retrieval_load", "chunks": args.chunks, "workspaces": args.workspaces,
-                "big_workspace_chunks": args.big, "dims": DIM, "load_s": round(load_s, 1),
-                "chunks_per_s": round(args.chunks / load_s),
-            })  # fmt: skip
+            emit(
+                {
+                    "bench": "retrieval_load",
+                    "chunks": args.chunks,
+                    "workspaces": args.workspaces,
+                    "big_workspace_chunks": args.big,
+                    "dims": DIM,
+                    "load_s": round(load_s, 1),
+                    "chunks_per_s": round(args.chunks / load_s),
+                }
+            )
             if args.keep:
                 with saved.open("wb") as f:
                     pickle.dump((world, tenants), f)

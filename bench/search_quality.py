@@ -152,10 +152,14 @@ async def run_queries(
     async with db.session() as session:
         for query in labelled.queries:
             hits = await search(
-                session, loaded.manager, query["query"], k=K, embedder=embedder,
+                session,
+                loaded.manager,
+                query["query"],
+                k=K,
+                embedder=embedder,
                 mode=cast(Mode, mode),
                 tuning=tuning,
-            )  # fmt: skip
+            )
             found = [(loaded.call_keys[h.call_id], h.segment) for h in hits]
             record = score_query(query, found)
             record.update(
@@ -223,11 +227,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     background = start(verbose=args.verbose, quiet=())
-    emit({
-        "bench": "search_quality_machine", "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2), "background_cpu_pct": background,
-        "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-    })  # fmt: skip
+    emit(
+        {
+            "bench": "search_quality_machine",
+            "cpus": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "background_cpu_pct": background,
+            "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        }
+    )
     from core.settings import get_settings
     from retrieval.embeddings import build_embedder
 
@@ -243,13 +251,18 @@ def main(argv: list[str] | None = None) -> int:
     for part in ("tuning", "check"):
         emit({"bench": "search_quality_half", "half": part, **summarise(records, part=part)})
     overall = summarise(records)
-    emit({
-        "bench": "search_quality", "mode": args.mode, "embedder": embedder.model_name,
-        **overall, "tuning_half": summarise(records, part="tuning"),
-        "check_half": summarise(records, part="check"),
-        "target_first_hit_relevant_ratio": TARGET_FIRST_HIT,
-        "within_target": overall["first_hit_relevant_ratio"] >= TARGET_FIRST_HIT,
-    })  # fmt: skip
+    emit(
+        {
+            "bench": "search_quality",
+            "mode": args.mode,
+            "embedder": embedder.model_name,
+            **overall,
+            "tuning_half": summarise(records, part="tuning"),
+            "check_half": summarise(records, part="check"),
+            "target_first_hit_relevant_ratio": TARGET_FIRST_HIT,
+            "within_target": overall["first_hit_relevant_ratio"] >= TARGET_FIRST_HIT,
+        }
+    )
     return 0 if overall["first_hit_relevant_ratio"] >= TARGET_FIRST_HIT else 1
 
 

@@ -244,12 +244,14 @@ async def _offer_pending(actor: Actor | None) -> None:
             author="Klosesales",
             actions=[
                 cl.Action(
-                    name=f"pending_{answer}", payload=payload, label=label,
+                    name=f"pending_{answer}",
+                    payload=payload,
+                    label=label,
                     id=f"pending-{action.id}-{answer}",
                 )
                 for answer, label in (("yes", "Yes, continue"), ("no", "No, cancel"))
             ],
-        ).send()  # fmt: skip
+        ).send()
 
 
 async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
@@ -280,9 +282,11 @@ async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
             await _watch_call(call_id)
     for answer in ("yes", "no"):  # both buttons go: the question is answered
         await cl.Action(
-            name=f"pending_{answer}", payload={}, id=f"pending-{action_id}-{answer}",
+            name=f"pending_{answer}",
+            payload={},
+            id=f"pending-{action_id}-{answer}",
             forId=action.forId,
-        ).remove()  # fmt: skip
+        ).remove()
 
 
 @cl.action_callback("pending_yes")

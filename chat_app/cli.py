@@ -530,9 +530,13 @@ def publish_terms(
 
     async def work(session: AsyncSession) -> str:
         row = await terms.publish(
-            session, body, version=version or effective, effective_at=effective_at,
-            material=material, published_by=by,
-        )  # fmt: skip
+            session,
+            body,
+            version=version or effective,
+            effective_at=effective_at,
+            material=material,
+            published_by=by,
+        )
         return f"terms {row.version} effective {row.effective_at:%Y-%m-%d}"
 
     typer.echo(f"published {_in_session(work)}")

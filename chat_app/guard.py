@@ -177,9 +177,13 @@ class ChatGuard:
             if check.user is None and token:
                 ip = scope.get("client", ("?",))[0] if scope.get("client") else None
                 await audit.record(
-                    session, audit.SESSION_REJECTED, actor_label="session cookie",
-                    ip=ip, target=path[:300], detail={"reason": check.reason},
-                )  # fmt: skip
+                    session,
+                    audit.SESSION_REJECTED,
+                    actor_label="session cookie",
+                    ip=ip,
+                    target=path[:300],
+                    detail={"reason": check.reason},
+                )
                 await session.commit()
         if check.user is not None and check.session_id is not None and pending_terms is None:
             assert token is not None  # a valid session came from a cookie

@@ -96,9 +96,14 @@ async def seed_demo(
         for email, name, role, mobile in DEMO_USERS:
             password = _new_password()
             await accounts.create_user(
-                session, workspace=workspace, email=email, name=name, password=password,
-                role=role, mobile_e164=mobile,
-            )  # fmt: skip
+                session,
+                workspace=workspace,
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                mobile_e164=mobile,
+            )
             result.users.append(SeededUser(email, role.value, password, mobile))
         await ledger.grant(
             session,
@@ -221,10 +226,15 @@ async def _demo_contacts(
                 session, actor, name=name, phone=phone, company=company
             )
             await consents.record_consent(
-                session, actor, contact.id, consent_type=ConsentType.EXPRESS_WRITTEN,
-                source="demo.klosesales.test/webinar-signup", wording=CONSENT_WORDING,
-                method="web form", obtained_at=noon - timedelta(days=30),
-            )  # fmt: skip
+                session,
+                actor,
+                contact.id,
+                consent_type=ConsentType.EXPRESS_WRITTEN,
+                source="demo.klosesales.test/webinar-signup",
+                wording=CONSENT_WORDING,
+                method="web form",
+                obtained_at=noon - timedelta(days=30),
+            )
             made.append((actor, contact.id))
         await session.commit()
     return made
@@ -244,12 +254,15 @@ async def _demo_call(
     assert isinstance(carrier, SimulatedCarrier)
     try:
         call = await calls_service.place_call(
-            db, actor, contact_id, telephony,
+            db,
+            actor,
+            contact_id,
+            telephony,
             purpose=DEMO_PURPOSES[i % len(DEMO_PURPOSES)],
             talking_points=["teams save about five hours a week on follow-ups"],
             voicemail_message="We'd love to show you what's new; call us back any time.",
             now=noon,
-        )  # fmt: skip
+        )
     except (calls_service.CallRefused, calls_service.CallNotPlaced):
         return False
     if call.twilio_sid is not None:

@@ -58,10 +58,13 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     ratelimit.configure(ip_multiplier=settings.rate_limit_ip_multiplier)
     docs = settings.api_docs  # /docs, /redoc and /openapi.json only when enabled
     app = FastAPI(
-        title="Klosesales", version=__version__, lifespan=lifespan_for(runtime, owns_db=owns_db),
-        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+        title="Klosesales",
+        version=__version__,
+        lifespan=lifespan_for(runtime, owns_db=owns_db),
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
-    )  # fmt: skip
+    )
     app.state.runtime = runtime
     for outage in (psycopg.OperationalError, sa_exc.OperationalError, sa_exc.DBAPIError):
         app.add_exception_handler(outage, database_outage)
@@ -97,7 +100,10 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
     chainlit_html, upload_max_mb = security.secure_chainlit(api_docs=settings.api_docs)
     # Added last, so they run first: the same-origin check and the security headers.
     security.install(
-        app.add_middleware, public_base_url=settings.public_base_url, chat_path=CHAT_PATH,
-        chainlit_html=chainlit_html, upload_max_mb=upload_max_mb,
-    )  # fmt: skip
+        app.add_middleware,
+        public_base_url=settings.public_base_url,
+        chat_path=CHAT_PATH,
+        chainlit_html=chainlit_html,
+        upload_max_mb=upload_max_mb,
+    )
     return app

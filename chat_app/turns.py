@@ -398,9 +398,17 @@ async def answer_message(
         auto_confirm, confirm, ask, payments, otp, base_url, telephony, watch_call
     )
     turn = Turn(
-        db, agent, actor, text.strip(), message_id, thread_id, services,
-        observer=observer, timeout_s=timeout_s, limits=limits,
-    )  # fmt: skip
+        db,
+        agent,
+        actor,
+        text.strip(),
+        message_id,
+        thread_id,
+        services,
+        observer=observer,
+        timeout_s=timeout_s,
+        limits=limits,
+    )
     return await take_turn(turn)
 
 

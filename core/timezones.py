@@ -253,12 +253,28 @@ def _by_lower_name() -> dict[str, str]:
 
 # Offered first on the account page (any IANA name, or what people say, is accepted).
 COMMON_ZONES: Final = (
-    "America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago",
-    "America/New_York", "America/Anchorage", "Pacific/Honolulu", "America/Toronto",
-    "America/Sao_Paulo", "Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin",
-    "Africa/Johannesburg", "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore", "Asia/Tokyo",
-    "Australia/Sydney", "Pacific/Auckland", "UTC",
-)  # fmt: skip
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Chicago",
+    "America/New_York",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Toronto",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Dublin",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "UTC",
+)
 EXAMPLES: Final = "“Pacific”, “central time”, “ET”, “London”, or an IANA name like America/Chicago"
 
 

@@ -547,9 +547,15 @@ async def run(session: AsyncSession, actor: Actor, query: Query) -> Table:
         row = fetched[0] if fetched else {"calls": 0}
         rows: list[tuple[Cell, ...]] = [tuple(_figures(query, _zeros(query) | row))]
         return Table(
-            tuple(metric_columns), rows, None, query.metrics,
-            query.period_start, query.period_end, query.tz, _units(metric_columns),
-        )  # fmt: skip
+            tuple(metric_columns),
+            rows,
+            None,
+            query.metrics,
+            query.period_start,
+            query.period_end,
+            query.tz,
+            _units(metric_columns),
+        )
     by_key: dict[Any, dict[str, Any]] = {r["dim"]: r for r in fetched}
     keyed: list[tuple[Cell, list[Cell]]]
     if query.dimension in TIME_DIMENSIONS or query.dimension == "hour_of_day":
@@ -570,9 +576,15 @@ async def run(session: AsyncSession, actor: Actor, query: Query) -> Table:
         keyed.sort(key=lambda kf: (-_sort_value(kf[1][0]), str(kf[0])))
     columns = (query.dimension, *metric_columns)
     return Table(
-        columns, [(k, *f) for k, f in keyed], query.dimension, query.metrics,
-        query.period_start, query.period_end, query.tz, _units(metric_columns),
-    )  # fmt: skip
+        columns,
+        [(k, *f) for k, f in keyed],
+        query.dimension,
+        query.metrics,
+        query.period_start,
+        query.period_end,
+        query.tz,
+        _units(metric_columns),
+    )
 
 
 def _zeros(query: Query) -> dict[str, Any]:

@@ -409,8 +409,13 @@ def _axis_label(columns: Sequence[str]) -> str:
     if len(columns) == 1:
         return column_label(columns[0])
     unit = unit_of(columns[0])
-    return {"calls": "Calls", "credits": "Credits", "minutes": "Minutes", "seconds": "Seconds",
-            "percent": "Rate"}[unit]  # fmt: skip
+    return {
+        "calls": "Calls",
+        "credits": "Credits",
+        "minutes": "Minutes",
+        "seconds": "Seconds",
+        "percent": "Rate",
+    }[unit]
 
 
 def _over_an_axis(fig: go.Figure, table: Table, columns: Sequence[str], *, line: bool) -> None:

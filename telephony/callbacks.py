@@ -406,9 +406,15 @@ async def apply_amd(
 
     machine = answered_by.startswith("machine") or answered_by == "fax"
     applied = await _apply_other(
-        db, call_ref, sid, params, kind="amd", key=f"amd:{sid}", update=update,
+        db,
+        call_ref,
+        sid,
+        params,
+        kind="amd",
+        key=f"amd:{sid}",
+        update=update,
         publish=events.CALL_AMD if machine else None,
-    )  # fmt: skip
+    )
     if applied.result == "applied" and applied.call_id and machine and on_machine is not None:
         on_machine(applied.call_id, answered_by)
     return applied

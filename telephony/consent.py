@@ -227,8 +227,12 @@ async def revoke_consent(
     )
     if revoked:
         await audit.record(
-            session, CONSENT_REVOKED, actor_id=actor.user_id, actor_label=actor.email,
-            workspace_id=contact.workspace_id, target=str(contact.id),
+            session,
+            CONSENT_REVOKED,
+            actor_id=actor.user_id,
+            actor_label=actor.email,
+            workspace_id=contact.workspace_id,
+            target=str(contact.id),
             detail={"how": how, "records": [str(r.id) for r in revoked]},
-        )  # fmt: skip
+        )
     return revoked

@@ -479,10 +479,14 @@ async def edit_contact(
     except IntegrityError:
         raise DuplicateContact("That number is already a contact in this workspace.") from None
     await audit.record(
-        session, CONTACT_EDITED, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=contact.workspace_id, target=str(contact.id),
+        session,
+        CONTACT_EDITED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=contact.workspace_id,
+        target=str(contact.id),
         detail={"fields": [field for field, _, _ in changed]},
-    )  # fmt: skip
+    )
     return contact, changed
 
 
@@ -503,10 +507,14 @@ async def delete_contact(
     contact.deleted_by = actor.user_id
     await session.flush()
     await audit.record(
-        session, CONTACT_DELETED, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=contact.workspace_id, target=str(contact.id),
+        session,
+        CONTACT_DELETED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=contact.workspace_id,
+        target=str(contact.id),
         detail={"reason": (reason or "").strip()[:1000], "phone": mask(contact.phone_e164)},
-    )  # fmt: skip
+    )
     return contact
 
 

@@ -142,12 +142,21 @@ async def add_to_dnc(
         )
     if new_id is not None or revoked:
         await audit.record(
-            session, DNC_ADDED, actor_id=actor.user_id, actor_label=actor.email,
-            workspace_id=target_ws, target=mask(e164),
-            detail={"platform": target_ws is None, "source": kind.value, "reason": reason,
-                    "reference": reference, "already_listed": new_id is None,
-                    "consents_revoked": [str(r.id) for r in revoked]},
-        )  # fmt: skip
+            session,
+            DNC_ADDED,
+            actor_id=actor.user_id,
+            actor_label=actor.email,
+            workspace_id=target_ws,
+            target=mask(e164),
+            detail={
+                "platform": target_ws is None,
+                "source": kind.value,
+                "reason": reason,
+                "reference": reference,
+                "already_listed": new_id is None,
+                "consents_revoked": [str(r.id) for r in revoked],
+            },
+        )
     if new_id is not None and target_ws is not None:
         from telephony.outbound_events import opted_out  # it builds on the call service
 
@@ -260,11 +269,22 @@ async def remove_from_dnc(
         raise DncError(f"{format_phone(e164)} is not on this workspace's do-not-call list.")
     await session.execute(delete(DncEntry).where(DncEntry.id == entry.id))
     await audit.record(
-        session, DNC_REMOVED, actor_id=actor.user_id, actor_label=actor.email,
-        workspace_id=actor.workspace_id, target=mask(e164),
-        detail={"reason": why, "removed_at": (now or datetime.now(UTC)).isoformat(),
-                "entry": {"source": entry.source, "reason": entry.reason,
-                          "reference": entry.reference, "added_at": entry.added_at.isoformat(),
-                          "added_by": str(entry.added_by) if entry.added_by else None}},
-    )  # fmt: skip
+        session,
+        DNC_REMOVED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=actor.workspace_id,
+        target=mask(e164),
+        detail={
+            "reason": why,
+            "removed_at": (now or datetime.now(UTC)).isoformat(),
+            "entry": {
+                "source": entry.source,
+                "reason": entry.reason,
+                "reference": entry.reference,
+                "added_at": entry.added_at.isoformat(),
+                "added_by": str(entry.added_by) if entry.added_by else None,
+            },
+        },
+    )
     return entry

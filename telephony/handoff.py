@@ -233,9 +233,14 @@ async def relay_ended(
                 return hangup_twiml()
         elif mobile is None:
             twiml = await _missed(
-                session, call, contact, status=HandoffStatus.UNREACHABLE, dial_status=None,
-                delay=callback_delay, now=now,
-            )  # fmt: skip
+                session,
+                call,
+                contact,
+                status=HandoffStatus.UNREACHABLE,
+                dial_status=None,
+                delay=callback_delay,
+                now=now,
+            )
             await session.commit()
             return twiml
         else:
@@ -318,9 +323,14 @@ async def dial_ended(
             return hangup_twiml()  # answered already (Twilio asked twice)
         if dial_status in MISSED:
             twiml = await _missed(
-                session, call, contact, status=HandoffStatus.MISSED, dial_status=dial_status,
-                delay=callback_delay, now=now,
-            )  # fmt: skip
+                session,
+                call,
+                contact,
+                status=HandoffStatus.MISSED,
+                dial_status=dial_status,
+                delay=callback_delay,
+                now=now,
+            )
             await session.commit()
             return twiml
         duration = form.get("DialCallDuration") or ""

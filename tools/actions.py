@@ -501,10 +501,14 @@ async def expire_unanswered(ctx: AgentContext, thread_id: uuid.UUID) -> list[Ope
                     PendingAction.expires_at <= datetime.now(UTC),
                 )
                 .values(status=ActionStatus.EXPIRED.value, finished_at=datetime.now(UTC))
-                .returning(PendingAction.id, PendingAction.tool, PendingAction.question,
-                           PendingAction.created_at)
+                .returning(
+                    PendingAction.id,
+                    PendingAction.tool,
+                    PendingAction.question,
+                    PendingAction.created_at,
+                )
                 .execution_options(synchronize_session=False)
             )
-        ).all()  # fmt: skip
+        ).all()
         await session.commit()
     return [OpenAction(r.id, r.tool, r.question) for r in sorted(rows, key=lambda r: r.created_at)]

@@ -42,9 +42,22 @@ STATUS_WORDS = {
 
 # Words that name no one: "call a contact" asks who, rather than searching for them.
 PLACEHOLDERS = frozenset(
-    {"", "a contact", "contact", "someone", "somebody", "anyone", "anybody", "a lead",
-     "a prospect", "a customer", "a client", "a person", "one of my contacts"}
-)  # fmt: skip
+    {
+        "",
+        "a contact",
+        "contact",
+        "someone",
+        "somebody",
+        "anyone",
+        "anybody",
+        "a lead",
+        "a prospect",
+        "a customer",
+        "a client",
+        "a person",
+        "one of my contacts",
+    }
+)
 ASK_WHO = (
     "Who should I call, and what about? For example: “call Jane Doe about the spring "
     "pricing”. They must be one of your contacts with their consent on record. Nothing "

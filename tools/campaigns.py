@@ -29,8 +29,14 @@ from tools.context import AgentContext, Artifact
 from tools.metering import done
 
 DAY_WORDS = {
-    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-}  # fmt: skip
+    "mon": 0,
+    "tue": 1,
+    "wed": 2,
+    "thu": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+}
 
 
 def parse_days(raw: str | None) -> tuple[int, ...]:

@@ -34,9 +34,15 @@ async def _change(ctx: AgentContext, payload: dict[str, Any]) -> str:
     try:
         async with ctx.db.session() as session:
             await flows.check_code(
-                session, otp, number, code, ip=None, actor_id=ctx.actor.user_id,
-                workspace_id=ctx.actor.workspace_id, purpose="change_mobile",
-            )  # fmt: skip
+                session,
+                otp,
+                number,
+                code,
+                ip=None,
+                actor_id=ctx.actor.user_id,
+                workspace_id=ctx.actor.workspace_id,
+                purpose="change_mobile",
+            )
             user = await session.get(User, ctx.actor.user_id, with_for_update=True)
             if user is None:
                 return "Your account was not found."
@@ -44,10 +50,13 @@ async def _change(ctx: AgentContext, payload: dict[str, Any]) -> str:
             user.mobile_e164 = number
             user.mobile_verified_at = datetime.now(UTC)
             await audit.record(
-                session, audit.MOBILE_CHANGED, actor_id=user.id, actor_label=user.email,
+                session,
+                audit.MOBILE_CHANGED,
+                actor_id=user.id,
+                actor_label=user.email,
                 workspace_id=user.workspace_id,
                 detail={"from": mask(old) if old else None, "to": mask(number)},
-            )  # fmt: skip
+            )
             await session.commit()
     except KloseError as exc:
         return f"The mobile number was not changed: {exc}"

@@ -164,11 +164,17 @@ async def record_consent(
         def check(words: str) -> None:
             """Built (and checked) exactly as it will be stored, without storing it."""
             consents.new_consent(
-                ctx.actor, workspace_id=found.workspace_id, contact_id=found.id,
-                phone_e164=found.phone_e164, consent_type=kind, source=source,
-                wording=words, method=method or DEFAULT_METHOD, obtained_at=when,
+                ctx.actor,
+                workspace_id=found.workspace_id,
+                contact_id=found.id,
+                phone_e164=found.phone_e164,
+                consent_type=kind,
+                source=source,
+                wording=words,
+                method=method or DEFAULT_METHOD,
+                obtained_at=when,
                 now=datetime.now(UTC),
-            )  # fmt: skip
+            )
 
         check("-")  # everything but the wording, before asking the user for it
         users = await users_wording(ctx, wording)

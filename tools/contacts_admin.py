@@ -313,8 +313,10 @@ def _preview(plan: importing.ContactImportPlan, file_name: str) -> str:
     on_dnc = sum(1 for row in plan.ready if row.phone and plan.dnc.get(row.phone.e164))
     if on_dnc:
         lines.append(f"- {on_dnc} of them are on a do-not-call list and won't be called.")
-    lines.append(f"- {len(plan.rejected)} row{'s' * (len(plan.rejected) != 1)} rejected"
-                 + (":" if plan.rejected else "."))  # fmt: skip
+    lines.append(
+        f"- {len(plan.rejected)} row{'s' * (len(plan.rejected) != 1)} rejected"
+        + (":" if plan.rejected else ".")
+    )
     for row in plan.rejected[:PREVIEW_REJECTED]:
         lines.append(f"  - {md_escape(row.describe())}")
     if len(plan.rejected) > PREVIEW_REJECTED:

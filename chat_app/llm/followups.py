@@ -251,9 +251,11 @@ _CALL_REF = re.compile(
     r"|one)|it)\b",
     re.IGNORECASE,
 )
-_POSSESSIVE = re.compile(r"\b(?:his|her|their)\s+(?=(?:\w+\s+){0,2}?(?:call|calls|conversation"
-                         r"|transcript|recording|summary|number|phone|consent|outcome|insights)\b)",
-                         re.IGNORECASE)  # fmt: skip
+_POSSESSIVE = re.compile(
+    r"\b(?:his|her|their)\s+(?=(?:\w+\s+){0,2}?(?:call|calls|conversation"
+    r"|transcript|recording|summary|number|phone|consent|outcome|insights)\b)",
+    re.IGNORECASE,
+)
 _OBJECT = re.compile(
     r"\b(?:the\s+same\s+(?:contact|person|prospect|lead|customer|client|guy|lady|one)"
     r"|(?:that|this)\s+(?:contact|person|prospect|lead|customer|client|guy|lady|woman|man)"
@@ -267,8 +269,9 @@ _PURPOSE_GIVEN = re.compile(r"\b(?:about|regarding|re:|concerning|to|for)\s+\S",
 _ASKED_WORDING = re.compile(r"exact wording", re.IGNORECASE)
 _ASKED_COUNTRY = re.compile(r"billing country|which country", re.IGNORECASE)
 _ASKED_WHO = re.compile(r"who should i call|which contact\?|who do you mean", re.IGNORECASE)
-_ASKED_WHICH = re.compile(r"which one do you mean|several (?:contacts|calls) match|which one\?",
-                          re.IGNORECASE)  # fmt: skip
+_ASKED_WHICH = re.compile(
+    r"which one do you mean|several (?:contacts|calls) match|which one\?", re.IGNORECASE
+)
 
 # A message opening like an order or a question: a new request, not an answer.
 _REQUEST_OPENING = re.compile(

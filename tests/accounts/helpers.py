@@ -56,9 +56,14 @@ async def make_member(
             assert found is not None
             ws = found
         user = await accounts.create_user(
-            session, workspace=ws, email=f"m-{uuid.uuid4().hex[:10]}@example.test",
-            name="Casey Member", password=PASSWORD, role=role, mobile_e164=mobile,
-        )  # fmt: skip
+            session,
+            workspace=ws,
+            email=f"m-{uuid.uuid4().hex[:10]}@example.test",
+            name="Casey Member",
+            password=PASSWORD,
+            role=role,
+            mobile_e164=mobile,
+        )
         if accept_terms:
             await accept_current_terms(session, user.id)
         await session.commit()

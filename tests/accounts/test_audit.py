@@ -54,10 +54,20 @@ async def test_secrets_never_reach_the_detail(session, make_workspace):
     ws = await make_workspace()
     user_id = uuid.uuid4()
     await audit.record(
-        session, audit.OTP_FAILED, actor_label="t", workspace_id=ws, ip="203.0.113.9",
-        detail={"otp_code": "123456", "password": "hunter22", "code": "999999",
-                "status_code": 429, "nested": {"session-token": "abc"}, "user": user_id},
-    )  # fmt: skip
+        session,
+        audit.OTP_FAILED,
+        actor_label="t",
+        workspace_id=ws,
+        ip="203.0.113.9",
+        detail={
+            "otp_code": "123456",
+            "password": "hunter22",
+            "code": "999999",
+            "status_code": 429,
+            "nested": {"session-token": "abc"},
+            "user": user_id,
+        },
+    )
     await session.commit()
     (event,) = await audit.list_events(session, workspace_id=ws)
     assert event.detail == {

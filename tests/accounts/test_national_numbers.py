@@ -135,9 +135,11 @@ async def test_an_invite_reads_the_number_in_the_managers_country(db) -> None:
     async with db.session() as session:
         with pytest.raises(KloseError, match="not a valid number in United States"):
             await teams.invite(
-                session, manager.actor, email=f"j-{uuid.uuid4().hex[:8]}@example.test",
+                session,
+                manager.actor,
+                email=f"j-{uuid.uuid4().hex[:8]}@example.test",
                 mobile=typed,
-            )  # fmt: skip
+            )
         await session.rollback()
         count = await session.scalar(
             select(func.count())

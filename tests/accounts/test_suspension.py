@@ -93,9 +93,12 @@ async def test_a_suspended_workspace_cannot_use_the_assistant_or_buy(db):
     member = await make_member(db)
     await _suspend(db, member.actor.workspace_id)
     result = await answer_message(
-        db, build_agent(OfflineChatModel()), member.actor, text="my balance?",
+        db,
+        build_agent(OfflineChatModel()),
+        member.actor,
+        text="my balance?",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert result.status is TurnStatus.REFUSED
     assert "suspended" in result.body
     with pytest.raises(PermissionDenied, match="suspended"):
@@ -135,10 +138,16 @@ async def test_sessions_are_revoked_versions_bumped_and_authenticate_refuses(db)
     async with db.session() as session:
         before = {
             u.id: u.session_version
-            for u in (await session.scalars(select(User).where(User.id.in_(
-                [rep.actor.user_id, manager.actor.user_id, bystander.actor.user_id]
-            )))).all()
-        }  # fmt: skip
+            for u in (
+                await session.scalars(
+                    select(User).where(
+                        User.id.in_(
+                            [rep.actor.user_id, manager.actor.user_id, bystander.actor.user_id]
+                        )
+                    )
+                )
+            ).all()
+        }
     assert await _suspend(db, rep.actor.workspace_id, reason="calls without consent")
 
     async with db.session() as session:

@@ -44,11 +44,16 @@ async def test_invite_join_change_role_and_remove(live_server, db):
             sent = await rep.post(
                 "/account/signup",
                 data={
-                    "name": "Nico Rep", "email": invitee_email, "password": PASSWORD,
-                    "mobile": invitee_mobile, "age": "yes", "terms": "yes",
-                    "terms_version": await current_terms_version(db), "invite": token,
+                    "name": "Nico Rep",
+                    "email": invitee_email,
+                    "password": PASSWORD,
+                    "mobile": invitee_mobile,
+                    "age": "yes",
+                    "terms": "yes",
+                    "terms_version": await current_terms_version(db),
+                    "invite": token,
                 },
-            )  # fmt: skip
+            )
             assert sent.status_code == 303, sent.text
             joined = await rep.post(
                 "/account/signup/verify", data={"code": await latest_code(db, invitee_mobile)}

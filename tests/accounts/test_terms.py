@@ -23,9 +23,13 @@ def _version() -> str:
 async def test_a_material_change_needs_seven_days_notice(session):
     with pytest.raises(terms.TermsError, match="7 days"):
         await terms.publish(
-            session, "# New", version=_version(), effective_at=NOW + timedelta(days=6),
-            material=True, published_by="test",
-        )  # fmt: skip
+            session,
+            "# New",
+            version=_version(),
+            effective_at=NOW + timedelta(days=6),
+            material=True,
+            published_by="test",
+        )
     await session.rollback()
 
 
@@ -51,9 +55,13 @@ async def test_the_database_refuses_short_notice_for_material_changes(session):
 async def test_bad_versions_are_refused(session, body, effective, message):
     with pytest.raises(terms.TermsError, match=message):
         await terms.publish(
-            session, body, version=_version(), effective_at=effective, material=False,
+            session,
+            body,
+            version=_version(),
+            effective_at=effective,
+            material=False,
             published_by="test",
-        )  # fmt: skip
+        )
     await session.rollback()
 
 
@@ -63,9 +71,13 @@ async def test_upcoming_is_shown_before_it_takes_effect_then_must_be_accepted(db
     version = _version()
     async with db.session() as session:
         row = await terms.publish(
-            session, "# Terms v2\n\n<script>alert(1)</script> **bold**", version=version,
-            effective_at=now + timedelta(days=8), material=True, published_by="test",
-        )  # fmt: skip
+            session,
+            "# Terms v2\n\n<script>alert(1)</script> **bold**",
+            version=version,
+            effective_at=now + timedelta(days=8),
+            material=True,
+            published_by="test",
+        )
         await session.commit()
         upcoming = await terms.upcoming(session, now=now)
         assert upcoming is not None
@@ -77,13 +89,19 @@ async def test_upcoming_is_shown_before_it_takes_effect_then_must_be_accepted(db
         assert due is not None
         assert due.version == version
         await terms.accept(
-            session, user_id=member.actor.user_id, terms_version_id=due.id, ip="203.0.113.7",
+            session,
+            user_id=member.actor.user_id,
+            terms_version_id=due.id,
+            ip="203.0.113.7",
             user_agent="pytest",
-        )  # fmt: skip
+        )
         await terms.accept(
-            session, user_id=member.actor.user_id, terms_version_id=due.id, ip="198.51.100.1",
+            session,
+            user_id=member.actor.user_id,
+            terms_version_id=due.id,
+            ip="198.51.100.1",
             user_agent="pytest",
-        )  # fmt: skip
+        )
         await session.commit()
         assert await terms.needs_acceptance(session, member.actor.user_id, now=later) is None
         rows = (
@@ -134,9 +152,14 @@ async def test_publish_records_the_version_and_audits_it(session):
     version = _version()
     at = datetime(2031, 3, 4, 15, 30, tzinfo=UTC)
     row = await terms.publish(
-        session, "# v\n", version=version, effective_at=at + timedelta(days=7),
-        material=True, published_by="legal@test", now=at,
-    )  # fmt: skip
+        session,
+        "# v\n",
+        version=version,
+        effective_at=at + timedelta(days=7),
+        material=True,
+        published_by="legal@test",
+        now=at,
+    )
     assert (row.version, row.material, row.published_at) == (version, True, at)
     (event,) = await audit.list_events(session, action=audit.TERMS_PUBLISHED, limit=1)
     assert (event.target, event.actor_label) == (version, "legal@test")
@@ -146,14 +169,24 @@ async def test_publish_records_the_version_and_audits_it(session):
     assert (await terms.current(session, now=at)).version != version
     with pytest.raises(terms.TermsError, match="already exists"):
         await terms.publish(
-            session, "# again\n", version=version, effective_at=at + timedelta(days=30),
-            material=False, published_by="legal@test", now=at,
-        )  # fmt: skip
+            session,
+            "# again\n",
+            version=version,
+            effective_at=at + timedelta(days=30),
+            material=False,
+            published_by="legal@test",
+            now=at,
+        )
     with pytest.raises(terms.TermsError, match="already takes effect"):
         await terms.publish(
-            session, "# same moment\n", version=_version(), effective_at=row.effective_at,
-            material=False, published_by="legal@test", now=at,
-        )  # fmt: skip
+            session,
+            "# same moment\n",
+            version=_version(),
+            effective_at=row.effective_at,
+            material=False,
+            published_by="legal@test",
+            now=at,
+        )
     await session.rollback()
 
 
@@ -169,9 +202,12 @@ async def test_publish_records_the_version_and_audits_it(session):
 )
 async def test_more_bad_input_is_refused(session, kwargs, message):
     args = {
-        "version": _version(), "effective_at": NOW + timedelta(days=400), "material": False,
-        "published_by": "test", **kwargs,
-    }  # fmt: skip
+        "version": _version(),
+        "effective_at": NOW + timedelta(days=400),
+        "material": False,
+        "published_by": "test",
+        **kwargs,
+    }
     with pytest.raises(terms.TermsError, match=message):
         await terms.publish(session, "# body", **args)
     await session.rollback()
@@ -192,13 +228,19 @@ async def test_accept_returns_the_first_record_and_refuses_unknowns(db):
         due = await terms.needs_acceptance(session, member.actor.user_id)
         assert due is not None
         first = await terms.accept(
-            session, user_id=member.actor.user_id, terms_version_id=due.id, ip="192.0.2.1",
+            session,
+            user_id=member.actor.user_id,
+            terms_version_id=due.id,
+            ip="192.0.2.1",
             user_agent="first",
-        )  # fmt: skip
+        )
         again = await terms.accept(
-            session, user_id=member.actor.user_id, terms_version_id=due.id, ip="192.0.2.2",
+            session,
+            user_id=member.actor.user_id,
+            terms_version_id=due.id,
+            ip="192.0.2.2",
             user_agent="second",
-        )  # fmt: skip
+        )
         assert (again.id, again.ip, again.user_agent) == (first.id, "192.0.2.1", "first")
         await session.commit()
         assert await terms.needs_acceptance(session, member.actor.user_id) is None
@@ -210,9 +252,12 @@ async def test_accept_returns_the_first_record_and_refuses_unknowns(db):
         ]
         with pytest.raises(NotFound):
             await terms.accept(
-                session, user_id=member.actor.user_id, terms_version_id=2_000_000_000,
-                ip=None, user_agent=None,
-            )  # fmt: skip
+                session,
+                user_id=member.actor.user_id,
+                terms_version_id=2_000_000_000,
+                ip=None,
+                user_agent=None,
+            )
         with pytest.raises(NotFound):
             await terms.accept(
                 session, user_id=uuid.uuid4(), terms_version_id=due.id, ip=None, user_agent=None

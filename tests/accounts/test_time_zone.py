@@ -75,9 +75,14 @@ async def test_a_new_user_gets_their_mobiles_zone_and_country(db) -> None:
     async with db.session() as session:
         ws = await accounts.create_workspace(session, "Zone Co")
         user = await accounts.create_user(
-            session, workspace=ws, email=f"z-{mobile[3:]}@example.test", name="Zed",
-            password="correct horse", role=Role.REP, mobile_e164=mobile,
-        )  # fmt: skip
+            session,
+            workspace=ws,
+            email=f"z-{mobile[3:]}@example.test",
+            name="Zed",
+            password="correct horse",
+            role=Role.REP,
+            mobile_e164=mobile,
+        )
         await session.commit()
     actor = Actor.of(user)
     assert (user.time_zone, actor.time_zone, actor.region) == (

@@ -7,9 +7,17 @@ from tests.bench.helpers import run_bench
 
 def test_webhooks_bench_two_processes_tiny_run() -> None:
     out = run_bench(
-        "bench/webhooks.py", "--callbacks", "400", "--clients", "8", "--processes", "2",
-        "--pgbench-seconds", "2", timeout_s=600,
-    )  # fmt: skip
+        "bench/webhooks.py",
+        "--callbacks",
+        "400",
+        "--clients",
+        "8",
+        "--processes",
+        "2",
+        "--pgbench-seconds",
+        "2",
+        timeout_s=600,
+    )
     assert [run["processes"] for run in out] == [1, 2]
     for run in out:
         assert (run["callbacks"], run["non_200"], run["billing_errors"]) == (400, 0, 0)

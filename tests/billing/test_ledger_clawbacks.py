@@ -80,9 +80,13 @@ async def test_refund_never_touches_credits_on_hold(session, make_workspace):
         expires_at=datetime(2099, 1, 1, tzinfo=UTC),
     )
     result = await ledger.claw_back(
-        session, ws, amount_mc=5000, idempotency_key=new_key("r"), kind="refund",
+        session,
+        ws,
+        amount_mc=5000,
+        idempotency_key=new_key("r"),
+        kind="refund",
         from_grant_entry=bought,
-    )  # fmt: skip
+    )
     await session.commit()
     assert (result.amount_mc, result.balance_mc, result.held_mc) == (-1000, 4000, 4000)
     await assert_invariants(session, ws)
@@ -93,9 +97,13 @@ async def test_refund_with_nothing_available_moves_nothing(session, make_workspa
     bought = await _grant(session, ws, 1000)
     await ledger.debit(session, ws, amount_mc=1000, idempotency_key=new_key("d"), kind="query")
     result = await ledger.claw_back(
-        session, ws, amount_mc=1000, idempotency_key=new_key("r"), kind="refund",
+        session,
+        ws,
+        amount_mc=1000,
+        idempotency_key=new_key("r"),
+        kind="refund",
         from_grant_entry=bought,
-    )  # fmt: skip
+    )
     await session.commit()
     assert (result.status, result.entry_id, result.amount_mc) == ("ok", None, 0)
     await assert_invariants(session, ws)
@@ -107,9 +115,13 @@ async def test_the_same_refund_key_moves_money_once(session, make_workspace):
     key = new_key("refund")
     for _ in range(3):
         result = await ledger.claw_back(
-            session, ws, amount_mc=2000, idempotency_key=key, kind="refund",
+            session,
+            ws,
+            amount_mc=2000,
+            idempotency_key=key,
+            kind="refund",
             from_grant_entry=bought,
-        )  # fmt: skip
+        )
     await session.commit()
     assert (result.status, result.amount_mc) == ("duplicate", -2000)
     assert (await ledger.get_balance(session, ws)).balance_mc == 3000
@@ -122,9 +134,13 @@ async def test_chargeback_goes_below_zero_freezes_and_is_paid_back_by_a_reversal
     bought = await _grant(session, ws, 5000)
     await ledger.debit(session, ws, amount_mc=4000, idempotency_key=new_key("d"), kind="call")
     cb = await ledger.claw_back(
-        session, ws, amount_mc=5000, idempotency_key=new_key("cb"), kind="chargeback",
+        session,
+        ws,
+        amount_mc=5000,
+        idempotency_key=new_key("cb"),
+        kind="chargeback",
         from_grant_entry=bought,
-    )  # fmt: skip
+    )
     await session.commit()
     assert (cb.amount_mc, cb.balance_mc) == (-5000, -4000)
     balance = await ledger.get_balance(session, ws)
@@ -136,9 +152,13 @@ async def test_chargeback_goes_below_zero_freezes_and_is_paid_back_by_a_reversal
     await session.rollback()
 
     back = await ledger.reverse_clawback(
-        session, ws, amount_mc=5000, idempotency_key=new_key("cbr"),
-        kind="chargeback_reverse", of_grant_entry=bought,
-    )  # fmt: skip
+        session,
+        ws,
+        amount_mc=5000,
+        idempotency_key=new_key("cbr"),
+        kind="chargeback_reverse",
+        of_grant_entry=bought,
+    )
     await session.commit()
     assert back.balance_mc == 1000
     balance = await ledger.get_balance(session, ws)
@@ -157,9 +177,13 @@ async def test_a_purchase_during_a_debt_pays_it_first_and_stays_frozen_until_pos
     bought = await _grant(session, ws, 5000)
     await ledger.debit(session, ws, amount_mc=5000, idempotency_key=new_key("d"), kind="call")
     await ledger.claw_back(
-        session, ws, amount_mc=5000, idempotency_key=new_key("cb"), kind="chargeback",
+        session,
+        ws,
+        amount_mc=5000,
+        idempotency_key=new_key("cb"),
+        kind="chargeback",
         from_grant_entry=bought,
-    )  # fmt: skip
+    )
     await _grant(session, ws, 2000)  # not enough to clear the 5000 debt
     await session.commit()
     balance = await ledger.get_balance(session, ws)
@@ -177,9 +201,13 @@ async def test_chargeback_with_credits_left_does_not_freeze(session, make_worksp
     await _grant(session, ws, 9000)
     bought = await _grant(session, ws, 5000)
     await ledger.claw_back(
-        session, ws, amount_mc=5000, idempotency_key=new_key("cb"), kind="chargeback",
+        session,
+        ws,
+        amount_mc=5000,
+        idempotency_key=new_key("cb"),
+        kind="chargeback",
         from_grant_entry=bought,
-    )  # fmt: skip
+    )
     await session.commit()
     balance = await ledger.get_balance(session, ws)
     assert (balance.balance_mc, balance.frozen) == (9000, False)

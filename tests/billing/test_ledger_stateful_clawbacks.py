@@ -27,9 +27,16 @@ from tests.billing.helpers import assert_invariants, new_key
 
 _DB_URL: URL | None = None
 OPERATIONS = (
-    "buy", "spend", "spend", "hold", "settle",
-    "refund", "chargeback", "credit_note", "reverse",
-)  # fmt: skip
+    "buy",
+    "spend",
+    "spend",
+    "hold",
+    "settle",
+    "refund",
+    "chargeback",
+    "credit_note",
+    "reverse",
+)
 
 
 @dataclass
@@ -94,12 +101,18 @@ class ClawbackMachine(RuleBasedStateMachine):
                         )
                     ).one()
                     assert tuple(row) == (
-                        p.amount, p.taken["refund"], p.taken["chargeback"], p.taken["credit_note"],
-                    ), (row, p)  # fmt: skip
+                        p.amount,
+                        p.taken["refund"],
+                        p.taken["chargeback"],
+                        p.taken["credit_note"],
+                    ), (row, p)
                 balance = await ledger.get_balance(s, self.ws)
                 assert (balance.balance_mc, balance.debt_mc, balance.frozen, balance.held_mc) == (
-                    self.balance, self.debt, self.frozen, self.held,
-                ), (balance, self.balance, self.debt, self.frozen, self.held)  # fmt: skip
+                    self.balance,
+                    self.debt,
+                    self.frozen,
+                    self.held,
+                ), (balance, self.balance, self.debt, self.frozen, self.held)
                 return result
 
         return self.loop.run_until_complete(go())
@@ -167,11 +180,15 @@ class ClawbackMachine(RuleBasedStateMachine):
 
         self.write(
             lambda s: ledger.place_hold(
-                s, self.ws, max_mc=most, min_mc=1, idempotency_key=new_key("hold"),
+                s,
+                self.ws,
+                max_mc=most,
+                min_mc=1,
+                idempotency_key=new_key("hold"),
                 expires_at=datetime.now(UTC) + timedelta(hours=1),
             ),
             apply,
-        )  # fmt: skip
+        )
 
     def do_settle(self, data: st.DataObject) -> None:
         if not self.open_holds:
@@ -223,11 +240,15 @@ class ClawbackMachine(RuleBasedStateMachine):
 
         self.write(
             lambda s: ledger.claw_back(
-                s, self.ws, amount_mc=asked, idempotency_key=new_key(kind),
-                kind=kind, from_grant_entry=purchase.entry,
+                s,
+                self.ws,
+                amount_mc=asked,
+                idempotency_key=new_key(kind),
+                kind=kind,
+                from_grant_entry=purchase.entry,
             ),
             apply,
-        )  # fmt: skip
+        )
 
     def do_refund(self, data: st.DataObject) -> None:
         self._take_back(data, "refund")
@@ -256,11 +277,15 @@ class ClawbackMachine(RuleBasedStateMachine):
 
         self.write(
             lambda s: ledger.reverse_clawback(
-                s, self.ws, amount_mc=asked, idempotency_key=new_key("rev"),
-                kind=kind, of_grant_entry=purchase.entry,
+                s,
+                self.ws,
+                amount_mc=asked,
+                idempotency_key=new_key("rev"),
+                kind=kind,
+                of_grant_entry=purchase.entry,
             ),
             apply,
-        )  # fmt: skip
+        )
 
 
 def test_clawback_state_machine(database: Database) -> None:

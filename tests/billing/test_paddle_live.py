@@ -750,19 +750,30 @@ async def test_checkout_in_live_mode_goes_through_paddle_with_server_side_custom
     code = f"live-{uuid.uuid4().hex[:6]}"
     async with db.session() as session:
         package = CreditPackage(
-            id=uuid.uuid4(), code=code, name="Live test", credits_mc=4_242_000,
-            price_cents=4900, paddle_price_id=PACKAGE_PRICE, service_fee_cents=300,
-            paddle_fee_price_id=FEE_PRICE, sort_order=99,
-        )  # fmt: skip
+            id=uuid.uuid4(),
+            code=code,
+            name="Live test",
+            credits_mc=4_242_000,
+            price_cents=4900,
+            paddle_price_id=PACKAGE_PRICE,
+            service_fee_cents=300,
+            paddle_fee_price_id=FEE_PRICE,
+            sort_order=99,
+        )
         session.add(package)
         await session.commit()
     actor = await new_member(db)
     try:
         async with db.session() as session:
             result = await purchases.start_checkout(
-                session, payments.provider, actor, code, base_url="https://klose.example",
-                country="DE", postal_code="10115",
-            )  # fmt: skip
+                session,
+                payments.provider,
+                actor,
+                code,
+                base_url="https://klose.example",
+                country="DE",
+                postal_code="10115",
+            )
             await session.commit()
         assert [(r.method, r.path) for r in double.requests] == [
             ("POST", "/pricing-preview"),

@@ -119,7 +119,10 @@ TRANSACTION_COMPLETED: dict[str, Any] = {
                     "proration": None,
                     "tax_rate": "0.08875",
                     "unit_totals": {
-                        "subtotal": "4900", "discount": "0", "tax": "435", "total": "5335"
+                        "subtotal": "4900",
+                        "discount": "0",
+                        "tax": "435",
+                        "total": "5335",
                     },
                     "totals": {"subtotal": "4900", "discount": "0", "tax": "435", "total": "5335"},
                     "product": {"id": "pro_01gsz97mq9pa4fkyy0wqenepkz", "name": "Credits"},
@@ -140,7 +143,7 @@ TRANSACTION_COMPLETED: dict[str, Any] = {
         ],
         "checkout": {"url": "https://klosesales.example/pay?_ptxn=txn_01hv8wptq8987qeep44cyrewp9"},
     },
-}  # fmt: skip
+}
 
 ADJUSTMENT_CREATED: dict[str, Any] = {
     "event_id": "evt_01hvgf2sa1k3v6y0m3t2r1q0pz",
@@ -169,18 +172,28 @@ ADJUSTMENT_CREATED: dict[str, Any] = {
             }
         ],
         "totals": {
-            "subtotal": "918", "tax": "82", "total": "1000", "fee": "50", "earnings": "868",
-            "retained_fee": "0", "currency_code": "USD",
+            "subtotal": "918",
+            "tax": "82",
+            "total": "1000",
+            "fee": "50",
+            "earnings": "868",
+            "retained_fee": "0",
+            "currency_code": "USD",
         },
         "payout_totals": {
-            "subtotal": "918", "tax": "82", "total": "1000", "fee": "50", "earnings": "868",
-            "chargeback_fee": {"amount": "0", "original": None}, "currency_code": "USD",
+            "subtotal": "918",
+            "tax": "82",
+            "total": "1000",
+            "fee": "50",
+            "earnings": "868",
+            "chargeback_fee": {"amount": "0", "original": None},
+            "currency_code": "USD",
         },
         "tax_rates_used": None,
         "created_at": "2024-04-15T08:48:20.239695Z",
         "updated_at": "2024-04-15T08:48:20.239695Z",
     },
-}  # fmt: skip
+}
 
 CUSTOMER_CREATED: dict[str, Any] = {
     "event_id": "evt_01hv6y1jkqp0w8k6j6x9b2s0n4",
@@ -201,8 +214,10 @@ def test_a_documented_transaction_completed_event_parses_into_what_we_read() -> 
     assert event.event_id == "evt_01hv8x2a9qpb0mmv1j8nq5ww0h"
     assert event.occurred_at == datetime(2024, 4, 12, 10, 18, 50, 738971, tzinfo=UTC)
     assert (data.id, data.status, data.currency_code) == (
-        "txn_01hv8wptq8987qeep44cyrewp9", "completed", "USD",
-    )  # fmt: skip
+        "txn_01hv8wptq8987qeep44cyrewp9",
+        "completed",
+        "USD",
+    )
     assert data.custom_data == {
         "workspace_id": "6c0e2c8e",
         "user_id": "0f9e8d7c",
@@ -222,8 +237,10 @@ def test_a_documented_adjustment_created_event_parses_into_what_we_read() -> Non
     data = event.data
     assert isinstance(data, AdjustmentData)
     assert (data.id, data.action, data.status) == (
-        "adj_01hvgf2s84dr6reszzg29zbvcm", "refund", "pending_approval",
-    )  # fmt: skip
+        "adj_01hvgf2s84dr6reszzg29zbvcm",
+        "refund",
+        "pending_approval",
+    )
     assert data.transaction_id == "txn_01hv8wptq8987qeep44cyrewp9"
     assert (data.total, data.is_full) == (1000, False)
     assert [(i.type, i.amount) for i in data.items] == [("partial", 1000)]
@@ -297,18 +314,21 @@ BAD_TRANSACTIONS: dict[str, tuple[Mutation, str]] = {
     "custom_data not an object": (_set("data.custom_data", "x"), "'data.custom_data'"),
     "currency not a code": (_set("data.currency_code", "usd"), "'data.currency_code'"),
     "total with a decimal point": (
-        _set("data.details.totals.total", "53.35"), "'data.details.totals.total' is not an amount"
+        _set("data.details.totals.total", "53.35"),
+        "'data.details.totals.total' is not an amount",
     ),
     "total as a JSON number": (
-        _set("data.details.totals.total", 5335), "'data.details.totals.total' is not an amount"
+        _set("data.details.totals.total", 5335),
+        "'data.details.totals.total' is not an amount",
     ),
     "total in Arabic-Indic digits": (
-        _set("data.details.totals.total", "٥٣٣٥"), "'data.details.totals.total' is not an amount"
+        _set("data.details.totals.total", "٥٣٣٥"),
+        "'data.details.totals.total' is not an amount",
     ),
     "total with a sign": (_set("data.details.totals.total", "-5335"), "is not an amount"),
     "a NUL in an amount": (_set("data.details.totals.tax", "43\x005"), "NUL"),
     "a NUL in a key": (_set("data.custom_data.a\x00b", "1"), "NUL"),
-}  # fmt: skip
+}
 
 BAD_ADJUSTMENTS: dict[str, tuple[Mutation, str]] = {
     "an empty action": (_set("data.action", ""), "'data.action'"),
@@ -316,7 +336,7 @@ BAD_ADJUSTMENTS: dict[str, tuple[Mutation, str]] = {
     "no transaction id": (_set("data.transaction_id", None), "'data.transaction_id'"),
     "total in superscript digits": (_set("data.totals.total", "¹⁰⁰⁰"), "'data.totals.total'"),
     "item amount as a JSON number": (_set("data.items.0.amount", 1000), "'data.items.0.amount'"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TRANSACTIONS))
@@ -394,9 +414,12 @@ async def test_an_adjustment_paddle_may_add_later_is_kept_for_review_and_moves_n
     )
     granted = await balance_mc(db, actor)
     adjustment = events.adjustment_data(
-        txn_id=txn.id, action="refund", status="approved", currency=txn.currency,
+        txn_id=txn.id,
+        action="refund",
+        status="approved",
+        currency=txn.currency,
         total_cents=100,
-    )  # fmt: skip
+    )
     adjustment[field] = value
     response = post(live_server, events.envelope("adjustment.updated", adjustment))
     assert response.status_code == 200, response.text
@@ -414,20 +437,35 @@ async def test_an_adjustment_paddle_may_add_later_is_kept_for_review_and_moves_n
 ESTIMATE = {
     "currency": "USD",
     "lines": [
-        {"price_id": PACKAGE_PRICE, "description": "Starter credits", "subtotal": 1000,
-         "tax": 89, "total": 1089, "tax_rate": "0.08875"},
-        {"price_id": FEE_PRICE, "description": "Platform service fee", "subtotal": 50,
-         "tax": 4, "total": 54, "tax_rate": "0.08875"},
+        {
+            "price_id": PACKAGE_PRICE,
+            "description": "Starter credits",
+            "subtotal": 1000,
+            "tax": 89,
+            "total": 1089,
+            "tax_rate": "0.08875",
+        },
+        {
+            "price_id": FEE_PRICE,
+            "description": "Platform service fee",
+            "subtotal": 50,
+            "tax": 4,
+            "total": 54,
+            "tax_rate": "0.08875",
+        },
     ],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("status", ["ready", "paid", "completed"])
 def test_the_simulated_transaction_event_round_trips_through_the_parser(status: str) -> None:
     built = events.transaction(
-        txn_id="txn_01jsimulated000000000000000", status=status, currency="USD",
-        custom_data={"workspace_id": "w", "user_id": "u", "package_id": "p"}, estimate=ESTIMATE,
-    )  # fmt: skip
+        txn_id="txn_01jsimulated000000000000000",
+        status=status,
+        currency="USD",
+        custom_data={"workspace_id": "w", "user_id": "u", "package_id": "p"},
+        estimate=ESTIMATE,
+    )
     wire = events.dumps(events.envelope(f"transaction.{status}", built))
     parsed = parse_event(json.loads(wire))
     assert parsed.data == built
@@ -440,9 +478,13 @@ def test_the_simulated_transaction_event_round_trips_through_the_parser(status: 
 @pytest.mark.parametrize("full", [True, False])
 def test_the_simulated_adjustment_event_round_trips_through_the_parser(full: bool) -> None:
     built = events.adjustment(
-        txn_id="txn_01jsimulated000000000000000", action="chargeback", status="approved",
-        currency="USD", total_cents=560, full=full,
-    )  # fmt: skip
+        txn_id="txn_01jsimulated000000000000000",
+        action="chargeback",
+        status="approved",
+        currency="USD",
+        total_cents=560,
+        full=full,
+    )
     parsed = parse_event(json.loads(events.dumps(events.envelope("adjustment.updated", built))))
     assert parsed.data == built
     assert isinstance(parsed.data, AdjustmentData)
@@ -472,8 +514,10 @@ async def test_the_doubles_pricing_preview_answer_parses(paddle_api: httpx.Async
     data = parse_answer(Answer[PricingPreviewData], response.json()).data
     package, fee = data.details.line_items
     assert (package.price.id, package.label, package.tax_rate) == (
-        PACKAGE_PRICE, "Starter credits", "0.19",
-    )  # fmt: skip
+        PACKAGE_PRICE,
+        "Starter credits",
+        "0.19",
+    )
     assert (package.totals.subtotal, package.totals.tax, package.totals.total) == (4900, 931, 5831)
     assert package.formatted_totals is not None and package.formatted_totals.total == "$58.31"
     assert (fee.quantity, fee.totals.subtotal) == (2, 600)
@@ -484,9 +528,13 @@ async def test_the_doubles_transaction_and_invoice_answers_parse(
 ) -> None:
     created = await paddle_api.post(
         "/transactions",
-        json={"items": ITEMS, "currency_code": "USD", "collection_mode": "automatic",
-              "custom_data": {"workspace_id": "w"}},
-    )  # fmt: skip
+        json={
+            "items": ITEMS,
+            "currency_code": "USD",
+            "collection_mode": "automatic",
+            "custom_data": {"workspace_id": "w"},
+        },
+    )
     assert created.status_code == 201
     txn = parse_answer(Answer[TransactionData], created.json()).data
     assert (txn.status, txn.currency_code, txn.custom_data) == (
@@ -530,22 +578,47 @@ async def test_the_doubles_invoice_and_field_error_answers_parse() -> None:
         ({"meta": {}}, "'data' field required"),
         ({"data": {"details": {}}}, "'data.details.line_items' field required"),
         (
-            {"data": {"details": {"line_items": [{"price": {"id": "pri_1"},
-             "totals": {"subtotal": "1,000", "tax": "0", "total": "1000"}}]}}},
+            {
+                "data": {
+                    "details": {
+                        "line_items": [
+                            {
+                                "price": {"id": "pri_1"},
+                                "totals": {"subtotal": "1,000", "tax": "0", "total": "1000"},
+                            }
+                        ]
+                    }
+                }
+            },
             "'data.details.line_items.0.totals.subtotal' is not an amount",
         ),
         (
-            {"data": {"details": {"line_items": [{"price": {"id": "pri_1"},
-             "totals": {"subtotal": 1000, "tax": "0", "total": "1000"}}]}}},
+            {
+                "data": {
+                    "details": {
+                        "line_items": [
+                            {
+                                "price": {"id": "pri_1"},
+                                "totals": {"subtotal": 1000, "tax": "0", "total": "1000"},
+                            }
+                        ]
+                    }
+                }
+            },
             "'data.details.line_items.0.totals.subtotal' is not an amount",
         ),
         (
-            {"data": {"details": {"line_items": [{"totals": {"subtotal": "1", "tax": "0",
-             "total": "1"}}]}}},
+            {
+                "data": {
+                    "details": {
+                        "line_items": [{"totals": {"subtotal": "1", "tax": "0", "total": "1"}}]
+                    }
+                }
+            },
             "'data.details.line_items.0.price' field required",
         ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_pricing_preview_answer_is_refused(answer: object, reason: str) -> None:
     with pytest.raises(PayloadError) as refused:
         parse_answer(Answer[PricingPreviewData], answer)

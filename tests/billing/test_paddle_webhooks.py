@@ -305,9 +305,12 @@ async def test_refund_after_spending_records_the_shortfall(web, db):
     txn = await _paid(web, db, actor)
     async with db.session() as session:
         await ledger.debit(
-            session, actor.workspace_id, amount_mc=400_000, idempotency_key=f"spend:{txn.id}",
+            session,
+            actor.workspace_id,
+            amount_mc=400_000,
+            idempotency_key=f"spend:{txn.id}",
             kind="call",
-        )  # fmt: skip
+        )
         await session.commit()
     event = _adjustment(txn, "refund", "approved")
     assert (await apost(web, event)).status_code == 200
@@ -334,9 +337,12 @@ async def test_chargeback_freezes_below_zero_and_reverse_restores(web, db):
     txn = await _paid(web, db, actor)
     async with db.session() as session:
         await ledger.debit(
-            session, actor.workspace_id, amount_mc=300_000, idempotency_key=f"spend:{txn.id}",
+            session,
+            actor.workspace_id,
+            amount_mc=300_000,
+            idempotency_key=f"spend:{txn.id}",
             kind="call",
-        )  # fmt: skip
+        )
         await session.commit()
     assert (await apost(web, _adjustment(txn, "chargeback", "approved"))).status_code == 200
     async with db.session() as session:

@@ -23,18 +23,26 @@ async def _funded(db):
     member = await make_member(db)
     async with db.session() as s:
         await ledger.grant(
-            s, member.actor.workspace_id, amount_mc=5_000,
-            idempotency_key=f"g:{member.actor.workspace_id}", source="test",
-        )  # fmt: skip
+            s,
+            member.actor.workspace_id,
+            amount_mc=5_000,
+            idempotency_key=f"g:{member.actor.workspace_id}",
+            source="test",
+        )
         await s.commit()
     return member
 
 
 async def _ask(db, member, text: str, **kwargs):
     return await answer_message(
-        db, AGENT, member.actor, text=text, message_id=str(uuid.uuid4()),
-        otp=SimulatedVerify(db), **kwargs,
-    )  # fmt: skip
+        db,
+        AGENT,
+        member.actor,
+        text=text,
+        message_id=str(uuid.uuid4()),
+        otp=SimulatedVerify(db),
+        **kwargs,
+    )
 
 
 async def test_my_account_shows_masked_mobile_role_workspace_and_terms(db):

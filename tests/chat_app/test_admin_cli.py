@@ -22,9 +22,18 @@ async def test_publish_terms_with_notice(database, db, tmp_path):
     body.write_text("# Terms v3\n\nNew calling rules.\n")
     version = f"cli-{uuid.uuid4().hex[:6]}"
     proc = _run(
-        database, "admin", "publish-terms", str(body), "--effective", _date(10), "--material",
-        "--version", version, "--by", "legal@test",
-    )  # fmt: skip
+        database,
+        "admin",
+        "publish-terms",
+        str(body),
+        "--effective",
+        _date(10),
+        "--material",
+        "--version",
+        version,
+        "--by",
+        "legal@test",
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"published terms {version} effective {_date(10)}" in proc.stdout
     async with db.session() as session:
@@ -47,8 +56,9 @@ def test_publish_terms_bad_input(database, tmp_path):
     )
     assert short.returncode == 2
     assert "7 days" in short.stderr
-    missing = _run(database, "admin", "publish-terms", str(tmp_path / "nope.md"), "--effective",
-                   _date(10))  # fmt: skip
+    missing = _run(
+        database, "admin", "publish-terms", str(tmp_path / "nope.md"), "--effective", _date(10)
+    )
     assert missing.returncode == 2
     assert "cannot read" in missing.stderr
     bad_date = _run(database, "admin", "publish-terms", str(body), "--effective", "next week")
@@ -145,9 +155,14 @@ async def test_audit_lines_and_filters(database, db, make_workspace):
     ws = await make_workspace()
     async with db.session() as session:
         await audit.record(
-            session, audit.ROLE_CHANGED, actor_label="boss@test", workspace_id=ws,
-            target="rep@test", ip="198.51.100.4", detail={"from": "rep", "to": "manager"},
-        )  # fmt: skip
+            session,
+            audit.ROLE_CHANGED,
+            actor_label="boss@test",
+            workspace_id=ws,
+            target="rep@test",
+            ip="198.51.100.4",
+            detail={"from": "rep", "to": "manager"},
+        )
         await audit.record(session, audit.SIGNIN, actor_label="rep@test", workspace_id=ws)
         await session.commit()
     lines = _run(database, "admin", "audit", "--workspace", str(ws))

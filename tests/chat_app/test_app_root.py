@@ -20,9 +20,13 @@ def test_the_app_uses_its_own_chainlit_config_from_any_directory(tmp_path: Path)
         "print(c.APP_ROOT); print(c.config.project.allow_origins)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     app_root, origins = out.stdout.splitlines()[-2:]
     assert Path(app_root) == REPO_ROOT

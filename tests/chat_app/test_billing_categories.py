@@ -66,59 +66,102 @@ class Case:
 
 
 CHARGED = {
-    "summary": Case("summarize my call with Ava Stone", ["summarize_call"], PRICE_MC,
-                    "AI-generated summary"),
-    "transcript": Case("show the transcript of my call with Ava Stone", ["get_transcript"],
-                       PRICE_MC, "sounds expensive"),
-    "insights": Case("what objections came up on my last call", ["call_insights"], PRICE_MC,
-                     "price"),
-    "analytics": Case("how many calls per day last 30 days", ["analytics"], PRICE_MC,
-                      "Calls by day"),
+    "summary": Case(
+        "summarize my call with Ava Stone", ["summarize_call"], PRICE_MC, "AI-generated summary"
+    ),
+    "transcript": Case(
+        "show the transcript of my call with Ava Stone",
+        ["get_transcript"],
+        PRICE_MC,
+        "sounds expensive",
+    ),
+    "insights": Case(
+        "what objections came up on my last call", ["call_insights"], PRICE_MC, "price"
+    ),
+    "analytics": Case(
+        "how many calls per day last 30 days", ["analytics"], PRICE_MC, "Calls by day"
+    ),
     "call list": Case("list my calls", ["list_calls"], PRICE_MC, "Ava Stone"),
-    "call status": Case("what's the status of my last call", ["call_status"], PRICE_MC,
-                        "Ava Stone"),
-    "contact added": Case("add a contact Bo Lindqvist +1 212 555 0188 at Nordlys",
-                          ["add_contact"], PRICE_MC, "Added Bo Lindqvist", confirm=True),
-    "consent recorded": Case(f"record express written consent for Cy Hale from the web form, "
-                             f"wording: “{WORDING}”", ["record_consent"], PRICE_MC,
-                             "express written consent for Cy Hale", confirm=True),
-    "call placed": Case("call Ava Stone about the spring pricing", ["place_call"], PRICE_MC,
-                        "Calling Ava Stone", confirm=True),
-}  # fmt: skip
+    "call status": Case(
+        "what's the status of my last call", ["call_status"], PRICE_MC, "Ava Stone"
+    ),
+    "contact added": Case(
+        "add a contact Bo Lindqvist +1 212 555 0188 at Nordlys",
+        ["add_contact"],
+        PRICE_MC,
+        "Added Bo Lindqvist",
+        confirm=True,
+    ),
+    "consent recorded": Case(
+        f"record express written consent for Cy Hale from the web form, wording: “{WORDING}”",
+        ["record_consent"],
+        PRICE_MC,
+        "express written consent for Cy Hale",
+        confirm=True,
+    ),
+    "call placed": Case(
+        "call Ava Stone about the spring pricing",
+        ["place_call"],
+        PRICE_MC,
+        "Calling Ava Stone",
+        confirm=True,
+    ),
+}
 
 FREE = {
     "greeting": Case("hello", [], 0, "Hello!"),
     "help": Case("what can you do?", [], 0, "what I can do"),
     "balance": Case("how many credits do I have?", ["check_credits"], 0, "Balance: 100 credits"),
     "packages": Case("what packages are there?", ["list_packages"], 0, "Starter: 500 credits"),
-    "estimate": Case("estimate the starter pack for US 10001", ["estimate_purchase"], 0,
-                     "Estimated total: $10.92 USD"),
-    "buying": Case("buy the starter pack for US 10001", ["buy_credits"], 0,
-                   "/billing/checkout/txn_", confirm=True),
+    "estimate": Case(
+        "estimate the starter pack for US 10001",
+        ["estimate_purchase"],
+        0,
+        "Estimated total: $10.92 USD",
+    ),
+    "buying": Case(
+        "buy the starter pack for US 10001",
+        ["buy_credits"],
+        0,
+        "/billing/checkout/txn_",
+        confirm=True,
+    ),
     "purchase history": Case("what did I buy?", ["purchase_history"], 0, "No purchases yet"),
     "account": Case("my account", ["my_account"], 0, "Role: rep"),
     "not understood": Case("what's the weather in Paris?", [], 0, "didn't understand"),
     "not possible": Case("send a text message to Ava Stone", [], 0, "can't send emails"),
     "not allowed": Case("call everyone without consent", [], 0, "isn't allowed"),
-    "no such contact": Case("summarize my call with Zed Nobody", ["summarize_call"], 0,
-                            "No contact matching"),
+    "no such contact": Case(
+        "summarize my call with Zed Nobody", ["summarize_call"], 0, "No contact matching"
+    ),
     "found nothing": Case("show my failed calls", ["list_calls"], 0, "No calls found"),
-    "call refused by the gate": Case("call Cy Hale about the spring pricing", ["place_call"],
-                                     0, "Not placed"),
-    "question back (ambiguous)": Case("summarize my call with Ava", ["summarize_call"], 0,
-                                      "Which one do you mean"),
+    "call refused by the gate": Case(
+        "call Cy Hale about the spring pricing", ["place_call"], 0, "Not placed"
+    ),
+    "question back (ambiguous)": Case(
+        "summarize my call with Ava", ["summarize_call"], 0, "Which one do you mean"
+    ),
     "question back (starter)": Case("How do I add a contact?", [], 0, "Who should I add?"),
-    "question back (no details)": Case("Add a contact", ["add_contact"], 0,
-                                       "Who should I add?"),
-    "question back (no one named)": Case("Call a contact", ["place_call"], 0,
-                                         "Who should I call"),
-    "proposal waiting": Case("add a contact Bo Lindqvist +1 212 555 0188 at Nordlys",
-                             ["add_contact"], 0, "Nothing done yet", confirm=None),
-    "declined": Case("call Ava Stone about the spring pricing", ["place_call"], 0,
-                     "Not placed; nothing was charged", confirm=False),
-    "credits can't move": Case("can I transfer credits to another workspace?", [], 0,
-                               "can't be transferred"),
-}  # fmt: skip
+    "question back (no details)": Case("Add a contact", ["add_contact"], 0, "Who should I add?"),
+    "question back (no one named)": Case("Call a contact", ["place_call"], 0, "Who should I call"),
+    "proposal waiting": Case(
+        "add a contact Bo Lindqvist +1 212 555 0188 at Nordlys",
+        ["add_contact"],
+        0,
+        "Nothing done yet",
+        confirm=None,
+    ),
+    "declined": Case(
+        "call Ava Stone about the spring pricing",
+        ["place_call"],
+        0,
+        "Not placed; nothing was charged",
+        confirm=False,
+    ),
+    "credits can't move": Case(
+        "can I transfer credits to another workspace?", [], 0, "can't be transferred"
+    ),
+}
 
 
 @dataclass
@@ -137,13 +180,23 @@ async def _world(db: Database, credits_mc: int = FUNDED_MC) -> World:
     await add_contact(db, member.actor, name="Ava Brook", phone=number_callable_now())
     await add_contact(db, member.actor, name="Cy Hale", phone=number_callable_now(), consent=None)
     await seed_call(
-        db, ava, member.actor.user_id, at=datetime.now(UTC) - timedelta(days=2),
-        duration_s=75, outcome="interested",
-        turns=[("agent", "Hi Ava, this is an AI assistant calling for Acme. It's recorded."),
-               ("prospect", "Honestly it sounds expensive, but tell me more.")],
-        insight={"outcome": "interested", "summary": "Ava liked it but found it pricey.",
-                 "objections": ["price"], "next_steps": ["send pricing"]},
-    )  # fmt: skip
+        db,
+        ava,
+        member.actor.user_id,
+        at=datetime.now(UTC) - timedelta(days=2),
+        duration_s=75,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi Ava, this is an AI assistant calling for Acme. It's recorded."),
+            ("prospect", "Honestly it sounds expensive, but tell me more."),
+        ],
+        insight={
+            "outcome": "interested",
+            "summary": "Ava liked it but found it pricey.",
+            "objections": ["price"],
+            "next_steps": ["send pricing"],
+        },
+    )
     payments = Payments(
         provider=SimulatedPaddle(db),
         webhook_secret="test-secret",
@@ -156,11 +209,16 @@ async def _world(db: Database, credits_mc: int = FUNDED_MC) -> World:
 
 async def _send(db: Database, world: World, text: str, confirm: bool | None) -> TurnResult:
     return await answer_message(
-        db, AGENT, world.member.actor, text=text, message_id=f"bill-{uuid.uuid4()}",
+        db,
+        AGENT,
+        world.member.actor,
+        text=text,
+        message_id=f"bill-{uuid.uuid4()}",
         confirm=None if confirm is None else Asked(confirm),
-        telephony=recording_telephony(world.recorder), payments=world.payments,
+        telephony=recording_telephony(world.recorder),
+        payments=world.payments,
         base_url="http://klose.test",
-    )  # fmt: skip
+    )
 
 
 async def _query_debits(db: Database, workspace_id: uuid.UUID) -> list[LedgerEntry]:
@@ -295,14 +353,22 @@ async def test_at_zero_credits_the_balance_packages_estimate_and_buying_are_free
 async def test_at_zero_credits_billable_work_is_refused_free_with_how_to_buy(db) -> None:
     world = await _world(db, credits_mc=0)
     ws = world.member.actor.workspace_id
-    for text in ("summarize my call with Ava Stone", "list my calls",
-                 "call Ava Stone about the spring pricing",
-                 "add a contact Bo Lindqvist +1 212 555 0188 at Nordlys"):  # fmt: skip
+    for text in (
+        "summarize my call with Ava Stone",
+        "list my calls",
+        "call Ava Stone about the spring pricing",
+        "add a contact Bo Lindqvist +1 212 555 0188 at Nordlys",
+    ):
         asked = Asked(True)
         result = await answer_message(
-            db, AGENT, world.member.actor, text=text, message_id=str(uuid.uuid4()),
-            confirm=asked, telephony=recording_telephony(world.recorder),
-        )  # fmt: skip
+            db,
+            AGENT,
+            world.member.actor,
+            text=text,
+            message_id=str(uuid.uuid4()),
+            confirm=asked,
+            telephony=recording_telephony(world.recorder),
+        )
         assert result.status is TurnStatus.ANSWERED and result.cost_mc == 0, text
         assert "out of credits" in result.body and "buy the starter pack" in result.body, text
         assert "Ava liked it" not in result.body and asked.questions == [], text
@@ -367,8 +433,12 @@ def _ask_cli(database: Any, email: str, text: str) -> dict[str, Any]:
     env.pop("OPENAI_API_KEY", None)
     proc = subprocess.run(
         [sys.executable, "-m", "chat_app.cli", "ask", "--user", email, "--json", text],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 

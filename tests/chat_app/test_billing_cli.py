@@ -36,15 +36,40 @@ def test_packages_list_shows_the_catalogue_with_paddle_price_ids(database):
 
 async def test_packages_set_adds_then_updates_a_package(database, db):
     add = _run(
-        database, "packages", "set", "team", "--name", "Team", "--credits", "6000",
-        "--price-cents", "10000", "--price-id", "pri_team", "--fee-cents", "200",
-        "--fee-price-id", "pri_team_fee", "--inactive",
-    )  # fmt: skip
+        database,
+        "packages",
+        "set",
+        "team",
+        "--name",
+        "Team",
+        "--credits",
+        "6000",
+        "--price-cents",
+        "10000",
+        "--price-id",
+        "pri_team",
+        "--fee-cents",
+        "200",
+        "--fee-price-id",
+        "pri_team_fee",
+        "--inactive",
+    )
     assert add.returncode == 0, add.stderr
     change = _run(
-        database, "packages", "set", "team", "--name", "Team", "--credits", "6500",
-        "--price-cents", "10000", "--price-id", "pri_team", "--inactive",
-    )  # fmt: skip
+        database,
+        "packages",
+        "set",
+        "team",
+        "--name",
+        "Team",
+        "--credits",
+        "6500",
+        "--price-cents",
+        "10000",
+        "--price-id",
+        "pri_team",
+        "--inactive",
+    )
     assert change.returncode == 0, change.stderr
     async with db.session() as session:
         team = await session.scalar(select(CreditPackage).where(CreditPackage.code == "team"))
@@ -56,9 +81,21 @@ async def test_packages_set_adds_then_updates_a_package(database, db):
 
 def test_packages_set_refuses_a_fee_without_its_price(database):
     proc = _run(
-        database, "packages", "set", "bad", "--name", "Bad", "--credits", "1",
-        "--price-cents", "100", "--price-id", "pri_bad", "--fee-cents", "50",
-    )  # fmt: skip
+        database,
+        "packages",
+        "set",
+        "bad",
+        "--name",
+        "Bad",
+        "--credits",
+        "1",
+        "--price-cents",
+        "100",
+        "--price-id",
+        "pri_bad",
+        "--fee-cents",
+        "50",
+    )
     assert proc.returncode == 2
     assert "--fee-price-id" in proc.stderr
 
@@ -66,9 +103,16 @@ def test_packages_set_refuses_a_fee_without_its_price(database):
 def test_expiry_rule_with_short_notice_is_refused(database):
     soon = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
     proc = _run(
-        database, "admin", "schedule-credit-expiry", "--effective", soon,
-        "--lifetime-days", "365", "--existing", "never_expire",
-    )  # fmt: skip
+        database,
+        "admin",
+        "schedule-credit-expiry",
+        "--effective",
+        soon,
+        "--lifetime-days",
+        "365",
+        "--existing",
+        "never_expire",
+    )
     assert proc.returncode == 2
     assert "30 days" in proc.stderr
 
@@ -76,9 +120,18 @@ def test_expiry_rule_with_short_notice_is_refused(database):
 async def test_expiry_rule_with_notice_is_scheduled(database, db):
     later = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
     proc = _run(
-        database, "admin", "schedule-credit-expiry", "--effective", later,
-        "--lifetime-days", "365", "--existing", "expire_from_effective_date", "--by", "ops@test",
-    )  # fmt: skip
+        database,
+        "admin",
+        "schedule-credit-expiry",
+        "--effective",
+        later,
+        "--lifetime-days",
+        "365",
+        "--existing",
+        "expire_from_effective_date",
+        "--by",
+        "ops@test",
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"From {later}, credits bought expire 365 days after purchase" in proc.stdout
     async with db.session() as session:
@@ -99,11 +152,14 @@ async def test_paddle_events_lists_flagged_events_for_review(database, db):
     async with db.session() as session:
         session.add(
             PaddleEvent(
-                event_id="evt_cli_listing_test", event_type="transaction.completed",
-                payload={}, status="flagged", note="custom_data.workspace_id does not match",
+                event_id="evt_cli_listing_test",
+                event_type="transaction.completed",
+                payload={},
+                status="flagged",
+                note="custom_data.workspace_id does not match",
                 transaction_id="txn_cli",
             )
-        )  # fmt: skip
+        )
         await session.commit()
     proc = _run(database, "admin", "paddle-events", "--status", "flagged")
     assert proc.returncode == 0, proc.stderr

@@ -35,9 +35,12 @@ async def _funded_member(db, role: Role = Role.REP):
     actor = await new_member(db, role)
     async with db.session() as s:
         await ledger.grant(
-            s, actor.workspace_id, amount_mc=10_000, idempotency_key=f"g:{actor.workspace_id}",
+            s,
+            actor.workspace_id,
+            amount_mc=10_000,
+            idempotency_key=f"g:{actor.workspace_id}",
             source="test",
-        )  # fmt: skip
+        )
         await s.commit()
     return actor
 

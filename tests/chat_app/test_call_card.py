@@ -41,13 +41,25 @@ async def test_show_my_last_call_is_one_card_in_the_users_own_time(db):
     assert rep.actor.time_zone == "America/Los_Angeles"
     contact = await make_contact(db, rep.actor, name="Dana Whitfield", company="Northwind")
     call_id = await seed_call(
-        db, contact, rep.actor.user_id, at=PLACED, duration_s=49, cost_mc=49_000,
-        outcome="callback_booked", callback_at=CALLBACK,
-        turns=[("agent", "Hi Dana, this is an AI assistant; this call is recorded."),
-               ("prospect", "It sounds expensive. Call me back Thursday at 2.")],
-        insight={"outcome": "callback_booked", "summary": "Dana wants a callback.",
-                 "objections": ["price"], "next_steps": ["Call Dana back on Thursday"]},
-    )  # fmt: skip
+        db,
+        contact,
+        rep.actor.user_id,
+        at=PLACED,
+        duration_s=49,
+        cost_mc=49_000,
+        outcome="callback_booked",
+        callback_at=CALLBACK,
+        turns=[
+            ("agent", "Hi Dana, this is an AI assistant; this call is recorded."),
+            ("prospect", "It sounds expensive. Call me back Thursday at 2."),
+        ],
+        insight={
+            "outcome": "callback_booked",
+            "summary": "Dana wants a callback.",
+            "objections": ["price"],
+            "next_steps": ["Call Dana back on Thursday"],
+        },
+    )
     async with db.session() as session:
         await session.execute(
             update(Call)

@@ -46,19 +46,41 @@ async def _rep(db, credits: float = 1000):
 @pytest.mark.parametrize(
     ("text", "tool", "args"),
     [
-        ("add a contact Jane Doe +1 415 555 0123 at Acme", "add_contact",
-         {"name": "Jane Doe", "phone": "+1 415 555 0123", "company": "Acme"}),
-        ("add Jane Doe, 415-555-0123, company Acme", "add_contact",
-         {"name": "Jane Doe", "phone": "415-555-0123", "company": "Acme"}),
-        ("record express written consent for Jane Doe from the web form", "record_consent",
-         {"contact": "Jane Doe", "consent_type": "express written", "source": "web form",
-          "method": "web form"}),
-        ("Jane Doe gave consent on the webinar signup form", "record_consent",
-         {"contact": "Jane Doe", "consent_type": "express", "source": "webinar signup form"}),
-        ("call Jane Doe about the spring promotion", "place_call",
-         {"contact": "Jane Doe", "purpose": "the spring promotion"}),
-        ("place a call to +14155550123 to follow up on the demo", "place_call",
-         {"contact": "+14155550123", "purpose": "follow up on the demo"}),
+        (
+            "add a contact Jane Doe +1 415 555 0123 at Acme",
+            "add_contact",
+            {"name": "Jane Doe", "phone": "+1 415 555 0123", "company": "Acme"},
+        ),
+        (
+            "add Jane Doe, 415-555-0123, company Acme",
+            "add_contact",
+            {"name": "Jane Doe", "phone": "415-555-0123", "company": "Acme"},
+        ),
+        (
+            "record express written consent for Jane Doe from the web form",
+            "record_consent",
+            {
+                "contact": "Jane Doe",
+                "consent_type": "express written",
+                "source": "web form",
+                "method": "web form",
+            },
+        ),
+        (
+            "Jane Doe gave consent on the webinar signup form",
+            "record_consent",
+            {"contact": "Jane Doe", "consent_type": "express", "source": "webinar signup form"},
+        ),
+        (
+            "call Jane Doe about the spring promotion",
+            "place_call",
+            {"contact": "Jane Doe", "purpose": "the spring promotion"},
+        ),
+        (
+            "place a call to +14155550123 to follow up on the demo",
+            "place_call",
+            {"contact": "+14155550123", "purpose": "follow up on the demo"},
+        ),
         ("what's the status of my last call", "call_status", {}),
         ("status of call 1a2b3c4d", "call_status", {"call": "1a2b3c4d"}),
         ("hang up", "end_call", {}),
@@ -66,14 +88,19 @@ async def _rep(db, credits: float = 1000):
         ("show calls with Jane Doe", "list_calls", {"contact": "Jane Doe"}),
         ("show the transcript of my call with Jane Doe", "get_transcript", {"call": "Jane Doe"}),
         ("summarize my last call", "summarize_call", {}),
-        ("what objections came up on my call with Jane Doe", "call_insights",
-         {"call": "Jane Doe"}),
-        ("connect rate by rep this month", "analytics",
-         {"metrics": ["connect_rate"], "dimension": "rep", "period": "this month"}),
-        ("how many calls per day last week", "analytics",
-         {"metrics": ["calls"], "dimension": "day", "period": "last week"}),
+        ("what objections came up on my call with Jane Doe", "call_insights", {"call": "Jane Doe"}),
+        (
+            "connect rate by rep this month",
+            "analytics",
+            {"metrics": ["connect_rate"], "dimension": "rep", "period": "this month"},
+        ),
+        (
+            "how many calls per day last week",
+            "analytics",
+            {"metrics": ["calls"], "dimension": "day", "period": "last week"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_offline_router_picks_the_tool_and_its_arguments(text, tool, args):
     found = route(text, TOOLS)
     assert found is not None and found.intent.tool == tool
@@ -95,9 +122,12 @@ async def test_add_contact_and_record_consent_in_chat(db):
         return WORDING
 
     consent = await _ask(
-        db, rep.actor, "record express written consent for Jane Doe from the web form",
-        ask=answer, confirm=confirmed,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "record express written consent for Jane Doe from the web form",
+        ask=answer,
+        confirm=confirmed,
+    )
     assert "Recorded prior express written consent" in consent.body
     assert len(questions) == 1 and "exact wording" in questions[0]
     # The user confirmed the wording they typed, shown in full.
@@ -150,9 +180,12 @@ async def test_the_gate_refuses_without_asking_and_holds_nothing(db):
     await add_contact(db, rep.actor, name="Jane Doe", phone=number_callable_now(), consent=None)
     recorder, asked = Recorder(), Asked(True)
     result = await _ask(
-        db, rep.actor, "call Jane Doe about the spring promotion",
-        telephony=recording_telephony(recorder), confirm=asked,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "call Jane Doe about the spring promotion",
+        telephony=recording_telephony(recorder),
+        confirm=asked,
+    )
     assert "Not placed" in result.body and "consent" in result.body.lower()
     assert asked.questions == [] and recorder.requests == []
     async with db.session() as session:
@@ -165,9 +198,12 @@ async def test_a_declined_call_is_not_placed(db):
     await add_contact(db, rep.actor, name="Jane Doe", phone=number_callable_now())
     recorder, asked = Recorder(), Asked(False)
     result = await _ask(
-        db, rep.actor, "call Jane Doe about the spring promotion",
-        telephony=recording_telephony(recorder), confirm=asked,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "call Jane Doe about the spring promotion",
+        telephony=recording_telephony(recorder),
+        confirm=asked,
+    )
     assert "Not placed; nothing was charged." in result.body
     assert len(asked.questions) == 1
     question = asked.questions[0]
@@ -184,9 +220,13 @@ async def test_a_confirmed_call_is_placed_with_its_hold_as_time_limit(db):
         watched.append(call_id)
 
     result = await _ask(
-        db, rep.actor, "call Jane Doe about the spring promotion",
-        telephony=recording_telephony(recorder), confirm=Asked(True), watch_call=watch,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "call Jane Doe about the spring promotion",
+        telephony=recording_telephony(recorder),
+        confirm=Asked(True),
+        watch_call=watch,
+    )
     assert "Calling Jane Doe" in result.body
     assert len(recorder.requests) == 1 and len(watched) == 1
     async with db.session() as session:
@@ -204,9 +244,12 @@ async def test_an_ambiguous_name_asks_which_one(db):
     await add_contact(db, rep.actor, name="Jane Dorsey", phone=number_callable_now())
     recorder, asked = Recorder(), Asked(True)
     result = await _ask(
-        db, rep.actor, "call Jane about the spring promotion",
-        telephony=recording_telephony(recorder), confirm=asked,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "call Jane about the spring promotion",
+        telephony=recording_telephony(recorder),
+        confirm=asked,
+    )
     assert "Jane Doe" in result.body and "Jane Dorsey" in result.body
     assert "Which one" in result.body
     assert asked.questions == [] and recorder.requests == []
@@ -230,11 +273,18 @@ async def test_a_summary_is_labelled_and_an_analytics_answer_brings_a_chart_and_
     rep = await _rep(db)
     contact = await make_contact(db, rep.actor, name="Ava Stone")
     await seed_call(
-        db, contact, rep.actor.user_id, at=datetime.now(UTC) - timedelta(hours=2),
-        duration_s=75, cost_mc=75_000, outcome="interested",
-        turns=[("agent", "Hi Ava, this is an AI assistant calling for us. This call is recorded."),
-               ("prospect", "Honestly it sounds expensive, but tell me more.")],
-    )  # fmt: skip
+        db,
+        contact,
+        rep.actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=2),
+        duration_s=75,
+        cost_mc=75_000,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi Ava, this is an AI assistant calling for us. This call is recorded."),
+            ("prospect", "Honestly it sounds expensive, but tell me more."),
+        ],
+    )
     summary = await _ask(db, rep.actor, "summarize my last call")
     assert summary.body.startswith("AI-generated summary — may be inaccurate")
     assert "Ava" in summary.body
@@ -257,15 +307,29 @@ async def test_search_calls_cites_the_call_and_never_shows_another_reps_words(db
     theirs = await make_contact(db, other.actor, name="Otto Vance")
     at = datetime.now(UTC) - timedelta(hours=3)
     my_call = await seed_call(
-        db, mine, rep.actor.user_id, at=at, duration_s=60, cost_mc=60_000,
-        turns=[("agent", "Hi Nora, this is an AI assistant. This call is recorded."),
-               ("prospect", "We already use Zephyrware for our dialer and it works fine.")],
-    )  # fmt: skip
+        db,
+        mine,
+        rep.actor.user_id,
+        at=at,
+        duration_s=60,
+        cost_mc=60_000,
+        turns=[
+            ("agent", "Hi Nora, this is an AI assistant. This call is recorded."),
+            ("prospect", "We already use Zephyrware for our dialer and it works fine."),
+        ],
+    )
     their_call = await seed_call(
-        db, theirs, other.actor.user_id, at=at, duration_s=60, cost_mc=60_000,
-        turns=[("agent", "Hi Otto, this is an AI assistant. This call is recorded."),
-               ("prospect", "Zephyrware is what we use; our secret budget is tiny.")],
-    )  # fmt: skip
+        db,
+        theirs,
+        other.actor.user_id,
+        at=at,
+        duration_s=60,
+        cost_mc=60_000,
+        turns=[
+            ("agent", "Hi Otto, this is an AI assistant. This call is recorded."),
+            ("prospect", "Zephyrware is what we use; our secret budget is tiny."),
+        ],
+    )
     embedder = LocalMiniLM()
     for call_id in (my_call, their_call):
         await index_call(db, call_id, embedder)

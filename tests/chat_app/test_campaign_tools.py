@@ -31,9 +31,14 @@ REQUEST = (
 
 async def _ask(db, actor, text: str, **kwargs):
     return await answer_message(
-        db, AGENT, actor, text=text, message_id=str(uuid.uuid4()),
-        telephony=recording_telephony(Recorder()), **kwargs,
-    )  # fmt: skip
+        db,
+        AGENT,
+        actor,
+        text=text,
+        message_id=str(uuid.uuid4()),
+        telephony=recording_telephony(Recorder()),
+        **kwargs,
+    )
 
 
 async def _campaigns(db, workspace_id) -> list[Campaign]:
@@ -107,10 +112,12 @@ async def test_a_retry_rule_of_five_attempts_a_day_is_refused_in_chat(db):
     await add_contact(db, rep.actor, name="Ann Able", area="212")
     asked = Asked(True)
     result = await _ask(
-        db, rep.actor,
+        db,
+        rep.actor,
         "Call my contacts at Acme about the renewal, retry no answers 5 times a day, "
-        "spend 500 credits", confirm=asked,
-    )  # fmt: skip
+        "spend 500 credits",
+        confirm=asked,
+    )
     assert "Campaign not created" in result.body and "the limit is 3 attempts" in result.body
     assert asked.questions == []
     assert await _campaigns(db, rep.actor.workspace_id) == []

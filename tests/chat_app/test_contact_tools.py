@@ -39,8 +39,9 @@ from tools.metering import QueryMeter
 
 def _ctx(db: Database, actor, answer: bool | None = True, meter: QueryMeter | None = None):
     asked = Asked(bool(answer))
-    return AgentContext(actor=actor, db=db, confirm=asked if answer is not None else None,
-                        meter=meter), asked  # fmt: skip
+    return AgentContext(
+        actor=actor, db=db, confirm=asked if answer is not None else None, meter=meter
+    ), asked
 
 
 async def _run(tool: Any, ctx: AgentContext, **args: Any) -> str:
@@ -167,9 +168,10 @@ async def test_delete_keeps_consent_and_calls_and_the_contact_cannot_be_called(d
         stored = await session.get(Contact, contact.id)
         assert stored is not None and stored.deleted_at is not None  # kept, marked
         consents = await session.scalar(
-            select(func.count()).select_from(ConsentRecord)
+            select(func.count())
+            .select_from(ConsentRecord)
             .where(ConsentRecord.contact_id == contact.id)
-        )  # fmt: skip
+        )
         assert consents == 1
     assert "You have no contacts yet" in await _run(list_contacts, ctx)
     assert "No contact matching" in await _run(delete_contact, ctx, contact="Jun Park")
@@ -222,10 +224,12 @@ async def _count(db: Database, workspace_id: uuid.UUID) -> int:
     async with db.session() as session:
         return int(
             await session.scalar(
-                select(func.count()).select_from(Contact)
+                select(func.count())
+                .select_from(Contact)
                 .where(Contact.workspace_id == workspace_id, Contact.deleted_at.is_(None))
-            ) or 0
-        )  # fmt: skip
+            )
+            or 0
+        )
 
 
 async def test_import_previews_then_writes_only_on_yes(db) -> None:

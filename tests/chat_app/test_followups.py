@@ -45,18 +45,29 @@ CONSENT_ASKED = [
     {"assistant": "What exact wording did they agree to? (paste the consent text)"},
 ]
 COUNTRY_ASKED = [
-    {"user": "estimate the growth pack", "tool": "estimate_purchase",
-     "args": {"package": "growth"}, "about": {}},
-    {"assistant": "I need your billing country (and postal code) once to estimate tax: "
-                  "for example 'estimate the starter pack for US 94105' or 'for GB'."},
-]  # fmt: skip
+    {
+        "user": "estimate the growth pack",
+        "tool": "estimate_purchase",
+        "args": {"package": "growth"},
+        "about": {},
+    },
+    {
+        "assistant": "I need your billing country (and postal code) once to estimate tax: "
+        "for example 'estimate the starter pack for US 94105' or 'for GB'."
+    },
+]
 CONFIRM_ASKED = [
-    {"user": "call Dana Whitfield about pricing", "tool": "place_call",
-     "args": {"contact": "Dana Whitfield", "purpose": "pricing"},
-     "about": {"contact": "Dana Whitfield"}},
-    {"assistant": "Consent on record; inside calling hours.\n\nCall Dana Whitfield (Acme), "
-                  "+1 212-555-0100 now about: pricing?"},
-]  # fmt: skip
+    {
+        "user": "call Dana Whitfield about pricing",
+        "tool": "place_call",
+        "args": {"contact": "Dana Whitfield", "purpose": "pricing"},
+        "about": {"contact": "Dana Whitfield"},
+    },
+    {
+        "assistant": "Consent on record; inside calling hours.\n\nCall Dana Whitfield (Acme), "
+        "+1 212-555-0100 now about: pricing?"
+    },
+]
 
 
 def _answer(items: list[dict[str, Any]], text: str) -> AIMessage:
@@ -75,9 +86,15 @@ def test_context_messages_build_the_thread_the_app_stores() -> None:
     messages = context_messages([*SUMMARY, *CONSENT_ASKED])
     kinds = [type(m).__name__ for m in messages]
     assert kinds == [
-        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage",
-        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage",
-    ]  # fmt: skip
+        "HumanMessage",
+        "AIMessage",
+        "ToolMessage",
+        "AIMessage",
+        "HumanMessage",
+        "AIMessage",
+        "ToolMessage",
+        "AIMessage",
+    ]
     tool_result = messages[2]
     assert isinstance(tool_result, ToolMessage)
     assert tool_result.artifact == {"about": {"contact": "Dana Whitfield", "call": "7c2e91ab"}}
@@ -93,10 +110,16 @@ def test_context_messages_build_the_thread_the_app_stores() -> None:
 @pytest.mark.parametrize(
     ("text", "tool", "args"),
     [
-        ("call them again about the renewal", "place_call",
-         {"contact": "Dana Whitfield", "purpose": "the renewal"}),
-        ("call the same contact about pricing", "place_call",
-         {"contact": "Dana Whitfield", "purpose": "pricing"}),
+        (
+            "call them again about the renewal",
+            "place_call",
+            {"contact": "Dana Whitfield", "purpose": "the renewal"},
+        ),
+        (
+            "call the same contact about pricing",
+            "place_call",
+            {"contact": "Dana Whitfield", "purpose": "pricing"},
+        ),
         ("summarize that call", "summarize_call", {"call": "7c2e91ab"}),
         ("transcript of that call", "get_transcript", {"call": "7c2e91ab"}),
         ("what did she say", "get_transcript", {"call": "7c2e91ab"}),
@@ -104,7 +127,7 @@ def test_context_messages_build_the_thread_the_app_stores() -> None:
         ("what about Riley?", "summarize_call", {"call": "Riley"}),
         ("again", "summarize_call", {}),
     ],
-)  # fmt: skip
+)
 def test_references_resolve_to_what_the_conversation_was_about(
     text: str, tool: str, args: dict[str, Any]
 ) -> None:
@@ -182,10 +205,17 @@ def test_a_reference_to_no_one_is_asked_back() -> None:
 
 @pytest.mark.parametrize(
     ("text", "meant"),
-    [("yes", True), ("Yep, go ahead", True), ("ok", True), ("no", False),
-     ("cancel", False), ("no thanks", False), ("yes call Dana about pricing", None),
-     ("know what, never", None)],
-)  # fmt: skip
+    [
+        ("yes", True),
+        ("Yep, go ahead", True),
+        ("ok", True),
+        ("no", False),
+        ("cancel", False),
+        ("no thanks", False),
+        ("yes call Dana about pricing", None),
+        ("know what, never", None),
+    ],
+)
 def test_yes_no(text: str, meant: bool | None) -> None:
     assert yes_no(text) is meant
 

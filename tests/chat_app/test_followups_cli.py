@@ -84,13 +84,24 @@ async def test_call_them_again_then_yes_from_another_process_places_one_call(
     actor = await funded_rep(db, 600_000)
     dana = await add_contact(db, actor, name="Dana Whitfield", phone=number_callable_now())
     await seed_call(
-        db, dana, actor.user_id, at=datetime.now(UTC) - timedelta(hours=3), duration_s=80,
-        cost_mc=80_000, outcome="interested",
-        turns=[("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
-               ("prospect", "The renewal is coming up; call me about it.")],
-        insight={"outcome": "interested", "summary": "Dana wants to talk about the renewal.",
-                 "objections": [], "next_steps": ["call about the renewal"]},
-    )  # fmt: skip
+        db,
+        dana,
+        actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=3),
+        duration_s=80,
+        cost_mc=80_000,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
+            ("prospect", "The renewal is coming up; call me about it."),
+        ],
+        insight={
+            "outcome": "interested",
+            "summary": "Dana wants to talk about the renewal.",
+            "objections": [],
+            "next_steps": ["call about the renewal"],
+        },
+    )
     with serve_app(database, tmp_path, SIMULATED) as base:
         summary = _ask(database, tmp_path, base, actor.email, "summarize my last call", None)
         assert [c["name"] for c in summary["tool_calls"]] == ["summarize_call"]
@@ -136,9 +147,13 @@ async def test_a_call_request_after_the_consent_question_records_no_consent(
     before = await consents()
     with serve_app(database, tmp_path, SIMULATED) as base:
         asked = _ask(
-            database, tmp_path, base, actor.email,
-            "record express written consent for Jordan Lee from the web form", None,
-        )  # fmt: skip
+            database,
+            tmp_path,
+            base,
+            actor.email,
+            "record express written consent for Jordan Lee from the web form",
+            None,
+        )
         assert "exact wording" in asked["answer"] and asked["cost_mc"] == 0
         thread = asked["thread_id"]
         request = "call Jordan Lee about our new scheduling software"

@@ -70,13 +70,24 @@ async def _rep_with_dana(db: Database) -> tuple[Actor, Contact, uuid.UUID]:
     await fund(db, rep.actor.workspace_id, 100)
     dana = await add_contact(db, rep.actor, name="Dana Whitfield", phone=number_callable_now())
     call_id = await seed_call(
-        db, dana, rep.actor.user_id, at=datetime.now(UTC) - timedelta(hours=3),
-        duration_s=80, cost_mc=80_000, outcome="interested",
-        turns=[("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
-               ("prospect", "The renewal is coming up; call me about it.")],
-        insight={"outcome": "interested", "summary": "Dana wants to talk about the renewal.",
-                 "objections": [], "next_steps": ["call about the renewal"]},
-    )  # fmt: skip
+        db,
+        dana,
+        rep.actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=3),
+        duration_s=80,
+        cost_mc=80_000,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
+            ("prospect", "The renewal is coming up; call me about it."),
+        ],
+        insight={
+            "outcome": "interested",
+            "summary": "Dana wants to talk about the renewal.",
+            "objections": [],
+            "next_steps": ["call about the renewal"],
+        },
+    )
     return rep.actor, dana, call_id
 
 
@@ -179,9 +190,13 @@ async def test_a_call_request_typed_at_the_consent_question_records_no_consent(d
 
     screened = followups.screened(user_types, deferred.append)
     asked = await _say(
-        db, rep.actor, "record express written consent for Jordan Lee from the web form", None,
-        ask=screened, telephony=telephony,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        "record express written consent for Jordan Lee from the web form",
+        None,
+        ask=screened,
+        telephony=telephony,
+    )
     assert "Consent not recorded" in asked.body and asked.cost_mc == 0
     assert deferred == [request]  # handed back as a request of its own
     assert await _consents(db, jordan) == before

@@ -215,41 +215,80 @@ def test_a_question_never_changes_anything(text):
     ("text", "tool", "args"),
     [
         # Names with particles, accents and hyphens stay whole.
-        ("add Jan-Willem van der Berg +31 20 555 0101, company Polderveld BV", "add_contact",
-         {"name": "Jan-Willem van der Berg", "company": "Polderveld BV"}),
-        ("call Ahmad bin Yusuf about the shipment delay", "place_call",
-         {"contact": "Ahmad bin Yusuf", "purpose": "the shipment delay"}),
+        (
+            "add Jan-Willem van der Berg +31 20 555 0101, company Polderveld BV",
+            "add_contact",
+            {"name": "Jan-Willem van der Berg", "company": "Polderveld BV"},
+        ),
+        (
+            "call Ahmad bin Yusuf about the shipment delay",
+            "place_call",
+            {"contact": "Ahmad bin Yusuf", "purpose": "the shipment delay"},
+        ),
         # Notes are neither name nor company.
-        ("add contact Mark Will, 212 555 0100, notes: met at SaaStr", "add_contact",
-         {"name": "Mark Will", "notes": "met at SaaStr"}),
+        (
+            "add contact Mark Will, 212 555 0100, notes: met at SaaStr",
+            "add_contact",
+            {"name": "Mark Will", "notes": "met at SaaStr"},
+        ),
         # When consent was given, as an ISO date (today is 2026-11-29, a Sunday).
-        ("Dev Patel opted in last Tuesday at the roadshow", "record_consent",
-         {"contact": "Dev Patel", "source": "roadshow", "obtained_at": "2026-11-24"}),
-        ("log express consent for Zoë Kim, she ticked the box on our signup form on Nov 20",
-         "record_consent", {"source": "signup form", "obtained_at": "2026-11-20"}),
+        (
+            "Dev Patel opted in last Tuesday at the roadshow",
+            "record_consent",
+            {"contact": "Dev Patel", "source": "roadshow", "obtained_at": "2026-11-24"},
+        ),
+        (
+            "log express consent for Zoë Kim, she ticked the box on our signup form on Nov 20",
+            "record_consent",
+            {"source": "signup form", "obtained_at": "2026-11-20"},
+        ),
         # What the call is for, its goal and what to do on a machine, each on its own.
-        ("call 503-555-0137 about their renewal, don't leave a voicemail", "place_call",
-         {"purpose": "their renewal", "on_voicemail": "hang_up"}),
-        ("ring Raj Patel to follow up on the proposal, try to book a demo", "place_call",
-         {"purpose": "follow up on the proposal", "goal": "book a demo"}),
-        ("call Lea Roy about pricing; if you get voicemail leave a message saying call me back",
-         "place_call", {"purpose": "pricing", "voicemail_message": "call me back"}),
+        (
+            "call 503-555-0137 about their renewal, don't leave a voicemail",
+            "place_call",
+            {"purpose": "their renewal", "on_voicemail": "hang_up"},
+        ),
+        (
+            "ring Raj Patel to follow up on the proposal, try to book a demo",
+            "place_call",
+            {"purpose": "follow up on the proposal", "goal": "book a demo"},
+        ),
+        (
+            "call Lea Roy about pricing; if you get voicemail leave a message saying call me back",
+            "place_call",
+            {"purpose": "pricing", "voicemail_message": "call me back"},
+        ),
         # Periods: quarters and US numeric dates.
-        ("credits burned in Q3", "analytics",
-         {"metrics": ["credits_spent"], "period": "2026-07-01..2026-09-30"}),
-        ("total talk time between 11/16 and 11/22", "analytics",
-         {"metrics": ["talk_time_s"], "period": "2026-11-16..2026-11-22"}),
+        (
+            "credits burned in Q3",
+            "analytics",
+            {"metrics": ["credits_spent"], "period": "2026-07-01..2026-09-30"},
+        ),
+        (
+            "total talk time between 11/16 and 11/22",
+            "analytics",
+            {"metrics": ["talk_time_s"], "period": "2026-11-16..2026-11-22"},
+        ),
         # Counts.
         ("show me my last 10 calls", "list_calls", {"limit": 10}),
-        ("search for 'too expensive', top 5 hits only", "search_calls",
-         {"query": "too expensive", "limit": 5}),
+        (
+            "search for 'too expensive', top 5 hits only",
+            "search_calls",
+            {"query": "too expensive", "limit": 5},
+        ),
         # A package named bare, a country and postal code behind commas.
-        ("price check on growth for Canada, M5V 2T6", "estimate_purchase",
-         {"package": "growth", "country": "Canada", "postal_code": "M5V 2T6"}),
-        ("how much is pro all-in for Austin TX 78701", "estimate_purchase",
-         {"package": "pro", "country": "US", "postal_code": "78701"}),
+        (
+            "price check on growth for Canada, M5V 2T6",
+            "estimate_purchase",
+            {"package": "growth", "country": "Canada", "postal_code": "M5V 2T6"},
+        ),
+        (
+            "how much is pro all-in for Austin TX 78701",
+            "estimate_purchase",
+            {"package": "pro", "country": "US", "postal_code": "78701"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_router_extracts_what_the_message_states(text, tool, args):
     found = route(text, TOOL_NAMES, today=TODAY)
     assert found is not None and found.intent.tool == tool, found

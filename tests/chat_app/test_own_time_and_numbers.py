@@ -31,9 +31,14 @@ LONDON_LANDLINE = "020 7946 0018"
 
 async def _ask(db, actor, tool: str, *, confirm=None, **args):
     return await answer_message(
-        db, scripted_agent(tool, **args), actor, text=f"({tool})",
-        message_id=str(uuid.uuid4()), confirm=confirm, otp=SimulatedVerify(db),
-    )  # fmt: skip
+        db,
+        scripted_agent(tool, **args),
+        actor,
+        text=f"({tool})",
+        message_id=str(uuid.uuid4()),
+        confirm=confirm,
+        otp=SimulatedVerify(db),
+    )
 
 
 async def _member(db, mobile: str | None = None) -> Actor:
@@ -109,9 +114,12 @@ async def test_the_offline_model_counts_today_in_the_users_zone(db):
     for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
         actor = dataclasses.replace(base, time_zone=zone)
         result = await answer_message(
-            db, agent, actor, text="how many calls since 2026-11-01",
+            db,
+            agent,
+            actor,
+            text="how many calls since 2026-11-01",
             message_id=str(uuid.uuid4()),
-        )  # fmt: skip
+        )
         (call,) = result.tool_calls
         days[zone] = call.args["period"]
     assert days == {
@@ -170,9 +178,13 @@ async def test_transcripts_and_the_ledger_read_in_the_users_time(db):
     rep = await _member(db)  # Pacific
     contact = await make_contact(db, rep, name="Tia Time")
     await seed_call(
-        db, contact, rep.user_id, at=datetime(2026, 12, 3, 22, 0, tzinfo=UTC), duration_s=9,
+        db,
+        contact,
+        rep.user_id,
+        at=datetime(2026, 12, 3, 22, 0, tzinfo=UTC),
+        duration_s=9,
         turns=[("agent", "Hello Tia."), ("prospect", "Hi.")],
-    )  # fmt: skip
+    )
     transcript = await _ask(db, rep, "get_transcript")
     assert "Tia Time" in transcript.body and "Thu Dec 3 2026, 2:00 PM PT:" in transcript.body
     balance = await _ask(db, rep, "check_credits")

@@ -44,10 +44,15 @@ async def _watch(db: Database, listener: events.EventListener, actor: Actor) -> 
 
     task = asyncio.create_task(
         notifications.watch(
-            db, listener, send, user_id=actor.user_id, workspace_id=actor.workspace_id,
-            low_balance_mc=1_000, resync_s=HOUR_S,
+            db,
+            listener,
+            send,
+            user_id=actor.user_id,
+            workspace_id=actor.workspace_id,
+            low_balance_mc=1_000,
+            resync_s=HOUR_S,
         )
-    )  # fmt: skip
+    )
     return task, got
 
 
@@ -78,13 +83,19 @@ async def test_a_payment_is_announced_in_the_open_chat_with_the_new_balance(
 
     async with db.session() as session:  # the buyer was told: not again
         again = await notifications.due_notices(
-            session, user_id=buyer.actor.user_id, workspace_id=buyer.actor.workspace_id,
-            since=datetime.now(UTC), low_balance_mc=0,
-        )  # fmt: skip
+            session,
+            user_id=buyer.actor.user_id,
+            workspace_id=buyer.actor.workspace_id,
+            since=datetime.now(UTC),
+            low_balance_mc=0,
+        )
         theirs = await notifications.due_notices(
-            session, user_id=teammate.actor.user_id, workspace_id=buyer.actor.workspace_id,
-            since=datetime.now(UTC), low_balance_mc=0,
-        )  # fmt: skip
+            session,
+            user_id=teammate.actor.user_id,
+            workspace_id=buyer.actor.workspace_id,
+            since=datetime.now(UTC),
+            low_balance_mc=0,
+        )
     assert again == []
     (told,) = theirs  # a teammate opening the chat later is told, by the buyer's name
     assert f"(bought by {buyer.actor.name})" in told.text and "500 credits added" in told.text
@@ -117,7 +128,10 @@ async def test_a_workspace_never_funded_is_not_told_its_balance_is_low(db: Datab
     owner = await make_member(db, Role.MANAGER)
     async with db.session() as session:
         due = await notifications.due_notices(
-            session, user_id=owner.actor.user_id, workspace_id=owner.actor.workspace_id,
-            since=datetime.now(UTC), low_balance_mc=100_000,
-        )  # fmt: skip
+            session,
+            user_id=owner.actor.user_id,
+            workspace_id=owner.actor.workspace_id,
+            since=datetime.now(UTC),
+            low_balance_mc=100_000,
+        )
     assert due == []

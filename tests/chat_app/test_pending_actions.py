@@ -30,9 +30,12 @@ async def _propose(db: Database, actor: Actor) -> tuple[uuid.UUID, uuid.UUID]:
     """A turn whose "add a contact" got no answer (the page was reloaded): the
     proposal's id and the thread's."""
     result = await answer_message(
-        db, AGENT, actor, text=f"add a contact Jane Doe {number_callable_now()} at Acme",
+        db,
+        AGENT,
+        actor,
+        text=f"add a contact Jane Doe {number_callable_now()} at Acme",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert result.body.startswith("Nothing done yet")
     assert result.thread_id is not None
     (waiting,) = await actions.open_actions(AgentContext(actor=actor, db=db), result.thread_id)

@@ -134,18 +134,28 @@ async def test_every_starter_sent_as_is_writes_nothing_dials_nothing_and_is_free
     # starters used) and a past call.
     dana = await make_contact(db, actor, name="Dana Whitfield", company="Acme Corp")
     await seed_call(
-        db, dana, actor.user_id, at=datetime.now(UTC) - timedelta(days=1), duration_s=60,
+        db,
+        dana,
+        actor.user_id,
+        at=datetime.now(UTC) - timedelta(days=1),
+        duration_s=60,
         turns=[("prospect", "The spring pricing is too high for us.")],
         insight={"outcome": "not_interested", "objections": ["price"]},
-    )  # fmt: skip
+    )
     recorder, asked = Recorder(), Asked(True)
     before = await _row_counts(db)
     thread = None
     for starter in ALL_STARTERS:
         result = await answer_message(
-            db, AGENT, actor, text=starter.message, message_id=str(uuid.uuid4()),
-            thread_id=thread, confirm=asked, telephony=recording_telephony(recorder),
-        )  # fmt: skip
+            db,
+            AGENT,
+            actor,
+            text=starter.message,
+            message_id=str(uuid.uuid4()),
+            thread_id=thread,
+            confirm=asked,
+            telephony=recording_telephony(recorder),
+        )
         thread = result.thread_id
         assert result.status is TurnStatus.ANSWERED, (starter.label, result.body)
         assert result.cost_mc == 0 and result.footer.startswith("— no charge"), starter.label

@@ -15,8 +15,18 @@ def test_it_describes_today_not_later_releases() -> None:
     lowered = README.lower()
     for promise in ("next release", "coming soon", "arrive in the next", "will be available"):
         assert promise not in lowered
-    for today in ("calls", "transcript", "summary", "search", "analytics", "recording",
-                  "import these contacts", "do-not-call", "consent", "balance"):  # fmt: skip
+    for today in (
+        "calls",
+        "transcript",
+        "summary",
+        "search",
+        "analytics",
+        "recording",
+        "import these contacts",
+        "do-not-call",
+        "consent",
+        "balance",
+    ):
         assert today in lowered, today
 
 

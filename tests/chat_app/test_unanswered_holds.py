@@ -42,10 +42,14 @@ async def _pending_turn(db: Database, answer: bool | None) -> tuple[uuid.UUID, l
 
     turn = asyncio.create_task(
         answer_message(
-            db, AGENT, member.actor, message_id=str(uuid.uuid4()), confirm=confirm,
+            db,
+            AGENT,
+            member.actor,
+            message_id=str(uuid.uuid4()),
+            confirm=confirm,
             text=f"add a contact Jane Doe {number_callable_now()} at Acme",
         )
-    )  # fmt: skip
+    )
     await asyncio.wait_for(asked.wait(), 120)
     seen.append((await _held(db, ws))[1])  # while the question is on screen
     release.set()

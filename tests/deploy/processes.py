@@ -34,8 +34,16 @@ def base_env(*drop: str) -> dict[str, str]:
     """The test's environment without what would point a child at the repo's virtualenv
     or at live providers (plus any `drop` names)."""
     env = dict(os.environ)
-    for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DATABASE_URL",
-                 "OPENAI_API_KEY", "PADDLE_API_KEY", "PADDLE_WEBHOOK_SECRET", *drop):  # fmt: skip
+    for name in (
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "DATABASE_URL",
+        "OPENAI_API_KEY",
+        "PADDLE_API_KEY",
+        "PADDLE_WEBHOOK_SECRET",
+        *drop,
+    ):
         env.pop(name, None)
     return env
 

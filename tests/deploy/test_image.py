@@ -69,9 +69,20 @@ APP_FILES = (
     ".chainlit/config.toml",
 )
 # Never in the image: local state, secrets, caches, version control, tests.
-KEPT_OUT = (".venv", ".data", ".git", ".files", ".env", "tests", "bench", ".pytest_cache",
-            ".mypy_cache", ".ruff_cache", "klosesales.egg-info",
-            ".chainlit/translations")  # fmt: skip
+KEPT_OUT = (
+    ".venv",
+    ".data",
+    ".git",
+    ".files",
+    ".env",
+    "tests",
+    "bench",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "klosesales.egg-info",
+    ".chainlit/translations",
+)
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INSTALL_TIMEOUT_S = 1800  # the pip install, bounded (CPU ≈ 3 min; 23 min wall seen under load)
 
@@ -248,8 +259,12 @@ def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
         argv = [klosesales, *image.cmd[1:]]
         argv[argv.index("--host") + 1] = "127.0.0.1"
         argv[argv.index("--port") + 1] = str(port)
-        serve_env = {**env, "PUBLIC_BASE_URL": base, "AUTO_MIGRATE": "false",
-                     "RUN_WORKER_IN_SERVE": "false"}  # fmt: skip
+        serve_env = {
+            **env,
+            "PUBLIC_BASE_URL": base,
+            "AUTO_MIGRATE": "false",
+            "RUN_WORKER_IN_SERVE": "false",
+        }
         serve_log, worker_log = logs / "serve.log", logs / "worker.log"
         with (
             running(argv, env=serve_env, log=serve_log, cwd=app_dir) as serve,
@@ -262,8 +277,9 @@ def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
             # /chat serves Chainlit's page (to a signed-in member) and its script bundle
             # from the installed Chainlit.
             session = _in_thread(_signed_in(base, url))
-            with httpx.Client(base_url=base, cookies={"ks_session": session}, timeout=30,
-                              trust_env=False) as http:  # fmt: skip
+            with httpx.Client(
+                base_url=base, cookies={"ks_session": session}, timeout=30, trust_env=False
+            ) as http:
                 chat = http.get("/chat/", headers={"Accept": "text/html"})
                 assert chat.status_code == 200, chat.text[:500]
                 assert '<div id="root">' in chat.text
@@ -274,9 +290,10 @@ def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
             # The image's HEALTHCHECK command passes against this server and fails where
             # nothing listens.
             assert image.healthcheck is not None
-            check = [replay.which(image.healthcheck[0], image.env),
-                     *(replay.host(w) if w.startswith("/") else w
-                       for w in image.healthcheck[1:-1])]  # fmt: skip
+            check = [
+                replay.which(image.healthcheck[0], image.env),
+                *(replay.host(w) if w.startswith("/") else w for w in image.healthcheck[1:-1]),
+            ]
             ok = subprocess.run([*map(str, check), f"{base}/healthz"], env=env, timeout=30)
             assert ok.returncode == 0
             dead = f"http://127.0.0.1:{free_port()}/healthz"

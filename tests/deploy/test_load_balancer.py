@@ -49,8 +49,13 @@ def _caddy() -> str:
     if found is None and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=300)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "caddy"], env=env, check=True,
-                       timeout=300, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "caddy"],
+            env=env,
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+        )
         found = shutil.which("caddy")
     if found is None:
         pytest.skip("caddy is not installed (apt-get install caddy) and we are not root")
@@ -191,8 +196,13 @@ def _ws(
     """A websocket through the proxy, as a browser on the proxy's page opens it."""
     url = "ws://" + fleet.proxy.removeprefix("http://") + path
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    return connect(url, origin=Origin(origin or fleet.proxy), additional_headers={"Cookie": cookie},
-                   proxy=None, open_timeout=10)  # fmt: skip
+    return connect(
+        url,
+        origin=Origin(origin or fleet.proxy),
+        additional_headers={"Cookie": cookie},
+        proxy=None,
+        open_timeout=10,
+    )
 
 
 async def test_requests_and_health_pass_through(fleet: Fleet, db: Database):

@@ -24,9 +24,12 @@ async def _member_with_ten_credits(database: Database) -> Member:
         actor = member.actor
         async with db.session() as s:
             await ledger.grant(
-                s, actor.workspace_id, amount_mc=10_000, idempotency_key=f"e2e:{actor.user_id}",
+                s,
+                actor.workspace_id,
+                amount_mc=10_000,
+                idempotency_key=f"e2e:{actor.user_id}",
                 source="test",
-            )  # fmt: skip
+            )
             await s.commit()
         return member
     finally:

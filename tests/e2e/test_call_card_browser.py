@@ -32,10 +32,14 @@ async def _rep_with_a_recorded_call(database: Database, base: str) -> tuple[Memb
     db = Database(url=database.url, embedded=False)
     carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=5)
     telephony = Telephony(
-        provider=carrier, auth_token=TWILIO_TEST_TOKEN, from_e164=SIMULATED_FROM,
-        public_base_url=base, max_call_seconds=600, ring_timeout_s=30,
+        provider=carrier,
+        auth_token=TWILIO_TEST_TOKEN,
+        from_e164=SIMULATED_FROM,
+        public_base_url=base,
+        max_call_seconds=600,
+        ring_timeout_s=30,
         reconcile_after_s=120,
-    )  # fmt: skip
+    )
     try:
         rep = await make_member(db, Role.REP)
         await fund(db, rep.actor.workspace_id, 1000)
@@ -80,8 +84,17 @@ def test_a_rep_reviews_the_last_call_as_a_card_in_their_own_time(answering_serve
         page.click("#chat-submit")
         card = replies.filter(has_text=f"Call {short} with Dana Whitfield")
         expect(card).to_have_count(1, timeout=60_000)
-        for label in ("Contact:", "When:", "Duration:", "Cost:", "Outcome:", "Summary",
-                      "Objections:", "Recording:", "Transcript:"):  # fmt: skip
+        for label in (
+            "Contact:",
+            "When:",
+            "Duration:",
+            "Cost:",
+            "Outcome:",
+            "Summary",
+            "Objections:",
+            "Recording:",
+            "Transcript:",
+        ):
             expect(card).to_contain_text(label)
         expect(card).to_contain_text(pacific)
         expect(card).not_to_contain_text("UTC")

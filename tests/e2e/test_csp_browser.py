@@ -34,9 +34,14 @@ async def _manager_with_a_call(database: Database) -> Member:
         await fund(db, member.actor.workspace_id, 1000)
         contact = await make_contact(db, member.actor, name="Ava Stone")
         await seed_call(
-            db, contact, member.actor.user_id, at=datetime.now(UTC) - timedelta(hours=2),
-            duration_s=75, cost_mc=75_000, outcome="interested",
-        )  # fmt: skip
+            db,
+            contact,
+            member.actor.user_id,
+            at=datetime.now(UTC) - timedelta(hours=2),
+            duration_s=75,
+            cost_mc=75_000,
+            outcome="interested",
+        )
         return member
     finally:
         await db.dispose()

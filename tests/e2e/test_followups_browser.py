@@ -31,13 +31,24 @@ async def _rep_with_a_call(database: Database) -> tuple[Any, Any]:
         await fund(db, rep.actor.workspace_id, 5_000)
         dana = await add_contact(db, rep.actor, name="Dana Whitfield", phone=number_callable_now())
         await seed_call(
-            db, dana, rep.actor.user_id, at=datetime.now(UTC) - timedelta(hours=3),
-            duration_s=80, cost_mc=80_000, outcome="interested",
-            turns=[("agent", "Hi Dana, this is an AI assistant calling for Acme. Recorded."),
-                   ("prospect", "The renewal is coming up; call me about it.")],
-            insight={"outcome": "interested", "summary": "Dana wants to talk renewal.",
-                     "objections": [], "next_steps": ["call about the renewal"]},
-        )  # fmt: skip
+            db,
+            dana,
+            rep.actor.user_id,
+            at=datetime.now(UTC) - timedelta(hours=3),
+            duration_s=80,
+            cost_mc=80_000,
+            outcome="interested",
+            turns=[
+                ("agent", "Hi Dana, this is an AI assistant calling for Acme. Recorded."),
+                ("prospect", "The renewal is coming up; call me about it."),
+            ],
+            insight={
+                "outcome": "interested",
+                "summary": "Dana wants to talk renewal.",
+                "objections": [],
+                "next_steps": ["call about the renewal"],
+            },
+        )
         return rep, dana
     finally:
         await db.dispose()

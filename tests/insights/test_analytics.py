@@ -87,18 +87,43 @@ async def seed(_engine_owner: Database) -> Seed:
 
     calls: list[tuple[Any, ...]] = [
         # contact, placed by, at (UTC), keyword figures
-        (a1, a, utc(10, 5, 14), {"duration_s": 120, "outcome": "interested",
-                                 "insight": ins("interested", "price")}),
-        (a1, a, utc(10, 5, 23, 30), {"duration_s": 60,
-                                     "insight": ins("callback_booked", "timing")}),
+        (
+            a1,
+            a,
+            utc(10, 5, 14),
+            {"duration_s": 120, "outcome": "interested", "insight": ins("interested", "price")},
+        ),
+        (
+            a1,
+            a,
+            utc(10, 5, 23, 30),
+            {"duration_s": 60, "insight": ins("callback_booked", "timing")},
+        ),
         # 23:30 on 5 October in New York, 6 October in UTC.
         (a2, a, utc(10, 6, 3, 30), {"status": "busy", "duration_s": 0, "outcome": "busy"}),
-        (a2, a, utc(10, 12, 15), {"duration_s": 30, "answered_by": "machine_end_beep",
-                                  "outcome": "voicemail", "insight": ins("voicemail")}),
-        (b1, b, utc(10, 13, 16), {"duration_s": 45, "outcome": "opted_out",
-                                  "insight": ins("opted_out")}),
-        (b1, b, utc(10, 20, 17), {"duration_s": 200,
-                                  "insight": ins("not_interested", "price", "competitor")}),
+        (
+            a2,
+            a,
+            utc(10, 12, 15),
+            {
+                "duration_s": 30,
+                "answered_by": "machine_end_beep",
+                "outcome": "voicemail",
+                "insight": ins("voicemail"),
+            },
+        ),
+        (
+            b1,
+            b,
+            utc(10, 13, 16),
+            {"duration_s": 45, "outcome": "opted_out", "insight": ins("opted_out")},
+        ),
+        (
+            b1,
+            b,
+            utc(10, 20, 17),
+            {"duration_s": 200, "insight": ins("not_interested", "price", "competitor")},
+        ),
         (b1, b, utc(10, 20, 18), {"status": "no-answer", "duration_s": 0, "outcome": "no_answer"}),
         # The manager calls rep A's contact: rep A sees it, the rep dimension shows the manager.
         (a1, m, utc(10, 21, 13), {"duration_s": 90, "insight": ins("interested", "authority")}),
@@ -109,9 +134,13 @@ async def seed(_engine_owner: Database) -> Seed:
         # Outside the period (New York time), or another workspace's.
         (a1, a, utc(10, 1, 3, 59), {"duration_s": 50, "insight": ins("interested", "price")}),
         (b1, b, utc(11, 1, 4, 0), {"duration_s": 70}),
-        (s1, stranger.actor.user_id, utc(10, 15, 15), {"duration_s": 33,
-                                                         "insight": ins("interested", "price")}),
-    ]  # fmt: skip
+        (
+            s1,
+            stranger.actor.user_id,
+            utc(10, 15, 15),
+            {"duration_s": 33, "insight": ins("interested", "price")},
+        ),
+    ]
     for contact, placed_by, at, figures in calls:
         await seed_call(db, contact, placed_by, at=at, **figures)
     return Seed(manager.actor, rep_a.actor, rep_b.actor, stranger.actor, admin.actor)
@@ -254,25 +283,36 @@ async def test_rep_figures_match_direct_sql_over_their_own_contacts(
     db: Database, seed: Seed
 ) -> None:
     await cross_check(
-        db, seed.rep_a, "ct.owner_id = :me AND c.workspace_id = :ws",
+        db,
+        seed.rep_a,
+        "ct.owner_id = :me AND c.workspace_id = :ws",
         {"me": seed.rep_a.user_id, "ws": seed.rep_a.workspace_id},
-    )  # fmt: skip
+    )
 
 
 async def test_manager_filtering_by_rep_matches_direct_sql(db: Database, seed: Seed) -> None:
     await cross_check(
-        db, seed.manager, "c.placed_by = :rep AND c.workspace_id = :ws",
+        db,
+        seed.manager,
+        "c.placed_by = :rep AND c.workspace_id = :ws",
         {"rep": seed.rep_b.user_id, "ws": seed.manager.workspace_id},
         rep_id=seed.rep_b.user_id,
-    )  # fmt: skip
+    )
 
 
 async def test_totals_worked_out_by_hand(db: Database, seed: Seed) -> None:
     table = await answer(db, seed.manager, query())
     assert table.columns == (
-        "calls", "connected", "connect_rate", "talk_time_s", "avg_duration_s", "credits_spent",
-        *(f"outcome:{o}" for o in OUTCOMES), *(f"objection:{o}" for o in OBJECTIONS), "opt_outs",
-    )  # fmt: skip
+        "calls",
+        "connected",
+        "connect_rate",
+        "talk_time_s",
+        "avg_duration_s",
+        "credits_spent",
+        *(f"outcome:{o}" for o in OUTCOMES),
+        *(f"objection:{o}" for o in OBJECTIONS),
+        "opt_outs",
+    )
     (row,) = table.rows
     figures = dict(zip(table.columns, row, strict=True))
     assert figures["calls"] == 11
@@ -303,9 +343,14 @@ async def test_breakdowns_worked_out_by_hand(db: Database, seed: Seed) -> None:
 
     outcomes = by_label(await answer(db, seed.manager, query(("calls",), "outcome")))
     assert outcomes == {
-        "no_answer": [3], "interested": [2], "not_interested": [2], "callback_booked": [1],
-        "voicemail": [1], "opted_out": [1], "unknown": [1],
-    }  # fmt: skip
+        "no_answer": [3],
+        "interested": [2],
+        "not_interested": [2],
+        "callback_booked": [1],
+        "voicemail": [1],
+        "opted_out": [1],
+        "unknown": [1],
+    }
 
     hours = by_label(await answer(db, seed.manager, query(("calls",), "hour_of_day")))
     assert list(hours) == list(range(24))
@@ -486,10 +531,17 @@ async def test_csv_markdown_and_chart(db: Database, seed: Seed) -> None:
 # September) or repeats (Havana in November, Santiago in April) a midnight; Lord Howe's
 # 30-minute DST; a zone 14 hours ahead.
 ZONES = (
-    "UTC", "America/New_York", "America/Havana", "America/Santiago", "America/St_Johns",
-    "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham",
+    "UTC",
+    "America/New_York",
+    "America/Havana",
+    "America/Santiago",
+    "America/St_Johns",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
     "Pacific/Kiritimati",
-)  # fmt: skip
+)
 ZONED_SPAN = "2026-02-23..2026-11-15"
 
 

@@ -131,10 +131,15 @@ async def test_call_now_goes_through_the_gate_and_confirmation(db) -> None:
     contact = await add_contact(db, rep.actor, phone=number_callable_now())
     async with db.session() as session:
         callback_id = await booked_callbacks.book(
-            session, workspace_id=rep.actor.workspace_id, contact_id=contact.id,
-            rep_id=rep.actor.user_id, call_id=None, source="call",
-            purpose="the spring renewal", due_at=datetime.now(UTC) - timedelta(minutes=1),
-        )  # fmt: skip
+            session,
+            workspace_id=rep.actor.workspace_id,
+            contact_id=contact.id,
+            rep_id=rep.actor.user_id,
+            call_id=None,
+            source="call",
+            purpose="the spring renewal",
+            due_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
         await session.commit()
     assert callback_id is not None
     recorder = Recorder()
@@ -161,10 +166,15 @@ async def test_call_now_declined_dials_nobody(db) -> None:
     contact = await add_contact(db, rep.actor, phone=number_callable_now())
     async with db.session() as session:
         callback_id = await booked_callbacks.book(
-            session, workspace_id=rep.actor.workspace_id, contact_id=contact.id,
-            rep_id=rep.actor.user_id, call_id=None, source="call", purpose="renewal",
+            session,
+            workspace_id=rep.actor.workspace_id,
+            contact_id=contact.id,
+            rep_id=rep.actor.user_id,
+            call_id=None,
+            source="call",
+            purpose="renewal",
             due_at=datetime.now(UTC),
-        )  # fmt: skip
+        )
         await session.commit()
     assert callback_id is not None
     recorder = Recorder()

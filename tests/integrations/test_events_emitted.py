@@ -102,9 +102,13 @@ async def test_insights_ready_and_opted_out(db) -> None:
     await insights_ready(db, stored)  # a retried job: still one event
     async with db.session() as session:
         await add_to_dnc(
-            session, rep.actor, contact.phone_e164, reason="said stop calling me",
-            source=DncSource.OPT_OUT_CALL, reference="CA-test",
-        )  # fmt: skip
+            session,
+            rep.actor,
+            contact.phone_e164,
+            reason="said stop calling me",
+            source=DncSource.OPT_OUT_CALL,
+            reference="CA-test",
+        )
         await session.commit()
     types = [e.type for e in await _events(db, rep.actor.workspace_id)]
     assert types.count("call.insights_ready") == 1

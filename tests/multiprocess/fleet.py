@@ -131,8 +131,11 @@ def serve(
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "chat_app.cli", "serve", "--port", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         _wait_for(_answers(f"{base}/healthz"), proc, log_path)
         yield Serve(base, data_dir, proc)
@@ -159,8 +162,11 @@ def worker(database: Database, data_dir: Path, **extra: str) -> Iterator[subproc
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "chat_app.cli", "worker"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         _wait_for(lambda: b"job worker is running" in log_path.read_bytes(), proc, log_path)
         yield proc

@@ -45,9 +45,11 @@ async def test_a_process_killed_during_a_call_leaves_its_hold_to_the_sweep(
             await ws.send(json.dumps({"type": "setup", "callSid": sid}))
             await relay_reply(ws)
             answer = await signed_post(
-                c.base, fleet.public, f"/webhooks/twilio/status{query}",
+                c.base,
+                fleet.public,
+                f"/webhooks/twilio/status{query}",
                 status_params(sid, "in-progress", 1),
-            )  # fmt: skip
+            )
             assert answer.status_code == 200
             c.kill_9()
     _, _, held_mc, _, _ = await settlement(db, call)
@@ -116,9 +118,11 @@ async def test_a_dropped_chat_socket_reconnects_to_its_process_and_goes_on(
             (("in-progress", {}), ("completed", {"CallDuration": "12"}))
         ):
             answer = await signed_post(
-                fleet.b.base, fleet.public, f"/webhooks/twilio/status{query}",
+                fleet.b.base,
+                fleet.public,
+                f"/webhooks/twilio/status{query}",
                 status_params(sid, status, seq, **extra),
-            )  # fmt: skip
+            )
             assert answer.status_code == 200
         notice = await again.text_containing("Summary (AI-generated, may be inaccurate)")
         assert notice["output"].startswith("**Call with Dana Lee")

@@ -48,15 +48,19 @@ async def test_a_machine_answer_posted_to_b_reaches_the_relay_on_a_and_the_call_
         assert "AI" in await relay_reply(ws)  # the opening, spoken by A
         for seq, status in enumerate(("initiated", "ringing", "in-progress")):
             answer = await signed_post(
-                fleet.b.base, fleet.public, f"/webhooks/twilio/status{query}",
+                fleet.b.base,
+                fleet.public,
+                f"/webhooks/twilio/status{query}",
                 status_params(sid, status, seq),
-            )  # fmt: skip
+            )
             assert answer.status_code == 200
         # Twilio's AMD result lands on B; A holds the socket: A leaves the voicemail.
         answer = await signed_post(
-            fleet.b.base, fleet.public, f"/webhooks/twilio/amd{query}",
+            fleet.b.base,
+            fleet.public,
+            f"/webhooks/twilio/amd{query}",
             amd_params(sid, "machine_end_beep"),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200
         said, end = await relay_until_end(ws)
     assert said.strip(), "no voicemail was left"
@@ -134,9 +138,11 @@ async def test_notifications_for_unknown_calls_or_garbage_are_ignored(
         await ws.send(json.dumps({"type": "setup", "callSid": call.twilio_sid}))
         await relay_reply(ws)
         answer = await signed_post(
-            fleet.b.base, fleet.public, f"/webhooks/twilio/amd?call={call.id}",
+            fleet.b.base,
+            fleet.public,
+            f"/webhooks/twilio/amd?call={call.id}",
             amd_params(call.twilio_sid or "", "fax"),
-        )  # fmt: skip
+        )
         assert answer.status_code == 200
         _, end = await relay_until_end(ws)  # a fax: the call ends at once
     assert json.loads(end["handoffData"])["outcome"] == "voicemail"
@@ -158,17 +164,21 @@ async def test_a_callback_whose_relay_process_died_still_settles_once(
             await ws.send(json.dumps({"type": "setup", "callSid": sid}))
             await relay_reply(ws)
             answer = await signed_post(
-                fleet.b.base, fleet.public, f"/webhooks/twilio/status{query}",
+                fleet.b.base,
+                fleet.public,
+                f"/webhooks/twilio/status{query}",
                 status_params(sid, "in-progress", 1),
-            )  # fmt: skip
+            )
             assert answer.status_code == 200
             c.kill_9()  # the process holding the relay socket dies mid-call
     # Twilio's callbacks still come, to B: the AMD result reaches no socket, the call
     # settles — once, however often the final callback is sent.
     answer = await signed_post(
-        fleet.b.base, fleet.public, f"/webhooks/twilio/amd{query}",
+        fleet.b.base,
+        fleet.public,
+        f"/webhooks/twilio/amd{query}",
         amd_params(sid, "machine_start"),
-    )  # fmt: skip
+    )
     assert answer.status_code == 200
     final = status_params(sid, "completed", 2, CallDuration="33")
     for _ in range(2):

@@ -52,8 +52,10 @@ async def test_index_call_writes_chunks_and_reindexing_replaces_them(db: Databas
 
     indexed = await index_call(db, call_id, FAKE)
     assert (indexed.call_id, indexed.workspace_id, indexed.chunks) == (
-        call_id, rep.workspace_id, 8,
-    )  # fmt: skip
+        call_id,
+        rep.workspace_id,
+        8,
+    )
     first = await _chunks(db, call_id)
     assert [(c.first_segment, c.last_segment, c.offset_s) for c in first] == [
         (i, i, 5 * i) for i in range(8)
@@ -70,10 +72,15 @@ async def test_index_call_writes_chunks_and_reindexing_replaces_them(db: Databas
             when = AT + timedelta(seconds=5 * seq)
             session.add(
                 TranscriptSegment(
-                    call_id=call_id, workspace_id=rep.workspace_id, seq=seq,
-                    speaker="prospect", text=f"late turn {seq}", started_at=when, ended_at=when,
+                    call_id=call_id,
+                    workspace_id=rep.workspace_id,
+                    seq=seq,
+                    speaker="prospect",
+                    text=f"late turn {seq}",
+                    started_at=when,
+                    ended_at=when,
                 )
-            )  # fmt: skip
+            )
         await session.commit()
     assert (await index_call(db, call_id, FAKE)).chunks == 10
     second = await _chunks(db, call_id)
@@ -141,10 +148,11 @@ async def test_openai_failures_are_clear_and_keep_the_key_secret() -> None:
         await embedder.embed(["x"])
     assert "sk-secret" not in str(failure.value)
     short = OpenAIEmbedder(
-        "k", transport=httpx.MockTransport(
+        "k",
+        transport=httpx.MockTransport(
             lambda r: httpx.Response(200, json={"data": [{"index": 0, "embedding": [1.0] * 1536}]})
         ),
-    )  # fmt: skip
+    )
     with pytest.raises(EmbeddingError, match="expected 384 dimensions"):
         await short.embed(["x"])
 

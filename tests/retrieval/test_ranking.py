@@ -43,9 +43,14 @@ def test_the_floor_is_graded_by_the_share_of_the_querys_words_held() -> None:
 async def _call(db: Database, actor: Actor, turns: list[tuple[str, str]]) -> uuid.UUID:
     contact = await make_contact(db, actor, name=f"Prospect {uuid.uuid4().hex[:6]}")
     call_id = await seed_call(
-        db, contact, actor.user_id, at=datetime.now(UTC), duration_s=60,
-        cost_mc=60_000, turns=turns,
-    )  # fmt: skip
+        db,
+        contact,
+        actor.user_id,
+        at=datetime.now(UTC),
+        duration_s=60,
+        cost_mc=60_000,
+        turns=turns,
+    )
     await index_call(db, call_id, FAKE)
     return call_id
 

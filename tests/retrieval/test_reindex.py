@@ -21,12 +21,14 @@ from tests.insights.helpers import make_contact, seed_call
 AT = datetime(2026, 10, 20, 15, 0, tzinfo=UTC)
 FAKE = HashingEmbedder()
 TURNS = [
-    ("agent", "Hi, this is Sam, an AI assistant calling on behalf of Jo at Acme. "
-              "This call is recorded."),
+    (
+        "agent",
+        "Hi, this is Sam, an AI assistant calling on behalf of Jo at Acme. This call is recorded.",
+    ),
     ("prospect", "Sure, what is it about?"),
     ("agent", "Our pricing starts at forty a seat."),
     ("prospect", "That is too expensive for us."),
-]  # fmt: skip
+]
 
 
 async def _old_form(db: Database, call_id: uuid.UUID) -> None:
@@ -40,14 +42,22 @@ async def _old_form(db: Database, call_id: uuid.UUID) -> None:
         await session.execute(delete(TranscriptChunk).where(TranscriptChunk.call_id == call_id))
         session.add(
             TranscriptChunk(
-                call_id=call_id, workspace_id=new.workspace_id, owner_id=new.owner_id,
-                contact_id=new.contact_id, seq=0, first_segment=0, last_segment=2,
-                started_at=AT, offset_s=0, speakers=["agent", "prospect"],
+                call_id=call_id,
+                workspace_id=new.workspace_id,
+                owner_id=new.owner_id,
+                contact_id=new.contact_id,
+                seq=0,
+                first_segment=0,
+                last_segment=2,
+                started_at=AT,
+                offset_s=0,
+                speakers=["agent", "prospect"],
                 text="\n".join(f"{s.capitalize()}: {t}" for s, t in TURNS[:3]),
-                embedding=new.embedding, embedding_model=new.embedding_model,
+                embedding=new.embedding,
+                embedding_model=new.embedding_model,
                 embedding_dim=new.embedding_dim,
             )
-        )  # fmt: skip
+        )
         await session.commit()
 
 

@@ -82,9 +82,14 @@ async def recall_at_5(db: Database, corpus: Corpus, mode: retrieval.Mode) -> flo
     async with db.session() as session:
         for topic in TOPICS:
             hits = await retrieval.search(
-                session, corpus.manager, topic.query, k=5, embedder=MINILM, mode=mode,
+                session,
+                corpus.manager,
+                topic.query,
+                k=5,
+                embedder=MINILM,
+                mode=mode,
                 tuning=NO_FLOOR,
-            )  # fmt: skip
+            )
             found += corpus.calls[topic.key] in {h.call_id for h in hits}
     return found / len(TOPICS)
 
@@ -134,15 +139,23 @@ async def test_filters_by_call_and_contact(db: Database, corpus: Corpus) -> None
     async with db.session() as session:
         call_id = corpus.calls["fuel"]
         hits = await retrieval.search(
-            session, corpus.manager, "security certification", embedder=MINILM, call_id=call_id,
+            session,
+            corpus.manager,
+            "security certification",
+            embedder=MINILM,
+            call_id=call_id,
             tuning=NO_FLOOR,
-        )  # fmt: skip
+        )
         assert hits and {h.call_id for h in hits} == {call_id}
         contact_id = hits[0].contact_id
         by_contact = await retrieval.search(
-            session, corpus.manager, "diesel", embedder=MINILM, contact_id=contact_id,
+            session,
+            corpus.manager,
+            "diesel",
+            embedder=MINILM,
+            contact_id=contact_id,
             tuning=NO_FLOOR,
-        )  # fmt: skip
+        )
         assert by_contact and {h.contact_id for h in by_contact} == {contact_id}
 
 
@@ -226,9 +239,14 @@ async def test_nobody_sees_text_they_may_not_see(
             for query in _queries(key):
                 for mode in ("hybrid", "vector", "text"):
                     hits = await retrieval.search(
-                        session, actor, query, k=10, embedder=MINILM, mode=mode,
+                        session,
+                        actor,
+                        query,
+                        k=10,
+                        embedder=MINILM,
+                        mode=mode,
                         tuning=NO_FLOOR,
-                    )  # fmt: skip
+                    )
                     assert {h.call_id for h in hits} <= allowed, (who, query, mode)
                     if key in visible and mode != "vector":
                         assert tenants.calls[key] in {h.call_id for h in hits}, (who, query)
@@ -353,14 +371,22 @@ async def big_tenant(_engine_owner: Database) -> BigTenant:
                 words = " ".join(rng.choice(vocabulary) for _ in range(12))
                 session.add(
                     TranscriptChunk(
-                        call_id=call_id, workspace_id=owner.workspace_id,
-                        owner_id=owner.user_id, contact_id=contact.id, seq=seq,
-                        first_segment=seq, last_segment=seq, started_at=AT, offset_s=seq,
-                        speakers=["prospect"], text=f"Prospect: {words}",
-                        embedding=FAKE.vector(words), embedding_model=FAKE.model_name,
+                        call_id=call_id,
+                        workspace_id=owner.workspace_id,
+                        owner_id=owner.user_id,
+                        contact_id=contact.id,
+                        seq=seq,
+                        first_segment=seq,
+                        last_segment=seq,
+                        started_at=AT,
+                        offset_s=seq,
+                        speakers=["prospect"],
+                        text=f"Prospect: {words}",
+                        embedding=FAKE.vector(words),
+                        embedding_model=FAKE.model_name,
                         embedding_dim=FAKE.dim,
                     )
-                )  # fmt: skip
+                )
         await session.commit()
     name = await ensure_tenant_index(db, manager.workspace_id, threshold=0)
     assert name == tenant_index_name(manager.workspace_id)
@@ -563,12 +589,21 @@ async def test_chunk_embeddings_are_stored_inline(db: Database, tenants: Tenants
         # A chunk of ≈ 130 words: ≈ 2.8 kB with its tsv and embedding, which the default
         # 2 kB target would have split (the embedding, the largest value, out of line).
         chunk = TranscriptChunk(
-            call_id=tenants.calls["rep1"], workspace_id=rep.workspace_id, owner_id=rep.user_id,
+            call_id=tenants.calls["rep1"],
+            workspace_id=rep.workspace_id,
+            owner_id=rep.user_id,
             contact_id=(await session.get_one(Call, tenants.calls["rep1"])).contact_id,
-            seq=10_000, first_segment=0, last_segment=0, started_at=AT, offset_s=0,
-            speakers=["prospect"], text=words, embedding=FAKE.vector(words),
-            embedding_model=FAKE.model_name, embedding_dim=FAKE.dim,
-        )  # fmt: skip
+            seq=10_000,
+            first_segment=0,
+            last_segment=0,
+            started_at=AT,
+            offset_s=0,
+            speakers=["prospect"],
+            text=words,
+            embedding=FAKE.vector(words),
+            embedding_model=FAKE.model_name,
+            embedding_dim=FAKE.dim,
+        )
         session.add(chunk)
         await session.flush()
         size = await session.scalar(
@@ -716,10 +751,14 @@ async def test_the_same_words_on_many_calls_are_one_hit_not_k(db: Database) -> N
     for n in range(4):
         contact = await make_contact(db, manager.actor, name=f"Prospect {n} {uuid.uuid4().hex[:4]}")
         call_id = await seed_call(
-            db, contact, manager.actor.user_id, at=datetime.now(UTC), duration_s=60,
+            db,
+            contact,
+            manager.actor.user_id,
+            at=datetime.now(UTC),
+            duration_s=60,
             cost_mc=60_000,
             turns=[("agent", line), ("prospect", f"Spring pricing sounds high for {n} seats.")],
-        )  # fmt: skip
+        )
         await index_call(db, call_id, MINILM)
     async with db.session() as session:
         hits = await retrieval.search(

@@ -115,11 +115,17 @@ def verify_base() -> Iterator[tuple[VerifyDouble, str]]:
 async def live_verify(verify_base: tuple[VerifyDouble, str]) -> AsyncIterator[TwilioVerify]:
     verify_base[0].reset()
     provider = TwilioVerify(
-        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, service_sid=SERVICE_SID,
-        flow_service_sids={Flow.SIGNUP: SIGNUP_SERVICE_SID, Flow.MOBILE: SIGNUP_SERVICE_SID,
-                           Flow.RESET: RESET_SERVICE_SID},
-        base_url=verify_base[1], timeout_s=5.0,
-    )  # fmt: skip
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        service_sid=SERVICE_SID,
+        flow_service_sids={
+            Flow.SIGNUP: SIGNUP_SERVICE_SID,
+            Flow.MOBILE: SIGNUP_SERVICE_SID,
+            Flow.RESET: RESET_SERVICE_SID,
+        },
+        base_url=verify_base[1],
+        timeout_s=5.0,
+    )
     try:
         yield provider
     finally:

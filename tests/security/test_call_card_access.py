@@ -25,10 +25,14 @@ SECRET = "Secret summary: they will sign for 90k."
 async def _their_call(db, actor) -> uuid.UUID:
     contact = await make_contact(db, actor, name="Zed Hidden", company="Hidden Corp")
     call_id = await seed_call(
-        db, contact, actor.user_id, at=datetime.now(UTC) - timedelta(hours=1),
-        duration_s=60, outcome="interested",
+        db,
+        contact,
+        actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=1),
+        duration_s=60,
+        outcome="interested",
         insight={"outcome": "interested", "summary": SECRET, "objections": ["price"]},
-    )  # fmt: skip
+    )
     async with db.session() as session:
         await session.execute(
             update(Call)
@@ -52,18 +56,24 @@ async def test_a_card_for_a_call_the_user_may_not_see_is_refused_and_leaks_nothi
     call_id = await _their_call(db, owner.actor)
     ref = str(call_id) if form == "full id" else str(call_id)[:8]
     result = await answer_message(
-        db, scripted_agent("call_status", call=ref), me.actor, text="show that call",
+        db,
+        scripted_agent("call_status", call=ref),
+        me.actor,
+        text="show that call",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert f"No call {ref[:8]} that you can see" in result.body
     for leaked in ("Zed", "Hidden", SECRET, "/calls/", "recording"):
         assert leaked not in result.body
     assert result.artifacts == []
     assert result.cost_mc == 0  # refused: free
     listed = await answer_message(
-        db, scripted_agent("list_calls"), me.actor, text="list my calls",
+        db,
+        scripted_agent("list_calls"),
+        me.actor,
+        text="list my calls",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert str(call_id)[:8] not in listed.body and "Zed" not in listed.body
 
 
@@ -75,12 +85,18 @@ async def test_a_manager_sees_a_reps_card_but_not_another_workspaces(db):
     ours = await _their_call(db, rep.actor)
     theirs = await _their_call(db, outsider.actor)
     seen = await answer_message(
-        db, scripted_agent("call_status", call=str(ours)), manager.actor, text="show it",
+        db,
+        scripted_agent("call_status", call=str(ours)),
+        manager.actor,
+        text="show it",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert SECRET in seen.body and f"/calls/{ours}" in seen.body
     refused = await answer_message(
-        db, scripted_agent("call_status", call=str(theirs)), manager.actor, text="show it",
+        db,
+        scripted_agent("call_status", call=str(theirs)),
+        manager.actor,
+        text="show it",
         message_id=str(uuid.uuid4()),
-    )  # fmt: skip
+    )
     assert SECRET not in refused.body and "that you can see" in refused.body

@@ -137,9 +137,13 @@ async def test_messages_sent_at_once_in_one_thread_are_answered_one_at_a_time(db
 
     # The thread is free again: the next message is answered.
     again = await answer_message(
-        db, OFFLINE, actor, text="how many credits do I have?", message_id=str(uuid.uuid4()),
+        db,
+        OFFLINE,
+        actor,
+        text="how many credits do I have?",
+        message_id=str(uuid.uuid4()),
         thread_id=first.thread_id,
-    )  # fmt: skip
+    )
     assert again.status is TurnStatus.ANSWERED
 
 
@@ -171,10 +175,14 @@ async def test_a_turn_left_running_by_a_dead_process_is_failed_and_its_hold_rele
     dead = f"dead-{uuid.uuid4()}"
     async with db.session() as session:
         hold = await ledger.place_hold(
-            session, actor.workspace_id, max_mc=QUERY_PRICE_MC, min_mc=QUERY_PRICE_MC,
+            session,
+            actor.workspace_id,
+            max_mc=QUERY_PRICE_MC,
+            min_mc=QUERY_PRICE_MC,
             idempotency_key=f"query-hold:{dead}",
-            expires_at=datetime.now(UTC) + timedelta(minutes=10), reference=f"query:{dead}",
-        )  # fmt: skip
+            expires_at=datetime.now(UTC) + timedelta(minutes=10),
+            reference=f"query:{dead}",
+        )
         session.add(
             AssistantTurn(
                 message_id=dead,
@@ -195,9 +203,13 @@ async def test_a_turn_left_running_by_a_dead_process_is_failed_and_its_hold_rele
         await session.commit()
 
     result = await answer_message(
-        db, OFFLINE, actor, text="how many credits do I have?", message_id=str(uuid.uuid4()),
+        db,
+        OFFLINE,
+        actor,
+        text="how many credits do I have?",
+        message_id=str(uuid.uuid4()),
         thread_id=first.thread_id,
-    )  # fmt: skip
+    )
     assert result.status is TurnStatus.ANSWERED
     async with db.session() as session:
         left = await session.get(AssistantTurn, dead)

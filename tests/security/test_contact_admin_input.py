@@ -146,9 +146,11 @@ async def test_a_rep_cannot_take_a_number_off_the_do_not_call_list(db) -> None:
         await session.commit()
     asked = Asked(True)
     text = await _run(
-        remove_dnc, AgentContext(actor=rep, db=db, confirm=asked), phone=number,
+        remove_dnc,
+        AgentContext(actor=rep, db=db, confirm=asked),
+        phone=number,
         reason="they said it's fine",
-    )  # fmt: skip
+    )
     assert "Only a manager can take a number off the do-not-call list" in text
     assert asked.questions == []
     async with db.session() as session:
@@ -159,10 +161,12 @@ async def test_a_rep_cannot_take_a_number_off_the_do_not_call_list(db) -> None:
         )
         assert still is not None
         removed = await session.scalar(
-            select(func.count()).select_from(AuditEvent)
-            .where(AuditEvent.action == "dnc_removed",
-                   AuditEvent.workspace_id == manager.workspace_id)
-        )  # fmt: skip
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.action == "dnc_removed", AuditEvent.workspace_id == manager.workspace_id
+            )
+        )
         assert removed == 0
 
 

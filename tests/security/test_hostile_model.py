@@ -120,9 +120,13 @@ SWEEP_LIMITS = (Limit("chat:user:minute", 1000, 60), Limit("chat:user:hour", 100
 
 async def _ask(db: Database, agent: Any, member: Member, said: str, **kwargs: Any) -> TurnResult:
     return await answer_message(
-        db, agent, member.actor, text=said, message_id=f"hostile-{uuid.uuid4()}",
+        db,
+        agent,
+        member.actor,
+        text=said,
+        message_id=f"hostile-{uuid.uuid4()}",
         **{"limits": SWEEP_LIMITS, **kwargs},
-    )  # fmt: skip
+    )
 
 
 async def _consents(db: Database, member: Member) -> list[ConsentRecord]:
@@ -197,14 +201,23 @@ async def test_consent_wording_the_user_typed_in_the_thread_is_used_as_is(
     _hostile(
         double,
         "record_consent",
-        {"contact": "Jane Doe", "consent_type": "express written", "source": "web form",
-         "wording": f'"{WORDING}"'},
-    )  # fmt: skip
+        {
+            "contact": "Jane Doe",
+            "consent_type": "express written",
+            "source": "web form",
+            "wording": f'"{WORDING}"',
+        },
+    )
     confirm = Asked(True)
     result = await answer_message(
-        db, agent, rep.actor, text="record that consent for Jane Doe",
-        message_id=f"hostile-{uuid.uuid4()}", thread_id=first.thread_id, confirm=confirm,
-    )  # fmt: skip
+        db,
+        agent,
+        rep.actor,
+        text="record that consent for Jane Doe",
+        message_id=f"hostile-{uuid.uuid4()}",
+        thread_id=first.thread_id,
+        confirm=confirm,
+    )
     assert "Recorded prior express written consent" in (result.tool_calls[0].output or "")
     assert [r.wording for r in await _consents(db, rep)] == [WORDING]
     assert len(confirm.questions) == 1 and WORDING in confirm.questions[0]
@@ -339,18 +352,32 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
     writers = {name for name, kind in kinds.items() if kind == "write"}
     # The tools that change what the user owns are all declared as writing, and each
     # has its effect registered (run only from a confirmed pending action).
-    assert {"add_contact", "record_consent", "place_call", "end_call", "buy_credits",
-            "change_mobile"} <= writers  # fmt: skip
+    assert {
+        "add_contact",
+        "record_consent",
+        "place_call",
+        "end_call",
+        "buy_credits",
+        "change_mobile",
+    } <= writers
     assert writers <= set(WRITE_ACTIONS)
 
     jane = await add_contact(db, rep.actor, name="Jane Doe", phone=number_callable_now())
     ago = datetime.now(UTC) - timedelta(hours=2)
     call_id = await seed_call(
-        db, jane, rep.actor.user_id, at=ago, duration_s=40, cost_mc=40_000,
-        outcome="interested", insight={"outcome": "interested", "summary": "Seeded."},
-        turns=[("agent", "Hi Jane, this is an AI assistant. This call is recorded."),
-               ("prospect", "The price is too high for us.")],
-    )  # fmt: skip
+        db,
+        jane,
+        rep.actor.user_id,
+        at=ago,
+        duration_s=40,
+        cost_mc=40_000,
+        outcome="interested",
+        insight={"outcome": "interested", "summary": "Seeded."},
+        turns=[
+            ("agent", "Hi Jane, this is an AI assistant. This call is recorded."),
+            ("prospect", "The price is too high for us."),
+        ],
+    )
     live_id = await seed_call(
         db, jane, rep.actor.user_id, at=datetime.now(UTC), status="in-progress"
     )
@@ -361,11 +388,14 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
     context = {
         "telephony": recording_telephony(recorder),
         "payments": Payments(
-            provider=SimulatedPaddle(db), webhook_secret="test-secret",
-            signature_tolerance_s=300, paddle_environment="sandbox", client_token=None,
+            provider=SimulatedPaddle(db),
+            webhook_secret="test-secret",
+            signature_tolerance_s=300,
+            paddle_environment="sandbox",
+            client_token=None,
         ),
         "otp": SimulatedVerify(db),
-    }  # fmt: skip
+    }
 
     for name in sorted(names):
         double.reset()

@@ -49,9 +49,23 @@ HOSTILE = [
     "back\\slash ![y](http://evil.example/p2)",
     "http://evil.example/bare",
 ]
-FORBIDDEN = {"image", "link_open", "html_inline", "html_block", "code_inline", "strong_open",
-             "em_open", "s_open", "heading_open", "blockquote_open", "bullet_list_open",
-             "ordered_list_open", "table_open", "fence", "code_block"}  # fmt: skip
+FORBIDDEN = {
+    "image",
+    "link_open",
+    "html_inline",
+    "html_block",
+    "code_inline",
+    "strong_open",
+    "em_open",
+    "s_open",
+    "heading_open",
+    "blockquote_open",
+    "bullet_list_open",
+    "ordered_list_open",
+    "table_open",
+    "fence",
+    "code_block",
+}
 
 AGENT = build_agent(OfflineChatModel())
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -72,8 +86,11 @@ def _markup(markdown: str) -> set[str]:
 
 def _fetches(markdown: str) -> list[str]:
     """Every URL the rendered Markdown would make a browser load or link to."""
-    urls = [str(t.attrs.get("src") or t.attrs.get("href")) for t in _tokens(markdown)
-            if t.type in ("image", "link_open")]  # fmt: skip
+    urls = [
+        str(t.attrs.get("src") or t.attrs.get("href"))
+        for t in _tokens(markdown)
+        if t.type in ("image", "link_open")
+    ]
     return urls + [t.content for t in _tokens(markdown) if t.type.startswith("html")]
 
 
@@ -99,9 +116,13 @@ def test_escaping_is_done_once():
 def _company_table(rows: list[tuple[Any, ...]]) -> Table:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     return Table(
-        columns=("company", "calls"), rows=rows, dimension="company", metrics=("calls",),
-        period_start=start, period_end=start + timedelta(days=30),
-    )  # fmt: skip
+        columns=("company", "calls"),
+        rows=rows,
+        dimension="company",
+        metrics=("calls",),
+        period_start=start,
+        period_end=start + timedelta(days=30),
+    )
 
 
 def test_a_markdown_table_keeps_hostile_cells_in_their_cell():
@@ -117,11 +138,18 @@ async def _hostile_call(db) -> tuple[Any, Any]:
     await fund(db, rep.actor.workspace_id, 100)
     contact = await make_contact(db, rep.actor, name=PIXEL, company="[pay](http://evil.example/c)")
     await seed_call(
-        db, contact, rep.actor.user_id, at=datetime.now(UTC) - timedelta(hours=1),
-        duration_s=40, cost_mc=40_000, outcome="interested",
-        turns=[("agent", "Hi, this is an AI assistant. This call is recorded."),
-               ("prospect", "Sure. <img src=http://evil.example/t.png> ![t](http://evil.example/t)")],
-    )  # fmt: skip
+        db,
+        contact,
+        rep.actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=1),
+        duration_s=40,
+        cost_mc=40_000,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi, this is an AI assistant. This call is recorded."),
+            ("prospect", "Sure. <img src=http://evil.example/t.png> ![t](http://evil.example/t)"),
+        ],
+    )
     return rep, contact
 
 
@@ -150,9 +178,11 @@ async def test_a_call_ended_notice_escapes_the_name_and_summary(db):
     _, contact = await _hostile_call(db)
     call = Call(id=uuid.uuid4(), status="completed", duration_s=40, cost_mc=40_000)
     insight = CallInsight(
-        summary="Asked for ![s](http://evil.example/s)", objections=["price"],
-        next_steps=["[book](http://evil.example/b)"], outcome="interested",
-    )  # fmt: skip
+        summary="Asked for ![s](http://evil.example/s)",
+        objections=["price"],
+        next_steps=["[book](http://evil.example/b)"],
+        outcome="interested",
+    )
     text = call_ended_text(call, contact.name, insight)
     assert "evil.example" in text and _fetches(text) == []
 

@@ -152,9 +152,12 @@ async def test_concurrent_take_backs_cannot_race_past_the_cap(db):
         lots = []
         for _ in range(3):
             lot = await ledger.grant(
-                session, ws, amount_mc=STARTER_MC, idempotency_key=new_key("buy"),
+                session,
+                ws,
+                amount_mc=STARTER_MC,
+                idempotency_key=new_key("buy"),
                 source="purchase",
-            )  # fmt: skip
+            )
             lots.append(lot)
         await session.commit()
     target = lots[0].entry_id
@@ -163,9 +166,13 @@ async def test_concurrent_take_backs_cannot_race_past_the_cap(db):
     async def take(kind: str) -> int:
         async with db.session() as session:
             result = await ledger.claw_back(
-                session, ws, amount_mc=STARTER_MC, idempotency_key=new_key(kind),
-                kind=kind, from_grant_entry=target,  # type: ignore[arg-type]
-            )  # fmt: skip
+                session,
+                ws,
+                amount_mc=STARTER_MC,
+                idempotency_key=new_key(kind),
+                kind=kind,
+                from_grant_entry=target,  # type: ignore[arg-type]
+            )
             await session.commit()
             return -result.amount_mc
 
@@ -182,9 +189,12 @@ async def test_the_database_refuses_a_grant_losing_more_than_it_granted(db):
     actor = await new_member(db)
     async with db.session() as session:
         lot = await ledger.grant(
-            session, actor.workspace_id, amount_mc=1000, idempotency_key=new_key("buy"),
+            session,
+            actor.workspace_id,
+            amount_mc=1000,
+            idempotency_key=new_key("buy"),
             source="purchase",
-        )  # fmt: skip
+        )
         await session.commit()
         with pytest.raises(DBAPIError, match="ck_credit_grants_taken_back"):
             await session.execute(

@@ -113,13 +113,18 @@ async def test_signed_webhooks_from_twilio_and_paddle_still_work(live_server, db
     txn = await checkout(db, member.actor)
     assert post(live_server, transaction_event(txn, "transaction.paid", "paid")).status_code == 200
     url = f"{live_server}/webhooks/twilio/status"
-    params = {"AccountSid": "AC" + "5" * 32, "CallSid": "CA" + secrets.token_hex(16),
-              "CallStatus": "ringing", "SequenceNumber": "1"}  # fmt: skip
+    params = {
+        "AccountSid": "AC" + "5" * 32,
+        "CallSid": "CA" + secrets.token_hex(16),
+        "CallStatus": "ringing",
+        "SequenceNumber": "1",
+    }
     async with httpx.AsyncClient() as http:
         twilio = await http.post(
-            url, data=params,
+            url,
+            data=params,
             headers={"X-Twilio-Signature": signature.compute(url, params, TWILIO_TEST_TOKEN)},
-        )  # fmt: skip
+        )
     assert twilio.status_code == 200
 
 
@@ -128,10 +133,14 @@ def _handshake(base: str, path: str, headers: dict[str, str]) -> int:
     parts = urlsplit(base)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     lines = [
-        f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket",
-        "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-        "Sec-WebSocket-Version: 13", *(f"{k}: {v}" for k, v in headers.items()),
-    ]  # fmt: skip
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     with socket.create_connection((host, port), timeout=30) as conn:
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         status = conn.makefile("rb").readline().decode()
@@ -156,8 +165,10 @@ async def test_chainlit_reflects_no_foreign_origin_with_credentials(live_server,
         read = await http.get("/chat/project/settings?language=en-US")
         preflight = await http.options(
             "/chat/project/threads",
-            headers={"access-control-request-method": "POST",
-                     "access-control-request-headers": "content-type"},
-        )  # fmt: skip
+            headers={
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
     for answer in (read, preflight):
         assert answer.headers.get("access-control-allow-origin") in (None, live_server)

@@ -246,12 +246,19 @@ async def _owned(db: Database, member: Member) -> tuple[int, int, int]:
     return counts[0], counts[1], counts[2]
 
 
-async def _send(db: Database, agent: Any, member: Member, recorder: Recorder, text: str,
-                asked: Asked) -> TurnResult:  # fmt: skip
+async def _send(
+    db: Database, agent: Any, member: Member, recorder: Recorder, text: str, asked: Asked
+) -> TurnResult:
     return await answer_message(
-        db, agent, member.actor, text=text, message_id=f"unsafe-{uuid.uuid4()}",
-        confirm=asked, telephony=recording_telephony(recorder), limits=LIMITS,
-    )  # fmt: skip
+        db,
+        agent,
+        member.actor,
+        text=text,
+        message_id=f"unsafe-{uuid.uuid4()}",
+        confirm=asked,
+        telephony=recording_telephony(recorder),
+        limits=LIMITS,
+    )
 
 
 def _refused(result: TurnResult, kind: str) -> None:
@@ -286,16 +293,20 @@ async def test_openai_every_unsafe_request_is_refused_before_the_model(db, doubl
     double, url = double_url
     double.reset()
     settings = Settings(
-        _env_file=None, openai_api_key="sk-test-unsafe-0123456789", openai_base_url=url,
-        openai_model=MODEL, openai_timeout_s=2.0,
-    )  # fmt: skip
+        _env_file=None,
+        openai_api_key="sk-test-unsafe-0123456789",
+        openai_base_url=url,
+        openai_model=MODEL,
+        openai_timeout_s=2.0,
+    )
     choice = select_model(settings)
     assert choice.live
     agent = build_agent(choice.model)
     member, recorder = await _world(db)
     # A model that would dial whoever it is asked to, if it were ever asked.
-    dial = Reply(tool_calls=[ToolCall("place_call", {"contact": "Dana Whitfield",
-                                                     "purpose": "anything"})])  # fmt: skip
+    dial = Reply(
+        tool_calls=[ToolCall("place_call", {"contact": "Dana Whitfield", "purpose": "anything"})]
+    )
     double.default = dial
     asked = Asked(True)
     before = await _owned(db, member)
@@ -305,8 +316,9 @@ async def test_openai_every_unsafe_request_is_refused_before_the_model(db, doubl
         assert double.requests == []  # the model was never asked
         # An ordinary request does reach the model (and its proposal waits for a yes).
         double.script(dial, Reply(text="Proposed the call."))
-        ordinary = await _send(db, agent, member, recorder, "call Dana about the renewal",
-                               Asked(False))  # fmt: skip
+        ordinary = await _send(
+            db, agent, member, recorder, "call Dana about the renewal", Asked(False)
+        )
         assert [c.name for c in ordinary.tool_calls] == ["place_call"]
         assert len(double.requests) == 2
     finally:

@@ -44,14 +44,24 @@ async def _chat(base: str, cookies: dict[str, str]) -> AsyncIterator[tuple[str, 
     session_id = str(uuid.uuid4())
     answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     sio = socketio.AsyncClient(reconnection=False)
-    sio.on("new_message", lambda step: answers.put_nowait(step)
-           if step.get("type") == "assistant_message" else None)  # fmt: skip
+    sio.on(
+        "new_message",
+        lambda step: answers.put_nowait(step) if step.get("type") == "assistant_message" else None,
+    )
     await sio.connect(
-        base, socketio_path="/chat/ws/socket.io", transports=["websocket"], wait_timeout=WAIT_S,
+        base,
+        socketio_path="/chat/ws/socket.io",
+        transports=["websocket"],
+        wait_timeout=WAIT_S,
         headers={"cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
-        auth={"sessionId": session_id, "clientType": "webapp", "userEnv": "{}",
-              "chatProfile": None, "threadId": None},
-    )  # fmt: skip
+        auth={
+            "sessionId": session_id,
+            "clientType": "webapp",
+            "userEnv": "{}",
+            "chatProfile": None,
+            "threadId": None,
+        },
+    )
     try:
         await sio.emit("connection_successful")
         await asyncio.wait_for(answers.get(), WAIT_S)  # the greeting: the chat has started
@@ -60,8 +70,9 @@ async def _chat(base: str, cookies: dict[str, str]) -> AsyncIterator[tuple[str, 
         await sio.disconnect()
 
 
-async def _upload(base: str, cookies: dict[str, str], session_id: str, name: str, data: bytes,
-                  mime: str) -> httpx.Response:  # fmt: skip
+async def _upload(
+    base: str, cookies: dict[str, str], session_id: str, name: str, data: bytes, mime: str
+) -> httpx.Response:
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     async with httpx.AsyncClient(base_url=base, timeout=60, headers={"cookie": cookie}) as http:
         return await http.post(
@@ -81,9 +92,13 @@ async def test_only_a_small_csv_is_accepted(live_server, db):
             ),
         }
         big = await _upload(
-            live_server, cookies, session_id, "big.csv", CSV * (6 * 1024 * 1024 // len(CSV)),
+            live_server,
+            cookies,
+            session_id,
+            "big.csv",
+            CSV * (6 * 1024 * 1024 // len(CSV)),
             "text/csv",
-        )  # fmt: skip
+        )
         ok = await _upload(live_server, cookies, session_id, "contacts.csv", CSV, "text/csv")
     assert {k: r.status_code for k, r in refused.items()} == dict.fromkeys(refused, 400), {
         k: r.text for k, r in refused.items()
@@ -108,13 +123,15 @@ async def test_a_handled_upload_is_deleted_once_its_message_is_answered(live_ser
             "client_message",
             {
                 "message": {
-                    "id": str(uuid.uuid4()), "name": "User", "type": "user_message",
+                    "id": str(uuid.uuid4()),
+                    "name": "User",
+                    "type": "user_message",
                     "output": "how many credits do I have?",
                     "createdAt": datetime.now(UTC).isoformat(),
                 },
                 "fileReferences": [{"id": file_id}],
             },
-        )  # fmt: skip
+        )
         while "Balance:" not in str((await asyncio.wait_for(answers.get(), WAIT_S)).get("output")):
             pass  # a notice may come first: wait for the answer itself
         assert _stored(session_id, file_id) == []

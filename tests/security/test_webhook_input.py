@@ -111,9 +111,13 @@ async def _placed(db, credits: float, recorder: Recorder | None = None):
     contact = await add_contact(db, rep.actor)
     recorder = recorder or Recorder()
     call = await calls.place_call(
-        db, rep.actor, contact.id, recording_telephony(recorder, 600),
-        purpose="a test call", now=NOON_NY,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        contact.id,
+        recording_telephony(recorder, 600),
+        purpose="a test call",
+        now=NOON_NY,
+    )
     return call
 
 
@@ -167,9 +171,13 @@ async def test_a_superscript_paddle_amount_is_400(db, live_server):
     actor = await new_member(db)
     txn = await checkout(db, actor)
     adjustment = events.adjustment_data(
-        txn_id=txn.id, action="refund", status="approved", currency=txn.currency,
-        total_cents=100, full=False,
-    )  # fmt: skip
+        txn_id=txn.id,
+        action="refund",
+        status="approved",
+        currency=txn.currency,
+        total_cents=100,
+        full=False,
+    )
     adjustment["totals"]["total"] = "¹⁰⁰"
     before = await _paddle_events(db)
     response = post(live_server, events.envelope("adjustment.updated", adjustment))

@@ -65,10 +65,15 @@ async def add_contact(
         )
         if consent is not None:
             await consents.record_consent(
-                session, actor, contact.id, consent_type=consent,
-                source="https://acme.example/demo-request", wording=WORDING,
-                method="web form", obtained_at=consent_at,
-            )  # fmt: skip
+                session,
+                actor,
+                contact.id,
+                consent_type=consent,
+                source="https://acme.example/demo-request",
+                wording=WORDING,
+                method="web form",
+                obtained_at=consent_at,
+            )
         await session.commit()
         return contact
 

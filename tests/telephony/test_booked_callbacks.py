@@ -172,10 +172,14 @@ async def test_one_callback_per_call(db) -> None:
     )
     async with db.session() as session:
         kwargs = dict(
-            workspace_id=rep.actor.workspace_id, contact_id=contact.id,
-            rep_id=rep.actor.user_id, call_id=call.id, source="call", purpose="x",
+            workspace_id=rep.actor.workspace_id,
+            contact_id=contact.id,
+            rep_id=rep.actor.user_id,
+            call_id=call.id,
+            source="call",
+            purpose="x",
             due_at=NOON_NY,
-        )  # fmt: skip
+        )
         first = await booked_callbacks.book(session, **kwargs)
         again = await booked_callbacks.book(session, **kwargs)
         await session.commit()

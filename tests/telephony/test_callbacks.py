@@ -30,9 +30,13 @@ async def _placed(db, credits: float = 1000, max_call_seconds: int = 600, record
     contact = await add_contact(db, rep.actor)
     recorder = recorder or Recorder()
     call = await calls.place_call(
-        db, rep.actor, contact.id, recording_telephony(recorder, max_call_seconds),
-        purpose="a test call", now=NOON_NY,
-    )  # fmt: skip
+        db,
+        rep.actor,
+        contact.id,
+        recording_telephony(recorder, max_call_seconds),
+        purpose="a test call",
+        now=NOON_NY,
+    )
     return rep, call, recorder.requests[-1]
 
 

@@ -25,9 +25,13 @@ async def test_a_contact_gets_its_number_normalised_and_its_time_zones(db):
     rep = await make_member(db, Role.REP)
     async with db.session() as session:
         contact = await contacts.add_contact(
-            session, rep.actor, name="  Dana   Lee ", phone="(907) 555-1234", company=" Acme ",
+            session,
+            rep.actor,
+            name="  Dana   Lee ",
+            phone="(907) 555-1234",
+            company=" Acme ",
             notes="Renewal due in March.",
-        )  # fmt: skip
+        )
         await session.commit()
     assert (contact.name, contact.company, contact.phone_e164) == (
         "Dana Lee",
@@ -36,8 +40,10 @@ async def test_a_contact_gets_its_number_normalised_and_its_time_zones(db):
     )
     assert contact.time_zones == ["America/Adak", "America/Anchorage"]
     assert (contact.owner_id, contact.workspace_id, contact.country) == (
-        rep.actor.user_id, rep.actor.workspace_id, "US"
-    )  # fmt: skip
+        rep.actor.user_id,
+        rep.actor.workspace_id,
+        "US",
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,8 +102,9 @@ async def test_reps_see_only_their_own_contacts_managers_see_the_workspace(db):
         assert [c.id for c in await contacts.list_contacts(session, rep_a.actor)] == [dana.id]
         assert [c.id for c in await contacts.list_contacts(session, rep_b.actor)] == [sam.id]
         assert {c.id for c in await contacts.list_contacts(session, manager.actor)} == {
-            dana.id, sam.id
-        }  # fmt: skip
+            dana.id,
+            sam.id,
+        }
         assert await contacts.list_contacts(session, other_manager.actor) == []
         for actor in (rep_b.actor, other_manager.actor):
             with pytest.raises(NotFound, match=r"No such contact\."):
@@ -109,9 +116,15 @@ async def test_reps_see_only_their_own_contacts_managers_see_the_workspace(db):
                 await consent.consents_for(session, actor, dana.id)
             with pytest.raises(NotFound):
                 await consent.record_consent(
-                    session, actor, dana.id, consent_type="express", source="s", wording="w",
-                    method="m", obtained_at=CONSENT_AT,
-                )  # fmt: skip
+                    session,
+                    actor,
+                    dana.id,
+                    consent_type="express",
+                    source="s",
+                    wording="w",
+                    method="m",
+                    obtained_at=CONSENT_AT,
+                )
         assert (await contacts.get_contact(session, manager.actor, dana.id)).id == dana.id
         assert [c.id for c in await contacts.find_contacts(session, manager.actor, "DANA")] == [
             dana.id
@@ -138,14 +151,20 @@ async def test_managers_may_add_contacts_for_a_member_reps_may_not(db):
         assert made.owner_id == rep.actor.user_id
         with pytest.raises(PermissionDenied):
             await contacts.add_contact(
-                session, rep.actor, name="Kim", phone=number_in("415"),
+                session,
+                rep.actor,
+                name="Kim",
+                phone=number_in("415"),
                 owner_id=manager.actor.user_id,
-            )  # fmt: skip
+            )
         with pytest.raises(NotFound):
             await contacts.add_contact(
-                session, manager.actor, name="Kim", phone=number_in("415"),
+                session,
+                manager.actor,
+                name="Kim",
+                phone=number_in("415"),
                 owner_id=stranger.actor.user_id,
-            )  # fmt: skip
+            )
         await session.commit()
     async with db.session() as session:
         assert [c.id for c in await contacts.list_contacts(session, rep.actor)] == [made.id]
@@ -156,15 +175,22 @@ async def test_consent_keeps_its_evidence(db):
     contact = await add_contact(db, rep.actor, consent=None)
     async with db.session() as session:
         record = await consent.record_consent(
-            session, rep.actor, contact.id, consent_type="Express Written",
-            source="https://acme.example/demo", wording=WORDING, method="web form",
+            session,
+            rep.actor,
+            contact.id,
+            consent_type="Express Written",
+            source="https://acme.example/demo",
+            wording=WORDING,
+            method="web form",
             obtained_at=CONSENT_AT,
-        )  # fmt: skip
+        )
         await session.commit()
     assert record.type is ConsentType.EXPRESS_WRITTEN
     assert (record.phone_e164, record.attested_by, record.wording) == (
-        contact.phone_e164, rep.actor.user_id, WORDING
-    )  # fmt: skip
+        contact.phone_e164,
+        rep.actor.user_id,
+        WORDING,
+    )
     for statement in (
         "UPDATE consent_records SET wording = 'something else' WHERE id = :id",
         "UPDATE consent_records SET obtained_at = now() WHERE id = :id",

@@ -54,8 +54,11 @@ async def test_allowed_call_is_stored_with_what_was_checked(db):
     assert decision.id is not None
     row = await _stored(db, decision.id)
     assert (row.allowed, row.reasons, row.contact_id, row.actor_id) == (
-        True, [], contact.id, rep.actor.user_id
-    )  # fmt: skip
+        True,
+        [],
+        contact.id,
+        rep.actor.user_id,
+    )
     assert row.phone_e164 == contact.phone_e164
     assert row.workspace_id == rep.actor.workspace_id
     assert row.decided_at == NOON_NY
@@ -81,9 +84,12 @@ async def test_revoked_consent_denies_until_new_consent_is_recorded(db):
     rep, contact = await _callable(db)
     async with db.session() as session:
         revoked = await consent.revoke_consent(
-            session, rep.actor, contact.id, how="replied STOP to a text",
+            session,
+            rep.actor,
+            contact.id,
+            how="replied STOP to a text",
             at=NOON_NY - timedelta(days=1),
-        )  # fmt: skip
+        )
         await session.commit()
     assert len(revoked) == 1
     decision = await _check(db, rep.actor, contact.id)
@@ -92,10 +98,15 @@ async def test_revoked_consent_denies_until_new_consent_is_recorded(db):
     # Consent obtained again afterwards counts.
     async with db.session() as session:
         await consent.record_consent(
-            session, rep.actor, contact.id, consent_type="express", source="inbound call",
-            wording="Yes, you can call me back about the renewal.", method="recorded call",
+            session,
+            rep.actor,
+            contact.id,
+            consent_type="express",
+            source="inbound call",
+            wording="Yes, you can call me back about the renewal.",
+            method="recorded call",
             obtained_at=NOON_NY - timedelta(hours=2),
-        )  # fmt: skip
+        )
         await session.commit()
     assert (await _check(db, rep.actor, contact.id)).allowed
 
@@ -104,30 +115,43 @@ async def test_workspace_dnc_opt_out_denies_and_revokes_consent(db):
     rep, contact = await _callable(db)
     async with db.session() as session:
         entry = await dnc.add_to_dnc(
-            session, rep.actor, contact.phone_e164, reason="said 'stop calling me'",
-            source=DncSource.OPT_OUT_CALL, reference="CA123", now=NOON_NY - timedelta(hours=1),
-        )  # fmt: skip
+            session,
+            rep.actor,
+            contact.phone_e164,
+            reason="said 'stop calling me'",
+            source=DncSource.OPT_OUT_CALL,
+            reference="CA123",
+            now=NOON_NY - timedelta(hours=1),
+        )
         await session.commit()
     assert (entry.workspace_id, entry.source, entry.added_by) == (
-        rep.actor.workspace_id, "opt_out_call", rep.actor.user_id
-    )  # fmt: skip
+        rep.actor.workspace_id,
+        "opt_out_call",
+        rep.actor.user_id,
+    )
     decision = await _check(db, rep.actor, contact.id)
     assert decision.codes == {Reason.DNC_WORKSPACE, Reason.CONSENT_REVOKED}
     assert "on this workspace's do-not-call list since 2026-11-18 (opt-out during call: " in (
         decision.describe()
     )
     async with db.session() as session:
-        records = (await session.scalars(select(ConsentRecord).where(
-            ConsentRecord.contact_id == contact.id))).all()  # fmt: skip
+        records = (
+            await session.scalars(
+                select(ConsentRecord).where(ConsentRecord.contact_id == contact.id)
+            )
+        ).all()
     assert [r.revoked_how for r in records] == [
         "do-not-call (opt-out during call): said 'stop calling me'"
     ]
     # Opting out again is harmless: the same entry comes back.
     async with db.session() as session:
         again = await dnc.add_to_dnc(
-            session, rep.actor, contact.phone_e164, reason="again",
+            session,
+            rep.actor,
+            contact.phone_e164,
+            reason="again",
             source=DncSource.OPT_OUT_CALL,
-        )  # fmt: skip
+        )
         await session.commit()
     assert again.id == entry.id and again.reason == "said 'stop calling me'"
 
@@ -153,9 +177,14 @@ async def test_platform_dnc_binds_every_workspace_and_only_admins_add_to_it(db):
         with pytest.raises(PermissionDenied):
             await dnc.list_dnc(session, manager.actor, platform=True)
         entry = await dnc.add_to_dnc(
-            session, admin.actor, number, reason="litigator", source=DncSource.COMPLAINT,
-            platform=True, now=NOON_NY - timedelta(days=3),
-        )  # fmt: skip
+            session,
+            admin.actor,
+            number,
+            reason="litigator",
+            source=DncSource.COMPLAINT,
+            platform=True,
+            now=NOON_NY - timedelta(days=3),
+        )
         await session.commit()
     assert entry.workspace_id is None and entry.platform
     for _ in range(2):  # two unrelated workspaces
@@ -251,9 +280,13 @@ async def test_frozen_credits_after_a_chargeback(db):
         )
         bought = [e.id for e in await ledger.recent_entries(session, ws) if e.kind == "grant"]
         await ledger.claw_back(
-            session, ws, amount_mc=100_000, idempotency_key=f"test:{uuid.uuid4()}",
-            kind="chargeback", from_grant_entry=bought[0],
-        )  # fmt: skip
+            session,
+            ws,
+            amount_mc=100_000,
+            idempotency_key=f"test:{uuid.uuid4()}",
+            kind="chargeback",
+            from_grant_entry=bought[0],
+        )
         await session.commit()
         assert (await ledger.get_balance(session, ws)).frozen
     decision = await _check(db, rep.actor, contact.id)

@@ -44,14 +44,22 @@ CONSENT = ConsentFact(
 )
 
 REVOKED = ConsentFact(
-    None, ConsentType.EXPRESS, "form", "web form", datetime(2026, 6, 1, tzinfo=UTC),
-    revoked_at=datetime(2026, 11, 2, tzinfo=UTC), revoked_how="replied STOP",
-)  # fmt: skip
+    None,
+    ConsentType.EXPRESS,
+    "form",
+    "web form",
+    datetime(2026, 6, 1, tzinfo=UTC),
+    revoked_at=datetime(2026, 11, 2, tzinfo=UTC),
+    revoked_how="replied STOP",
+)
 # An existing business relationship from early 2024 lapsed 18 months later.
 LAPSED_EBR = ConsentFact(
-    None, ConsentType.EXISTING_RELATIONSHIP, "order #12", "purchase",
+    None,
+    ConsentType.EXISTING_RELATIONSHIP,
+    "order #12",
+    "purchase",
     datetime(2024, 1, 1, tzinfo=UTC),
-)  # fmt: skip
+)
 
 
 def facts(number: str | None = None, **overrides: Any) -> GateFacts:
@@ -270,8 +278,15 @@ def test_toll_free_numbers_are_callable_only_when_every_zone_is_inside(utc, allo
 
 
 def test_a_window_narrower_than_the_zones_spread_never_opens():
-    rule = CallingRule(name="Tight", source="test", start=time(9), end=time(10), country="US",
-                       state=None, area_code="800")  # fmt: skip
+    rule = CallingRule(
+        name="Tight",
+        source="test",
+        start=time(9),
+        end=time(10),
+        country="US",
+        state=None,
+        area_code="800",
+    )
     decision = evaluate(facts(TOLL_FREE), at("2026-11-18T22:00"), rules=(rule,))
     assert decision.codes == {Reason.OUTSIDE_CALLING_HOURS}
     assert decision.next_window_at is None
@@ -344,9 +359,14 @@ def test_attempt_cap_counts_a_rolling_24_hours():
 
 def test_revoked_consent_does_not_count_but_a_newer_consent_does():
     revoked = ConsentFact(
-        None, ConsentType.EXPRESS_WRITTEN, "form", "web form", datetime(2026, 1, 1, tzinfo=UTC),
-        revoked_at=datetime(2026, 3, 1, tzinfo=UTC), revoked_how="asked by email",
-    )  # fmt: skip
+        None,
+        ConsentType.EXPRESS_WRITTEN,
+        "form",
+        "web form",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        revoked_at=datetime(2026, 3, 1, tzinfo=UTC),
+        revoked_how="asked by email",
+    )
     assert evaluate(facts(consents=(revoked,)), NOON_NY).codes == {Reason.CONSENT_REVOKED}
     renewed = ConsentFact(
         None, ConsentType.EXPRESS, "call-in", "recorded call", datetime(2026, 4, 1, tzinfo=UTC)

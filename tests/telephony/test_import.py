@@ -100,8 +100,11 @@ async def test_good_rows_are_imported_and_bad_rows_reported_with_every_reason(db
         dana = await contacts.find_contact_by_phone(session, actor, good)
         assert dana is not None
         assert (dana.name, dana.company, dana.notes, dana.owner_id) == (
-            "Dana Lee", "Acme", "Renewal, March", rep.actor.user_id
-        )  # fmt: skip
+            "Dana Lee",
+            "Acme",
+            "Renewal, March",
+            rep.actor.user_id,
+        )
         [record] = await consent.consents_for(session, actor, dana.id)
         assert record.type is ConsentType.EXPRESS_WRITTEN
         assert record.wording == "I agree that Acme may call me, including by AI."

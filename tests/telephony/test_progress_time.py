@@ -12,10 +12,16 @@ from telephony.progress import progress_line
 
 def _call(phone: str) -> Call:
     return Call(
-        id=uuid.uuid4(), status="completed", phone_e164=phone, time_limit_s=600,
-        callback_at=datetime(2026, 12, 10, 22, 0, tzinfo=UTC), outcome="callback_booked",
-        settled_at=datetime(2026, 12, 7, 18, 0, tzinfo=UTC), duration_s=42, cost_mc=42_000,
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        status="completed",
+        phone_e164=phone,
+        time_limit_s=600,
+        callback_at=datetime(2026, 12, 10, 22, 0, tzinfo=UTC),
+        outcome="callback_booked",
+        settled_at=datetime(2026, 12, 7, 18, 0, tzinfo=UTC),
+        duration_s=42,
+        cost_mc=42_000,
+    )
 
 
 def test_a_callback_reads_in_the_callees_time() -> None:

@@ -46,8 +46,10 @@ def test_compute_and_verify_are_the_sdks(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen == [URL]
     assert signature.verify(URL, PARAMS, header, TOKEN)
     # validate() tries the URL without and with the default port.
-    assert seen[1:] == ["https://mycompany.com/myapp.php?foo=1&bar=2",
-                        "https://mycompany.com:443/myapp.php?foo=1&bar=2"]  # fmt: skip
+    assert seen[1:] == [
+        "https://mycompany.com/myapp.php?foo=1&bar=2",
+        "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+    ]
 
 
 def test_param_order_does_not_matter() -> None:

@@ -43,18 +43,24 @@ _METRIC_CUES = (
 )
 
 _DIMENSION_CUES = (
-    (r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
-     r"|\brep by rep\b|\bleaderboard\b|\bwhich reps?\b|\bwho (?:on|in) (?:my|our|the) team\b"
-     r"|\bwho (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst|fewest)\b", "rep"),
+    (
+        r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
+        r"|\brep by rep\b|\bleaderboard\b|\bwhich reps?\b|\bwho (?:on|in) (?:my|our|the) team\b"
+        r"|\bwho (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst|fewest)\b",
+        "rep",
+    ),
     (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b", "day"),
     (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b", "week"),
     (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b", "month"),
     (r"\b(?:by|per|each|every|for each) outcome\b", "outcome"),
     (r"\b(?:by|per|each|every|for each) objection\b", "objection"),
-    (r"\btime of (?:the )?day\b|\b(?:by|per|each|every) hour\b|\bhour of (?:the )?day\b"
-     r"|\bhourly\b|\bwhat time\b|\bbest time\b", "hour_of_day"),
+    (
+        r"\btime of (?:the )?day\b|\b(?:by|per|each|every) hour\b|\bhour of (?:the )?day\b"
+        r"|\bhourly\b|\bwhat time\b|\bbest time\b",
+        "hour_of_day",
+    ),
     (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),
-)  # fmt: skip
+)
 
 # What ends 'for Jenna' as a rep: 'for Jenna's calls', 'for Jenna?', 'for Jenna this week'.
 _FOR_REP_END = (

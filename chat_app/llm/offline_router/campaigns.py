@@ -17,9 +17,21 @@ from typing import Any
 
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 _WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "a": 1, "an": 1, "once": 1, "twice": 2,
-}  # fmt: skip
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a": 1,
+    "an": 1,
+    "once": 1,
+    "twice": 2,
+}
 
 _BUDGET = re.compile(
     r"(?:spend|budget(?: of| is)?|cap(?: it)? at|up to|no more than|at most|max(?:imum)?)"
@@ -197,8 +209,22 @@ def campaign_args(text: str, today: date) -> dict[str, Any]:
 
 
 _DETERMINERS = {"the", "my", "our", "that", "this", "your"}
-_GENERIC = {"calling", "dialing", "dialling", "outbound", "batch", "paused", "current", "latest",
-            "last", "new", "running", "call", "phone", "whole"}  # fmt: skip
+_GENERIC = {
+    "calling",
+    "dialing",
+    "dialling",
+    "outbound",
+    "batch",
+    "paused",
+    "current",
+    "latest",
+    "last",
+    "new",
+    "running",
+    "call",
+    "phone",
+    "whole",
+}
 
 
 def campaign_ref_args(text: str, today: date) -> dict[str, Any]:

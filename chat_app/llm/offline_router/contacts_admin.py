@@ -65,11 +65,32 @@ _QUERY = re.compile(
 )
 _NOT_QUERY = frozenset(
     {
-        "me", "my", "all", "the", "this", "the list", "my list", "consent", "a call",
-        "calls", "call", "everyone", "anyone", "them", "last week", "this week", "today",
-        "now", "yet", "before", "csv", "a csv", "my contacts", "contacts",
+        "me",
+        "my",
+        "all",
+        "the",
+        "this",
+        "the list",
+        "my list",
+        "consent",
+        "a call",
+        "calls",
+        "call",
+        "everyone",
+        "anyone",
+        "them",
+        "last week",
+        "this week",
+        "today",
+        "now",
+        "yet",
+        "before",
+        "csv",
+        "a csv",
+        "my contacts",
+        "contacts",
     }
-)  # fmt: skip
+)
 
 
 # Words typed around a name that are no one's name (beside the router's vocabulary).

@@ -24,8 +24,10 @@ _MONTH_NUMBERS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} 
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"
 }
 
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november" \
-    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"  # fmt: skip
+_MONTH = (
+    r"(january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)"
+)
 
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?"
 
