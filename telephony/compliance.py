@@ -333,33 +333,26 @@ def _hours_message(
     return text + f" Next possible: {_yours(next_at, viewer_zone)}."
 
 
-def evaluate(
-    facts: GateFacts,
-    now: datetime,
-    *,
-    rules: Sequence[CallingRule] = CALLING_RULES,
-) -> ComplianceDecision:
-    """Decide whether a call may be placed at `now` (timezone-aware). Pure: no I/O."""
-    if now.tzinfo is None:
-        raise ValueError("the gate needs a timezone-aware time")
-    phone = facts.phone
-    display = format_phone(phone.e164)
-    effective = rules_for(
-        country=phone.country, state=phone.state, area_code=phone.area_code, rules=rules
-    )
-    reasons: list[Denial] = []
+def _number_denials(facts: GateFacts, display: str) -> list[Denial]:
+    """The number itself: a denial when it is no longer a valid phone number."""
+    if facts.number_valid:
+        return []
+    return [Denial(Reason.INVALID_NUMBER, f"{display} is not a valid phone number any more.")]
 
-    def deny(code: Reason, message: str) -> None:
-        reasons.append(Denial(code, message))
 
-    if not facts.number_valid:
-        deny(Reason.INVALID_NUMBER, f"{display} is not a valid phone number any more.")
+def _choose_consent(
+    consents: Sequence[ConsentFact], now: datetime
+) -> tuple[ConsentFact | None, list[ConsentFact], list[ConsentFact]]:
+    """Sort the callable consents obtained by `now` into usable, expired and revoked.
 
-    # Consent.
+    Returns (the strongest usable consent, newest first on ties, or None; the expired
+    ones; the revoked ones). Consents of non-callable types or obtained after `now` are
+    ignored; a revoked consent is counted as revoked even if it has also lapsed.
+    """
     usable: list[ConsentFact] = []
     expired: list[ConsentFact] = []
     revoked: list[ConsentFact] = []
-    for consent in facts.consents:
+    for consent in consents:
         if consent.type not in CALLABLE_CONSENT_TYPES or consent.obtained_at > now:
             continue
         if consent.revoked_by(now):
@@ -371,90 +364,214 @@ def evaluate(
             continue
         usable.append(consent)
     chosen = max(usable, key=lambda c: (_CONSENT_STRENGTH[c.type], c.obtained_at), default=None)
-    if chosen is None:
-        if revoked:
-            last = max(revoked, key=lambda c: c.revoked_at or now)
-            when = last.revoked_at or now
-            deny(
+    return chosen, expired, revoked
+
+
+def _consent_denials(
+    chosen: ConsentFact | None,
+    expired: Sequence[ConsentFact],
+    revoked: Sequence[ConsentFact],
+    display: str,
+    now: datetime,
+) -> list[Denial]:
+    """At most one consent denial when nothing usable is on record: revoked wins over
+    expired, which wins over none at all. Empty when `chosen` is set."""
+    if chosen is not None:
+        return []
+    if revoked:
+        last = max(revoked, key=lambda c: c.revoked_at or now)
+        when = last.revoked_at or now
+        return [
+            Denial(
                 Reason.CONSENT_REVOKED,
                 f"Consent for {display} was revoked on {when.astimezone(UTC):%Y-%m-%d} "
                 f"({md_escape(last.revoked_how)}); record new consent before calling again.",
             )
-        elif expired:
-            last = max(expired, key=lambda c: c.obtained_at)
-            deny(
+        ]
+    if expired:
+        last = max(expired, key=lambda c: c.obtained_at)
+        return [
+            Denial(
                 Reason.CONSENT_EXPIRED,
                 f"The only consent for {display} is an {last.type.label} from "
                 f"{last.obtained_at.astimezone(UTC):%Y-%m-%d}, which has lapsed; record "
                 "current consent before calling.",
             )
-        else:
-            deny(
-                Reason.NO_CONSENT,
-                f"No consent is on record for {display}: record the consent (type, source, "
-                "exact wording, method and time) before calling.",
-            )
+        ]
+    return [
+        Denial(
+            Reason.NO_CONSENT,
+            f"No consent is on record for {display}: record the consent (type, source, "
+            "exact wording, method and time) before calling.",
+        )
+    ]
 
-    # Do-not-call lists.
-    for entry in facts.dnc:
+
+def _dnc_denials(dnc: Sequence[DncFact], display: str) -> list[Denial]:
+    """One denial per do-not-call entry, in the order given (platform or workspace)."""
+    denials: list[Denial] = []
+    for entry in dnc:
         label = _source_label(entry.source)
         since = f"{entry.added_at.astimezone(UTC):%Y-%m-%d}"
         if entry.platform:
-            deny(
-                Reason.DNC_PLATFORM,
-                f"{display} is on the platform-wide do-not-call list (since {since}).",
+            denials.append(
+                Denial(
+                    Reason.DNC_PLATFORM,
+                    f"{display} is on the platform-wide do-not-call list (since {since}).",
+                )
             )
         else:
             why = f"{label}: {md_escape(entry.reason)}" if entry.reason else label
-            deny(
-                Reason.DNC_WORKSPACE,
-                f"{display} is on this workspace's do-not-call list since {since} ({why}).",
+            denials.append(
+                Denial(
+                    Reason.DNC_WORKSPACE,
+                    f"{display} is on this workspace's do-not-call list since {since} ({why}).",
+                )
             )
+    return denials
 
-    # Calling hours in every time zone.
+
+def _hours_check(
+    facts: GateFacts, effective: EffectiveRules, display: str, now: datetime
+) -> tuple[list[LocalTime], datetime | None, list[Denial]]:
+    """Calling hours in every time zone of the number.
+
+    Returns (the local time in each readable zone, the next moment inside the window in
+    all of them when it is outside now, else None; the denials). Fails closed: an
+    unreadable or missing zone is an UNKNOWN_LOCAL_TIME denial, listed before any
+    OUTSIDE_CALLING_HOURS one.
+    """
+    phone = facts.phone
     times = local_times(phone.time_zones, effective.window, now)
     unknown = [z for z in phone.time_zones if _zone(z) is None]
     next_window: datetime | None = None
+    denials: list[Denial] = []
     if not times or unknown:
         # Fail closed: a zone we cannot read might be outside calling hours.
         which = f" ({', '.join(unknown)} cannot be read)" if unknown else ""
-        deny(
-            Reason.UNKNOWN_LOCAL_TIME,
-            f"The time zone of {display} is unknown{which}, so calling hours cannot be checked.",
+        denials.append(
+            Denial(
+                Reason.UNKNOWN_LOCAL_TIME,
+                f"The time zone of {display} is unknown{which}, so calling hours cannot be "
+                "checked.",
+            )
         )
     if times and not all(t.inside for t in times):
         next_window = next_window_opening([t.zone for t in times], effective.window, now)
-        deny(
-            Reason.OUTSIDE_CALLING_HOURS,
-            _hours_message(phone, times, effective, next_window, facts.viewer_zone),
+        denials.append(
+            Denial(
+                Reason.OUTSIDE_CALLING_HOURS,
+                _hours_message(phone, times, effective, next_window, facts.viewer_zone),
+            )
         )
+    return times, next_window, denials
 
-    # Attempts in the last 24 hours.
+
+def _attempts_check(
+    facts: GateFacts, cap: int, display: str, now: datetime
+) -> tuple[list[datetime], datetime | None, list[Denial]]:
+    """The attempt cap over the last 24 hours (ATTEMPT_WINDOW) ending at `now`.
+
+    Returns (the attempts inside the window, oldest first; when the cap is reached, the
+    moment the oldest counted attempt leaves the window, else None; the denials).
+    """
     recent = sorted(a for a in facts.attempts if now - ATTEMPT_WINDOW < a <= now)
-    cap = effective.max_attempts_per_24h
-    next_attempt: datetime | None = None
-    if len(recent) >= cap:
-        next_attempt = recent[len(recent) - cap] + ATTEMPT_WINDOW
-        deny(
-            Reason.ATTEMPT_LIMIT,
-            f"{display} was already called {len(recent)} time{'s' * (len(recent) != 1)} in "
-            f"the last 24 hours (the limit is {cap}); the next attempt is possible from "
-            f"{_yours(next_attempt, facts.viewer_zone)}.",
-        )
+    if len(recent) < cap:
+        return recent, None, []
+    next_attempt = recent[len(recent) - cap] + ATTEMPT_WINDOW
+    denial = Denial(
+        Reason.ATTEMPT_LIMIT,
+        f"{display} was already called {len(recent)} time{'s' * (len(recent) != 1)} in "
+        f"the last 24 hours (the limit is {cap}); the next attempt is possible from "
+        f"{_yours(next_attempt, facts.viewer_zone)}.",
+    )
+    return recent, next_attempt, [denial]
 
-    # The workspace and its credits.
+
+def _workspace_denials(facts: GateFacts) -> list[Denial]:
+    """The workspace and its credits: suspended, then frozen, then below a minimum call."""
+    denials: list[Denial] = []
     if facts.workspace_suspended:
-        deny(Reason.WORKSPACE_SUSPENDED, "This workspace is suspended: no calls can be placed.")
-    if facts.credits_frozen:
-        deny(Reason.CREDITS_FROZEN, "This workspace's credits are frozen; contact support.")
-    if facts.available_mc < MIN_CALL_MC:
-        deny(
-            Reason.INSUFFICIENT_CREDITS,
-            f"Not enough credits: a call needs at least {credits_label(MIN_CALL_MC)} "
-            f"({MIN_CALL_SECONDS} seconds); {credits_label(max(facts.available_mc, 0))} "
-            "available.",
+        denials.append(
+            Denial(
+                Reason.WORKSPACE_SUSPENDED, "This workspace is suspended: no calls can be placed."
+            )
         )
+    if facts.credits_frozen:
+        denials.append(
+            Denial(Reason.CREDITS_FROZEN, "This workspace's credits are frozen; contact support.")
+        )
+    if facts.available_mc < MIN_CALL_MC:
+        denials.append(
+            Denial(
+                Reason.INSUFFICIENT_CREDITS,
+                f"Not enough credits: a call needs at least {credits_label(MIN_CALL_MC)} "
+                f"({MIN_CALL_SECONDS} seconds); {credits_label(max(facts.available_mc, 0))} "
+                "available.",
+            )
+        )
+    return denials
 
+
+def _decision_detail(
+    facts: GateFacts,
+    effective: EffectiveRules,
+    chosen: ConsentFact | None,
+    attempts_24h: int,
+    next_window: datetime | None,
+    next_attempt: datetime | None,
+) -> dict[str, Any]:
+    """The JSON-ready facts stored with a decision (compliance_decisions.detail)."""
+    phone = facts.phone
+    return {
+        "country": phone.country,
+        "state": phone.state,
+        "area_code": phone.area_code,
+        "window": effective.window.label,
+        "rules": [r.name for r in effective.applied],
+        "consent": chosen.as_json() if chosen else None,
+        "dnc": [{"platform": d.platform, "source": d.source} for d in facts.dnc],
+        "attempts_24h": attempts_24h,
+        "max_attempts_24h": effective.max_attempts_per_24h,
+        "workspace_suspended": facts.workspace_suspended,
+        "credits_frozen": facts.credits_frozen,
+        "available_mc": facts.available_mc,
+        "required_mc": MIN_CALL_MC,
+        "next_window_at": next_window.isoformat() if next_window else None,
+        "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
+    }
+
+
+def evaluate(
+    facts: GateFacts,
+    now: datetime,
+    *,
+    rules: Sequence[CallingRule] = CALLING_RULES,
+) -> ComplianceDecision:
+    """Decide whether a call may be placed at `now` (timezone-aware). Pure: no I/O.
+
+    Every check runs; denials are listed in a fixed order: number, consent, do-not-call,
+    calling hours, attempts, workspace and credits. Allowed only when there are none.
+    """
+    if now.tzinfo is None:
+        raise ValueError("the gate needs a timezone-aware time")
+    phone = facts.phone
+    display = format_phone(phone.e164)
+    effective = rules_for(
+        country=phone.country, state=phone.state, area_code=phone.area_code, rules=rules
+    )
+    chosen, expired, revoked = _choose_consent(facts.consents, now)
+    times, next_window, hours_denials = _hours_check(facts, effective, display, now)
+    cap = effective.max_attempts_per_24h
+    recent, next_attempt, attempt_denials = _attempts_check(facts, cap, display, now)
+    reasons = [
+        *_number_denials(facts, display),
+        *_consent_denials(chosen, expired, revoked, display, now),
+        *_dnc_denials(facts.dnc, display),
+        *hours_denials,
+        *attempt_denials,
+        *_workspace_denials(facts),
+    ]
     return ComplianceDecision(
         allowed=not reasons,
         reasons=tuple(reasons),
@@ -472,23 +589,7 @@ def evaluate(
         next_window_at=next_window,
         next_attempt_at=next_attempt,
         contact_id=facts.contact_id,
-        detail={
-            "country": phone.country,
-            "state": phone.state,
-            "area_code": phone.area_code,
-            "window": effective.window.label,
-            "rules": [r.name for r in effective.applied],
-            "consent": chosen.as_json() if chosen else None,
-            "dnc": [{"platform": d.platform, "source": d.source} for d in facts.dnc],
-            "attempts_24h": len(recent),
-            "max_attempts_24h": cap,
-            "workspace_suspended": facts.workspace_suspended,
-            "credits_frozen": facts.credits_frozen,
-            "available_mc": facts.available_mc,
-            "required_mc": MIN_CALL_MC,
-            "next_window_at": next_window.isoformat() if next_window else None,
-            "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
-        },
+        detail=_decision_detail(facts, effective, chosen, len(recent), next_window, next_attempt),
     )
 
 
