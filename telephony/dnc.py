@@ -10,6 +10,7 @@ returns the existing entry.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -25,7 +26,7 @@ from accounts.service import Actor
 from core.errors import PermissionDenied
 from telephony.access import TelephonyInputError
 from telephony.consent import revoke_for_number
-from telephony.models import DncEntry, DncSource
+from telephony.models import ConsentRecord, DncEntry, DncSource
 from telephony.numbers import DEFAULT_REGION, MAX_PHONE_CHARS, format_phone
 
 MAX_REASON_CHARS = 1000
@@ -71,6 +72,119 @@ def _workspace_for(actor: Actor, workspace_id: uuid.UUID | None) -> uuid.UUID:
     return workspace_id
 
 
+def _dnc_source(source: DncSource | str) -> DncSource:
+    """The source as a DncSource; DncError naming the known ones if it is not one."""
+    try:
+        return DncSource(source)
+    except ValueError:
+        known = ", ".join(s.value for s in DncSource)
+        raise DncError(f"Unknown do-not-call source {source!r}: use one of {known}.") from None
+
+
+def _dnc_reason(reason: str) -> str:
+    """The reason, stripped; DncError when longer than MAX_REASON_CHARS."""
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise DncError(f"The reason has at most {MAX_REASON_CHARS} characters.")
+    return reason
+
+
+def _target_list(actor: Actor, platform: bool, workspace_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The workspace whose list is changed, or None for the platform list (admins only).
+
+    Raises PermissionDenied when the actor may not change that list."""
+    if platform:
+        if actor.role is not Role.ADMIN:
+            raise PermissionDenied("Only a platform admin can change the platform-wide list.")
+        return None
+    return _workspace_for(actor, workspace_id)
+
+
+async def _insert_entry(
+    session: AsyncSession,
+    actor: Actor,
+    target_ws: uuid.UUID | None,
+    e164: str,
+    *,
+    reason: str,
+    kind: DncSource,
+    reference: str | None,
+    when: datetime,
+) -> uuid.UUID | None:
+    """Insert the entry unless the number is already on that list (ON CONFLICT DO
+    NOTHING against the list's unique index). Returns the new id, or None if listed."""
+    values = {
+        "workspace_id": target_ws,
+        "phone_e164": e164,
+        "reason": reason,
+        "source": kind.value,
+        "reference": reference.strip()[:200] or None if reference else None,
+        "added_at": when,
+        "added_by": actor.user_id,
+    }
+    statement = insert(DncEntry).values(**values)
+    if target_ws is None:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=["phone_e164"], index_where=DncEntry.workspace_id.is_(None)
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=["workspace_id", "phone_e164"],
+            index_where=DncEntry.workspace_id.is_not(None),
+        )
+    new_id: uuid.UUID | None = await session.scalar(statement.returning(DncEntry.id))
+    return new_id
+
+
+async def _audit_added(
+    session: AsyncSession,
+    actor: Actor,
+    target_ws: uuid.UUID | None,
+    e164: str,
+    *,
+    kind: DncSource,
+    reason: str,
+    reference: str | None,
+    new_id: uuid.UUID | None,
+    revoked: Sequence[ConsentRecord],
+) -> None:
+    """Audit a DNC_ADDED when the entry is new or consents were revoked; else nothing."""
+    if new_id is None and not revoked:
+        return
+    await audit.record(
+        session,
+        DNC_ADDED,
+        actor_id=actor.user_id,
+        actor_label=actor.email,
+        workspace_id=target_ws,
+        target=mask(e164),
+        detail={
+            "platform": target_ws is None,
+            "source": kind.value,
+            "reason": reason,
+            "reference": reference,
+            "already_listed": new_id is None,
+            "consents_revoked": [str(r.id) for r in revoked],
+        },
+    )
+
+
+async def _load_entry(session: AsyncSession, target_ws: uuid.UUID | None, e164: str) -> DncEntry:
+    """The list's entry for the number, re-read from the database (populate_existing)."""
+    entry = await session.scalar(
+        select(DncEntry)
+        .where(
+            DncEntry.phone_e164 == e164,
+            DncEntry.workspace_id.is_(None)
+            if target_ws is None
+            else DncEntry.workspace_id == target_ws,
+        )
+        .execution_options(populate_existing=True)
+    )
+    assert entry is not None  # inserted above, or already there
+    return entry
+
+
 async def add_to_dnc(
     session: AsyncSession,
     actor: Actor,
@@ -93,44 +207,14 @@ async def add_to_dnc(
     workspace. Audited. The caller commits.
     """
     e164 = normalise_dnc_number(phone)
-    try:
-        kind = DncSource(source)
-    except ValueError:
-        known = ", ".join(s.value for s in DncSource)
-        raise DncError(f"Unknown do-not-call source {source!r}: use one of {known}.") from None
-    reason = (reason or "").strip()
-    if len(reason) > MAX_REASON_CHARS:
-        raise DncError(f"The reason has at most {MAX_REASON_CHARS} characters.")
+    kind = _dnc_source(source)
+    reason = _dnc_reason(reason)
     when = now or datetime.now(UTC)
-    if platform:
-        if actor.role is not Role.ADMIN:
-            raise PermissionDenied("Only a platform admin can change the platform-wide list.")
-        target_ws: uuid.UUID | None = None
-    else:
-        target_ws = _workspace_for(actor, workspace_id)
-
-    values = {
-        "workspace_id": target_ws,
-        "phone_e164": e164,
-        "reason": reason,
-        "source": kind.value,
-        "reference": reference.strip()[:200] or None if reference else None,
-        "added_at": when,
-        "added_by": actor.user_id,
-    }
-    statement = insert(DncEntry).values(**values)
-    if target_ws is None:
-        statement = statement.on_conflict_do_nothing(
-            index_elements=["phone_e164"], index_where=DncEntry.workspace_id.is_(None)
-        )
-    else:
-        statement = statement.on_conflict_do_nothing(
-            index_elements=["workspace_id", "phone_e164"],
-            index_where=DncEntry.workspace_id.is_not(None),
-        )
-    new_id = await session.scalar(statement.returning(DncEntry.id))
-
-    revoked = []
+    target_ws = _target_list(actor, platform, workspace_id)
+    new_id = await _insert_entry(
+        session, actor, target_ws, e164, reason=reason, kind=kind, reference=reference, when=when
+    )
+    revoked: Sequence[ConsentRecord] = []
     if target_ws is not None:
         revoked = await revoke_for_number(
             session,
@@ -140,41 +224,24 @@ async def add_to_dnc(
             at=when,
             recorded_by=actor.user_id,
         )
-    if new_id is not None or revoked:
-        await audit.record(
-            session,
-            DNC_ADDED,
-            actor_id=actor.user_id,
-            actor_label=actor.email,
-            workspace_id=target_ws,
-            target=mask(e164),
-            detail={
-                "platform": target_ws is None,
-                "source": kind.value,
-                "reason": reason,
-                "reference": reference,
-                "already_listed": new_id is None,
-                "consents_revoked": [str(r.id) for r in revoked],
-            },
-        )
+    await _audit_added(
+        session,
+        actor,
+        target_ws,
+        e164,
+        kind=kind,
+        reason=reason,
+        reference=reference,
+        new_id=new_id,
+        revoked=revoked,
+    )
     if new_id is not None and target_ws is not None:
         from telephony.outbound_events import opted_out  # it builds on the call service
 
         await opted_out(
             session, target_ws, e164, source=kind.value, reference=reference, entry_id=new_id
         )
-    entry = await session.scalar(
-        select(DncEntry)
-        .where(
-            DncEntry.phone_e164 == e164,
-            DncEntry.workspace_id.is_(None)
-            if target_ws is None
-            else DncEntry.workspace_id == target_ws,
-        )
-        .execution_options(populate_existing=True)
-    )
-    assert entry is not None  # inserted above, or already there
-    return entry
+    return await _load_entry(session, target_ws, e164)
 
 
 async def dnc_hits(
