@@ -194,6 +194,67 @@ async def place_call(
     return await dispatch.dispatch_now(db, telephony, request.id, now=now, claimed=True)
 
 
+async def _gate_or_refuse(
+    session: AsyncSession, actor: Actor, contact: Contact, when: datetime
+) -> ComplianceDecision:
+    """Run the compliance gate for the contact at `when`. The decision is stored either
+    way; a denial raises CallRefused. Returns an allowed decision with its id set."""
+    decision = await check_call(session, actor, contact.id, now=when)
+    if not decision.allowed:
+        raise CallRefused(decision)
+    assert decision.id is not None
+    return decision
+
+
+async def _hold_ceiling(
+    session: AsyncSession, contact: Contact, telephony: Telephony, budget_mc: int | None
+) -> int:
+    """The most a call's hold may take: whole seconds the workspace can afford (capped by
+    `budget_mc` when given, and by the longest call), never below a minimum call.
+
+    Raises CallNotPlaced when `budget_mc` is below a minimum call."""
+    available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
+    if budget_mc is not None:
+        available = min(available, budget_mc)
+        if budget_mc < MIN_CALL_MC:
+            raise CallNotPlaced(
+                f"The campaign's budget has {credits_label(max(budget_mc, 0))} left, less "
+                f"than a minimum call ({credits_label(MIN_CALL_MC)})."
+            )
+    max_mc = affordable_seconds(available, telephony.max_call_seconds) * CALL_SECOND_PRICE_MC
+    return max(max_mc, MIN_CALL_MC)  # below the minimum the hold itself refuses
+
+
+async def _hold_for_call(
+    session: AsyncSession,
+    contact: Contact,
+    telephony: Telephony,
+    call_id: uuid.UUID,
+    max_mc: int,
+) -> ledger.HoldResult:
+    """Place the call's credit hold (idempotent on the call id; it expires after the
+    ring timeout, the longest call and HOLD_GRACE). Raises CallNotPlaced when the
+    workspace cannot afford a minimum call or its credits are frozen."""
+    try:
+        return await ledger.place_hold(
+            session,
+            contact.workspace_id,
+            max_mc=max_mc,
+            min_mc=MIN_CALL_MC,
+            idempotency_key=f"call:{call_id}",
+            expires_at=datetime.now(UTC)
+            + timedelta(seconds=telephony.ring_timeout_s + telephony.max_call_seconds)
+            + HOLD_GRACE,
+            reference=f"call:{call_id}",
+        )
+    except ledger.InsufficientCredits as exc:
+        raise CallNotPlaced(
+            f"Not enough credits for a minimum call ({credits_label(MIN_CALL_MC)}): {exc}"
+        ) from exc
+    except ledger.AccountFrozen as exc:
+        raise CallNotPlaced(str(exc)) from exc
+
+
 async def prepare_call(
     session: AsyncSession,
     actor: Actor,
@@ -219,40 +280,10 @@ async def prepare_call(
         voicemail_message=brief.get("voicemail_message"),
         on_voicemail=brief.get("on_voicemail", "leave"),
     )
-    decision = await check_call(session, actor, contact.id, now=when)
-    if not decision.allowed:
-        raise CallRefused(decision)
+    decision = await _gate_or_refuse(session, actor, contact, when)
     assert decision.id is not None
-    # Whole seconds only: what the workspace can afford, capped by the longest call.
-    available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
-    if budget_mc is not None:
-        available = min(available, budget_mc)
-        if budget_mc < MIN_CALL_MC:
-            raise CallNotPlaced(
-                f"The campaign's budget has {credits_label(max(budget_mc, 0))} left, less "
-                f"than a minimum call ({credits_label(MIN_CALL_MC)})."
-            )
-    max_mc = affordable_seconds(available, telephony.max_call_seconds) * CALL_SECOND_PRICE_MC
-    max_mc = max(max_mc, MIN_CALL_MC)  # below the minimum the hold itself refuses
-    try:
-        hold = await ledger.place_hold(
-            session,
-            contact.workspace_id,
-            max_mc=max_mc,
-            min_mc=MIN_CALL_MC,
-            idempotency_key=f"call:{call_id}",
-            expires_at=datetime.now(UTC)
-            + timedelta(seconds=telephony.ring_timeout_s + telephony.max_call_seconds)
-            + HOLD_GRACE,
-            reference=f"call:{call_id}",
-        )
-    except ledger.InsufficientCredits as exc:
-        raise CallNotPlaced(
-            f"Not enough credits for a minimum call ({credits_label(MIN_CALL_MC)}): {exc}"
-        ) from exc
-    except ledger.AccountFrozen as exc:
-        raise CallNotPlaced(str(exc)) from exc
-    time_limit = hold.amount_mc // CALL_SECOND_PRICE_MC
+    max_mc = await _hold_ceiling(session, contact, telephony, budget_mc)
+    hold = await _hold_for_call(session, contact, telephony, call_id, max_mc)
     attempt = await record_attempt(
         session,
         actor,
@@ -273,7 +304,7 @@ async def prepare_call(
         decision_id=decision.id,
         attempt_id=attempt.id,
         hold_id=hold.hold_id,
-        time_limit_s=time_limit,
+        time_limit_s=hold.amount_mc // CALL_SECOND_PRICE_MC,
         brief=built.as_json(),
         status=CallStatus.PENDING.value,
     )
