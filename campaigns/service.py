@@ -734,92 +734,134 @@ async def _finish(db: Database, campaign_id: uuid.UUID, reason: str) -> None:
         await session.commit()
 
 
+async def _in_flight(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    """How many of the campaign's targets are in flight (IN_FLIGHT statuses) now."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(CampaignTarget)
+            .where(
+                CampaignTarget.campaign_id == campaign_id,
+                CampaignTarget.status.in_(IN_FLIGHT),
+            )
+        )
+        or 0
+    )
+
+
+async def _out_of_budget(
+    session: AsyncSession, campaign: Campaign, in_flight: int, now: datetime
+) -> bool:
+    """True when the campaign's uncommitted budget is below a minimum call. Then, if no
+    call is in flight, its waiting targets are skipped and the campaign is finished
+    ("budget spent") and committed; with calls in flight nothing changes yet."""
+    left = campaign.budget_mc - await committed_mc(session, campaign.id)
+    if left >= MIN_CALL_MC:
+        return False
+    if in_flight == 0:
+        await session.execute(
+            update(CampaignTarget)
+            .where(
+                CampaignTarget.campaign_id == campaign.id,
+                CampaignTarget.status == TargetStatus.WAITING.value,
+            )
+            .values(status=TargetStatus.SKIPPED.value, note="budget spent")
+        )
+        campaign.status = CampaignStatus.FINISHED.value
+        campaign.finished_reason = "budget spent"
+        campaign.finished_at = now
+        await session.commit()
+    return True
+
+
+async def _due_targets(
+    session: AsyncSession, campaign_id: uuid.UUID, free: int, now: datetime
+) -> Sequence[CampaignTarget]:
+    """Waiting targets due by `now`, earliest first, locked FOR UPDATE SKIP LOCKED; a
+    few more than `free` (max(free * 4, 20)) since some may be outside their window."""
+    return (
+        await session.scalars(
+            select(CampaignTarget)
+            .where(
+                CampaignTarget.campaign_id == campaign_id,
+                CampaignTarget.status == TargetStatus.WAITING.value,
+                CampaignTarget.next_at <= now,
+            )
+            .order_by(CampaignTarget.next_at, CampaignTarget.id)
+            .limit(max(free * 4, 20))
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def _queue_due(
+    session: AsyncSession,
+    actor: Actor,
+    campaign: Campaign,
+    due: Sequence[CampaignTarget],
+    free: int,
+    now: datetime,
+) -> int:
+    """Queue up to `free` of `due` with the dispatcher, in order. A target outside the
+    campaign window in its callee's zone is moved to the window's next opening, or
+    excluded when it never opens. Returns how many were queued; does not commit."""
+    window = CampaignWindow(tuple(campaign.days), campaign.window_start, campaign.window_end)
+    queued = 0
+    for target in due:
+        if queued >= free:
+            break
+        cw = callee_window(window, phone_info(target.phone_e164))
+        if not cw.open_at(now):
+            opens = cw.next_open(now)
+            if opens is None:
+                target.status = TargetStatus.EXCLUDED.value
+                target.note = "the window never opens in the callee's time zone"
+            else:
+                target.next_at = opens
+            continue
+        request = await dispatch.enqueue(
+            session,
+            actor,
+            target.contact_id,
+            brief=campaign.brief,
+            interactive=False,
+            campaign_id=campaign.id,
+            target_id=target.id,
+        )
+        target.status = TargetStatus.QUEUED.value
+        target.last_call_id = request.call_id
+        target.updated_at = now
+        queued += 1
+    return queued
+
+
 async def _fill(db: Database, campaign_id: uuid.UUID, free: int, now: datetime) -> None:
+    """Queue due targets of an active campaign up to its free concurrency, in one
+    transaction under the campaign's advisory lock (skipped if another process holds
+    it). Does nothing for a campaign no longer active, a workspace not active, or a
+    missing creator; finishes the campaign when its budget is spent (_out_of_budget)."""
     async with db.session() as session:
         if not await _locked(session, campaign_id):
             return  # another process is feeding it
         campaign = await session.get(Campaign, campaign_id, populate_existing=True)
         if campaign is None or campaign.status != CampaignStatus.ACTIVE.value:
             return
-        in_flight = int(
-            await session.scalar(
-                select(func.count())
-                .select_from(CampaignTarget)
-                .where(
-                    CampaignTarget.campaign_id == campaign_id,
-                    CampaignTarget.status.in_(IN_FLIGHT),
-                )
-            )
-            or 0
-        )
+        in_flight = await _in_flight(session, campaign_id)
         free = campaign.max_concurrent - in_flight
         if free <= 0:
             return
         workspace = await session.get(Workspace, campaign.workspace_id)
         if workspace is None or workspace.status != WorkspaceStatus.ACTIVE.value:
             return
-        left = campaign.budget_mc - await committed_mc(session, campaign_id)
-        if left < MIN_CALL_MC:
-            if in_flight == 0:
-                await session.execute(
-                    update(CampaignTarget)
-                    .where(
-                        CampaignTarget.campaign_id == campaign_id,
-                        CampaignTarget.status == TargetStatus.WAITING.value,
-                    )
-                    .values(status=TargetStatus.SKIPPED.value, note="budget spent")
-                )
-                campaign.status = CampaignStatus.FINISHED.value
-                campaign.finished_reason = "budget spent"
-                campaign.finished_at = now
-                await session.commit()
+        if await _out_of_budget(session, campaign, in_flight, now):
             return
-        window = CampaignWindow(tuple(campaign.days), campaign.window_start, campaign.window_end)
-        due = (
-            await session.scalars(
-                select(CampaignTarget)
-                .where(
-                    CampaignTarget.campaign_id == campaign_id,
-                    CampaignTarget.status == TargetStatus.WAITING.value,
-                    CampaignTarget.next_at <= now,
-                )
-                .order_by(CampaignTarget.next_at, CampaignTarget.id)
-                .limit(max(free * 4, 20))
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        due = await _due_targets(session, campaign_id, free, now)
         from accounts.models import User
 
         creator = await session.get(User, campaign.created_by)
         if creator is None:
             return
-        actor = Actor.of(creator)
-        queued = 0
-        for target in due:
-            if queued >= free:
-                break
-            cw = callee_window(window, phone_info(target.phone_e164))
-            if not cw.open_at(now):
-                opens = cw.next_open(now)
-                if opens is None:
-                    target.status = TargetStatus.EXCLUDED.value
-                    target.note = "the window never opens in the callee's time zone"
-                else:
-                    target.next_at = opens
-                continue
-            request = await dispatch.enqueue(
-                session,
-                actor,
-                target.contact_id,
-                brief=campaign.brief,
-                interactive=False,
-                campaign_id=campaign.id,
-                target_id=target.id,
-            )
-            target.status = TargetStatus.QUEUED.value
-            target.last_call_id = request.call_id
-            target.updated_at = now
-            queued += 1
+        await _queue_due(session, Actor.of(creator), campaign, due, free, now)
         await session.commit()
 
 
