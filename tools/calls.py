@@ -258,5 +258,5 @@ async def list_calls(
     return done(
         f"{len(rows)} call{'s' if len(rows) != 1 else ''}{where}, newest first "
         f"(times in {zone_abbr(now, zone)}, {zone}):\n\n{table}\n\n"
-        "Click an id to open the call, or ask “status of call <id>” for its card."
+        "Click an id to open the call, or ask for “call 1a2b3c4d” by its id for its card."
     )

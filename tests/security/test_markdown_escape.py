@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from telephony.models import Call
 from tests.accounts.helpers import make_member
 from tests.insights.helpers import make_contact, seed_call
 from tests.telephony.helpers import fund
+from tools.context import AgentContext
 
 PIXEL = "![x](http://evil.example/pixel)"
 HOSTILE = [
@@ -82,6 +84,9 @@ def _tokens(markdown: str) -> list[Token]:
 def _markup(markdown: str) -> set[str]:
     """The kinds of markup a renderer would make of `markdown` that user data must not."""
     return {t.type for t in _tokens(markdown)} & FORBIDDEN
+
+
+OWN_CALL_PAGE = re.compile(re.escape(AgentContext.base_url) + r"/calls/[0-9a-f-]{36}")
 
 
 def _fetches(markdown: str) -> list[str]:
@@ -170,8 +175,10 @@ async def test_a_hostile_contact_and_transcript_fetch_nothing_in_any_answer(db):
     for question, expected in asked.items():
         answer = await _ask(db, rep.actor, question)
         assert expected in answer.body, (question, answer.body)
-        assert _fetches(answer.body) == [], (question, answer.body)
-        assert not _markup(answer.body) & {"image", "link_open", "html_inline"}, answer.body
+        # The only links are the app's own call pages, which call tables link ids to.
+        foreign = [url for url in _fetches(answer.body) if not OWN_CALL_PAGE.fullmatch(url)]
+        assert foreign == [], (question, answer.body)
+        assert not _markup(answer.body) & {"image", "html_inline"}, answer.body
 
 
 async def test_a_call_ended_notice_escapes_the_name_and_summary(db):
