@@ -219,7 +219,7 @@ async def test_a_tool_that_does_assistant_work_costs_half_a_credit_once(
         Reply(text=lambda body: f"Your calls: {_first_tool_line(body)}"),
     )
     result = await _ask(db, agent, rep, "list my calls")
-    assert result.status is TurnStatus.ANSWERED and "Ava Stone" in result.body
+    assert result.status is TurnStatus.ANSWERED and "1 call, newest first" in result.body
     assert [c.name for c in result.tool_calls] == ["list_calls", "list_calls"]
     assert (result.cost_mc, result.balance_mc, result.held_mc) == (500, 9500, 0)
     assert result.footer == "— charged 0.5 credits · balance 9.5 credits"

@@ -49,12 +49,12 @@ async def _rep(db, credits: float = 1000):
         (
             "add a contact Jane Doe +1 415 555 0123 at Acme",
             "add_contact",
-            {"name": "Jane Doe", "phone": "+1 415 555 0123", "company": "Acme"},
+            {"name": "Jane Doe", "phone": "+14155550123", "company": "Acme"},
         ),
         (
             "add Jane Doe, 415-555-0123, company Acme",
             "add_contact",
-            {"name": "Jane Doe", "phone": "415-555-0123", "company": "Acme"},
+            {"name": "Jane Doe", "phone": "+14155550123", "company": "Acme"},
         ),
         (
             "record express written consent for Jane Doe from the web form",
