@@ -19,5 +19,6 @@ fi
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -c constraints.txt -e ".[dev]"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy core accounts billing telephony retrieval insights campaigns integrations tools chat_app
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -314,9 +314,7 @@ class Pacer:
     ) -> datetime:
         while True:
             async with db.session() as session:
-                row = (
-                    await session.execute(text(_PACER_ROW), {"interactive": interactive})
-                ).one()
+                row = (await session.execute(text(_PACER_ROW), {"interactive": interactive})).one()
                 now: datetime = row.now
                 slots = _pairs(row.recent)
                 earliest = self.earliest(slots, now)

@@ -10,9 +10,17 @@ from tests.bench.helpers import run_bench
 
 def test_campaigns_bench_tiny_run_keeps_every_invariant() -> None:
     out = run_bench(
-        "bench/campaigns.py", "--contacts", "60", "--workspaces", "4", "--cps", "10",
-        "--cap", "3", timeout_s=900,
-    )  # fmt: skip
+        "bench/campaigns.py",
+        "--contacts",
+        "60",
+        "--workspaces",
+        "4",
+        "--cps",
+        "10",
+        "--cap",
+        "3",
+        timeout_s=900,
+    )
     assert [r["scenario"] for r in out] == ["one_worker", "two_workers_one_killed"]
     for run in out:
         assert run["bench"] == "campaigns"
@@ -21,9 +29,12 @@ def test_campaigns_bench_tiny_run_keeps_every_invariant() -> None:
         # Counted where it matters: requests arriving at the carrier, any 1-s window.
         assert run["max_calls_in_any_second"] <= run["cps"], run
         for key in (
-            "calls_outside_window", "cap_violations", "budget_overruns", "double_dials",
+            "calls_outside_window",
+            "cap_violations",
+            "budget_overruns",
+            "double_dials",
             "billing_errors",
-        ):  # fmt: skip
+        ):
             assert run[key] == 0, (key, run)
         assert 0 < run["jain_index"] <= 1
         assert run["throughput_ratio"] >= 0
