@@ -585,6 +585,34 @@ async def _hits(
     candidates are ordered."""
     if not fused:
         return []
+    candidates = fused[: max(k, k * tuning.hit_candidates_per_k)]
+    found = await _candidate_rows(
+        session, scope, [chunk_id for chunk_id, _ in candidates], vector, tsquery, coverage
+    )
+    scored = [
+        (chunk_id, score * (tuning.agent_factor if tuple(row.speakers) == ("agent",) else 1.0))
+        for chunk_id, score in candidates
+        if (row := found.get(chunk_id)) is not None
+    ]
+    scored.sort(key=lambda pair: -pair[1])  # stable: ties keep the fused order
+    ranks = (_ranks(vector_ids), _ranks(text_ids))
+    return _floored(scored, found, ranks, k=k, tuning=tuning)
+
+
+def _ranks(ids: list[int]) -> dict[int, int]:
+    return {chunk_id: rank for rank, chunk_id in enumerate(ids, start=1)}
+
+
+async def _candidate_rows(
+    session: AsyncSession,
+    scope: Scope,
+    ids: list[int],
+    vector: list[float] | None,
+    tsquery: tuple[str, dict[str, Any]] | None,
+    coverage: str,
+) -> dict[int, Any]:
+    """The rows of the chunks `ids` inside `scope`, by id, each with its distance to
+    `vector`, its headline for `tsquery` and the share of the query's words it holds."""
     # The query's words that are not stop words: the share `coverage` is of.
     terms = (
         "GREATEST(1, (SELECT count(*) FROM unnest(CAST(:terms AS text[])) w"
@@ -607,35 +635,35 @@ async def _hits(
         " JOIN contacts c ON c.id = t.contact_id AND c.workspace_id = t.workspace_id"
         f" WHERE t.id = ANY(:ids) AND {where}{owner}"
     )
-    values: dict[str, Any] = {**params, **tparams, "opts": HEADLINE_OPTIONS}
+    values: dict[str, Any] = {**params, **tparams, "opts": HEADLINE_OPTIONS, "ids": ids}
     if coverage != "1":
         values["terms"] = [v for name, v in tparams.items() if name.startswith("w")]
     if vector is not None:
         statement = statement.bindparams(_vector_param())
         values["q"] = vector
-    candidates = fused[: max(k, k * tuning.hit_candidates_per_k)]
-    values["ids"] = [chunk_id for chunk_id, _ in candidates]
-    found = {r.id: r for r in await session.execute(statement, values)}
-    vector_rank = {chunk_id: rank for rank, chunk_id in enumerate(vector_ids, start=1)}
-    text_rank = {chunk_id: rank for rank, chunk_id in enumerate(text_ids, start=1)}
+    return {r.id: r for r in await session.execute(statement, values)}
+
+
+def _floored(
+    scored: list[tuple[int, float]],
+    found: dict[int, Any],
+    ranks: tuple[dict[int, int], dict[int, int]],
+    *,
+    k: int,
+    tuning: Tuning,
+) -> list[Hit]:
+    """The first `k` of `scored` (best first) that clear the floor, one per turn and
+    one per wording: the same words on several calls (a campaign's purpose line, a
+    stock answer) are one passage, not k — the best-ranked copy is kept."""
+    vector_rank, text_rank = ranks
     hits: list[Hit] = []
     seen: set[tuple[uuid.UUID, int]] = set()
-    # The same words on several calls (a campaign's purpose line, a stock answer) are
-    # one passage, not k: the best-ranked copy is kept and the slots go to other words.
     said: set[str] = set()
-    scored = [
-        (chunk_id, score * (tuning.agent_factor if tuple(row.speakers) == ("agent",) else 1.0))
-        for chunk_id, score in candidates
-        if (row := found.get(chunk_id)) is not None
-    ]
-    scored.sort(key=lambda pair: -pair[1])  # stable: ties keep the fused order
     best: float | None = None  # the nearest hit's distance so far
     for chunk_id, score in scored:
         row = found[chunk_id]
-        if (row.call_id, row.first_segment) in seen:
-            continue
         words = " ".join(row.text.lower().split())
-        if words in said:
+        if (row.call_id, row.first_segment) in seen or words in said:
             continue
         if row.distance is not None:
             floor = _floor(tuning, chunk_id in text_rank, row.coverage)
@@ -646,27 +674,31 @@ async def _hits(
             best = row.distance if best is None else min(best, row.distance)
         seen.add((row.call_id, row.first_segment))
         said.add(words)
-        hits.append(
-            Hit(
-                chunk_id=chunk_id,
-                call_id=row.call_id,
-                contact_id=row.contact_id,
-                contact_name=row.name,
-                speakers=tuple(row.speakers),
-                started_at=row.started_at,
-                offset_s=row.offset_s,
-                text=row.text,
-                score=score,
-                vector_rank=vector_rank.get(chunk_id),
-                text_rank=text_rank.get(chunk_id),
-                segment=row.first_segment,
-                distance=None if row.distance is None else float(row.distance),
-                headline=row.headline or "",
-            )
-        )
+        hits.append(_hit(row, chunk_id, score, vector_rank, text_rank))
         if len(hits) == k:
             break
     return hits
+
+
+def _hit(
+    row: Any, chunk_id: int, score: float, vector_rank: dict[int, int], text_rank: dict[int, int]
+) -> Hit:
+    return Hit(
+        chunk_id=chunk_id,
+        call_id=row.call_id,
+        contact_id=row.contact_id,
+        contact_name=row.name,
+        speakers=tuple(row.speakers),
+        started_at=row.started_at,
+        offset_s=row.offset_s,
+        text=row.text,
+        score=score,
+        vector_rank=vector_rank.get(chunk_id),
+        text_rank=text_rank.get(chunk_id),
+        segment=row.first_segment,
+        distance=None if row.distance is None else float(row.distance),
+        headline=row.headline or "",
+    )
 
 
 async def search(
