@@ -223,24 +223,58 @@ def main() -> int:
     options = parser.parse_args()
     data_hash = classifier.training_hash()
     if options.check:
-        current = classifier.MODEL_FILE.exists() and (
-            classifier.IntentModel.load().data_hash == data_hash
-        )
-        print("current" if current else "stale: run scripts/train_intents.py")
-        return 0 if current else 1
+        return _check(data_hash)
 
     started = time.monotonic()
     examples = classifier.load_examples()
     train = [e for e in examples if not in_validation(e.text)]
     valid = [e for e in examples if in_validation(e.text)]
     valid_cases = [{"text": e.text, "tool": e.tool, "args": e.args} for e in valid]
-    held_out = [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
     encoded = Encoded()
     print(f"{len(examples)} phrasings: {len(train)} to fit, {len(valid)} to validate")
 
+    c, scales, tuned = _choose(train, valid_cases, encoded, data_hash, search=options.search)
+    sure = _lexical_sure(tuned, valid_cases, encoded)
+    tuned = replace(tuned, lexical_sure=sure)
+    _report(tuned, valid_cases, encoded)
+    encoded.keep()
+    final = replace(
+        fit(examples, encoded, scales, c, data_hash), floor=tuned.floor, lexical_sure=sure
+    )
+    if classifier.training_hash() != data_hash:
+        print("the training files changed while fitting: run this again", file=sys.stderr)
+        return 1
+    final.save()
+    print(
+        f"chose C={c}, scales={scales}, floor={tuned.floor}, lexical_sure={sure}; wrote "
+        f"{classifier.MODEL_FILE.name} ({classifier.MODEL_FILE.stat().st_size // 1024} KiB) "
+        f"in {time.monotonic() - started:.0f} s"
+    )
+    return 0
+
+
+def _check(data_hash: str) -> int:
+    """0 if the shipped weights were fitted on the current training files, else 1."""
+    current = classifier.MODEL_FILE.exists() and (
+        classifier.IntentModel.load().data_hash == data_hash
+    )
+    print("current" if current else "stale: run scripts/train_intents.py")
+    return 0 if current else 1
+
+
+def _choose(
+    train: list[Example],
+    valid_cases: list[dict[str, Any]],
+    encoded: Encoded,
+    data_hash: str,
+    *,
+    search: bool,
+) -> tuple[float, Scales, IntentModel]:
+    """The regularisation, block scales and confidence floor that score best on the
+    validation split (`SETTINGS` alone unless `search`), with the model fitted with them."""
     grid = (
         [SETTINGS]
-        if not options.search
+        if not search
         else [
             (c, Scales(chars=ch, embedding=em))
             for c, ch, em in itertools.product(C_GRID, CHAR_GRID, EMBEDDING_GRID)
@@ -271,25 +305,31 @@ def main() -> int:
                 best = (key, c, scales, floor)
     assert best is not None
     _, c, scales, floor = best
-    tuned = replace(fitted[c, scales], floor=floor)
+    return c, scales, replace(fitted[c, scales], floor=floor)
+
+
+def _lexical_sure(tuned: IntentModel, valid_cases: list[dict[str, Any]], encoded: Encoded) -> float:
+    """The lowest confidence at which the words-only model may answer alone without
+    losing accuracy on the validation split (1.01: never)."""
     full_only = score(tuned, valid_cases, encoded)["tool_and_args"]
-    sure = 1.01
     for candidate in SURE_GRID:
         result = score(replace(tuned, lexical_sure=candidate), valid_cases, encoded)
         print(json.dumps({"lexical_sure": candidate, "tool_and_args": result["tool_and_args"]}))
         if result["tool_and_args"] >= full_only:
-            sure = candidate
-            break
-    tuned = replace(tuned, lexical_sure=sure)
-    on_valid = score(tuned, valid_cases, encoded)
-    on_held_out = score(tuned, held_out, encoded)
+            return candidate
+    return 1.01
+
+
+def _report(tuned: IntentModel, valid_cases: list[dict[str, Any]], encoded: Encoded) -> None:
+    """Prints the model's figures on the validation split and the two other sets."""
+    held_out = [json.loads(line) for line in HELD_OUT.read_text().splitlines() if line.strip()]
     second = [json.loads(line) for line in VALIDATION_2.read_text().splitlines() if line.strip()]
-    on_second = score(tuned, second, encoded)
-    for name, result in (
-        ("validation split", on_valid),
-        ("offline_heldout", on_held_out),
-        ("offline_validation_2", on_second),
+    for name, cases in (
+        ("validation split", valid_cases),
+        ("offline_heldout", held_out),
+        ("offline_validation_2", second),
     ):
+        result = score(tuned, cases, encoded)
         print(
             f"{name}: {result['n']} phrasings, right tool {result['tool']:.1%}, "
             f"right tool and arguments {result['tool_and_args']:.1%}, no tool where none "
@@ -297,18 +337,6 @@ def main() -> int:
         )
         for why in result["misses"]:
             print("   ", why)
-    encoded.keep()
-    final = replace(fit(examples, encoded, scales, c, data_hash), floor=floor, lexical_sure=sure)
-    if classifier.training_hash() != data_hash:
-        print("the training files changed while fitting: run this again", file=sys.stderr)
-        return 1
-    final.save()
-    print(
-        f"chose C={c}, scales={scales}, floor={floor}, lexical_sure={sure}; wrote "
-        f"{classifier.MODEL_FILE.name} ({classifier.MODEL_FILE.stat().st_size // 1024} KiB) "
-        f"in {time.monotonic() - started:.0f} s"
-    )
-    return 0
 
 
 if __name__ == "__main__":
