@@ -567,11 +567,42 @@ async def dial(
     """Dial one claimed (`dialing`) request: guard, gate, hold, call row (committed),
     slot, carrier. `now`/`clock`: the time the gate and the campaign rules judge by
     (tests and the bench; the wall clock otherwise)."""
+    when = now or (clock() if clock else datetime.now(UTC))
+    prepared = await _prepare(db, telephony, request_id, guard=guard, when=when)
+    if isinstance(prepared, DialOutcome):
+        return prepared
+    call, interactive = prepared
+
+    async def stamp(s: AsyncSession, at: datetime) -> None:
+        await s.execute(
+            update(DialRequest).where(DialRequest.id == request_id).values(dialed_at=at)
+        )
+
+    paced = PacedProvider(telephony.provider, pacer, db, stamp=stamp, interactive=interactive)
+    try:
+        placed = await send_call(db, call, dataclasses.replace(telephony, provider=paced))
+    except CallNotPlaced as exc:
+        await _finish(db, request_id, DialStatus.FAILED, str(exc))
+        return DialOutcome(DialStatus.FAILED, call=call, error=exc)
+    await _finish(db, request_id, DialStatus.PLACED, placed.twilio_sid or "")
+    return DialOutcome(DialStatus.PLACED, call=placed)
+
+
+async def _prepare(
+    db: Database,
+    telephony: Telephony,
+    request_id: int,
+    *,
+    guard: CampaignGuard | None,
+    when: datetime,
+) -> tuple[Call, bool] | DialOutcome:
+    """The request's call row, committed before the carrier is asked (with whether the
+    request is a rep's own call), or the outcome that ends the request here: the contact
+    gone, a campaign call held back by its rules, the gate's refusal, a failure."""
     async with db.session() as session:
         request = await session.get(DialRequest, request_id)
         assert request is not None
         assert request.status == DialStatus.DIALING.value
-        when = now or (clock() if clock else datetime.now(UTC))
         contact = await session.get(Contact, request.contact_id)
         actor = await _actor(session, request)
         if contact is None or actor is None or getattr(contact, "deleted_at", None):
@@ -580,24 +611,9 @@ async def dial(
                 db, request_id, DialStatus.REFUSED, "The contact is gone.", not_before=NEVER
             )
             return DialOutcome(DialStatus.REFUSED, error=KloseError("The contact is gone."))
-        budget: int | None = None
-        if request.campaign_id is not None:
-            if guard is None:  # never dial a campaign call without its rules
-                await session.rollback()
-                await _requeue(db, request_id)
-                return DialOutcome(DialStatus.QUEUED)
-            verdict = await guard(session, request, contact, when)
-            if not verdict.allowed:
-                await session.rollback()
-                await _finish(
-                    db,
-                    request_id,
-                    DialStatus.REFUSED,
-                    verdict.reason,
-                    not_before=verdict.retry_at or NEVER,
-                )
-                return DialOutcome(DialStatus.REFUSED, error=KloseError(verdict.reason))
-            budget = verdict.budget_mc
+        budget = await _campaign_budget(db, session, request, contact, guard=guard, when=when)
+        if isinstance(budget, DialOutcome):
+            return budget
         try:
             call = await prepare_call(
                 session,
@@ -611,41 +627,63 @@ async def dial(
             )
         except CallRefused as exc:
             await session.commit()  # the denial is evidence
-            decision = exc.decision
-            retry = decision.next_window_at or decision.next_attempt_at
-            if retry is None and decision.codes <= _LATER | {Reason.OUTSIDE_CALLING_HOURS}:
-                retry = when + LATER
-            await _finish(
-                db,
-                request_id,
-                DialStatus.REFUSED,
-                str(exc),
-                reasons=[r.as_json() for r in decision.reasons],
-                not_before=retry or NEVER,
-            )
-            return DialOutcome(DialStatus.REFUSED, error=exc)
+            return await _refused(db, request_id, exc, when)
         except KloseError as exc:
             await session.commit()
             await _finish(db, request_id, DialStatus.FAILED, str(exc))
             return DialOutcome(DialStatus.FAILED, error=exc)
-        request_interactive = request.interactive
+        interactive = request.interactive
         await session.commit()  # the call row exists before the carrier is asked
+    return call, interactive
 
-    async def stamp(s: AsyncSession, at: datetime) -> None:
-        await s.execute(
-            update(DialRequest).where(DialRequest.id == request_id).values(dialed_at=at)
-        )
 
-    paced = PacedProvider(
-        telephony.provider, pacer, db, stamp=stamp, interactive=request_interactive
+async def _campaign_budget(
+    db: Database,
+    session: AsyncSession,
+    request: DialRequest,
+    contact: Contact,
+    *,
+    guard: CampaignGuard | None,
+    when: datetime,
+) -> int | DialOutcome | None:
+    """What a campaign call may still spend (None: not a campaign call), or the outcome
+    when its campaign's rules hold it back (the session is rolled back then)."""
+    request_id = request.id  # read before a rollback expires the row
+    if request.campaign_id is None:
+        return None
+    if guard is None:  # never dial a campaign call without its rules
+        await session.rollback()
+        await _requeue(db, request_id)
+        return DialOutcome(DialStatus.QUEUED)
+    verdict = await guard(session, request, contact, when)
+    if verdict.allowed:
+        return verdict.budget_mc
+    await session.rollback()
+    await _finish(
+        db,
+        request_id,
+        DialStatus.REFUSED,
+        verdict.reason,
+        not_before=verdict.retry_at or NEVER,
     )
-    try:
-        placed = await send_call(db, call, dataclasses.replace(telephony, provider=paced))
-    except CallNotPlaced as exc:
-        await _finish(db, request_id, DialStatus.FAILED, str(exc))
-        return DialOutcome(DialStatus.FAILED, call=call, error=exc)
-    await _finish(db, request_id, DialStatus.PLACED, placed.twilio_sid or "")
-    return DialOutcome(DialStatus.PLACED, call=placed)
+    return DialOutcome(DialStatus.REFUSED, error=KloseError(verdict.reason))
+
+
+async def _refused(db: Database, request_id: int, exc: CallRefused, when: datetime) -> DialOutcome:
+    """Ends a request the gate refused, to be tried again when the refusal may lift."""
+    decision = exc.decision
+    retry = decision.next_window_at or decision.next_attempt_at
+    if retry is None and decision.codes <= _LATER | {Reason.OUTSIDE_CALLING_HOURS}:
+        retry = when + LATER
+    await _finish(
+        db,
+        request_id,
+        DialStatus.REFUSED,
+        str(exc),
+        reasons=[r.as_json() for r in decision.reasons],
+        not_before=retry or NEVER,
+    )
+    return DialOutcome(DialStatus.REFUSED, error=exc)
 
 
 async def _requeue(db: Database, request_id: int) -> None:
