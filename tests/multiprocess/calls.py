@@ -27,8 +27,13 @@ class Silent:
     live = False
     label = "silent"
 
+    def __init__(self) -> None:
+        self.sids: set[str] = set()  # the calls this process's dial asked it for
+
     async def create_call(self, req: object) -> PlacedCall:
-        return PlacedCall(sid="CA" + uuid.uuid4().hex, status="queued")
+        sid = "CA" + uuid.uuid4().hex
+        self.sids.add(sid)
+        return PlacedCall(sid=sid, status="queued")
 
     async def fetch_call(self, sid: str) -> dict[str, object]:
         return {"status": "in-progress"}
@@ -65,7 +70,11 @@ async def placed_call(
     call = await calls.place_call(
         db, rep, contact.id, phone, purpose="the spring offer", now=NOON_NY
     )
-    assert call.twilio_sid is not None
+    # Dialled here, on the silent carrier, with the gate judged at NOON_NY — not by
+    # the worker's dispatcher (its own carrier, the wall clock), whose carrier would
+    # then hold a record of the call that the sweep asks about.
+    assert isinstance(phone.provider, Silent)
+    assert call.twilio_sid in phone.provider.sids, "another process dialled the call"
     return call, phone
 
 
