@@ -600,9 +600,10 @@ async def _prepare(
     request is a rep's own call), or the outcome that ends the request here: the contact
     gone, a campaign call held back by its rules, the gate's refusal, a failure."""
     async with db.session() as session:
-        request = await session.get(DialRequest, request_id)
-        assert request is not None
-        assert request.status == DialStatus.DIALING.value
+        request = await _hold_claim(session, request_id)
+        if request is None:  # another process prepared it: its outcome is the row's
+            await session.rollback()
+            return DialOutcome(DialStatus.DIALING)
         contact = await session.get(Contact, request.contact_id)
         actor = await _actor(session, request)
         if contact is None or actor is None or getattr(contact, "deleted_at", None):
@@ -635,6 +636,30 @@ async def _prepare(
         interactive = request.interactive
         await session.commit()  # the call row exists before the carrier is asked
     return call, interactive
+
+
+async def _hold_claim(session: AsyncSession, request_id: int) -> DialRequest | None:
+    """Lock a claimed row for the dial's transaction (until its call row is committed)
+    and renew its claim: `recover`, waiting on the lock, then reads the renewed claim
+    and leaves the row alone. A row `recover` queued again meanwhile (its claimer was
+    slow, not dead) is taken back. None when it is no longer this dial's to make: its
+    call row exists (another process prepared it) or it has finished."""
+    request = await session.get(
+        DialRequest, request_id, with_for_update=True, populate_existing=True
+    )
+    assert request is not None
+    if DialStatus(request.status).finished:
+        return None
+    if await session.get(Call, request.call_id) is not None:
+        return None
+    await session.execute(
+        text(
+            "UPDATE dial_queue SET status = 'dialing', claimed_at = clock_timestamp() "
+            "WHERE id = :id"
+        ),
+        {"id": request_id},
+    )
+    return request
 
 
 async def _campaign_budget(
@@ -713,8 +738,9 @@ async def dispatch_now(
         outcome = await dial(db, telephony, pacer_for(telephony), request_id, now=now)
         if outcome.error is not None:
             raise outcome.error
-        assert outcome.call is not None
-        return outcome.call
+        if outcome.call is not None:
+            return outcome.call
+        # Another process prepared it (our claim was taken back as stale): wait for it.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while loop.time() < deadline:

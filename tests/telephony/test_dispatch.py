@@ -344,6 +344,52 @@ async def test_a_dial_interrupted_after_its_call_row_is_never_dialled_again(db: 
     assert recorder.requests == []
 
 
+async def test_a_slow_claimer_whose_claim_was_taken_back_still_dials_once(db: Database):
+    """A rep's process slow (not dead) between its claim and its dial: `recover` queues
+    the row again and another process claims it. The call is dialled once, by the
+    first to prepare it; the other leaves it alone (its outcome is the row's)."""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    async with db.session() as session:
+        request = await dispatch.enqueue(
+            session, member.actor, contact.id, brief=BRIEF, interactive=True, claimed=True
+        )
+        await session.commit()
+    request_id = request.id
+    assert await dispatch.recover(db, stale=timedelta(0)) == 1  # the claim looked stale
+    assert await dispatch.claim_next(db, campaigns=True) == request_id  # another's now
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    pacer = dispatch.pacer_for(telephony)
+    first = await dispatch.dial(db, telephony, pacer, request_id, now=NOON_NY)
+    second = await dispatch.dial(db, telephony, pacer, request_id, now=NOON_NY)
+    assert first.status is DialStatus.PLACED and first.call is not None
+    assert (second.status, second.call, second.error) == (DialStatus.DIALING, None, None)
+    assert len(recorder.requests) == 1
+
+
+async def test_a_slow_reps_call_queued_again_is_taken_back_by_its_process(db: Database):
+    """`recover` queued a rep's claimed call again before its process got to it: the
+    process takes it back and dials it (the caller gets the call, no error)."""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    async with db.session() as session:
+        request = await dispatch.enqueue(
+            session, member.actor, contact.id, brief=BRIEF, interactive=True, claimed=True
+        )
+        await session.commit()
+    request_id = request.id
+    assert await dispatch.recover(db, stale=timedelta(0)) == 1
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    call = await dispatch.dispatch_now(db, telephony, request_id, now=NOON_NY, claimed=True)
+    assert call.twilio_sid is not None
+    assert len(recorder.requests) == 1
+    assert await dispatch.claim_next(db, campaigns=True) is None  # nothing left queued
+
+
 async def test_place_call_is_queued_and_dialled_by_the_dispatcher(db: Database):
     member = await make_member(db, Role.REP)
     await fund(db, member.actor.workspace_id, 100)
