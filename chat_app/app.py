@@ -377,7 +377,9 @@ async def on_chat_start() -> None:
         # Only an admin can act on the model's configuration (issue 17, item 4).
         admin = actor is not None and actor.role.value == "admin"
         hint = f" {OFFLINE_HINT}" if admin else ""
-        lines.append(f"⚠️ **{runtime.model.label}** — answers are rule-based and limited.{hint}")
+        lines.append(
+            f"⚠️ **{runtime.model.label}** — a small local model; answers are limited.{hint}"
+        )
     if simulated:
         lines.append("🧪 Simulated providers: " + ", ".join(simulated) + ".")
     async with runtime.db.session() as session:

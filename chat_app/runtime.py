@@ -115,7 +115,7 @@ class Runtime:
                 s.paddle_live, f"Paddle ({s.paddle_environment})", "simulated checkout"
             ),
             "chat_model": mode(
-                s.openai_live, f"OpenAI {s.openai_model}", "offline rule-based model"
+                s.openai_live, f"OpenAI {s.openai_model}", "offline intent classifier"
             ),
             "embeddings": mode(
                 True,

@@ -1,4 +1,4 @@
-"""Chat model selection: OpenAI when configured, else the offline rule-based model."""
+"""Chat model selection: OpenAI when configured, else the offline model."""
 
 from __future__ import annotations
 

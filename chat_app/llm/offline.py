@@ -1,4 +1,4 @@
-"""The offline chat model: rule-based, no network, honest about its limits.
+"""The offline chat model: a learned intent classifier and rules, no network, honest.
 
 It implements `bind_tools`, so the same `create_agent` graph runs with it as with
 OpenAI: a user message is routed to a tool call (see `offline_router`); the tool's

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 OFFLINE_HINT = (
-    "(Admin note: this server runs the offline, rule-based model; set OPENAI_API_KEY to "
+    "(Admin note: this server runs the small offline model; set OPENAI_API_KEY to "
     "enable the full assistant.)"
 )
 
