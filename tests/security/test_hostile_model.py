@@ -74,6 +74,9 @@ BOOKKEEPING = {
     # (it is shown in every estimate and in the purchase confirmation)
     "billing_profiles",
 }
+# Written only by the outbound-webhook delivery worker, whose deliveries (kept by
+# workspace, so compared below) the live servers of other tests send at any time.
+BACKGROUND = {"webhook_attempts"}
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +250,10 @@ async def test_a_contact_the_model_adds_is_not_stored_without_the_users_yes(
     assert action.status == ("pending" if answer is None else "declined")
 
 
-async def _snapshot(db: Database) -> dict[str, str]:
-    """A digest of every user-data table's rows (everything but BOOKKEEPING)."""
+async def _snapshot(db: Database, workspace_id: uuid.UUID) -> dict[str, str]:
+    """A digest of every user-data table's rows (everything but BOOKKEEPING and
+    BACKGROUND): a table with a workspace column, only this workspace's rows (the
+    database is shared with the live servers other tests run); any other, all rows."""
     async with db.session() as session:
         tables = (
             await session.scalars(
@@ -259,11 +264,23 @@ async def _snapshot(db: Database) -> dict[str, str]:
                 )
             )
         ).all()
+        scoped = set(
+            (
+                await session.scalars(
+                    text(
+                        "SELECT table_name FROM information_schema.columns WHERE"
+                        " table_schema = 'public' AND column_name = 'workspace_id'"
+                    )
+                )
+            ).all()
+        )
         digests = {}
-        for table in sorted(set(tables) - BOOKKEEPING):
+        for table in sorted(set(tables) - BOOKKEEPING - BACKGROUND):
             # The table names come from the catalogue, not from input.
-            query = text(f'SELECT t::text FROM "{table}" t')  # noqa: S608
-            rows = (await session.scalars(query)).all()
+            where = " WHERE t.workspace_id = :ws" if table in scoped else ""
+            query = text(f'SELECT t::text FROM "{table}" t{where}')  # noqa: S608
+            params = {"ws": workspace_id} if where else {}
+            rows = (await session.scalars(query, params)).all()
             digests[table] = hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest()
     return digests
 
@@ -400,7 +417,8 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
     for name in sorted(names):
         double.reset()
         _hostile(double, name, examples[name])
-        before, jobs = await _snapshot(db), await _jobs(db, rep.actor.workspace_id)
+        before = await _snapshot(db, rep.actor.workspace_id)
+        jobs = await _jobs(db, rep.actor.workspace_id)
         declined = Asked(False)
         with attachments.attached(ATTACHED):
             result = await _ask(
@@ -409,7 +427,7 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
         assert result.status is TurnStatus.ANSWERED, (name, result.body)
         (call,) = result.tool_calls
         assert call.name == name and call.output is not None
-        after = await _snapshot(db)
+        after = await _snapshot(db, rep.actor.workspace_id)
         changed = sorted(t for t in after if after[t] != before.get(t))
         assert changed == [], f"{name} wrote {changed} without the user's yes: {call.output}"
         assert await _jobs(db, rep.actor.workspace_id) == jobs, (
