@@ -36,7 +36,6 @@ from billing import ledger
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.db import Database
 from core.errors import KloseError, NotFound
-from core.markdown import md_escape
 from telephony.access import can_see, get_contact, visible_contacts
 from telephony.attempts import record_attempt
 from telephony.compliance import ComplianceDecision, check_call
@@ -48,7 +47,6 @@ from telephony.models import (
     Contact,
     TranscriptSegment,
 )
-from telephony.numbers import format_phone
 from telephony.provider import Telephony
 from telephony.rules import MIN_CALL_MC
 from telephony.twilio import CallRequest, TelephonyError
@@ -434,31 +432,6 @@ async def transcript(session: AsyncSession, call: Call) -> list[TranscriptSegmen
         .order_by(TranscriptSegment.seq)
     )
     return list(result.all())
-
-
-def describe_call(call: Call, contact: Contact) -> str:
-    """One line a rep can read: who, when, status, length, cost, outcome."""
-    status = CallStatus(call.status)
-    parts = [
-        f"{md_escape(contact.name)} ({format_phone(call.phone_e164)})",
-        f"{call.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-        status.label,
-    ]
-    if call.duration_s is not None and status is CallStatus.COMPLETED:
-        parts.append(f"{call.duration_s} s")
-    if call.cost_mc is not None:
-        parts.append(f"cost {credits_label(call.cost_mc)}")
-    elif not status.terminal:
-        parts.append(f"up to {credits_label(call.time_limit_s * CALL_SECOND_PRICE_MC)} held")
-    if call.outcome:
-        parts.append(f"outcome: {call.outcome.replace('_', ' ')}")
-    if call.callback_at:
-        parts.append(f"callback {call.callback_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
-    if call.answered_by and call.answered_by.startswith("machine"):
-        parts.append("answered by a machine")
-    if call.error:
-        parts.append(f"error: {md_escape(call.error)}")
-    return f"Call {str(call.id)[:8]} — " + ", ".join(parts)
 
 
 # --- ending ------------------------------------------------------------------------
