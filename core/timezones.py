@@ -314,6 +314,11 @@ def zone_abbr(when: datetime, zone: str) -> str:
     return name
 
 
+def _clock(local: datetime) -> str:
+    """'2:05 PM': a local time on a 12-hour clock."""
+    return f"{local.hour % 12 or 12}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+
+
 def format_local(
     when: datetime, zone: str, *, weekday: bool = True, year: bool = False, label: bool = True
 ) -> str:
@@ -323,8 +328,7 @@ def format_local(
     local = moment.astimezone(ZoneInfo(zone))
     day = f"{local:%a} " if weekday else ""
     day += f"{local:%b} {local.day}" + (f" {local.year}" if year else "")
-    clock = f"{local.hour % 12 or 12}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
-    return f"{day}, {clock}" + (f" {zone_abbr(moment, zone)}" if label else "")
+    return f"{day}, {_clock(local)}" + (f" {zone_abbr(moment, zone)}" if label else "")
 
 
 def today_in(zone: str, now: datetime | None = None) -> date:
@@ -336,5 +340,4 @@ def describe_zone(zone: str, now: datetime | None = None) -> str:
     """'America/Chicago (CT, now 9:14 AM)' — a zone as the account page and chat show it."""
     moment = now or datetime.now(UTC)
     local = moment.astimezone(ZoneInfo(zone))
-    clock = f"{local.hour % 12 or 12}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
-    return f"{zone} ({zone_abbr(moment, zone)}, now {clock})"
+    return f"{zone} ({zone_abbr(moment, zone)}, now {_clock(local)})"
