@@ -38,17 +38,16 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 
-# A call whose chunks include one spanning several turns (or speakers): the old form.
-_STALE = (
+# Calls with chunks, in call id order after a cursor; `_STALE` only those with a chunk
+# spanning several turns (or speakers): the old form.
+_CALLS = (
     "SELECT DISTINCT t.call_id FROM transcript_chunks t"
-    " WHERE (t.first_segment <> t.last_segment OR cardinality(t.speakers) <> 1)"
-    " AND (CAST(:after AS uuid) IS NULL OR t.call_id > CAST(:after AS uuid))"
+    " WHERE (CAST(:after AS uuid) IS NULL OR t.call_id > CAST(:after AS uuid)){stale}"
     " ORDER BY t.call_id LIMIT :n"
 )
-_ALL = (
-    "SELECT DISTINCT t.call_id FROM transcript_chunks t"
-    " WHERE (CAST(:after AS uuid) IS NULL OR t.call_id > CAST(:after AS uuid))"
-    " ORDER BY t.call_id LIMIT :n"
+_ALL = _CALLS.format(stale="")
+_STALE = _CALLS.format(
+    stale=" AND (t.first_segment <> t.last_segment OR cardinality(t.speakers) <> 1)"
 )
 
 
@@ -107,11 +106,8 @@ async def reindex_stale_calls(
     report = ReindexReport()
     cursor = after
     while max_calls is None or report.reindexed + report.missing < max_calls:
-        room = (
-            batch_size
-            if max_calls is None
-            else min(batch_size, max_calls - report.reindexed - report.missing)
-        )
+        done = report.reindexed + report.missing
+        room = batch_size if max_calls is None else min(batch_size, max_calls - done)
         batch = await stale_calls(db, after=cursor, limit=room, everything=everything)
         if not batch:
             break
