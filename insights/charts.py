@@ -21,7 +21,7 @@ Contracts (tests/insights/test_charts.py checks the figure JSON):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Literal
@@ -169,8 +169,6 @@ def _metric_name(metric: str) -> str:
 def ranked(table: Table) -> Table:
     """A totals row made only of one family of categories ("objection:price", …) as a
     ranking: one row per category, largest first (ties by label). Anything else as is."""
-    from dataclasses import replace
-
     if table.dimension is not None or len(table.rows) != 1:
         return table
     families = {c.split(":", 1)[0] for c in table.columns}
@@ -400,8 +398,6 @@ def _ranked_bars(fig: go.Figure, table: Table, columns: Sequence[str]) -> None:
 
 
 def _reorder(table: Table, order: Sequence[int]) -> Table:
-    from dataclasses import replace
-
     return replace(table, rows=[table.rows[i] for i in order])
 
 
