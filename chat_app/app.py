@@ -210,6 +210,21 @@ async def _unless_gone(asking: Any) -> Any:
     return ask.result()
 
 
+class _PlacedCalls:
+    """The calls an answer placed: noted while it runs (`note`, its `watch_call`), then
+    watched (`watch`) once the answer is shown, so each call's progress goes below it."""
+
+    def __init__(self) -> None:
+        self.ids: list[uuid.UUID] = []
+
+    async def note(self, call_id: uuid.UUID) -> None:
+        self.ids.append(call_id)
+
+    async def watch(self) -> None:
+        for call_id in self.ids:
+            await _watch_call(call_id)
+
+
 def _action_context(actor: Actor, watch_call: Any = None) -> AgentContext:
     """What a confirmed action runs with outside a turn (a button pressed later)."""
     runtime = get_runtime()
@@ -264,22 +279,18 @@ async def _answer_pending(action: cl.Action, *, yes: bool) -> None:
         action_id = uuid.UUID(str(action.payload.get("id")))
     except ValueError:
         return
-    placed: list[uuid.UUID] = []
-
-    async def watch_after_answer(call_id: uuid.UUID) -> None:
-        placed.append(call_id)
+    placed = _PlacedCalls()
 
     try:
-        ctx = _action_context(actor, watch_after_answer)
+        ctx = _action_context(actor, placed.note)
         result, artifact = await actions.decide_noting(ctx, action_id, yes=yes)
         # Kept with the conversation: "call them again" then means this call's contact.
         await followups.record_decision(ctx, action_id, yes=yes, result=result, artifact=artifact)
         await cl.Message(content=result, author="Klosesales").send()
-        if placed:
+        if placed.ids:
             await _announce(actor.workspace_id)
     finally:
-        for call_id in placed:
-            await _watch_call(call_id)
+        await placed.watch()
     for answer in ("yes", "no"):  # both buttons go: the question is answered
         await cl.Action(
             name=f"pending_{answer}",
@@ -311,20 +322,16 @@ async def on_callback_call_now(action: cl.Action) -> None:
         callback_id = uuid.UUID(str(action.payload.get("callback")))
     except ValueError:
         return
-    placed: list[uuid.UUID] = []
+    placed = _PlacedCalls()
 
-    async def watch_after_answer(call_id: uuid.UUID) -> None:
-        placed.append(call_id)
-
-    ctx = dataclasses.replace(_action_context(actor, watch_after_answer), confirm=_ask_yes_no)
+    ctx = dataclasses.replace(_action_context(actor, placed.note), confirm=_ask_yes_no)
     try:
         result = await call_back_now(ctx, callback_id)
         await cl.Message(content=result, author="Klosesales").send()
-        if placed:
+        if placed.ids:
             await _announce(actor.workspace_id)
     finally:
-        for call_id in placed:
-            await _watch_call(call_id)
+        await placed.watch()
 
 
 async def _typed_answer(question: str) -> str | None:
@@ -559,18 +566,15 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content="Your session has ended; please sign in again.").send()
         return
     thread_id = _assistant_thread_id()
-    placed: list[uuid.UUID] = []
-
-    async def watch_after_answer(call_id: uuid.UUID) -> None:
-        placed.append(call_id)
+    placed = _PlacedCalls()
 
     # An attached CSV reaches this turn's tools (import_contacts) through tools.attachments.
     files = uploads.read_attachments(message.elements)
     try:
         with attached(files):
-            result = await _answer(runtime, actor, message, files, thread_id, watch_after_answer)
+            result = await _answer(runtime, actor, message, files, thread_id, placed.note)
         _discard_uploads(message)  # handled: the app keeps no uploaded file
-        if result.cost_mc or placed:
+        if result.cost_mc or placed.ids:
             await _announce(actor.workspace_id)
         if result.thread_id is not None:
             # Kept as text: the user session is persisted with the thread as JSON.
@@ -582,8 +586,7 @@ async def on_message(message: cl.Message) -> None:
         _discard_uploads(message)
         # A call's live progress goes below the answer that placed it (then is updated
         # in place), not above it while the answer is still being written.
-        for call_id in placed:
-            await _watch_call(call_id)
+        await placed.watch()
 
 
 async def _answer(
