@@ -17,7 +17,9 @@ from telephony import consent as consents
 from telephony import contacts
 from telephony.models import ConsentType, Contact
 from telephony.provider import SIMULATED_FROM, Telephony
+from telephony.simulator.carrier import SimulatedCarrier
 from telephony.twilio import CallRequest, PlacedCall
+from tests.conftest import TWILIO_TEST_TOKEN
 
 # Wednesday 18 November 2026, 17:00 UTC: 12:00 in New York, 09:00 in Los Angeles
 # (standard time everywhere: DST ended on 1 November).
@@ -133,3 +135,23 @@ def recording_telephony(recorder: Recorder, max_call_seconds: int = 600) -> Tele
         ring_timeout_s=30,
         reconcile_after_s=120,
     )
+
+
+def simulated_telephony(public_base_url: str, *, seed: int) -> Telephony:
+    """A `Telephony` over an unpaced, seeded `SimulatedCarrier` whose callbacks go to
+    `public_base_url` (a live server); the caller closes it with `aclose()`."""
+    return Telephony(
+        provider=SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=seed),
+        auth_token=TWILIO_TEST_TOKEN,
+        from_e164=SIMULATED_FROM,
+        public_base_url=public_base_url,
+        max_call_seconds=600,
+        ring_timeout_s=30,
+        reconcile_after_s=120,
+    )
+
+
+def carrier_of(telephony: Telephony) -> SimulatedCarrier:
+    """The simulated carrier behind `telephony` (fails if it is another provider)."""
+    assert isinstance(telephony.provider, SimulatedCarrier)
+    return telephony.provider

@@ -27,35 +27,20 @@ from telephony.models import (
     DncEntry,
     TranscriptSegment,
 )
-from telephony.provider import SIMULATED_FROM, Telephony
-from telephony.simulator.carrier import Plan, SimulatedCarrier
+from telephony.provider import Telephony
+from telephony.simulator.carrier import Plan
 from tests.accounts.helpers import make_member
-from tests.conftest import TWILIO_TEST_TOKEN
 
-from .helpers import NOON_NY, add_contact, fund
+from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
 
 PURPOSE = "follow up on the spring pricing webinar"
 
 
 @pytest.fixture
 async def telephony(live_server: str) -> AsyncIterator[Telephony]:
-    carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=7)
-    phone = Telephony(
-        provider=carrier,
-        auth_token=TWILIO_TEST_TOKEN,
-        from_e164=SIMULATED_FROM,
-        public_base_url=live_server,
-        max_call_seconds=600,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
+    phone = simulated_telephony(live_server, seed=7)
     yield phone
     await phone.aclose()
-
-
-def _carrier(telephony: Telephony) -> SimulatedCarrier:
-    assert isinstance(telephony.provider, SimulatedCarrier)
-    return telephony.provider
 
 
 async def _settled(db: Database, call_id: uuid.UUID, timeout_s: float = 20.0) -> Call:
@@ -76,7 +61,7 @@ async def _call(db, telephony, plan: Plan, *, credits: float = 1000, voicemail: 
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, credits)
     contact = await add_contact(db, rep.actor)
-    _carrier(telephony).plan_next(contact.phone_e164, plan)
+    carrier_of(telephony).plan_next(contact.phone_e164, plan)
     call = await calls.place_call(
         db,
         rep.actor,
@@ -89,7 +74,7 @@ async def _call(db, telephony, plan: Plan, *, credits: float = 1000, voicemail: 
         now=NOON_NY,
     )
     assert call.twilio_sid is not None
-    await _carrier(telephony).wait(call.twilio_sid)
+    await carrier_of(telephony).wait(call.twilio_sid)
     return rep, contact, await _settled(db, call.id)
 
 
@@ -117,7 +102,7 @@ async def _call_debits(db, workspace_id) -> list[LedgerEntry]:
 
 async def test_an_answered_call_is_transcribed_and_billed_per_second(db, telephony):
     rep, _contact, call = await _call(db, telephony, Plan(persona="interested"))
-    sim = _carrier(telephony).calls[call.twilio_sid or ""]
+    sim = carrier_of(telephony).calls[call.twilio_sid or ""]
     assert call.status == "completed"
     assert call.duration_s == sim.duration_s and call.duration_s and call.duration_s > 5
     assert call.cost_mc == call.duration_s * 1000
@@ -245,11 +230,11 @@ async def test_a_lost_final_callback_is_settled_by_reconciliation(db, telephony)
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor)
-    _carrier(telephony).plan_next(contact.phone_e164, Plan(persona="interested", drop_final=True))
+    carrier_of(telephony).plan_next(contact.phone_e164, Plan(persona="interested", drop_final=True))
     call = await calls.place_call(
         db, rep.actor, contact.id, telephony, purpose=PURPOSE, now=NOON_NY
     )
-    sim = await _carrier(telephony).wait(call.twilio_sid or "")
+    sim = await carrier_of(telephony).wait(call.twilio_sid or "")
     await asyncio.sleep(0.3)
     async with db.session() as session:
         still = await session.get(Call, call.id)
@@ -269,7 +254,7 @@ async def test_hanging_up_a_call_in_progress_bills_what_was_used(db, telephony):
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor)
-    carrier = _carrier(telephony)
+    carrier = carrier_of(telephony)
     carrier.pace_s = 0.05
     carrier.plan_next(contact.phone_e164, Plan(persona="rambler"))
     call = await calls.place_call(
@@ -312,8 +297,8 @@ async def test_the_gate_refusing_places_no_call_and_holds_nothing(db, telephony)
             .where(CallAttempt.phone_e164 == contact.phone_e164)
         )
     assert (n_calls, n_attempts) == (0, 0)
-    assert _carrier(telephony).calls == {} or all(
-        c.request.to_e164 != contact.phone_e164 for c in _carrier(telephony).calls.values()
+    assert carrier_of(telephony).calls == {} or all(
+        c.request.to_e164 != contact.phone_e164 for c in carrier_of(telephony).calls.values()
     )
 
 
@@ -337,7 +322,7 @@ async def test_suspending_a_workspace_hangs_up_its_calls(db, telephony):
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor)
-    carrier = _carrier(telephony)
+    carrier = carrier_of(telephony)
     carrier.pace_s = 0.05
     carrier.plan_next(contact.phone_e164, Plan(persona="rambler"))
     hook = suspension.register_suspend_hook(calls.suspension_hook(telephony))

@@ -20,35 +20,20 @@ from core.db import Database
 from telephony import calls
 from telephony.followup_models import BookedCallback, CallHandoff
 from telephony.models import Call, TranscriptSegment
-from telephony.provider import SIMULATED_FROM, Telephony
-from telephony.simulator.carrier import Plan, SimulatedCarrier
+from telephony.provider import Telephony
+from telephony.simulator.carrier import Plan
 from tests.accounts.helpers import make_member
-from tests.conftest import TWILIO_TEST_TOKEN
 
-from .helpers import NOON_NY, add_contact, fund
+from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
 
 PURPOSE = "follow up on the spring pricing webinar"
 
 
 @pytest.fixture
 async def telephony(live_server: str) -> AsyncIterator[Telephony]:
-    carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=11)
-    phone = Telephony(
-        provider=carrier,
-        auth_token=TWILIO_TEST_TOKEN,
-        from_e164=SIMULATED_FROM,
-        public_base_url=live_server,
-        max_call_seconds=600,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
+    phone = simulated_telephony(live_server, seed=11)
     yield phone
     await phone.aclose()
-
-
-def _carrier(telephony: Telephony) -> SimulatedCarrier:
-    assert isinstance(telephony.provider, SimulatedCarrier)
-    return telephony.provider
 
 
 async def _settled(db: Database, call_id: uuid.UUID) -> Call:
@@ -72,7 +57,7 @@ async def _hand_off_call(db, telephony, *, rep_phone: Plan | None, verified: boo
             await session.commit()
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor)
-    carrier = _carrier(telephony)
+    carrier = carrier_of(telephony)
     carrier.plan_next(contact.phone_e164, Plan(persona="wants_a_person", seed=3))
     if rep_phone is not None:
         carrier.plan_next(rep.mobile, rep_phone)
