@@ -24,30 +24,21 @@ from chat_app.turns import answer_message
 from core.db import Database
 from telephony import calls
 from telephony.models import Call, CallCallback, TranscriptSegment
-from telephony.provider import SIMULATED_FROM, Telephony
+from telephony.provider import Telephony
 from telephony.simulator import speech
-from telephony.simulator.carrier import Plan, SimulatedCarrier
+from telephony.simulator.carrier import Plan
 from telephony.simulator.recordings import SimRecording
 from tests.accounts.helpers import Member, client, make_member, sign_in
 from tests.conftest import TWILIO_TEST_TOKEN
 
-from .helpers import NOON_NY, add_contact, fund
+from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
 
 pytestmark = pytest.mark.skipif(not speech.available(), reason="needs espeak-ng (scripts/test.sh)")
 
 
 @pytest.fixture(scope="module")
 async def telephony(live_server: str) -> AsyncIterator[Telephony]:
-    carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=11)
-    phone = Telephony(
-        provider=carrier,
-        auth_token=TWILIO_TEST_TOKEN,
-        from_e164=SIMULATED_FROM,
-        public_base_url=live_server,
-        max_call_seconds=600,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
+    phone = simulated_telephony(live_server, seed=11)
     yield phone
     await phone.aclose()
 
@@ -78,8 +69,7 @@ async def _finished(db: Database, call_id: uuid.UUID) -> Call:
 async def _place(db: Database, telephony: Telephony, rep: Member, persona: str) -> Call:
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor)
-    carrier = telephony.provider
-    assert isinstance(carrier, SimulatedCarrier)
+    carrier = carrier_of(telephony)
     carrier.plan_next(contact.phone_e164, Plan(persona=persona))
     call = await calls.place_call(
         db, rep.actor, contact.id, telephony, purpose="introduce our spring pricing", now=NOON_NY
