@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, select, text, update
+from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,7 +61,7 @@ from core.errors import KloseError
 from core.supervisor import Supervisor
 from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
 from telephony.compliance import Reason
-from telephony.models import Call, CallStatus, Contact
+from telephony.models import Call, Contact
 from telephony.provider import Telephony
 from telephony.twilio import CallRequest, PlacedCall
 
@@ -453,12 +453,13 @@ FOR UPDATE OF q SKIP LOCKED
 """
 
 
+# A row claimed (or its claim renewed) now.
+_CLAIM = "UPDATE dial_queue SET status = 'dialing', claimed_at = clock_timestamp() WHERE id = :id"
+
+
 async def _mark_claimed(session: AsyncSession, request_id: int, workspace_id: uuid.UUID) -> None:
     await session.execute(
-        text(
-            "UPDATE dial_queue SET status = 'dialing', claimed_at = clock_timestamp() "
-            "WHERE id = :id"
-        ),
+        text(_CLAIM),
         {"id": request_id},
     )
     await session.execute(
@@ -606,7 +607,7 @@ async def _prepare(
             return DialOutcome(DialStatus.DIALING)
         contact = await session.get(Contact, request.contact_id)
         actor = await _actor(session, request)
-        if contact is None or actor is None or getattr(contact, "deleted_at", None):
+        if contact is None or actor is None or contact.deleted_at is not None:
             await session.rollback()
             await _finish(
                 db, request_id, DialStatus.REFUSED, "The contact is gone.", not_before=NEVER
@@ -653,10 +654,7 @@ async def _hold_claim(session: AsyncSession, request_id: int) -> DialRequest | N
     if await session.get(Call, request.call_id) is not None:
         return None
     await session.execute(
-        text(
-            "UPDATE dial_queue SET status = 'dialing', claimed_at = clock_timestamp() "
-            "WHERE id = :id"
-        ),
+        text(_CLAIM),
         {"id": request_id},
     )
     return request
@@ -886,12 +884,7 @@ class Dispatcher:
                     await task
 
 
-async def pending_for_call(session: AsyncSession, call_id: uuid.UUID) -> DialRequest | None:
-    return await session.scalar(select(DialRequest).where(DialRequest.call_id == call_id))
-
-
 __all__ = [
-    "CallStatus",
     "CampaignGuard",
     "DialOutcome",
     "DialRequest",
