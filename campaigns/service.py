@@ -30,7 +30,7 @@ from typing import Any, Final
 from sqlalchemy import String, cast, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.models import Workspace, WorkspaceStatus
+from accounts.models import User, Workspace, WorkspaceStatus
 from accounts.service import Actor
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from campaigns.models import IN_FLIGHT, Campaign, CampaignStatus, CampaignTarget, TargetStatus
@@ -708,7 +708,7 @@ async def feed(db: Database, now: datetime) -> None:
         if open_ == 0:
             await _finish(db, campaign_id, "every contact has been called")
         elif free > 0 and due > 0:
-            await _fill(db, campaign_id, int(free), now)
+            await _fill(db, campaign_id, now)
 
 
 async def _locked(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
@@ -835,11 +835,12 @@ async def _queue_due(
     return queued
 
 
-async def _fill(db: Database, campaign_id: uuid.UUID, free: int, now: datetime) -> None:
-    """Queue due targets of an active campaign up to its free concurrency, in one
-    transaction under the campaign's advisory lock (skipped if another process holds
-    it). Does nothing for a campaign no longer active, a workspace not active, or a
-    missing creator; finishes the campaign when its budget is spent (_out_of_budget)."""
+async def _fill(db: Database, campaign_id: uuid.UUID, now: datetime) -> None:
+    """Queue due targets of an active campaign up to its free concurrency (counted
+    here, under the lock), in one transaction under the campaign's advisory lock
+    (skipped if another process holds it). Does nothing for a campaign no longer
+    active, a workspace not active, or a missing creator; finishes the campaign when
+    its budget is spent (_out_of_budget)."""
     async with db.session() as session:
         if not await _locked(session, campaign_id):
             return  # another process is feeding it
@@ -856,8 +857,6 @@ async def _fill(db: Database, campaign_id: uuid.UUID, free: int, now: datetime) 
         if await _out_of_budget(session, campaign, in_flight, now):
             return
         due = await _due_targets(session, campaign_id, free, now)
-        from accounts.models import User
-
         creator = await session.get(User, campaign.created_by)
         if creator is None:
             return
