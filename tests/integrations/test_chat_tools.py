@@ -21,7 +21,7 @@ from integrations.webhooks import emit
 from telephony import booked_callbacks
 from telephony.call_settings import get_settings as call_settings
 from telephony.followup_models import CallbackMode
-from tests.accounts.helpers import make_member
+from tests.accounts.helpers import Member, make_member
 from tests.chat_app.helpers import Asked
 from tests.integrations.receiver import receiver
 from tests.telephony.helpers import (
@@ -125,7 +125,9 @@ async def test_callback_settings_change_after_confirmation(db) -> None:
     assert "scheduled call" in refused and len(asked.questions) == 1
 
 
-async def test_call_now_goes_through_the_gate_and_confirmation(db) -> None:
+async def _due_callback(db, purpose: str, overdue_by: timedelta) -> tuple[Member, uuid.UUID]:
+    """A funded rep and the id of a callback they booked to a callable-now contact,
+    due `overdue_by` ago."""
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 1000)
     contact = await add_contact(db, rep.actor, phone=number_callable_now())
@@ -137,11 +139,16 @@ async def test_call_now_goes_through_the_gate_and_confirmation(db) -> None:
             rep_id=rep.actor.user_id,
             call_id=None,
             source="call",
-            purpose="the spring renewal",
-            due_at=datetime.now(UTC) - timedelta(minutes=1),
+            purpose=purpose,
+            due_at=datetime.now(UTC) - overdue_by,
         )
         await session.commit()
     assert callback_id is not None
+    return rep, callback_id
+
+
+async def test_call_now_goes_through_the_gate_and_confirmation(db) -> None:
+    rep, callback_id = await _due_callback(db, "the spring renewal", timedelta(minutes=1))
     recorder = Recorder()
     asked = Asked(True)
     ctx = AgentContext(
@@ -161,22 +168,7 @@ async def test_call_now_goes_through_the_gate_and_confirmation(db) -> None:
 
 
 async def test_call_now_declined_dials_nobody(db) -> None:
-    rep = await make_member(db, Role.REP)
-    await fund(db, rep.actor.workspace_id, 1000)
-    contact = await add_contact(db, rep.actor, phone=number_callable_now())
-    async with db.session() as session:
-        callback_id = await booked_callbacks.book(
-            session,
-            workspace_id=rep.actor.workspace_id,
-            contact_id=contact.id,
-            rep_id=rep.actor.user_id,
-            call_id=None,
-            source="call",
-            purpose="renewal",
-            due_at=datetime.now(UTC),
-        )
-        await session.commit()
-    assert callback_id is not None
+    rep, callback_id = await _due_callback(db, "renewal", timedelta(0))
     recorder = Recorder()
     ctx = AgentContext(
         actor=rep.actor, db=db, confirm=Asked(False), telephony=recording_telephony(recorder)
