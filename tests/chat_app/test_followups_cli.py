@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ from sqlalchemy import func, select
 
 from core.db import Database
 from telephony.models import Call, ConsentRecord, Contact
-from tests.chat_app.helpers import funded_rep
+from tests.chat_app.helpers import funded_rep, seed_dana_renewal
 from tests.conftest import serve_app
-from tests.insights.helpers import seed_call
 from tests.telephony.helpers import add_contact, number_callable_now
 from tools.models import PendingAction
 
@@ -82,26 +80,7 @@ async def test_call_them_again_then_yes_from_another_process_places_one_call(
     db, database, tmp_path
 ) -> None:
     actor = await funded_rep(db, 600_000)
-    dana = await add_contact(db, actor, name="Dana Whitfield", phone=number_callable_now())
-    await seed_call(
-        db,
-        dana,
-        actor.user_id,
-        at=datetime.now(UTC) - timedelta(hours=3),
-        duration_s=80,
-        cost_mc=80_000,
-        outcome="interested",
-        turns=[
-            ("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
-            ("prospect", "The renewal is coming up; call me about it."),
-        ],
-        insight={
-            "outcome": "interested",
-            "summary": "Dana wants to talk about the renewal.",
-            "objections": [],
-            "next_steps": ["call about the renewal"],
-        },
-    )
+    dana, _ = await seed_dana_renewal(db, actor)
     with serve_app(database, tmp_path, SIMULATED) as base:
         summary = _ask(database, tmp_path, base, actor.email, "summarize my last call", None)
         assert [c["name"] for c in summary["tool_calls"]] == ["summarize_call"]

@@ -21,7 +21,7 @@ from chat_app.turns import TurnResult, answer_message
 from core.db import Database
 from telephony.models import ConsentRecord, Contact
 from tests.accounts.helpers import make_member
-from tests.insights.helpers import seed_call
+from tests.chat_app.helpers import seed_dana_renewal
 from tests.telephony.helpers import (
     Recorder,
     add_contact,
@@ -68,26 +68,7 @@ async def _actions(db: Database, thread: uuid.UUID) -> list[PendingAction]:
 async def _rep_with_dana(db: Database) -> tuple[Actor, Contact, uuid.UUID]:
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 100)
-    dana = await add_contact(db, rep.actor, name="Dana Whitfield", phone=number_callable_now())
-    call_id = await seed_call(
-        db,
-        dana,
-        rep.actor.user_id,
-        at=datetime.now(UTC) - timedelta(hours=3),
-        duration_s=80,
-        cost_mc=80_000,
-        outcome="interested",
-        turns=[
-            ("agent", "Hi Dana, this is an AI assistant calling for Acme. It's recorded."),
-            ("prospect", "The renewal is coming up; call me about it."),
-        ],
-        insight={
-            "outcome": "interested",
-            "summary": "Dana wants to talk about the renewal.",
-            "objections": [],
-            "next_steps": ["call about the renewal"],
-        },
-    )
+    dana, call_id = await seed_dana_renewal(db, rep.actor)
     return rep.actor, dana, call_id
 
 
