@@ -167,6 +167,9 @@ async def _served_locally(settings: Settings, db: Database) -> AsyncIterator[Run
             "max_call_seconds": DEMO_CALL_SECONDS,
             "run_worker_in_serve": False,
             "sim_carrier_pace_s": 0.0,
+            # The demo history is made on this private simulated carrier, never on the
+            # shared number, so Twilio's 1 call per second does not pace it.
+            "twilio_calls_per_second": 50.0,
             "sim_carrier_odds": "answered=0.75,busy=0.08,no-answer=0.09,voicemail=0.08",
         }
     )

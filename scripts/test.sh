@@ -16,8 +16,9 @@ if ! command -v caddy >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -c constraints.txt -e ".[dev]"
+# uv installs the same pinned set as pip would, in seconds rather than minutes.
+[ -x .venv/bin/uv ] || .venv/bin/pip install -q uv
+.venv/bin/uv pip install -q -p .venv -c constraints.txt -e ".[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy core accounts billing telephony retrieval insights campaigns integrations tools chat_app

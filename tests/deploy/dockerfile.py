@@ -12,9 +12,9 @@ of step fails the test until the replay learns it, instead of being skipped quie
   rule that matches a folder excludes everything under it.
 * `Replay` lays the image's files out under a temporary "root" folder (an image path
   `/app` becomes `<root>/app`) and runs the RUN steps it knows, with paths mapped:
-  `python -m venv`, `pip install` (with the venv's pip, never the test's), `mkdir`,
-  and `useradd`/`chown`, which are recorded but not run (the tests are not root in an
-  image). Anything else raises `Unsupported`.
+  `python -m venv`, `pip install` and `uv pip install` (the venv's own, never the
+  test's), `mkdir`, and `useradd`/`chown`, which are recorded but not run (the tests
+  are not root in an image). Anything else raises `Unsupported`.
 """
 
 from __future__ import annotations
@@ -375,7 +375,9 @@ class Replay:
                         self.host(_abs(arg, step.cwd)).mkdir(parents=True, exist_ok=True)
                 continue
             makes_venv = program in {"python", "python3"} and args[:2] == ["-m", "venv"]
-            installs = program in {"pip", "pip3"} and args[:1] == ["install"]
+            installs = (program in {"pip", "pip3"} and args[:1] == ["install"]) or (
+                program == "uv" and args[:2] == ["pip", "install"]
+            )
             if not (makes_venv or installs):
                 raise Unsupported(f"RUN {shlex.join(command)} is not replayed")
             argv = [self.which(program, step.env), *(self._map_word(a) for a in args)]

@@ -2,7 +2,7 @@
 
 The Dockerfile and .dockerignore are read by tests/deploy/dockerfile.py: the build
 context is filtered as Docker would, the COPY steps lay the image's files out under a
-temporary root, and the RUN steps create the image's virtualenv and `pip install` the
+temporary root, and the RUN steps create the image's virtualenv and `uv pip install` the
 copied app into it exactly as written (non-editable, with constraints.txt). The slow
 test then starts the installed `klosesales` from the image's WORKDIR with the image's
 ENV, against the test PostgreSQL, the way docker-compose.yml runs it: `migrate` once,
@@ -84,7 +84,7 @@ KEPT_OUT = (
     ".chainlit/translations",
 )
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-INSTALL_TIMEOUT_S = 1800  # the pip install, bounded (CPU ≈ 3 min; 23 min wall seen under load)
+INSTALL_TIMEOUT_S = 1800  # the install, bounded (uv: seconds; pip took 23 min wall under load)
 
 
 def _image() -> Image:
@@ -231,7 +231,7 @@ def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
     # pip's cache is reused (the Dockerfile's is a BuildKit cache mount). Not compiling
     # .pyc files is the one difference from the image build; it installs the same files.
     env = {**base_env(), "PIP_NO_COMPILE": "1"}
-    replay.build(env, timeout_s=INSTALL_TIMEOUT_S)  # venv + pip install, as written
+    replay.build(env, timeout_s=INSTALL_TIMEOUT_S)  # venv + uv pip install, as written
 
     app_dir = replay.host(image.workdir)
     env = {**base_env(), **replay.host_env(image.env), "LOG_LEVEL": "WARNING"}
