@@ -136,6 +136,8 @@ def make_telephony(base_url: str, token: str) -> Any:
         max_call_seconds=MAX_CALL_SECONDS,
         ring_timeout_s=30,
         reconcile_after_s=120,
+        # A stub provider, not the shared number: seeding is not paced at Twilio's 1 CPS.
+        calls_per_second=100.0,
     )
 
 
