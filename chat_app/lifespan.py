@@ -24,6 +24,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 import procrastinate
 from fastapi import FastAPI
 
+from billing.paddle import tax_table
 from chat_app.jobs import JobWorker, build_dispatcher, build_job_app
 from chat_app.post_call import PostCallQueue
 from chat_app.runtime import Runtime, set_runtime
@@ -50,6 +51,7 @@ async def serving(app: FastAPI, runtime: Runtime, *, owns_db: bool) -> AsyncIter
         await listen_for_events(stack, app, runtime)
         await open_job_queue(stack, runtime, job_app)
         await start_worker(stack, app, runtime, job_app)
+        tax_table.load()
         freeze_start_up_heap()
         try:
             yield

@@ -31,7 +31,7 @@ from accounts.otp.factory import build_otp
 from accounts.sessions import Signer
 from billing import views as billing_views
 from billing.deps import PaymentsDep, Send, get_event_sender, get_payments
-from billing.paddle import events
+from billing.paddle import events, tax_table
 from billing.paddle.signature import sign
 from billing.payments import build_payments
 from core.db import Database
@@ -137,6 +137,7 @@ async def warm_up(web: InProcess) -> None:
     first connections open): done here, before any test watches the loop. Then, as
     the server's lifespan does, the start-up heap is frozen out of the collector."""
     configure_mappers()
+    tax_table.load()  # as the server's lifespan does
     async with web.client() as http:
         await http.get("/account/login")
         await http.post("/account/login", data={"email": "warm@example.test", "password": "x"})

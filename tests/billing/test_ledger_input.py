@@ -123,7 +123,7 @@ async def test_bad_idempotency_keys_are_rejected_before_the_database(dead_sessio
         await calls(key=bad)[name](dead_session)
 
 
-@pytest.mark.parametrize("bad", [str(WS), WS.hex, None, 1])
+@pytest.mark.parametrize("bad", [str(WS), WS.hex, None, 1], ids=["str", "hex", "none", "int"])
 @pytest.mark.parametrize("name", ["grant", "debit", "hold-max"])
 async def test_bad_workspace_is_rejected_before_the_database(dead_session, name, bad):
     with pytest.raises(ledger.InvalidLedgerArgument, match="workspace_id"):
