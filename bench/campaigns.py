@@ -355,6 +355,7 @@ def _spawn(args: argparse.Namespace, url: str, port: int, t0: float) -> subproce
         str(args.lanes),
         "--clock-t0",
         repr(t0),
+        *(["--profile", args.profile] if args.profile else []),
     ]
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stderr=subprocess.DEVNULL)
@@ -636,6 +637,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="both",
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--profile", help="profile each worker with cProfile into this folder")
     p.add_argument("-v", "--verbose", action="store_true")
     # Internal: run as a worker subprocess.
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -650,11 +652,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _run_worker_process(args: argparse.Namespace) -> None:
+    """A worker until it is stopped; with `--profile DIR`, under cProfile, its figures
+    written to DIR/worker-<pid>.prof when it is terminated (SIGTERM)."""
+    if not args.profile:
+        asyncio.run(run_worker(args))
+        return
+    import cProfile
+
+    def stop(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(run_worker(args))
+    except SystemExit:
+        pass
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(Path(args.profile) / f"worker-{os.getpid()}.prof"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        asyncio.run(run_worker(args))
+        _run_worker_process(args)
         return 0
     background = start(
         verbose=args.verbose, quiet=("telephony", "billing", "accounts", "campaigns", "httpx")

@@ -75,6 +75,10 @@ class Campaign(Base):
     retry_after_s: Mapped[int] = mapped_column(Integer, nullable=False)
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
     budget_mc: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # What its ended calls cost, folded in once per call by `service.sync`.
+    settled_mc: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
     finished_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

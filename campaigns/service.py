@@ -588,13 +588,17 @@ async def set_status(
 
 
 async def committed_mc(session: AsyncSession, campaign_id: uuid.UUID) -> int:
-    """What the campaign's calls have cost or hold: settled calls their cost, the rest
-    their whole hold (their time limit)."""
+    """What the campaign's calls have cost or hold: its ended calls' cost (`settled_mc`,
+    folded in by `sync`), plus its targets' calls in flight (at most its cap) — settled
+    ones their cost, the rest their whole hold (their time limit). Index-backed: the
+    call history is not summed again at every dial."""
     value = await session.scalar(
         text(
-            "SELECT coalesce(sum(CASE WHEN c.settled_at IS NOT NULL THEN coalesce(c.cost_mc, 0) "
-            "ELSE c.time_limit_s::bigint * :price END), 0) "
-            "FROM dial_queue d JOIN calls c ON c.id = d.call_id WHERE d.campaign_id = :id"
+            "SELECT cp.settled_mc + coalesce((SELECT sum(CASE WHEN c.settled_at IS NOT NULL "
+            "THEN coalesce(c.cost_mc, 0) ELSE c.time_limit_s::bigint * :price END) "
+            "FROM campaign_targets t JOIN calls c ON c.id = t.last_call_id "
+            "WHERE t.campaign_id = cp.id AND t.status IN ('queued', 'calling')), 0) "
+            "FROM campaigns cp WHERE cp.id = :id"
         ),
         {"id": campaign_id, "price": CALL_SECOND_PRICE_MC},
     )
@@ -631,31 +635,44 @@ async def guard(
 
 # --- feeding the dispatcher -----------------------------------------------------------------
 
-# Dials that ended without a call: back to waiting (a retry time), or left out.
+# Dials that ended without a call: back to waiting (a retry time), or left out. A dial
+# that failed after its call row was written has that call settled (at no cost): it
+# is folded in too.
 _SYNC_DIALS = """
 WITH ended AS (
-    SELECT d.target_id, d.status, d.not_before, d.result, d.call_id
-    FROM dial_queue d JOIN campaign_targets t ON t.id = d.target_id
+    SELECT d.target_id, d.status, d.not_before, d.result,
+        coalesce(c.cost_mc, 0) AS cost_mc
+    FROM dial_queue d
+    JOIN campaign_targets t ON t.id = d.target_id
+    LEFT JOIN calls c ON c.id = d.call_id AND c.settled_at IS NOT NULL
     WHERE t.status = 'queued' AND t.last_call_id = d.call_id
       AND d.status IN ('placed', 'refused', 'failed')
+), moved AS (
+    UPDATE campaign_targets t SET
+        status = CASE
+            WHEN e.status = 'placed' THEN 'calling'
+            WHEN e.status = 'refused' AND e.not_before < '9999-01-01' THEN 'waiting'
+            WHEN e.status = 'refused' THEN 'excluded'
+            ELSE 'done' END,
+        attempts = t.attempts + CASE WHEN e.status = 'placed' THEN 1 ELSE 0 END,
+        next_at = CASE WHEN e.status = 'refused' THEN e.not_before ELSE t.next_at END,
+        last_outcome = CASE WHEN e.status = 'failed' THEN 'failed' ELSE t.last_outcome END,
+        note = CASE WHEN e.status = 'placed' THEN t.note ELSE left(e.result, 500) END,
+        updated_at = now()
+    FROM ended e WHERE t.id = e.target_id AND t.status = 'queued'
+    RETURNING t.campaign_id, CASE WHEN e.status = 'failed' THEN e.cost_mc ELSE 0 END AS cost_mc
 )
-UPDATE campaign_targets t SET
-    status = CASE
-        WHEN e.status = 'placed' THEN 'calling'
-        WHEN e.status = 'refused' AND e.not_before < '9999-01-01' THEN 'waiting'
-        WHEN e.status = 'refused' THEN 'excluded'
-        ELSE 'done' END,
-    attempts = t.attempts + CASE WHEN e.status = 'placed' THEN 1 ELSE 0 END,
-    next_at = CASE WHEN e.status = 'refused' THEN e.not_before ELSE t.next_at END,
-    last_outcome = CASE WHEN e.status = 'failed' THEN 'failed' ELSE t.last_outcome END,
-    note = CASE WHEN e.status = 'placed' THEN t.note ELSE left(e.result, 500) END,
-    updated_at = now()
-FROM ended e WHERE t.id = e.target_id
+UPDATE campaigns cp SET settled_mc = cp.settled_mc + s.mc
+FROM (SELECT campaign_id, sum(cost_mc) AS mc FROM moved GROUP BY campaign_id) s
+WHERE cp.id = s.campaign_id AND s.mc <> 0
 """
-# Calls that have ended: retried per the rule, or done.
+# Calls that have ended: retried per the rule, or done; each one's cost folded into
+# its campaign's `settled_mc` as its target leaves `calling` (once). (Both statements
+# end by adding what the targets `moved` out of flight cost to their campaigns.)
 _SYNC_CALLS = """
 WITH ended AS (
-    SELECT t.id, c.settled_at, cp.retry_outcomes, cp.retry_after_s, cp.max_attempts,
+    SELECT t.id, c.settled_at, coalesce(c.cost_mc, 0) AS cost_mc, cp.retry_outcomes,
+        cp.retry_after_s, cp.max_attempts,
         coalesce(c.outcome, CASE
             WHEN c.status = 'completed' AND c.answered_by LIKE 'machine%' THEN 'voicemail'
             WHEN c.status = 'completed' THEN 'connected'
@@ -666,23 +683,48 @@ WITH ended AS (
     JOIN calls c ON c.id = t.last_call_id
     JOIN campaigns cp ON cp.id = t.campaign_id
     WHERE t.status = 'calling' AND c.settled_at IS NOT NULL
+), moved AS (
+    UPDATE campaign_targets t SET
+        status = CASE WHEN e.outcome = ANY(e.retry_outcomes) AND t.attempts < e.max_attempts
+            THEN 'waiting' ELSE 'done' END,
+        next_at = e.settled_at + make_interval(secs => e.retry_after_s),
+        last_outcome = e.outcome,
+        updated_at = now()
+    FROM ended e WHERE t.id = e.id AND t.status = 'calling'
+    RETURNING t.campaign_id, e.cost_mc
 )
-UPDATE campaign_targets t SET
-    status = CASE WHEN e.outcome = ANY(e.retry_outcomes) AND t.attempts < e.max_attempts
-        THEN 'waiting' ELSE 'done' END,
-    next_at = e.settled_at + make_interval(secs => e.retry_after_s),
-    last_outcome = e.outcome,
-    updated_at = now()
-FROM ended e WHERE t.id = e.id
+UPDATE campaigns cp SET settled_mc = cp.settled_mc + s.mc
+FROM (SELECT campaign_id, sum(cost_mc) AS mc FROM moved GROUP BY campaign_id) s
+WHERE cp.id = s.campaign_id AND s.mc <> 0
 """
 
 
 async def sync(db: Database) -> None:
-    """Follow every campaign's dials and calls to their end (all campaigns at once)."""
+    """Follow every campaign's dials and calls to their end (all campaigns at once), one
+    process at a time: under a transaction-scoped advisory lock, skipped while another
+    process holds it (it is doing the same work). Each ended call's cost is folded into
+    its campaign's `settled_mc` exactly once."""
     async with db.session() as session:
+        if not await _try_lock(session, "campaign_sync"):
+            return
         await session.execute(text(_SYNC_DIALS))
         await session.execute(text(_SYNC_CALLS))
         await session.commit()
+
+
+# Per active campaign: free concurrency, whether targets are due, whether any is left
+# (each from the targets' partial indexes: in flight, waiting).
+_ACTIVE = """
+SELECT c.id, c.max_concurrent - f.in_flight AS free,
+    EXISTS (SELECT 1 FROM campaign_targets t
+        WHERE t.campaign_id = c.id AND t.status = 'waiting' AND t.next_at <= :now) AS due,
+    f.in_flight > 0 OR EXISTS (SELECT 1 FROM campaign_targets t
+        WHERE t.campaign_id = c.id AND t.status = 'waiting') AS open
+FROM campaigns c
+CROSS JOIN LATERAL (SELECT count(*) AS in_flight FROM campaign_targets t
+    WHERE t.campaign_id = c.id AND t.status IN ('queued', 'calling')) f
+WHERE c.status = 'active'
+"""
 
 
 async def feed(db: Database, now: datetime) -> None:
@@ -691,32 +733,24 @@ async def feed(db: Database, now: datetime) -> None:
     left. A dispatcher's feeder (telephony/dispatch.py)."""
     await sync(db)
     async with db.session() as session:
-        rows = (
-            await session.execute(
-                text(
-                    "SELECT c.id, c.max_concurrent - count(t.id) FILTER (WHERE t.status IN "
-                    "('queued', 'calling')) AS free, "
-                    "count(t.id) FILTER (WHERE t.status = 'waiting' AND t.next_at <= :now) AS due, "
-                    "count(t.id) FILTER (WHERE t.status IN ('waiting', 'queued', 'calling')) "
-                    "AS open FROM campaigns c LEFT JOIN campaign_targets t ON t.campaign_id = c.id "
-                    "WHERE c.status = 'active' GROUP BY c.id"
-                ),
-                {"now": now},
-            )
-        ).all()
+        rows = (await session.execute(text(_ACTIVE), {"now": now})).all()
     for campaign_id, free, due, open_ in rows:
-        if open_ == 0:
+        if not open_:
             await _finish(db, campaign_id, "every contact has been called")
-        elif free > 0 and due > 0:
+        elif free > 0 and due:
             await _fill(db, campaign_id, now)
 
 
-async def _locked(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
+async def _try_lock(session: AsyncSession, key: str) -> bool:
+    """A transaction-scoped advisory lock on `key`, if no other session holds it."""
     got = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"campaign_feed:{campaign_id}"},
+        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
     )
     return bool(got)
+
+
+async def _locked(session: AsyncSession, campaign_id: uuid.UUID) -> bool:
+    return await _try_lock(session, f"campaign_feed:{campaign_id}")
 
 
 async def _finish(db: Database, campaign_id: uuid.UUID, reason: str) -> None:

@@ -12,23 +12,26 @@ a rep's single call from chat and every campaign call — is a row in `dial_queu
   at the next free slot, at once when the line is free (`dispatch_now`, from the
   process that queued it).
 - **Paced.** Before each dial a slot is taken from `dial_pacer`, one row holding the
-  times of the latest dials, under its row lock (`Pacer.take`): a dial starts only when
-  the newest `n` dials are at least `n / CPS` seconds old (`n` = the whole calls per
-  second), so no one-second window ever holds more than the limit, whatever the number
-  of processes; slots are taken as soon as they are free, so the rate stays at the
-  limit while work waits.
+  slots and completions of the latest requests, under its row lock (`Pacer.take`): a
+  request starts only while fewer than `n` (the whole calls per second) are in flight
+  or returned within the last `n / CPS` seconds, so no one-second window ever holds
+  more than the limit at the carrier, whatever the number of processes; slots are
+  taken as soon as they are free, so the rate stays at the limit while work waits.
 - **At most once.** A row is claimed (`queued → dialing`, `SKIP LOCKED`), then the gate
   runs, credits are held and the call row committed, and then the slot stamp is
-  written (`dialed_at`) — all before the carrier is asked. A `dialing` row is never
-  dialled again: after a crash, a row whose call row was never written had not reached
-  the carrier and is queued again (`recover`); one whose call exists is settled by the
-  call reconciliation (telephony/callbacks.py `reconcile`), which asks the carrier or
-  fails the call and releases its hold. Billing stays the call's own: one hold per call
-  (`call:<id>`), settled once by its final callback.
+  written (`dialed_at`, with the slot, fenced on the claim) — all before the carrier is
+  asked. A claim is a lease: renewed while the prepared dial waits for its slot. After
+  a crash, a row whose call row was never written had not reached the carrier and is
+  queued again (`recover`); one prepared but given no slot had not either: its call is
+  failed at no cost and the row queued again as a new call (the old claimer, if alive,
+  can no longer take a slot for it); one given a slot may have reached the carrier and
+  is never dialled again: the call reconciliation (telephony/callbacks.py
+  `reconcile`) asks the carrier or fails the call and releases its hold. Billing stays
+  the call's own: one hold per call (`call:<id>`), settled once by its final callback.
 - **Gate at dial time.** The compliance gate (telephony/compliance.py) runs inside the
   dial, not when the call was queued. A campaign's own rules (still active, inside its
   window, within its budget) are checked by a `CampaignGuard` the process provides
-  (campaigns/dispatch_guard.py); a dispatcher without one never dials campaign calls.
+  (campaigns/service.py `guard`); a dispatcher without one never dials campaign calls.
 
 `Dispatcher` runs lanes of this loop under `core.supervisor.Supervisor` in the worker
 (`klosesales worker`, or inside `serve`); nothing lives only in memory.
@@ -48,20 +51,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, func, text, update
+from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, delete, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import User
 from accounts.service import Actor
+from billing import ledger
 from core.base import Base
 from core.db import Database
 from core.errors import KloseError
+from core.sql_functions import call_function_alone
 from core.supervisor import Supervisor
 from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
 from telephony.compliance import Reason
-from telephony.models import Call, Contact
+from telephony.models import Call, CallAttempt, CallOutcome, CallStatus, Contact
 from telephony.provider import Telephony
 from telephony.twilio import CallRequest, PlacedCall
 
@@ -69,13 +74,15 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_S: Final = 0.25  # how often an idle lane looks for work
 RECOVER_EVERY_S: Final = 2.0
-# A claimed row with no call row after this long was interrupted before it dialled (a
-# live dial writes its call row within a second of its claim; were a slow one requeued,
-# its second preparation would fail on the call's unique id: never two dials).
+# A claim's lease. A claimed row with no call row after this long was interrupted
+# before it dialled (a live dial writes its call row within a second of its claim;
+# were a slow one requeued, its second preparation would fail on the call's unique id:
+# never two dials). A prepared dial renews its claim every quarter of it while it waits
+# for its slot; one not renewed for this long is taken over (`recover`).
 STALE_CLAIM: Final = timedelta(seconds=10)
-# Pacing margin: each window is this much longer than a second (a dial's request
-# reaches the carrier a few milliseconds after its stamp).
-PACE_MARGIN_S: Final = 0.02
+# Pacing margin: each window this much longer than `n / CPS` (the bound needs none:
+# slots and completions bracket each request's arrival; this covers rounding).
+PACE_MARGIN_S: Final = 0.002
 WAIT_FOR_DIAL_S: Final = 30.0
 # A provider request in flight longer than this has timed out (its process died or its
 # HTTP client gave up): its slot then counts as if it had returned at `s + lease`.
@@ -210,6 +217,11 @@ def _pairs(flat: Sequence[datetime | None]) -> list[Slot]:
     return pairs
 
 
+class ClaimLost(KloseError):
+    """A prepared dial's claim lapsed and another process took it over (`recover`): it
+    was given no slot and is not dialled here."""
+
+
 class Pacer:
     """The shared number's calls-per-second limit, kept in PostgreSQL (`dial_pacer`),
     enforced where the carrier sees it: at most `n` (= max(1, ⌊CPS⌋)) provider requests
@@ -224,13 +236,23 @@ class Pacer:
     carrier inside one window; the one whose slot came last, `k`, found every other `j`
     in the window when it took its slot (`c_j ≥ arrival_j > arrival_k - window ≥
     s_k - window`, and `s_j ≤ s_k`) — `n` of them, so it would have waited. It holds
-    across any number of processes (one row, one lock, the database's clock) and for
-    any delay between a process's stamp and its request reaching the carrier.
+    across any number of processes (one row, one lock, the database's clock, read
+    after the lock is had) and for any delay between a process's stamp and its request
+    reaching the carrier.
+
+    A slot is judged and taken by one statement in autocommit (`_PACER_TAKE`), and a
+    completion written the same way as soon as the request returns: the row is locked
+    only while one statement runs, never across a client's round trips (under load a
+    busy event loop held it for tens of milliseconds, and every `c`, waiting for it,
+    came that much later). A dial's slot is recorded with its row's `dialed_at` in the
+    same statement, fenced: only while the row is still this claim's (same call id,
+    `dialing`, no slot yet). A dial whose lapsed claim was taken over gets no slot
+    (`ClaimLost`) and never reaches the carrier.
 
     A request whose process died before writing `c` counts as in flight until
     `s + lease` (the provider request's timeout bounds it). Steady throughput is
-    `CPS / (1 + d·CPS/n)` with `d` the slot-to-completion time (a few milliseconds
-    against the simulated carrier, a round trip to Twilio live).
+    `CPS / (1 + (d + margin)·CPS/n)` with `d` the slot-to-completion time (a few
+    milliseconds against the simulated carrier, a round trip to Twilio live).
 
     A rep's single call goes first (`interactive=True`): while one has been claimed and
     not yet given its slot, campaign dials do not take one. Lanes of one process wait
@@ -263,7 +285,8 @@ class Pacer:
     def earliest(self, slots: Sequence[Slot], now: datetime) -> datetime:
         """The first moment the next slot may be taken, judged at `now` (≤ now: at
         once). With a request in flight blocking it, a moment just after `now` (look
-        again: its completion is not known yet)."""
+        again: its completion is not known yet). `_PACER_TAKE` judges the same way in
+        SQL (it decides; this says how long to wait)."""
         bound = now
         if slots:
             bound = max(bound, max(start for start, _ in slots) + self.spacing)
@@ -280,94 +303,114 @@ class Pacer:
             bound = max(bound, freeing + self.window)
         return bound
 
-    def _kept(self, slots: Sequence[Slot], now: datetime) -> list[datetime | None]:
-        keep: list[datetime | None] = []
-        for slot in slots:
-            end = self._end(slot, now)
-            if end is None or end + self.window > now:
-                keep.extend(slot)
-        return keep
-
     async def take(
         self,
         db: Database,
         *,
-        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+        dial: tuple[int, uuid.UUID] | None = None,
         interactive: bool = False,
     ) -> datetime:
         """Wait for a free slot and record it (in flight); returns the slot's time, to
-        pass to `done` when the provider request returns. `stamp(session, at)` runs in
-        the same transaction (the dial row's `dialed_at`)."""
+        pass to `done` when the provider request returns. `dial` (request id, call id):
+        the dial row stamped with the slot (`dialed_at`) in the same statement — raises
+        ClaimLost, with no slot taken, when the row is no longer that claim's."""
         if interactive:
-            return await self._take(db, stamp, interactive=True)
+            return await self._take(db, dial, interactive=True)
         if self._local is None:
             self._local = asyncio.Lock()
         async with self._local:
-            return await self._take(db, stamp, interactive=False)
+            return await self._take(db, dial, interactive=False)
 
     async def _take(
-        self,
-        db: Database,
-        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None,
-        *,
-        interactive: bool,
+        self, db: Database, dial: tuple[int, uuid.UUID] | None, *, interactive: bool
     ) -> datetime:
+        request_id, call_id = dial if dial is not None else (None, None)
+        params = {
+            "lease": self.lease,
+            "window": self.window,
+            "spacing": self.spacing,
+            "n": self.n,
+            "interactive": interactive,
+            "id": request_id,
+            "call": call_id,
+        }
         while True:
-            async with db.session() as session:
-                row = (await session.execute(text(_PACER_ROW), {"interactive": interactive})).one()
-                now: datetime = row.now
-                slots = _pairs(row.recent)
-                earliest = self.earliest(slots, now)
-                if not row.mine:  # a rep's call is waiting for this slot
-                    earliest = max(earliest, now + timedelta(seconds=IN_FLIGHT_POLL_S))
-                if earliest <= now:
-                    at: datetime = await session.scalar(
-                        text(_PACER_TAKE), {"kept": self._kept(slots, now)}
-                    )
-                    if stamp is not None:
-                        await stamp(session, at)
-                    await session.commit()
-                    return at
-                await session.commit()
+            row = (await call_function_alone(db, _PACER_TAKE, params)).one()
+            now: datetime = row.now
+            if row.taken:
+                return now
+            if row.free:
+                raise ClaimLost("The dial's claim lapsed: another process took it over.")
+            earliest = self.earliest(_pairs(row.recent), now)
+            if earliest <= now:  # a rep's call is waiting for this slot
+                earliest = now + timedelta(seconds=IN_FLIGHT_POLL_S)
             await asyncio.sleep(min(max((earliest - now).total_seconds(), 0.001), 0.5))
 
     async def done(self, db: Database, at: datetime) -> None:
         """The request of the slot taken at `at` has returned (or failed): its
-        completion time is written, and the slot leaves the window a window later."""
-        async with db.session() as session:
-            await session.execute(text(_PACER_DONE), {"at": at})
-            await session.commit()
+        completion time is written (one statement, idempotent), and the slot leaves the
+        window a window later."""
+        await call_function_alone(db, _PACER_DONE, {"at": at})
 
 
-_PACER_ROW = """
-SELECT recent, clock_timestamp() AS now,
-       (:interactive OR NOT EXISTS (
-           SELECT 1 FROM dial_queue q
-           WHERE q.campaign_id IS NULL AND q.status = 'dialing' AND q.interactive
-             AND q.dialed_at IS NULL
-             AND q.claimed_at > clock_timestamp() - interval '30 seconds'
-       )) AS mine
-FROM dial_pacer WHERE id = 1 FOR UPDATE
-"""
-_PACER_TAKE = """
-UPDATE dial_pacer
-SET recent = CAST(:kept AS timestamptz[]) || ARRAY[clock_timestamp(), NULL]::timestamptz[]
-WHERE id = 1
-RETURNING recent[array_length(recent, 1) - 1]
-"""
-_PACER_DONE = """
+# Judges and takes a slot in one statement: the pacer row locked, the time read after
+# the lock is had; when free, the slot recorded and the dial row stamped (fenced: this
+# claim's, no slot yet; `:id` NULL for a slot with no dial row). `free` and not
+# `taken`: the dial's claim was lost.
+_PACER_TAKE = text("""
+WITH locked AS MATERIALIZED (
+    SELECT recent FROM dial_pacer WHERE id = 1 FOR UPDATE
+), judged AS MATERIALIZED (
+    SELECT recent, clock_timestamp() AS now FROM locked
+), slots AS MATERIALIZED (
+    SELECT s.i, j.recent[s.i] AS start, j.recent[s.i + 1] AS fin,
+        coalesce(j.recent[s.i + 1], CASE WHEN j.recent[s.i] + :lease <= j.now
+                                         THEN j.recent[s.i] + :lease END) AS ended
+    FROM judged j, generate_series(1, coalesce(array_length(j.recent, 1), 0) - 1, 2) AS s(i)
+), verdict AS MATERIALIZED (
+    SELECT j.now,
+        (SELECT count(*) FROM slots WHERE ended IS NULL OR ended > j.now - :window) < :n
+        AND coalesce((SELECT max(start) FROM slots), '-infinity') + :spacing <= j.now
+        AND (:interactive OR NOT EXISTS (
+            SELECT 1 FROM dial_queue q
+            WHERE q.status = 'dialing' AND q.interactive AND q.campaign_id IS NULL
+              AND q.dialed_at IS NULL AND q.claimed_at > j.now - interval '30 seconds'
+        )) AS free
+    FROM judged j
+), stamped AS (
+    UPDATE dial_queue d SET dialed_at = v.now FROM verdict v
+    WHERE v.free AND d.id = :id AND d.call_id = :call AND d.status = 'dialing'
+      AND d.dialed_at IS NULL
+    RETURNING d.id
+), taken AS (
+    UPDATE dial_pacer p SET recent = coalesce((
+            SELECT array_agg(t.x ORDER BY s.i, t.o)
+            FROM slots s, LATERAL (VALUES (0, s.start), (1, s.fin)) AS t(o, x)
+            WHERE s.ended IS NULL OR s.ended + :window > v.now
+        ), '{}') || ARRAY[v.now, NULL]::timestamptz[]
+    FROM verdict v
+    WHERE p.id = 1 AND v.free
+      AND (CAST(:id AS bigint) IS NULL OR EXISTS (SELECT 1 FROM stamped))
+    RETURNING p.id
+)
+SELECT j.recent, v.now, v.free, EXISTS (SELECT 1 FROM taken) AS taken
+FROM judged j, verdict v
+""")
+_PACER_DONE = text("""
 UPDATE dial_pacer SET recent = coalesce((
     SELECT array_agg(
-        CASE WHEN i % 2 = 0 AND recent[i] IS NULL AND recent[i - 1] = :at
+        CASE WHEN mod(i, 2) = 0 AND recent[i] IS NULL AND recent[i - 1] = :at
              THEN clock_timestamp() ELSE recent[i] END ORDER BY i)
     FROM generate_subscripts(recent, 1) AS i), '{}')
 WHERE id = 1
-"""
+RETURNING id
+""")
 
 
 class PacedProvider:
-    """A provider whose every `create_call` takes a pacer slot first and reports its
-    completion after (dial's view of the carrier; other methods pass through)."""
+    """A provider whose every `create_call` takes a pacer slot first (stamping `dial`,
+    the request id and call id, with it) and reports its completion after (dial's view
+    of the carrier; other methods pass through)."""
 
     def __init__(
         self,
@@ -375,20 +418,20 @@ class PacedProvider:
         pacer: Pacer,
         db: Database,
         *,
-        stamp: Callable[[AsyncSession, datetime], Awaitable[None]] | None = None,
+        dial: tuple[int, uuid.UUID] | None = None,
         interactive: bool = False,
     ) -> None:
         self.inner = inner
         self.pacer = pacer
         self.db = db
-        self.stamp = stamp
+        self.dial = dial
         self.interactive = interactive
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     async def create_call(self, req: CallRequest) -> PlacedCall:
-        at = await self.pacer.take(self.db, stamp=self.stamp, interactive=self.interactive)
+        at = await self.pacer.take(self.db, dial=self.dial, interactive=self.interactive)
         try:
             placed: PlacedCall = await self.inner.create_call(req)
         finally:
@@ -564,29 +607,56 @@ async def dial(
     guard: CampaignGuard | None = None,
     now: datetime | None = None,
     clock: Callable[[], datetime] | None = None,
+    renew_every_s: float = STALE_CLAIM.total_seconds() / 4,
 ) -> DialOutcome:
     """Dial one claimed (`dialing`) request: guard, gate, hold, call row (committed),
-    slot, carrier. `now`/`clock`: the time the gate and the campaign rules judge by
-    (tests and the bench; the wall clock otherwise)."""
+    slot, carrier. While the prepared dial waits for its slot its claim is renewed
+    every `renew_every_s`; one whose claim lapsed all the same and was taken over
+    (`recover`) gets no slot and ends here (`DIALING`: the row is another process's).
+    `now`/`clock`: the time the gate and the campaign rules judge by (tests and the
+    bench; the wall clock otherwise)."""
     when = now or (clock() if clock else datetime.now(UTC))
     prepared = await _prepare(db, telephony, request_id, guard=guard, when=when)
     if isinstance(prepared, DialOutcome):
         return prepared
     call, interactive = prepared
-
-    async def stamp(s: AsyncSession, at: datetime) -> None:
-        await s.execute(
-            update(DialRequest).where(DialRequest.id == request_id).values(dialed_at=at)
-        )
-
-    paced = PacedProvider(telephony.provider, pacer, db, stamp=stamp, interactive=interactive)
+    keeper = asyncio.create_task(_keep_claim(db, request_id, call.id, renew_every_s))
+    paced = PacedProvider(
+        telephony.provider, pacer, db, dial=(request_id, call.id), interactive=interactive
+    )
     try:
         placed = await send_call(db, call, dataclasses.replace(telephony, provider=paced))
+    except ClaimLost:
+        log.warning("dial %s was taken over by another process before its slot", request_id)
+        return DialOutcome(DialStatus.DIALING)
     except CallNotPlaced as exc:
         await _finish(db, request_id, DialStatus.FAILED, str(exc))
         return DialOutcome(DialStatus.FAILED, call=call, error=exc)
+    finally:
+        keeper.cancel()
     await _finish(db, request_id, DialStatus.PLACED, placed.twilio_sid or "")
     return DialOutcome(DialStatus.PLACED, call=placed)
+
+
+# A prepared dial's claim renewed, while it is still this claim's and has no slot.
+_RENEW = text("""
+WITH renewed AS (
+    UPDATE dial_queue SET claimed_at = clock_timestamp()
+    WHERE id = :id AND call_id = :call AND status = 'dialing' AND dialed_at IS NULL
+    RETURNING id
+)
+SELECT count(*) AS n FROM renewed
+""")
+
+
+async def _keep_claim(db: Database, request_id: int, call_id: uuid.UUID, every_s: float) -> None:
+    """Renew a prepared dial's claim every `every_s` until it has its slot or is no
+    longer this claim's: `recover` takes over only claims that lapsed."""
+    while True:
+        await asyncio.sleep(every_s)
+        row = (await call_function_alone(db, _RENEW, {"id": request_id, "call": call_id})).one()
+        if not row.n:
+            return
 
 
 async def _prepare(
@@ -763,9 +833,11 @@ def pacer_for(telephony: Telephony) -> Pacer:
 
 
 async def recover(db: Database, *, stale: timedelta = STALE_CLAIM) -> int:
-    """Rows left `dialing` by a process that died: queued again when their call row was
-    never written (the carrier was never asked); finished from their call's state
-    otherwise (never dialled again). Returns how many rows were put right."""
+    """Rows left `dialing` by a process that died (or stalled past its claim's lease):
+    queued again when their call row was never written; taken over when it was but they
+    never got a slot (`_take_over`: the carrier was never asked); finished from their
+    call's state otherwise (a slot was taken: never dialled again). Returns how many
+    rows were put right."""
     async with db.session() as session:
         requeued = await session.execute(
             text(
@@ -789,9 +861,80 @@ async def recover(db: Database, *, stale: timedelta = STALE_CLAIM) -> int:
         )
         await session.commit()
     n = int(requeued.rowcount or 0) + int(finished.rowcount or 0)  # type: ignore[attr-defined]
+    n += await _take_over(db, stale)
     if n:
         log.warning("dispatcher recovered %d interrupted dials", n)
     return n
+
+
+# Prepared dials (call row written) with no slot whose claim lapsed, locked.
+_LAPSED = text("""
+SELECT d.id, d.call_id, d.target_id FROM dial_queue d
+WHERE d.status = 'dialing' AND d.dialed_at IS NULL
+  AND d.claimed_at < clock_timestamp() - :stale
+  AND EXISTS (SELECT 1 FROM calls c WHERE c.id = d.call_id AND c.twilio_sid IS NULL)
+ORDER BY d.id
+LIMIT 100
+FOR UPDATE OF d SKIP LOCKED
+""")
+NEVER_SENT: Final = (
+    "Its dialler stopped before the carrier was asked (no slot taken): not placed, its "
+    "credits released; dialled again as a new call."
+)
+
+
+async def _take_over(db: Database, stale: timedelta) -> int:
+    """Take over prepared dials whose claim lapsed before they got a slot (their
+    process died or stalled). No slot means the carrier was never asked: a slot is
+    taken only with the row's `dialed_at`, by its claim's holder, fenced on the row
+    (`Pacer.take`), so the old claimer, if alive, can no longer send it. Each old call
+    is failed as never placed (hold released, attempt uncounted) and the row queued
+    again under a fresh call id (its campaign target follows): dialled afresh, gate
+    and all, by whichever process claims it. Returns how many."""
+    async with db.session() as session:
+        rows = (await session.execute(_LAPSED, {"stale": stale})).all()
+        for row in rows:
+            await _void_unsent(session, row.call_id)
+            fresh = uuid.uuid4()
+            await session.execute(
+                text(
+                    "UPDATE dial_queue SET status = 'queued', claimed_at = NULL, "
+                    "call_id = :fresh, result = :why WHERE id = :id"
+                ),
+                {"fresh": fresh, "id": row.id, "why": f"call {row.call_id}: {NEVER_SENT}"},
+            )
+            if row.target_id is not None:
+                await session.execute(
+                    text(
+                        "UPDATE campaign_targets SET last_call_id = :fresh "
+                        "WHERE id = :target AND last_call_id = :old"
+                    ),
+                    {"fresh": fresh, "target": row.target_id, "old": row.call_id},
+                )
+        await session.commit()
+    return len(rows)
+
+
+async def _void_unsent(session: AsyncSession, call_id: uuid.UUID) -> None:
+    """A prepared call the carrier was never asked for: failed at no cost, its hold
+    released and its attempt uncounted (as `calls.send_call` does when the carrier
+    refuses), in the caller's transaction."""
+    call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
+    if call is None or call.settled_at is not None:
+        return
+    if call.hold_id is not None:
+        await ledger.release_hold(session, call.hold_id)
+    if call.attempt_id is not None:
+        attempt_id, call.attempt_id = call.attempt_id, None
+        await session.flush()
+        await session.execute(delete(CallAttempt).where(CallAttempt.id == attempt_id))
+    ended = datetime.now(UTC)
+    call.status = CallStatus.FAILED.value
+    call.outcome = CallOutcome.FAILED.value
+    call.error = NEVER_SENT
+    call.duration_s, call.cost_mc = 0, 0
+    call.ended_at = call.settled_at = ended
+    await session.flush()
 
 
 # --- the dispatcher ------------------------------------------------------------------------
@@ -843,7 +986,13 @@ class Dispatcher:
         if request_id is None:
             return False
         outcome = await dial(
-            self.db, self.telephony, self.pacer, request_id, guard=self.guard, clock=self.clock
+            self.db,
+            self.telephony,
+            self.pacer,
+            request_id,
+            guard=self.guard,
+            clock=self.clock,
+            renew_every_s=self.stale_claim.total_seconds() / 4,
         )
         if outcome.status is DialStatus.PLACED:
             self.dialled += 1

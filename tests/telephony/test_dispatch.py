@@ -244,15 +244,9 @@ async def test_a_campaign_dial_waits_while_a_reps_claimed_call_has_no_slot(db: D
         order.append("campaign")
         await campaign_pacer.done(db, at)
 
-    async def stamp(session, at: datetime) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(
-            text("UPDATE dial_queue SET dialed_at = :at WHERE id = :id"),
-            {"at": at, "id": single.id},
-        )
-
     task = asyncio.create_task(campaign())
     await asyncio.sleep(0.3)  # the campaign's request reaches the pacer first
-    at = await rep_pacer.take(db, stamp=stamp, interactive=True)
+    at = await rep_pacer.take(db, dial=(single.id, single.call_id), interactive=True)
     order.append("rep")
     await rep_pacer.done(db, at)
     await task
@@ -306,7 +300,7 @@ async def test_two_processes_claiming_at_once_never_claim_the_same_dial(db: Data
     assert sorted(claimed) == sorted(queued)  # each one exactly once
 
 
-async def test_a_dial_interrupted_after_its_call_row_is_never_dialled_again(db: Database):
+async def test_a_dial_interrupted_after_its_slot_is_never_dialled_again(db: Database):
     member = await make_member(db, Role.REP)
     await fund(db, member.actor.workspace_id, 100)
     contact = await add_contact(db, member.actor, area="212")
@@ -315,8 +309,8 @@ async def test_a_dial_interrupted_after_its_call_row_is_never_dialled_again(db: 
         assert await dispatch.claim_one(db, request_id)
     recorder = Recorder()
     telephony = recording_telephony(recorder)
-    # `after_call` died after its call row was committed (the carrier may have been
-    # asked); `before_call` died before anything was written.
+    # `after_call` died after its slot was taken (the carrier may have been asked);
+    # `before_call` died before anything was written.
     async with db.session() as session:
         row = await session.get(DialRequest, after_call)
         assert row is not None
@@ -329,6 +323,7 @@ async def test_a_dial_interrupted_after_its_call_row_is_never_dialled_again(db: 
             brief=BRIEF,
             when=NOON_NY,
         )
+        row.dialed_at = datetime.now(UTC)
         await session.commit()
     await dispatch.recover(db, stale=timedelta(0))
     async with db.session() as session:
@@ -441,3 +436,166 @@ async def test_a_campaign_dial_is_never_made_without_the_campaign_rules(db: Data
             select(func.count()).select_from(Call).where(Call.contact_id == contact.id)
         )
     assert calls_made == 0
+
+
+# --- claims are leases: a prepared dial whose claim lapsed is taken over --------------
+
+
+class HeldPacer(Pacer):
+    """A pacer whose slots are handed out only once the test releases them: a dial
+    waits for its slot (prepared, call row written) until then."""
+
+    def __init__(self, cps: float) -> None:
+        super().__init__(cps)
+        self.waiting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def take(self, db, *, dial=None, interactive=False):  # type: ignore[no-untyped-def]
+        self.waiting.set()
+        await self.release.wait()
+        return await super().take(db, dial=dial, interactive=interactive)
+
+
+async def _prepared(db: Database, request_id: int) -> tuple[uuid.UUID, Call]:
+    """The row's call id and its call (written by a process that then waited)."""
+    async with db.session() as session:
+        row = await session.get(DialRequest, request_id, populate_existing=True)
+        assert row is not None
+        call = await session.get(Call, row.call_id)
+        assert call is not None
+        return row.call_id, call
+
+
+async def _hold_status(db: Database, hold_id: int) -> str:
+    async with db.session() as session:
+        return str(
+            await session.scalar(
+                text("SELECT status FROM credit_holds WHERE id = :id"), {"id": hold_id}
+            )
+        )
+
+
+async def test_a_killed_workers_prepared_dial_is_taken_over_and_dialled_once(db: Database):
+    """A worker died after writing a dial's call row (gate passed, credits held) and
+    before it got a slot. Once its claim lapses, another worker's `recover` fails that
+    call at no cost (hold released, attempt uncounted) and queues the row again as a new
+    call, which is dialled once. (Before, the row stayed `dialing` until the call
+    reconciliation, holding its credits — a campaign at its budget stalled.)"""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    (request_id,) = await _queue(db, member.actor, contact.id, 1)
+    assert await dispatch.claim_one(db, request_id)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    async with db.session() as session:  # the dead worker's preparation
+        row = await session.get(DialRequest, request_id)
+        assert row is not None
+        old = await calls.prepare_call(
+            session,
+            member.actor,
+            contact,
+            telephony,
+            call_id=row.call_id,
+            brief=BRIEF,
+            when=NOON_NY,
+        )
+        await session.commit()
+    assert old.hold_id is not None
+    assert await dispatch.recover(db, stale=timedelta(0)) == 1
+    async with db.session() as session:
+        row = await session.get(DialRequest, request_id)
+        voided = await session.get(Call, old.id)
+        attempts = await session.scalar(
+            text("SELECT count(*) FROM call_attempts WHERE phone_e164 = :p"),
+            {"p": contact.phone_e164},
+        )
+    assert row is not None and voided is not None
+    assert (row.status, row.dialed_at) == (DialStatus.QUEUED.value, None)
+    assert row.call_id != old.id
+    assert (voided.status, voided.cost_mc) == ("failed", 0)
+    assert voided.settled_at is not None
+    assert await _hold_status(db, old.hold_id) == "released"
+    assert attempts == 0
+    assert await dispatch.claim_next(db, campaigns=False) == request_id
+    outcome = await dispatch.dial(db, telephony, Pacer(5), request_id, now=NOON_NY)
+    assert outcome.status is DialStatus.PLACED and outcome.call is not None
+    assert outcome.call.id == row.call_id
+    assert [r.status_callback_url for r in recorder.requests] == [telephony.status_url(row.call_id)]
+
+
+async def test_a_slow_dial_whose_claim_lapsed_gets_no_slot_and_is_dialled_once(db: Database):
+    """A live worker's prepared dial waits for its slot so long (here: held, renewal
+    off) that its claim lapses and another worker takes it over. When its slot frees
+    up, the fence on the row refuses it the slot: it never reaches the carrier, and the
+    call is dialled once, as the new call."""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    (request_id,) = await _queue(db, member.actor, contact.id, 1)
+    assert await dispatch.claim_one(db, request_id)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    held = HeldPacer(5)
+    slow = asyncio.create_task(
+        dispatch.dial(db, telephony, held, request_id, now=NOON_NY, renew_every_s=3600)
+    )
+    await held.waiting.wait()
+    old_call_id, _ = await _prepared(db, request_id)
+    assert await dispatch.recover(db, stale=timedelta(0)) == 1  # its claim looked lapsed
+    held.release.set()
+    outcome = await slow
+    assert (outcome.status, outcome.call, outcome.error) == (DialStatus.DIALING, None, None)
+    assert recorder.requests == []  # no slot: the carrier was never asked
+    assert await dispatch.claim_next(db, campaigns=False) == request_id
+    again = await dispatch.dial(db, telephony, Pacer(5), request_id, now=NOON_NY)
+    assert again.status is DialStatus.PLACED and again.call is not None
+    assert again.call.id != old_call_id
+    assert len(recorder.requests) == 1
+
+
+async def test_a_dial_waiting_for_its_slot_renews_its_claim_and_keeps_it(db: Database):
+    """While a prepared dial waits for its slot, its claim is renewed: `recover` with a
+    one-minute lease leaves it alone even after its claim was an hour old, and the
+    call goes out as it was prepared."""
+    member = await make_member(db, Role.REP)
+    await fund(db, member.actor.workspace_id, 100)
+    contact = await add_contact(db, member.actor, area="212")
+    (request_id,) = await _queue(db, member.actor, contact.id, 1)
+    assert await dispatch.claim_one(db, request_id)
+    recorder = Recorder()
+    telephony = recording_telephony(recorder)
+    held = HeldPacer(5)
+    waiting = asyncio.create_task(
+        dispatch.dial(db, telephony, held, request_id, now=NOON_NY, renew_every_s=0.01)
+    )
+    await held.waiting.wait()
+    call_id, _ = await _prepared(db, request_id)
+    async with db.session() as session:
+        await session.execute(
+            text("UPDATE dial_queue SET claimed_at = now() - interval '1 hour' WHERE id = :id"),
+            {"id": request_id},
+        )
+        await session.commit()
+    renewed = False
+    for _ in range(500):  # until the renewal has run (a bound, not a timing assertion)
+        async with db.session() as session:
+            renewed = bool(
+                await session.scalar(
+                    text(
+                        "SELECT claimed_at > now() - interval '1 minute' "
+                        "FROM dial_queue WHERE id = :id"
+                    ),
+                    {"id": request_id},
+                )
+            )
+        if renewed:
+            break
+        await asyncio.sleep(0.02)
+    assert renewed
+    assert await dispatch.recover(db, stale=timedelta(minutes=1)) == 0
+    held.release.set()
+    outcome = await waiting
+    assert outcome.status is DialStatus.PLACED and outcome.call is not None
+    assert outcome.call.id == call_id
+    assert len(recorder.requests) == 1
