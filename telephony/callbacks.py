@@ -56,6 +56,7 @@ from core import events
 from core.db import Database
 from core.errors import KloseError
 from core.sql_functions import call_function_alone
+from integrations.models import EventType
 from telephony.models import Call, CallCallback, CallOutcome, CallStatus
 from telephony.twilio import TelephonyError, TelephonyProvider
 
@@ -341,11 +342,45 @@ async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -
     return Applied(row.result, row.call_id, row.cost_mc)
 
 
+# Whether a settled call leaves `on_settled` (telephony/outbound_events.py) anything to
+# do: a callback its prospect agreed to (`book_from_call`'s condition) or a receiver of
+# `call.completed` in its workspace (`emit`'s). Most settlements have neither and are
+# spared that function's ORM transaction (five round trips and a pooled session).
+_FOLLOW_UP = text(
+    "SELECT coalesce((SELECT (c.callback_at IS NOT NULL AND c.outcome = :booked) OR EXISTS ("
+    "SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = c.workspace_id"
+    " AND w.removed_at IS NULL AND w.event_types @> ARRAY[CAST(:event AS varchar)])"
+    " FROM calls c WHERE c.id = CAST(:call AS uuid) AND c.settled_at IS NOT NULL), false)"
+    " AS follow_up"
+)
+
+
+async def _has_follow_up(db: Database, call_id: uuid.UUID) -> bool:
+    """Whether `on_settled` has work for this settled call (True when it cannot be told:
+    `on_settled` then looks for itself)."""
+    try:
+        rows = await call_function_alone(
+            db,
+            _FOLLOW_UP,
+            {
+                "call": str(call_id),
+                "booked": CallOutcome.CALLBACK_BOOKED.value,
+                "event": EventType.CALL_COMPLETED.value,
+            },
+        )
+    except Exception:
+        log.exception("could not tell whether settled call %s has follow-up work", call_id)
+        return True
+    return bool(rows.one().follow_up)
+
+
 async def _after_settled(db: Database, call_id: uuid.UUID | None) -> None:
     """Book the callback the prospect agreed to and tell the workspace's webhooks
-    (telephony/outbound_events.py; never raises)."""
+    (telephony/outbound_events.py; never raises) — when there is either to do."""
     from telephony.outbound_events import on_settled  # it builds on this module's callers
 
+    if call_id is None or not await _has_follow_up(db, call_id):
+        return
     await on_settled(db, call_id)
 
 

@@ -47,7 +47,10 @@ def plain(message: str, status_code: int) -> Response:
     return Response(message + "\n", status_code=status_code, media_type="text/plain")
 
 
-def get_telephony(conn: HTTPConnection) -> Telephony:
+# The dependencies below are `async def` though they do not await: FastAPI runs a
+# plain `def` dependency in a worker thread, a round trip through the thread pool on
+# every webhook, for each such dependency.
+async def get_telephony(conn: HTTPConnection) -> Telephony:
     telephony: Telephony = runtime_of(conn).telephony
     return telephony
 
@@ -55,7 +58,7 @@ def get_telephony(conn: HTTPConnection) -> Telephony:
 TelephonyDep = Annotated[Telephony, Depends(get_telephony)]
 
 
-def get_call_ended(conn: HTTPConnection) -> OnCallEnded:
+async def get_call_ended(conn: HTTPConnection) -> OnCallEnded:
     ended: OnCallEnded = runtime_of(conn).call_ended
     return ended
 
@@ -74,7 +77,7 @@ def openai_config(settings: Settings) -> OpenAIConfig | None:
     )
 
 
-def voice_model(settings: SettingsDep) -> OpenAIConfig | None:
+async def voice_model(settings: SettingsDep) -> OpenAIConfig | None:
     return openai_config(settings)
 
 

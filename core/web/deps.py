@@ -38,12 +38,14 @@ def runtime_of(request: HTTPConnection) -> Any:
     return runtime
 
 
-def get_settings(request: HTTPConnection) -> Settings:
+# `async def` though they do not await: FastAPI runs a plain `def` dependency in a
+# worker thread, a thread-pool round trip on every request that names it.
+async def get_settings(request: HTTPConnection) -> Settings:
     settings: Settings = runtime_of(request).settings
     return settings
 
 
-def get_database(request: HTTPConnection) -> Database:
+async def get_database(request: HTTPConnection) -> Database:
     db: Database = runtime_of(request).db
     return db
 
@@ -60,11 +62,11 @@ async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_client_ip(request: Request) -> str | None:
+async def get_client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_user_agent(request: Request) -> str | None:
+async def get_user_agent(request: Request) -> str | None:
     return request.headers.get("user-agent")
 
 

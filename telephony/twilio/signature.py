@@ -15,6 +15,7 @@ Repeated parameter names are kept (a `MultiDict`), so the SDK signs every value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Final
 
 from multidict import MultiDict
@@ -50,10 +51,17 @@ def _multidict(params: Params | None) -> MultiDict[str]:
     return MultiDict((str(k), str(v)) for k, v in items)
 
 
+@lru_cache(maxsize=8)
+def _validator(auth_token: str) -> RequestValidator:
+    """One `RequestValidator` per auth token, built once rather than per request (it
+    holds nothing but the token)."""
+    return RequestValidator(auth_token)
+
+
 def compute(url: str, params: Params | None, auth_token: str) -> str:
     """The `X-Twilio-Signature` Twilio sends for a request to `url` with form `params`
     (None for a websocket handshake). The simulated carrier signs with this."""
-    return str(RequestValidator(auth_token).compute_signature(url, _multidict(params)))
+    return str(_validator(auth_token).compute_signature(url, _multidict(params)))
 
 
 def verify(url: str, params: Params | None, header: str | None, auth_token: str) -> bool:
@@ -61,4 +69,4 @@ def verify(url: str, params: Params | None, header: str | None, auth_token: str)
     (None for a websocket handshake). A missing header or empty token never verifies."""
     if not header or not auth_token:
         return False
-    return bool(RequestValidator(auth_token).validate(url, _multidict(params), header))
+    return bool(_validator(auth_token).validate(url, _multidict(params), header))
