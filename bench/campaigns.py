@@ -340,6 +340,37 @@ async def seed(db: Any, args: argparse.Namespace, tag: str) -> list[dict[str, An
 # --- running a scenario ---------------------------------------------------------------------
 
 
+def _cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) a process has used, with its reaped children's when
+    `children`; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _db_cpu_s(pg_dir: Path | None) -> float:
+    """CPU seconds the embedded PostgreSQL has used: its postmaster with every backend
+    it has reaped, plus the live ones."""
+    found = next(pg_dir.rglob("postmaster.pid"), None) if pg_dir else None
+    if found is None:
+        return 0.0
+    master = int(found.read_text().split()[0])
+    total = _cpu_s(master, children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == master:
+            total += _cpu_s(int(stat.parent.name))
+    return total
+
+
 def _spawn(args: argparse.Namespace, url: str, port: int, t0: float) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -408,7 +439,10 @@ async def scenario(
     port = await carrier.start()
     t0 = time.time()
     url = db.libpq_url
+    db_cpu_start = _db_cpu_s(args.pg_dir)
+    bench_cpu_start = _cpu_s(os.getpid())
     procs = [_spawn(args, url, port, t0) for _ in range(workers)]
+    worker_cpu: dict[int, float] = {}
     expected = sum(s["included"] for s in seeded)
     samples: list[tuple[float, bool]] = []
     killed = False
@@ -418,6 +452,9 @@ async def scenario(
         while time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             samples.append((time.time(), await _waiting(db) > 0))
+            for proc in procs:
+                if proc.poll() is None:
+                    worker_cpu[proc.pid] = _cpu_s(proc.pid)
             if kill_at is not None and not killed and len(carrier.received) >= kill_at * expected:
                 procs[0].send_signal(signal.SIGKILL)
                 killed = True
@@ -432,6 +469,11 @@ async def scenario(
         else:
             log.warning("%s: timed out", name)
     finally:
+        cpu = {
+            "worker_cpu_s": sum(worker_cpu.values()),
+            "db_cpu_s": _db_cpu_s(args.pg_dir) - db_cpu_start,
+            "bench_cpu_s": _cpu_s(os.getpid()) - bench_cpu_start,
+        }
         for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -448,6 +490,8 @@ async def scenario(
         db, carrier.fast, ring_timeout_s=0, grace_s=0, now=datetime.now(UTC) + timedelta(hours=2)
     )
     figures = await measure(db, args, seeded, carrier, t0, samples)
+    dials = max(figures["dials"], 1)
+    per_dial = {f"{key[:-2]}_ms_per_dial": round(1000 * v / dials, 1) for key, v in cpu.items()}
     return {
         "bench": "campaigns",
         "scenario": name,
@@ -459,6 +503,7 @@ async def scenario(
         "cap": args.cap,
         "expected_dials_max": expected,
         **figures,
+        **per_dial,
     }
 
 
@@ -645,6 +690,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--carrier-port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--clock-t0", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.pg_dir = None
     if args.quick:
         args.contacts, args.workspaces = 400, 10
     if args.lanes is None:
@@ -684,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
     background = start(
         verbose=args.verbose, quiet=("telephony", "billing", "accounts", "campaigns", "httpx")
     )
-    with bench_database() as (db, _tmp):
+    with bench_database() as (db, tmp):
+        args.pg_dir = tmp
 
         async def run() -> None:
             try:

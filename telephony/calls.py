@@ -204,14 +204,11 @@ async def _gate_or_refuse(
     return decision
 
 
-async def _hold_ceiling(
-    session: AsyncSession, contact: Contact, telephony: Telephony, budget_mc: int | None
-) -> int:
-    """The most a call's hold may take: whole seconds the workspace can afford (capped by
-    `budget_mc` when given, and by the longest call), never below a minimum call.
-
-    Raises CallNotPlaced when `budget_mc` is below a minimum call."""
-    available = (await ledger.get_balance(session, contact.workspace_id)).available_mc
+def _hold_ceiling(available: int, telephony: Telephony, budget_mc: int | None) -> int:
+    """The most a call's hold may take: whole seconds of `available` (the workspace's
+    credits the gate just read, in the same transaction) the workspace can afford
+    (capped by `budget_mc` when given, and by the longest call), never below a minimum
+    call. Raises CallNotPlaced when `budget_mc` is below a minimum call."""
     if budget_mc is not None:
         available = min(available, budget_mc)
         if budget_mc < MIN_CALL_MC:
@@ -280,7 +277,7 @@ async def prepare_call(
     )
     decision = await _gate_or_refuse(session, actor, contact, when)
     assert decision.id is not None
-    max_mc = await _hold_ceiling(session, contact, telephony, budget_mc)
+    max_mc = _hold_ceiling(decision.available_mc, telephony, budget_mc)
     hold = await _hold_for_call(session, contact, telephony, call_id, max_mc)
     attempt = await record_attempt(
         session,

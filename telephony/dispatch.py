@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import json
 import logging
 import math
 import uuid
@@ -51,7 +52,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from sqlalchemy import BigInteger, Boolean, DateTime, String, Text, delete, func, text, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -464,36 +476,59 @@ class CampaignGuard(Protocol):
 
 # --- claiming --------------------------------------------------------------------------
 
-_PICK_WORKSPACE = """
-SELECT f.workspace_id FROM dial_fairness f
-WHERE EXISTS (
-    SELECT 1 FROM dial_queue q
-    WHERE q.workspace_id = f.workspace_id AND q.status = 'queued'
-      AND q.not_before <= now() {only}
+# Each claim is one statement in autocommit (its row locks last while it runs): pick a
+# dial, mark it `dialing` and serve its workspace's turn. In turn: the workspace
+# served longest ago with work waiting, its fairness row locked `SKIP LOCKED` (another
+# process is serving it), then its next dial.
+_CLAIM_IN_TURN = """
+WITH turn AS MATERIALIZED (
+    SELECT f.workspace_id FROM dial_fairness f
+    WHERE EXISTS (
+        SELECT 1 FROM dial_queue q
+        WHERE q.workspace_id = f.workspace_id AND q.status = 'queued'
+          AND q.not_before <= now() {only}
+    )
+    ORDER BY f.last_served_at, f.workspace_id
+    LIMIT 1
+    FOR UPDATE OF f SKIP LOCKED
+), picked AS MATERIALIZED (
+    SELECT q.id FROM dial_queue q JOIN turn ON turn.workspace_id = q.workspace_id
+    WHERE q.status = 'queued' AND q.not_before <= now() {only}
+    ORDER BY q.interactive DESC, q.not_before, q.id
+    LIMIT 1
+    FOR UPDATE OF q SKIP LOCKED
+){claim}"""
+# When another process holds every turn with work waiting, any waiting dial, still in
+# turn order (its fairness row is then updated after that process's statement).
+_CLAIM_ANY = """
+WITH picked AS MATERIALIZED (
+    SELECT q.id FROM dial_queue q
+    JOIN dial_fairness f ON f.workspace_id = q.workspace_id
+    WHERE q.status = 'queued' AND q.not_before <= now() {only}
+    ORDER BY f.last_served_at, q.interactive DESC, q.not_before, q.id
+    LIMIT 1
+    FOR UPDATE OF q SKIP LOCKED
+){claim}"""
+_CLAIM_PICKED = """, claimed AS (
+    UPDATE dial_queue d SET status = 'dialing', claimed_at = clock_timestamp()
+    FROM picked WHERE d.id = picked.id
+    RETURNING d.id, d.workspace_id
+), served AS (
+    UPDATE dial_fairness f SET last_served_at = clock_timestamp(), served = f.served + 1
+    FROM claimed WHERE f.workspace_id = claimed.workspace_id
 )
-ORDER BY f.last_served_at, f.workspace_id
-LIMIT 1
-FOR UPDATE OF f SKIP LOCKED
+SELECT (SELECT id FROM claimed) AS id
 """
-_PICK_REQUEST = """
-SELECT id FROM dial_queue q
-WHERE q.workspace_id = :ws AND q.status = 'queued' AND q.not_before <= now() {only}
-ORDER BY q.interactive DESC, q.not_before, q.id
-LIMIT 1
-FOR UPDATE SKIP LOCKED
-"""
-
-
-# When another process holds the next workspace's turn, take any waiting dial, still
-# in turn order (the fairness row is then updated after that process's commit).
-_PICK_ANY = """
-SELECT q.id, q.workspace_id FROM dial_queue q
-JOIN dial_fairness f ON f.workspace_id = q.workspace_id
-WHERE q.status = 'queued' AND q.not_before <= now() {only}
-ORDER BY f.last_served_at, q.interactive DESC, q.not_before, q.id
-LIMIT 1
-FOR UPDATE OF q SKIP LOCKED
-"""
+_INTERACTIVE, _CAMPAIGNS, _NO_CAMPAIGNS = "AND q.interactive", "", "AND q.campaign_id IS NULL"
+# The claims to try in order: interactive calls first, then the rest, in turn first.
+_CLAIMS: Final = {
+    campaigns: [
+        text(template.format(only=only, claim=_CLAIM_PICKED))
+        for template in (_CLAIM_IN_TURN, _CLAIM_ANY)
+        for only in (_INTERACTIVE, _CAMPAIGNS if campaigns else _NO_CAMPAIGNS)
+    ]
+    for campaigns in (True, False)
+}
 
 
 # A row claimed (or its claim renewed) now.
@@ -516,27 +551,13 @@ async def _mark_claimed(session: AsyncSession, request_id: int, workspace_id: uu
 
 async def claim_next(db: Database, *, campaigns: bool) -> int | None:
     """Claim the next dial, fairly: interactive calls first, then round-robin over the
-    workspaces with work waiting. Returns the claimed row's id (status `dialing`)."""
-    scopes = ["AND q.interactive"]
-    scopes.append("" if campaigns else "AND q.campaign_id IS NULL")
-    async with db.session() as session:
-        for only in scopes:
-            ws = await session.scalar(text(_PICK_WORKSPACE.format(only=only)))
-            if ws is None:
-                continue
-            request_id = await session.scalar(text(_PICK_REQUEST.format(only=only)), {"ws": ws})
-            if request_id is None:
-                continue
-            await _mark_claimed(session, int(request_id), ws)
-            await session.commit()
-            return int(request_id)
-        for only in scopes:
-            row = (await session.execute(text(_PICK_ANY.format(only=only)))).first()
-            if row is not None:
-                await _mark_claimed(session, int(row.id), row.workspace_id)
-                await session.commit()
-                return int(row.id)
-        await session.commit()
+    workspaces with work waiting. Returns the claimed row's id (status `dialing`).
+    (A claim retried after a broken connection may have claimed a row already: that
+    row, with no call row, is queued again by `recover` once its claim lapses.)"""
+    for statement in _CLAIMS[campaigns]:
+        row = (await call_function_alone(db, statement, {})).one()
+        if row.id is not None:
+            return int(row.id)
     return None
 
 
@@ -569,6 +590,15 @@ class DialOutcome:
     error: KloseError | None = None
 
 
+_FINISH = text("""
+UPDATE dial_queue SET status = :status, result = :result, reasons = CAST(:reasons AS jsonb),
+    finished_at = clock_timestamp(),
+    not_before = coalesce(CAST(:not_before AS timestamptz), not_before)
+WHERE id = :id
+RETURNING id
+""")
+
+
 async def _finish(
     db: Database,
     request_id: int,
@@ -578,24 +608,35 @@ async def _finish(
     reasons: list[dict[str, Any]] | None = None,
     not_before: datetime | None = None,
 ) -> None:
-    async with db.session() as session:
+    """End a dial row (one statement, its own transaction)."""
+    await call_function_alone(
+        db,
+        _FINISH,
+        {
+            "id": request_id,
+            "status": status.value,
+            "result": result[:2000],
+            "reasons": json.dumps(reasons) if reasons is not None else None,
+            "not_before": not_before,
+        },
+    )
+
+
+async def _contact_and_actor(
+    session: AsyncSession, request: DialRequest
+) -> tuple[Contact, Actor] | None:
+    """The dial's contact (not deleted) and the user it is made for, in one statement;
+    None when either is gone."""
+    found = (
         await session.execute(
-            update(DialRequest)
-            .where(DialRequest.id == request_id)
-            .values(
-                status=status.value,
-                result=result[:2000],
-                reasons=reasons,
-                finished_at=func.clock_timestamp(),
-                **({"not_before": not_before} if not_before is not None else {}),
+            select(Contact, User).where(
+                Contact.id == request.contact_id,
+                Contact.deleted_at.is_(None),
+                User.id == request.user_id,
             )
         )
-        await session.commit()
-
-
-async def _actor(session: AsyncSession, request: DialRequest) -> Actor | None:
-    user = await session.get(User, request.user_id)
-    return Actor.of(user) if user is not None else None
+    ).first()
+    return (found[0], Actor.of(found[1])) if found is not None else None
 
 
 async def dial(
@@ -675,14 +716,14 @@ async def _prepare(
         if request is None:  # another process prepared it: its outcome is the row's
             await session.rollback()
             return DialOutcome(DialStatus.DIALING)
-        contact = await session.get(Contact, request.contact_id)
-        actor = await _actor(session, request)
-        if contact is None or actor is None or contact.deleted_at is not None:
+        found = await _contact_and_actor(session, request)
+        if found is None:
             await session.rollback()
             await _finish(
                 db, request_id, DialStatus.REFUSED, "The contact is gone.", not_before=NEVER
             )
             return DialOutcome(DialStatus.REFUSED, error=KloseError("The contact is gone."))
+        contact, actor = found
         budget = await _campaign_budget(db, session, request, contact, guard=guard, when=when)
         if isinstance(budget, DialOutcome):
             return budget
@@ -711,22 +752,27 @@ async def _prepare(
 
 async def _hold_claim(session: AsyncSession, request_id: int) -> DialRequest | None:
     """Lock a claimed row for the dial's transaction (until its call row is committed)
-    and renew its claim: `recover`, waiting on the lock, then reads the renewed claim
-    and leaves the row alone. A row `recover` queued again meanwhile (its claimer was
-    slow, not dead) is taken back. None when it is no longer this dial's to make: its
-    call row exists (another process prepared it) or it has finished."""
-    request = await session.get(
-        DialRequest, request_id, with_for_update=True, populate_existing=True
-    )
-    assert request is not None
-    if DialStatus(request.status).finished:
+    and renew its claim, in one statement: `recover`, waiting on the lock, then reads
+    the renewed claim and leaves the row alone. A row `recover` queued again meanwhile
+    (its claimer was slow, not dead) is taken back. None when it is no longer this
+    dial's to make: it has finished, or its call row exists (another process prepared
+    it; looked for in a statement of its own, which sees that process's commit)."""
+    request = (
+        await session.scalars(
+            update(DialRequest)
+            .where(
+                DialRequest.id == request_id,
+                DialRequest.status.in_((DialStatus.QUEUED.value, DialStatus.DIALING.value)),
+            )
+            .values(status=DialStatus.DIALING.value, claimed_at=func.clock_timestamp())
+            .returning(DialRequest)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if request is None:
         return None
     if await session.get(Call, request.call_id) is not None:
         return None
-    await session.execute(
-        text(_CLAIM),
-        {"id": request_id},
-    )
     return request
 
 
