@@ -3,7 +3,8 @@
 Loads the 60 invented calls of `tests/fixtures/search_quality/` (written without
 seeing the code; see its README) into a temporary workspace as real calls — contacts,
 transcript segments — indexes them through `retrieval.indexing.index_call` (chunking,
-boilerplate, the embedder `build_embedder` gives), and runs its 65 queries through
+boilerplate, the embedder `build_embedder` gives) and analyses the table (as autovacuum
+would), and runs its 65 queries through
 `retrieval.search.search` as the workspace's manager, k = 10. A hit counts as the
 (call, turn) it quotes; a turn quoted twice counts once (the second copy gains 0).
 
@@ -90,6 +91,8 @@ class Loaded:
 
 async def load_calls(db: Any, labelled: LabelledSet, embedder: Any) -> Loaded:
     """The set's calls as real calls of one new workspace, indexed as production does."""
+    from sqlalchemy import text
+
     from accounts.models import Role
     from retrieval.indexing import index_call
     from tests.accounts.helpers import make_member
@@ -103,6 +106,11 @@ async def load_calls(db: Any, labelled: LabelledSet, embedder: Any) -> Loaded:
         call_id = await seed_call(db, contact, manager.user_id, at=AT, duration_s=60, turns=turns)
         await index_call(db, call_id, embedder)
         loaded.call_keys[call_id] = call["call"]
+    # As autovacuum does for a table in use: search weighs the query's words by how
+    # rare they are from the planner's statistics (`retrieval.search.query_terms`).
+    async with db.session() as session:
+        await session.execute(text("ANALYZE transcript_chunks"))
+        await session.commit()
     return loaded
 
 

@@ -1,12 +1,16 @@
-"""Transcript segments → chunks: one turn each, embedded with the turn before it.
+"""Transcript segments → chunks: one turn each, embedded on its own.
 
 A hit must point at the words that matched, so a chunk is one turn (a turn longer than
 `max_words` words is cut into parts of at most `max_words`, all citing the same segment,
 so nothing is lost to the embedding model's input limit of 256 word pieces). Its `text`
 (what full-text search indexes and a hit quotes) is the turn alone; its `embed_text`
 (what the embedding model reads) is the `context_turns` turns before it and the turn
-itself, so "Yes, Thursday works" is found by "agreed to book a meeting" and an agent's
-answer by the question it answers.
+itself. By default that is the turn alone: with the turn before it in the same vector
+(so "Yes, Thursday works" would carry the question it answers), the small sentence
+model placed every turn nearer its neighbour's topic than its own, and on the labelled
+set's tuning half (bench/search_quality.py) nDCG@10 fell from 0.56 to 0.51 and the
+first hit was relevant for 16 queries in 21 instead of 14. Changing it needs every call
+re-indexed (`klosesales reindex --all`): rows do not record their context.
 
 Boilerplate — the agent's opening with its AI / recording disclosure and its sign-off —
 is left out (`retrieval.boilerplate`): it is said on every call and would otherwise be
@@ -26,7 +30,7 @@ from typing import Protocol
 
 from retrieval.boilerplate import searchable_text
 
-CONTEXT_TURNS = 1
+CONTEXT_TURNS = 0
 MAX_WORDS = 120
 
 

@@ -92,7 +92,7 @@ EXACT_MAX_ROWS = 20_000
 # 128), 100 still left 1 query in 300 stuck in the wrong cluster (recall@10 0 for it);
 # 200 left none (recall@10 0.999), for ≈ 2.5 ms a query (bench/retrieval.py, full size).
 MIN_EF_SEARCH = 200
-MAX_DISTANCE = 0.55
+MAX_DISTANCE = 0.50
 MAX_DISTANCE_TEXT = 0.70
 # ts_headline's markers around a matched word (not Markdown: `Hit.highlighted` escapes the
 # text between them and only then marks them up).
@@ -116,7 +116,9 @@ class Tuning:
     # cosine distance to the query is at most `max_distance`, or at most
     # `max_distance_text` when the full-text leg found it too. Below it the answer is
     # "nothing matched", not k loosely related turns. Calibrated on the labelled set
-    # (bench/search_quality.py, tests/fixtures/search_quality/).
+    # (bench/search_quality.py, tests/fixtures/search_quality/): `max_distance` 0.50
+    # on its tuning half once turns were embedded alone (0.55 answered a negative query
+    # there and found nothing more; 0.60 answered two more queries, neither well).
     max_distance: float = MAX_DISTANCE
     max_distance_text: float = MAX_DISTANCE_TEXT
     hit_candidates_per_k: int = 3  # fused candidates read to fill k after floor and dedup
@@ -139,6 +141,12 @@ class Tuning:
     text_weight: float = 1.0
     # ts_rank_cd's normalisation (a bit mask, see PostgreSQL's "Ranking Search Results").
     rank_normalization: int = 0
+    # The query's words weighed by how rare they are (`idf`): a turn holding "Samsara"
+    # matches "which prospects asked about Samsara" more than one holding "asked".
+    idf_weights: bool = True
+    # Among turns holding the same share of the query's words, those holding them as
+    # the query's phrase ("Microsoft Teams", not "Microsoft … three teams") first.
+    phrase_first: bool = True
     # A hit's fused score is multiplied by this when the agent said it (the prospect's
     # own words are what a search is usually after).
     agent_factor: float = 0.8
@@ -456,48 +464,122 @@ def tsquery_sql(query: str, words: list[str]) -> tuple[str, dict[str, Any]] | No
     return " || ".join(parts), {f"w{i}": w for i, w in enumerate(words)}
 
 
-async def common_words(session: AsyncSession, words: list[str]) -> set[str]:
-    """The words found in more than `COMMON_TERM_ROWS` chunks (or stop words), by the
-    planner's statistics of `tsv`: ranking every chunk that holds a word like "prospect"
+@dataclass(frozen=True)
+class Terms:
+    """A plain question's words as the full-text leg weighs them: each searchable word
+    (not a stop word) with its weight, and the words too common to rank."""
+
+    weights: dict[str, float]  # searchable word → weight (1.0 each without statistics)
+    common: frozenset[str]  # stop words, and words in more than COMMON_TERM_ROWS chunks
+
+    @property
+    def total(self) -> float:
+        """The weight of every searchable word together (1 when there is none)."""
+        return sum(self.weights.values()) or 1.0
+
+
+_TERM_STATS = text(
+    "WITH st AS (SELECT s.most_common_elems::text::text[] AS elems,"
+    " s.most_common_elem_freqs AS freqs, GREATEST(c.reltuples, 1)::float8 AS n"
+    " FROM pg_stats s JOIN pg_class c ON c.oid = 'transcript_chunks'::regclass"
+    " WHERE s.schemaname = current_schema() AND s.tablename = 'transcript_chunks'"
+    " AND s.attname = 'tsv' AND NOT s.inherited LIMIT 1)"
+    " SELECT w.word, numnode(plainto_tsquery('english', w.word)) > 0 AS searchable, st.n,"
+    " st.freqs[array_length(st.elems, 1) + 1] AS min_freq,"
+    " (SELECT min(COALESCE(st.freqs[array_position(st.elems, l)], 0))"
+    "  FROM unnest(tsvector_to_array(to_tsvector('english', w.word))) AS l) AS freq"
+    " FROM unnest(CAST(:words AS text[])) AS w(word) LEFT JOIN st ON true"
+)
+
+
+def idf(freq: float | None, min_freq: float | None) -> float:
+    """A word's weight from the share of chunks holding it (`freq`, from the planner's
+    statistics; 0 when it is rarer than any they track, whose least share is
+    `min_freq`): ln(1 + 1/share), BM25's inverse document frequency. A word said in
+    half the chunks weighs 1.1, one in a hundredth 4.6. Without statistics: 1."""
+    if min_freq is None or min_freq <= 0:
+        return 1.0
+    share = freq if freq else min_freq / 2
+    return math.log1p(1.0 / share)
+
+
+async def query_terms(session: AsyncSession, words: list[str], *, weighted: bool = True) -> Terms:
+    """The query's `words` weighed by how rare they are (`idf`, from the planner's
+    statistics of `tsv`; each 1.0 when `weighted` is False or there are no statistics),
+    and those too common to rank: stop words, and words in more than
+    `COMMON_TERM_ROWS` chunks — ranking every chunk that holds a word like "prospect"
     costs far more than it tells."""
     if not words:
-        return set()
-    rows = await session.scalars(
-        text(
-            "WITH common AS (SELECT e.lexeme FROM pg_stats s"
-            " JOIN pg_class c ON c.oid = 'transcript_chunks'::regclass,"
-            " unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS e(lexeme, i)"
-            " WHERE s.schemaname = current_schema() AND s.tablename = 'transcript_chunks'"
-            " AND s.attname = 'tsv' AND s.most_common_elem_freqs[e.i] * c.reltuples > :rows)"
-            " SELECT w FROM unnest(CAST(:words AS text[])) AS w"
-            " WHERE tsvector_to_array(to_tsvector('english', w))"
-            " <@ ARRAY(SELECT lexeme FROM common)"
-        ),
-        {"words": words, "rows": COMMON_TERM_ROWS},
-    )
-    return set(rows.all())
+        return Terms({}, frozenset())
+    rows = (await session.execute(_TERM_STATS, {"words": words})).all()
+    weights: dict[str, float] = {}
+    common: set[str] = set()
+    for row in rows:
+        if not row.searchable:
+            common.add(row.word)
+            continue
+        if row.n is not None and row.freq is not None and row.freq * row.n > COMMON_TERM_ROWS:
+            common.add(row.word)
+        weights[row.word] = idf(row.freq, row.min_freq) if weighted else 1.0
+    return Terms(weights, frozenset(common))
 
 
-def coverage_sql(query: str, words: list[str]) -> str:
-    """How many of the query's words a row `t` holds, as SQL on the parameters of
-    `tsquery_sql(query, words)` (web-search syntax: 1, the whole query being one
-    condition). Worked out only for rows the tsquery matched."""
+async def common_words(session: AsyncSession, words: list[str]) -> set[str]:
+    """The words found in more than `COMMON_TERM_ROWS` chunks, or stop words
+    (`query_terms`)."""
+    return set((await query_terms(session, words)).common)
+
+
+def coverage_sql(query: str, words: list[str], weights: dict[str, float] | None = None) -> str:
+    """How much of the query a row `t` holds, as SQL on the parameters of
+    `tsquery_sql(query, words)`: the sum of the `weights` (1 each when not given) of the
+    words it holds (web-search syntax: 1, the whole query being one condition). Worked
+    out only for rows the tsquery matched. The weights are written as numbers (floats
+    worked out here, never text from the query)."""
     if _WEBSEARCH_SYNTAX.search(query) or not words:
         return "1"
-    matched = [f"(t.tsv @@ plainto_tsquery('english', :w{i}))::int" for i in range(len(words))]
-    return "(" + " + ".join(matched) + ")"
+    weight = {w: 1.0 for w in words} if weights is None else weights
+    matched = [
+        f"{float(weight[w]):.6f} * (t.tsv @@ plainto_tsquery('english', :w{i}))::int"
+        for i, w in enumerate(words)
+        if weight.get(w)
+    ]
+    return "(" + " + ".join(matched) + ")" if matched else "0"
 
 
-def text_statement(where: str, expression: str, coverage: str = "1", normalization: int = 0) -> Any:
+def share_sql(query: str, words: list[str], terms: Terms) -> str:
+    """The share (0 to 1, by weight) of the query's searchable words a row `t` holds, as
+    SQL on the parameters of `tsquery_sql(query, words)` (web-search syntax: 1)."""
+    coverage = coverage_sql(query, words, terms.weights)
+    return "1" if coverage == "1" else f"{coverage} / {terms.total:.6f}"
+
+
+PHRASE_SQL = "(t.tsv @@ phraseto_tsquery('english', :phrase))::int"
+
+
+def phrase_param(words: list[str], terms: Terms) -> dict[str, str]:
+    """`PHRASE_SQL`'s parameter for a query of two or more searchable words (their
+    order kept, stop words holding their places), else nothing: no phrase to find."""
+    if sum(w in terms.weights for w in words) < 2:
+        return {}
+    return {"phrase": " ".join(words)}
+
+
+def text_statement(
+    where: str, expression: str, coverage: str = "1", normalization: int = 0, phrase: str = ""
+) -> Any:
     """The full-text leg's statement: rows matching `where` (`Scope.where`) and the tsquery
     `expression` (`tsquery_sql`), those holding more of the query's words (`coverage`,
-    `coverage_sql`) first, then best `ts_rank_cd` (with `normalization`), `:n` of them."""
+    `coverage_sql`) first, then those holding its words as a phrase (`phrase`:
+    `PHRASE_SQL`, or ""), then best `ts_rank_cd` (with `normalization`), `:n` of them."""
+    # A constant key is left out: PostgreSQL reads ORDER BY 1 as "the first column".
+    keys = [key for key in (coverage, phrase) if key and not key.isdigit()]
+    keys.append(f"ts_rank_cd(t.tsv, q.query, {int(normalization)})")
     return text(
         "SELECT t.id FROM transcript_chunks t, (SELECT "  # noqa: S608
         f"{expression} AS query) q"
         f" WHERE {where} AND t.tsv @@ q.query"
-        f" ORDER BY {coverage} DESC, ts_rank_cd(t.tsv, q.query, {int(normalization)}) DESC,"
-        " t.id LIMIT :n"
+        f" ORDER BY {' DESC, '.join(keys)} DESC, t.id LIMIT :n"
     )
 
 
@@ -509,24 +591,30 @@ async def text_leg(
     *,
     index: Any = _UNREAD,
     tuning: Tuning = DEFAULT_TUNING,
+    terms: Terms | None = None,
 ) -> Leg:
-    """The scope's `n` best rows by `ts_rank_cd`. In a workspace with its own indexes the
+    """The scope's `n` best rows: those holding more of the query's words (by weight,
+    `query_terms`) first, then by `ts_rank_cd`. In a workspace with its own indexes the
     workspace is written as their predicate, so its own GIN index serves the query.
-    `index`: the workspace's `tenant_index`, when the caller has read it already."""
+    `index`: the workspace's `tenant_index`, and `terms` the query's `query_terms`,
+    when the caller has read them already."""
     if index is _UNREAD:
         index = await tenant_index(session, scope.workspace_id)
     words = _words(query)
-    common = await common_words(session, words)
-    rare = [w for w in words if w not in common]
+    if terms is None:
+        terms = await query_terms(session, words, weighted=tuning.idf_weights)
+    rare = [w for w in words if w not in terms.common]
     tsquery = tsquery_sql(query, rare)
     if tsquery is None:
         return Leg([], "fulltext")
     expression, tparams = tsquery
     where, params = scope.where(literal_workspace=index is not None)
+    phrase = phrase_param(words, terms) if tuning.phrase_first else {}
+    coverage = coverage_sql(query, rare, terms.weights)
     statement = text_statement(
-        where, expression, coverage_sql(query, rare), tuning.rank_normalization
+        where, expression, coverage, tuning.rank_normalization, PHRASE_SQL if phrase else ""
     )
-    rows = await session.scalars(statement, {**params, **tparams, "n": n})
+    rows = await session.scalars(statement, {**params, **tparams, **phrase, "n": n})
     return Leg(list(rows.all()), "fulltext")
 
 
@@ -576,7 +664,7 @@ async def _hits(
 ) -> list[Hit]:
     """The best `k` of the `fused` candidates that clear the relevance floor, one per
     turn, each with its window of words around the match. Per-row work (distance,
-    headline, the share of the query's words held: `coverage`, `coverage_sql` on the
+    headline, the share of the query's words held: `coverage`, `share_sql` on the
     parameters of `tsquery`) is done for these few candidates only, never for the scope.
 
     The floor: a candidate's cosine distance to the query is at most `_floor`, or
@@ -613,13 +701,6 @@ async def _candidate_rows(
 ) -> dict[int, Any]:
     """The rows of the chunks `ids` inside `scope`, by id, each with its distance to
     `vector`, its headline for `tsquery` and the share of the query's words it holds."""
-    # The query's words that are not stop words: the share `coverage` is of.
-    terms = (
-        "GREATEST(1, (SELECT count(*) FROM unnest(CAST(:terms AS text[])) w"
-        " WHERE numnode(plainto_tsquery('english', w)) > 0))"
-        if coverage != "1"
-        else "1"
-    )
     where, params = scope.where()
     # Reps: the contact must still be theirs (a chunk keeps the owner it was indexed with).
     owner = " AND c.owner_id = :owner" if scope.owner_id is not None else ""
@@ -630,14 +711,12 @@ async def _candidate_rows(
         f" t.offset_s, t.text, t.first_segment, {distance} AS distance,"
         " CASE WHEN t.tsv @@ q.query THEN ts_headline('english', t.text, q.query, :opts)"
         " ELSE '' END AS headline,"
-        f" CASE WHEN t.tsv @@ q.query THEN {coverage}::float8 / {terms} ELSE 0 END AS coverage"
+        f" CASE WHEN t.tsv @@ q.query THEN ({coverage})::float8 ELSE 0 END AS coverage"
         f" FROM transcript_chunks t CROSS JOIN (SELECT {expression} AS query) q"
         " JOIN contacts c ON c.id = t.contact_id AND c.workspace_id = t.workspace_id"
         f" WHERE t.id = ANY(:ids) AND {where}{owner}"
     )
     values: dict[str, Any] = {**params, **tparams, "opts": HEADLINE_OPTIONS, "ids": ids}
-    if coverage != "1":
-        values["terms"] = [v for name, v in tparams.items() if name.startswith("w")]
     if vector is not None:
         statement = statement.bindparams(_vector_param())
         values["q"] = vector
@@ -739,15 +818,18 @@ async def search(
         vector_ids = (
             await vector_leg(session, scope, vector, n, embedder.model_name, tuning, index=index)
         ).ids
+    words = _words(stripped)
+    terms = await query_terms(session, words, weighted=tuning.idf_weights)
     if mode != "vector":
-        text_ids = (await text_leg(session, scope, stripped, n, index=index, tuning=tuning)).ids
+        text_ids = (
+            await text_leg(session, scope, stripped, n, index=index, tuning=tuning, terms=terms)
+        ).ids
     legs = [
         (ids, w)
         for ids, w in ((vector_ids, tuning.vector_weight), (text_ids, tuning.text_weight))
         if ids
     ]
     fused = fuse([ids for ids, _ in legs], k=tuning.rrf_k, weights=[w for _, w in legs])
-    words = _words(stripped)
     return await _hits(
         session,
         scope,
@@ -757,6 +839,6 @@ async def search(
         k=k,
         vector=vector,
         tsquery=tsquery_sql(stripped, words),
-        coverage=coverage_sql(stripped, words),
+        coverage=share_sql(stripped, words, terms),
         tuning=tuning,
     )

@@ -33,7 +33,7 @@ def covered(chunks: list[Chunk]) -> set[int]:
     return {s for c in chunks for s in range(c.first_segment, c.last_segment + 1)}
 
 
-def test_each_turn_is_a_chunk_embedded_with_the_turn_before_it() -> None:
+def test_each_turn_is_a_chunk_embedded_on_its_own() -> None:
     segments = conversation([f"turn number {i}" for i in range(4)])
     chunks = chunk_segments(segments)
     assert [(c.first_segment, c.last_segment) for c in chunks] == [(0, 0), (1, 1), (2, 2), (3, 3)]
@@ -42,8 +42,11 @@ def test_each_turn_is_a_chunk_embedded_with_the_turn_before_it() -> None:
     assert chunks[1].started_at == START + timedelta(seconds=7)
     assert [c.speakers for c in chunks[:2]] == [("agent",), ("prospect",)]
     assert chunks[1].text == "Prospect: turn number 1"
-    assert chunks[0].embed_text == "Agent: turn number 0"
-    assert chunks[1].embed_text == "Agent: turn number 0\nProspect: turn number 1"
+    assert [c.embed_text for c in chunks] == [c.text for c in chunks]  # the turn alone
+    # With context asked for, the turns before it too.
+    context = chunk_segments(segments, context_turns=1)
+    assert context[0].embed_text == "Agent: turn number 0"
+    assert context[1].embed_text == "Agent: turn number 0\nProspect: turn number 1"
 
 
 def test_the_agents_disclosure_and_sign_off_are_not_indexed_its_purpose_is() -> None:
@@ -82,7 +85,7 @@ def test_a_turn_longer_than_the_limit_is_cut_into_parts_citing_the_same_segment(
 
 def test_segments_are_taken_in_seq_order_and_empty_ones_skipped() -> None:
     segments = conversation(["hello", "   ", "how much is it", "forty dollars"])
-    chunks = chunk_segments(list(reversed(segments)))
+    chunks = chunk_segments(list(reversed(segments)), context_turns=1)
     assert [c.text for c in chunks] == [
         "Agent: hello",
         "Agent: how much is it",

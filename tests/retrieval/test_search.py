@@ -688,15 +688,17 @@ async def test_the_text_leg_of_a_large_workspace_can_use_its_own_gin_index(
         plan = (await connection.exec_driver_sql("EXPLAIN " + statement, params)).scalars().all()
         assert tenant_text_index_name(scope.workspace_id) in "\n".join(plan)
         # Same rows as the statement with the workspace bound as a parameter.
-        tsquery = retrieval.tsquery_sql("alpha1 alpha2", ["alpha1", "alpha2"])
+        words = ["alpha1", "alpha2"]
+        tsquery = retrieval.tsquery_sql("alpha1 alpha2", words)
         assert tsquery is not None
         expression, tparams = tsquery
         bound, bparams = scope.where()
-        same = retrieval.text_statement(
-            bound, expression, retrieval.coverage_sql("alpha1 alpha2", ["alpha1", "alpha2"])
-        )
+        terms = await retrieval.query_terms(session, words)
+        coverage = retrieval.coverage_sql("alpha1 alpha2", words, terms.weights)
+        same = retrieval.text_statement(bound, expression, coverage, 0, retrieval.PHRASE_SQL)
+        values = {**bparams, **tparams, **retrieval.phrase_param(words, terms), "n": 30}
         assert leg.ids
-        assert leg.ids == (await session.scalars(same, {**bparams, **tparams, "n": 30})).all()
+        assert leg.ids == (await session.scalars(same, values)).all()
         await session.rollback()
     # A rep of that workspace still sees only their own rows through the text leg.
     async with db.session() as session:

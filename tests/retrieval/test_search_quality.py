@@ -31,15 +31,16 @@ async def test_the_labelled_set_is_searched_well_enough(records: list[dict[str, 
     print(figures)
     assert figures["queries"] == 65
     assert figures["boilerplate_hits"] == 0
-    # Before the ranking by words held, the prospect-first factor and the graded and
-    # follow floors: nDCG@10 0.436, negatives answered with nothing 0.80 (now 0.478, 0.87).
-    assert figures["ndcg_at_10"] >= 0.46
-    assert figures["first_hit_relevant_ratio"] >= 0.60
-    assert figures["negative_empty_ratio"] >= 0.85
+    # Before turns were embedded alone (and words weighed by rarity, the floor at 0.50):
+    # nDCG@10 0.478, first hit relevant 0.64, negatives answered with nothing 0.87
+    # (now 0.540, 0.72, 1.00).
+    assert figures["ndcg_at_10"] >= 0.52
+    assert figures["first_hit_relevant_ratio"] >= 0.70
+    assert figures["negative_empty_ratio"] >= 0.93
     # The tuning and check halves are fixed by the query ids alone, and both reported.
     halves = {part: summarise(records, part=part) for part in ("tuning", "check")}
     assert (halves["tuning"]["queries"], halves["check"]["queries"]) == (26, 39)
-    assert all(h["ndcg_at_10"] >= 0.44 for h in halves.values()), halves
+    assert all(h["ndcg_at_10"] >= 0.50 for h in halves.values()), halves
 
 
 async def test_boilerplate_bait_finds_nothing_or_the_real_thing(
