@@ -84,7 +84,8 @@ from telephony.twilio import CallRequest, PlacedCall
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL_S: Final = 0.25  # how often an idle lane looks for work
+IDLE_POLL_S: Final = 0.25  # how often an idle dispatcher looks for work
+IDLE_WAKE_S: Final = 2.0  # the longest a lane waits for the looking lane's news
 RECOVER_EVERY_S: Final = 2.0
 # A claim's lease. A claimed row with no call row after this long was interrupted
 # before it dialled (a live dial writes its call row within a second of its claim;
@@ -477,9 +478,10 @@ class CampaignGuard(Protocol):
 # --- claiming --------------------------------------------------------------------------
 
 # Each claim is one statement in autocommit (its row locks last while it runs): pick a
-# dial, mark it `dialing` and serve its workspace's turn. In turn: the workspace
-# served longest ago with work waiting, its fairness row locked `SKIP LOCKED` (another
-# process is serving it), then its next dial.
+# dial, mark it `dialing` and serve its workspace's turn. In turn: the workspace with
+# a rep's call waiting, else the one served longest ago with work waiting, its
+# fairness row locked `SKIP LOCKED` (another process is serving it), then its next
+# dial (a rep's call first).
 _CLAIM_IN_TURN = """
 WITH turn AS MATERIALIZED (
     SELECT f.workspace_id FROM dial_fairness f
@@ -488,7 +490,11 @@ WITH turn AS MATERIALIZED (
         WHERE q.workspace_id = f.workspace_id AND q.status = 'queued'
           AND q.not_before <= now() {only}
     )
-    ORDER BY f.last_served_at, f.workspace_id
+    ORDER BY EXISTS (
+        SELECT 1 FROM dial_queue q
+        WHERE q.workspace_id = f.workspace_id AND q.status = 'queued'
+          AND q.not_before <= now() AND q.interactive
+    ) DESC, f.last_served_at, f.workspace_id
     LIMIT 1
     FOR UPDATE OF f SKIP LOCKED
 ), picked AS MATERIALIZED (
@@ -498,14 +504,15 @@ WITH turn AS MATERIALIZED (
     LIMIT 1
     FOR UPDATE OF q SKIP LOCKED
 ){claim}"""
-# When another process holds every turn with work waiting, any waiting dial, still in
-# turn order (its fairness row is then updated after that process's statement).
+# When another process holds every turn with work waiting, any waiting dial (a rep's
+# call first), still in turn order (its fairness row is then updated after that
+# process's statement).
 _CLAIM_ANY = """
 WITH picked AS MATERIALIZED (
     SELECT q.id FROM dial_queue q
     JOIN dial_fairness f ON f.workspace_id = q.workspace_id
     WHERE q.status = 'queued' AND q.not_before <= now() {only}
-    ORDER BY f.last_served_at, q.interactive DESC, q.not_before, q.id
+    ORDER BY q.interactive DESC, f.last_served_at, q.not_before, q.id
     LIMIT 1
     FOR UPDATE OF q SKIP LOCKED
 ){claim}"""
@@ -519,15 +526,13 @@ _CLAIM_PICKED = """, claimed AS (
 )
 SELECT (SELECT id FROM claimed) AS id
 """
-_INTERACTIVE, _CAMPAIGNS, _NO_CAMPAIGNS = "AND q.interactive", "", "AND q.campaign_id IS NULL"
-# The claims to try in order: interactive calls first, then the rest, in turn first.
+# The claims to try in order (in turn, then any), with campaign dials or without.
 _CLAIMS: Final = {
     campaigns: [
         text(template.format(only=only, claim=_CLAIM_PICKED))
         for template in (_CLAIM_IN_TURN, _CLAIM_ANY)
-        for only in (_INTERACTIVE, _CAMPAIGNS if campaigns else _NO_CAMPAIGNS)
     ]
-    for campaigns in (True, False)
+    for campaigns, only in ((True, ""), (False, "AND q.campaign_id IS NULL"))
 }
 
 
@@ -1017,6 +1022,7 @@ class Dispatcher:
         self.stale_claim = stale_claim
         self.pacer = pacer_for(telephony)
         self.dialled = 0
+        self._work = asyncio.Event()
         self.supervisor = Supervisor("dial dispatcher", self.run)
 
     async def __aenter__(self) -> Dispatcher:
@@ -1045,9 +1051,19 @@ class Dispatcher:
         return True
 
     async def _lane(self, index: int) -> None:
+        """Claim and dial while work is waiting. When none is, lane 0 looks again every
+        `idle_poll_s` and the others wait until it finds some, or IDLE_WAKE_S passes:
+        an idle process polls with one lane, not all."""
         while True:
-            if not await self.step():
-                await asyncio.sleep(self.idle_poll_s * (1 + index))
+            if await self.step():
+                self._work.set()  # more may be waiting: the idle lanes look too
+                continue
+            if index == 0:
+                await asyncio.sleep(self.idle_poll_s)
+                continue
+            self._work.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._work.wait(), IDLE_WAKE_S)
 
     async def _housekeeping(self) -> None:
         last_recover = 0.0
