@@ -32,7 +32,11 @@ Figures per scenario (one JSON line each):
   the first workspace ran out of work, over the workspaces still active then and not
   held back by their own budget (≥ 0.9);
 - `calls_outside_window`, `cap_violations`, `budget_overruns`, `double_dials`,
-  `billing_errors`: each must be 0.
+  `billing_errors`: each must be 0;
+- `worker_cpu_ms_per_dial`, `db_cpu_ms_per_dial`, `bench_cpu_ms_per_dial`: CPU time
+  (user + system) of the worker processes, of PostgreSQL (every backend, the carrier's
+  callbacks included) and of the bench process (the carrier), per dial — what a dial
+  costs, less dependent on the machine's other load than the throughput.
 
 Run from the repository root: `.venv/bin/python bench/campaigns.py [--quick]`.
 """
@@ -417,10 +421,12 @@ async def _open_work(db: Any, campaign_ids: list[uuid.UUID], sim_now: datetime) 
                     "SELECT count(*) FROM campaign_targets WHERE campaign_id = ANY(:ids) AND "
                     "(status IN ('queued', 'calling') OR (status = 'waiting' AND next_at <= :now)) "
                     "AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'active') "
-                    # A dial a killed worker left half-done waits for the call reconciliation
-                    # (run at the end), never for another dial.
-                    "AND NOT EXISTS (SELECT 1 FROM dial_queue d WHERE d.call_id = last_call_id "
-                    "AND d.status = 'dialing' AND d.claimed_at < now() - interval '15 seconds')"
+                    # A dial a killed worker left after its slot waits for the call
+                    # reconciliation (run at the end), never for another dial; so does its
+                    # campaign while that call's hold may keep it at its budget.
+                    "AND NOT EXISTS (SELECT 1 FROM dial_queue d WHERE d.campaign_id = "
+                    "campaign_targets.campaign_id AND d.status = 'dialing' "
+                    "AND d.dialed_at IS NOT NULL AND d.claimed_at < now() - interval '15 seconds')"
                 ),
                 {"ids": campaign_ids, "now": sim_now},
             )
