@@ -22,8 +22,10 @@ so a filtered HNSW query can silently return fewer rows than asked. So:
   the scope, and if fewer than wanted remain while the scope holds more, the leg falls
   back to exact search over the scope.
 
-The full-text leg ranks the turns holding more of the query's words first, then by
-`ts_rank_cd`, over the `tsv` GIN index (in a workspace with its own indexes, over its
+The full-text leg ranks the turns holding more of the query's words first — each word
+weighed by how rare it is (BM25's idf, from the planner's statistics of `tsv`:
+`query_terms`) — then those holding them as the query's phrase, then by `ts_rank_cd`,
+over the `tsv` GIN index (in a workspace with its own indexes, over its
 own partial GIN index); both are worked out only for the rows the GIN index matched,
 as `ts_rank_cd` alone was. A query written with
 web-search syntax ("quoted phrases", -exclusions, OR) goes through
