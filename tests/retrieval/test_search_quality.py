@@ -36,7 +36,9 @@ async def test_the_labelled_set_is_searched_well_enough(records: list[dict[str, 
     # (now 0.540, 0.72, 1.00).
     assert figures["ndcg_at_10"] >= 0.52
     assert figures["first_hit_relevant_ratio"] >= 0.70
-    assert figures["negative_empty_ratio"] >= 0.93
+    # Every negative query answered with nothing: with the vector floor at 0.55 (before
+    # it was read off the tuning half as 0.50) one of the tuning half's was answered.
+    assert figures["negative_empty_ratio"] >= 0.95
     # The tuning and check halves are fixed by the query ids alone, and both reported.
     halves = {part: summarise(records, part=part) for part in ("tuning", "check")}
     assert (halves["tuning"]["queries"], halves["check"]["queries"]) == (26, 39)
