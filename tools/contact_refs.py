@@ -1,17 +1,21 @@
 """Finding the contact a user means: a name (or part of it, or a company), a phone
-number, or a contact id. Several matches → the user is asked which one."""
+number, or a contact id. Several matches → the user is asked which one. A name that
+matches nobody is read as typed with a typo: the visible contact whose name (or first
+name) is closest to it, if it is close enough ('Jordon Lee' → Jordan Lee)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.service import Actor
 from core.errors import NotFound
 from core.markdown import Md, md_escape
-from telephony.access import get_contact
+from telephony.access import get_contact, visible_contacts
 from telephony.contacts import find_contact_by_phone, find_contacts
 from telephony.models import Contact
 from telephony.numbers import format_phone
@@ -19,6 +23,8 @@ from tools import about
 from tools.call_refs import AmbiguousReference
 
 _PHONE_LIKE = re.compile(r"^[\s+().\-\d]{7,}$")
+TYPO_CUTOFF = 0.8  # how alike (difflib ratio) a typed name and a contact's must be
+TYPO_SCAN = 5000  # at most this many visible contacts are compared
 
 
 def label(contact: Contact) -> Md:
@@ -49,6 +55,8 @@ async def _resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Con
             raise NotFound(f"No contact with the number {md_escape(text)} that you can see.")
         return found
     matches = await find_contacts(session, actor, text, limit=6)
+    if not matches and not any(ch.isdigit() for ch in text):
+        matches = await closest_contacts(session, actor, text)
     exact = [c for c in matches if c.name.lower() == text.lower()]
     if len(exact) == 1:
         return exact[0]
@@ -62,3 +70,27 @@ async def _resolve_contact(session: AsyncSession, actor: Actor, ref: str) -> Con
             f"Several contacts match '{md_escape(text)}': {options}. Which one?"
         )
     return matches[0]
+
+
+def _alike(typed: str, name: str) -> float:
+    """How alike a typed name is to a contact's name, or to its first name alone."""
+    whole = difflib.SequenceMatcher(None, typed, name).ratio()
+    if " " in typed or " " not in name:
+        return whole
+    return max(whole, difflib.SequenceMatcher(None, typed, name.split()[0]).ratio())
+
+
+async def closest_contacts(session: AsyncSession, actor: Actor, typed: str) -> list[Contact]:
+    """The visible contacts whose name is closest to `typed` (case aside), when at least
+    `TYPO_CUTOFF` alike; [] when none is. Several equally close: all of them (asked)."""
+    wanted = " ".join(typed.lower().split())
+    if len(wanted) < 3:
+        return []
+    rows = await session.scalars(
+        select(Contact).where(visible_contacts(actor)).order_by(Contact.name).limit(TYPO_SCAN)
+    )
+    scored = [(_alike(wanted, c.name.lower()), c) for c in rows.all()]
+    best = max((score for score, _ in scored), default=0.0)
+    if best < TYPO_CUTOFF:
+        return []
+    return [c for score, c in scored if score == best][:6]

@@ -248,7 +248,7 @@ _PERSON_REF = re.compile(
 # Words that refer back to the call last spoken about.
 _CALL_REF = re.compile(
     r"\b(?:(?:that|this|the\s+same|the\s+previous|that\s+last|the)\s+(?:call|conversation"
-    r"|one)|it)\b",
+    r"|one)|the\s+(?:latest|last|most\s+recent|newest)\s+one|it)\b",
     re.IGNORECASE,
 )
 _POSSESSIVE = re.compile(
@@ -294,6 +294,14 @@ def _route(text: str, tools: frozenset[str], today: date) -> tuple[str, dict[str
     if chosen is None or chosen.intent.tool is None:
         return None
     return chosen.intent.tool, dict(chosen.args)
+
+
+def _answered_without_a_tool(text: str, tools: frozenset[str], today: date) -> bool:
+    """Whether the router answers `text` itself (what is not allowed, a greeting)."""
+    from chat_app.llm.offline_router import route
+
+    chosen = route(text, tools, today=today)
+    return chosen is not None and chosen.intent.tool is None
 
 
 def is_new_request(text: str, tools: frozenset[str], today: date | None = None) -> bool:
@@ -372,7 +380,7 @@ def resolve(
     day = today or datetime.now(UTC).date()
     if not past:
         return _referred(text, past, tools, day)  # 'call him' with no one before: asked
-    for step in (_answered, _confirmed, _again, _changed):
+    for step in (_answered, _confirmed, _again, _changed, _refined):
         found = step(text, past, tools, day)
         if found is not None:
             return found if found.tool is None or found.tool in tools else None
@@ -477,6 +485,65 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
     return Followup(last.tool, args)
 
 
+_STATUS_ONLY = re.compile(
+    r"^(?:(?:ok|okay|and|just|now|so)\s+)*(?:only|just|show(?: me)?(?: only)?|what about|and)\s+"
+    r"(?:the\s+)?(?P<status>failed|busy|unanswered|no[- ]answer|missed|completed|finished"
+    r"|in progress|ongoing)(?:\s+(?:ones|calls))?\s*(?:pls|please)?[?.!]*$",
+    re.IGNORECASE,
+)
+_STATUS_NAMES = {"unanswered": "no answer", "no-answer": "no answer", "missed": "no answer"}
+_STATUS_NAMES |= {"finished": "completed", "ongoing": "in progress"}
+
+
+def _refined(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
+    """'only the failed ones' (after a list of calls), 'same but as a bar chart', 'by rep',
+    'and for France?' (after an estimate): the previous tool call, narrowed or redrawn."""
+    last = next((e for e in reversed(past) if e.tool), None)
+    if last is None or last.tool is None or len(text.split()) > 8:
+        return None
+    if last.tool == "list_calls" and (status := _STATUS_ONLY.match(text)):
+        word = status.group("status").lower().replace("no answer", "no-answer")
+        return Followup(last.tool, {**last.args, "status": _STATUS_NAMES.get(word, word)})
+    if last.tool == "analytics":
+        return _redrawn(text, last)
+    change = _CHANGE.match(text)
+    if last.tool in ("estimate_purchase", "buy_credits") and change is not None:
+        from chat_app.llm.offline_router.billing import purchase_args
+
+        where = f"for {change.group('rest')}"
+        place = {k: v for k, v in purchase_args(where).items() if k != "package" and v}
+        return Followup(last.tool, {**last.args, **place}) if "country" in place else None
+    return None
+
+
+# What a redraw says besides the chart or the breakdown (nothing else may be left).
+_REDRAW_LEFT = re.compile(
+    r"\b(?:same|but|and|ok|okay|now|then|so|can|could|you|u|make|it|show|me|draw|do|redo"
+    r"|that|this|as|an?|the|in|into|with|pls|please|instead|chart|graph|plot|view|pie|donut"
+    r"|doughnut|line|bar|bars|column|trend|by|per|each|every|for|split|broken|break|down"
+    r"|rep|reps|day|days|daily|week|weekly|month|monthly|outcome|objection|hour|of|hourly"
+    r"|time|company|account|team|member)\b|[^\w\s]|\s+"
+)
+
+
+def _redrawn(text: str, last: Exchange) -> Followup | None:
+    """The last analytics question as another chart or broken down another way, when the
+    message asks for nothing but that ('as a pie', 'same but by rep')."""
+    from chat_app.llm.offline_router.analytics import _DIMENSION_CUES, _METRIC_CUES
+    from chat_app.llm.offline_router.analytics_charts import chart_kind
+
+    lowered = " ".join(text.lower().split())
+    if any(re.search(cue, lowered) for cue, _ in _METRIC_CUES) or _REDRAW_LEFT.sub("", lowered):
+        return None  # a new figure, or more than a redraw: a request of its own
+    args = dict(last.args)
+    if kind := chart_kind(text):
+        args["chart"] = kind
+    dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)
+    if dimension is not None:
+        args["dimension"] = dimension
+    return Followup(last.tool, args) if args != last.args else None
+
+
 _PERIOD_WORDS = re.compile(
     r"\b(?:(?:this|last|past|previous|the\s+last|the\s+past|next)\s+(?:\d+\s+)?"
     r"(?:day|days|week|weeks|month|months|quarter|year|\w+day)|today|yesterday"
@@ -534,6 +601,8 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
     about = last_about(past)
     name, call = about.get("contact"), about.get("call")
     routed = _route(text, tools, day)
+    if routed is None and _answered_without_a_tool(text, tools, day):
+        return None  # not allowed, or a greeting: answered as routed, never asked who
     if routed is None:
         fallback = next((tool for pattern, tool in _FALLBACK if pattern.search(text)), None)
         if fallback is None or fallback not in tools:
@@ -541,10 +610,12 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         routed = (fallback, {})
     tool, args = routed
     key = PERSON_ARG.get(tool)
-    if key is None or key == "rep":
-        return None  # nothing in it names the person referred to: as routed
+    if key is None or key == "rep" or tool == "end_call":
+        return None  # nothing in it names the person referred to (or: the call in progress)
     current = str(args.get(key) or "")
-    refers = _is_reference(current) or (not current and tool != "search_calls")
+    # 'what did she say about pricing': her calls; 'where they mentioned …': anyone's.
+    one_person = person is not None and person.group(0).lower() in _ONE_PERSON
+    refers = _is_reference(current) or (not current and (tool != "search_calls" or one_person))
     if not refers:
         return None  # it names someone itself ('summarize the call with Dana')
     if not name:
@@ -570,6 +641,9 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         if earlier:
             args["purpose"] = earlier
     return Followup(tool, args)
+
+
+_ONE_PERSON = frozenset({"he", "she", "him", "her", "his", "hers"})
 
 
 def _is_reference(value: str) -> bool:

@@ -14,7 +14,9 @@ _METRIC_CUES = (
         r"connect(?:ion)? rates?|pick ?up rates?|answer rates?|\bconn?\.? ?(?:rate|%)|\bcx rate"
         r"|connect ?%|pick ?up ?%|answer ?%|\bconnect(?:ion)? ra?te?\b"
         r"|\bconnect(?:s|ed)? (?:best|most|the most)"
-        r"|\bpick(?:s|ed)? up (?:best|most|the most)",
+        r"|\bpick(?:s|ed)? up (?:best|most|the most)"
+        # typed in a hurry: 'conect rate', 'connnect rate', 'conection rate', 'connect rte'
+        r"|\bcon{1,3}e?ct?(?:ion)?s? ?r(?:a|e)?te?s?\b|\bcon{1,3}ect(?:ion)? %",
         "connect_rate",
     ),
     (

@@ -72,6 +72,7 @@ _NOT_A_BARE_PACKAGE = _NOT_A_PACKAGE | word_set(
     "credits some me us it them now please for another extra additional with how history"
     " before after today tomorrow we i you they here there again"
     " of to again is that this a an my our"
+    " on at in left held hold available remaining spent due owed"
 )
 
 # The packages on sale (migration 0006 seeds them); any other is still read from
@@ -125,7 +126,7 @@ _POSTAL = re.compile(
     r"\b(?:postal code|postcode|post code|zip code|zip|code postal|plz|cap|cep|cp|pin ?code)"
     r"\s*(?::|is|=)?\s*"
     r"([A-Za-z0-9]*\d[A-Za-z0-9]*"
-    r"(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4}|(?<=\d{4}) (?-i:[A-Z]{2}))?)\b",  # '1012 AB'
+    r"(?:[ -](?=[A-Za-z0-9]*\d)[A-Za-z0-9]{2,4}|(?<=\b\d{4}) (?-i:[A-Z]{2}))?)\b",  # '1012 AB'
     re.IGNORECASE,
 )
 
@@ -166,6 +167,23 @@ def _country_of(words: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
+# Country codes typed in lower case that are no everyday word ('us' is one: 'for us').
+_LOWER_CODES = {"uk": "GB", "usa": "US"}
+
+
+def _tail_country(text: str) -> str | None:
+    """A country the message ends with, without a lead word ('… with tax uk')."""
+    words = [trim(w) for w in text.split()][-3:]
+    for start in range(len(words)):
+        tail = words[start:]
+        if len(tail) == 1 and tail[0] in _LOWER_CODES:
+            return _LOWER_CODES[tail[0]]
+        found = _country_of(tail)
+        if found is not None and not found[1]:
+            return found[0]
+    return None
+
+
 def _place(text: str) -> dict[str, Any]:
     """'… for US 94105' → country and postal code; 'billing in Germany', 'if I'm in
     France', 'for Canada, postal code M5V 2T6'."""
@@ -184,6 +202,8 @@ def _place(text: str) -> dict[str, Any]:
             place["postal_code"] = code
         elif not rest and (after := _POSTAL_AFTER.match(text, match.end(1))):
             place["postal_code"] = after.group(1)  # 'in Germany, 10115'
+    if "country" not in place and (tail := _tail_country(text)):
+        place = {"country": tail}  # 'price of starter with tax uk', 'zip 94110 US'
     state_zip = _STATE_ZIP.search(text)
     if "country" not in place and state_zip and state_zip.group(1) in _US_STATES:
         place = {"country": "US", "postal_code": state_zip.group(2)}

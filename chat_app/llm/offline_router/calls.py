@@ -6,9 +6,10 @@ for in transcripts.
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
-from chat_app.llm.offline_router.dates import COUNT_WORDS, count_in
+from chat_app.llm.offline_router.dates import COUNT_WORDS, count_in, period_named
 from chat_app.llm.offline_router.entities import (
     CALL_ID,
     LOWER,
@@ -214,6 +215,7 @@ def _place_call_args(text: str) -> dict[str, Any]:
             r"|it|try|trying|aim|aiming|hoping|(?:the\s+)?goal|don't|do not|no voicemail|leave"
             r"|hang up|talking points|on voicemail)\b"
             r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b"
+            r"|,?\s+(?:the\s+|our\s+|my\s+)?goal(?:\s+is)?\b|,?\s+(?:try|trying)\s+to\b"
             # Dictated: the ask repeated after the purpose ('… the pilot can you call her').
             r"|,?\s+(?:can|could|would|will) (?:you|u)\b|,?\s+(?:pls|plz|please|thanks|thx|asap)$)",
             said,
@@ -295,9 +297,14 @@ def _limit(count: re.Match[str] | None, *, most: int) -> int | None:
     return limit if limit and 0 < limit <= most else None
 
 
-def list_calls_args(text: str) -> dict[str, Any]:
+def list_calls_args(text: str, today: date | None = None) -> dict[str, Any]:
+    """list_calls' arguments: how many, in which status, with whom and placed when
+    ('failed calls since Tuesday' → status 'failed', period '2026-11-24..2026-11-29')."""
     lowered = text.lower()
     args: dict[str, Any] = {}
+    period = period_named(text, today or datetime.now(UTC).date())
+    if period:
+        args["period"] = period
     count = _CALL_COUNT.search(lowered) or _HIT_COUNT.search(lowered)
     limit = _limit(count, most=100)
     if limit:

@@ -15,6 +15,8 @@ import re
 from datetime import date
 from typing import Any
 
+from chat_app.llm.offline_router.entities import word_set
+
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 _WORDS = {
     "one": 1,
@@ -53,6 +55,19 @@ _COMPANY = re.compile(
     r"\b(?:at|from)\s+([A-Z][\w&.'-]*(?:\s+(?:&\s+)?[A-Z][\w&.'-]*)*)", re.UNICODE
 )
 _MY_COMPANY = re.compile(r"\bmy ([A-Z][\w&.'-]*) (?:contacts|leads|prospects|list)\b")
+# A company typed in lower case: 'everyone at brightline about …', 'acme contacts'.
+_LOWER_COMPANY = re.compile(
+    r"\b(?:everyone|everybody|anyone|people|contacts?|leads?|prospects?)\s+(?:at|from)\s+"
+    r"([a-z][\w&.'-]*(?:\s+(?!about\b|re\b|regarding\b|for\b|to\b|on\b|with\b|who\b)"
+    r"[a-z][\w&.'-]*){0,2}?)(?=\s+(?:about|regarding|re|for|to|on|with|who|that|weekdays"
+    r"|every|between|spend|budget|max|at most)\b|\s*[,.;]|$)"
+    r"|(?:\b(?:reach|call|for|to|ring|dial)\s+(?:all\s+)?(?:the\s+|my\s+|our\s+)?|(?<=\s))"
+    r"([a-z][\w&.'-]*(?:\s+[a-z][\w&.'-]*)?)\s+(?:contacts|leads|prospects|customers)\b"
+)
+_NOT_A_COMPANY = word_set(
+    "my all the our these those new old existing other every some any warm cold hot current"
+    " active consented uncalled remaining of everyone reach call ring dial phone contact"
+)
 _STOP_REACHED = (
     r"(?=,|;|\.|$| on | weekdays| every| between| from \d| at most| spend| try| with a"
     r"| up to| yet\b)"
@@ -66,7 +81,8 @@ _NOT_REACHED = re.compile(
 _STOP = (
     r"(?=,|;|\.$|$| on weekdays| weekdays| every| between| from \d| at most| spend| try"
     r"| with a| up to| budget| \d+ at a time| \d+ (?:attempts|times|tries)| yet\b"
-    r"| to (?:all |my |every)?(?:contacts|everyone|leads|prospects))"
+    r"| (?:to|for|with) (?:all |my |every |the |of |our )*(?:contacts?|everyone|leads|prospects)\b"
+    r"| (?:to|for) everyone\b)"
 )
 _ABOUT = re.compile(r"\b(?:about|regarding|re)\s+(.+?)" + _STOP, re.IGNORECASE)
 _FOR = re.compile(r"\b(?:for|to discuss|to talk about|on|campaign:)\s+(.+?)" + _STOP, re.I)
@@ -174,6 +190,24 @@ def _retry(text: str) -> dict[str, Any]:
     return out
 
 
+_NAME_CONTAINS = re.compile(
+    r"\bwhose names? (?:contains?|includes?|has|have|with)\s+['\"“]?([\w'-]+)"
+    r"|\bwith ['\"“]?([\w'-]+)['\"”]? in (?:their|the|its) names?\b",
+    re.IGNORECASE,
+)
+
+
+def _lower_company(text: str) -> str | None:
+    """A company named in lower case where a campaign's audience is said, or None."""
+    match = _LOWER_COMPANY.search(text)
+    while match is not None:  # every start: 'to reach acme contacts' is tried from 'acme'
+        name = _clean(match.group(1) or match.group(2) or "")
+        if name and not set(name.lower().split()) & _NOT_A_COMPANY:
+            return name
+        match = _LOWER_COMPANY.search(text, match.start() + 1)
+    return None
+
+
 def _clean(phrase: str) -> str:
     return phrase.strip(" ,.;:!?\"'“”")
 
@@ -193,6 +227,10 @@ def campaign_args(text: str, today: date) -> dict[str, Any]:
     company = _COMPANY.search(cleaned) or _MY_COMPANY.search(cleaned)
     if company and company.group(1).lower() not in {"most", "a", "the"}:
         args["company"] = _clean(company.group(1))
+    elif lower := _lower_company(cleaned):
+        args["company"] = lower
+    if named := _NAME_CONTAINS.search(cleaned):
+        args["name_contains"] = named.group(1) or named.group(2)
     days = _days(cleaned)
     if days:
         args["days"] = days

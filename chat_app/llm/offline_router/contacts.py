@@ -22,16 +22,19 @@ from chat_app.llm.offline_router.entities import (
     trim,
 )
 
+# The kind named outright wins over one read from how it was given ('express consent,
+# signed paper form' is express, as the user said).
 _CONSENT_TYPES = (
     ("existing business relationship", "existing relationship"),
     ("existing relationship", "existing relationship"),
+    ("express written", "express written"),
+    ("written express", "express written"),
     ("existing customer", "existing relationship"),
     ("current customer", "existing relationship"),
-    ("express written", "express written"),
+    ("express", "express"),
     ("written", "express written"),
     ("in writing", "express written"),
     ("signed", "express written"),
-    ("express", "express"),
     ("verbal", "express"),
 )
 
@@ -122,6 +125,9 @@ def contact_args(text: str) -> dict[str, Any]:
         args["name"] = _contact_head(text[: phone.start()] if phone else text)
         name_end = phone.start() if phone else len(text)
     company = _company(text, args["name"], name_end)
+    lower = _LOWER_COMPANY.search(text[: phone.start()]) if phone and not names else None
+    if company is None and lower and trim(lower.group(1)):
+        company = trim(lower.group(1))
     if company is None and phone:
         # 'pls add marie-claire dubois 503 555 0137 from acme paints'
         after = re.match(
@@ -157,7 +163,18 @@ def _contact_head(head: str) -> str:
         head,
         flags=re.IGNORECASE,
     )
-    return trim(re.split(r"\s+(?:at|from|with|phone|number|on)\s*$", head.strip())[0])
+    # 'jake miller from summit roofing cell': the name ends where the company or number starts.
+    return trim(_HEAD_END.split(head.strip())[0])
+
+
+_HEAD_END = re.compile(
+    r"\s+(?:at|from|with|works at|works for|phone|number|cell|mobile|tel|on)\b|,", re.I
+)
+# A lower-case company before the number: 'jake miller from summit roofing cell 720 …'.
+_LOWER_COMPANY = re.compile(
+    r"\b(?:from|at|with|works at|works for)\s+([a-z][\w&'’ -]*?)\s*"
+    r"(?:,|\s(?:cell|mobile|phone|number|tel|on)\b|$)"
+)
 
 
 _URL = re.compile(
@@ -261,7 +278,8 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
         found = re.search(r"\bfor\s+(.+?)" + NAME_STOP, text, re.IGNORECASE)
         if found is None:
             found = re.match(
-                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented|said yes|ok'?d|okayed|signed)\b",
+                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented|said yes|ok'?d|okayed|signed"
+                r"|opted[ -]in)\b",
                 text,
                 re.IGNORECASE,
             )

@@ -49,7 +49,7 @@ _NO_CONSENT = re.compile(
     re.IGNORECASE,
 )
 _GRANTED = re.compile(
-    r"\b(?:with|have|has|having|gave|given)\s+(?:their\s+|valid\s+|active\s+)?consent\b"
+    r"\b(?:with|w/?|have|has|having|gave|given)\s+(?:their\s+|valid\s+|active\s+)?consent\b"
     r"|\bconsented\b|\bconsent (?:on (?:file|record)|recorded|granted|given)\b|\bopted in\b"
     r"|\bcallable\b|\bready to call\b|\bi can call\b",
     re.IGNORECASE,
@@ -219,8 +219,52 @@ def contact_ref(text: str) -> str:
 
 def contact_only_args(text: str, today: date | None = None) -> dict[str, Any]:
     """delete_contact: {'contact': who}."""
-    who = contact_ref(text)
+    who = lower_subject(text) if not PHONE.search(text) and not names_in(text) else None
+    who = who or contact_ref(text)
+    who = _TRAILING_WORDS.sub("", f" {who}").strip() if who else ""  # 'valentina cruz pls'
     return {"contact": who} if who else {}
+
+
+_TRAILING_WORDS = re.compile(
+    r"(?:\s+(?:pls|plz|please|thanks|thx|asap|now|too|again|anymore|hes|shes|theyre"
+    r"|he's|she's|they're|he|she|they))+$",
+    re.IGNORECASE,
+)
+_LOWER = r"([a-z][a-z'’-]*(?:\s+[a-z][a-z'’-]*){0,2}?)"
+# Where a lower-case name sits in a request about one contact: 'dnc raj patel', 'put
+# sofia rossi on the list', 'take raj patel off …', 'aisha khan asked us to stop',
+# 'talked to laura chen, she …', 'pull consent on aisha khan she …'.
+_LOWER_SUBJECT = (
+    re.compile(rf"^\s*(?:pls\s+|please\s+)?(?:un-?)?dnc\s+{_LOWER}\s*(?:pls|please)?[.!]*$"),
+    re.compile(rf"\b(?:put|add|take|get|move)\s+{_LOWER}\s+(?:on|onto|to|off|from|out of)\b"),
+    re.compile(
+        rf"\b(?:delete|remove|erase|trash|drop)\s+(?:the\s+)?(?:contact\s+)?{_LOWER}"
+        rf"(?=\s+(?:from|hes|shes|he|she|they|as|because|since|wrong|duplicate|not)\b|\s*[,.;!]|$)"
+    ),
+    re.compile(
+        rf"^\s*{_LOWER}\s+(?:asked|said|says|wants|told|doesn'?t|does not|requested|emailed"
+        rf"|replied|texted|withdrew|took back|revoked|no longer|hung up|is not|isn'?t)\b"
+    ),
+    re.compile(
+        rf"\b(?:talked|spoke|spoken|chatted)\s+(?:to|with)\s+{_LOWER}"
+        rf"(?=\s+(?:she|he|they|and|who|today|yesterday)\b|\s*[,.;]|$)"
+    ),
+    re.compile(
+        rf"\b(?:consent|opt ?in)\s+(?:for|on|of|from)\s+{_LOWER}"
+        rf"(?=\s+(?:she|he|they|and|who|because|as|today|yesterday|by)\b|\s*[,.;!]|$)"
+    ),
+)
+
+
+def lower_subject(text: str) -> str | None:
+    """The contact a request about one contact names in lower case, at one of the places
+    a name goes (`_LOWER_SUBJECT`), or None."""
+    for pattern in _LOWER_SUBJECT:
+        for match in pattern.finditer(text):
+            name = plain_name(_TRAILING_WORDS.sub("", match.group(1)))
+            if name and not any(w in _NOT_A_NAME for w in name.split()):
+                return name
+    return None
 
 
 _NEW_PHONE = re.compile(
@@ -233,7 +277,8 @@ _NEW_PHONE_BARE = re.compile(
     r"\bnew (?:phone )?(?:number|phone|mobile|cell)\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)", re.I
 )
 _NEW_NAME = re.compile(
-    r"\b(?:rename\s+.+?\s+to|name\s+(?:to|should be|is now)|name of\s+.+?\s+to)\s+"
+    r"\b(?:rename\s+.+?\s+to|name\s+(?:to|should be|is now)|name of\s+.+?\s+to"
+    r"|(?:fix|change|correct|update|edit)\s+(?:the\s+)?(?:name|spelling)\s+(?:of\s+)?.+?\s+to)\s+"
     r"(?P<n>[^,;.!?]+)",
     re.IGNORECASE,
 )
@@ -335,6 +380,8 @@ def dnc_args(text: str, today: date | None = None) -> dict[str, Any]:
         names = [n for n in names_in(text) if n.lower() not in ("dnc", "do", "put", "add")]
         if names:
             args["phone"] = names[0]
+        elif who := lower_subject(text):
+            args["phone"] = who  # 'dnc raj patel', 'sofia rossi asked … add her to dnc'
     reason = _reason(text[phone.end() :] if phone else text)
     if reason:
         args["reason"] = reason

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from core.words import NUMBER_WORDS
 
@@ -146,6 +146,101 @@ _QUARTER = re.compile(
 
 _QUARTER_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 
+_WEEKDAY = (
+    r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tues?|wed|thu(?:rs?)?|fri)"
+)
+_SINCE_WEEKDAY = re.compile(
+    rf"\b(?:since|from|after)\s+(?:last\s+|this\s+(?:past\s+)?)?{_WEEKDAY}\b"
+)
+_ON_WEEKDAY = re.compile(
+    rf"\b(?:on|last|this past|from)\s+{_WEEKDAY}(?:'s)?\b|^\s*{_WEEKDAY}(?:'s)?\b"
+)
+_TODAY_PARTS = re.compile(
+    r"\b(?:this (?:morning|afternoon|evening)|tonight|earlier today|so far today)\b"
+)
+_SHORT_WEEKDAYS = {
+    "mon": 0,
+    "tue": 1,
+    "tues": 1,
+    "wed": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "fri": 4,
+}
+
+
+def _weekday_back(word: str, today: date, *, before_today: bool) -> date:
+    """The latest `word` day on or before today (strictly before, with `before_today`)."""
+    number = _WEEKDAYS.get(word, _SHORT_WEEKDAYS.get(word, 0))
+    back = (today.weekday() - number) % 7
+    return today - timedelta(days=back or (7 if before_today else 0))
+
+
+def _relative_days(lowered: str, today: date) -> str | None:
+    """'since Tuesday' → that Tuesday..today; 'on Friday', 'last Friday' → that day;
+    'this morning' → today (None: no such words)."""
+    if _TODAY_PARTS.search(lowered):
+        return "today"
+    if match := _SINCE_WEEKDAY.search(lowered):
+        first = _weekday_back(match.group(1), today, before_today=False)
+        return f"{first}..{today}"
+    if match := _ON_WEEKDAY.search(lowered):
+        word = match.group(1) or match.group(2)
+        day = _weekday_back(word, today, before_today=lowered[match.start() :].startswith("last"))
+        return f"{day}..{day}"
+    return _dated(lowered, today)
+
+
+_ORDINAL = r"\d{1,2}(?:st|nd|rd|th)"
+_ANY_MONTH = _MONTH.replace("(", "(?:", 1)
+_FRAGMENT = (
+    rf"((?:the\s+)?(?:{_ORDINAL}(?:\s+of\s+{_ANY_MONTH})?|{_ANY_MONTH}\.?\s+\d{{1,2}}"
+    r"(?:st|nd|rd|th)?(?![\d:]))"
+    r"|\d{1,2}\s+(?:days?|weeks?)\s+ago|(?:the\s+)?day\s+before\s+yesterday)"
+)
+_SINCE_FRAGMENT = re.compile(rf"\b(?:since|from|after|starting)\s+{_FRAGMENT}")
+_BETWEEN_FRAGMENTS = re.compile(rf"\bbetween\s+{_FRAGMENT}\s+and\s+{_FRAGMENT}")
+_ON_FRAGMENT = re.compile(
+    rf"\b(?:on|for)\s+{_FRAGMENT}|\b(\d{{1,2}}\s+(?:days?|weeks?)\s+ago|day before yesterday)"
+)
+
+
+def _dated(lowered: str, today: date) -> str | None:
+    """Days read with dateparser, against today in the user's zone: 'since the 3rd',
+    'on Nov 20', 'between the 2nd and the 9th', '3 days ago', 'the day before yesterday'."""
+    if match := _BETWEEN_FRAGMENTS.search(lowered):
+        first, last = _parsed(match.group(1), today), _parsed(match.group(2), today)
+        return f"{first}..{last}" if first and last and first <= last else None
+    if match := _SINCE_FRAGMENT.search(lowered):
+        first = _parsed(match.group(1), today)
+        return f"{first}..{today}" if first else None
+    if match := _ON_FRAGMENT.search(lowered):
+        day = _parsed(match.group(1) or match.group(2), today)
+        return f"{day}..{day}" if day else None
+    return None
+
+
+def _parsed(fragment: str, today: date) -> date | None:
+    """The day `fragment` names, not after today ('the 3rd': this month's, else last
+    month's; anything else: dateparser, preferring the past)."""
+    bare = re.fullmatch(r"(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)", fragment.strip())
+    if bare:
+        day = int(bare.group(1))
+        for months_back in (0, 1):
+            year, month = divmod(today.year * 12 + today.month - 1 - months_back, 12)
+            if day <= calendar.monthrange(year, month + 1)[1]:
+                found = date(year, month + 1, day)
+                if found <= today:
+                    return found
+        return None
+    import dateparser  # type: ignore[import-untyped]  # ~0.4 s: only when a date is named
+
+    settings = {"RELATIVE_BASE": datetime.combine(today, time(12)), "PREFER_DATES_FROM": "past"}
+    parsed = dateparser.parse(fragment, languages=["en"], settings=settings)
+    return parsed.date() if parsed is not None and parsed.date() <= today else None
+
+
 _IN_MONTH = re.compile(rf"\b(?:in|for|during|of|over)\s+{_MONTH}\b(?:\s+(\d{{4}}))?")
 
 
@@ -248,6 +343,8 @@ def period_named(text: str, today: date) -> str | None:
     for phrase, period in _FIXED_PERIODS:
         if re.search(rf"\b{phrase}\b", lowered):
             return period
+    if found := _relative_days(lowered, today):
+        return found
     if match := _QUARTER.search(lowered):
         quarter = int(match.group(1) or _QUARTER_WORDS[match.group(2)])
         year = int(match.group(3)) if match.group(3) else today.year

@@ -139,7 +139,8 @@ def _opens_an_order(text: str, run: tuple[str, int, int]) -> bool:
 
 NAME_STOP = (
     r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went|going"
-    r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please|again)\b"
+    r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please|again"
+    r"|source)\b"
     r"|[,.;:?!]|$)"
 )
 
@@ -235,8 +236,9 @@ _LOWER_NAME_REFS = (
     ),
     # 'full transcript jorge salas call pls'
     re.compile(
-        rf"\b(?:transcript|trnscript|transcipt|transcrpt|trascript|summary|sumary|summry|recap"
-        rf"|insights|status|rundown)\s+(?:of\s+|for\s+|from\s+"
+        rf"\b(?:transcript|trnscript|transcipt|transcrpt|trascript|trnscrpt|tanscript|transcrip"
+        rf"|transcripts|summary|sumary|summry|recap|insights|status|rundown|card|recording|audio"
+        rf"|sentiment|objections)\s+(?:of\s+|for\s+|from\s+"
         rf"|on\s+|with\s+)?{LOWER_RUN}\s*(?:call\s*)?(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
     ),
 )

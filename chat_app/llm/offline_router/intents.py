@@ -30,6 +30,7 @@ from chat_app.llm.offline_router.contacts_admin import (
 )
 from chat_app.llm.offline_router.dates import COUNT_WORDS
 from chat_app.llm.offline_router.entities import Extractor, text_only
+from chat_app.llm.offline_router.refusals import UNSAFE_RULES
 from chat_app.llm.offline_router.time_zone import time_zone_args
 
 THRESHOLD = 0.5
@@ -636,7 +637,7 @@ INTENTS: tuple[Intent, ...] = (
             ),
         ),
         examples=("list my calls", "show calls with Jane Doe", "show my failed calls"),
-        extract=text_only(list_calls_args),
+        extract=list_calls_args,
     ),
     Intent(
         name="get_transcript",
@@ -1233,5 +1234,12 @@ INTENTS: tuple[Intent, ...] = (
             "hey": 0.6,
             "who are you": 1.0,
         },
+    ),
+    # What is not allowed, learned (training/unsafe.jsonl) behind the rules that refuse it
+    # before routing (`refusals.unsafe_refusal`): a request worded past those rules is
+    # still refused with the reason of its kind, never routed to a tool.
+    *(
+        Intent(name=f"unsafe_{rule.name}", tool=None, cues={}, reply=rule.answer)
+        for rule in UNSAFE_RULES
     ),
 )

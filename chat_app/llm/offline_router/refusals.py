@@ -6,7 +6,8 @@ Three kinds (DESIGN.md §7):
   model — calling without consent, bypassing or editing the do-not-call list, hiding
   that the caller is an AI or that the call is recorded, disguising the caller ID,
   switching off calling hours or the attempt cap, calling outside them (“at 3 am”),
-  faking consent, another company's data, someone else's account or password.
+  faking consent, another company's data, someone else's account or password,
+  dialling emergency numbers.
   The agent answers these before any model or tool runs (chat_app.agent), with
   OpenAI as offline;
 - **not possible** (`not_possible`): what no tool does here (emails, texts, calendars,
@@ -126,16 +127,24 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         # The whole list, never one number: a manager takes one off with remove_dnc.
         r" (?:delete|remove|clear|wipe|erase|empty|purge|reset|drop|scrap|get rid of|clean"
         r" out|trash)(?: (?!from |off |for )\w+){0,2}? (?:the |our |my |that |this |whole "
-        r"|entire )*" + _DNC + r" (?:list|lists|registry) (?!entry|entries|for )",
+        r"|entire )*" + _DNC + r"(?: (?:list|lists|registry))? (?!entry|entries|for |list)",
         r" (?:delete|remove|clear|wipe|erase|empty|purge|drop|unblock)(?: the| our| my)? "
         r"(?:all|every|each|everyone|everybody)(?: \w+){0,2}? (?:on |from |in )?(?:the |our "
         r"|my )*" + _DNC,
         r" " + _DNC + r" (?:list|lists|registry) (?:\w+ )?(?:deleted|removed|cleared|wiped"
         r"|emptied|gone) ",
         _SKIP + r"(?: \w+){0,3}? (?:the |our |my |any |their )*" + _DNC,
-        r" " + _DIAL + r" (?:[\w']+ ){0,6}?(?:on|in) (?:the |our |my )*" + _DNC + r" list ",
+        # 'call Sam even though he's on dnc' — not 'stop calling, put him on the DNC list'.
+        r"(?<! stop)(?<! not) " + _DIAL + r" (?:(?!put |add |place )[\w']+ ){0,6}?(?:on|in) "
+        r"(?:the |our |my )*" + _DNC + r"(?: list)? ",
         r" " + _DIAL + r" (?:the |those |all the |our )?" + _DNC + r" (?:people|numbers|contacts"
         r"|folks|leads|ones|list) ",
+        r" (?:take|get|remove|pull|strip|clear) (?:everyone|everybody|all|every number|all the"
+        r" numbers|them all|all of them)(?: \w+){0,2}? (?:off|from|out of) (?:the |our |my )*"
+        + _DNC,
+        r" (?:mass|bulk|batch) (?:remove|delete|clear|unblock|erase)(?: \w+){0,2}? " + _DNC,
+        _DIAL + r"(?: back)?(?: [\w']+){0,5}? (?:who|that|which) (?:have |has |had )?(?:opted out"
+        r"|unsubscribed|asked (?:us )?not to be (?:called|contacted)|asked to be removed) ",
     ),
     _rule(
         "consent",
@@ -166,6 +175,24 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|the whole list|them all)(?: [\w']+){0,4}? (?:consent or not|with or without consent"
         r"|whether they consented|no matter (?:the )?consent) ",
         _DIAL + r"(?: [\w']+){0,5}? (?:with no|with out|lacking|missing) (?:\w+ )?consent ",
+        _DIAL + r"(?: back)?(?: [\w']+){0,6}? (?:who|that|whose|which) (?:have |has |had )?"
+        r"(?:revoked|withdrew|withdrawn|pulled|took back|taken back|cancell?ed|retracted"
+        r"|rescinded)(?: \w+){0,2}? (?:consent|permission|opt ?in)",
+        _DIAL + r"(?: [\w']+){0,4}? (?:unconsented|non consented|nonconsented|unconsenting) ",
+        _DIAL + r"(?: [\w']+){0,10}? (?:even|including|also) (?:the )?(?:ones|those|people"
+        r"|contacts|leads)(?: \w+){0,2}? (?:with no|without|lacking|missing|that lack|who lack)"
+        r" (?:\w+ )?consent",
+        r" (?:consent|opt ?in|opt ins)(?: \w+){0,2}? (?:is|are|'s) (?:just |only )?(?:a )?"
+        r"(?:formality|optional|overrated|not needed|not required|unnecessary|joke) ",
+        r" (?:nobody|no one|noone|they don't|they dont|we don't|we dont|you don't|you dont)"
+        r" (?:needs?|have) to (?:opt ?in|consent|agree) ",
+        r" (?:don't|dont|do not) have (?:\w+ )?(?:consent|permission)(?: [\w']+){0,6}? (?:but|just"
+        r"|still|anyway) (?:\w+ )?" + _DIAL,
+        r" (?:pretend|claim|assume|act as if|act like|make it look like|just say)(?: \w+){0,3}? "
+        r"(?:agreed|opted in|consented|gave (?:us )?(?:consent|permission)|said yes) ",
+        r" (?:backdate|back date|antedate|falsify|forge|fake)(?: \w+){0,3}? (?:consent|opt ?in) ",
+        r" (?:record|log|mark|add)(?: \w+){0,2}? consent (?:for )?(?:the )?(?:whole|entire|all)"
+        r" (?:list|spreadsheet|file|csv|sheet|import|batch|contacts|leads) ",
         r" (?:make up|invent|fake|fabricate|forge|pretend|just say|assume)(?: \w+){0,4}? "
         r"(?:consent|they consented|they opted in|they agreed)",
         r" (?:mark|record|set|log|put down|flag)(?: \w+){0,2}? (?:all|every|everyone|everybody"
@@ -184,8 +211,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|tell|telling|mention|mentioning|disclose|disclosing|reveal|revealing|admit"
         r"|admitting|announce|announcing|let (?:them|him|her) know|inform)(?: [\w']+){0,5}? "
         r"(?:ai|a i|robot|bot|automated|recorded|recording|being recorded) ",
-        r" (?:pretend|pretending|act|acting|claim|claiming|pose|posing|say|tell them|tell him"
-        r"|tell her|sound like)(?: [\w']+){0,3}? (?:to be|you're|you are|it's|that it's"
+        r" (?:pretend|pretending|act|acting|claim|claiming|pose|posing|say|tell"
+        r"|sound like)(?: [\w']+){0,3}? (?:to be|you're|you are|it's|that it's"
         r"|that you're|youre|you re|ur|as|like)(?: a| an)? (?:real |actual )?(?:human|person"
         r"|real person|live person|live rep|live agent|me|the rep) ",
         r" (?:say|tell (?:them|him|her)|claim|pretend|insist)(?: [\w']+){0,6}? (?:not|isn't|isnt"
@@ -197,8 +224,18 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:the |that )?(?:it's |its |it is |you're |you are )?(?:an |a )?(?:ai|a i|robot|bot"
         r"|recording|recorded|disclosure|disclaimer) ",
         r" (?:skip|drop|remove|turn off|switch off|disable|leave out|cut)(?: the| my| our)?"
-        r" (?:ai |a i |recording |robot |bot )?(?:disclosure|disclaimer|announcement|notice"
-        r"|intro|part where)",
+        r" (?:call )?(?:ai |a i |recording |robot |bot )?(?:disclosure|disclaimer|announcement"
+        r"|notice|intro|part where)",
+        r" record(?:ing)?(?: [\w']+){0,3}? (?:secretly|covertly|in secret|without (?:telling"
+        r"|informing|notifying|letting|asking|their knowledge|them knowing|disclos\w*|saying))",
+        r" (?:secretly|covertly) record",
+        r" (?:tell|say|inform|assure)(?: \w+){0,2}? (?:it's|its|it is|the call is|the call's"
+        r"|they're|they are|this is) not (?:being )?(?:recorded|a recording|an ai|a bot) ",
+        r" (?:tell|say|inform|assure)(?: \w+){0,2}? (?:nobody|no one|noone) (?:is|will be)"
+        r" (?:recording|listening|taping) ",
+        r" (?:pretend|pretending|pose|posing|claim|claiming) (?:to be|as) (?!an? (?:ai|bot|robot"
+        r"|assistant|agent)\b)[a-z]+ ",
+        r" impersonat\w* ",
     ),
     _rule(
         "caller_id",
@@ -216,6 +253,12 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|a local|a fake|a private|a blocked|an unlisted|a withheld|my personal|my cell"
         r"|my mobile)(?: \w+)? (?:number|phone|cell|mobile|line|caller id) ",
         r" (?:private|blocked|withheld|unknown|anonymous|no) caller ?id ",
+        r" (?:as|for) (?:the |our |my )?caller ?id ",
+        r" (?:use|get|buy|rent|show|display|with|from) (?:a |an )?(?:local|local looking|fake"
+        r"|random|rotating)(?: area code)? (?:number|caller ?id|phone number|presence) ",
+        r" (?:number|caller ?id) (?:look|looks|appear|appears|seem|seems) (?:like it's |like it is"
+        r" |to be )?(?:local|from) ",
+        r" (?:hide|mask|withhold|conceal|disguise) (?:our|my|the) (?:phone )?number ",
     ),
     _rule(
         "limits",
@@ -228,7 +271,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" hours|time window|calling window|quiet hours|time zones?|local time|curfew"
         r"|attempt limits?|attempt caps?|call limits?|frequency (?:limits?|caps?)|the"
         r" limits?|the cap|3 attempts|three attempts)",
-        r" (?:keep (?:calling|ringing|dialing|dialling|redialing|redialling)|call (?:\w+ )"
+        r" (?:keep (?:calling|ringing|dialing|dialling|redialing|redialling)(?! today| this| for)"
+        r"|call (?:\w+ )"
         r"{0,3}?(?:over and over|again and again|nonstop|non stop|until (?:he|she|they)"
         r" (?:pick|picks|answer|answers)|every (?:few )?(?:minutes?|hours?|\d+ minutes))"
         r"|(?:call|ring|dial)(?: [\w']+){0,3}? (?:[4-9]|[1-9]\d+|four|five|six|seven|eight"
@@ -238,7 +282,11 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:robocall|robo call|robo dial)\w*(?: [\w']+){0,3}? (?:everyone"
         r"|everybody|all|every|random|a list|the list|this list|numbers|people) ",
         _DIAL + r" (?:random|every number|all the numbers|a list of numbers|numbers from"
-        r"|everyone in (?:the|this|an?) area code|an entire area code) ",
+        r"|everyone in (?:the |this |an? )?(?:\d{3} )?area code|an entire area code) ",
+        r" (?:call|ring|dial|redial|phone)(?: \w+){0,3}? until (?:he|she|they) (?:pick|picks"
+        r"|answer|answers|respond|responds|gets? through) ",
+        r" (?:blast|spray|carpet bomb|mass call|mass dial)(?: \w+){0,3}? (?:the whole|an entire"
+        r"|every|all|random) ",
     ),
     _rule(
         "hours",
@@ -271,14 +319,21 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"(?:a |an )?" + _OTHER + r" " + _COMPANY_NOUN + " ",
         r" (?:someone|somebody|anyone) else's (?:\w+ )?" + _DATA + " ",
         r" (?!my |our )[a-z]+'s (?:workspace|tenant)(?:'s)? (?:\w+ )?" + _DATA + " ",
-        r" " + _DATA + r"(?: [\w']+){0,3}? (?:from|in|of|at) (?:the )?(?!my |our |this )[a-z]+ "
-        r"(?:workspace|tenant) ",
+        r" " + _DATA + r"(?: [\w']+){0,3}? (?:from|in|of|at) (?:the )?"
+        r"(?!my |our |this |the )[a-z]+ (?:workspace|tenant) ",
         r" other (?:companies|businesses|customers|workspaces|tenants|firms) (?:are |were )?"
         r"(?:saying|say|said|doing|discussing|talking)",
         r" (?:another|other|a different|different) (?:customer|customers|client|clients|user"
         r"|users|company|companies) (?:of|on|using) klosesales ",
         r" competitors?(?:'s|')? (?:call |sales )?(?:calls|transcripts|recordings|data"
-        r"|contacts|leads|pipeline|analytics) ",
+        r"|contacts|leads|pipeline|analytics|reps|team|sales team|salespeople|agents) ",
+        r" (?!my |our )[a-z]+'s (?:reps|sales reps|sales team|salespeople|agents|sdrs)(?: [\w']+)"
+        r"{0,3}? (?:saying|said|say|calls|transcripts|recordings|data|contacts|leads|pipeline) ",
+        r" (?:every|all|each|any) " + _OWNER + r"(?: [\w']+){0,2}? " + _DATA + " ",
+        r" " + _DATA + r"(?: [\w']+){0,3}? (?:from|in|of|at) (?!my |our |this )(?:[a-z]+ ){0,2}?"
+        r"[a-z]+'s (?:workspace|tenant|org|organi[sz]ation) ",
+        r" (?:other|another|different) klosesales (?:users?|customers?|compan\w+|workspaces?"
+        r"|accounts?|clients?|tenants?) ",
         r" (?:log|sign|switch|get|break|hack) (?:in|into|me into|over to|to) (?:another|other"
         r"|a different|someone else's|somebody else's|their) (?:\w+ )?(?:workspace|account"
         r"|company|tenant) ",
@@ -290,6 +345,17 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:cross|between) (?:workspace|tenant|company|companies|workspaces|tenants) ",
         r" (?:dump|export|download|leak|scrape)(?: \w+){0,2}? (?:the |whole |entire )*"
         r"(?:database|db|all data|everyone's data|every workspace) ",
+    ),
+    _rule(
+        "emergency",
+        "I can't do that: it isn't allowed. Klosesales places AI sales calls only: it never "
+        "dials emergency numbers (911, 112, 999 …) or the emergency services. In an "
+        "emergency, call them yourself from your own phone. What I can do: place a sales "
+        "call to one of your contacts (“call Jane Doe about the renewal”). Nothing was "
+        "charged.",
+        r" (?:call|ring|dial|phone|get)(?: me| us| up)? (?:911|999|112|000|the police|the cops"
+        r"|an ambulance|emergency services|the emergency services|emergency line|the fire"
+        r" department|the fire brigade) ",
     ),
     _rule(
         "account",
@@ -311,6 +377,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|manager|boss|admin|other rep|another rep|other user|another user|someone else"
         r"|somebody else|other person)(?:'s|s'|s) (?:\w+ )?(?:account|accounts|login|password"
         r"|passwords|credentials|data|email|emails|inbox|profile|details|settings) ",
+        r" (?:let me|get me|put me) (?:in|into|in to) (?!my )[a-z]+'s (?:\w+ )?account ",
         r" (?:log|sign) (?:in|into|on) (?:to )?(?:\w+'s|my (?:manager|boss|colleague|coworker"
         r"|teammate)'s|someone else's|somebody else's) (?:\w+ )?account ",
         r" (?:log me in|sign me in|log in|sign in) as (?!myself|me )(?:my )?(?:manager|boss"

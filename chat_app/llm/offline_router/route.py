@@ -39,11 +39,13 @@ _UNSUPPORTED = re.compile(
     # Deleting, exporting or importing contacts (and the do-not-call list) are tools now.
     r"|^ " + POLITE + r"(?:delete|remove|erase|export|import|upload)\b"
     r"(?!(?: [\w']+){0,6}? (?:contacts?|leads?|prospects?|csv|file|spreadsheet|list|dnc"
-    r"|do not call|consent|this|these|them|cont[a-z]{2,5}s?)\b"
+    r"|do not call|consent|this|these|them|cont[a-z]{2,5}s?|webhooks?|receivers?|endpoints?"
+    r"|https?)\b"
     # 'delete ingrid solberg', 'remove dmitri volkov pls': a name is a contact to delete.
     r"|(?! (?:the|my|our|this|that|all|every|a|an|it|everything|everyone|account|recording"
     r"|recordings|call|calls|transcripts?|history|data|workspace|team|user|rep|campaign)\b)"
-    r"(?: [a-z][a-z'-]+){1,3}(?: pls| please| plz)? $)"
+    r"(?: [a-z][a-z'-]+){1,3}(?: pls| please| plz)?(?: (?:hes|shes|he's|she's|theyre|they're"
+    r"|he|she|they|because|since|as|wrong|duplicate|dupe|not|no longer)\b.*)? $)"
     r"|\bcreate (?:an? )?(?:invoice|proposal|document|presentation|slide|report|email)s?\b"
     r"|\bpassword\b|\bdelete my (?!contact|lead|prospect)"
     r"|\b(?:summari[sz]e|translate|read|proofread|review) (?:this|that|the|my|a|an) "
@@ -264,6 +266,25 @@ def classify(
     return best
 
 
+UNSAFE_PREFIX = "unsafe_"  # the learned classes of what is not allowed (training/unsafe.jsonl)
+# Together they must be at least this sure to refuse on their own: an ordinary request
+# that merely sounds like one ('call him again') is never refused on a guess.
+UNSAFE_SURE = 0.6
+
+
+def _sure_unsafe(shares: dict[str, float]) -> dict[str, float]:
+    """`shares`, less the not-allowed classes unless together they are `UNSAFE_SURE` (the
+    rest then renormalised: each intent's probability given that the request is allowed)."""
+    unsafe = sum(share for name, share in shares.items() if name.startswith(UNSAFE_PREFIX))
+    if unsafe >= UNSAFE_SURE or unsafe >= 1.0:
+        return shares
+    return {
+        name: share / (1.0 - unsafe)
+        for name, share in shares.items()
+        if not name.startswith(UNSAFE_PREFIX)
+    }
+
+
 def _best(
     shares: dict[str, float],
     available_tools: frozenset[str],
@@ -272,7 +293,7 @@ def _best(
 ) -> tuple[Intent, float] | None:
     """The most probable intent the message may reach ('none' included)."""
     best: tuple[Intent, float] | None = None
-    for name, share in shares.items():
+    for name, share in _sure_unsafe(shares).items():
         intent = _intent(name) if name != NONE else _NONE_INTENT
         if intent.tool is not None:
             if intent.tool not in available_tools:
@@ -301,6 +322,8 @@ def route(
     user's own country); a contact or rep named with a typo is matched against
     `contacts` (names the caller knows). A tool in `changing` is never chosen for a
     question. `model`/`embed` replace the shipped weights and MiniLM (training)."""
+    if text.isupper():
+        text = text.lower()  # 'ADD CONTACT DIEGO RAMOS …': caps lock names no one
     read = _read(text)
     if not read.padded.strip() or _unsupported(read):
         return None
