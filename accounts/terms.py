@@ -12,11 +12,12 @@ Published versions are never edited: to correct one, publish another.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
@@ -26,15 +27,25 @@ from accounts import audit
 from accounts.models import TermsAcceptance, TermsVersion, User
 from core.errors import KloseError, NotFound
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
 MATERIAL_NOTICE = timedelta(days=7)
 # A moment of slack for "now" (the caller's clock read and ours differ slightly).
 CLOCK_SLACK = timedelta(minutes=1)
 MAX_BODY_CHARS = 200_000
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 
-# CommonMark plus tables and strikethrough. `html: False`: raw HTML in the source is
-# shown escaped, never passed through; markdown-it also refuses javascript:/data: links.
-_md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """CommonMark plus tables and strikethrough. `html: False`: raw HTML in the source
+    is shown escaped, never passed through; markdown-it also refuses javascript:/data:
+    links. Built on first use: only the terms pages render (the assistant imports this
+    module only to tell of upcoming terms)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 
 
 class TermsError(KloseError, ValueError):
@@ -226,4 +237,4 @@ async def accept(
 
 def render_html(version: TermsVersion) -> str:
     """The version's markdown as HTML, with any raw HTML in the source escaped."""
-    return str(_md.render(version.body_md))
+    return str(_markdown().render(version.body_md))

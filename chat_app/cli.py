@@ -55,7 +55,10 @@ def _setup_logging(settings: Settings) -> None:
 @contextlib.contextmanager
 def _database(settings: Settings, *, migrate: bool | None = None) -> Iterator[Database]:
     """Open the database (starting the embedded one if needed) and make sure its
-    schema is current: migrated automatically where allowed, else refused."""
+    schema is current: migrated automatically where allowed (`migrate=True`: always
+    run Alembic), else refused. A schema found current is not handed to Alembic at all:
+    reading its revision is one query, where Alembic's no-op upgrade imports every
+    model and Alembic itself (most of a second of a cold `klosesales ask`)."""
     from core import migrate as migrations
 
     try:
@@ -63,9 +66,14 @@ def _database(settings: Settings, *, migrate: bool | None = None) -> Iterator[Da
     except DatabaseUnavailable as exc:
         _fail(str(exc))
     try:
-        if settings.should_auto_migrate if migrate is None else migrate:
+        auto = settings.should_auto_migrate if migrate is None else migrate
+        if migrate:  # `klosesales migrate`
             migrations.upgrade(db.url)
-        elif not migrations.is_up_to_date(db.url):
+        elif migrations.is_up_to_date(db.url):
+            pass
+        elif auto:
+            migrations.upgrade(db.url)
+        else:
             _fail(
                 f"the database schema is at {migrations.current_revision(db.url)}, this version "
                 f"needs {migrations.head_revision(db.url)}: run `klosesales migrate` first"

@@ -18,7 +18,6 @@ from accounts.sessions import Signer
 from billing.payments import Payments, build_payments
 from chat_app.agent import build_agent
 from chat_app.llm import ModelChoice, select_model
-from chat_app.post_call import PostCallQueue
 from core.db import Database
 from core.events import EventListener
 from core.secrets import persistent_secret
@@ -28,6 +27,7 @@ from telephony.provider import Telephony, build_telephony
 
 if TYPE_CHECKING:
     from chat_app.history import ChatFiles  # imports Chainlit (~1 s): only when used
+    from chat_app.post_call import PostCallQueue  # procrastinate: the server's only
 
 
 @dataclass

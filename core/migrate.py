@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, pool
+import psycopg
 from sqlalchemy.engine import URL
+
+from core.db import libpq_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -66,14 +68,20 @@ def head_revision(url: URL) -> str | None:
 
 
 def current_revision(url: URL) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
+    """The revision the database is at (None: never migrated), read from Alembic's
+    version table as Alembic reads it, over one plain connection: importing Alembic for
+    this took ~0.2 s of every `klosesales ask`. A table holding several revisions
+    (branches) is refused, as Alembic's `get_current_revision` refuses it."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        found = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
+        if found is None or found[0] is None:
+            return None
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    if len(rows) > 1:
+        raise RuntimeError(
+            f"the database is at {len(rows)} revisions at once ({', '.join(r[0] for r in rows)})"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 def is_up_to_date(url: URL) -> bool:

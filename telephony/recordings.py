@@ -119,9 +119,8 @@ def media_source(call: Call, telephony: Telephony, settings: Settings) -> MediaS
             "audio/mpeg",
             api_base=settings.twilio_api_base,
         )
-    # Imported here: the simulated store's module brings FastAPI (its routes) with it.
-    from telephony.simulator.recordings import ACCOUNT_SID as SIM_ACCOUNT_SID
-    from telephony.simulator.recordings import PATH as SIM_PATH
+    from telephony.simulator.recording_urls import ACCOUNT_SID as SIM_ACCOUNT_SID
+    from telephony.simulator.recording_urls import PATH as SIM_PATH
 
     store = telephony.public_base_url.rstrip("/") + SIM_PATH + "/"
     if not url.startswith(store) or "/" in url[len(store) :]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from langchain.tools import ToolRuntime
 
-from accounts import audit, flows
+from accounts import audit
 from accounts.models import User
 from accounts.otp import OtpError
 from accounts.phones import InvalidMobile, mask, normalise_mobile
@@ -31,6 +31,10 @@ async def _change(ctx: AgentContext, payload: dict[str, Any]) -> str:
     )
     if not code:
         return "The mobile number was not changed: no code was entered."
+    # Here, not at import: the sign-up flows bring an e-mail validator and the terms'
+    # Markdown renderer, which no other answer needs.
+    from accounts import flows
+
     try:
         async with ctx.db.session() as session:
             await flows.check_code(

@@ -45,7 +45,7 @@ from websockets.asyncio.client import connect
 
 from telephony.simulator import speech
 from telephony.simulator.personas import PERSONAS, VOICEMAIL_GREETINGS, Persona
-from telephony.simulator.recordings import ACCOUNT_SID, recording_url, upload_url
+from telephony.simulator.recording_urls import ACCOUNT_SID, recording_url, upload_url
 from telephony.twilio import CallRequest, PlacedCall, TelephonyError, signature
 from telephony.twiml import relay_url_of
 

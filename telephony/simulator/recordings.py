@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import logging
 from datetime import datetime
@@ -35,12 +34,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.base import Base
 from core.web.deps import DatabaseDep, runtime_of
+from telephony.simulator.recording_urls import ACCOUNT_SID, PATH, body_hash
+from telephony.simulator.recording_urls import recording_url as recording_url
+from telephony.simulator.recording_urls import upload_url as upload_url
 from telephony.twilio import signature
 
 log = logging.getLogger(__name__)
 
-PATH: Final = "/simulator/recordings"
-ACCOUNT_SID: Final = "AC" + "5" * 32  # the simulated carrier's account
 MAX_UPLOAD_BYTES: Final = 48 * 1024 * 1024
 SID_CHARS: Final = frozenset("0123456789abcdefABCDEF")
 
@@ -77,20 +77,6 @@ class Upload(BaseModel):
 
 def is_sid(sid: str) -> bool:
     return len(sid) == 34 and sid.startswith("RE") and set(sid[2:]) <= SID_CHARS
-
-
-def body_hash(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def upload_url(base_url: str, sid: str, body: bytes) -> str:
-    """Where the carrier uploads recording `sid` (the URL it signs)."""
-    return f"{base_url.rstrip('/')}{PATH}/{sid}?bodySHA256={body_hash(body)}"
-
-
-def recording_url(base_url: str, sid: str) -> str:
-    """The `RecordingUrl` the carrier reports (the media is at this URL + `.wav`)."""
-    return f"{base_url.rstrip('/')}{PATH}/{sid}"
 
 
 async def timeline_of(session: AsyncSession, sid: str) -> list[TimelineTurn] | None:
