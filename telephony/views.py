@@ -16,21 +16,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketException, status
+from fastapi import APIRouter, Query, Request, WebSocket, WebSocketException, status
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from core.db import Database
-from core.web.deps import DatabaseDep, SettingsDep
+from core.web.deps import DatabaseDep, SettingsDep, get_database
 from core.web.routes import PageRoute
 from telephony import callbacks, handoff, twiml
 from telephony.deps import (
-    CallEnded,
     RelayCall,
     TelephonyDep,
     TwilioForm,
     VoiceModel,
+    get_call_ended,
+    get_telephony,
     plain,
+    resolve,
+    signed_form,
 )
 from telephony.deps import openai_config as openai_config  # re-exported (jobs, tools)
 from telephony.models import Call, CallStatus, Contact
@@ -58,17 +61,22 @@ def _malformed(exc: callbacks.MalformedCallback) -> Response:
 
 
 @router.post("/webhooks/twilio/status")
-async def call_status(
-    form: TwilioForm, db: DatabaseDep, on_call_ended: CallEnded, call: CallRef = None
-) -> Response:
+async def call_status(request: Request) -> Response:
     """A call's progress; its final status settles the call's credits once. Then
     `on_call_ended(call_id)` queues the post-call work; its failure is logged and never
-    fails the webhook."""
+    fails the webhook. The busiest webhook takes its services with `resolve` (the same
+    ones, overrides included) rather than FastAPI's dependencies, which cost it more
+    than the rest of the request; a refusal (`Refusal`) is answered by `PageRoute`."""
+    form = await signed_form(request, await resolve(request, get_telephony))
+    db = await resolve(request, get_database)
     try:
-        applied = await callbacks.apply_status(db, call, callbacks.parse_status(form))
+        applied = await callbacks.apply_status(
+            db, request.query_params.get("call"), callbacks.parse_status(form)
+        )
     except callbacks.MalformedCallback as exc:
         return _malformed(exc)
     if applied.result == "settled" and applied.call_id:
+        on_call_ended = await resolve(request, get_call_ended)
         try:
             await on_call_ended(applied.call_id)
         except Exception:
