@@ -883,6 +883,34 @@ def pacer_for(telephony: Telephony) -> Pacer:
 # --- recovery ---------------------------------------------------------------------------
 
 
+# Recovery looks only at rows no live process is working on: a preparing lane holds
+# its row's lock (`_hold_claim`) — skipped, never waited for (a slow preparation must
+# not hold up the recovery of every other row).
+_REQUEUE_UNPREPARED = text("""
+UPDATE dial_queue SET status = 'queued', claimed_at = NULL
+WHERE id IN (
+    SELECT d.id FROM dial_queue d
+    WHERE d.status = 'dialing' AND d.claimed_at < clock_timestamp() - :stale
+      AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = d.call_id)
+    FOR UPDATE OF d SKIP LOCKED
+)
+""")
+_FINISH_SLOTTED = text("""
+UPDATE dial_queue d SET
+    status = CASE WHEN c.twilio_sid IS NOT NULL THEN 'placed' ELSE 'failed' END,
+    result = coalesce(c.twilio_sid, c.error,
+        'interrupted before the carrier answered; reconciled, never dialled again'),
+    finished_at = clock_timestamp()
+FROM calls c
+WHERE c.id = d.call_id AND (c.twilio_sid IS NOT NULL OR c.settled_at IS NOT NULL)
+  AND d.id IN (
+    SELECT q.id FROM dial_queue q
+    WHERE q.status = 'dialing' AND q.claimed_at < clock_timestamp() - :stale
+    FOR UPDATE OF q SKIP LOCKED
+)
+""")
+
+
 async def recover(db: Database, *, stale: timedelta = STALE_CLAIM) -> int:
     """Rows left `dialing` by a process that died (or stalled past its claim's lease):
     queued again when their call row was never written; taken over when it was but they
@@ -890,26 +918,8 @@ async def recover(db: Database, *, stale: timedelta = STALE_CLAIM) -> int:
     call's state otherwise (a slot was taken: never dialled again). Returns how many
     rows were put right."""
     async with db.session() as session:
-        requeued = await session.execute(
-            text(
-                "UPDATE dial_queue d SET status = 'queued', claimed_at = NULL "
-                "WHERE d.status = 'dialing' AND d.claimed_at < clock_timestamp() - :stale "
-                "AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = d.call_id)"
-            ),
-            {"stale": stale},
-        )
-        finished = await session.execute(
-            text(
-                "UPDATE dial_queue d SET "
-                "status = CASE WHEN c.twilio_sid IS NOT NULL THEN 'placed' ELSE 'failed' END, "
-                "result = coalesce(c.twilio_sid, c.error, 'interrupted before the carrier "
-                "answered; reconciled, never dialled again'), finished_at = clock_timestamp() "
-                "FROM calls c WHERE c.id = d.call_id AND d.status = 'dialing' "
-                "AND d.claimed_at < clock_timestamp() - :stale "
-                "AND (c.twilio_sid IS NOT NULL OR c.settled_at IS NOT NULL)"
-            ),
-            {"stale": stale},
-        )
+        requeued = await session.execute(_REQUEUE_UNPREPARED, {"stale": stale})
+        finished = await session.execute(_FINISH_SLOTTED, {"stale": stale})
         await session.commit()
     n = int(requeued.rowcount or 0) + int(finished.rowcount or 0)  # type: ignore[attr-defined]
     n += await _take_over(db, stale)

@@ -599,3 +599,36 @@ async def test_a_dial_waiting_for_its_slot_renews_its_claim_and_keeps_it(db: Dat
     assert outcome.status is DialStatus.PLACED and outcome.call is not None
     assert outcome.call.id == call_id
     assert len(recorder.requests) == 1
+
+
+async def test_recovery_skips_a_row_being_prepared_instead_of_waiting_for_it(db: Database):
+    """A live lane preparing a dial holds its row's lock (for as long as the gate and
+    the campaign guard take: seconds on a loaded machine). `recover` leaves that row to
+    it and still puts the others right — it used to wait for the lock, holding up the
+    recovery of a dead worker's dials behind one slow preparation."""
+    member = await make_member(db, Role.REP)
+    contact = await add_contact(db, member.actor, area="212")
+    preparing, dead = await _queue(db, member.actor, contact.id, 2)
+    for request_id in (preparing, dead):
+        assert await dispatch.claim_one(db, request_id)
+    other = Database(url=db.url, embedded=False)  # the preparing lane's process
+    try:
+        async with other.session() as lane:
+            await lane.execute(
+                text("SELECT 1 FROM dial_queue WHERE id = :id FOR UPDATE"), {"id": preparing}
+            )
+            recovered = await asyncio.wait_for(dispatch.recover(db, stale=timedelta(0)), 60)
+            await lane.rollback()
+    finally:
+        await other.dispose()
+    assert recovered == 1
+    async with db.session() as session:
+        rows = {
+            r.id: r.status
+            for r in (
+                await session.scalars(
+                    select(DialRequest).where(DialRequest.id.in_([preparing, dead]))
+                )
+            ).all()
+        }
+    assert rows == {preparing: DialStatus.DIALING.value, dead: DialStatus.QUEUED.value}
