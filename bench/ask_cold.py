@@ -10,7 +10,8 @@ chat_app.cli"`) to show how much of the wall time is Python starting.
 Prints one JSON object per figure: `ask_cold_p50_ms`, `ask_cold_p95_ms` (target:
 ≤ 2,000 ms), the same in CPU time (`ask_cold_cpu_*`: on a busy shared machine the wall
 time also counts waiting for a core), the answer's tool and status (it must be answered
-by `check_credits`), and `import_cli_p50_ms`.
+by `check_credits`), `import_cli_p50_ms`, and the machine's load average before and
+after (`load_avg_1m`: figures taken under different loads do not compare).
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = 3 if args.quick else args.runs
-    emit({"background_cpu_pct": round(background_cpu_pct(), 1)})
+    emit(
+        {
+            "background_cpu_pct": round(background_cpu_pct(), 1),
+            "load_avg_1m": round(os.getloadavg()[0], 2),  # `uptime`'s: note it with figures
+        }
+    )
     with bench_database(args.database_url, keep=args.keep) as (db, tmp):
         email = asyncio.run(_seed(db))
         env = {
@@ -157,6 +163,7 @@ def main() -> None:
             "ask_cold_cpu_p50_ms": round(statistics.median(cpus), 1),
             "ask_cold_cpu_p95_ms": round(percentile(cpus, 95), 1),
             "import_cli_p50_ms": round(statistics.median(imports), 1),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2),
         }
     )
 
