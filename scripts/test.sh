@@ -18,7 +18,7 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # uv installs the same pinned set as pip would, in seconds rather than minutes.
 [ -x .venv/bin/uv ] || .venv/bin/pip install -q uv
-.venv/bin/uv pip install -q -p .venv -c constraints.txt -e ".[dev]"
+.venv/bin/uv pip install -q -p .venv --reinstall-package klosesales -c constraints.txt -e ".[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy core accounts billing telephony retrieval insights campaigns integrations tools chat_app
