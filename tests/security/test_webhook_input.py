@@ -30,9 +30,9 @@ from tests.telephony.helpers import (
     number_in,
     recording_telephony,
 )
-from tests.telephony.web import twilio_app, twilio_web
+from tests.telephony.web import twilio_app, twilio_web, warm_twilio_app
 
-__all__ = ["twilio_app", "twilio_web"]  # fixtures: Twilio's webhooks in process
+__all__ = ["twilio_app", "twilio_web", "warm_twilio_app"]  # fixtures: Twilio's webhooks in process
 
 
 def _sid(prefix: str = "CA") -> str:

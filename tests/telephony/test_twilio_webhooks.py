@@ -19,11 +19,18 @@ from telephony.provider import SIMULATED_FROM
 from telephony.twilio import signature
 from tests.accounts.helpers import make_member
 from tests.conftest import TWILIO_TEST_TOKEN
-from tests.telephony.web import BASE, SilentCarrier, TwilioWeb, twilio_app, twilio_web
+from tests.telephony.web import (
+    BASE,
+    SilentCarrier,
+    TwilioWeb,
+    twilio_app,
+    twilio_web,
+    warm_twilio_app,
+)
 
 from .helpers import NOON_NY, add_contact, fund
 
-__all__ = ["twilio_app", "twilio_web"]  # fixtures
+__all__ = ["twilio_app", "twilio_web", "warm_twilio_app"]  # fixtures
 
 STATUS = "/webhooks/twilio/status"
 
