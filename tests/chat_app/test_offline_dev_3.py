@@ -15,18 +15,13 @@ tests/chat_app/test_offline_coverage judges arguments. Only counts are printed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import HumanMessage
-
 from chat_app.agent import TOOLS
-from chat_app.llm.followups import context_messages
-from chat_app.llm.messages import message_text
-from chat_app.llm.offline import OfflineChatModel
 from chat_app.llm.offline_router.refusals import unsafe_refusal
-from tests.chat_app.test_offline_coverage import TODAY, _matches
+from tests.chat_app.phrasings import answer, read_cases
+from tests.chat_app.test_offline_coverage import _matches
 
 DEV_SET = Path(__file__).resolve().parent.parent / "fixtures" / "offline_dev_3.jsonl"
 # Measured 2026-12-07: before this set's round of changes 91.8 % right tool, 84.8 % right
@@ -35,25 +30,7 @@ DEV_SET = Path(__file__).resolve().parent.parent / "fixtures" / "offline_dev_3.j
 TOOL_FLOOR, ARGS_FLOOR = 0.98, 0.98
 
 
-def _cases() -> list[dict[str, Any]]:
-    lines = DEV_SET.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-CASES = _cases()
-
-
-def answer(case: dict[str, Any]) -> tuple[str | None, dict[str, Any], str]:
-    """The tool the offline model calls for `case` (after its `context`), its
-    arguments, and the reply's text when it calls none."""
-    model = OfflineChatModel(today=TODAY).bind_tools(TOOLS)
-    assert isinstance(model, OfflineChatModel)
-    thread = context_messages(case.get("context") or [])
-    reply = model.respond([*thread, HumanMessage(content=case["text"])])
-    if reply.tool_calls:
-        call = reply.tool_calls[0]
-        return call["name"], dict(call["args"]), ""
-    return None, {}, message_text(reply)
+CASES = read_cases(DEV_SET)
 
 
 def judged(case: dict[str, Any]) -> tuple[bool, bool]:
