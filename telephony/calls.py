@@ -355,19 +355,26 @@ async def _not_placed(db: Database, call_id: uuid.UUID, reason: str) -> None:
     async with db.session() as session:
         call = await session.get(Call, call_id, with_for_update=True)
         assert call is not None
-        if call.hold_id is not None:
-            await ledger.release_hold(session, call.hold_id)
-        if call.attempt_id is not None:
-            attempt_id, call.attempt_id = call.attempt_id, None
-            await session.flush()
-            await session.execute(delete(CallAttempt).where(CallAttempt.id == attempt_id))
-        now = datetime.now(UTC)
-        call.status = CallStatus.FAILED.value
-        call.outcome = CallOutcome.FAILED.value
-        call.error = reason[:2000]
-        call.cost_mc = 0
-        call.ended_at = call.settled_at = now
+        await fail_unsent(session, call, reason)
         await session.commit()
+
+
+async def fail_unsent(session: AsyncSession, call: Call, reason: str) -> None:
+    """A call the carrier never took (it refused, or it was never asked): its hold
+    released, its attempt uncounted, the call failed and settled at no cost, in the
+    caller's transaction. `call` must be locked by the caller."""
+    if call.hold_id is not None:
+        await ledger.release_hold(session, call.hold_id)
+    if call.attempt_id is not None:
+        attempt_id, call.attempt_id = call.attempt_id, None
+        await session.flush()
+        await session.execute(delete(CallAttempt).where(CallAttempt.id == attempt_id))
+    call.status = CallStatus.FAILED.value
+    call.outcome = CallOutcome.FAILED.value
+    call.error = reason[:2000]
+    call.cost_mc = 0
+    call.ended_at = call.settled_at = datetime.now(UTC)
+    await session.flush()
 
 
 # --- reading -----------------------------------------------------------------------

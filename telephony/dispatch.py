@@ -58,7 +58,6 @@ from sqlalchemy import (
     DateTime,
     String,
     Text,
-    delete,
     func,
     select,
     text,
@@ -70,15 +69,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import User
 from accounts.service import Actor
-from billing import ledger
 from core.base import Base
 from core.db import Database
 from core.errors import KloseError
 from core.sql_functions import call_function_alone
 from core.supervisor import Supervisor
-from telephony.calls import CallNotPlaced, CallRefused, prepare_call, send_call
+from telephony.calls import CallNotPlaced, CallRefused, fail_unsent, prepare_call, send_call
 from telephony.compliance import Reason
-from telephony.models import Call, CallAttempt, CallOutcome, CallStatus, Contact
+from telephony.models import Call, Contact
 from telephony.provider import Telephony
 from telephony.twilio import CallRequest, PlacedCall
 
@@ -983,19 +981,8 @@ async def _void_unsent(session: AsyncSession, call_id: uuid.UUID) -> None:
     call = await session.get(Call, call_id, with_for_update=True, populate_existing=True)
     if call is None or call.settled_at is not None:
         return
-    if call.hold_id is not None:
-        await ledger.release_hold(session, call.hold_id)
-    if call.attempt_id is not None:
-        attempt_id, call.attempt_id = call.attempt_id, None
-        await session.flush()
-        await session.execute(delete(CallAttempt).where(CallAttempt.id == attempt_id))
-    ended = datetime.now(UTC)
-    call.status = CallStatus.FAILED.value
-    call.outcome = CallOutcome.FAILED.value
-    call.error = NEVER_SENT
-    call.duration_s, call.cost_mc = 0, 0
-    call.ended_at = call.settled_at = ended
-    await session.flush()
+    call.duration_s = 0
+    await fail_unsent(session, call, NEVER_SENT)
 
 
 # --- the dispatcher ------------------------------------------------------------------------

@@ -29,9 +29,18 @@ from telephony.models import (
 )
 from telephony.provider import Telephony
 from telephony.simulator.carrier import Plan
+from telephony.twilio import CallRequest, PlacedCall, TelephonyError
 from tests.accounts.helpers import make_member
 
-from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
+from .helpers import (
+    NOON_NY,
+    Recorder,
+    add_contact,
+    carrier_of,
+    fund,
+    recording_telephony,
+    simulated_telephony,
+)
 
 PURPOSE = "follow up on the spring pricing webinar"
 
@@ -349,3 +358,32 @@ async def test_suspending_a_workspace_hangs_up_its_calls(db, telephony):
     assert settled.status == "completed"
     assert settled.duration_s is not None and settled.duration_s < settled.time_limit_s
     assert settled.end_reason == "workspace suspended"
+
+
+class _RefusingCarrier(Recorder):
+    """Twilio answering every call request with 21211 (an invalid `To`)."""
+
+    async def create_call(self, req: CallRequest) -> PlacedCall:
+        raise TelephonyError("The number to call is not a valid phone number.", code=21211)
+
+
+async def test_a_call_the_carrier_refuses_is_failed_at_no_cost_and_not_counted(db):
+    rep = await make_member(db, Role.REP)
+    await fund(db, rep.actor.workspace_id, 1000)
+    contact = await add_contact(db, rep.actor)
+    telephony = recording_telephony(_RefusingCarrier())
+    with pytest.raises(calls.CallNotPlaced, match="not a valid phone number"):
+        await calls.place_call(db, rep.actor, contact.id, telephony, purpose=PURPOSE, now=NOON_NY)
+    balance = await _balance(db, rep.actor.workspace_id)
+    assert (balance.held_mc, balance.available_mc) == (0, 1_000_000)
+    async with db.session() as session:
+        call = await session.scalar(select(Call).where(Call.contact_id == contact.id))
+        attempts = await session.scalar(
+            select(func.count())
+            .select_from(CallAttempt)
+            .where(CallAttempt.phone_e164 == contact.phone_e164)
+        )
+    assert call is not None and call.settled_at is not None and call.ended_at is not None
+    assert (call.status, call.outcome, call.cost_mc) == ("failed", "failed", 0)
+    assert call.error == "The number to call is not a valid phone number."
+    assert call.attempt_id is None and call.hold_id is not None and attempts == 0
