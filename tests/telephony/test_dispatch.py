@@ -19,8 +19,9 @@ from accounts.models import Role
 from core.db import Database
 from telephony import calls, dispatch
 from telephony.dispatch import DialRequest, DialStatus, Pacer
-from telephony.models import Call
-from tests.accounts.helpers import make_member
+from telephony.models import Call, Contact
+from telephony.provider import Telephony
+from tests.accounts.helpers import Member, make_member
 from tests.campaigns.helpers import private_database
 
 from .helpers import NOON_NY, Recorder, add_contact, fund, recording_telephony
@@ -475,19 +476,36 @@ async def _hold_status(db: Database, hold_id: int) -> str:
         )
 
 
-async def test_a_killed_workers_prepared_dial_is_taken_over_and_dialled_once(db: Database):
-    """A worker died after writing a dial's call row (gate passed, credits held) and
-    before it got a slot. Once its claim lapses, another worker's `recover` fails that
-    call at no cost (hold released, attempt uncounted) and queues the row again as a new
-    call, which is dialled once. (Before, the row stayed `dialing` until the call
-    reconciliation, holding its credits — a campaign at its budget stalled.)"""
+@dataclasses.dataclass(frozen=True)
+class ClaimedDial:
+    """A rep's one queued dial, claimed by this worker; a carrier that records."""
+
+    member: Member
+    contact: Contact
+    request_id: int
+    recorder: Recorder
+    telephony: Telephony
+
+
+async def _claimed_dial(db: Database) -> ClaimedDial:
     member = await make_member(db, Role.REP)
     await fund(db, member.actor.workspace_id, 100)
     contact = await add_contact(db, member.actor, area="212")
     (request_id,) = await _queue(db, member.actor, contact.id, 1)
     assert await dispatch.claim_one(db, request_id)
     recorder = Recorder()
-    telephony = recording_telephony(recorder)
+    return ClaimedDial(member, contact, request_id, recorder, recording_telephony(recorder))
+
+
+async def test_a_killed_workers_prepared_dial_is_taken_over_and_dialled_once(db: Database):
+    """A worker died after writing a dial's call row (gate passed, credits held) and
+    before it got a slot. Once its claim lapses, another worker's `recover` fails that
+    call at no cost (hold released, attempt uncounted) and queues the row again as a new
+    call, which is dialled once. (Before, the row stayed `dialing` until the call
+    reconciliation, holding its credits — a campaign at its budget stalled.)"""
+    claimed = await _claimed_dial(db)
+    member, contact, request_id = claimed.member, claimed.contact, claimed.request_id
+    recorder, telephony = claimed.recorder, claimed.telephony
     async with db.session() as session:  # the dead worker's preparation
         row = await session.get(DialRequest, request_id)
         assert row is not None
@@ -529,13 +547,8 @@ async def test_a_slow_dial_whose_claim_lapsed_gets_no_slot_and_is_dialled_once(d
     off) that its claim lapses and another worker takes it over. When its slot frees
     up, the fence on the row refuses it the slot: it never reaches the carrier, and the
     call is dialled once, as the new call."""
-    member = await make_member(db, Role.REP)
-    await fund(db, member.actor.workspace_id, 100)
-    contact = await add_contact(db, member.actor, area="212")
-    (request_id,) = await _queue(db, member.actor, contact.id, 1)
-    assert await dispatch.claim_one(db, request_id)
-    recorder = Recorder()
-    telephony = recording_telephony(recorder)
+    claimed = await _claimed_dial(db)
+    request_id, recorder, telephony = claimed.request_id, claimed.recorder, claimed.telephony
     held = HeldPacer(5)
     slow = asyncio.create_task(
         dispatch.dial(db, telephony, held, request_id, now=NOON_NY, renew_every_s=3600)
@@ -558,13 +571,8 @@ async def test_a_dial_waiting_for_its_slot_renews_its_claim_and_keeps_it(db: Dat
     """While a prepared dial waits for its slot, its claim is renewed: `recover` with a
     one-minute lease leaves it alone even after its claim was an hour old, and the
     call goes out as it was prepared."""
-    member = await make_member(db, Role.REP)
-    await fund(db, member.actor.workspace_id, 100)
-    contact = await add_contact(db, member.actor, area="212")
-    (request_id,) = await _queue(db, member.actor, contact.id, 1)
-    assert await dispatch.claim_one(db, request_id)
-    recorder = Recorder()
-    telephony = recording_telephony(recorder)
+    claimed = await _claimed_dial(db)
+    request_id, recorder, telephony = claimed.request_id, claimed.recorder, claimed.telephony
     held = HeldPacer(5)
     waiting = asyncio.create_task(
         dispatch.dial(db, telephony, held, request_id, now=NOON_NY, renew_every_s=0.01)
