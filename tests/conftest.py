@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pgserver
 import psycopg
 import pytest
 from sqlalchemy.engine import URL
@@ -37,6 +38,36 @@ PADDLE_TEST_SECRET = "pdl_ntfset_test_" + "0" * 24
 TEST_PG_DIR = REPO_ROOT / ".data" / "test-pg"
 
 
+# Room for every pytest-xdist worker's pools and live servers at once (the default is 100).
+TEST_PG_MAX_CONNECTIONS = 400
+_TEST_PG = pytest.StashKey["pgserver.PostgresServer"]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's first process (the only one, or xdist's controller before it starts
+    its workers) starts the embedded test server and gives it room for every worker's
+    connections. It holds the server until the run ends; workers share it."""
+    if os.environ.get("DATABASE_URL") or hasattr(config, "workerinput"):
+        return
+    from pgserver._commands import pg_ctl
+
+    TEST_PG_DIR.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(TEST_PG_DIR, cleanup_mode="stop")
+    config.stash[_TEST_PG] = server
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        row = conn.execute("SHOW max_connections").fetchone()
+        if row is not None and int(row[0]) >= TEST_PG_MAX_CONNECTIONS:
+            return
+        conn.execute(f"ALTER SYSTEM SET max_connections = {TEST_PG_MAX_CONNECTIONS}")
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=TEST_PG_DIR, user=server.system_user)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_TEST_PG, None)
+    if server is not None:
+        server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A libpq URL of a server we may create databases on."""
@@ -44,8 +75,6 @@ def pg_server_url() -> Iterator[str]:
     if external:
         yield libpq_url(sqlalchemy_url(external))
         return
-    import pgserver
-
     TEST_PG_DIR.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(TEST_PG_DIR, cleanup_mode="stop")
     try:
@@ -113,11 +142,19 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(
-    database: Database, data_dir: Path, extra_env: dict[str, str | None] | None = None
+    database: Database,
+    data_dir: Path,
+    extra_env: dict[str, str | None] | None = None,
+    *,
+    worker: bool = False,
 ) -> Iterator[str]:
     """Run a real `klosesales serve` on a free port against the test database (payments
     and the chat model simulated) and yield its base URL once /healthz answers.
-    `extra_env` adds or overrides variables; a value of None removes one."""
+    `extra_env` adds or overrides variables; a value of None removes one.
+
+    The server runs the job worker only with `worker=True`: a worker sweeps every
+    workspace (reconciliation, the post-call sweep, due callbacks), so one left running
+    would change the rows of tests that have nothing to do with it."""
     port = _free_port()
     env = {
         **os.environ,
@@ -130,6 +167,7 @@ def serve_app(
         "TWILIO_AUTH_TOKEN": TWILIO_TEST_TOKEN,
         # Every test request comes from 127.0.0.1: per-IP limits would trip across tests.
         "RATE_LIMIT_IP_MULTIPLIER": "1000",
+        "RUN_WORKER_IN_SERVE": "true" if worker else "false",
         **(extra_env or {}),
     }
     env = {key: value for key, value in env.items() if value is not None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,17 +33,24 @@ from telephony import calls
 from telephony.provider import SIMULATED_FROM, Telephony, build_telephony
 from telephony.simulator.carrier import Plan, SimulatedCarrier
 from tests.accounts.helpers import make_member
-from tests.conftest import TWILIO_TEST_TOKEN
+from tests.conftest import TWILIO_TEST_TOKEN, serve_app
 from tests.telephony.helpers import NOON_NY, add_contact, fund
 
 
-async def test_a_finished_call_gets_its_insights_from_the_worker(db, live_server):
+@pytest.fixture(scope="module")
+def worker_server(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `klosesales serve` with its job worker (test servers run none otherwise)."""
+    with serve_app(database, tmp_path_factory.mktemp("post-call-serve"), worker=True) as base:
+        yield base
+
+
+async def test_a_finished_call_gets_its_insights_from_the_worker(db, worker_server):
     carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0)
     phone = Telephony(
         provider=carrier,
         auth_token=TWILIO_TEST_TOKEN,
         from_e164=SIMULATED_FROM,
-        public_base_url=live_server,
+        public_base_url=worker_server,
         max_call_seconds=600,
         ring_timeout_s=30,
         reconcile_after_s=120,

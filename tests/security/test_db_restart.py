@@ -99,7 +99,9 @@ def pg() -> Iterator[RestartablePostgres]:
 def served(pg: RestartablePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `klosesales serve` (job worker in process) on our own database."""
     db = Database(url=sqlalchemy_url(pg.url), embedded=False)
-    with serve_app(db, tmp_path_factory.mktemp("restart-serve"), {"LOG_LEVEL": "INFO"}) as base:
+    with serve_app(
+        db, tmp_path_factory.mktemp("restart-serve"), {"LOG_LEVEL": "INFO"}, worker=True
+    ) as base:
         yield base
 
 
