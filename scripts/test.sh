@@ -22,4 +22,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy core accounts billing telephony retrieval insights campaigns integrations tools chat_app
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+# Two workers (this machine's cores), each test file whole on one of them; every worker
+# has its own database on the one embedded PostgreSQL. TEST_WORKERS=0 runs in one process.
+.venv/bin/pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -628,11 +628,13 @@ async def _finish(
 async def _contact_and_actor(
     session: AsyncSession, request: DialRequest
 ) -> tuple[Contact, Actor] | None:
-    """The dial's contact (not deleted) and the user it is made for, in one statement;
-    None when either is gone."""
+    """The dial's contact (not deleted) and the user it is made for, of one workspace,
+    in one statement; None when either is gone."""
     found = (
         await session.execute(
-            select(Contact, User).where(
+            select(Contact, User)
+            .join(User, User.workspace_id == Contact.workspace_id)
+            .where(
                 Contact.id == request.contact_id,
                 Contact.deleted_at.is_(None),
                 User.id == request.user_id,
