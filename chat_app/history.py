@@ -5,7 +5,8 @@ elements and feedback; its tables are created by our Alembic migration 0017 in t
 `chat_ui` schema, and it connects with `search_path=chat_ui` so its `users` table is
 not ours. Element contents (charts, CSV downloads) go to `chat_ui.files` through
 `ChatFiles` and are served by `/chat-files/…` to the thread's author only, so a
-resumed thread shows them again.
+resumed thread shows them again. An element that links to one of the app's own pages
+(a call's recording, served with the viewer's permission) is stored as that link.
 
 The assistant's own memory (what the model sees) stays in `assistant_threads` /
 `assistant_messages`; a Chainlit thread remembers which one it continues in its
@@ -16,10 +17,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.data.utils import queue_until_user_message
+from chainlit.element import Element
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
@@ -29,6 +33,32 @@ SCHEMA = "chat_ui"
 FILES_PATH = "/chat-files"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _JSON_COLUMNS = ("modes", "playerConfig")
+# chat_ui.elements (migration 0017): what a stored element row may hold.
+_ELEMENT_COLUMNS = frozenset(
+    [
+        "id",
+        "threadId",
+        "type",
+        "url",
+        "chainlitKey",
+        "name",
+        "display",
+        "objectKey",
+        "size",
+        "page",
+        "language",
+        "forId",
+        "mime",
+        "props",
+        "autoPlay",
+        "playerConfig",
+    ]
+)
+# Chainlit's decorator (untyped): an element is written once the user has said something.
+_queued = cast(
+    Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]],
+    queue_until_user_message(),  # type: ignore[no-untyped-call]
+)
 _INSERT_FILE = (
     "INSERT INTO chat_ui.files (object_key, mime, data) VALUES (:k, :m, :d)"
     " ON CONFLICT (object_key) DO NOTHING"
@@ -107,6 +137,41 @@ class ChatHistory(SQLAlchemyDataLayer):
             if isinstance(step_dict.get(column), (dict, list)):
                 step_dict[column] = json.dumps(step_dict[column])
         await super().create_step(step_dict)
+
+    @_queued
+    async def create_element(self, element: Element) -> None:
+        """Chainlit copies an element given by URL into storage by fetching the URL.
+        A link to the app's own page (`/calls/<id>/recording`) is kept as the link
+        instead: the server cannot fetch a relative URL, and a recording is served to
+        whoever asks with the viewer's own permission, never from a copy."""
+        if not (element.for_id and _own_link(element)):
+            await super().create_element(element)
+            return
+        row = {
+            key: json.dumps(value) if isinstance(value, (dict, list)) else value
+            for key, value in element.to_dict().items()
+            if key in _ELEMENT_COLUMNS and value is not None
+        }
+        columns = ", ".join(f'"{column}"' for column in row)
+        values = ", ".join(f":{column}" for column in row)
+        updates = ", ".join(f'"{column}" = :{column}' for column in row if column != "id")
+        # The column names are from the fixed list above; every value is a parameter.
+        await self.execute_sql(
+            query=f"INSERT INTO elements ({columns}) VALUES ({values})"  # noqa: S608
+            f" ON CONFLICT (id) DO UPDATE SET {updates}",
+            parameters=row,
+        )
+
+
+def _own_link(element: Element) -> bool:
+    """Only a URL and it is a path on this app (not `//host/…`)."""
+    url = element.url or ""
+    return (
+        not element.path
+        and not element.content
+        and url.startswith("/")
+        and not url.startswith("//")
+    )
 
 
 def build_history(url: URL, files: ChatFiles) -> ChatHistory:

@@ -5,7 +5,7 @@ import json
 import uuid
 
 from chainlit.context import init_http_context
-from chainlit.element import File, Plotly
+from chainlit.element import Audio, File, Plotly
 from chainlit.message import Message
 from chainlit.step import Step
 from chainlit.user import User
@@ -120,3 +120,35 @@ async def test_chat_files_are_served_to_their_author_only(db, live_server):
         await sign_in(http, db, stranger)
         theirs = await http.get(f"/chat-files/{key}")
         assert theirs.status_code == 404 and b"rep,rate" not in theirs.content
+
+
+async def test_a_recording_player_is_kept_as_the_apps_own_link(db):
+    """The chat's recording player links to `/calls/<id>/recording` (served with the
+    viewer's permission): the thread keeps that link, with no copy of the audio."""
+    thread_id = _chainlit_context()
+    history = build_history(db.url, ChatFiles(db))
+    try:
+        email = f"rep-{uuid.uuid4().hex[:6]}@example.test"
+        persisted = await history.create_user(User(identifier=email, metadata={"role": "rep"}))
+        assert persisted is not None
+        await history.update_thread(thread_id, name="Last call", user_id=persisted.id)
+        answer = Message(content="Here is the recording.", author="Klosesales")
+        await history.create_step(answer.to_dict())
+        link = f"/calls/{uuid.uuid4()}/recording"
+        player = Audio(name="recording.wav", url=link, mime="audio/wav", display="inline")
+        player.for_id = answer.id
+        await history.create_element(player)
+
+        thread = await history.get_thread(thread_id)
+        assert thread is not None
+        [element] = thread["elements"]
+        assert element["url"] == link and element["type"] == "audio"
+        assert element["forId"] == answer.id and not element.get("objectKey")
+        async with db.session() as s:
+            copies = await s.scalar(
+                text("SELECT count(*) FROM chat_ui.files WHERE object_key LIKE :k"),
+                {"k": f"{persisted.id}/%"},
+            )
+        assert copies == 0
+    finally:
+        await history.engine.dispose()
