@@ -21,6 +21,7 @@ from campaigns.models import Campaign
 from campaigns.windows import CampaignWindow
 from core.csv_safe import write_csv
 from core.markdown import md_escape
+from insights import charts
 
 OUTCOME_LABELS = {
     "connected": "connected",
@@ -133,13 +134,12 @@ class CampaignResults:
 
     def chart(self) -> go.Figure:
         rows = self.table_rows()
-        figure = go.Figure(
-            go.Bar(x=[str(r[0]) for r in rows], y=[r[1] for r in rows], name="calls")
-        )
+        counts = [int(r[1]) for r in rows]
+        figure = go.Figure(go.Bar(x=[str(r[0]) for r in rows], y=counts, name="Calls"))
         figure.update_layout(
             title=f"{self.campaign.name}: calls by outcome",
-            xaxis_title="outcome",
-            yaxis_title="calls",
+            xaxis={"title": {"text": "Outcome"}, "type": "category"},
+            yaxis=charts.count_axis("Calls", counts),
         )
         return figure
 

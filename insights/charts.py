@@ -73,6 +73,8 @@ _FAMILIES: Final = ("objection", "outcome")
 _CATEGORIES: Final = frozenset({"rep", "outcome", "objection", "company"})
 _TIMES: Final = frozenset({"day", "week", "month"})
 _ADDITIVE: Final = frozenset({"calls", "minutes", "credits"})
+# Up to this many calls, a count axis is marked at every call.
+COUNT_TICK_EVERY_UNIT_UP_TO: Final = 10
 
 
 def unit_of(column: str) -> Unit:
@@ -338,10 +340,31 @@ def _bar_text(table: Table, column: str) -> list[str]:
     return texts
 
 
-def _axis(unit: Unit, label: str) -> dict[str, object]:
+def _axis(unit: Unit, label: str, top: float | None = None) -> dict[str, object]:
+    """A value axis from zero. Calls are whole: a small count gets a tick per call
+    (Plotly would mark 0.5, 1.5 …), a larger one whole-number labels."""
     if unit == "percent":
         return {"title": {"text": f"{label} (%)"}, "range": [0, 100], "ticksuffix": "%"}
-    return {"title": {"text": label}, "rangemode": "tozero"}
+    axis: dict[str, object] = {"title": {"text": label}, "rangemode": "tozero"}
+    if unit == "calls":
+        axis["tickformat"] = ",d"
+        if top is not None and top <= COUNT_TICK_EVERY_UNIT_UP_TO:
+            axis["dtick"] = 1
+    return axis
+
+
+def count_axis(label: str, values: Sequence[float | None]) -> dict[str, object]:
+    """The axis of a chart of call counts (see `_axis`)."""
+    return _axis("calls", label, _top(values))
+
+
+def _top(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _top_of(table: Table, columns: Sequence[str]) -> float | None:
+    return _top([v for c in columns for v in _values(table, c)])
 
 
 def _hover_value(column: str) -> str:
@@ -387,7 +410,7 @@ def _ranked_bars(fig: go.Figure, table: Table, columns: Sequence[str]) -> None:
         )
     fig.update_layout(
         barmode="group",
-        xaxis=_axis(primary, _axis_label(same)),
+        xaxis=_axis(primary, _axis_label(same), _top_of(table, same)),
         yaxis={
             "title": {"text": dimension_label(table.dimension)},
             "autorange": "reversed",
@@ -443,17 +466,19 @@ def _over_an_axis(fig: go.Figure, table: Table, columns: Sequence[str], *, line:
             fig.add_trace(go.Scatter(mode="lines+markers", connectgaps=False, **common))
         else:
             fig.add_trace(go.Bar(**common))
+    on_left = [c for c in columns if unit_of(c) == units[0]]
     layout: dict[str, object] = {
         "xaxis": {
             "title": {"text": dimension_label(table.dimension)},
             "type": "date" if table.dimension in _TIMES else "category",
         },
-        "yaxis": _axis(units[0], _axis_label([c for c in columns if unit_of(c) == units[0]])),
+        "yaxis": _axis(units[0], _axis_label(on_left), _top_of(table, on_left)),
         "barmode": "group",
     }
     if len(units) > 1:
+        on_right = [c for c in columns if unit_of(c) == units[1]]
         layout["yaxis2"] = {
-            **_axis(units[1], _axis_label([c for c in columns if unit_of(c) == units[1]])),
+            **_axis(units[1], _axis_label(on_right), _top_of(table, on_right)),
             "overlaying": "y",
             "side": "right",
         }

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from accounts.models import Role
 from campaigns import service
 from campaigns.models import Campaign, CampaignStatus, CampaignTarget, TargetStatus
+from campaigns.results import CampaignResults
 from campaigns.windows import EVERY_DAY, WEEKDAYS, CampaignWindow, callee_window
 from core.db import Database
 from telephony import callbacks, dispatch
@@ -334,3 +335,16 @@ async def test_pause_withdraws_queued_dials_and_cancel_skips_the_rest(db: Databa
         await session.commit()
     targets = await _targets(db, campaign.id)
     assert {t.status for t in targets.values()} == {TargetStatus.SKIPPED.value}
+
+
+def test_the_results_chart_counts_whole_calls_by_outcome_in_words() -> None:
+    results = CampaignResults(
+        Campaign(name="the spring renewal"),
+        outcomes=[("callback_booked", 2, 2, 80_000, 80), ("not_interested", 1, 1, 26_000, 26)],
+    )
+    figure = results.chart()
+    (bars,) = figure.data
+    assert list(bars.y) == [2, 1]
+    assert all("_" not in str(x) for x in bars.x), list(bars.x)  # words, not keys
+    assert figure.layout.yaxis.dtick == 1 and figure.layout.yaxis.tickformat == ",d"
+    assert figure.layout.title.text == "the spring renewal: calls by outcome"

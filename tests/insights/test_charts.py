@@ -62,6 +62,24 @@ def test_top_objections_are_ranked_bars_one_per_objection_in_words() -> None:
     assert markdown[2:4] == ["| Competitor | 5 |", "| Price | 3 |"]
 
 
+def test_a_count_axis_is_marked_in_whole_calls() -> None:
+    few = chart(OBJECTIONS_ROW)  # at most 5 calls: a tick at every call, none at 0.5
+    assert few.layout.xaxis.dtick == 1 and few.layout.xaxis.tickformat == ",d"
+    many = chart(
+        table(("rep", "calls"), [("Ana", 40), ("Ben", 12)], dimension="rep", metrics=("calls",))
+    )
+    assert many.layout.xaxis.dtick is None and many.layout.xaxis.tickformat == ",d"
+    rate = chart(
+        table(
+            ("rep", "connect_rate", "calls", "connected"),
+            [("Ana", 0.5, 2, 1)],
+            dimension="rep",
+            metrics=("connect_rate",),
+        )
+    )
+    assert rate.layout.xaxis.dtick is None and rate.layout.xaxis.ticksuffix == "%"
+
+
 def test_outcomes_by_category_are_ranked_largest_first() -> None:
     outcomes = table(
         ("outcome", "calls"),
