@@ -18,6 +18,7 @@ from accounts.deps import sign_in_first
 from accounts.models import Role
 from accounts.service import Actor
 from core.errors import KloseError
+from core.timezones import format_local
 from core.web.deps import DbSession, SettingsDep
 from core.web.pages import Page, templates_for
 from core.web.routes import PageRoute
@@ -55,6 +56,7 @@ async def _render(
         manager=manager,
         endpoints=await webhooks.list_endpoints(session, actor.workspace_id) if manager else [],
         deliveries=await webhooks.delivery_log(session, actor.workspace_id) if manager else [],
+        local=lambda when: format_local(when, actor.time_zone, year=True),  # viewer's time
         **ctx,
     )
 
