@@ -35,7 +35,13 @@ from telephony.models import ConsentRecord, Contact
 from tests.accounts.helpers import Member, make_member
 from tests.chat_app.helpers import Asked
 from tests.openai_double import MODEL, OpenAIDouble, Reply, ToolCall, serve_openai_double
-from tests.telephony.helpers import Recorder, add_contact, fund, recording_telephony
+from tests.telephony.helpers import (
+    Recorder,
+    add_contact,
+    fund,
+    number_callable_now,
+    recording_telephony,
+)
 from tools.models import PendingAction
 
 # Each kind of request that is not allowed, in the words reps use.
@@ -308,7 +314,10 @@ def test_the_offline_model_never_routes_them_to_a_tool(kind: str, text: str) -> 
 async def _world(db: Database) -> tuple[Member, Recorder]:
     member = await make_member(db, Role.REP)
     await fund(db, member.actor.workspace_id, 100)
-    for name in ("Dana Whitfield", "Jordan Lee", "Priya Raman", "Omar Haddad"):
+    # Dana may be called right now, so a proposal to call her is always stored (one to a
+    # callee outside calling hours is refused before it is proposed).
+    await add_contact(db, member.actor, name="Dana Whitfield", phone=number_callable_now())
+    for name in ("Jordan Lee", "Priya Raman", "Omar Haddad"):
         await add_contact(db, member.actor, name=name)
     return member, Recorder()
 
@@ -397,6 +406,7 @@ async def test_openai_every_unsafe_request_is_refused_before_the_model(db, doubl
         for kind, text in PHRASINGS:
             _refused(await _send(db, agent, member, recorder, text, asked), kind)
         assert double.requests == []  # the model was never asked
+        assert await _owned(db, member) == before  # and nothing was stored
         # An ordinary request does reach the model (and its proposal waits for a yes).
         double.script(dial, Reply(text="Proposed the call."))
         ordinary = await _send(
@@ -407,7 +417,18 @@ async def test_openai_every_unsafe_request_is_refused_before_the_model(db, doubl
     finally:
         double.reset()
     assert recorder.requests == [] and asked.questions == []
-    assert await _owned(db, member) == before
+    # The one thing stored is the ordinary request's proposal, which the user declined.
+    contacts, consents, _ = before
+    assert await _owned(db, member) == (contacts, consents, 1)
+    async with db.session() as session:
+        statuses = (
+            await session.scalars(
+                select(PendingAction.status).where(
+                    PendingAction.workspace_id == member.actor.workspace_id
+                )
+            )
+        ).all()
+    assert statuses == ["declined"]
 
 
 # --- honest refusals, and who hears about OPENAI_API_KEY -----------------------------
