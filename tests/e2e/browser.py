@@ -1,10 +1,17 @@
-"""Browser helpers: launch Debian's Chromium, sign in the way a user does."""
+"""Browser helpers: launch Debian's Chromium, sign in the way a user does, talk to the
+chat, and seed the database from a synchronous browser test."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from core.db import Database
+
+T = TypeVar("T")
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -49,3 +56,43 @@ def sign_in(page: Any, base: str, email: str, password: str, mobile: str) -> Non
     page.wait_for_load_state()
     if "/account/terms/accept" in page.url:
         page.click("#accept")
+
+
+# The assistant's messages: its answers, and the live notices between them.
+REPLIES = '[data-step-type="assistant_message"] .message-content'
+# An answer ends with what it cost and the balance ("— no charge · balance 500
+# credits"); a call's live notice ("Call with Dana: ringing → …") does not.
+ANSWER_FOOTER = "· balance"
+
+
+def say(page: Any, text: str) -> None:
+    """Type `text` into the chat and send it."""
+    page.fill("#chat-input", text)
+    page.click("#chat-submit")
+
+
+def ask(page: Any, text: str, timeout_ms: int = 60_000) -> str:
+    """Send `text`, wait for its one answer and return it. Answers are counted by their
+    footer, so a live notice arriving meanwhile is never taken for the answer."""
+    from playwright.sync_api import expect
+
+    answers = page.locator(REPLIES).filter(has_text=ANSWER_FOOTER)
+    before = answers.count()
+    say(page, text)
+    expect(answers).to_have_count(before + 1, timeout=timeout_ms)
+    return str(answers.nth(before).inner_text())
+
+
+def on_database(database: Database, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on a `Database` of its own in an event loop of its own, and dispose of
+    it after: a browser test is synchronous, and the session's engine belongs to
+    pytest's loop. Call it outside `sync_playwright()`, which holds a loop too."""
+
+    async def run() -> T:
+        db = Database(url=database.url, embedded=False)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())

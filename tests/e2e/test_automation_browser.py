@@ -5,23 +5,13 @@ then removes it. Screenshots: tests/e2e/artifacts/automation_*.png."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from accounts.models import Role
-from core.db import Database
-from tests.accounts.helpers import Member, make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
-
-
-async def _manager(database: Database) -> Member:
-    db = Database(url=database.url, embedded=False)
-    try:
-        return await make_member(db, Role.MANAGER)
-    finally:
-        await db.dispose()
+from tests.accounts.helpers import make_member
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, sign_in
 
 
 @pytest.mark.e2e
@@ -29,7 +19,7 @@ async def _manager(database: Database) -> Member:
 def test_a_manager_sets_callbacks_and_a_webhook_receiver_on_the_page(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    manager = asyncio.run(_manager(database))
+    manager = on_database(database, lambda db: make_member(db, Role.MANAGER))
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1100, "height": 1000})

@@ -4,7 +4,6 @@ the same `/webhooks/paddle` Paddle would call)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -14,26 +13,22 @@ from accounts.models import Role
 from billing import ledger
 from core.db import Database
 from tests.accounts.helpers import Member, make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, say, sign_in
 
 
-async def _member_with_ten_credits(database: Database) -> Member:
-    db = Database(url=database.url, embedded=False)
-    try:
-        member = await make_member(db, Role.REP)
-        actor = member.actor
-        async with db.session() as s:
-            await ledger.grant(
-                s,
-                actor.workspace_id,
-                amount_mc=10_000,
-                idempotency_key=f"e2e:{actor.user_id}",
-                source="test",
-            )
-            await s.commit()
-        return member
-    finally:
-        await db.dispose()
+async def _member_with_ten_credits(db: Database) -> Member:
+    member = await make_member(db, Role.REP)
+    actor = member.actor
+    async with db.session() as s:
+        await ledger.grant(
+            s,
+            actor.workspace_id,
+            amount_mc=10_000,
+            idempotency_key=f"e2e:{actor.user_id}",
+            source="test",
+        )
+        await s.commit()
+    return member
 
 
 @pytest.mark.e2e
@@ -41,7 +36,7 @@ async def _member_with_ten_credits(database: Database) -> Member:
 def test_estimate_checkout_and_credits_in_chat(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    member = asyncio.run(_member_with_ten_credits(database))
+    member = on_database(database, _member_with_ten_credits)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -49,15 +44,11 @@ def test_estimate_checkout_and_credits_in_chat(live_server, database):
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=30_000)
 
-        def send(text: str) -> None:
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-
-        send("estimate the starter pack for US 10001")
+        say(page, "estimate the starter pack for US 10001")
         expect(replies.last).to_contain_text("Estimated total: $10.92 USD", timeout=30_000)
         expect(replies.last).to_contain_text("may vary slightly")
 
-        send("buy the starter pack")
+        say(page, "buy the starter pack")
         yes = page.get_by_role("button", name="Yes, continue")
         expect(yes).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "buy_confirm.png"), full_page=True)
@@ -76,11 +67,11 @@ def test_estimate_checkout_and_credits_in_chat(live_server, database):
 
         page.goto(f"{live_server}/chat")
         expect(replies.first).to_be_visible(timeout=30_000)
-        send("how many credits do I have?")
+        say(page, "how many credits do I have?")
         # 10 + 500 bought: estimating, buying and the balance are free (DESIGN.md §1).
         expect(replies.last).to_contain_text("Balance: 510 credits", timeout=30_000)
         expect(replies.last).to_contain_text("no charge · balance 510 credits")
-        send("what did I buy?")
+        say(page, "what did I buy?")
         expect(replies.last).to_contain_text("Starter · 500 credits · $10.92", timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "buy_history.png"), full_page=True)
         browser.close()

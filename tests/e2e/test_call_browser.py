@@ -4,7 +4,6 @@ summary when it ends, asks for the summary and searches past calls."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,15 @@ import pytest
 from accounts.models import Role
 from core.db import Database
 from tests.accounts.helpers import make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, REPLIES, ask, launch, on_database, say, sign_in
 from tests.telephony.helpers import fund, number_callable_now
 
 
-async def _funded_rep(database: Database):
-    db = Database(url=database.url, embedded=False)
-    try:
-        rep = await make_member(db, Role.REP)
-        # Enough that the call (up to the maximum call length) never empties the balance.
-        await fund(db, rep.actor.workspace_id, 5_000)
-        return rep
-    finally:
-        await db.dispose()
+async def _funded_rep(db: Database):
+    rep = await make_member(db, Role.REP)
+    # Enough that the call (up to the maximum call length) never empties the balance.
+    await fund(db, rep.actor.workspace_id, 5_000)
+    return rep
 
 
 @pytest.mark.e2e
@@ -32,38 +27,34 @@ async def _funded_rep(database: Database):
 def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    rep = asyncio.run(_funded_rep(database))
+    rep = on_database(database, _funded_rep)
     phone = number_callable_now()
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
         sign_in(page, answering_server, rep.email, rep.password, rep.mobile)
-        replies = page.locator('[data-step-type="assistant_message"] .message-content')
+        replies = page.locator(REPLIES)
         expect(replies.first).to_be_visible(timeout=30_000)
 
-        def say(text: str) -> None:
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-
-        say(f"add a contact Dana Whitfield {phone} at Northwind")
+        say(page, f"add a contact Dana Whitfield {phone} at Northwind")
         # Anything that writes waits for the rep's own click (tools.actions).
         expect(page.get_by_text("Add the contact Dana Whitfield (Northwind)")).to_be_visible(
             timeout=30_000
         )
         page.get_by_role("button", name="Yes, continue").click()
         expect(page.get_by_text("Added Dana Whitfield (Northwind)")).to_be_visible(timeout=30_000)
-        say("record express written consent for Dana Whitfield from the webinar form")
+        say(page, "record express written consent for Dana Whitfield from the webinar form")
         # The exact wording is the evidence: the assistant asks for it.
         expect(page.get_by_text("What exact wording did they agree to?")).to_be_visible(
             timeout=30_000
         )
-        say("I agree that Northwind may call me, including with an AI voice.")
+        say(page, "I agree that Northwind may call me, including with an AI voice.")
         expect(page.get_by_text("Wording they agreed to")).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Yes, continue").click()
         expect(page.get_by_text("Recorded prior express written consent")).to_be_visible(
             timeout=30_000
         )
-        say("call Dana Whitfield about the webinar follow-up")
+        say(page, "call Dana Whitfield about the webinar follow-up")
         expect(page.get_by_text("OK to call Dana Whitfield")).to_be_visible(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "call_confirm.png"), full_page=True)
         page.get_by_role("button", name="Yes, continue").click()
@@ -85,21 +76,13 @@ def test_a_rep_calls_a_new_contact_then_reads_and_searches_the_call(answering_se
         expect(notice).to_be_visible(timeout=90_000)
         page.screenshot(path=str(ARTIFACTS / "call_ended_notice.png"), full_page=True)
 
-        def ask(text: str) -> str:
-            """Send, wait for the one new answer (it ends with its cost), return it."""
-            before = replies.count()
-            say(text)
-            expect(replies).to_have_count(before + 1, timeout=60_000)
-            expect(replies.nth(before)).to_contain_text("· balance", timeout=60_000)
-            return str(replies.nth(before).inner_text())
-
-        summary = ask("summarize my last call")
-        search = ask("search my calls for webinar")
+        summary = ask(page, "summarize my last call")
+        search = ask(page, "search my calls for webinar")
         for _ in range(6):  # the indexing job runs a few seconds after the call ends
             if "still being indexed" not in search:
                 break
             page.wait_for_timeout(5_000)
-            search = ask("search my calls for webinar")
+            search = ask(page, "search my calls for webinar")
         page.screenshot(path=str(ARTIFACTS / "call_search.png"), full_page=True)
         browser.close()
     assert "ringing → connected → ended" in final, final

@@ -7,60 +7,14 @@ tests/e2e/artifacts/call_card*.png."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from accounts.models import Role
-from core.db import Database
 from core.timezones import format_local
-from telephony import calls
-from telephony.models import Call
-from telephony.provider import SIMULATED_FROM, Telephony
 from telephony.simulator import speech
-from telephony.simulator.carrier import Plan, SimulatedCarrier
-from tests.accounts.helpers import Member, make_member
-from tests.conftest import TWILIO_TEST_TOKEN
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
-from tests.telephony.helpers import add_contact, fund, number_callable_now
-
-
-async def _rep_with_a_recorded_call(database: Database, base: str) -> tuple[Member, Call]:
-    """A rep (Pacific) whose last call, to a number inside calling hours right now, was
-    answered, recorded and summarised by the simulated carrier."""
-    db = Database(url=database.url, embedded=False)
-    carrier = SimulatedCarrier(auth_token=TWILIO_TEST_TOKEN, pace_s=0, seed=5)
-    telephony = Telephony(
-        provider=carrier,
-        auth_token=TWILIO_TEST_TOKEN,
-        from_e164=SIMULATED_FROM,
-        public_base_url=base,
-        max_call_seconds=600,
-        ring_timeout_s=30,
-        reconcile_after_s=120,
-    )
-    try:
-        rep = await make_member(db, Role.REP)
-        await fund(db, rep.actor.workspace_id, 1000)
-        contact = await add_contact(
-            db, rep.actor, name="Dana Whitfield", phone=number_callable_now()
-        )
-        carrier.plan_next(contact.phone_e164, Plan(persona="interested"))
-        placed = await calls.place_call(db, rep.actor, contact.id, telephony, purpose="the renewal")
-        assert placed.twilio_sid is not None
-        await carrier.wait(placed.twilio_sid)
-        for _ in range(200):
-            async with db.session() as session:
-                call = await session.get(Call, placed.id, populate_existing=True)
-                assert call is not None
-                if call.settled_at is not None and call.recording_url:
-                    return rep, call
-            await asyncio.sleep(0.1)
-        raise AssertionError("the call's recording never arrived")
-    finally:
-        await telephony.aclose()
-        await db.dispose()
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, sign_in
+from tests.e2e.seeds import rep_with_a_recorded_call
 
 
 @pytest.mark.e2e
@@ -69,7 +23,7 @@ async def _rep_with_a_recorded_call(database: Database, base: str) -> tuple[Memb
 def test_a_rep_reviews_the_last_call_as_a_card_in_their_own_time(answering_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    rep, call = asyncio.run(_rep_with_a_recorded_call(database, answering_server))
+    rep, call = on_database(database, lambda db: rep_with_a_recorded_call(db, answering_server))
     short = str(call.id)[:8]
     pacific = format_local(call.created_at, "America/Los_Angeles", year=True)
     central = format_local(call.created_at, "America/Chicago", weekday=False, label=False)

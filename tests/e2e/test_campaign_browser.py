@@ -6,7 +6,6 @@ table, a chart and a CSV. Screenshots: tests/e2e/artifacts/campaign_*.png."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from pathlib import Path
@@ -18,7 +17,17 @@ from accounts.models import Role
 from core.db import Database, libpq_url
 from telephony import dnc
 from tests.accounts.helpers import Member, make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import (
+    ANSWER_FOOTER,
+    ARTIFACTS,
+    CHROMIUM,
+    REPLIES,
+    ask,
+    launch,
+    on_database,
+    say,
+    sign_in,
+)
 from tests.telephony.helpers import add_contact, fund, number_callable_now
 
 # The issue's request, with a window open now in the callees' zones (numbers whose
@@ -31,25 +40,21 @@ REQUEST = (
 CALLED = ("Ann Able", "Ben Best", "Cy Coe")
 
 
-async def _manager_with_contacts(database: Database) -> Member:
+async def _manager_with_contacts(db: Database) -> Member:
     """A funded manager with three consented contacts at Acme, one without consent and
     one on the workspace's do-not-call list."""
-    db = Database(url=database.url, embedded=False)
-    try:
-        manager = await make_member(db, Role.MANAGER)
-        await fund(db, manager.actor.workspace_id, 5_000)
-        for name in CALLED:
-            await add_contact(db, manager.actor, name=name, phone=number_callable_now())
-        await add_contact(
-            db, manager.actor, name="Nora Noconsent", phone=number_callable_now(), consent=None
-        )
-        blocked = await add_contact(db, manager.actor, name="Dee Dnc", phone=number_callable_now())
-        async with db.session() as session:
-            await dnc.add_to_dnc(session, manager.actor, blocked.phone_e164, reason="asked")
-            await session.commit()
-        return manager
-    finally:
-        await db.dispose()
+    manager = await make_member(db, Role.MANAGER)
+    await fund(db, manager.actor.workspace_id, 5_000)
+    for name in CALLED:
+        await add_contact(db, manager.actor, name=name, phone=number_callable_now())
+    await add_contact(
+        db, manager.actor, name="Nora Noconsent", phone=number_callable_now(), consent=None
+    )
+    blocked = await add_contact(db, manager.actor, name="Dee Dnc", phone=number_callable_now())
+    async with db.session() as session:
+        await dnc.add_to_dnc(session, manager.actor, blocked.phone_e164, reason="asked")
+        await session.commit()
+    return manager
 
 
 def _dialled(database: Database, workspace_id: uuid.UUID) -> tuple[int, int]:
@@ -70,29 +75,15 @@ def _dialled(database: Database, workspace_id: uuid.UUID) -> tuple[int, int]:
 def test_a_manager_runs_a_campaign_from_the_chat(answering_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    manager = asyncio.run(_manager_with_contacts(database))
+    manager = on_database(database, _manager_with_contacts)
     workspace = manager.actor.workspace_id
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         sign_in(page, answering_server, manager.email, manager.password, manager.mobile)
-        replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        expect(replies.first).to_be_visible(timeout=30_000)
+        expect(page.locator(REPLIES).first).to_be_visible(timeout=30_000)
 
-        # Answers end with their cost and balance; the calls' live notices, which
-        # arrive in between, do not.
-        answers = replies.filter(has_text="· balance")
-
-        def ask(text: str) -> str:
-            """Send, wait for the one new answer, return it."""
-            before = answers.count()
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-            expect(answers).to_have_count(before + 1, timeout=60_000)
-            return str(answers.nth(before).inner_text())
-
-        page.fill("#chat-input", REQUEST)
-        page.click("#chat-submit")
+        say(page, REQUEST)
         question = page.locator(".message-content", has_text="Start this campaign now?")
         expect(question.last).to_be_visible(timeout=60_000)
         confirmation = question.last.inner_text()
@@ -100,16 +91,17 @@ def test_a_manager_runs_a_campaign_from_the_chat(answering_server, database):
         # Nothing exists before the manager's yes.
         assert _dialled(database, workspace) == (0, 0)
         page.get_by_role("button", name="Yes, continue").click()
+        answers = page.locator(REPLIES).filter(has_text=ANSWER_FOOTER)
         expect(answers.filter(has_text="is running")).to_have_count(1, timeout=60_000)
 
-        status = ask("how is the campaign going?")
+        status = ask(page, "how is the campaign going?")
         for _ in range(40):  # the simulated callees answer within seconds
             if "3 of 3 contacts finished" in status:
                 break
             page.wait_for_timeout(3_000)
-            status = ask("how is the campaign going?")
+            status = ask(page, "how is the campaign going?")
         page.screenshot(path=str(ARTIFACTS / "campaign_status.png"), full_page=True)
-        results = ask("show the campaign results")
+        results = ask(page, "show the campaign results")
         expect(page.locator(".js-plotly-plot").last).to_be_visible(timeout=30_000)
         expect(page.get_by_text(".csv").last).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "campaign_results.png"), full_page=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import httpx
 import pytest
 
 from chat_app.seed import seed_demo
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, REPLIES, ask, launch, on_database, sign_in
 
 
 def test_healthz_reports_database_and_providers(live_server):
@@ -46,25 +45,17 @@ def test_rep_sees_what_each_answer_cost(live_server, database):
     that did work, and its 0.5 credit, is the manager's journey.)"""
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = asyncio.run(_seed(database))
+    seeded = on_database(database, lambda db: seed_demo(db, reset_passwords=True))
     rep = next(u for u in seeded.users if u.role == "rep")
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
         sign_in(page, live_server, rep.email, rep.password or "", rep.mobile)
-        replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        expect(replies.first).to_be_visible(timeout=30_000)
+        expect(page.locator(REPLIES).first).to_be_visible(timeout=30_000)
 
-        def ask(text: str) -> str:
-            before = replies.count()
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-            expect(replies).to_have_count(before + 1, timeout=30_000)
-            return replies.last.inner_text()
-
-        first = ask("how many credits do I have?")
-        calls = ask("list my calls")
-        second = ask("how many credits do I have?")
+        first = ask(page, "how many credits do I have?")
+        calls = ask(page, "list my calls")
+        second = ask(page, "how many credits do I have?")
         page.screenshot(path=str(ARTIFACTS / "rep_balance.png"), full_page=True)
         browser.close()
     # The demo workspace is shared by the journeys: its balance is whatever they left.
@@ -75,13 +66,3 @@ def test_rep_sees_what_each_answer_cost(live_server, database):
     assert "No calls found" in calls and f"no charge · balance {balance} credits" in calls, calls
     assert f"Balance: {balance} credits" in second, second
     assert f"no charge · balance {balance} credits" in second, second
-
-
-async def _seed(database):
-    from core.db import Database
-
-    db = Database(url=database.url, embedded=False)
-    try:
-        return await seed_demo(db, reset_passwords=True)
-    finally:
-        await db.dispose()

@@ -5,24 +5,13 @@ continue", and "list my contacts" then answers with a table of them."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from chat_app.seed import seed_demo
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, REPLIES, ask, launch, on_database, sign_in
 from tests.telephony.helpers import number_in
-
-
-async def _seed(database):
-    from core.db import Database
-
-    db = Database(url=database.url, embedded=False)
-    try:
-        return await seed_demo(db, reset_passwords=True)
-    finally:
-        await db.dispose()
 
 
 @pytest.mark.e2e
@@ -30,7 +19,7 @@ async def _seed(database):
 def test_the_seeded_rep_lists_contacts_and_imports_a_csv(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    seeded = asyncio.run(_seed(database))
+    seeded = on_database(database, lambda db: seed_demo(db, reset_passwords=True))
     rep = next(u for u in seeded.users if u.role == "rep")
     csv = (
         "Full name,Phone,Company\n"
@@ -42,18 +31,10 @@ def test_the_seeded_rep_lists_contacts_and_imports_a_csv(live_server, database):
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         sign_in(page, live_server, rep.email, rep.password or "", rep.mobile)
-        replies = page.locator('[data-step-type="assistant_message"] .message-content')
-        expect(replies.first).to_be_visible(timeout=30_000)
-
-        def ask(text: str) -> str:
-            before = replies.count()
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-            expect(replies).to_have_count(before + 1, timeout=60_000)
-            return replies.last.inner_text()
+        expect(page.locator(REPLIES).first).to_be_visible(timeout=30_000)
 
         # The seeded rep starts with no contacts of their own: told how to add some, free.
-        first = ask("list my contacts")
+        first = ask(page, "list my contacts")
         assert "attach a CSV to import" in first and "no charge" in first, first
 
         page.set_input_files(
@@ -76,7 +57,7 @@ def test_the_seeded_rep_lists_contacts_and_imports_a_csv(live_server, database):
         done = page.get_by_text("Imported 2 contacts; rejected 1 row")
         expect(done).to_be_visible(timeout=60_000)
 
-        after = ask("list my contacts")
+        after = ask(page, "list my contacts")
         tables = page.locator('[data-step-type="assistant_message"] table')
         expect(tables.last).to_contain_text("Imogen Attwater")
         page.screenshot(path=str(ARTIFACTS / "contacts_imported.png"), full_page=True)

@@ -4,7 +4,6 @@ while an off-site image (what unescaped Markdown would make) is blocked."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from accounts.models import Role
 from core.db import Database
 from tests.accounts.helpers import Member, make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, sign_in
 from tests.insights.helpers import make_contact, seed_call
 from tests.telephony.helpers import fund
 
@@ -27,24 +26,20 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
-async def _manager_with_a_call(database: Database) -> Member:
-    db = Database(url=database.url, embedded=False)
-    try:
-        member = await make_member(db, Role.MANAGER)
-        await fund(db, member.actor.workspace_id, 1000)
-        contact = await make_contact(db, member.actor, name="Ava Stone")
-        await seed_call(
-            db,
-            contact,
-            member.actor.user_id,
-            at=datetime.now(UTC) - timedelta(hours=2),
-            duration_s=75,
-            cost_mc=75_000,
-            outcome="interested",
-        )
-        return member
-    finally:
-        await db.dispose()
+async def _manager_with_a_call(db: Database) -> Member:
+    member = await make_member(db, Role.MANAGER)
+    await fund(db, member.actor.workspace_id, 1000)
+    contact = await make_contact(db, member.actor, name="Ava Stone")
+    await seed_call(
+        db,
+        contact,
+        member.actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=2),
+        duration_s=75,
+        cost_mc=75_000,
+        outcome="interested",
+    )
+    return member
 
 
 @pytest.mark.e2e
@@ -52,7 +47,7 @@ async def _manager_with_a_call(database: Database) -> Member:
 def test_the_app_works_under_its_csp_and_off_site_images_are_blocked(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    member = asyncio.run(_manager_with_a_call(database))
+    member = on_database(database, _manager_with_a_call)
     console: list[str] = []
     with sync_playwright() as p:
         browser = launch(p)

@@ -6,7 +6,6 @@ contact, charged once."""
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,57 +18,47 @@ from accounts.models import Role
 from core.db import Database
 from telephony.models import Call, ConsentRecord
 from tests.accounts.helpers import make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, say, sign_in
 from tests.insights.helpers import seed_call
 from tests.telephony.helpers import add_contact, fund, number_callable_now
 
 
-async def _rep_with_a_call(database: Database) -> tuple[Any, Any]:
-    db = Database(url=database.url, embedded=False)
-    try:
-        rep = await make_member(db, Role.REP)
-        await fund(db, rep.actor.workspace_id, 5_000)
-        dana = await add_contact(db, rep.actor, name="Dana Whitfield", phone=number_callable_now())
-        await seed_call(
-            db,
-            dana,
-            rep.actor.user_id,
-            at=datetime.now(UTC) - timedelta(hours=3),
-            duration_s=80,
-            cost_mc=80_000,
-            outcome="interested",
-            turns=[
-                ("agent", "Hi Dana, this is an AI assistant calling for Acme. Recorded."),
-                ("prospect", "The renewal is coming up; call me about it."),
-            ],
-            insight={
-                "outcome": "interested",
-                "summary": "Dana wants to talk renewal.",
-                "objections": [],
-                "next_steps": ["call about the renewal"],
-            },
-        )
-        return rep, dana
-    finally:
-        await db.dispose()
+async def _rep_with_a_call(db: Database) -> tuple[Any, Any]:
+    rep = await make_member(db, Role.REP)
+    await fund(db, rep.actor.workspace_id, 5_000)
+    dana = await add_contact(db, rep.actor, name="Dana Whitfield", phone=number_callable_now())
+    await seed_call(
+        db,
+        dana,
+        rep.actor.user_id,
+        at=datetime.now(UTC) - timedelta(hours=3),
+        duration_s=80,
+        cost_mc=80_000,
+        outcome="interested",
+        turns=[
+            ("agent", "Hi Dana, this is an AI assistant calling for Acme. Recorded."),
+            ("prospect", "The renewal is coming up; call me about it."),
+        ],
+        insight={
+            "outcome": "interested",
+            "summary": "Dana wants to talk renewal.",
+            "objections": [],
+            "next_steps": ["call about the renewal"],
+        },
+    )
+    return rep, dana
 
 
-async def _count_calls(database: Database, contact_id: Any) -> int:
-    db = Database(url=database.url, embedded=False)
-    try:
-        async with db.session() as session:
-            return len(
-                list(await session.scalars(select(Call).where(Call.contact_id == contact_id)))
-            )
-    finally:
-        await db.dispose()
+async def _count_calls(db: Database, contact_id: Any) -> int:
+    async with db.session() as session:
+        return len(list(await session.scalars(select(Call).where(Call.contact_id == contact_id))))
 
 
 def _calls_to(database: Database, contact_id: Any) -> int:
     """The contact's calls in the database (from a thread of its own: Playwright's sync
     API runs an event loop in this one)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _count_calls(database, contact_id)).result()
+        return pool.submit(on_database, database, lambda db: _count_calls(db, contact_id)).result()
 
 
 @pytest.mark.e2e
@@ -77,7 +66,7 @@ def _calls_to(database: Database, contact_id: Any) -> int:
 def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: Database) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    rep, dana = asyncio.run(_rep_with_a_call(database))
+    rep, dana = on_database(database, _rep_with_a_call)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
@@ -85,15 +74,11 @@ def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: D
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=90_000)  # a cold chat start is slow here
 
-        def say(text: str) -> None:
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-
-        say("summarize my last call")
+        say(page, "summarize my last call")
         expect(replies.filter(has_text="Dana wants to talk renewal").first).to_be_visible(
             timeout=60_000
         )
-        say("call them again about the renewal")
+        say(page, "call them again about the renewal")
         question = page.get_by_text("now about: the renewal")
         expect(question.first).to_be_visible(timeout=60_000)
         expect(page.get_by_role("button", name="Yes, continue").first).to_be_visible()
@@ -112,7 +97,7 @@ def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: D
         assert _calls_to(database, dana.id) == 1  # nothing dialled yet
 
         # Typed rather than clicked: "yes" answers the question asked before the reload.
-        say("yes")
+        say(page, "yes")
         placed = replies.filter(has_text="Calling Dana Whitfield")
         expect(placed.first).to_be_visible(timeout=60_000)
         expect(placed.first).to_contain_text("charged 0.5 credits")
@@ -123,15 +108,11 @@ def test_a_reload_between_the_confirmation_and_yes(live_server: str, database: D
     assert "simulated carrier" in answer
 
 
-async def _rep_with_jordan(database: Database) -> tuple[Any, Any, int]:
-    db = Database(url=database.url, embedded=False)
-    try:
-        rep = await make_member(db, Role.REP)
-        await fund(db, rep.actor.workspace_id, 5_000)
-        jordan = await add_contact(db, rep.actor, name="Jordan Lee", phone=number_callable_now())
-        return rep, jordan, await _consents(db, jordan.id)
-    finally:
-        await db.dispose()
+async def _rep_with_jordan(db: Database) -> tuple[Any, Any, int]:
+    rep = await make_member(db, Role.REP)
+    await fund(db, rep.actor.workspace_id, 5_000)
+    jordan = await add_contact(db, rep.actor, name="Jordan Lee", phone=number_callable_now())
+    return rep, jordan, await _consents(db, jordan.id)
 
 
 async def _consents(db: Database, contact_id: Any) -> int:
@@ -142,12 +123,8 @@ async def _consents(db: Database, contact_id: Any) -> int:
         return len(list(found))
 
 
-async def _count_consents(database: Database, contact_id: Any) -> int:
-    db = Database(url=database.url, embedded=False)
-    try:
-        return await _consents(db, contact_id)
-    finally:
-        await db.dispose()
+async def _count_consents(db: Database, contact_id: Any) -> int:
+    return await _consents(db, contact_id)
 
 
 @pytest.mark.e2e
@@ -157,7 +134,7 @@ def test_a_call_request_typed_at_the_consent_question_is_handled_as_a_request(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    rep, jordan, consents_before = asyncio.run(_rep_with_jordan(database))
+    rep, jordan, consents_before = on_database(database, _rep_with_jordan)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
@@ -165,16 +142,12 @@ def test_a_call_request_typed_at_the_consent_question_is_handled_as_a_request(
         replies = page.locator('[data-step-type="assistant_message"] .message-content')
         expect(replies.first).to_be_visible(timeout=90_000)  # a cold chat start is slow here
 
-        def say(text: str) -> None:
-            page.fill("#chat-input", text)
-            page.click("#chat-submit")
-
-        say("record express written consent for Jordan Lee from the web form")
+        say(page, "record express written consent for Jordan Lee from the web form")
         expect(page.get_by_text("What exact wording did they agree to?")).to_be_visible(
             timeout=60_000
         )
         # Typed into the wording prompt: a new request, not the consent's wording.
-        say("call Jordan Lee about our new scheduling software")
+        say(page, "call Jordan Lee about our new scheduling software")
         expect(replies.filter(has_text="Consent not recorded").first).to_be_visible(timeout=60_000)
         question = page.get_by_text("now about: our new scheduling software")
         expect(question.first).to_be_visible(timeout=60_000)
@@ -183,7 +156,6 @@ def test_a_call_request_typed_at_the_consent_question_is_handled_as_a_request(
         placed = replies.filter(has_text="Calling Jordan Lee")
         expect(placed.first).to_be_visible(timeout=60_000)
         browser.close()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        after = pool.submit(asyncio.run, _count_consents(database, jordan.id)).result()
+    after = on_database(database, lambda db: _count_consents(db, jordan.id))
     assert after == consents_before  # the request was never stored as consent
     assert _calls_to(database, jordan.id) == 1

@@ -4,7 +4,6 @@ then the same chat reopened from the history sidebar, chart and all, and continu
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,36 +12,32 @@ import pytest
 from accounts.models import Role
 from core.db import Database
 from tests.accounts.helpers import Member, make_member
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, sign_in
 from tests.insights.helpers import make_contact, seed_call
 from tests.telephony.helpers import fund
 
 
-async def _team(database: Database) -> Member:
+async def _team(db: Database) -> Member:
     """A funded manager whose two reps made calls a minute ago: Ana 2 of 3 connected,
     Ben 1 of 2."""
-    db = Database(url=database.url, embedded=False)
-    try:
-        manager = await make_member(db, Role.MANAGER)
-        await fund(db, manager.actor.workspace_id, 300)
-        at = datetime.now(UTC) - timedelta(minutes=1)
-        for answered in ((True, True, False), (True, False)):
-            rep = await make_member(db, Role.REP, workspace_id=manager.actor.workspace_id)
-            contact = await make_contact(db, rep.actor)
-            for connected in answered:
-                await seed_call(
-                    db,
-                    contact,
-                    rep.actor.user_id,
-                    at=at,
-                    status="completed" if connected else "no-answer",
-                    duration_s=30 if connected else None,
-                    answered_by="human" if connected else None,
-                    outcome="interested" if connected else "no_answer",
-                )
-        return manager
-    finally:
-        await db.dispose()
+    manager = await make_member(db, Role.MANAGER)
+    await fund(db, manager.actor.workspace_id, 300)
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    for answered in ((True, True, False), (True, False)):
+        rep = await make_member(db, Role.REP, workspace_id=manager.actor.workspace_id)
+        contact = await make_contact(db, rep.actor)
+        for connected in answered:
+            await seed_call(
+                db,
+                contact,
+                rep.actor.user_id,
+                at=at,
+                status="completed" if connected else "no-answer",
+                duration_s=30 if connected else None,
+                answered_by="human" if connected else None,
+                outcome="interested" if connected else "no_answer",
+            )
+    return manager
 
 
 @pytest.mark.e2e
@@ -50,7 +45,7 @@ async def _team(database: Database) -> Member:
 def test_manager_asks_connect_rate_by_rep_sees_a_chart_and_resumes_the_chat(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    manager = asyncio.run(_team(database))
+    manager = on_database(database, _team)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1000})

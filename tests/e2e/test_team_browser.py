@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,13 @@ import pytest
 from accounts.models import Role
 from core.db import Database
 from tests.accounts.helpers import Member, make_member, unique_mobile
-from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, sign_in
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch, on_database, sign_in
 
 
-async def _team(database: Database) -> tuple[Member, Member]:
-    db = Database(url=database.url, embedded=False)
-    try:
-        manager = await make_member(db, Role.MANAGER)
-        rep = await make_member(db, Role.REP, workspace_id=manager.actor.workspace_id)
-        return manager, rep
-    finally:
-        await db.dispose()
+async def _team(db: Database) -> tuple[Member, Member]:
+    manager = await make_member(db, Role.MANAGER)
+    rep = await make_member(db, Role.REP, workspace_id=manager.actor.workspace_id)
+    return manager, rep
 
 
 @pytest.mark.e2e
@@ -28,7 +23,7 @@ async def _team(database: Database) -> tuple[Member, Member]:
 def test_manager_invites_and_promotes(live_server, database):
     from playwright.sync_api import expect, sync_playwright
 
-    manager, rep = asyncio.run(_team(database))
+    manager, rep = on_database(database, _team)
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
