@@ -556,10 +556,7 @@ class ZonedSeed:
 async def zoned(_engine_owner: Database) -> ZonedSeed:
     """A workspace whose calls are placed every 29 minutes from mid-February to
     mid-November 2026 (UTC), plus a call at, and one a microsecond before, every local
-    midnight of every zone in `ZONES`: a call on the wrong side of a bucket's edge shows.
-    Every call is settled, as past calls are: an unsettled call without a Twilio sid is
-    one a live server's reconciliation job (any test's, on this database) would fail
-    while the test compares its counts."""
+    midnight of every zone in `ZONES`: a call on the wrong side of a bucket's edge shows."""
     db = _engine_owner
     manager = await make_member(db, Role.MANAGER)
     ws = manager.actor.workspace_id
@@ -601,11 +598,11 @@ async def zoned(_engine_owner: Database) -> ZonedSeed:
             text("""
                 INSERT INTO calls (id, workspace_id, contact_id, placed_by, phone_e164, from_e164,
                                    decision_id, time_limit_s, status, answered_by, duration_s,
-                                   cost_mc, created_at, settled_at)
+                                   cost_mc, created_at)
                 SELECT gen_random_uuid(), :ws, t.contact, t.placer, '+12125550100',
                        '+15005550006', :decision, 600, t.status,
                        CASE WHEN t.status = 'completed' THEN 'human' END, t.dur, t.dur * 1000,
-                       t.at, t.at + make_interval(secs => t.dur)
+                       t.at
                 FROM unnest(CAST(:at AS timestamptz[]), CAST(:contact AS uuid[]),
                             CAST(:placer AS uuid[]), CAST(:status AS text[]),
                             CAST(:dur AS int[])) AS t(at, contact, placer, status, dur)

@@ -395,14 +395,6 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
             ("prospect", "The price is too high for us."),
         ],
     )
-    # Settled, as a past call is: an unsettled call with no Twilio sid is one a live
-    # server's reconciliation job (any test's, on this database) would fail mid-sweep.
-    async with db.session() as session:
-        await session.execute(
-            text("UPDATE calls SET settled_at = created_at + interval '40 s' WHERE id = :id"),
-            {"id": call_id},
-        )
-        await session.commit()
     live_id = await seed_call(
         db, jane, rep.actor.user_id, at=datetime.now(UTC), status="in-progress"
     )
