@@ -98,6 +98,9 @@ def create_app(settings: Settings, db: Database, *, owns_db: bool = True) -> Fas
 
     mount_chainlit(app=app, target=str(Path(__file__).with_name("app.py")), path=CHAT_PATH)
     chainlit_html, upload_max_mb = security.secure_chainlit(api_docs=settings.api_docs)
+    # Twilio's status callbacks skip the middlewares above and the routing (not the
+    # two below): telephony/views.py `StatusLane`.
+    app.add_middleware(telephony_views.StatusLane)
     # Added last, so they run first: the same-origin check and the security headers.
     security.install(
         app.add_middleware,

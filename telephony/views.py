@@ -10,6 +10,7 @@ know is stored for review and answered 200.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketException, status
 from fastapi.responses import Response
 from sqlalchemy import select
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.db import Database
 from core.web.deps import DatabaseDep, SettingsDep, get_database
-from core.web.routes import PageRoute
+from core.web.routes import PageRoute, Refusal
 from telephony import callbacks, handoff, twiml
 from telephony.deps import (
     RelayCall,
@@ -50,6 +52,7 @@ HANGUP_TWIML = twiml.hangup()
 # A refusal from a dependency (bad signature, too large) is the response it carries.
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 CallRef = Annotated[str | None, Query(alias="call")]
+STATUS_PATH = "/webhooks/twilio/status"
 
 
 def _twiml(body: str, status_code: int = 200) -> Response:
@@ -60,7 +63,7 @@ def _malformed(exc: callbacks.MalformedCallback) -> Response:
     return plain(f"Malformed callback: {exc}", 400)
 
 
-@router.post("/webhooks/twilio/status")
+@router.post(STATUS_PATH)
 async def call_status(request: Request) -> Response:
     """A call's progress; its final status settles the call's credits once. Then
     `on_call_ended(call_id)` queues the post-call work; its failure is logged and never
@@ -82,6 +85,60 @@ async def call_status(request: Request) -> Response:
         except Exception:
             log.exception("post-call work for %s could not be queued", applied.call_id)
     return _twiml(EMPTY_TWIML)
+
+
+class StatusLane:
+    """Serves Twilio's status webhook (`POST STATUS_PATH`, the busiest request by far)
+    straight to `call_status`, past the middlewares added before it and the routing:
+    the OAuth session cookie, the chat guard (only /chat), FastAPI's routing (an
+    included router is matched twice) and its endpoint machinery cost a callback more
+    than its signature check and its database call together (bench/README.md). What
+    the route would answer, this answers: the same handler, a `Refusal` as its
+    response, and an exception through the app's own handler for it
+    (`app.exception_handlers`: a database outage is a 503) — any other exception goes
+    on up, a 500 as before. Every other request passes through untouched.
+
+    Installed by chat_app/server.py inside the same-origin check and the security
+    headers (they still apply); the route stays registered (in-process tests serve
+    the bare router)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_status_callback(scope):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await call_status(request)
+        except Refusal as refusal:
+            response = refusal.response
+        except Exception as exc:
+            response = await _handled(request, exc)
+        await response(scope, receive, send)
+
+
+def _is_status_callback(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope.get("method") != "POST":
+        return False
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path == STATUS_PATH
+
+
+async def _handled(request: Request, exc: Exception) -> Response:
+    """The app's answer to `exc` (its handler for the nearest class), or `exc` raised."""
+    handlers = getattr(request.app, "exception_handlers", {})
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            result = handler(request, exc)
+            answer: Response = await result if inspect.isawaitable(result) else result
+            return answer
+    raise exc
 
 
 @router.post("/webhooks/twilio/amd")
