@@ -79,12 +79,18 @@ class RateLimited(KloseError):
 
 
 async def allow(
-    session: AsyncSession, checks: list[tuple[Limit, str]], *, now: datetime | None = None
+    session: AsyncSession,
+    checks: list[tuple[Limit, str]],
+    *,
+    now: datetime | None = None,
+    commit: bool = True,
 ) -> None:
     """Count one attempt for each (limit, subject); raise RateLimited if any is over.
 
     Runs in its own short transaction on the caller's session (committed here) so that
-    attempts are counted even when the caller's work fails."""
+    attempts are counted even when the caller's work fails. With `commit=False` the
+    count joins the caller's transaction instead (one round trip less), and the caller
+    must commit it on every path, a refusal included."""
     at = now or datetime.now(UTC)
     epoch = int(at.timestamp())
     windows = [
@@ -110,7 +116,8 @@ async def allow(
         if hits.get((key, start), 0) > _allowed(limit):
             end = start + limit.window_s
             worst = max(worst, int(end - at.timestamp()) + 1)
-    await session.commit()
+    if commit:
+        await session.commit()
     if worst:
         raise RateLimited(worst)
 

@@ -18,7 +18,7 @@ working over one `Turn`)
    nothing; the footer says what was charged ("no charge" too).
 
 Turns of one thread never overlap, in any number of processes: a turn starts under
-a PostgreSQL advisory lock on its thread (`_lock_thread`, held for the starting
+a PostgreSQL advisory lock on its thread (taken by `_GATE`, held for the starting
 transaction only) and is refused, free, while another turn of the thread is still
 running. A turn left "running" by a process that died is failed and its hold released
 by the next turn once it is older than `STALE_TURN`.
@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -50,7 +51,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import ratelimit
-from accounts.models import Workspace, WorkspaceStatus
+from accounts.models import WorkspaceStatus
 from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing import ledger
@@ -157,18 +158,8 @@ class TurnError(KloseError):
     pass
 
 
-async def _open_thread(
-    session: AsyncSession, actor: Actor, thread_id: uuid.UUID | None, text: str
-) -> uuid.UUID:
-    """The thread's id: the user's own `thread_id`, or a new thread titled by `text`."""
-    if thread_id is not None:
-        owner = await session.scalar(
-            select(AssistantThread.user_id).where(AssistantThread.id == thread_id)
-        )
-        # Someone else's thread is reported exactly like a missing one.
-        if owner != actor.user_id:
-            raise NotFound("No such conversation.")
-        return thread_id
+async def _new_thread(session: AsyncSession, actor: Actor, text: str) -> uuid.UUID:
+    """A new thread of `actor`'s, titled by `text`."""
     created: uuid.UUID | None = await session.scalar(
         insert(AssistantThread)
         .values(
@@ -182,34 +173,31 @@ async def _open_thread(
     return created
 
 
+def _lock_key(thread_id: uuid.UUID) -> str:
+    """The key of the thread's advisory lock (hashed by `hashtextextended`)."""
+    return f"assistant-thread:{thread_id}"
+
+
 async def _lock_thread(session: AsyncSession, thread_id: uuid.UUID) -> None:
     """Take the thread's advisory lock until this transaction ends (waiting for any
     other process's transaction that holds it)."""
     await session.execute(
         sql_text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"assistant-thread:{thread_id}"},
+        {"key": _lock_key(thread_id)},
     )
 
 
-async def _thread_busy(session: AsyncSession, thread_id: uuid.UUID) -> bool:
-    """Whether another turn of the thread is still running (under the thread's lock).
-    Running turns older than STALE_TURN are failed and their holds released."""
-    rows = (
-        await session.execute(
-            select(
-                AssistantTurn.message_id,
-                AssistantTurn.hold_id,
-                (AssistantTurn.created_at < func.now() - STALE_TURN).label("stale"),
-            ).where(AssistantTurn.thread_id == thread_id, AssistantTurn.status == "running")
-        )
-    ).all()
-    for row in rows:
+async def _any_running(session: AsyncSession, running: Sequence[Any]) -> bool:
+    """Whether one of the thread's `running` turns (message_id, hold_id, stale; read
+    under the thread's lock) is still live. Stale ones are failed and their holds
+    released."""
+    for row in running:
         if not row.stale:
             return True
         log.warning("assistant turn %s was left running: failed, hold released", row.message_id)
         if row.hold_id is not None:
             await ledger.release_hold(session, row.hold_id)
-        await _finish(session, row.message_id, TurnStatus.FAILED, "failed: abandoned")
+        await _fail_turn(session, row.message_id, "failed: abandoned")
     return False
 
 
@@ -237,23 +225,16 @@ async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[Ba
     return messages_from_dict(messages), next_seq
 
 
-async def _finish(
-    session: AsyncSession,
-    turn_id: str,
-    status: TurnStatus,
-    body: str,
-    *,
-    cost_mc: int = 0,
-    tool_calls: list[ToolCallRecord] | None = None,
-) -> None:
+async def _fail_turn(session: AsyncSession, turn_id: str, reason: str) -> None:
+    """Mark the turn failed (free), `reason` kept as its answer."""
     await session.execute(
         update(AssistantTurn)
         .where(AssistantTurn.message_id == turn_id)
         .values(
-            status=status.value,
-            answer=body,
-            cost_mc=cost_mc,
-            tool_calls=[{"name": c.name, "args": c.args} for c in tool_calls or []],
+            status=TurnStatus.FAILED.value,
+            answer=reason,
+            cost_mc=0,
+            tool_calls=[],
             finished_at=datetime.now(UTC),
         )
         .execution_options(synchronize_session=False)
@@ -460,31 +441,29 @@ async def take_turn(turn: Turn) -> TurnResult:
 
 async def _admit(turn: Turn) -> TurnResult | None:
     """Record the message as a running turn of its thread and read the thread's
-    history (None), or answer it without running: refused (free) or a repeat."""
+    history (None), or answer it without running: refused (free) or a repeat.
+
+    One transaction of few statements: the rate limit's count, then the workspace's
+    status with the thread's owner and lock, then the turns that decide between a
+    repeat, a busy thread and a new turn. Every path commits (the attempt is counted)
+    except one that would leave a new thread with no turn."""
+    invalid = _invalid(turn.text)
     async with turn.db.session() as session:
-        reason = await _refusal(session, turn)
+        if invalid is not None:
+            return turn.result(TurnStatus.REFUSED, invalid, await _balance(session, turn))
+        reason = await _rate_limited(session, turn)
+        if reason is None:
+            reason = await _gate(session, turn)
         if reason is not None:
+            await session.commit()
             return turn.result(TurnStatus.REFUSED, reason, await _balance(session, turn))
-        turn.thread_id = await _open_thread(session, turn.actor, turn.thread_id, turn.text)
-        await _lock_thread(session, turn.thread_id)
-        if await session.get(AssistantTurn, turn.message_id) is not None:
-            await session.rollback()
-            return await _repeat(session, turn.actor, turn.message_id)
-        if await _thread_busy(session, turn.thread_id):
-            await session.commit()  # keeps any stale turn's clean-up; ends the lock
-            return turn.result(TurnStatus.REFUSED, BUSY, await _balance(session, turn))
-        if not await _start(session, turn):
-            await session.rollback()
-            return await _repeat(session, turn.actor, turn.message_id)
-        turn.history, _ = await _history(session, turn.thread_id)
-        await session.commit()
-    return None
+        if turn.thread_id is None:
+            return await _admit_to_new_thread(session, turn)
+        return await _admit_to_thread(session, turn, turn.thread_id)
 
 
-async def _refusal(session: AsyncSession, turn: Turn) -> str | None:
-    """Why the message is not answered (an empty or too long message, a suspended
-    workspace, too many messages), or None."""
-    text = turn.text
+def _invalid(text: str) -> str | None:
+    """Why a message's text cannot be answered (empty, too long), or None."""
     if not text:
         return "Please type a question or a request."
     if len(text) > MAX_MESSAGE_CHARS:
@@ -492,18 +471,99 @@ async def _refusal(session: AsyncSession, turn: Turn) -> str | None:
             f"That message is {len(text):,} characters long; the limit is "
             f"{MAX_MESSAGE_CHARS:,}. Please shorten it. Nothing was charged."
         )
-    status = await session.scalar(
-        select(Workspace.status).where(Workspace.id == turn.actor.workspace_id)
-    )
-    if status != WorkspaceStatus.ACTIVE.value:
-        return "This workspace is suspended; the assistant is unavailable."
+    return None
+
+
+async def _rate_limited(session: AsyncSession, turn: Turn) -> str | None:
+    """Count the message against the user's limits (in the admission's transaction);
+    why it is refused when over one, else None."""
     try:
-        await ratelimit.allow(session, [(limit, str(turn.actor.user_id)) for limit in turn.limits])
+        await ratelimit.allow(
+            session, [(limit, str(turn.actor.user_id)) for limit in turn.limits], commit=False
+        )
     except ratelimit.RateLimited as exc:
         return (
             f"You're sending messages faster than I can answer them. {exc.wait_hint} "
             "Nothing was charged for this message."
         )
+    return None
+
+
+# The workspace's status and, for an existing thread, its owner and advisory lock (held
+# until the transaction ends), in one round trip.
+_GATE = sql_text(
+    "SELECT (SELECT w.status FROM workspaces w WHERE w.id = :workspace) AS status,"
+    " (SELECT t.user_id FROM assistant_threads t WHERE t.id = :thread) AS owner,"
+    " (SELECT true FROM pg_advisory_xact_lock(hashtextextended(:key, 0))) AS locked"
+)
+_GATE_NEW_THREAD = sql_text("SELECT w.status FROM workspaces w WHERE w.id = :workspace")
+
+
+async def _gate(session: AsyncSession, turn: Turn) -> str | None:
+    """Why the message is turned away (a suspended workspace), or None to go on, with
+    an existing thread's lock taken. Someone else's thread is reported exactly like a
+    missing one (NotFound)."""
+    params: dict[str, Any] = {"workspace": turn.actor.workspace_id}
+    if turn.thread_id is None:
+        status = await session.scalar(_GATE_NEW_THREAD, params)
+    else:
+        params |= {"thread": turn.thread_id, "key": _lock_key(turn.thread_id)}
+        row = (await session.execute(_GATE, params)).one()
+        if row.owner != turn.actor.user_id:
+            await session.commit()  # the attempt still counts
+            raise NotFound("No such conversation.")
+        status = row.status
+    if status != WorkspaceStatus.ACTIVE.value:
+        return "This workspace is suspended; the assistant is unavailable."
+    return None
+
+
+async def _admit_to_new_thread(session: AsyncSession, turn: Turn) -> TurnResult | None:
+    """A message that opens a thread: a repeat if its id was seen, else the thread and
+    its running turn (no history yet, and no other turn can know the thread)."""
+    seen = await session.scalar(
+        select(AssistantTurn.message_id).where(AssistantTurn.message_id == turn.message_id)
+    )
+    if seen is not None:
+        await session.commit()
+        return await _repeat(session, turn.actor, turn.message_id)
+    turn.thread_id = await _new_thread(session, turn.actor, turn.text)
+    if not await _start(session, turn):
+        await session.rollback()  # the id was taken meanwhile: no empty thread is kept
+        return await _repeat(session, turn.actor, turn.message_id)
+    await session.commit()
+    return None
+
+
+async def _admit_to_thread(
+    session: AsyncSession, turn: Turn, thread_id: uuid.UUID
+) -> TurnResult | None:
+    """A message to an existing thread, under its lock: a repeat, refused while another
+    turn of the thread runs (a stale one is failed and its hold released), or started
+    with the thread's history read."""
+    rows = (
+        await session.execute(
+            select(
+                AssistantTurn.message_id,
+                AssistantTurn.hold_id,
+                (AssistantTurn.created_at < func.now() - STALE_TURN).label("stale"),
+            ).where(
+                (AssistantTurn.message_id == turn.message_id)
+                | ((AssistantTurn.thread_id == thread_id) & (AssistantTurn.status == "running"))
+            )
+        )
+    ).all()
+    if any(row.message_id == turn.message_id for row in rows):
+        await session.commit()
+        return await _repeat(session, turn.actor, turn.message_id)
+    if await _any_running(session, rows):
+        await session.commit()  # keeps any stale turn's clean-up; ends the lock
+        return turn.result(TurnStatus.REFUSED, BUSY, await _balance(session, turn))
+    if not await _start(session, turn):  # the id was taken meanwhile, in another thread
+        await session.commit()
+        return await _repeat(session, turn.actor, turn.message_id)
+    turn.history, _ = await _history(session, thread_id)
+    await session.commit()
     return None
 
 
@@ -600,56 +660,75 @@ class _Settled:
 
 async def _settle_and_store(turn: Turn, answer: _Answer) -> _Settled:
     """Charge the answer and store the conversation, in one transaction under the
-    thread's lock."""
+    thread's lock (a proposal's button, pressed after a reload, may write to the
+    thread meanwhile: chat_app.llm.followups.record_decision)."""
     async with turn.db.session() as session:
         await _lock_thread(session, turn.thread)
-        settled = await _settle(session, turn)
-        await _store(session, turn, answer, settled)
+        cost_mc = await _settle(session, turn)
+        balance_mc, held_mc = await _store(session, turn, answer, cost_mc)
         await session.commit()
-    return settled
+    return _Settled(cost_mc, balance_mc, held_mc)
 
 
-async def _settle(session: AsyncSession, turn: Turn) -> _Settled:
-    """0.5 credit if billable work was done, else nothing (the hold, if any, is
-    released)."""
+async def _settle(session: AsyncSession, turn: Turn) -> int:
+    """What the answer costs: 0.5 credit debited if billable work was done, else
+    nothing (the hold, if any, is released)."""
     assert turn.meter is not None  # made by _prepare
     debit = await turn.meter.settle(
         session,
         description="assistant answer",
         metadata={"thread_id": str(turn.thread), "user_id": str(turn.actor.user_id)},
     )
-    if debit is not None:
-        return _Settled(-debit.amount_mc, debit.balance_mc, debit.held_mc)
-    balance = await _balance(session, turn)
-    return _Settled(0, balance.balance_mc, balance.held_mc)
+    return 0 if debit is None else -debit.amount_mc
 
 
-async def _store(session: AsyncSession, turn: Turn, answer: _Answer, settled: _Settled) -> None:
-    """The messages at the thread's next free positions, the turn answered, the thread
-    touched."""
-    thread_id = turn.thread
-    next_seq = await _next_seq(session, thread_id)
-    await session.execute(
-        insert(AssistantMessage),
-        [
-            {"thread_id": thread_id, "seq": next_seq + offset, "message": stored}
-            for offset, stored in enumerate(messages_to_dict(answer.messages))
-        ],
-    )
-    await _finish(
-        session,
-        turn.message_id,
-        TurnStatus.ANSWERED,
-        answer.body,
-        cost_mc=settled.cost_mc,
-        tool_calls=answer.calls,
-    )
-    await session.execute(
-        update(AssistantThread)
-        .where(AssistantThread.id == thread_id)
-        .values(updated_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False)
-    )
+# In one round trip: the turn's messages at the thread's next free positions (under the
+# thread's lock), the turn answered, the thread touched, and the balance after it all.
+_STORE = sql_text(
+    "WITH base AS ("
+    "  SELECT coalesce(max(seq) + 1, 0) AS next FROM assistant_messages"
+    "  WHERE thread_id = :thread"
+    "), added AS ("
+    "  INSERT INTO assistant_messages (thread_id, seq, message)"
+    "  SELECT :thread, base.next + m.ord - 1, m.message"
+    "  FROM base, jsonb_array_elements(CAST(:messages AS jsonb)) WITH ORDINALITY AS m(message, ord)"
+    "  RETURNING seq"
+    "), answered AS ("
+    "  UPDATE assistant_turns SET status = :status, answer = :answer, cost_mc = :cost,"
+    "  tool_calls = CAST(:calls AS jsonb), finished_at = now()"
+    "  WHERE message_id = :message RETURNING message_id"
+    "), touched AS ("
+    "  UPDATE assistant_threads SET updated_at = now() WHERE id = :thread RETURNING id"
+    ")"
+    " SELECT coalesce(a.balance_mc, 0) AS balance_mc, coalesce(a.held_mc, 0) AS held_mc,"
+    " (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM answered) AS answered"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN credit_accounts a ON a.workspace_id = :workspace"
+)
+
+
+async def _store(
+    session: AsyncSession, turn: Turn, answer: _Answer, cost_mc: int
+) -> tuple[int, int]:
+    """Store the turn (`_STORE`); the workspace's balance and held credits after it."""
+    row = (
+        await session.execute(
+            _STORE,
+            {
+                "thread": turn.thread,
+                "messages": json.dumps(messages_to_dict(answer.messages)),
+                "status": TurnStatus.ANSWERED.value,
+                "answer": answer.body,
+                "cost": cost_mc,
+                "calls": json.dumps([{"name": c.name, "args": c.args} for c in answer.calls]),
+                "message": turn.message_id,
+                "workspace": turn.actor.workspace_id,
+            },
+        )
+    ).one()
+    if row.answered != 1 or row.added != len(answer.messages):
+        raise TurnError(f"the turn {turn.message_id} could not be stored")
+    return int(row.balance_mc), int(row.held_mc)
 
 
 # --- failures ---------------------------------------------------------------------------
@@ -675,7 +754,7 @@ async def _fail(turn: Turn, exc: BaseException) -> None:
     async with turn.db.session() as session:
         if turn.meter is not None and turn.meter.hold_id is not None:
             await ledger.release_hold(session, turn.meter.hold_id)
-        await _finish(session, message_id, TurnStatus.FAILED, f"failed: {type(exc).__name__}")
+        await _fail_turn(session, message_id, f"failed: {type(exc).__name__}")
         await session.commit()
 
 

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from accounts.ratelimit import Limit
 from billing import ledger
@@ -16,6 +16,7 @@ from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.models import AssistantMessage, AssistantTurn
 from chat_app.turns import TurnStatus, answer_message
+from core.errors import NotFound
 from tests.chat_app.helpers import funded_rep
 from tests.insights.helpers import make_contact, seed_call
 
@@ -183,3 +184,68 @@ def test_serve_with_unreachable_database_names_host_not_password(tmp_path):
     )
     assert proc.returncode != 0
     assert "127.0.0.1:1" in proc.stderr and "s3cretpw" not in proc.stderr
+
+
+async def test_another_users_thread_is_not_found_and_the_attempt_still_counts(db):
+    owner = await funded_rep(db, 5000)
+    stranger = await funded_rep(db, 5000)
+    first = await answer_message(db, AGENT, owner, text="hello", message_id=str(uuid.uuid4()))
+    tight = (Limit("chat:user:minute", 1, 60),)
+    with pytest.raises(NotFound, match="No such conversation"):
+        await answer_message(
+            db,
+            AGENT,
+            stranger,
+            text="credits?",
+            message_id=str(uuid.uuid4()),
+            thread_id=first.thread_id,
+            limits=tight,
+        )
+    async with db.session() as s:
+        stored = await s.scalar(
+            select(func.count()).where(AssistantMessage.thread_id == first.thread_id)
+        )
+        turns = await s.scalar(
+            select(func.count()).where(AssistantTurn.user_id == stranger.user_id)
+        )
+    assert (stored, turns) == (2, 0)  # the owner's greeting and its answer, nothing more
+    # The refused attempt was counted: the stranger's next message is over the limit.
+    over = await answer_message(
+        db, AGENT, stranger, text="credits?", message_id=str(uuid.uuid4()), limits=tight
+    )
+    assert over.status is TurnStatus.REFUSED and "faster than I can answer" in over.body
+
+
+async def test_a_free_turn_on_a_thread_takes_two_transactions_of_few_statements(db):
+    """The app's share of a turn is mostly round trips to PostgreSQL: a free answer on
+    an existing thread is admitted in one transaction (rate limit, gate, turns, start,
+    history) and stored in one (lock, store)."""
+    actor = await funded_rep(db, 5000)
+    first = await answer_message(db, AGENT, actor, text="hello", message_id=str(uuid.uuid4()))
+    seen: list[str] = []
+    transactions: list[str] = []
+    engine = db.engine().sync_engine
+
+    def statement(conn, cursor, text, params, context, executemany):
+        seen.append(" ".join(text.split())[:60])
+
+    def begin(conn):
+        transactions.append("begin")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        second = await answer_message(
+            db,
+            AGENT,
+            actor,
+            text="hi again",
+            message_id=str(uuid.uuid4()),
+            thread_id=first.thread_id,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+    assert second.status is TurnStatus.ANSWERED and second.cost_mc == 0
+    assert len(transactions) == 2, transactions
+    assert len(seen) <= 7, seen
