@@ -407,15 +407,50 @@ async def on_chat_start() -> None:
     lines.append(" · ".join(links))
     # The profile's starters are buttons under the greeting (Chainlit's own starters
     # only show on a chat with no message yet, and this greeting is one).
-    await cl.Message(
+    welcome = cl.Message(
         content="\n\n".join(lines),
         author="Klosesales",
         actions=[
             cl.Action(name="starter", payload={"message": s.message}, label=s.label)
             for s in profile.starters
         ],
-    ).send()
+    )
+    # Kept before it is sent: a socket the page drops meanwhile loses it (`_resend_welcome`).
+    cl.user_session.set("welcome", _Welcome(cl.context.current_step, welcome))
+    await welcome.send()
     _start_notices(actor)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Welcome:
+    """The greeting `on_chat_start` sent, and the step it runs in (the message's parent).
+    Not JSON: Chainlit leaves it out of the user session it stores with a thread."""
+
+    run: cl.Step | None
+    message: cl.Message
+
+
+async def _resend_welcome() -> None:
+    """Send this chat's welcome again, to the socket the chat has now.
+
+    Chainlit's page can replace its socket right after opening it (a second connect
+    with the same chat session when its settings reload late, as on a busy machine);
+    `on_chat_start` ran once, for the first socket, and what it sent there is lost if
+    the page had dropped that socket already: the chat stayed empty. The same steps and
+    buttons go again, under the same ids: the page updates a step it has in place, and
+    each button is taken away before it is shown, so a page that did see the welcome
+    still shows it once. The parent step goes first (the page drops a step whose parent
+    it lacks)."""
+    welcome = cl.user_session.get("welcome")
+    if not isinstance(welcome, _Welcome):
+        return  # on_chat_start has not got that far: it sends to this socket itself
+    emitter = cl.context.emitter
+    if welcome.run is not None:
+        await emitter.send_step(welcome.run.to_dict())
+    await emitter.send_step(welcome.message.to_dict())
+    for action in welcome.message.actions:
+        await action.remove()
+        await action.send(for_id=welcome.message.id)
 
 
 _WELCOME = {
@@ -459,6 +494,12 @@ async def on_chat_resume(thread: Any) -> None:
 
 
 def _start_notices(actor: Actor | None) -> None:
+    """Start this chat's notice watch, unless one is running already: a chat whose
+    socket came back while `on_chat_start` was still under way would get two (every
+    notice twice), and the one overwritten would outlive the chat."""
+    running = cl.user_session.get("notice_task")
+    if isinstance(running, asyncio.Task) and not running.done() and not running.cancelling():
+        return
     if actor is not None:
         # The task inherits this chat's context, so its messages reach this chat.
         task = asyncio.create_task(_watch_notices(actor.user_id, actor.workspace_id))
@@ -536,20 +577,22 @@ _chainlit_connection_successful = sio.handlers["/"]["connection_successful"]
 
 async def connection_successful(sid: str) -> None:
     """Chainlit's handler, then, for a chat whose socket dropped (a proxy, a network
-    blip) and whose client came back to this process with the same session: the
-    notices start again (`on_chat_end` stopped them when the socket went), and the
-    proposals still waiting for an answer are offered again — a question asked just
-    before the drop went to the old socket and is not shown again by Chainlit."""
+    blip, or the page itself replacing its socket) and whose client came back to this
+    process with the same session: before its first message, the welcome is sent again
+    (`_resend_welcome`); the notices start again (`on_chat_end` stopped them when the
+    socket went), and the proposals still waiting for an answer are offered again — a
+    question asked just before the drop went to the old socket and is not shown again
+    by Chainlit."""
     chat = WebsocketSession.get(sid)
     was_started = chat is not None and chat.chat_started
     await _chainlit_connection_successful(sid)
     if chat is None or not chat.restored or not was_started:
         return  # a new chat: on_chat_start / on_chat_resume do all this
     init_ws_context(chat)
+    if not chat.has_first_interaction:
+        await _resend_welcome()
     actor = await _current_actor()
-    running = cl.user_session.get("notice_task")
-    if not isinstance(running, asyncio.Task) or running.done():
-        _start_notices(actor)
+    _start_notices(actor)
     if chat.has_first_interaction:
         await _offer_pending(actor)
 

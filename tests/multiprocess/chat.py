@@ -50,7 +50,8 @@ def answer_yes(ask: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class Chat:
     """A connected chat. `steps` gets every message step the server sends or updates
-    (`new_message` and `update_message`); `asks` every question with buttons."""
+    (`new_message` and `update_message`); `asks` every question with buttons; `buttons`
+    every button shown or taken away (`action` / `remove_action`), in order."""
 
     sio: socketio.AsyncClient
     session_id: str
@@ -58,6 +59,7 @@ class Chat:
     asks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     actions: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     answer: Answer | None = None
+    buttons: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def step_where(
         self, test: Callable[[dict[str, Any]], bool], *, event: str | None = None
@@ -149,7 +151,13 @@ async def open_chat(
         return chat.answer(data)
 
     sio.on("ask", on_ask)
-    sio.on("action", chat.actions.put_nowait)
+
+    def on_action(action: dict[str, Any]) -> None:
+        chat.buttons.append(("action", action))
+        chat.actions.put_nowait(action)
+
+    sio.on("action", on_action)
+    sio.on("remove_action", lambda action: chat.buttons.append(("remove_action", action)))
     await sio.connect(
         base,
         socketio_path=SOCKET_PATH,
