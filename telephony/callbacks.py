@@ -18,9 +18,10 @@ migration 0015, so the credit account's lock is held as briefly as possible):
 - an unknown CallSid is stored for review (`unknown_call`); no money moves.
 
 What a callback changed is published for the other processes (core/events.py) in the
-transaction that stored it: a machine's AMD result on `ks_call_amd` (for the process
-holding the call's relay socket), a status that moved or settled the call on `ks_call`,
-and a settlement on `ks_notices` (for the chats of the call's workspace).
+transaction that stored it (a status callback's: `call_status_publish`, migration
+0032): a machine's AMD result on `ks_call_amd` (for the process holding the call's
+relay socket), a status that moved or settled the call on `ks_call`, and a settlement
+on `ks_notices` (for the chats of the call's workspace).
 
 `reconcile` settles calls whose final callback never came by asking the provider, and
 applies its answer through the same `call_status_apply` (as source 'reconcile', stored
@@ -287,36 +288,39 @@ async def _store(
     return inserted is not None
 
 
-# What a status callback changed is published in its own statement, so in its own
-# transaction (core/events.py): the call id on `ks_call` when it moved the call on or
-# settled it (the chat following its progress, on whichever process), and the
-# workspace on `ks_notices` when it settled it (the call-ended and low-balance notices).
-# A NOTIFY is delivered only once the statement's transaction has committed.
-_PUBLISH = (
-    "SELECT r.result, r.call_id, r.cost_mc,"
-    " CASE WHEN r.result IN ('applied', 'settled', 'reconciled')"
-    " THEN pg_notify('ks_call', r.call_id::text) END IS NULL AS quiet,"
-    " CASE WHEN r.result IN ('settled', 'reconciled')"
-    " THEN pg_notify('ks_notices',"
-    " (SELECT c.workspace_id::text FROM calls c WHERE c.id = r.call_id)) END IS NULL AS still"
-)
+# One statement, one transaction (`call_status_publish`, migration 0032): the status is
+# applied by `call_status_apply` (migration 0015), and what it changed is published in
+# the same transaction (core/events.py) — the call id on `ks_call` when it moved the
+# call on or settled it (the chat following its progress, on whichever process), and
+# the workspace on `ks_notices` when it settled it (the call-ended and low-balance
+# notices); a NOTIFY is delivered only once that transaction has committed. For a
+# settlement it also answers whether `on_settled` (telephony/outbound_events.py) has
+# anything to do: a callback its prospect agreed to (`book_from_call`'s condition) or a
+# receiver of `call.completed` in its workspace (`emit`'s). Most settlements have
+# neither and are spared that function's ORM transaction (five round trips).
 assert (events.CALL_PROGRESS, events.NOTICES) == ("ks_call", "ks_notices")
 _APPLY_STATUS = text(
-    _PUBLISH + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, :seq, :duration,"
-    " :answered_by, :key, CAST(:payload AS jsonb)) AS r"
+    "SELECT result, call_id, cost_mc, follow_up FROM call_status_publish(CAST(:call AS uuid),"
+    " :sid, :status, :seq, :duration, :answered_by, :key, CAST(:payload AS jsonb),"
+    " 'callback', NULL, :booked, :event)"
 )
 # The provider's own record of a call whose final callback never came (migrations 0015,
 # 0019): settled by the same function, stored and answered as `reconciled`.
 _RECONCILE = text(
-    _PUBLISH + " FROM call_status_apply(CAST(:call AS uuid), :sid, :status, NULL, :duration,"
-    " NULL, :key, CAST(:payload AS jsonb), 'reconcile', :reason) AS r"
+    "SELECT result, call_id, cost_mc, follow_up FROM call_status_publish(CAST(:call AS uuid),"
+    " :sid, :status, NULL, :duration, NULL, :key, CAST(:payload AS jsonb),"
+    " 'reconcile', :reason, :booked, :event)"
 )
+_FOLLOW_UP_PARAMS: Final = {
+    "booked": CallOutcome.CALLBACK_BOOKED.value,
+    "event": EventType.CALL_COMPLETED.value,
+}
 
 
 async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -> Applied:
-    """Store and apply one status callback in one statement (`call_status_apply`,
-    migration 0015: lock the call, de-duplicate, decide, apply or settle), committed as
-    it ends: the workspace's credit account, which every settling call of a workspace
+    """Store and apply one status callback in one statement (`call_status_publish`:
+    lock the call, de-duplicate, decide, apply or settle, publish), committed as it
+    ends: the workspace's credit account, which every settling call of a workspace
     locks, is held only while the function runs."""
     call_id = parse_call_id(call_ref)
     row = (
@@ -332,54 +336,23 @@ async def apply_status(db: Database, call_ref: str | None, cb: StatusCallback) -
                 "answered_by": cb.answered_by,
                 "key": cb.dedupe_key,
                 "payload": json.dumps(cb.raw),
+                **_FOLLOW_UP_PARAMS,
             },
         )
     ).one()
     if row.result == "unknown_call":
         log.warning("status callback for unknown call %s stored for review", cb.call_sid)
     if row.result == "settled":
-        await _after_settled(db, row.call_id)
+        await _after_settled(db, row.call_id, row.follow_up)
     return Applied(row.result, row.call_id, row.cost_mc)
 
 
-# Whether a settled call leaves `on_settled` (telephony/outbound_events.py) anything to
-# do: a callback its prospect agreed to (`book_from_call`'s condition) or a receiver of
-# `call.completed` in its workspace (`emit`'s). Most settlements have neither and are
-# spared that function's ORM transaction (five round trips and a pooled session).
-_FOLLOW_UP = text(
-    "SELECT coalesce((SELECT (c.callback_at IS NOT NULL AND c.outcome = :booked) OR EXISTS ("
-    "SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = c.workspace_id"
-    " AND w.removed_at IS NULL AND w.event_types @> ARRAY[CAST(:event AS varchar)])"
-    " FROM calls c WHERE c.id = CAST(:call AS uuid) AND c.settled_at IS NOT NULL), false)"
-    " AS follow_up"
-)
-
-
-async def _has_follow_up(db: Database, call_id: uuid.UUID) -> bool:
-    """Whether `on_settled` has work for this settled call (True when it cannot be told:
-    `on_settled` then looks for itself)."""
-    try:
-        rows = await call_function_alone(
-            db,
-            _FOLLOW_UP,
-            {
-                "call": str(call_id),
-                "booked": CallOutcome.CALLBACK_BOOKED.value,
-                "event": EventType.CALL_COMPLETED.value,
-            },
-        )
-    except Exception:
-        log.exception("could not tell whether settled call %s has follow-up work", call_id)
-        return True
-    return bool(rows.one().follow_up)
-
-
-async def _after_settled(db: Database, call_id: uuid.UUID | None) -> None:
+async def _after_settled(db: Database, call_id: uuid.UUID | None, follow_up: bool) -> None:
     """Book the callback the prospect agreed to and tell the workspace's webhooks
     (telephony/outbound_events.py; never raises) — when there is either to do."""
     from telephony.outbound_events import on_settled  # it builds on this module's callers
 
-    if call_id is None or not await _has_follow_up(db, call_id):
+    if call_id is None or not follow_up:
         return
     await on_settled(db, call_id)
 
@@ -570,13 +543,14 @@ async def _reconcile_one(
                     {"source": "reconcile", "status": status.value, "duration": str(duration)}
                 ),
                 "reason": "settled by reconciliation",
+                **_FOLLOW_UP_PARAMS,
             },
         )
     ).one()
     if row.result != "reconciled":  # settled meanwhile by a late callback, or a repeat
         return None
     log.info("reconciled call %s as %s (%d s)", sid, status.value, duration)
-    await _after_settled(db, call_id)
+    await _after_settled(db, call_id, row.follow_up)
     return Applied("reconciled", call_id, row.cost_mc)
 
 
