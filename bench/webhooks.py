@@ -118,8 +118,8 @@ class StubProvider:
     async def fetch_call(self, sid: str) -> dict[str, Any]:
         return {"sid": sid, "status": "queued"}
 
-    async def hangup(self, sid: str) -> None:
-        return None
+    async def hangup(self, sid: str) -> bool:
+        return True
 
     async def aclose(self) -> None:
         return None
@@ -671,6 +671,83 @@ def start_servers(
     return servers
 
 
+class DbWork:
+    """What the database did during the timed run: transactions committed or rolled
+    back in the bench database (`pg_stat_database`; an autocommit statement is one),
+    and, with `statements=True`, every statement the servers sent, counted from the
+    server log (`log_statement = 'all'` for the run only: it costs the database CPU,
+    so throughput and CPU figures of such a run are not comparable)."""
+
+    OWN = ("SELECT pg_stat_clear_snapshot()", "ALTER SYSTEM", "SELECT pg_reload_conf", "SHOW ")
+
+    def __init__(self, libpq: str, *, statements: bool) -> None:
+        self.libpq = libpq
+        self.statements = statements
+        self.xacts = 0
+        self.log_path: Path | None = None
+        self.log_offset = 0
+
+    def _xacts(self) -> int:
+        import psycopg
+
+        with psycopg.connect(self.libpq) as conn:
+            row = conn.execute(
+                "SELECT pg_stat_clear_snapshot(), xact_commit + xact_rollback"
+                " FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        assert row is not None
+        return int(row[1])
+
+    def _log_statements(self, on: bool) -> None:
+        import psycopg
+
+        with psycopg.connect(self.libpq, autocommit=True) as conn:
+            if on:
+                conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+            else:
+                conn.execute("ALTER SYSTEM RESET log_statement")
+            conn.execute("SELECT pg_reload_conf()")
+            row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        self.log_path = Path(str(row[0])) / "log"
+        time.sleep(0.5)  # the reload reaches every backend at its next command
+
+    def start(self) -> None:
+        if self.statements:
+            self._log_statements(True)
+            assert self.log_path is not None
+            self.log_offset = self.log_path.stat().st_size
+        self.xacts = self._xacts()
+
+    def stop(self, callbacks: int) -> dict[str, Any]:
+        xacts = self._xacts() - self.xacts - 1  # the reading itself is one
+        out: dict[str, Any] = {"xacts_per_callback": round(xacts / callbacks, 3)}
+        if self.statements:
+            self._log_statements(False)
+            assert self.log_path is not None
+            with self.log_path.open("rb") as log_file:
+                log_file.seek(self.log_offset)
+                lines = log_file.read().decode("utf-8", "replace").splitlines()
+            kinds: dict[str, int] = {}
+            for i, line in enumerate(lines):
+                for marker in ("LOG:  statement: ", "LOG:  execute "):
+                    at = line.find(marker)
+                    if at < 0:
+                        continue
+                    text = line[at + len(marker) :]
+                    if marker.endswith("execute "):
+                        text = text.split(": ", 1)[-1]
+                    if not text.strip() and i + 1 < len(lines):  # it goes on below
+                        text = lines[i + 1]
+                    key = " ".join(text.split()[:6])[:70]
+                    if not key.startswith(self.OWN):
+                        kinds[key] = kinds.get(key, 0) + 1
+            total = sum(kinds.values())
+            out["statements_per_callback"] = round(total / callbacks, 3)
+            out["statements"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:8])
+        return out
+
+
 def bench_webhooks(
     db: Any, tmp: Path, args: argparse.Namespace, processes: int = 1
 ) -> dict[str, Any]:
@@ -705,6 +782,7 @@ def bench_webhooks(
     try:
         pids = {f"server{i}": server.proc.pid for i, server in enumerate(servers)}
         meter = CpuMeter({**pids, "pg": postmaster_pid(db.libpq_url)})
+        work = DbWork(db.libpq_url, statements=args.count_statements)
         urls = [server.base_url for server in servers]
         warm = run_async(send_all(urls, warm_plan, args.clients), args.loop)
         if warm.non_200:
@@ -716,9 +794,11 @@ def bench_webhooks(
             args.clients,
             len(servers),
         )
+        work.start()
         before = meter.read()
         res = run_async(send_all(urls, plan, args.clients), args.loop)
         after = meter.read()
+        db_work = work.stop(len(plan))
         for name in pids:  # the server processes' CPU, together
             before["server"] = before.get("server", 0.0) + before[name]
             after["server"] = after.get("server", 0.0) + after[name]
@@ -760,6 +840,7 @@ def bench_webhooks(
         "client_cpu_ms_per_callback": per_cb("client"),
         "server_cpu_ms_per_callback": per_cb("server"),
         "pg_cpu_ms_per_callback": per_cb("pg"),
+        **db_work,
         "machine_busy_pct": round(100 * busy / total, 1) if total > 0 else None,
         "cpus": os.cpu_count(),
         "db_pool": args.db_pool,
@@ -856,6 +937,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pgbench-seconds", type=int, default=None, help="pgbench duration (default 20, --quick 5)"
+    )
+    p.add_argument(
+        "--count-statements",
+        action="store_true",
+        help="log every statement during the timed runs and report statements per "
+        "callback (slows the database: do not compare that run's CPU or throughput)",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed for durations and order")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
