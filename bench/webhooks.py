@@ -704,13 +704,31 @@ class DbWork:
         with psycopg.connect(self.libpq, autocommit=True) as conn:
             if on:
                 conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+                conn.execute("ALTER SYSTEM SET track_functions = 'pl'")
+                conn.execute("SELECT pg_stat_reset()")
             else:
                 conn.execute("ALTER SYSTEM RESET log_statement")
+                conn.execute("ALTER SYSTEM RESET track_functions")
             conn.execute("SELECT pg_reload_conf()")
             row = conn.execute("SHOW data_directory").fetchone()
         assert row is not None
         self.log_path = Path(str(row[0])) / "log"
         time.sleep(0.5)  # the reload reaches every backend at its next command
+
+    def _function_times(self, callbacks: int) -> dict[str, list[float]]:
+        """Each database function's [total, self] time per callback (ms), from
+        `pg_stat_user_functions` (`track_functions = 'pl'` during the run)."""
+        import psycopg
+
+        with psycopg.connect(self.libpq) as conn:
+            rows = conn.execute(
+                "SELECT pg_stat_clear_snapshot(), funcname, total_time, self_time"
+                " FROM pg_stat_user_functions ORDER BY total_time DESC LIMIT 10"
+            ).fetchall()
+        return {
+            str(name): [round(total / callbacks, 3), round(own / callbacks, 3)]
+            for _, name, total, own in rows
+        }
 
     def start(self) -> None:
         if self.statements:
@@ -723,6 +741,7 @@ class DbWork:
         xacts = self._xacts() - self.xacts - 1  # the reading itself is one
         out: dict[str, Any] = {"xacts_per_callback": round(xacts / callbacks, 3)}
         if self.statements:
+            out["function_ms_per_callback"] = self._function_times(callbacks)
             self._log_statements(False)
             assert self.log_path is not None
             with self.log_path.open("rb") as log_file:
@@ -737,8 +756,8 @@ class DbWork:
                     text = line[at + len(marker) :]
                     if marker.endswith("execute "):
                         text = text.split(": ", 1)[-1]
-                    if not text.strip() and i + 1 < len(lines):  # it goes on below
-                        text = lines[i + 1]
+                    if not text.strip() and i + 1 < len(lines) and lines[i + 1][:1].isspace():
+                        text = lines[i + 1]  # it goes on below
                     key = " ".join(text.split()[:6])[:70]
                     if not key.startswith(self.OWN):
                         kinds[key] = kinds.get(key, 0) + 1
