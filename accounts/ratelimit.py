@@ -78,27 +78,48 @@ class RateLimited(KloseError):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True)
+class Window:
+    """One limit's current window for one subject: where its attempts are counted."""
+
+    key: str  # `<limit name>:<subject>`, lower-cased, at most 200 characters
+    start: int  # the window's start, in seconds since the epoch
+    allowed: int
+    window_s: int
+
+
+def windows(checks: list[tuple[Limit, str]], at: datetime) -> list[Window]:
+    """The windows that (limit, subject) `checks` count in at `at`: distinct, sorted by
+    key and start (concurrent callers lock their rows in that order)."""
+    epoch = int(at.timestamp())
+    found: dict[tuple[str, int], Window] = {}
+    for limit, subject in checks:
+        key = f"{limit.name}:{subject.lower()}"[:200]
+        start = epoch - epoch % limit.window_s
+        found[(key, start)] = Window(key, start, _allowed(limit), limit.window_s)
+    return [found[k] for k in sorted(found)]
+
+
+def retry_after(counted: list[tuple[Window, int]], at: datetime) -> int:
+    """Seconds until every window over its allowance has ended (0: none is over), from
+    each window and its count after this attempt."""
+    worst = 0
+    for window, hits in counted:
+        if hits > window.allowed:
+            worst = max(worst, int(window.start + window.window_s - at.timestamp()) + 1)
+    return worst
+
+
 async def allow(
-    session: AsyncSession,
-    checks: list[tuple[Limit, str]],
-    *,
-    now: datetime | None = None,
-    commit: bool = True,
+    session: AsyncSession, checks: list[tuple[Limit, str]], *, now: datetime | None = None
 ) -> None:
     """Count one attempt for each (limit, subject); raise RateLimited if any is over.
 
     Runs in its own short transaction on the caller's session (committed here) so that
-    attempts are counted even when the caller's work fails. With `commit=False` the
-    count joins the caller's transaction instead (one round trip less), and the caller
-    must commit it on every path, a refusal included."""
+    attempts are counted even when the caller's work fails."""
     at = now or datetime.now(UTC)
-    epoch = int(at.timestamp())
-    windows = [
-        (limit, f"{limit.name}:{subject.lower()}"[:200], epoch - epoch % limit.window_s)
-        for limit, subject in checks
-    ]
-    # One statement for every window (sorted, so concurrent callers lock rows in order).
-    ordered = sorted({(key, start) for _, key, start in windows})
+    counting = windows(checks, at)
+    # One statement for every window.
     rows = await session.execute(
         text(
             "INSERT INTO rate_limit_hits (key, window_start, hits)"
@@ -108,16 +129,11 @@ async def allow(
             " DO UPDATE SET hits = rate_limit_hits.hits + 1"
             " RETURNING key, CAST(extract(epoch FROM window_start) AS bigint), hits"
         ),
-        {"keys": [k for k, _ in ordered], "starts": [w for _, w in ordered]},
+        {"keys": [w.key for w in counting], "starts": [w.start for w in counting]},
     )
     hits = {(key, int(start)): int(count) for key, start, count in rows}
-    worst = 0
-    for limit, key, start in windows:
-        if hits.get((key, start), 0) > _allowed(limit):
-            end = start + limit.window_s
-            worst = max(worst, int(end - at.timestamp()) + 1)
-    if commit:
-        await session.commit()
+    await session.commit()
+    worst = retry_after([(w, hits.get((w.key, w.start), 0)) for w in counting], at)
     if worst:
         raise RateLimited(worst)
 

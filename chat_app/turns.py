@@ -18,8 +18,8 @@ working over one `Turn`)
    nothing; the footer says what was charged ("no charge" too).
 
 Turns of one thread never overlap, in any number of processes: a turn starts under
-a PostgreSQL advisory lock on its thread (taken by `_GATE`, held for the starting
-transaction only) and is refused, free, while another turn of the thread is still
+a PostgreSQL advisory lock on its thread (held by `chat_turn_admit` while it starts
+the turn) and is refused, free, while another turn of the thread is still
 running. A turn left "running" by a process that died is failed and its hold released
 by the next turn once it is older than `STALE_TURN`.
 """
@@ -31,7 +31,7 @@ import enum
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -47,11 +47,9 @@ from langchain_core.messages import (
 )
 from sqlalchemy import func, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import ratelimit
-from accounts.models import WorkspaceStatus
 from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing import ledger
@@ -60,10 +58,12 @@ from billing.payments import Payments
 from chat_app import profiles
 from chat_app.llm import followups
 from chat_app.llm.messages import message_text
-from chat_app.models import AssistantMessage, AssistantThread, AssistantTurn
+from chat_app.models import AssistantMessage, AssistantTurn
+from core.base import new_id
 from core.db import Database
 from core.errors import KloseError, NotFound
 from core.settings import Settings
+from core.sql_functions import call_function_alone
 from telephony.provider import Telephony
 from tools.context import AgentContext, Artifact, Ask, Confirm
 from tools.metering import QueryMeter
@@ -95,6 +95,7 @@ DEFAULT_CHAT_LIMITS = _limits(
     Settings.model_fields["chat_messages_per_hour"].default,
 )
 
+SUSPENDED = "This workspace is suspended; the assistant is unavailable."
 BUSY = (
     "I'm still answering your previous message in this conversation. Send this one "
     "again once that answer has arrived. Nothing was charged for this message."
@@ -158,23 +159,9 @@ class TurnError(KloseError):
     pass
 
 
-async def _new_thread(session: AsyncSession, actor: Actor, text: str) -> uuid.UUID:
-    """A new thread of `actor`'s, titled by `text`."""
-    created: uuid.UUID | None = await session.scalar(
-        insert(AssistantThread)
-        .values(
-            user_id=actor.user_id,
-            workspace_id=actor.workspace_id,
-            title=text[:120],
-        )
-        .returning(AssistantThread.id)
-    )
-    assert created is not None
-    return created
-
-
 def _lock_key(thread_id: uuid.UUID) -> str:
-    """The key of the thread's advisory lock (hashed by `hashtextextended`)."""
+    """The key of the thread's advisory lock (hashed by `hashtextextended`; the
+    database function `chat_turn_admit` makes the same key)."""
     return f"assistant-thread:{thread_id}"
 
 
@@ -187,42 +174,11 @@ async def _lock_thread(session: AsyncSession, thread_id: uuid.UUID) -> None:
     )
 
 
-async def _any_running(session: AsyncSession, running: Sequence[Any]) -> bool:
-    """Whether one of the thread's `running` turns (message_id, hold_id, stale; read
-    under the thread's lock) is still live. Stale ones are failed and their holds
-    released."""
-    for row in running:
-        if not row.stale:
-            return True
-        log.warning("assistant turn %s was left running: failed, hold released", row.message_id)
-        if row.hold_id is not None:
-            await ledger.release_hold(session, row.hold_id)
-        await _fail_turn(session, row.message_id, "failed: abandoned")
-    return False
-
-
 async def _next_seq(session: AsyncSession, thread_id: uuid.UUID) -> int:
     last = await session.scalar(
         select(func.max(AssistantMessage.seq)).where(AssistantMessage.thread_id == thread_id)
     )
     return 0 if last is None else int(last) + 1
-
-
-async def _history(session: AsyncSession, thread_id: uuid.UUID) -> tuple[list[BaseMessage], int]:
-    rows = (
-        await session.execute(
-            select(AssistantMessage.seq, AssistantMessage.message)
-            .where(AssistantMessage.thread_id == thread_id)
-            .order_by(AssistantMessage.seq.desc())
-            .limit(HISTORY_LIMIT)
-        )
-    ).all()
-    next_seq = rows[0].seq + 1 if rows else 0  # newest first: the highest seq
-    messages = [row.message for row in reversed(rows)]
-    # Never start the context on a tool result cut off from its call.
-    while messages and messages[0].get("type") == "tool":
-        messages.pop(0)
-    return messages_from_dict(messages), next_seq
 
 
 async def _fail_turn(session: AsyncSession, turn_id: str, reason: str) -> None:
@@ -443,23 +399,66 @@ async def _admit(turn: Turn) -> TurnResult | None:
     """Record the message as a running turn of its thread and read the thread's
     history (None), or answer it without running: refused (free) or a repeat.
 
-    One transaction of few statements: the rate limit's count, then the workspace's
-    status with the thread's owner and lock, then the turns that decide between a
-    repeat, a busy thread and a new turn. Every path commits (the attempt is counted)
-    except one that would leave a new thread with no turn."""
+    One round trip: `chat_turn_admit` (core/migrations/sql) counts the attempt against
+    the user's limits, checks the workspace and the thread (an existing one under its
+    lock), turns away a repeated id or a busy thread, fails turns a dead process left
+    running, starts the turn and reads the history, as its own transaction."""
     invalid = _invalid(turn.text)
-    async with turn.db.session() as session:
-        if invalid is not None:
-            return turn.result(TurnStatus.REFUSED, invalid, await _balance(session, turn))
-        reason = await _rate_limited(session, turn)
-        if reason is None:
-            reason = await _gate(session, turn)
-        if reason is not None:
-            await session.commit()
-            return turn.result(TurnStatus.REFUSED, reason, await _balance(session, turn))
-        if turn.thread_id is None:
-            return await _admit_to_new_thread(session, turn)
-        return await _admit_to_thread(session, turn, turn.thread_id)
+    if invalid is not None:
+        return await _refused(turn, invalid)
+    at = datetime.now(UTC)
+    counting = ratelimit.windows([(limit, str(turn.actor.user_id)) for limit in turn.limits], at)
+    row = (
+        await call_function_alone(
+            turn.db,
+            _ADMIT,
+            {
+                "workspace": turn.actor.workspace_id,
+                "user": turn.actor.user_id,
+                "thread": turn.thread_id,
+                "new_thread": new_id(),
+                "message": turn.message_id,
+                "text": turn.text,
+                "keys": [w.key for w in counting],
+                "starts": [w.start for w in counting],
+                "allowed": [w.allowed for w in counting],
+                "stale": STALE_TURN,
+                "history": HISTORY_LIMIT,
+            },
+        )
+    ).one()
+    if row.abandoned:
+        log.warning("%d turn(s) of thread %s were left running: failed", row.abandoned, row.thread)
+    match row.outcome:
+        case "started":
+            turn.thread_id = row.thread
+            turn.history = _messages(row.history)
+            return None
+        case "rate_limited":
+            wait = ratelimit.RateLimited(
+                ratelimit.retry_after(list(zip(counting, row.hits, strict=True)), at)
+            )
+            return await _refused(
+                turn,
+                f"You're sending messages faster than I can answer them. {wait.wait_hint} "
+                "Nothing was charged for this message.",
+            )
+        case "suspended":
+            return await _refused(turn, SUSPENDED)
+        case "not_found":  # someone else's thread is reported exactly like a missing one
+            raise NotFound("No such conversation.")
+        case "busy":
+            return await _refused(turn, BUSY)
+        case "repeat":
+            async with turn.db.session() as session:
+                return await _repeat(session, turn.actor, turn.message_id)
+    raise TurnError(f"unexpected admission outcome {row.outcome!r}")
+
+
+_ADMIT = sql_text(
+    "SELECT * FROM chat_turn_admit(:workspace, :user, :thread, :new_thread, :message, :text,"
+    " :keys, :starts, :allowed, :stale, :history)"
+)
 
 
 def _invalid(text: str) -> str | None:
@@ -474,115 +473,19 @@ def _invalid(text: str) -> str | None:
     return None
 
 
-async def _rate_limited(session: AsyncSession, turn: Turn) -> str | None:
-    """Count the message against the user's limits (in the admission's transaction);
-    why it is refused when over one, else None."""
-    try:
-        await ratelimit.allow(
-            session, [(limit, str(turn.actor.user_id)) for limit in turn.limits], commit=False
-        )
-    except ratelimit.RateLimited as exc:
-        return (
-            f"You're sending messages faster than I can answer them. {exc.wait_hint} "
-            "Nothing was charged for this message."
-        )
-    return None
+async def _refused(turn: Turn, reason: str) -> TurnResult:
+    """The message turned away, free, with the balance as it stands."""
+    async with turn.db.session() as session:
+        return turn.result(TurnStatus.REFUSED, reason, await _balance(session, turn))
 
 
-# The workspace's status and, for an existing thread, its owner and advisory lock (held
-# until the transaction ends), in one round trip.
-_GATE = sql_text(
-    "SELECT (SELECT w.status FROM workspaces w WHERE w.id = :workspace) AS status,"
-    " (SELECT t.user_id FROM assistant_threads t WHERE t.id = :thread) AS owner,"
-    " (SELECT true FROM pg_advisory_xact_lock(hashtextextended(:key, 0))) AS locked"
-)
-_GATE_NEW_THREAD = sql_text("SELECT w.status FROM workspaces w WHERE w.id = :workspace")
-
-
-async def _gate(session: AsyncSession, turn: Turn) -> str | None:
-    """Why the message is turned away (a suspended workspace), or None to go on, with
-    an existing thread's lock taken. Someone else's thread is reported exactly like a
-    missing one (NotFound)."""
-    params: dict[str, Any] = {"workspace": turn.actor.workspace_id}
-    if turn.thread_id is None:
-        status = await session.scalar(_GATE_NEW_THREAD, params)
-    else:
-        params |= {"thread": turn.thread_id, "key": _lock_key(turn.thread_id)}
-        row = (await session.execute(_GATE, params)).one()
-        if row.owner != turn.actor.user_id:
-            await session.commit()  # the attempt still counts
-            raise NotFound("No such conversation.")
-        status = row.status
-    if status != WorkspaceStatus.ACTIVE.value:
-        return "This workspace is suspended; the assistant is unavailable."
-    return None
-
-
-async def _admit_to_new_thread(session: AsyncSession, turn: Turn) -> TurnResult | None:
-    """A message that opens a thread: a repeat if its id was seen, else the thread and
-    its running turn (no history yet, and no other turn can know the thread)."""
-    seen = await session.scalar(
-        select(AssistantTurn.message_id).where(AssistantTurn.message_id == turn.message_id)
-    )
-    if seen is not None:
-        await session.commit()
-        return await _repeat(session, turn.actor, turn.message_id)
-    turn.thread_id = await _new_thread(session, turn.actor, turn.text)
-    if not await _start(session, turn):
-        await session.rollback()  # the id was taken meanwhile: no empty thread is kept
-        return await _repeat(session, turn.actor, turn.message_id)
-    await session.commit()
-    return None
-
-
-async def _admit_to_thread(
-    session: AsyncSession, turn: Turn, thread_id: uuid.UUID
-) -> TurnResult | None:
-    """A message to an existing thread, under its lock: a repeat, refused while another
-    turn of the thread runs (a stale one is failed and its hold released), or started
-    with the thread's history read."""
-    rows = (
-        await session.execute(
-            select(
-                AssistantTurn.message_id,
-                AssistantTurn.hold_id,
-                (AssistantTurn.created_at < func.now() - STALE_TURN).label("stale"),
-            ).where(
-                (AssistantTurn.message_id == turn.message_id)
-                | ((AssistantTurn.thread_id == thread_id) & (AssistantTurn.status == "running"))
-            )
-        )
-    ).all()
-    if any(row.message_id == turn.message_id for row in rows):
-        await session.commit()
-        return await _repeat(session, turn.actor, turn.message_id)
-    if await _any_running(session, rows):
-        await session.commit()  # keeps any stale turn's clean-up; ends the lock
-        return turn.result(TurnStatus.REFUSED, BUSY, await _balance(session, turn))
-    if not await _start(session, turn):  # the id was taken meanwhile, in another thread
-        await session.commit()
-        return await _repeat(session, turn.actor, turn.message_id)
-    turn.history, _ = await _history(session, thread_id)
-    await session.commit()
-    return None
-
-
-async def _start(session: AsyncSession, turn: Turn) -> bool:
-    """Insert the turn's running row; False when its message id was taken meanwhile."""
-    inserted = await session.scalar(
-        insert(AssistantTurn)
-        .values(
-            message_id=turn.message_id,
-            thread_id=turn.thread,
-            user_id=turn.actor.user_id,
-            workspace_id=turn.actor.workspace_id,
-            status="running",
-            user_text=turn.text,
-        )
-        .on_conflict_do_nothing(index_elements=["message_id"])
-        .returning(AssistantTurn.message_id)
-    )
-    return inserted is not None
+def _messages(stored: list[dict[str, Any]]) -> list[BaseMessage]:
+    """The thread's stored messages (oldest first) as LangChain messages, never starting
+    on a tool result cut off from its call."""
+    start = 0
+    while start < len(stored) and stored[start].get("type") == "tool":
+        start += 1
+    return messages_from_dict(stored[start:])
 
 
 async def _balance(session: AsyncSession, turn: Turn) -> ledger.Balance:
@@ -659,76 +562,44 @@ class _Settled:
 
 
 async def _settle_and_store(turn: Turn, answer: _Answer) -> _Settled:
-    """Charge the answer and store the conversation, in one transaction under the
-    thread's lock (a proposal's button, pressed after a reload, may write to the
-    thread meanwhile: chat_app.llm.followups.record_decision)."""
-    async with turn.db.session() as session:
-        await _lock_thread(session, turn.thread)
-        cost_mc = await _settle(session, turn)
-        balance_mc, held_mc = await _store(session, turn, answer, cost_mc)
-        await session.commit()
-    return _Settled(cost_mc, balance_mc, held_mc)
-
-
-async def _settle(session: AsyncSession, turn: Turn) -> int:
-    """What the answer costs: 0.5 credit debited if billable work was done, else
-    nothing (the hold, if any, is released)."""
-    assert turn.meter is not None  # made by _prepare
-    debit = await turn.meter.settle(
-        session,
-        description="assistant answer",
-        metadata={"thread_id": str(turn.thread), "user_id": str(turn.actor.user_id)},
-    )
-    return 0 if debit is None else -debit.amount_mc
-
-
-# In one round trip: the turn's messages at the thread's next free positions (under the
-# thread's lock), the turn answered, the thread touched, and the balance after it all.
-_STORE = sql_text(
-    "WITH base AS ("
-    "  SELECT coalesce(max(seq) + 1, 0) AS next FROM assistant_messages"
-    "  WHERE thread_id = :thread"
-    "), added AS ("
-    "  INSERT INTO assistant_messages (thread_id, seq, message)"
-    "  SELECT :thread, base.next + m.ord - 1, m.message"
-    "  FROM base, jsonb_array_elements(CAST(:messages AS jsonb)) WITH ORDINALITY AS m(message, ord)"
-    "  RETURNING seq"
-    "), answered AS ("
-    "  UPDATE assistant_turns SET status = :status, answer = :answer, cost_mc = :cost,"
-    "  tool_calls = CAST(:calls AS jsonb), finished_at = now()"
-    "  WHERE message_id = :message RETURNING message_id"
-    "), touched AS ("
-    "  UPDATE assistant_threads SET updated_at = now() WHERE id = :thread RETURNING id"
-    ")"
-    " SELECT coalesce(a.balance_mc, 0) AS balance_mc, coalesce(a.held_mc, 0) AS held_mc,"
-    " (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM answered) AS answered"
-    " FROM (SELECT 1) AS one"
-    " LEFT JOIN credit_accounts a ON a.workspace_id = :workspace"
-)
-
-
-async def _store(
-    session: AsyncSession, turn: Turn, answer: _Answer, cost_mc: int
-) -> tuple[int, int]:
-    """Store the turn (`_STORE`); the workspace's balance and held credits after it."""
+    """Charge the answer and store the conversation as one transaction, in one round
+    trip: `chat_turn_store` (core/migrations/sql) settles the answer's hold — the
+    price debited under the key `query:<message id>` if billable work was done, else
+    released — and stores the messages, under the thread's lock (a proposal's button,
+    pressed after a reload, may write to the thread meanwhile)."""
+    meter = turn.meter
+    assert meter is not None  # made by _prepare
     row = (
-        await session.execute(
+        await call_function_alone(
+            turn.db,
             _STORE,
             {
-                "thread": turn.thread,
-                "messages": json.dumps(messages_to_dict(answer.messages)),
-                "status": TurnStatus.ANSWERED.value,
-                "answer": answer.body,
-                "cost": cost_mc,
-                "calls": json.dumps([{"name": c.name, "args": c.args} for c in answer.calls]),
-                "message": turn.message_id,
                 "workspace": turn.actor.workspace_id,
+                "thread": turn.thread,
+                "message": turn.message_id,
+                "messages": json.dumps(messages_to_dict(answer.messages)),
+                "answer": answer.body,
+                "calls": json.dumps([{"name": c.name, "args": c.args} for c in answer.calls]),
+                "hold": meter.hold_id,
+                "charge": meter.price_due_mc,
+                "key": meter.debit_key,
+                "description": "assistant answer",
+                "meta": json.dumps(
+                    meter.debit_metadata(
+                        {"thread_id": str(turn.thread), "user_id": str(turn.actor.user_id)}
+                    ),
+                    default=str,
+                ),
             },
         )
     ).one()
-    if row.answered != 1 or row.added != len(answer.messages):
-        raise TurnError(f"the turn {turn.message_id} could not be stored")
-    return int(row.balance_mc), int(row.held_mc)
+    return _Settled(int(row.cost_mc), int(row.balance_mc), int(row.held_mc))
+
+
+_STORE = sql_text(
+    "SELECT * FROM chat_turn_store(:workspace, :thread, :message, CAST(:messages AS jsonb),"
+    " :answer, CAST(:calls AS jsonb), :hold, :charge, :key, :description, CAST(:meta AS jsonb))"
+)
 
 
 # --- failures ---------------------------------------------------------------------------

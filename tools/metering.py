@@ -152,11 +152,26 @@ class QueryMeter:
             session,
             self.hold_id,
             actual_mc=QUERY_PRICE_MC,
-            idempotency_key=f"query:{self.key}",
+            idempotency_key=self.debit_key,
             kind="query",
             description=description,
-            metadata={**metadata, "tools": list(dict.fromkeys(self.work))},
+            metadata=self.debit_metadata(metadata),
         )
+
+    @property
+    def price_due_mc(self) -> int:
+        """What settling debits from the hold: the price if work was done, else 0 (the
+        hold is released)."""
+        return QUERY_PRICE_MC if self.charged else 0
+
+    @property
+    def debit_key(self) -> str:
+        """The idempotency key of the answer's debit."""
+        return f"query:{self.key}"
+
+    def debit_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """`metadata` with the billable tools that did their work, for the debit."""
+        return {**metadata, "tools": list(dict.fromkeys(self.work))}
 
     async def release(self) -> None:
         """Release the hold, if any, charging nothing (the answer failed)."""

@@ -12,10 +12,12 @@ from sqlalchemy import event, func, select
 
 from accounts.ratelimit import Limit
 from billing import ledger
+from billing.models import LedgerEntry
 from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.models import AssistantMessage, AssistantTurn
 from chat_app.turns import TurnStatus, answer_message
+from core import sql_functions
 from core.errors import NotFound
 from tests.chat_app.helpers import funded_rep
 from tests.insights.helpers import make_contact, seed_call
@@ -216,26 +218,30 @@ async def test_another_users_thread_is_not_found_and_the_attempt_still_counts(db
     assert over.status is TurnStatus.REFUSED and "faster than I can answer" in over.body
 
 
-async def test_a_free_turn_on_a_thread_takes_two_transactions_of_few_statements(db):
-    """The app's share of a turn is mostly round trips to PostgreSQL: a free answer on
-    an existing thread is admitted in one transaction (rate limit, gate, turns, start,
-    history) and stored in one (lock, store)."""
+async def test_a_turn_on_a_thread_is_two_round_trips(db, monkeypatch):
+    """The app's share of a turn is mostly round trips to PostgreSQL: a message on an
+    existing thread is admitted by one database function call and settled and stored
+    by another; the ORM's pool (a ping, BEGIN and COMMIT per checkout) is not used."""
     actor = await funded_rep(db, 5000)
+    contact = await make_contact(db, actor)
+    await seed_call(db, contact, actor.user_id, at=datetime.now(UTC), duration_s=0)
     first = await answer_message(db, AGENT, actor, text="hello", message_id=str(uuid.uuid4()))
-    seen: list[str] = []
-    transactions: list[str] = []
-    engine = db.engine().sync_engine
+    functions: list[str] = []
+    orm: list[str] = []
+    run = sql_functions._run
+
+    async def counted(driver, sql, params):
+        functions.append(sql.split("(")[0].removeprefix("SELECT * FROM "))
+        return await run(driver, sql, params)
 
     def statement(conn, cursor, text, params, context, executemany):
-        seen.append(" ".join(text.split())[:60])
+        orm.append(" ".join(text.split())[:60])
 
-    def begin(conn):
-        transactions.append("begin")
-
+    monkeypatch.setattr(sql_functions, "_run", counted)
+    engine = db.engine().sync_engine
     event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "begin", begin)
     try:
-        second = await answer_message(
+        greeting = await answer_message(
             db,
             AGENT,
             actor,
@@ -243,9 +249,26 @@ async def test_a_free_turn_on_a_thread_takes_two_transactions_of_few_statements(
             message_id=str(uuid.uuid4()),
             thread_id=first.thread_id,
         )
+        admitted, orm_free = list(functions), list(orm)
+        listed = await answer_message(
+            db,
+            AGENT,
+            actor,
+            text="list my calls",
+            message_id=str(uuid.uuid4()),
+            thread_id=first.thread_id,
+        )
     finally:
         event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "begin", begin)
-    assert second.status is TurnStatus.ANSWERED and second.cost_mc == 0
-    assert len(transactions) == 2, transactions
-    assert len(seen) <= 7, seen
+    assert greeting.status is TurnStatus.ANSWERED and greeting.cost_mc == 0
+    assert (admitted, orm_free) == (["chat_turn_admit", "chat_turn_store"], [])
+    # A billable answer adds its hold and the tool's own reads, and is charged once.
+    assert listed.cost_mc == 500 and listed.balance_mc == 4500
+    assert functions[2] == "chat_turn_admit" and functions[-1] == "chat_turn_store"
+    async with db.session() as s:
+        debits = await s.scalar(
+            select(func.count()).where(
+                LedgerEntry.workspace_id == actor.workspace_id, LedgerEntry.kind == "query"
+            )
+        )
+        assert debits == 1 and (await ledger.audit(s, actor.workspace_id)).consistent
