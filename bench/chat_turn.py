@@ -25,7 +25,9 @@ nothing for the balance, the packages or help (`expected_cost`).
    in `answer_message` minus both: the app's own work — database, ledger, LangChain /
    LangGraph, tools, serialisation. `overhead_incl_embed_*` keeps the embedding in.
 2. Concurrency: `--sessions` users of one workspace (a manager and reps), each in
-   their own thread, each send `--per-session` messages back to back, all at once.
+   their own thread, each send `--per-session` messages back to back (or, with
+   `--think-s T`, pausing T seconds on average after each answer, as people reading
+   it do), all at once.
    Reported: errors (any exception, or an answer that is not 'answered' at its
    kind's price with the expected tool), throughput, latency — and the billing: the
    workspace's 'query' ledger debits must be one 0.5-credit debit per charged
@@ -33,7 +35,8 @@ nothing for the balance, the packages or help (`expected_cost`).
    consistent.
    With every session sending back to back, `concurrent_turn_*` (and
    `concurrent_overhead_*`) are mostly queueing for the one event loop: a turn waits
-   for about one turn of each other session.
+   for about one turn of each other session. That is a saturation test (50 users who
+   never read an answer); `--think-s` gives the latency of people chatting.
 
 3. Several processes (`--processes N`, N > 1): the concurrency run again, on a workspace
    of its own, with its sessions split over N child processes of this script on the
@@ -623,21 +626,8 @@ async def concurrent(
 ) -> dict[str, Any]:
     run = Run()
     start = asyncio.Event()
-
-    async def session(actor: Any, seed: int) -> None:
-        rng = random.Random(seed)
-        thread = None
-        await start.wait()
-        for kind in kind_sequence(args.per_session, rng):
-            thread = await one_turn(
-                db, agent, actor, kind, pick_text(kind, rng), thread, limits, run
-            )
-
-    master = random.Random(args.seed + 1)
-    tasks = [
-        asyncio.create_task(session(actor, master.randrange(1 << 30)))
-        for actor in ws.actors[: args.sessions]
-    ]
+    actors = ws.actors[: args.sessions]
+    tasks = _session_tasks(db, agent, actors, args, limits, run, start, args.seed + 1)
     await asyncio.sleep(0)  # every session waits at the start line
     log.info(
         "%d sessions × %d messages at once (DB pool %d + %d overflow)",
@@ -743,14 +733,18 @@ def _session_tasks(
     start: asyncio.Event,
     seed: int,
 ) -> list[asyncio.Task[None]]:
-    """One task per actor, each sending `args.per_session` messages back to back in its
-    own thread once `start` is set."""
+    """One task per actor, each sending `args.per_session` messages in its own thread
+    once `start` is set: back to back, or after a pause of `args.think_s` seconds on
+    average (uniform in 0.5–1.5×: users reading the answer, out of step) after each
+    answer."""
 
     async def session(actor: Any, session_seed: int) -> None:
         rng = random.Random(session_seed)
         thread = None
         await start.wait()
-        for kind in kind_sequence(args.per_session, rng):
+        for i, kind in enumerate(kind_sequence(args.per_session, rng)):
+            if i and args.think_s > 0:
+                await asyncio.sleep(args.think_s * rng.uniform(0.5, 1.5))
             thread = await one_turn(
                 db, agent, actor, kind, pick_text(kind, rng), thread, limits, run
             )
@@ -782,6 +776,11 @@ async def child(db: Any, args: argparse.Namespace) -> dict[str, Any]:
     actors = [Actor.of(users[i]) for i in ids]
     run, start = Run(), asyncio.Event()
     tasks = _session_tasks(db, agent, actors, args, limits, run, start, args.seed)
+    # The sentence model (the offline router's, and search's when local) loads before
+    # the start line, as the parent's warm-up loaded it: a served process loads it once.
+    from chat_app.llm.offline_router.classifier import embed
+
+    await asyncio.to_thread(embed, "warm-up")
     print("READY", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -830,6 +829,8 @@ async def concurrent_processes(
             args.loop,
             "--seed",
             str(args.seed + 101 + i),
+            "--think-s",
+            str(args.think_s),
         ]
         children.append(
             await asyncio.create_subprocess_exec(
@@ -1043,6 +1044,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--per-session", type=int, default=None, help="messages per session (default 20)"
     )
     p.add_argument(
+        "--think-s",
+        type=float,
+        default=0.0,
+        help="a concurrent session's mean pause between an answer and its next message "
+        "(default 0: back to back, every session saturating the app)",
+    )
+    p.add_argument(
         "--calls-per-user",
         type=int,
         default=None,
@@ -1161,12 +1169,20 @@ def main(argv: list[str] | None = None) -> int:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
                 log.info("profile written to %s", args.profile)
-    out = report(res, args, {"background_cpu_pct": background})
+    out = report(res, args, {"background_cpu_pct": background, "think_s": args.think_s})
     out["total_s"] = round(time.perf_counter() - t_start, 1)
     emit(out)
     fleet = res.get("processes")
     if fleet is not None:
-        emit({**fleet, "embedder": args.embedder, **machine(), "background_cpu_pct": background})
+        emit(
+            {
+                **fleet,
+                "embedder": args.embedder,
+                "think_s": args.think_s,
+                **machine(),
+                "background_cpu_pct": background,
+            }
+        )
     log.info("done in %.1f s", out["total_s"])
     correct = out["errors"] == 0 and out["concurrent_errors"] == 0
     if fleet is not None:
