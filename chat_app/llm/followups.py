@@ -231,7 +231,9 @@ _AGAIN_ONLY = re.compile(
 )
 
 _CHANGE = re.compile(
-    r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:what|how)\s+(?:about|abt|bout)(?:\s+for)?"
+    r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:now\s+|then\s+)?(?:do|run)\s+(?:the\s+same"
+    r"|that|it|this)(?:\s+(?:thing|one|again))?\s+(?:for|with)"
+    r"|(?:what|how)\s+(?:about|abt|bout)(?:\s+for)?"
     r"|wbu|what\s+of|and\s+for"
     r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with)"
     r"\s+(?P<rest>.+?)\s*[?.!]*$",
@@ -508,11 +510,19 @@ def _refined(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         return _redrawn(text, last)
     change = _CHANGE.match(text)
     if last.tool in ("estimate_purchase", "buy_credits") and change is not None:
-        from chat_app.llm.offline_router.billing import purchase_args
+        from chat_app.llm.offline_router.billing import catalog_packages, purchase_args
 
         where = f"for {change.group('rest')}"
         place = {k: v for k, v in purchase_args(where).items() if k != "package" and v}
-        return Followup(last.tool, {**last.args, **place}) if "country" in place else None
+        packages = catalog_packages(change.group("rest").lower())
+        if len(packages) == 1:  # 'what about the pro pack': another package, same place
+            place["package"] = packages[0]
+        return Followup(last.tool, {**last.args, **place}) if place else None
+    if last.tool == "search_calls" and change is not None and len(text.split()) <= 5:
+        # 'and pricing?' after a search: the same search for other words (a person named
+        # instead was read by `_changed`).
+        query = re.sub(r"^(?:the|a|an)\s+", "", change.group("rest").strip(" ?.!"), flags=re.I)
+        return Followup(last.tool, {**last.args, "query": query}) if query else None
     return None
 
 
@@ -533,9 +543,17 @@ def _redrawn(text: str, last: Exchange) -> Followup | None:
     from chat_app.llm.offline_router.analytics_charts import chart_kind
 
     lowered = " ".join(text.lower().split())
-    if any(re.search(cue, lowered) for cue, _ in _METRIC_CUES) or _REDRAW_LEFT.sub("", lowered):
-        return None  # a new figure, or more than a redraw: a request of its own
+    metrics = [m for cue, m in _METRIC_CUES if re.search(cue, lowered)]
+    rest = lowered
+    for cue, _ in _METRIC_CUES:
+        rest = re.sub(cue, " ", rest)
+    if metrics and not re.match(r"^(?:and\s+|but\s+|ok\s+|now\s+)*same\b", lowered):
+        return None  # a new figure asked on its own: a request of its own
+    if _REDRAW_LEFT.sub("", rest):
+        return None  # more than a redraw: a request of its own
     args = dict(last.args)
+    if metrics:  # 'same for talk time': another figure, the same breakdown and period
+        args["metrics"] = list(dict.fromkeys(metrics))
     if kind := chart_kind(text):
         args["chart"] = kind
     dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)

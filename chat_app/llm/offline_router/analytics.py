@@ -107,6 +107,10 @@ _LOWER_REPS = (
     ),
     re.compile(rf"\bfor (?:rep\s+)?{LOWER_RUN}(?:['’]s)?" + _FOR_REP_END),
     re.compile(rf"^\s*{LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits)\b)"),
+    # 'how many calls taylor placed last week', 'the calls jenna made'
+    re.compile(
+        rf"\b(?:calls|dials)\s+{LOWER_RUN}\s+(?:has\s+|have\s+)?(?:made|placed|logged|did|booked)\b"
+    ),
 )
 
 

@@ -69,7 +69,13 @@ _PURPOSE_ANYWHERE = re.compile(
     re.IGNORECASE,
 )
 
-_VOICEMAIL = re.compile(r"\b(?:voicemail|voice mail|answering machine|machine|vm)\b", re.I)
+_VOICEMAIL = re.compile(
+    r"\b(?:voicemail|voice mail|answering machine|machine|vm)\b"
+    # No one answering is when a machine picks up: 'if nobody picks up, hang up'.
+    r"|\bif\s+(?:nobody|no one|(?:he|she|they|it)\s+(?:doesn'?t|does not|don'?t|do not|can'?t"
+    r"|won'?t))\s+(?:picks?\s+up|answers?|pick\s+up|answer)\b|\bif\s+(?:there'?s\s+)?no\s+answer\b",
+    re.I,
+)
 
 _VOICEMAIL_HANG_UP = re.compile(
     r"\b(?:hang up|hang-up|hangup|drop (?:it|off|the call)|end (?:it|the call)|don'?t leave"
@@ -285,7 +291,10 @@ _STATUSES = {
 _CALL_COUNT = re.compile(
     r"\b(?:(?:last|latest|recent|past|previous|top|first)\s+(?P<a>\d{1,3}|[a-z]+)(?:\s+\w+)?"
     r"\s+calls|(?P<b>\d{1,3}|" + COUNT_WORDS + r")\s+(?:most\s+)?(?:recent|latest|last)"
-    r"(?:\s+\w+)?\s+calls)\b"
+    r"(?:\s+\w+)?\s+calls"
+    # 'show 15 calls', 'list me ten calls with priya': a count right after the order.
+    r"|(?:show|list|get|give|pull(?:\s+up)?|see)\s+(?:me\s+)?(?:my\s+|our\s+)?"
+    r"(?P<c>\d{1,3}|" + COUNT_WORDS + r")\s+(?:\w+\s+)?calls)\b"
 )
 
 
@@ -293,7 +302,8 @@ def _limit(count: re.Match[str] | None, *, most: int) -> int | None:
     """The count a `_CALL_COUNT` / `_HIT_COUNT` match asks for, if it is 1..`most`."""
     if count is None:
         return None
-    limit = count_in((count.group("a") or count.group("b")).lower())
+    said = next(g for g in count.groups() if g)
+    limit = count_in(said.lower())
     return limit if limit and 0 < limit <= most else None
 
 
@@ -424,6 +434,9 @@ def search_args(text: str) -> dict[str, Any]:
         before = [n for n in person_names(text) if n[2] <= said_at]
         if before:
             args["contact"] = before[0][0]
+        elif said_at and (lower := lower_name(text[:said_at])):
+            args["contact"] = lower  # 'what did priya say about pricing'
+
     limit = _limit(_HIT_COUNT.search(text), most=50)
     if limit:
         args["limit"] = limit

@@ -67,6 +67,7 @@ _LOWER_COMPANY = re.compile(
 _NOT_A_COMPANY = word_set(
     "my all the our these those new old existing other every some any warm cold hot current"
     " active consented uncalled remaining of everyone reach call ring dial phone contact"
+    " for to about with on in at from by re regarding named called"
 )
 _STOP_REACHED = (
     r"(?=,|;|\.|$| on | weekdays| every| between| from \d| at most| spend| try| with a"
@@ -192,7 +193,10 @@ def _retry(text: str) -> dict[str, Any]:
 
 _NAME_CONTAINS = re.compile(
     r"\bwhose names? (?:contains?|includes?|has|have|with)\s+['\"“]?([\w'-]+)"
-    r"|\bwith ['\"“]?([\w'-]+)['\"”]? in (?:their|the|its) names?\b",
+    r"|\bwith ['\"“]?([\w'-]+)['\"”]? in (?:their|the|its) names?\b"
+    # 'contacts named smith', 'everyone called Patel'
+    r"|\b(?:contacts|leads|prospects|people|everyone|everybody|anyone)\s+(?:(?:who\s+are|that\s+are)"
+    r"\s+)?(?:named|called)\s+['\"“]?([\w'-]+)",
     re.IGNORECASE,
 )
 
@@ -230,7 +234,7 @@ def campaign_args(text: str, today: date) -> dict[str, Any]:
     elif lower := _lower_company(cleaned):
         args["company"] = lower
     if named := _NAME_CONTAINS.search(cleaned):
-        args["name_contains"] = named.group(1) or named.group(2)
+        args["name_contains"] = next(g for g in named.groups() if g)
     days = _days(cleaned)
     if days:
         args["days"] = days

@@ -19,6 +19,7 @@ from chat_app.llm.offline_router.entities import (
     PHONE,
     PRONOUNS,
     person_names,
+    plain_name,
     trim,
 )
 
@@ -78,7 +79,10 @@ _NOTES = re.compile(
     re.IGNORECASE,
 )
 
-_REGION_HINT = re.compile(r"\(([A-Za-z .]{2,30})\)|\b([A-Z]{2})\s+(?:mobile|number|cell|phone)\b")
+_REGION_HINT = re.compile(
+    r"\(([A-Za-z .]{2,30})\)|\b([A-Za-z]{2})\s+(?:mobile|number|cell|phone)\b"
+    r"|\b(?:in|from)\s+(?:the\s+)?([A-Za-z][A-Za-z .]{1,30}?)\s*$"
+)
 
 
 def _phone_text(text: str, phone: re.Match[str]) -> str:
@@ -88,8 +92,11 @@ def _phone_text(text: str, phone: re.Match[str]) -> str:
     if not number.startswith("0"):
         return number
     for hint in _REGION_HINT.finditer(text):
+        said = next(g for g in hint.groups() if g).strip()
+        if said.lower() in NOT_NAMES or said.lower() in PRONOUNS:
+            continue  # 'my number', 'us number' … are not countries here
         try:
-            region = parse_country((hint.group(1) or hint.group(2)).strip())
+            region = parse_country(said)
             parsed = phonenumbers.parse(number, region)
         except (BillingAddressInvalid, phonenumbers.NumberParseException):
             continue
@@ -115,9 +122,10 @@ def contact_args(text: str) -> dict[str, Any]:
     if people and people != names:
         names = people
     if phone and names and names[0][1] > phone.end():
-        # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr'.
+        # The name normally comes first: 'add contact Mark Will, 212 555 0100, at SaaStr',
+        # 'add noah fischer +49 30 901820 company Kranich GmbH'.
         head = _contact_head(text[: phone.start()])
-        if head and head[0].isupper():
+        if head and (head[0].isupper() or plain_name(head)):
             names = [(head, 0, phone.start())]
     if names:
         args["name"], _, name_end = names[0]
@@ -142,7 +150,7 @@ def contact_args(text: str) -> dict[str, Any]:
         elif (
             bare
             and len(bare.group(1).split()) <= 5
-            and not (set(bare.group(1).lower().split()) & (NOT_NAMES | {"please", "pls", "thanks"}))
+            and not (set(bare.group(1).lower().split()) & (NOT_NAMES | _NOT_COMPANY_WORDS))
         ):
             company = trim(bare.group(1))  # pls add helen okafor 202.555.0161 bright smile
     if company:
@@ -152,23 +160,36 @@ def contact_args(text: str) -> dict[str, Any]:
     return args
 
 
+# Words after a number that say what it is, not where the contact works ('uk number').
+_NOT_COMPANY_WORDS = frozenset(
+    {"please", "pls", "thanks", "number", "mobile", "cell", "phone", "landline", "line", "direct"}
+)
+
+
 def _contact_head(head: str) -> str:
     """The words before the number, less the order: 'add contact Mark Will,' → 'Mark Will'."""
     head = re.sub(
         r"^\s*(?:(?:please|pls|plz|kindly|(?:can|could|would|will) (?:you|u))\s+)*"
-        r"(?:add|create|save|new|put)\s+"
+        # 'got a new lead chloe martin …', 'just met a prospect: …', 'add …'
+        r"(?:(?:add|create|save|new|put)\s+|(?:i\s+)?(?:got|have|met|found)\s+(?=(?:a\s+|an\s+|"
+        r"this\s+)?(?:new\s+|hot\s+|warm\s+)*(?:contact|prospect|lead)\b))"
         r"(?:a\s+|this\s+|the\s+)?(?:new\s+)?(?:\w+\s+(?=(?:contact|prospect|lead)\b))?"
         r"(?:contact|prospect|lead)?\s*(?:named|called|for|:)?\s*",
         "",
         head,
         flags=re.IGNORECASE,
     )
+    # 'his name is ben carter phone number …': the name, not how it was introduced.
+    introduced = r"^\s*(?:(?:his|her|their|the)\s+)?name(?:'s|’s|\s+is|:)\s*"
+    head = re.sub(introduced, "", head, flags=re.IGNORECASE)
     # 'jake miller from summit roofing cell': the name ends where the company or number starts.
     return trim(_HEAD_END.split(head.strip())[0])
 
 
 _HEAD_END = re.compile(
-    r"\s+(?:at|from|with|works at|works for|phone|number|cell|mobile|tel|on)\b|,", re.I
+    r"\s+(?:(?:his|her|their|the)\s+(?=(?:phone|number|cell|mobile|tel)\b))?(?:at|from|with"
+    r"|works at|works for|phone|number|cell|mobile|tel|on)\b|,",
+    re.I,
 )
 # A lower-case company before the number: 'jake miller from summit roofing cell 720 …'.
 _LOWER_COMPANY = re.compile(

@@ -12,6 +12,7 @@ from datetime import date
 from difflib import SequenceMatcher
 from typing import Any
 
+from chat_app.llm.offline_router.dates import COUNT_WORDS, count_in
 from chat_app.llm.offline_router.entities import (
     PHONE,
     PRONOUNS,
@@ -54,8 +55,12 @@ _GRANTED = re.compile(
     r"|\bcallable\b|\bready to call\b|\bi can call\b",
     re.IGNORECASE,
 )
-_LIMIT = re.compile(r"\b(?:top|first|last|only|just|show(?: me)?|list)\s+(\d{1,3})\b", re.I)
-_COUNT = re.compile(r"\b(\d{1,3})\s+(?:of my\s+)?(?:contacts|leads|prospects|people)\b", re.I)
+_LIMIT = re.compile(
+    r"\b(?:top|first|last|only|just|show(?: me)?|list)\s+(\d{1,3}|" + COUNT_WORDS + r")\b", re.I
+)
+_COUNT = re.compile(
+    r"\b(\d{1,3}|" + COUNT_WORDS + r")\s+(?:of my\s+)?(?:contacts|leads|prospects|people)\b", re.I
+)
 _QUERY = re.compile(
     r"\b(?:at|from|with the company|company|companies|named|called|matching|containing"
     r"|whose name (?:is|contains)|who work(?:s)? (?:at|for)|working at|for)\s+"
@@ -169,7 +174,9 @@ def list_contacts_args(text: str, today: date | None = None) -> dict[str, Any]:
             args["query"] = query
     limit = _LIMIT.search(text) or _COUNT.search(text)
     if limit:
-        args["limit"] = int(limit.group(1))
+        count = count_in(limit.group(1).lower())
+        if count:
+            args["limit"] = count
     return args
 
 
@@ -272,9 +279,11 @@ _NEW_PHONE = re.compile(
     r"(?P<p>\+?\(?\d[\d\s().-]{6,}\d)",
     re.I,
 )
-# 'has a new cell 212 555 0188': the number straight after the words.
+# 'has a new cell 212 555 0188', 'update greta lind phone +1 212 555 0123': the number
+# straight after the words (what an edit sets; 'change A to B' is read first).
 _NEW_PHONE_BARE = re.compile(
-    r"\bnew (?:phone )?(?:number|phone|mobile|cell)\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)", re.I
+    r"\b(?:new\s+)?(?:phone\s+)?(?:number|phone|mobile|cell)\s+(?P<p>\+?\(?\d[\d\s().-]{6,}\d)",
+    re.I,
 )
 _NEW_NAME = re.compile(
     r"\b(?:rename\s+.+?\s+to|name\s+(?:to|should be|is now)|name of\s+.+?\s+to"
@@ -302,10 +311,12 @@ _NEW_NOTES = re.compile(
 def edit_contact_args(text: str, today: date | None = None) -> dict[str, Any]:
     """'change Dana Lee's number to 415 555 0199' → {'contact': 'Dana Lee', 'phone': …}."""
     args: dict[str, Any] = {}
-    new_phone = _NEW_PHONE.search(text) or _NEW_PHONE_BARE.search(text)
+    new_phone = _NEW_PHONE.search(text)
     phones = list(PHONE.finditer(text))
     if new_phone is None and len(phones) > 1:  # 'change +1 415 555 0100 to +1 415 555 0199'
         new_phone = re.search(r"\bto\s+(?P<p>" + re.escape(phones[1].group(0)) + ")", text)
+    if new_phone is None:
+        new_phone = _NEW_PHONE_BARE.search(text)
     head = text[: new_phone.start("p")] if new_phone else text
     if new_phone:
         args["phone"] = new_phone.group("p").strip()
@@ -344,7 +355,10 @@ _REASON = re.compile(
     r"\s+(?P<r>.+?)\s*[.!]?$"
     r"|[.;,:]\s+(?P<s>(?:she|he|they|customer|client|the customer|added|wrong|it was|it's"
     r"|the number|number|duplicate|typo|test)\b.+?)\s*[.!]?$"
-    r"|\s+[-—–]\s+(?P<d>.+?)\s*[.!]?$",
+    r"|\s+[-—–]\s+(?P<d>.+?)\s*[.!]?$"
+    # Dictated without punctuation: 'revoke consent for marcus bell he asked us to stop calling'.
+    r"|\s(?P<t>(?:she|he|they)\s+(?:asked|said|told|requested|wants|wanted|no longer|doesn'?t"
+    r"|does not|didn'?t|did not|hung up|opted|withdrew)\b.+?)\s*[.!]?$",
     re.IGNORECASE,
 )
 
@@ -356,7 +370,7 @@ def _reason(text: str) -> str:
     found = _REASON.search(text)
     if not found:
         return ""
-    reason = trim(found.group("r") or found.group("s") or found.group("d") or "")
+    reason = trim(next((g for g in found.groups() if g), ""))
     return "" if _NOT_A_REASON.match(reason) else reason
 
 

@@ -25,6 +25,42 @@ def trim(text: str) -> str:
 # A phone number in any common format: +1 415 555 0134, (415) 555-0134, 415.555.0134 …
 PHONE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
 
+_DIGIT_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_DIGIT_WORD = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|\d)"
+# Seven or more digits said one by one, as dictation types a number ('four one five …').
+_SPOKEN_NUMBER = re.compile(
+    rf"\b(?:plus\s+)?{_DIGIT_WORD}(?:[\s,-]+{_DIGIT_WORD}){{6,}}\b", re.IGNORECASE
+)
+
+
+def spoken_digits(text: str) -> str:
+    """`text` with a phone number dictated digit by digit written in digits ('four one
+    five five five five zero one two three' → '4155550123'); anything else unchanged.
+    At least one digit must be a word: '415 555 0123' is left as typed."""
+
+    def digits(found: re.Match[str]) -> str:
+        words = re.findall(r"plus|\w+", found.group(0).lower())
+        if all(w.isdigit() for w in words if w != "plus"):
+            return found.group(0)
+        said = "".join(_DIGIT_WORDS.get(w, w) for w in words if w != "plus")
+        return ("+" if words[0] == "plus" else "") + said
+
+    return _SPOKEN_NUMBER.sub(digits, text)
+
+
 CALL_ID = re.compile(r"\b([0-9a-f]{8})(?:-[0-9a-f-]{4,})?\b", re.IGNORECASE)
 
 
@@ -140,7 +176,7 @@ def _opens_an_order(text: str, run: tuple[str, int, int]) -> bool:
 NAME_STOP = (
     r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went|going"
     r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please|again"
-    r"|source)\b"
+    r"|source|in|since|during|over|yesterday|earlier)\b"
     r"|[,.;:?!]|$)"
 )
 
@@ -220,8 +256,11 @@ _LOWER_NAME_REFS = (
     ),
     # 'the lena fischer call', 'insights for the kevin tran call'
     re.compile(rf"\bthe\s+{LOWER_RUN}\s+call\b"),
-    # "did priya's call connect"
-    re.compile(rf"\b{LOWER_RUN}['’]s\s+(?:last\s+|latest\s+|recent\s+)?calls?\b"),
+    # "did priya's call connect", "priya's transcript", "omar's last recording"
+    re.compile(
+        rf"\b{LOWER_RUN}['’]s\s+(?:last\s+|latest\s+|recent\s+|most\s+recent\s+)?(?:calls?"
+        rf"|transcripts?|recordings?|summary|recap|insights|objections|sentiment|conversation)\b"
+    ),
     # 'is jorge salas still on the line', 'did helen okafor push back …'
     re.compile(
         rf"^\s*(?:is|did|has|was|does)\s+{LOWER_RUN}\s+(?:still|push|pushed|pick|picked"

@@ -26,7 +26,7 @@ from chat_app.llm.offline_router.classifier import (
 )
 from chat_app.llm.offline_router.classifier import embed as classifier_embed
 from chat_app.llm.offline_router.dates import period_named
-from chat_app.llm.offline_router.entities import PHONE
+from chat_app.llm.offline_router.entities import PHONE, spoken_digits
 from chat_app.llm.offline_router.intents import INTENTS, Intent
 from chat_app.llm.offline_router.slots import refine_args
 
@@ -68,6 +68,9 @@ _UNSUPPORTED = re.compile(
     r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
     r"|manager|admin|owner|user|member)\b"
     r"|\b(?:switch|move|convert|change) (?:us|me|our (?:plan|account|billing|workspace)) to\b"
+    # Reminders and to-dos: 'remind me to buy milk', 'set a reminder for 3pm'.
+    r"|^ " + POLITE + r"(?:remind me to|set (?:a|an|me a) (?:reminder|alarm|timer)"
+    r"|add (?:this |it )?to my (?:to ?do|todo) list)\b"
 )
 
 # A reference to one call ('my last call', 'the call with Dana', 'call 7c2e91ab').
@@ -285,6 +288,15 @@ def _sure_unsafe(shares: dict[str, float]) -> dict[str, float]:
     }
 
 
+# Tools that write only when asked to change something and otherwise show: a question
+# may reach them ('what are my callback settings?', 'what webhooks do we have?'), but
+# only to show — with a change read out of a question, nothing is guessed.
+_SHOWS_UNLESS_CHANGED: dict[str, Any] = {
+    "callback_settings": lambda a: not a.get("callback_mode") and not a.get("handoff_on_goal"),
+    "manage_webhooks": lambda a: a.get("action", "list") in ("list", "log"),
+}
+
+
 def _best(
     shares: dict[str, float],
     available_tools: frozenset[str],
@@ -298,7 +310,11 @@ def _best(
         if intent.tool is not None:
             if intent.tool not in available_tools:
                 continue
-            if QUESTION in found and intent.tool in changing:
+            if (
+                QUESTION in found
+                and intent.tool in changing
+                and intent.tool not in _SHOWS_UNLESS_CHANGED
+            ):
                 continue  # a question never adds, records, buys, dials or hangs up
         if best is None or share > best[1]:
             best = (intent, share)
@@ -324,6 +340,7 @@ def route(
     question. `model`/`embed` replace the shipped weights and MiniLM (training)."""
     if text.isupper():
         text = text.lower()  # 'ADD CONTACT DIEGO RAMOS …': caps lock names no one
+    text = spoken_digits(text)  # dictated: 'four one five five five five zero one …'
     read = _read(text)
     if not read.padded.strip() or _unsupported(read):
         return None
@@ -333,4 +350,7 @@ def route(
         return None
     intent, share = found
     args = intent.extract(read.text, day) if intent.extract is not None else {}
+    shows = _SHOWS_UNLESS_CHANGED.get(intent.tool or "")
+    if shows is not None and not shows(args) and QUESTION in read_message(text, day)[2]:
+        return None  # a question that would change settings: not understood, not guessed
     return Route(intent=intent, score=share, args=refine_args(args, region, contacts))
