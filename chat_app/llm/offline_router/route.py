@@ -29,6 +29,7 @@ from chat_app.llm.offline_router.dates import period_named
 from chat_app.llm.offline_router.entities import PHONE, spoken_digits
 from chat_app.llm.offline_router.intents import INTENTS, Intent
 from chat_app.llm.offline_router.slots import refine_args
+from chat_app.llm.offline_router.typos import fix_typos
 
 # Things no tool does: the model says it can't do them offline rather than guess.
 _UNSUPPORTED = re.compile(
@@ -341,6 +342,7 @@ def route(
     if text.isupper():
         text = text.lower()  # 'ADD CONTACT DIEGO RAMOS …': caps lock names no one
     text = spoken_digits(text)  # dictated: 'four one five five five five zero one …'
+    text = fix_typos(text)  # 'trnascript for hana': the command word meant
     read = _read(text)
     if not read.padded.strip() or _unsupported(read):
         return None
