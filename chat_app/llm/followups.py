@@ -235,7 +235,8 @@ _CHANGE = re.compile(
     r"|that|it|this)(?:\s+(?:thing|one|again))?\s+(?:for|with)"
     r"|(?:what|how)\s+(?:about|abt|bout)(?:\s+for)?"
     r"|wbu|what\s+of|and\s+for"
-    r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with)"
+    r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with"
+    r"|only)"
     r"\s+(?P<rest>.+?)\s*[?.!]*$",
     re.IGNORECASE,
 )
@@ -463,7 +464,12 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         match = _CHANGE.match(f"and {text}")  # 'last week?' alone: the period changed
     if match is None or last is None or last.tool is None or len(text.split()) > 8:
         return None
-    rest = re.sub(r"[\s,]+(?:pls|plz|please|thanks|thx)$", "", match.group("rest"), flags=re.I)
+    rest = re.sub(
+        r"(?:[\s,]+(?:pls|plz|please|thanks|thx|only|alone|instead))+$",
+        "",
+        match.group("rest"),
+        flags=re.I,
+    )
     if _REQUEST_OPENING.match(rest):
         return None  # 'now call Jordan Lee about …' is a request of its own
     args = dict(last.args)
@@ -544,16 +550,22 @@ def _redrawn(text: str, last: Exchange) -> Followup | None:
 
     lowered = " ".join(text.lower().split())
     metrics = [m for cue, m in _METRIC_CUES if re.search(cue, lowered)]
-    rest = lowered
+    change = _CHANGE.match(lowered)
+    also = re.search(r"[\s,]+(?:too|as well|also)[?.!]*$", lowered)
+    rest = change.group("rest") if change else lowered
+    rest = re.sub(r"[\s,]+(?:too|as well|also)[?.!]*$", "", rest)
     for cue, _ in _METRIC_CUES:
         rest = re.sub(cue, " ", rest)
-    if metrics and not re.match(r"^(?:and\s+|but\s+|ok\s+|now\s+)*same\b", lowered):
+    if metrics and not (change or also or re.match(r"^(?:but\s+|ok\s+|now\s+)*same\b", lowered)):
         return None  # a new figure asked on its own: a request of its own
     if _REDRAW_LEFT.sub("", rest):
         return None  # more than a redraw: a request of its own
     args = dict(last.args)
-    if metrics:  # 'same for talk time': another figure, the same breakdown and period
-        args["metrics"] = list(dict.fromkeys(metrics))
+    if metrics:
+        # 'same for talk time', 'what about talk time': another figure, the same breakdown
+        # and period; 'connect rate too': one more figure.
+        before = list(last.args.get("metrics") or []) if also else []
+        args["metrics"] = list(dict.fromkeys([*before, *metrics]))
     if kind := chart_kind(text):
         args["chart"] = kind
     dimension = next((d for cue, d in _DIMENSION_CUES if re.search(cue, lowered)), None)
@@ -601,7 +613,7 @@ _FALLBACK = (
 # that'): about the call the conversation was last about.
 _IMPLIED_CALL = re.compile(
     r"^(?:(?:and|ok|okay|so|now|also|what's|whats|what is|show|show me|play|get|pull up"
-    r"|can i see|can i hear|let me see|let me hear)\s+)*(?:the|its|the full)\s+(?:transcript"
+    r"|can i see|can i hear|let me see|let me hear)\s+)*(?:(?:the|its|the full)\s+)?(?:transcript"
     r"|recording|audio|insights|sentiment|objections|next steps)(?:\s+(?:of|for)\s+(?:that|it"
     r"|this))?\s*(?:pls|please)?[?.!]*$",
     re.IGNORECASE,

@@ -96,3 +96,36 @@ def test_follow_ups_change_the_figure_the_package_and_the_search_words() -> None
         "summarize_call",
         {"call": "jonas"},
     )
+
+
+def test_follow_ups_add_a_figure_narrow_to_one_rep_and_refer_to_the_call() -> None:
+    rate = _after(
+        "connect rate by rep this month",
+        "analytics",
+        {"metrics": ["connect_rate"], "dimension": "rep", "period": "this month"},
+    )
+    assert answer({"text": "what about talk time", "context": rate})[:2] == (
+        "analytics",
+        {"metrics": ["talk_time_s"], "dimension": "rep", "period": "this month"},
+    )
+    assert answer({"text": "for sam only", "context": rate})[:2] == (
+        "analytics",
+        {"metrics": ["connect_rate"], "period": "this month", "rep": "sam"},
+    )
+    calls = _after("calls riley made last week", "analytics", {"metrics": ["calls"]})
+    assert answer({"text": "connect rate too", "context": calls})[:2] == (
+        "analytics",
+        {"metrics": ["calls", "connect_rate"]},
+    )
+    recap = [
+        {
+            "user": "summarize my call with jonas berg",
+            "tool": "summarize_call",
+            "args": {"call": "jonas berg"},
+            "about": {"contact": "Jonas Berg", "call": "ab12cd34"},
+        }
+    ]
+    assert answer({"text": "transcript pls", "context": recap})[:2] == (
+        "get_transcript",
+        {"call": "ab12cd34"},
+    )
