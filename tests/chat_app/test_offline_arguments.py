@@ -59,6 +59,13 @@ CASES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("how do callbacks work for us right now?", "callback_settings", {}),
     ("which webhooks are set up?", "manage_webhooks", {"action": "list"}),
     ("remind me to buy coffee", None, {}),
+    # A manager's shorthand.
+    ("cr by rep lw", "analytics", {"metrics": "['connect_rate']", "period": "last week"}),
+    ("tt by rep mtd", "analytics", {"metrics": "['talk_time_s']", "dimension": "rep"}),
+    ("failed calls thurs", "list_calls", {"period": "2026-11-26..2026-11-26"}),
+    ("jonas call status", "call_status", {"call": "jonas"}),
+    ("consent hana sato express web form", "record_consent", {"contact": "hana sato"}),
+    ("call jonas re renewal, leave msg", "place_call", {"on_voicemail": "leave"}),
 ]
 
 

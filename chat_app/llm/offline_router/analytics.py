@@ -16,7 +16,8 @@ _METRIC_CUES = (
         r"|\bconnect(?:s|ed)? (?:best|most|the most)"
         r"|\bpick(?:s|ed)? up (?:best|most|the most)"
         # typed in a hurry: 'conect rate', 'connnect rate', 'conection rate', 'connect rte'
-        r"|\bcon{1,3}e?ct?(?:ion)?s? ?r(?:a|e)?te?s?\b|\bcon{1,3}ect(?:ion)? %",
+        r"|\bcon{1,3}e?ct?(?:ion)?s? ?r(?:a|e)?te?s?\b|\bcon{1,3}ect(?:ion)? %"
+        r"|\bcr\b(?=\s+(?:by|per|for|this|last|today|yesterday|mtd|qtd|ytd|wtd|lw|tw|lm)\b|\s*$)",
         "connect_rate",
     ),
     (
@@ -27,7 +28,11 @@ _METRIC_CUES = (
         r"|\bcalls (?:mtd|ytd|qtd|wtd)\b",
         "calls",
     ),
-    (r"talk ?time|time (?:spent )?talking|\btalktime", "talk_time_s"),
+    (
+        r"talk ?time|time (?:spent )?talking|\btalktime"
+        r"|\btt\b(?=\s+(?:by|per|for|this|last|today|yesterday|mtd|qtd|ytd|wtd|lw|tw|lm)\b|\s*$)",
+        "talk_time_s",
+    ),
     (
         r"(?:average|avg|mean|typical) (?:call )?(?:duration|length|call time|dur\b)"
         r"|how long (?:are|were|do|did) (?:my |our |the )?calls",
@@ -106,7 +111,10 @@ _LOWER_REPS = (
         rf"|got|log|logged|book|booked|burn|burned|spend|spent|use|used|talk|talked|connect)\b"
     ),
     re.compile(rf"\bfor (?:rep\s+)?{LOWER_RUN}(?:['’]s)?" + _FOR_REP_END),
-    re.compile(rf"^\s*{LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits)\b)"),
+    re.compile(
+        rf"^\s*{LOWER_RUN}['’]?s?\s+(?=(?:avg|average|talk|connect|calls|call|credits|numbers"
+        rf"|nums|stats|metrics)\b|#s?\b|#s?\s)"
+    ),
     # 'how many calls taylor placed last week', 'the calls jenna made'
     re.compile(
         rf"\b(?:calls|dials)\s+{LOWER_RUN}\s+(?:has\s+|have\s+)?(?:made|placed|logged|did|booked)\b"

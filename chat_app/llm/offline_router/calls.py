@@ -84,7 +84,7 @@ _VOICEMAIL_HANG_UP = re.compile(
 )
 
 _LEAVE = (
-    r"\bleave (?:(?:a |an |this |the following |them a |her a |him a )?(?:voicemail|message|vm)"
+    r"\bleave (?:(?:a |an |this |the following |them a |her a |him a )?(?:voicemail|message|vm|msg)"
     r"|this(?=\s*:)|the following(?=\s*:))"
 )
 

@@ -296,6 +296,16 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
     if phone and (not names or phone.start() < names[0][1]):
         contact = phone.group(0).strip()
     if not contact:
+        # Shorthand: 'consent hana sato express web form' — the name right after 'consent'.
+        short = re.match(
+            r"^\s*(?:(?:record|log|add|save)\s+)?consent\s+(?:for\s+)?([a-z][\w'’-]*(?:\s+[a-z][\w'’-]*)?)"
+            r"(?=\s+(?:express|written|existing|verbal|from|via|at|on|source|signed|web|online|by"
+            r"|in|over|through)\b|\s*[,;:]|\s*$)",
+            text,
+        )
+        if short and plain_name(short.group(1)):
+            contact = str(plain_name(short.group(1)))
+    if not contact:
         found = re.search(r"\bfor\s+(.+?)" + NAME_STOP, text, re.IGNORECASE)
         if found is None:
             found = re.match(
@@ -313,6 +323,8 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
     listed = _listed_source(text, method.group(0) if method else "")
     if args["source"] == DEFAULT_SOURCE and listed:
         args["source"] = listed
+    elif args["source"] == DEFAULT_SOURCE and method:
+        args["source"] = method.group(0)  # 'express, web form': how is where it was given
     if method:
         args["method"] = method.group(0)
         # 'a signed paper form at the showroom': the method, then where.

@@ -154,6 +154,7 @@ _SINCE_WEEKDAY = re.compile(
 )
 _ON_WEEKDAY = re.compile(
     rf"\b(?:on|last|this past|from)\s+{_WEEKDAY}(?:'s)?\b|^\s*{_WEEKDAY}(?:'s)?\b"
+    rf"|\b(?:calls|dials)\s+{_WEEKDAY}\b"  # 'calls fri'
 )
 _TODAY_PARTS = re.compile(
     r"\b(?:this (?:morning|afternoon|evening)|tonight|earlier today|so far today)\b"
@@ -186,7 +187,7 @@ def _relative_days(lowered: str, today: date) -> str | None:
         first = _weekday_back(match.group(1), today, before_today=False)
         return f"{first}..{today}"
     if match := _ON_WEEKDAY.search(lowered):
-        word = match.group(1) or match.group(2)
+        word = match.group(1) or match.group(2) or match.group(3)
         day = _weekday_back(word, today, before_today=lowered[match.start() :].startswith("last"))
         return f"{day}..{day}"
     return _dated(lowered, today)
@@ -282,6 +283,12 @@ _SHORTHAND = tuple(
         (r"prev", "previous"),
         (r"ths|tihs|thsi", "this"),
         (r"thru", "through"),
+        # A manager's two letters: 'cr by rep lw', 'calls tw', 'credits lm'.
+        (r"lw", "last week"),
+        (r"tw", "this week"),
+        (r"lm", "last month"),
+        (r"lq", "last quarter"),
+        (r"tq", "this quarter"),
         (r"(?<=last )(\d{1,3}) ?d", r"\1 days"),
         (r"(?<=last )(\d{1,3}) ?w", r"\1 weeks"),
         (r"l(\d{1,3})d", r"last \1 days"),

@@ -256,6 +256,11 @@ _LOWER_NAME_REFS = (
     ),
     # 'the lena fischer call', 'insights for the kevin tran call'
     re.compile(rf"\bthe\s+{LOWER_RUN}\s+call\b"),
+    # 'jonas call status', 'hana sato call recap': shorthand, the name first
+    re.compile(
+        rf"^\s*{LOWER_RUN}\s+call\s+(?:status|summary|recap|transcript|recording|insights"
+        rf"|objections|sentiment|outcome|notes)\b"
+    ),
     # "did priya's call connect", "priya's transcript", "omar's last recording"
     re.compile(
         rf"\b{LOWER_RUN}['’]s\s+(?:last\s+|latest\s+|recent\s+|most\s+recent\s+)?(?:calls?"
