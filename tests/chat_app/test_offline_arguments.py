@@ -66,6 +66,19 @@ CASES: list[tuple[str, str | None, dict[str, Any]]] = [
     ("jonas call status", "call_status", {"call": "jonas"}),
     ("consent hana sato express web form", "record_consent", {"contact": "hana sato"}),
     ("call jonas re renewal, leave msg", "place_call", {"on_voicemail": "leave"}),
+    # Run-on requests.
+    (
+        "just got off the phone with hana sato and she asked about the pricing can you call her"
+        " back about that",
+        "place_call",
+        {"contact": "hana sato", "purpose": "the pricing"},
+    ),
+    ("connect rate since the start of october", "analytics", {"period": "2026-10-01..2026-11-29"}),
+    (
+        "show me every call i made to greta lind in the last week",
+        "list_calls",
+        {"contact": "greta lind"},
+    ),
 ]
 
 

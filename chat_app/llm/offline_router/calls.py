@@ -173,9 +173,12 @@ def place_call_args(text: str) -> dict[str, Any]:
 def _place_call_args(text: str) -> dict[str, Any]:
     order = _CALL_VERB.match(text)
     give = _GIVE_THEM_A_CALL.search(text)
-    if order is None and give is not None and (names := person_names(text[: give.start()])):
-        # 'Jan-Willem van der Berg — give him a call to reschedule'
-        contact, after = names[0][0], text[give.end() :]
+    before = text[: give.start()] if give is not None else ""
+    named = person_names(before) if give is not None else []
+    if order is None and give is not None and (named or lower_name(before)):
+        # 'Jan-Willem van der Berg — give him a call to reschedule', '… off the phone with
+        # hana sato and she wants a callback … can you call her back about that'
+        contact, after = (named[0][0] if named else str(lower_name(before))), text[give.end() :]
     elif order is None:
         phone = PHONE.search(text)
         if phone:
@@ -199,6 +202,8 @@ def _place_call_args(text: str) -> dict[str, Any]:
         # 'Give Mei Chen a call — check whether she got the contract; …'
         purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
     said = trim(purpose.group(1)) if purpose else ""
+    if said.lower() in ("that", "this", "it", "that one"):
+        said = ""  # 'call her back about that': what was said before the order
     if not said or re.match(r"if\b", said, re.IGNORECASE):
         anywhere = _PURPOSE_ANYWHERE.search(text)  # 'X asked about financing. Call her …'
         said = trim(anywhere.group(1)) if anywhere else ""

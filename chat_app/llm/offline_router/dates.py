@@ -283,6 +283,12 @@ _SHORTHAND = tuple(
         (r"prev", "previous"),
         (r"ths|tihs|thsi", "this"),
         (r"thru", "through"),
+        # 'since the start of october' → 'since october 1' (also 'from the …')
+        (
+            r"(?:(?<=since )|(?<=from ))the (?:start|beginning) of ((?:jan|febr)uary|march|april"
+            r"|may|june|july|august|september|october|november|december)",
+            r"\1 1",
+        ),
         # A manager's two letters: 'cr by rep lw', 'calls tw', 'credits lm'.
         (r"lw", "last week"),
         (r"tw", "this week"),

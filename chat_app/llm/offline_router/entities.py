@@ -246,7 +246,7 @@ _LOWER_NAME_REFS = (
     # 'list calls w marcus bell', 'the call with priya nair about …'
     re.compile(
         rf"\b(?:with|w/?|to)\s+{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:call|calls|go|went|pls"
-        rf"|please|about|on|last|this|yesterday|today|still|is|was)\b))"
+        rf"|please|about|on|last|this|yesterday|today|still|is|was|in|since|during|over|and)\b))"
     ),
     # 'hang up on siobhan kelly the ai is looping'
     re.compile(
