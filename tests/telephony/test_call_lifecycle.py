@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +17,6 @@ from billing.models import CreditHold, LedgerEntry
 from core.db import Database
 from telephony import calls
 from telephony.compliance import Reason
-from telephony.jobs import reconcile_calls
 from telephony.models import (
     Call,
     CallAttempt,
@@ -233,30 +231,6 @@ async def test_a_machine_is_hung_up_on_when_the_brief_says_so(db, telephony):
     assert call.outcome == "voicemail"
     segments = await _segments(db, call.id)
     assert not any("call us back" in s.text for s in segments)
-
-
-async def test_a_lost_final_callback_is_settled_by_reconciliation(db, telephony):
-    rep = await make_member(db, Role.REP)
-    await fund(db, rep.actor.workspace_id, 1000)
-    contact = await add_contact(db, rep.actor)
-    carrier_of(telephony).plan_next(contact.phone_e164, Plan(persona="interested", drop_final=True))
-    call = await calls.place_call(
-        db, rep.actor, contact.id, telephony, purpose=PURPOSE, now=NOON_NY
-    )
-    sim = await carrier_of(telephony).wait(call.twilio_sid or "")
-    await asyncio.sleep(0.3)
-    async with db.session() as session:
-        still = await session.get(Call, call.id)
-        assert still is not None and still.settled_at is None and still.status == "in-progress"
-    later = call.created_at + timedelta(hours=1)
-    done = await reconcile_calls(db, telephony, now=later)
-    assert [d.call_id for d in done if d.call_id == call.id] == [call.id]
-    settled = await _settled(db, call.id, timeout_s=1)
-    assert (settled.status, settled.duration_s) == ("completed", sim.duration_s)
-    assert settled.cost_mc == (sim.duration_s or 0) * 1000
-    # A second round finds nothing left to do.
-    again = await reconcile_calls(db, telephony, now=later)
-    assert call.id not in [d.call_id for d in again]
 
 
 async def test_hanging_up_a_call_in_progress_bills_what_was_used(db, telephony):
