@@ -293,7 +293,14 @@ async def place_hold(
             },
         )
     ).one()
-    _raise_for(row.status, key, min_amount, row.balance_mc, row.held_mc)
+    return hold_result(row, key, min_amount)
+
+
+def hold_result(row: Any, idempotency_key: str, min_mc: int) -> HoldResult:
+    """A `ledger_hold_place` row (also from a database function that calls it) as a
+    HoldResult; raises InsufficientCredits, AccountFrozen or IdempotencyConflict as
+    `place_hold` does."""
+    _raise_for(row.status, idempotency_key, min_mc, row.balance_mc, row.held_mc)
     return HoldResult(row.status, row.hold_id, row.amount_mc, row.balance_mc, row.held_mc)
 
 

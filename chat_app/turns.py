@@ -53,7 +53,7 @@ from accounts import ratelimit
 from accounts.otp import OtpProvider
 from accounts.service import Actor
 from billing import ledger
-from billing.money import QUERY_PRICE_MC, credits_label, format_credits  # noqa: F401 (re-exported)
+from billing.money import QUERY_PRICE_MC, credits_label, format_credits
 from billing.payments import Payments
 from chat_app import profiles
 from chat_app.llm import followups
@@ -279,14 +279,25 @@ class Turn:
             raise TurnError("the turn has no thread yet")
         return self.thread_id
 
-    async def record_hold(self, session: AsyncSession, hold_id: int) -> None:
-        """The turn's hold, noted on its row (released if the process dies)."""
-        await session.execute(
-            update(AssistantTurn)
-            .where(AssistantTurn.message_id == self.message_id)
-            .values(hold_id=hold_id)
-            .execution_options(synchronize_session=False)
-        )
+    async def place_hold(self, meter: QueryMeter, expires_at: datetime) -> ledger.HoldResult:
+        """The answer's hold, noted on the turn's row in the same transaction (released
+        by the thread's next turn if this process dies): one round trip,
+        `chat_turn_hold`."""
+        row = (
+            await call_function_alone(
+                self.db,
+                _HOLD,
+                {
+                    "message": self.message_id,
+                    "ws": meter.workspace_id,
+                    "key": meter.hold_idempotency_key,
+                    "price": QUERY_PRICE_MC,
+                    "expires": expires_at,
+                    "ref": meter.reference,
+                },
+            )
+        ).one()
+        return ledger.hold_result(row, meter.hold_idempotency_key, QUERY_PRICE_MC)
 
     def result(self, status: TurnStatus, body: str, balance: ledger.Balance) -> TurnResult:
         """A result with no charge and `balance` as it stands."""
@@ -298,6 +309,9 @@ class Turn:
             balance_mc=balance.balance_mc,
             held_mc=balance.held_mc,
         )
+
+
+_HOLD = sql_text("SELECT * FROM chat_turn_hold(:message, :ws, :key, :price, :expires, :ref)")
 
 
 @dataclass(frozen=True)
@@ -499,7 +513,7 @@ def _prepare(turn: Turn) -> AgentContext:
     """The turn's meter (it holds 0.5 credit when a billable tool starts) and what the
     tools see in the runtime context."""
     turn.meter = QueryMeter(
-        turn.db, turn.actor.workspace_id, key=turn.message_id, on_hold=turn.record_hold
+        turn.db, turn.actor.workspace_id, key=turn.message_id, place=turn.place_hold
     )
     said = [message_text(m) for m in turn.history if isinstance(m, HumanMessage)]
     s = turn.services

@@ -66,8 +66,9 @@ def out_of_credits(available_mc: int) -> str:
     )
 
 
-# Records a new hold with its owner (the turn's row), in the transaction placing it.
-OnHold = Callable[[AsyncSession, int], Awaitable[None]]
+# Places the answer's hold for a meter (its owner's way: a chat turn notes the hold on
+# its row in the same transaction); raises as `ledger.place_hold` does.
+PlaceHold = Callable[["QueryMeter", datetime], Awaitable[ledger.HoldResult]]
 
 
 @dataclass
@@ -78,7 +79,7 @@ class QueryMeter:
     db: Database
     workspace_id: uuid.UUID
     key: str
-    on_hold: OnHold | None = None
+    place: PlaceHold | None = None  # default: `ledger.place_hold` alone
     # The hold's idempotency key (default `query-hold:<key>`).
     hold_key: str | None = None
     hold_id: int | None = None
@@ -93,27 +94,26 @@ class QueryMeter:
         async with self._lock:  # tools of one answer may run concurrently
             if self.hold_id is not None:
                 return None
-            async with self.db.session() as session:
-                try:
-                    hold = await ledger.place_hold(
-                        session,
-                        self.workspace_id,
-                        max_mc=QUERY_PRICE_MC,
-                        min_mc=QUERY_PRICE_MC,
-                        idempotency_key=self.hold_key or f"query-hold:{self.key}",
-                        expires_at=datetime.now(UTC) + HOLD_TTL,
-                        reference=f"query:{self.key}",
-                    )
-                except ledger.InsufficientCredits as exc:
-                    return out_of_credits(exc.available_mc)
-                except ledger.AccountFrozen:
-                    return FROZEN
-                assert hold.hold_id is not None
-                if self.on_hold is not None:
-                    await self.on_hold(session, hold.hold_id)
-                await session.commit()
+            expires_at = datetime.now(UTC) + HOLD_TTL
+            try:
+                hold = await (self.place or _place_alone)(self, expires_at)
+            except ledger.InsufficientCredits as exc:
+                return out_of_credits(exc.available_mc)
+            except ledger.AccountFrozen:
+                return FROZEN
+            assert hold.hold_id is not None
             self.hold_id, self.held_mc = hold.hold_id, hold.amount_mc
             return None
+
+    @property
+    def hold_idempotency_key(self) -> str:
+        """The idempotency key of the answer's hold (one hold per answer)."""
+        return self.hold_key or f"query-hold:{self.key}"
+
+    @property
+    def reference(self) -> str:
+        """What the hold is for, as the ledger records it."""
+        return f"query:{self.key}"
 
     async def check(self) -> str | None:
         """Whether the answer's price could be held now (None: it could, or it already
@@ -180,3 +180,19 @@ class QueryMeter:
         async with self.db.session() as session:
             await ledger.release_hold(session, self.hold_id)
             await session.commit()
+
+
+async def _place_alone(meter: QueryMeter, expires_at: datetime) -> ledger.HoldResult:
+    """The answer's hold, placed in a transaction of its own."""
+    async with meter.db.session() as session:
+        hold = await ledger.place_hold(
+            session,
+            meter.workspace_id,
+            max_mc=QUERY_PRICE_MC,
+            min_mc=QUERY_PRICE_MC,
+            idempotency_key=meter.hold_idempotency_key,
+            expires_at=expires_at,
+            reference=meter.reference,
+        )
+        await session.commit()
+    return hold

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from accounts.ratelimit import Limit
 from billing import ledger
-from billing.models import LedgerEntry
+from billing.models import CreditHold, LedgerEntry
 from chat_app.agent import build_agent
 from chat_app.llm.offline import OfflineChatModel
 from chat_app.models import AssistantMessage, AssistantTurn
@@ -262,9 +262,11 @@ async def test_a_turn_on_a_thread_is_two_round_trips(db, monkeypatch):
         event.remove(engine, "before_cursor_execute", statement)
     assert greeting.status is TurnStatus.ANSWERED and greeting.cost_mc == 0
     assert (admitted, orm_free) == (["chat_turn_admit", "chat_turn_store"], [])
-    # A billable answer adds its hold and the tool's own reads, and is charged once.
+    # A billable answer adds its hold (one call too) and the tool's own reads, and is
+    # charged once.
     assert listed.cost_mc == 500 and listed.balance_mc == 4500
-    assert functions[2] == "chat_turn_admit" and functions[-1] == "chat_turn_store"
+    assert functions[2:4] == ["chat_turn_admit", "chat_turn_hold"]
+    assert functions[-1] == "chat_turn_store"
     async with db.session() as s:
         debits = await s.scalar(
             select(func.count()).where(
@@ -272,3 +274,8 @@ async def test_a_turn_on_a_thread_is_two_round_trips(db, monkeypatch):
             )
         )
         assert debits == 1 and (await ledger.audit(s, actor.workspace_id)).consistent
+        # The hold was noted on the turn as it was placed (a dead process's is released).
+        turn = await s.get(AssistantTurn, listed.message_id)
+        assert turn is not None and turn.hold_id is not None
+        hold = await s.get(CreditHold, turn.hold_id)
+        assert hold is not None and (hold.status, hold.settled_mc) == ("settled", 500)
