@@ -3,6 +3,7 @@ contacts with consent, fixed times."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import uuid
@@ -15,7 +16,7 @@ from billing import ledger
 from core.db import Database
 from telephony import consent as consents
 from telephony import contacts
-from telephony.models import ConsentType, Contact
+from telephony.models import Call, ConsentType, Contact
 from telephony.provider import SIMULATED_FROM, Telephony
 from telephony.simulator.carrier import SimulatedCarrier
 from telephony.twilio import CallRequest, PlacedCall
@@ -155,3 +156,18 @@ def carrier_of(telephony: Telephony) -> SimulatedCarrier:
     """The simulated carrier behind `telephony` (fails if it is another provider)."""
     assert isinstance(telephony.provider, SimulatedCarrier)
     return telephony.provider
+
+
+async def settled_call(db: Database, call_id: uuid.UUID, timeout_s: float = 20.0) -> Call:
+    """The call once its hold is settled (callbacks are applied by the server); fails
+    after `timeout_s`."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with db.session() as session:
+            call = await session.get(Call, call_id, populate_existing=True)
+            assert call is not None
+            if call.settled_at is not None:
+                return call
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"call {call_id} not settled: status {call.status}")
+        await asyncio.sleep(0.1)

@@ -5,7 +5,6 @@ posts signed Twilio-format callbacks to the server's webhooks over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,7 +13,6 @@ from sqlalchemy import func, select
 from accounts.models import Role
 from billing import ledger
 from billing.models import CreditHold, LedgerEntry
-from core.db import Database
 from telephony import calls
 from telephony.compliance import Reason
 from telephony.models import (
@@ -37,6 +35,7 @@ from .helpers import (
     carrier_of,
     fund,
     recording_telephony,
+    settled_call,
     simulated_telephony,
 )
 
@@ -48,20 +47,6 @@ async def telephony(live_server: str) -> AsyncIterator[Telephony]:
     phone = simulated_telephony(live_server, seed=7)
     yield phone
     await phone.aclose()
-
-
-async def _settled(db: Database, call_id: uuid.UUID, timeout_s: float = 20.0) -> Call:
-    """The call once its hold is settled (callbacks are applied by the server)."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        async with db.session() as session:
-            call = await session.get(Call, call_id, populate_existing=True)
-            assert call is not None
-            if call.settled_at is not None:
-                return call
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call {call_id} not settled: status {call.status}")
-        await asyncio.sleep(0.1)
 
 
 async def _call(db, telephony, plan: Plan, *, credits: float = 1000, voicemail: str = "leave"):
@@ -82,7 +67,7 @@ async def _call(db, telephony, plan: Plan, *, credits: float = 1000, voicemail: 
     )
     assert call.twilio_sid is not None
     await carrier_of(telephony).wait(call.twilio_sid)
-    return rep, contact, await _settled(db, call.id)
+    return rep, contact, await settled_call(db, call.id)
 
 
 async def _segments(db, call_id) -> list[TranscriptSegment]:
@@ -254,7 +239,7 @@ async def test_hanging_up_a_call_in_progress_bills_what_was_used(db, telephony):
     ended = await calls.end_call(db, rep.actor, call.id, telephony)
     assert ended.end_reason and rep.actor.email in ended.end_reason
     await carrier.wait(call.twilio_sid or "")
-    settled = await _settled(db, call.id)
+    settled = await settled_call(db, call.id)
     assert settled.status == "completed"
     assert settled.duration_s is not None and 0 < settled.duration_s < settled.time_limit_s
     assert settled.cost_mc == settled.duration_s * 1000
@@ -328,7 +313,7 @@ async def test_suspending_a_workspace_hangs_up_its_calls(db, telephony):
     finally:
         suspension.on_suspend.remove(hook)
     await carrier.wait(call.twilio_sid or "")
-    settled = await _settled(db, call.id)
+    settled = await settled_call(db, call.id)
     assert settled.status == "completed"
     assert settled.duration_s is not None and settled.duration_s < settled.time_limit_s
     assert settled.end_reason == "workspace suspended"

@@ -7,7 +7,6 @@ no verified mobile is never offered."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,15 +15,14 @@ from sqlalchemy import select, update
 
 from accounts.models import Role, User
 from billing.models import LedgerEntry
-from core.db import Database
 from telephony import calls
 from telephony.followup_models import BookedCallback, CallHandoff
-from telephony.models import Call, TranscriptSegment
+from telephony.models import TranscriptSegment
 from telephony.provider import Telephony
 from telephony.simulator.carrier import Plan
 from tests.accounts.helpers import make_member
 
-from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
+from .helpers import NOON_NY, add_contact, carrier_of, fund, settled_call, simulated_telephony
 
 PURPOSE = "follow up on the spring pricing webinar"
 
@@ -34,17 +32,6 @@ async def telephony(live_server: str) -> AsyncIterator[Telephony]:
     phone = simulated_telephony(live_server, seed=11)
     yield phone
     await phone.aclose()
-
-
-async def _settled(db: Database, call_id: uuid.UUID) -> Call:
-    for _ in range(300):
-        async with db.session() as session:
-            call = await session.get(Call, call_id, populate_existing=True)
-            assert call is not None
-            if call.settled_at is not None:
-                return call
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} not settled")
 
 
 async def _hand_off_call(db, telephony, *, rep_phone: Plan | None, verified: bool = True):
@@ -66,7 +53,7 @@ async def _hand_off_call(db, telephony, *, rep_phone: Plan | None, verified: boo
     )
     assert call.twilio_sid is not None
     sim = await carrier.wait(call.twilio_sid)
-    return rep, contact, sim, await _settled(db, call.id)
+    return rep, contact, sim, await settled_call(db, call.id, timeout_s=30)
 
 
 async def _debits(db, call_id: uuid.UUID) -> list[LedgerEntry]:

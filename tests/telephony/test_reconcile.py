@@ -27,7 +27,7 @@ from tests.accounts.helpers import make_member
 from tests.campaigns.helpers import private_database
 from tests.conftest import serve_app
 
-from .helpers import NOON_NY, add_contact, carrier_of, fund, simulated_telephony
+from .helpers import NOON_NY, add_contact, carrier_of, fund, settled_call, simulated_telephony
 
 PURPOSE = "follow up on the spring pricing webinar"
 
@@ -58,19 +58,6 @@ async def telephony(_server: str) -> AsyncIterator[Telephony]:
     await phone.aclose()
 
 
-async def _settled(db: Database, call_id, timeout_s: float) -> Call:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        async with db.session() as session:
-            call = await session.get(Call, call_id, populate_existing=True)
-            assert call is not None
-            if call.settled_at is not None:
-                return call
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"call {call_id} not settled: status {call.status}")
-        await asyncio.sleep(0.1)
-
-
 async def test_a_lost_final_callback_is_settled_by_reconciliation(db, telephony):
     rep = await make_member(db, Role.REP)
     await fund(db, rep.actor.workspace_id, 1000)
@@ -87,7 +74,7 @@ async def test_a_lost_final_callback_is_settled_by_reconciliation(db, telephony)
     later = call.created_at + timedelta(hours=1)
     done = await reconcile_calls(db, telephony, now=later)
     assert [d.call_id for d in done if d.call_id == call.id] == [call.id]
-    settled = await _settled(db, call.id, timeout_s=1)
+    settled = await settled_call(db, call.id, timeout_s=1)
     assert (settled.status, settled.duration_s) == ("completed", sim.duration_s)
     assert settled.cost_mc == (sim.duration_s or 0) * 1000
     # A second round finds nothing left to do.
