@@ -11,19 +11,25 @@ query came back empty: `boilerplate_hits` and `negative_empty_ratio` fail then.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bench.search_quality import measure, summarise
-from core.db import Database
 from core.settings import get_settings
 from retrieval.embeddings import build_embedder
+from tests.campaigns.helpers import private_database
 
 
 @pytest.fixture(scope="module")
-async def records(_engine_owner: Database) -> list[dict[str, Any]]:
-    return await measure(_engine_owner, build_embedder(get_settings()))
+async def records(pg_server_url: str) -> AsyncIterator[list[dict[str, Any]]]:
+    # A database of its own: search weighs words by the planner's statistics of
+    # `transcript_chunks`, which on the shared test database hold whatever other test
+    # files indexed before (under xdist, a different mix each run).
+    with private_database(pg_server_url, "klosesales_search_quality") as database:
+        yield await measure(database, build_embedder(get_settings()))
+        await database.dispose()
 
 
 async def test_the_labelled_set_is_searched_well_enough(records: list[dict[str, Any]]) -> None:
