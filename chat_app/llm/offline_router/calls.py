@@ -125,9 +125,24 @@ def _voicemail_args(text: str) -> dict[str, Any]:
     return {}
 
 
+# 'Maria's office line 212.555.0190': the number given is the one to dial.
+_THEIR_NUMBER = re.compile(
+    r"\s*(?:[\w'’-]+\s+){0,2}?[\w-]+(?:'s|’s)\s+(?:(?:office|work|cell|mobile|home|direct|desk"
+    r"|personal|main|new|other)\s+)?(?:line|number|phone|cell|mobile)\s*(?:at\s+|on\s+|,\s*|:\s*)?"
+    r"(" + PHONE.pattern + ")",
+    re.IGNORECASE,
+)
+# Where the contact works, said after the name: 'Priya Raman from Helix Bio to …', 'jenna
+# price at corvid and see if …' (not the purpose).
+_AFFILIATION = re.compile(
+    r"^\s*,?\s*(?:from|at|with|of)\s+(?:[A-Z][\w&.'’-]*(?:\s+(?:[A-Z][\w&.'’-]*|&|of))*"
+    r"|[a-z][\w&'’-]*)(?=\s*,|\s+(?:about|regarding|concerning|re|to|and|so|for)\b|\s*$)"
+)
+
+
 def _who(rest: str) -> tuple[str, int]:
     """The contact at the start of `rest` (a number, a name) and where it ends."""
-    phone = re.match(r"\s*(" + PHONE.pattern + ")", rest)
+    phone = re.match(r"\s*(" + PHONE.pattern + ")", rest) or _THEIR_NUMBER.match(rest)
     if phone:
         return phone.group(1).strip(), phone.end()
     names = person_names(rest)
@@ -197,6 +212,8 @@ def _place_call_args(text: str) -> dict[str, Any]:
         else:
             contact, end = _who(rest)
             after = rest[end:]
+    if contact and not PHONE.fullmatch(contact) and (works := _AFFILIATION.match(after)):
+        after = after[works.end() :]
     purpose = _PURPOSE_LEAD.match(after) or _PURPOSE_ANYWHERE.search(after)
     if purpose is None:
         # 'Give Mei Chen a call — check whether she got the contract; …'

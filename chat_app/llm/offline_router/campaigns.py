@@ -269,14 +269,64 @@ _GENERIC = {
 }
 
 
+# A campaign named after the word: 'results for holiday promo', 'campaign: Q4 renewals'.
+_NAMED_AFTER = re.compile(
+    r"\bcampaigns?\b(?:\s+(?:results?|status|stats|numbers|progress|report|performance))?"
+    r"\s*(?:\s(?:for|on|named|called|titled)\s+|:\s*)(?P<name>.+?)\s*[.?!]*$",
+    re.IGNORECASE,
+)
+# Named without the word: 'pause q4 renewals', 'q4 renewals results'.
+_BARE_ORDER = re.compile(
+    r"^\s*(?:(?:please|pls|plz|ok|okay|now|can you|could you)\s+)*(?:pause|unpause|resume"
+    r"|restart|cancel|stop|halt|kill)\s+(?:the\s+)?(?P<name>.+?)"
+    r"(?:\s+(?:again|now|please|pls|for now|for a bit|for the moment|for today|asap))*\s*[.?!]*$",
+    re.IGNORECASE,
+)
+_BARE_FIGURES = re.compile(
+    r"^\s*(?:(?:show|get|give me|how about)\s+)?(?:the\s+)?(?P<name>.+?)\s+(?:results|stats"
+    r"|numbers|progress|performance)\s*(?:so far|pls|please)?\s*[.?!]*$",
+    re.IGNORECASE,
+)
+# Words that name no campaign ('pause everything', 'cancel that', 'stop the calls').
+_NO_NAME = re.compile(
+    r"^(?:it|that|this|them|everything|all|all of them|all campaigns|everything running|the"
+    r" calls?|calls|calling|dialing|dialling|that one|this one|the one|one|current|running"
+    r"|campaigns?|my|our|good|now|a bit|a while)$",
+    re.IGNORECASE,
+)
+
+
+def _bare_name(text: str) -> str | None:
+    """A campaign named without the word 'campaign' around it, or None."""
+    for pattern in (_NAMED_AFTER, _BARE_ORDER, _BARE_FIGURES):
+        if found := pattern.search(text):
+            name = found.group("name").strip(" \"'“”‘’,")
+            name = re.sub(r"^(?:the|my|our)\s+|\s+(?:campaign|one)$", "", name, flags=re.I)
+            name = re.sub(r"\s+for (?:good|now|a (?:bit|while)|the (?:moment|day|week))$", "", name)
+            if name and len(name.split()) <= 5 and not _NO_NAME.match(name):
+                return name
+    return None
+
+
 def campaign_ref_args(text: str, today: date) -> dict[str, Any]:
     """{"campaign": <its name>} when the message names one ("pause the spring renewal
-    campaign": the words between a determiner and "campaign"); {} for "the campaign",
-    "my calling campaign" (the latest)."""
+    campaign": the words between a determiner and "campaign"; "results for holiday
+    promo", "pause q4 renewals"); {} for "the campaign", "my calling campaign" (the
+    latest)."""
     words = re.findall(r"[\w&'’-]+", text)
     lowered = [w.lower() for w in words]
     if "campaign" not in lowered:
-        return {}
+        name = _bare_name(text)
+        return {"campaign": name} if name else {}
+    before = _named_before(words, lowered)
+    if not before and (after := _NAMED_AFTER.search(text)) and (name := _bare_name(after.group(0))):
+        return {"campaign": name}
+    return before
+
+
+def _named_before(words: list[str], lowered: list[str]) -> dict[str, Any]:
+    """The words between a determiner and 'campaign' ('pause the spring renewal
+    campaign'), or {}."""
     end = lowered.index("campaign")
     start = end
     while start > 0 and lowered[start - 1] not in _DETERMINERS:

@@ -152,6 +152,11 @@ _WEEKDAY = (
 _SINCE_WEEKDAY = re.compile(
     rf"\b(?:since|from|after)\s+(?:last\s+|this\s+(?:past\s+)?)?{_WEEKDAY}\b"
 )
+# 'the calls from last Friday': that day's calls, unless a range goes on ('from last
+# Friday to today', 'from last Friday on').
+_FROM_LAST_WEEKDAY = re.compile(
+    rf"\bfrom\s+last\s+{_WEEKDAY}\b(?!\s+(?:on|onwards?|until|till|through|to|up to)\b)"
+)
 _ON_WEEKDAY = re.compile(
     rf"\b(?:on|last|this past|from)\s+{_WEEKDAY}(?:'s)?\b|^\s*{_WEEKDAY}(?:'s)?\b"
     rf"|\b(?:calls|dials)\s+{_WEEKDAY}\b"  # 'calls fri'
@@ -183,6 +188,9 @@ def _relative_days(lowered: str, today: date) -> str | None:
     'this morning' → today (None: no such words)."""
     if _TODAY_PARTS.search(lowered):
         return "today"
+    if match := _FROM_LAST_WEEKDAY.search(lowered):
+        day = _weekday_back(match.group(1), today, before_today=True)
+        return f"{day}..{day}"
     if match := _SINCE_WEEKDAY.search(lowered):
         first = _weekday_back(match.group(1), today, before_today=False)
         return f"{first}..{today}"

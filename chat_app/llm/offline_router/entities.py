@@ -91,6 +91,7 @@ NOT_NAMES = word_set(
     urgent need want looking trying gonna going recap estimate quote price top change switch
     swap use remind heading prepping prep yo register type source wording consent merge
     another next other new same
+    how'd what'd where'd who'd why'd when'd
     monday tuesday wednesday thursday friday saturday sunday
     january february march april june july august september october november december
     """
@@ -246,7 +247,8 @@ _LOWER_NAME_REFS = (
     # 'list calls w marcus bell', 'the call with priya nair about …'
     re.compile(
         rf"\b(?:with|w/?|to)\s+{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:call|calls|go|went|pls"
-        rf"|please|about|on|last|this|yesterday|today|still|is|was|in|since|during|over|and)\b))"
+        rf"|please|about|on|last|this|yesterday|today|still|is|was|in|since|during|over|and"
+        rf"|right|now|asap)\b))"
     ),
     # 'hang up on siobhan kelly the ai is looping'
     re.compile(
@@ -282,7 +284,7 @@ _LOWER_NAME_REFS = (
     re.compile(
         rf"\b(?:transcript|trnscript|transcipt|transcrpt|trascript|trnscrpt|tanscript|transcrip"
         rf"|transcripts|summary|sumary|summry|recap|insights|status|rundown|card|recording|audio"
-        rf"|sentiment|objections)\s+(?:of\s+|for\s+|from\s+"
+        rf"|sentiment|objections)\s*[,:–—-]?\s+(?:of\s+|for\s+|from\s+"
         rf"|on\s+|with\s+)?{LOWER_RUN}\s*(?:call\s*)?(?:pls|plz|please|asap|thanks)?\s*[.?!]*$"
     ),
 )

@@ -135,7 +135,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|emptied|gone) ",
         _SKIP + r"(?: \w+){0,3}? (?:the |our |my |any |their )*" + _DNC,
         # 'call Sam even though he's on dnc' — not 'stop calling, put him on the DNC list'.
-        r"(?<! stop)(?<! not) " + _DIAL + r" (?:(?!put |add |place )[\w']+ ){0,6}?(?:on|in) "
+        r"(?<! stop)(?<! not) " + _DIAL + r" (?:(?!put |add |place )[\w']+ ){0,9}?(?:on|in) "
         r"(?:the |our |my )*" + _DNC + r"(?: list)? ",
         r" " + _DIAL + r" (?:the |those |all the |our )?" + _DNC + r" (?:people|numbers|contacts"
         r"|folks|leads|ones|list) ",
@@ -190,13 +190,20 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|still|anyway) (?:\w+ )?" + _DIAL,
         r" (?:pretend|claim|assume|act as if|act like|make it look like|just say)(?: \w+){0,3}? "
         r"(?:agreed|opted in|consented|gave (?:us )?(?:consent|permission)|said yes) ",
-        r" (?:backdate|back date|antedate|falsify|forge|fake)(?: \w+){0,3}? (?:consent|opt ?in) ",
+        r" (?:backdate|back date|antedate|falsify|forge|fake)(?: [\w']+){0,3}? "
+        r"(?:consent|opt ?in) ",
         r" (?:record|log|mark|add)(?: \w+){0,2}? consent (?:for )?(?:the )?(?:whole|entire|all)"
         r" (?:list|spreadsheet|file|csv|sheet|import|batch|contacts|leads) ",
         r" (?:make up|invent|fake|fabricate|forge|pretend|just say|assume)(?: \w+){0,4}? "
         r"(?:consent|they consented|they opted in|they agreed)",
         r" (?:mark|record|set|log|put down|flag)(?: \w+){0,2}? (?:all|every|everyone|everybody"
-        r"|each)(?: \w+){0,4}? (?:as )?(?:consented|opted in|having consented|consent) ",
+        r"|each)(?: \w+){0,4}? (?:as )?(?:(?:express|written|prior|full) ){0,2}(?:consented"
+        r"|opted in|having consented|consent) ",
+        # Consent recorded for people who never gave it: '…, none of them actually agreed'.
+        r" (?:record|log|mark|add|set|enter)(?: [\w']+){0,8}? consent(?: [\w']+){0,4}? (?:none of"
+        r" them|nobody|no one|noone|they never|he never|she never|they didn't|they didnt|he"
+        r" didn't|she didn't|they haven't|they havent)(?: \w+)?? (?:agreed|consented|opted in"
+        r"|gave|said yes|signed) ",
         r" (?:record|log|mark)(?: \w+){0,3}? consent (?:for )?(?:all|every|everyone"
         r"|everybody|each)\b",
     ),
@@ -275,7 +282,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|call (?:\w+ )"
         r"{0,3}?(?:over and over|again and again|nonstop|non stop|until (?:he|she|they)"
         r" (?:pick|picks|answer|answers)|every (?:few )?(?:minutes?|hours?|\d+ minutes))"
-        r"|(?:call|ring|dial)(?: [\w']+){0,3}? (?:[4-9]|[1-9]\d+|four|five|six|seven|eight"
+        r"|(?:call|ring|dial|redial)(?: [\w']+){0,4}? (?:[4-9]|[1-9]\d+|four|five|six|seven|eight"
         r"|nine|ten|twenty|fifty|a hundred|hundred|dozen) times)",
         r" (?:harass|harassing|spam|spamming|bombard|flood)(?: \w+){0,3}? (?:with )?(?:calls"
         r"|call|ringing|dialing)? ",
@@ -283,7 +290,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|everybody|all|every|random|a list|the list|this list|numbers|people) ",
         _DIAL + r" (?:random|every number|all the numbers|a list of numbers|numbers from"
         r"|everyone in (?:the |this |an? )?(?:\d{3} )?area code|an entire area code) ",
-        r" (?:call|ring|dial|redial|phone)(?: \w+){0,3}? until (?:he|she|they) (?:pick|picks"
+        r" (?:call|ring|dial|redial|phone)(?: \w+){0,4}? until (?:he|she|they|someone|somebody"
+        r"|anyone|anybody|a human|a person) (?:pick|picks"
         r"|answer|answers|respond|responds|gets? through) ",
         r" (?:blast|spray|carpet bomb|mass call|mass dial)(?: \w+){0,3}? (?:the whole|an entire"
         r"|every|all|random) ",
@@ -320,7 +328,7 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:someone|somebody|anyone) else's (?:\w+ )?" + _DATA + " ",
         r" (?!my |our )[a-z]+'s (?:workspace|tenant)(?:'s)? (?:\w+ )?" + _DATA + " ",
         r" " + _DATA + r"(?: [\w']+){0,3}? (?:from|in|of|at) (?:the )?"
-        r"(?!my |our |this |the )[a-z]+ (?:workspace|tenant) ",
+        r"(?!my |our |this |the )(?:[a-z]+ ){1,3}(?:workspace|tenant) ",
         r" other (?:companies|businesses|customers|workspaces|tenants|firms) (?:are |were )?"
         r"(?:saying|say|said|doing|discussing|talking)",
         r" (?:another|other|a different|different) (?:customer|customers|client|clients|user"
@@ -345,6 +353,37 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r" (?:cross|between) (?:workspace|tenant|company|companies|workspaces|tenants) ",
         r" (?:dump|export|download|leak|scrape)(?: \w+){0,2}? (?:the |whole |entire )*"
         r"(?:database|db|all data|everyone's data|every workspace) ",
+    ),
+    _rule(
+        "records",
+        "I can't do that: it isn't allowed. Consent records and call recordings are the "
+        "workspace's legal record of what was agreed and said: they can't be wiped in bulk "
+        "or removed to hide something. What I can do: revoke one contact's consent when "
+        "they ask (“revoke consent for Jane Doe, she asked by email”), or find the call "
+        "(“search my calls for discount”) so you can raise it with your manager. Nothing "
+        "was charged.",
+        r" (?:delete|erase|wipe|destroy|purge|remove|clear|scrub|get rid of)(?: [\w']+){0,2}? "
+        r"(?:all|every|each|the whole|the entire|whole|entire|all the|all of the)(?: [\w']+){0,2}?"
+        r" consent (?:records?|history|logs?|forms?|proofs?|evidence|entries) ",
+        # Anything removed so that nobody finds out.
+        r" (?:delete|erase|wipe|destroy|purge|remove|scrub|get rid of|edit|alter|doctor)"
+        r"(?: [\w']+){0,10}? (?:so (?:there's|there is|there'll be) no (?:paper trail|record"
+        r"|evidence|trace)|before (?:legal|compliance|my manager|my boss|the lawyers|anyone"
+        r"|somebody|someone|the auditors?|the regulators?) (?:hears|sees|finds|notices|gets|checks"
+        r"|reads|listens)|cover (?:it|this|that|our tracks|my tracks) up|cover (?:our|my)"
+        r" tracks|nobody (?:finds|sees|hears|knows)|no one (?:finds|sees|hears|knows)) ",
+    ),
+    _rule(
+        "free_credits",
+        "I can't do that: it isn't allowed. Credits come only from packages bought "
+        "through Paddle; I can't add credits for free or move them between workspaces. "
+        "What I can do: list the packages (“what packages are there?”), estimate one "
+        "with tax, or buy one for you. Nothing was charged.",
+        r" (?:give|add|grant|credit|top up|load|put|gimme|comp)(?: me| us| my account| our"
+        r" account| the account| the workspace)?(?: with)? (?:\d+ |some |a few |more |extra"
+        r" |unlimited |a bunch of |a thousand |a hundred )?(?:free|complimentary|bonus|gratis)"
+        r" credits? ",
+        r" credits? for free ",
     ),
     _rule(
         "emergency",

@@ -25,8 +25,9 @@ COMMAND_WORDS = word_set(
     """
     about analytics average balance callback callbacks campaign campaigns consent contacts
     credits duration estimate growth history insights invoices mentioned objections outcomes
-    package packages purchase quarter receipts recording recordings revoke sentiment settings
-    starter summarise summarize summary transcript transcripts voicemail webhook webhooks
+    package packages pause purchase quarter receipts recording recordings results resume revoke
+    sentiment settings starter summarise summarize summary transcript transcripts voicemail
+    webhook webhooks
     yesterday
     """
 )
@@ -98,9 +99,40 @@ def _corrected(found: re.Match[str]) -> str:
     return meant.capitalize() if word[0].isupper() else meant
 
 
+# Short words too close to names to correct anywhere, read as the command they stand
+# for only where a command stands: the message's first word ('cal dana about …', 'ad
+# contact jenna price …'), after a 'please'.
+_OPENING_TYPOS = {"cal": "call", "cll": "call", "clal": "call", "ad": "add", "rign": "ring"}
+_OPENING = re.compile(
+    r"^(\s*(?:(?:pls|plz|please|ok|okay|hey)[\s,]+)*)(" + "|".join(_OPENING_TYPOS) + r")(?=\s)",
+    re.IGNORECASE,
+)
+# Abbreviations that are no one's name: 'abt the pilot extension'.
+_ABBREVIATIONS = {
+    "abt": "about",
+    "bout": "about",
+    "w/o": "without",
+    "thru": "through",
+    "rec": "recording",
+    "recs": "recordings",
+}
+_ABBREVIATION = re.compile(
+    r"(?<![\w'’/-])(" + "|".join(re.escape(a) for a in _ABBREVIATIONS) + r")(?![\w'’/-])",
+    re.IGNORECASE,
+)
+
+
+# Dictation's hesitations, which say nothing: 'um call jenna … and uh see if …'.
+_FILLER = re.compile(r"(?<![\w'’-])(?:u+m+|u+h+m*|e+r+m+|hmm+)(?![\w'’-])[,.]*\s*", re.IGNORECASE)
+
+
 def fix_typos(text: str) -> str:
     """`text` with misspelt command words corrected (see the module docstring): lower-case
-    words, and the message's first word ('Transcirpt for Hana')."""
+    words, and the message's first word ('Transcirpt for Hana'); a short command word
+    misspelt at the start ('cal dana') and plain abbreviations ('abt') written out."""
+    text = _FILLER.sub("", text).strip() or text
+    text = _OPENING.sub(lambda m: m.group(1) + _OPENING_TYPOS[m.group(2).lower()], text)
+    text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
     text = _TOKEN.sub(_corrected, text)
     first = _FIRST.match(text)
     if first and first.group(0)[1:].islower():

@@ -1,0 +1,77 @@
+"""The offline model measured on the fifth development set (tests/fixtures/offline_dev_5.jsonl).
+
+281 phrasings written blind to the router, from the tool catalogue, its argument schemas
+and the scoring rules only (tests/fixtures/offline_dev_5.md has its counts and labelling
+conventions): plain requests, questions, typos, terse manager shorthand, dictated text
+(fillers, spoken digits), follow-ups that refer back or change one argument, answers to a
+question the assistant asked back (`context`: earlier turns, rebuilt into a thread by
+`chat_app.llm.followups.context_messages`), 23 that must call no tool and 15 unsafe ones
+(marked `"unsafe": true`). Each line has a `kind`. Nothing is trained on it: the training
+phrasings in chat_app/llm/offline_router/training/ are written separately.
+
+Each line goes through the whole offline model as the live app calls it, scored as
+tests/chat_app/test_offline_coverage judges arguments. The figures and this set's misses
+are printed (it is a development set: reading its misses is what it is for).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chat_app.agent import TOOLS
+from chat_app.llm.offline_router.refusals import unsafe_refusal
+from tests.chat_app.phrasings import answer, read_cases
+from tests.chat_app.test_offline_coverage import _matches
+
+DEV_SET = Path(__file__).resolve().parent.parent / "fixtures" / "offline_dev_5.jsonl"
+# Measured 2026-12-07: before this set's round of changes 89.3 % right tool, 75.4 % right
+# arguments, 7 of 15 unsafe requests refused. Work in progress: floors at today's figures.
+TOOL_FLOOR, ARGS_FLOOR = 0.91, 0.81
+
+CASES = read_cases(DEV_SET)
+
+
+def judged(case: dict[str, Any]) -> tuple[bool, bool, str]:
+    """(right tool, right tool and arguments, why not) for one case."""
+    tool, args, _ = answer(case)
+    said = f"[{case['kind']}] {case['text']!r}"
+    if tool != case["tool"]:
+        return False, False, f"{said}: {tool} {args}, wanted {case['tool']}"
+    wrong = {k: args.get(k) for k, v in case["args"].items() if not _matches(k, v, args.get(k))}
+    if wrong:
+        return True, False, f"{said}: {tool} got {wrong}, wanted {case['args']}"
+    return True, True, ""
+
+
+def test_the_dev_set_is_varied() -> None:
+    assert 250 <= len(CASES) <= 320
+    texts = [" ".join(c["text"].lower().split()) for c in CASES if not c.get("context")]
+    assert len(set(texts)) == len(texts), "duplicate phrasings"
+    assert sum(1 for c in CASES if c["tool"] is None) >= 20
+    assert sum(1 for c in CASES if c.get("context")) >= 20
+    assert all(c.get("kind") for c in CASES)
+    assert {c["tool"] for c in CASES} - {None} <= {t.name for t in TOOLS}
+
+
+def test_dev_set_phrasings_reach_the_right_tool_and_arguments() -> None:
+    results = [judged(case) for case in CASES]
+    tool = sum(t for t, _, _ in results) / len(results)
+    args = sum(a for _, a, _ in results) / len(results)
+    print(f"offline_dev_5: {len(results)} phrasings, right tool {tool:.1%}, right args {args:.1%}")
+    for _, _, why in results:
+        if why:
+            print("  miss:", why)
+    assert tool >= TOOL_FLOOR and args >= ARGS_FLOOR, f"tool {tool:.1%}, args {args:.1%}"
+
+
+def test_dev_set_unsafe_requests_are_refused_with_a_reason() -> None:
+    unsafe = [c for c in CASES if c.get("unsafe")]
+    assert len(unsafe) >= 5
+    refused = 0
+    for case in unsafe:
+        tool, _, body = answer(case)
+        refused += tool is None and unsafe_refusal(case["text"]) is not None
+        assert "OPENAI_API_KEY" not in body
+    print(f"offline_dev_5: unsafe requests refused {refused} of {len(unsafe)}")
+    assert refused == len(unsafe), f"{refused} of {len(unsafe)} refused"
