@@ -278,7 +278,8 @@ _ASKED_WHICH = re.compile(
 
 # A message opening like an order or a question: a new request, not an answer.
 _REQUEST_OPENING = re.compile(
-    r"^\s*(?:(?:please|pls|ok|okay|now|hey|so|and|also|actually|instead|no|wait)[\s,]+)*"
+    r"^\s*(?:(?:please|pls|ok|okay|now|hey|so|and|also|actually|instead|no|wait|hold on|hang on"
+    r"|one sec(?:ond)?|sorry|oh|oops|btw|quick question|before that|first)[\s,.!]+)*"
     r"(?:(?:can|could|would|will)\s+you\b|i\s+(?:want|need|would like)\s+(?:you\s+)?to\b"
     r"|let'?s\b|call|ring|phone|dial|add|record|log|summari[sz]e|show|list|find|search|get"
     r"|give|buy|purchase|estimate|check|play|hang|end|place|make|compare|chart|plot|what|how"
@@ -381,6 +382,12 @@ def resolve(
     if not text:
         return None
     day = today or datetime.now(UTC).date()
+    opening = _opening_question(messages[:-1])
+    if not past and opening:
+        # A starter asked first ('who should I call, and what is it about?'): answered.
+        found = _answered(text, [Exchange(user="", answer=opening)], tools, day)
+        if found is not None:
+            return found if found.tool is None or found.tool in tools else None
     if not past:
         return _referred(text, past, tools, day)  # 'call him' with no one before: asked
     for step in (_answered, _confirmed, _again, _changed, _refined):
@@ -390,10 +397,33 @@ def resolve(
     return _referred(text, past, tools, day)
 
 
+def _opening_question(messages: Sequence[BaseMessage]) -> str:
+    """The assistant's question when the thread opens with one (a starter's), else ''."""
+    if messages and all(isinstance(m, AIMessage) and not m.tool_calls for m in messages):
+        said = message_text(messages[-1])
+        return said if said.rstrip().endswith("?") else ""
+    return ""
+
+
 def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
     """An answer to the question the last turn asked back."""
+    from chat_app.llm.answers import answer_args, asked_for
+
     last = past[-1]
-    if not last.tool or not _asked_back(last) or yes_no(text) is not None:
+    if yes_no(text) is not None:
+        return None
+    tool = last.tool
+    if not tool:
+        if not _ASKED_WHO.search(last.answer) or is_new_request(text, tools, day):
+            return None
+        tool = "place_call"
+        last = Exchange(user=last.user, tool=tool, answer=last.answer)
+    slots = asked_for(last.answer, tool)
+    for slot in (s for s in slots if s.typed):
+        if found := answer_args(slot, text, tool, day):
+            # 'hang up' to 'leave a voicemail or hang up?': the answer, not a new request
+            return Followup(last.tool, {**last.args, **found})
+    if not _asked_back(last) and not slots:
         return None
     if is_new_request(text, tools, day):
         return None  # routed on its own, whatever was asked
@@ -412,9 +442,12 @@ def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         if routed is not None and routed[0] == "place_call" and routed[1].get("contact"):
             return Followup("place_call", routed[1])
         return None
-    key = PERSON_ARG.get(last.tool)
+    key = PERSON_ARG.get(tool)
     if key is not None and _ASKED_WHICH.search(last.answer) and len(text.split()) <= 6:
         return Followup(last.tool, {**last.args, key: text.strip(" ?.!")})
+    for slot in (s for s in slots if not s.typed):
+        if found := answer_args(slot, text, tool, day):
+            return Followup(last.tool, {**last.args, **found})  # a purpose, a source, a reason
     return None
 
 

@@ -216,6 +216,14 @@ def _place_call_args(text: str) -> dict[str, Any]:
         after = after[works.end() :]
     purpose = _PURPOSE_LEAD.match(after) or _PURPOSE_ANYWHERE.search(after)
     if purpose is None:
+        # 'maria gonzalez, checking if the onboarding went ok': what to find out
+        purpose = re.match(
+            r"\s*[,:—–-]+\s*(?:checking|check|asking|ask|seeing|see|finding out|find out)\s+"
+            r"(?:if|whether|how)\s+([^;.!?]+?)\s*(?:[;.!?]|$)",
+            after,
+            re.IGNORECASE,
+        )
+    if purpose is None:
         # 'Give Mei Chen a call — check whether she got the contract; …'
         purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
     said = trim(purpose.group(1)) if purpose else ""

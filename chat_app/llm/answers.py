@@ -1,0 +1,256 @@
+"""Answers to a question the assistant asked back: which argument the question asked
+for, and that argument read from the answer.
+
+The assistant (the offline tools or the full model) asks for what a request left out in
+its own words: "What's Jake Morrison's phone number?", "Which type of consent is it?",
+"Which time zone should I use?", "If a machine answers, should I leave a voicemail or
+hang up?", "Which campaign: …?", "What should the campaign's calls be about?", "Where
+did Leo give consent?", "Why may it be called again?". `asked_for` recognises the
+argument from the question's words; `answer_args` reads it from the reply with the same
+parsers the router uses (phonenumbers-ready numbers, consent types, IANA time zones,
+call ids), so the previous tool call is repeated with that argument filled in
+(chat_app.llm.followups).
+
+An argument of a fixed form (a number, a choice, a zone, a call id) is *typed*: a short
+reply that reads as one is the answer even if it also reads as a request ("hang up" to
+the voicemail question). A free-text argument (a purpose, a source, a reason, a
+campaign's name) is taken only when the reply is not a new request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from chat_app.llm.offline_router.entities import CALL_ID, PHONE, trim
+
+# The argument holding a phone number, per tool.
+_PHONE_KEY = {
+    "add_contact": "phone",
+    "edit_contact": "phone",
+    "add_dnc": "phone",
+    "remove_dnc": "phone",
+    "change_mobile": "new_mobile",
+    "place_call": "contact",
+}
+_CALL_TOOLS = frozenset(
+    {
+        "call_status",
+        "summarize_call",
+        "call_insights",
+        "get_transcript",
+        "play_recording",
+        "end_call",
+    }
+)
+_CAMPAIGN_TOOLS = frozenset(
+    {"pause_campaign", "resume_campaign", "cancel_campaign", "campaign_status", "campaign_results"}
+)
+_REASON_TOOLS = frozenset({"add_dnc", "remove_dnc", "revoke_consent"})
+
+_CONSENT_TYPES = (
+    (
+        r"existing (?:business )?relationship|existing customer|current customer|been a customer",
+        "existing relationship",
+    ),
+    (r"express written|written express|written|in writing|signed", "express written"),
+    (r"express|verbal", "express"),
+)
+_VOICEMAIL_HANG_UP = re.compile(
+    r"\b(?:hang up|hang-up|hangup|just hang up|no (?:message|voicemail|vm)|don'?t leave|do not"
+    r" leave|skip (?:it|the voicemail)|drop (?:it|the call)|disconnect)\b",
+    re.IGNORECASE,
+)
+_VOICEMAIL_LEAVE = re.compile(
+    r"\b(?:leave (?:a |one |the )?(?:voicemail|message|vm)?|voicemail|message)\b", re.IGNORECASE
+)
+_SAYING = re.compile(r"\b(?:saying|that says|telling (?:them|him|her))\s*:?\s*(.+)$", re.I)
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:it'?s|it is|that'?s|that is|the one|this one|i mean|i meant|um|uh|ok|okay|so"
+    r"|well|oh|sure|yes|yeah)[\s,:]+)+",
+    re.IGNORECASE,
+)
+
+
+def _clean(text: str) -> str:
+    return trim(_LEADING_FILLER.sub("", " ".join(text.split())))
+
+
+def _phone(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    found = PHONE.search(text)
+    key = _PHONE_KEY.get(tool)
+    return {key: found.group(0).strip()} if found and key else None
+
+
+def _consent_type(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    lowered = text.lower().replace("-", " ")
+    for cue, kind in _CONSENT_TYPES:
+        if re.search(rf"\b(?:{cue})\b", lowered):
+            return {"consent_type": kind}
+    return None
+
+
+def _time_zone(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    from chat_app.llm.offline_router.time_zone import time_zone_args
+
+    found = time_zone_args(f"set my time zone to {_clean(text)}", day)
+    return found or None
+
+
+def _voicemail(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    if _VOICEMAIL_HANG_UP.search(text):
+        return {"on_voicemail": "hang_up"}
+    if _VOICEMAIL_LEAVE.search(text):
+        saying = _SAYING.search(text)
+        said = trim(saying.group(1)) if saying else ""
+        return {"on_voicemail": "leave", **({"voicemail_message": said} if said else {})}
+    return None
+
+
+def _call(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    found = CALL_ID.search(text)
+    if found and any(ch.isdigit() for ch in found.group(1)):
+        return {"call": found.group(1)}
+    return None
+
+
+def _campaign(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    name = re.sub(r"^(?:the|my|our)\s+|\s+(?:campaign|one)$", "", _clean(text), flags=re.I)
+    return {"campaign": name} if name and len(name.split()) <= 6 else None
+
+
+def _purpose(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(
+        r"^(?:(?:it'?s|it is|they'?re|we'?re)\s+)?(?:about|regarding|re:?|concerning|for)\s+",
+        "",
+        _clean(text),
+        flags=re.I,
+    )
+    return {"purpose": said} if said else None
+
+
+def _source(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(
+        r"^(?:(?:they|he|she|it)\s+(?:signed up|opted in|agreed|consented|filled (?:it|one) in"
+        r"|ticked the box)\s+)?(?:at|on|via|through|from|in|by)\s+",
+        "",
+        _clean(text),
+        flags=re.I,
+    )
+    return {"source": said} if said else None
+
+
+def _reason(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(r"^(?:because|since|as)\s+", "", _clean(text), flags=re.I)
+    return {"reason": said} if said else None
+
+
+Reader = Callable[[str, str, date], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One argument the assistant may ask for: the question's words, the tools that
+    take it (None: any tool with a reader for it), how to read it, and whether it is
+    `typed` (of a fixed form, see the module docstring)."""
+
+    name: str
+    asked: re.Pattern[str]
+    tools: frozenset[str] | None
+    read: Reader
+    typed: bool
+
+
+SLOTS: tuple[Slot, ...] = (
+    Slot(
+        "phone",
+        re.compile(r"\b(?:phone|mobile|cell)?\s*number\b|\bphone\b|\bmobile\b", re.I),
+        frozenset(_PHONE_KEY),
+        _phone,
+        True,
+    ),
+    Slot(
+        "consent_type",
+        re.compile(r"\b(?:type|kind|sort) of consent\b|\bwhich consent\b|express written,", re.I),
+        frozenset({"record_consent"}),
+        _consent_type,
+        True,
+    ),
+    Slot(
+        "time_zone",
+        re.compile(r"\btime ?zone\b", re.I),
+        frozenset({"set_time_zone"}),
+        _time_zone,
+        True,
+    ),
+    Slot(
+        "voicemail",
+        re.compile(r"\bvoice ?mail\b|\banswering machine\b|\bmachine answers\b", re.I),
+        frozenset({"place_call", "create_campaign"}),
+        _voicemail,
+        True,
+    ),
+    Slot(
+        "call",
+        re.compile(r"\bwhich (?:one|call)\b|\bwhich of (?:them|these|those)\b", re.I),
+        _CALL_TOOLS,
+        _call,
+        True,
+    ),
+    Slot(
+        "campaign",
+        re.compile(r"\bwhich campaign\b", re.I),
+        _CAMPAIGN_TOOLS,
+        _campaign,
+        False,
+    ),
+    Slot(
+        "purpose",
+        re.compile(r"\babout\?|\bwhat (?:is|are|should|will) .{0,40}\babout\b|\bpurpose\b", re.I),
+        frozenset({"place_call", "create_campaign"}),
+        _purpose,
+        False,
+    ),
+    Slot(
+        "source",
+        re.compile(
+            r"\bwhere did .{0,40}\b(?:consent|opt|agree|sign)|\bhow did .{0,40}\b(?:consent|opt in"
+            r"|agree)|\bsource\b",
+            re.I,
+        ),
+        frozenset({"record_consent"}),
+        _source,
+        False,
+    ),
+    Slot(
+        "reason",
+        re.compile(r"\bwhy\b|\breason\b", re.I),
+        _REASON_TOOLS,
+        _reason,
+        False,
+    ),
+)
+
+
+def asked_for(question: str, tool: str) -> tuple[Slot, ...]:
+    """The arguments of `tool` that the assistant's `question` may ask for, most
+    specific first; () when it is no question, or none that this module reads."""
+    if "?" not in question:
+        return ()
+    return tuple(
+        s for s in SLOTS if (s.tools is None or tool in s.tools) and s.asked.search(question)
+    )
+
+
+TYPED_WORDS = 6  # a typed answer is short: longer replies are read as requests first
+
+
+def answer_args(slot: Slot, text: str, tool: str, day: date) -> dict[str, Any] | None:
+    """The argument `slot` read from the reply `text`, or None when the reply does not
+    give it."""
+    if slot.typed and len(text.split()) > TYPED_WORDS and slot.name != "phone":
+        return None
+    return slot.read(text, tool, day)
