@@ -234,7 +234,8 @@ _CHANGE = re.compile(
     r"^(?:(?:and|but|ok|okay|so|also|then)[\s,]+)?(?:(?:now\s+|then\s+)?(?:do|run)\s+(?:the\s+same"
     r"|that|it|this)(?:\s+(?:thing|one|again))?\s+(?:for|with)"
     r"|(?:what|how)\s+(?:about|abt|bout)(?:\s+for)?"
-    r"|wbu|what\s+of|and\s+for"
+    r"|wbu|what\s+of|and\s+for|what\s+if\s+(?:i'?m|i\s+am|we'?re|we\s+are|i\s+was|we\s+were)"
+    r"(?:\s+in)?|what\s+if"
     r"|and\s+with|same\s+(?:thing\s+)?(?:for|with)|now(?:\s+for|\s+with)?|and|for|with"
     r"|only)"
     r"\s+(?P<rest>.+?)\s*[?.!]*$",
@@ -251,7 +252,8 @@ _PERSON_REF = re.compile(
 # Words that refer back to the call last spoken about.
 _CALL_REF = re.compile(
     r"\b(?:(?:that|this|the\s+same|the\s+previous|that\s+last|the)\s+(?:call|conversation"
-    r"|one)|the\s+(?:latest|last|most\s+recent|newest)\s+one|it)\b",
+    r"|one)|the\s+(?:latest|last|most\s+recent|newest)\s+one|it)\b"
+    r"|\b(?:of|for|from|on)\s+(?:that|this)(?=\s*[?.!]*$)",  # 'the transcript of that'
     re.IGNORECASE,
 )
 _POSSESSIVE = re.compile(
@@ -505,7 +507,19 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
     )
     if _REQUEST_OPENING.match(rest):
         return None  # 'now call Jordan Lee about …' is a request of its own
+    rest = re.sub(r"[\s,]+(?:too|as well|also)$", "", rest, flags=re.I)
     args = dict(last.args)
+    if last.tool in CAMPAIGN_TOOLS:
+        # 'and the webinar follow-up one?': the same question about another campaign
+        campaign = re.sub(
+            r"^(?:the|my|our)\s+|\s+(?:campaign|one)$", "", rest.strip(" ?.!"), flags=re.I
+        )
+        return Followup(last.tool, {**args, "campaign": campaign}) if campaign else None
+    key = PERSON_ARG.get(last.tool)
+    if key is not None and (number := _PHONE.fullmatch(rest.strip(" ?.!"))):
+        return Followup(last.tool, {**args, key: number.group(0)})  # 'and 312-555-0148 too'
+    if last.tool == "analytics" and _WHOLE_TEAM.fullmatch(rest.strip(" ?.!")):
+        return Followup(last.tool, _without(args, "rep")) if "rep" in args else None
     period = period_named(rest, day)
     if period:
         if last.tool not in PERIOD_TOOLS:
@@ -526,6 +540,16 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
     return Followup(last.tool, args)
 
 
+CAMPAIGN_TOOLS = frozenset(
+    {"pause_campaign", "resume_campaign", "cancel_campaign", "campaign_status", "campaign_results"}
+)
+_PHONE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
+_WHOLE_TEAM = re.compile(
+    r"(?:the\s+)?(?:whole|entire)\s+(?:team|company|workspace|org)|everyone|everybody|all reps"
+    r"|all the reps|the team|team|overall|all of us|company wide|team wide",
+    re.IGNORECASE,
+)
+
 _STATUS_ONLY = re.compile(
     r"^(?:(?:ok|okay|and|just|now|so)\s+)*(?:only|just|show(?: me)?(?: only)?|what about|and)\s+"
     r"(?:the\s+)?(?P<status>failed|busy|unanswered|no[- ]answer|missed|completed|finished"
@@ -545,6 +569,10 @@ def _refined(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
     if last.tool == "list_calls" and (status := _STATUS_ONLY.match(text)):
         word = status.group("status").lower().replace("no answer", "no-answer")
         return Followup(last.tool, {**last.args, "status": _STATUS_NAMES.get(word, word)})
+    if last.tool in ("list_calls", "list_contacts") and _NARROWED.match(text):
+        narrowed = _narrowed(last.tool, text, day)
+        if narrowed:
+            return Followup(last.tool, {**last.args, **narrowed})
     if last.tool == "analytics":
         return _redrawn(text, last)
     change = _CHANGE.match(text)
@@ -563,6 +591,26 @@ def _refined(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         query = re.sub(r"^(?:the|a|an)\s+", "", change.group("rest").strip(" ?.!"), flags=re.I)
         return Followup(last.tool, {**last.args, "query": query}) if query else None
     return None
+
+
+# 'just the ones we've never called', 'only the no-answers': the same list, narrowed.
+_NARROWED = re.compile(
+    r"^(?:(?:ok|okay|and|now|so|but)[\s,]+)*(?:just|only|show only|show me only|now only"
+    r"|filter (?:to|for|by)|narrow (?:it )?(?:to|down to))\b",
+    re.IGNORECASE,
+)
+
+
+def _narrowed(tool: str, text: str, day: date) -> dict[str, Any]:
+    """The filters a narrowing message adds to a list (its tool's own extractor)."""
+    from chat_app.llm.offline_router.calls import list_calls_args
+    from chat_app.llm.offline_router.contacts_admin import list_contacts_args
+
+    if tool == "list_calls":
+        found = list_calls_args(re.sub(r"\bno[- ]answers\b", "no answer", text, flags=re.I), day)
+        return {k: v for k, v in found.items() if k in ("status", "period", "limit")}
+    found = list_contacts_args(text, day)
+    return {k: v for k, v in found.items() if k in ("called", "consent")}
 
 
 # What a redraw says besides the chart or the breakdown (nothing else may be left).
@@ -672,6 +720,9 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
             return None
         routed = (fallback, {})
     tool, args = routed
+    filled = _from_earlier(tool, args, text, past, call)
+    if filled is not None:
+        return filled
     key = PERSON_ARG.get(tool)
     if key is None or key == "rep" or tool == "end_call":
         return None  # nothing in it names the person referred to (or: the call in progress)
@@ -707,6 +758,49 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
 
 
 _ONE_PERSON = frozenset({"he", "she", "him", "her", "his", "hers"})
+_THEM = re.compile(r"\b(?:them|they|those|these|em|all of them)\b", re.IGNORECASE)
+_CALL_IN_PROGRESS = re.compile(r"\b(?:it|that|this|that call|the call)\b", re.IGNORECASE)
+
+
+def _earlier_arg(past: Sequence[Exchange], key: str, tools: Iterable[str]) -> Any:
+    """`key`'s value in the newest earlier call of one of `tools`, or None."""
+    wanted = frozenset(tools)
+    for exchange in reversed(past):
+        if exchange.tool in wanted and exchange.args.get(key):
+            return exchange.args[key]
+    return None
+
+
+def _from_earlier(
+    tool: str, args: Mapping[str, Any], text: str, past: Sequence[Exchange], call: str | None
+) -> Followup | None:
+    """A reference that the conversation's earlier calls fill, beyond a person or a call:
+    'pause it' (the campaign last asked about), 'ok buy it' (the package just
+    estimated), 'hang it up' (the call just placed), 'start a campaign calling them'
+    (the company whose contacts were just listed). None: nothing of the kind."""
+    if tool in CAMPAIGN_TOOLS and not args.get("campaign"):
+        name = _earlier_arg(past, "campaign", CAMPAIGN_TOOLS)
+        return Followup(tool, {**args, "campaign": name}) if name else None
+    if tool in ("buy_credits", "estimate_purchase") and not args.get("package"):
+        quoted = ("estimate_purchase", "buy_credits", "list_packages")
+        package = _earlier_arg(past, "package", quoted)
+        if not package:
+            return None
+        found = {**args, "package": package}
+        for key in ("country", "postal_code"):
+            if not found.get(key) and (value := _earlier_arg(past, key, quoted)):
+                found[key] = value
+        return Followup(tool, found)
+    if tool == "end_call" and not args.get("call") and call and _CALL_IN_PROGRESS.search(text):
+        return Followup(tool, {**args, "call": call})
+    if (
+        tool == "create_campaign"
+        and not (args.get("company") or args.get("contacts"))
+        and _THEM.search(text)
+        and (company := _earlier_arg(past, "query", ("list_contacts",)))
+    ):
+        return Followup(tool, {**args, "company": company})
+    return None
 
 
 def _is_reference(value: str) -> bool:

@@ -211,6 +211,8 @@ _COMMON = word_set(
     sentiment next steps step rep reps manager managers admin owner user users contact contacts
     consent form web signup booth event expo webinar conference paper signed written express
     verbal existing relationship source wording method obtained record log save add create
+    saying emailed texted wrote replied asking telling wanted stopped withdraw withdrew
+    unsubscribe unsubscribed anymore apparently honestly basically literally
     """
 )
 
