@@ -63,7 +63,8 @@ _DIMENSION_CUES = (
     (r"\b(?:by|per|each|every|for each) objection\b", "objection"),
     (
         r"\btime of (?:the )?day\b|\b(?:by|per|each|every) hour\b|\bhour of (?:the )?day\b"
-        r"|\bhourly\b|\bwhat time\b|\bbest time\b",
+        r"|\bhourly\b|\bwhat time\b|\bbest time\b|\b(?:best|which|what|worst) hours?\b"
+        r"|\bwhen in the day\b|\bhours? of (?:the )?day\b",
         "hour_of_day",
     ),
     (r"\b(?:by|per|each|every|for each) (?:company|account)\b", "company"),

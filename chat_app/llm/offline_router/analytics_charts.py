@@ -22,8 +22,13 @@ from chat_app.llm.offline_router.entities import NOT_NAMES, word_set
 
 _CHART_CUES: Final = (
     (r"\bpie\b|\bdonut\b|\bdoughnut\b", "pie"),
-    (r"\bline (?:chart|graph|plot)\b|\bas a line\b|\btrend ?line\b", "line"),
-    (r"\bbar (?:chart|graph|plot)s?\b|\bas bars\b|\bhistogram\b|\bcolumn chart\b", "bar"),
+    # 'calls per day, last 2 weeks, line': the kind alone, last, in shorthand.
+    (r"\bline (?:chart|graph|plot)\b|\bas a line\b|\btrend ?line\b|,\s*line\s*[.!]*$", "line"),
+    (
+        r"\bbar (?:chart|graph|plot)s?\b|\bas bars\b|\bhistogram\b|\bcolumn chart\b"
+        r"|,\s*(?:bars?|columns?)\s*[.!]*$",
+        "bar",
+    ),
 )
 # What "by …" names when it is not a person.
 _NOT_REPS: Final = word_set(
@@ -38,6 +43,7 @@ _BY_NAME: Final = re.compile(
     r"(?P<name>[A-Za-z][\w'’-]*(?:\s+[A-Z][\w'’-]*)?)",
 )
 REP_OVERVIEW: Final = ["calls", "connect_rate", "talk_time_s"]
+_CALLS_NAMED: Final = re.compile(r"\b(?:calls|dials)\b", re.IGNORECASE)
 
 
 def chart_kind(text: str) -> str | None:
@@ -75,8 +81,13 @@ def analytics_request_args(text: str, today: date) -> dict[str, Any]:
     args = analytics_args(text, today)
     if "rep" not in args and (rep := rep_named_by(text)):
         args["rep"] = rep
-    if "rep" in args and "dimension" not in args and not _asks_for_a_figure(text):
-        args["metrics"] = list(REP_OVERVIEW)
+    if (
+        "rep" in args
+        and "dimension" not in args
+        and not _asks_for_a_figure(text)
+        and not _CALLS_NAMED.search(text)  # 'calls by Riley', "Riley's calls": the calls
+    ):
+        args["metrics"] = list(REP_OVERVIEW)  # 'how is Riley doing', "Riley's numbers"
     if kind := chart_kind(text):
         args["chart"] = kind
     return args

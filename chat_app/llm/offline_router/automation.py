@@ -43,10 +43,12 @@ _CALL = re.compile(
 )
 _REMIND = re.compile(r"\b(?:remind(?:er|ers)?|notify me|ping me|tell me|let me (?:know|call))\b")
 _GOAL = re.compile(
-    r"\b(?:goal|hand[- ]?off|handoff|transfer|connect|put (?:them|prospects) through|warm)\b"
+    r"\b(?:goal|hand[- ]?off|handoff|transfer|connect|(?:put|patch) (?:them|prospects|people"
+    r"|the prospect|callers) through|warm)\b"
 )
 _GOAL_OFF = re.compile(
-    r"\b(?:don'?t|do not|never|stop|no longer|only\b.*\bwhen (?:they )?ask|turn off|disable)\b"
+    r"\b(?:don'?t|do not|never|stop|no longer|only\b.*\bwhen (?:they )?ask|turn off|disable"
+    r"|switch off)\b|(?::|\bto|\bis)\s*(?:off|no|false|disabled)\s*[.!]*$"
 )
 
 
@@ -67,9 +69,10 @@ def callback_settings_args(text: str, today: date) -> dict[str, Any]:
         or "through" in words
     ):
         args["handoff_on_goal"] = "no" if _GOAL_OFF.search(words) else "yes"
-    if re.search(r"^(?:what|which|how|show|are|is|do|does)\b|\?$", words) and not (
-        re.search(r"\b(?:change|switch|set|make|turn)\b", words)
-    ):
+    changing = re.search(r"\b(?:change|switch|set|make|turn)\b", words) and not re.match(
+        r"(?:are|is|were|was)\b(?:(?!\b(?:change|switch|make|turn)\b).)*$", words
+    )  # 'are callbacks set to remind me …?' asks how they are set
+    if re.search(r"^(?:what|which|how|show|are|is|do|does)\b|\?$", words) and not changing:
         return {}
     return args
 

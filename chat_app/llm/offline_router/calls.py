@@ -218,8 +218,8 @@ def _place_call_args(text: str) -> dict[str, Any]:
     if purpose is None:
         # 'maria gonzalez, checking if the onboarding went ok': what to find out
         purpose = re.match(
-            r"\s*[,:—–-]+\s*(?:checking|check|asking|ask|seeing|see|finding out|find out)\s+"
-            r"(?:if|whether|how)\s+([^;.!?]+?)\s*(?:[;.!?]|$)",
+            r"\s*[,:—–-]+\s*((?:checking|check|asking|ask|seeing|see|finding out|find out)\s+"
+            r"(?:if|whether|how)\s+[^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)",
             after,
             re.IGNORECASE,
         )
@@ -318,6 +318,12 @@ _STATUSES = {
     "live": "in progress",
 }
 
+_NOT_ANSWERED = re.compile(
+    r"\bno[- ]answers\b|\b(?:didn'?t|did not|wasn'?t|was not|weren'?t|were not|not|never)"
+    r"\s+(?:get\s+|getting\s+|been\s+)?(?:answered|picked up)\b|\b(?:nobody|no one|no-one)"
+    r"\s+(?:answered|picked up)\b|\bwent unanswered\b"
+)
+
 _CALL_COUNT = re.compile(
     r"\b(?:(?:last|latest|recent|past|previous|top|first)\s+(?P<a>\d{1,3}|[a-z]+)(?:\s+\w+)?"
     r"\s+calls|(?P<b>\d{1,3}|" + COUNT_WORDS + r")\s+(?:most\s+)?(?:recent|latest|last)"
@@ -353,6 +359,9 @@ def list_calls_args(text: str, today: date | None = None) -> dict[str, Any]:
         if re.search(rf"\b{cue}\b", lowered):
             args["status"] = status
             break
+    else:
+        if _NOT_ANSWERED.search(lowered):
+            args["status"] = "no answer"  # 'calls that didnt get answered', 'no-answers
     ref = call_ref(text).get("call")
     if ref:
         args["contact"] = ref
@@ -371,6 +380,7 @@ _SEARCH_TRIGGER = re.compile(
     r"|look(?:ing)?\s+(?:through|in)(?:\s+\S+){0,5}?\s+for"
     r"|find(?:\s+\S+){0,3}?\s+(?:about|for|mentioning)"
     r"|look(?:ing)?\s+for(?:\s+(?:mentions?|anything|talk)\s+(?:of|about|on))?"
+    r"|(?:tell|tells|told) (?:me|us|you) about|(?:think|thinks|thought|feel|feels|felt) about"
     r"|(?:said|say|says|told (?:me|us)|claimed)(?:\s+that)?(?=\s)"
     r"(?:(?:they|he|she|it|we)(?:'re|'s|'d|'ve|’re|’s|’d|’ve|\s+(?:are|were|is|was|had|have|would))?"
     r"(?=\s))?)\s+",

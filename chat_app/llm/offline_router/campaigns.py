@@ -64,6 +64,39 @@ _LOWER_COMPANY = re.compile(
     r"|(?:\b(?:reach|call|for|to|ring|dial)\s+(?:all\s+)?(?:the\s+|my\s+|our\s+)?|(?<=\s))"
     r"([a-z][\w&.'-]*(?:\s+[a-z][\w&.'-]*)?)\s+(?:contacts|leads|prospects|customers)\b"
 )
+# The audience named before the noun: 'to Globex contacts', 'for all the Initech leads'.
+_AUDIENCE = re.compile(
+    r"\b(?:to|for|at|call|ring|reach)\s+(?:all\s+)?(?:the\s+|our\s+)?([A-Z][\w&.'-]*(?:\s+[A-Z]"
+    r"[\w&.'-]*)*)\s+(?:contacts|leads|prospects|customers|people|accounts)\b"
+)
+# Named people, two or more: 'a campaign for Jenna, Omar and Luis about …'.
+_FOR_PEOPLE = re.compile(
+    r"\bcampaign\s+(?:for|to|calling)\s+((?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s*,\s*)*"
+    r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s*,?\s+and\s+[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)"
+    r"(?=\s+(?:about|regarding|re|on|to)\b|\s*[,.;]|$)"
+)
+# 'a campaign for helix bio about the case study': whom, right before what about.
+_CAMPAIGN_FOR = re.compile(
+    r"\bcampaign\s+(?:for|to|at)\s+([a-z][\w&.'-]*(?:\s+[a-z][\w&.'-]*){0,2}?)"
+    r"(?=\s+(?:about|regarding|re)\b|\s*,)"
+)
+# Shorthand: 'campaign: acme, renewal reminder, 5 concurrent, …'.
+_SHORTHAND = re.compile(
+    r"^\s*(?:new\s+)?campaign\s*[:;–—-]\s*(?P<who>[^,;]+?)\s*[,;]\s*(?P<what>[^,;]+?)\s*(?:[,;]|$)",
+    re.IGNORECASE,
+)
+# A purpose said first ('the fall launch'), an audience said second ('call all my contacts').
+_NOT_WHO = re.compile(r"^(?:the|a|an|our|my|about|re|to)\b|(?:\S+\s+){3}", re.IGNORECASE)
+_NOT_WHAT = re.compile(
+    r"^(?:call|ring|dial|reach|phone|to|for|everyone|everybody|all|my|our|contacts|leads)\b",
+    re.IGNORECASE,
+)
+# What is an option, not a purpose, in that shorthand.
+_OPTION = re.compile(
+    r"\d|\b(?:concurrent|at a time|at once|retry|weekdays?|weekends?|budget|credits?|every day"
+    r"|daily|max)\b",
+    re.IGNORECASE,
+)
 _NOT_A_COMPANY = word_set(
     "my all the our these those new old existing other every some any warm cold hot current"
     " active consented uncalled remaining of everyone reach call ring dial phone contact"
@@ -72,6 +105,14 @@ _NOT_A_COMPANY = word_set(
 _STOP_REACHED = (
     r"(?=,|;|\.|$| on | weekdays| every| between| from \d| at most| spend| try| with a"
     r"| up to| yet\b)"
+)
+# 'skip anyone we've already reached about the price increase'
+_SKIP_REACHED = re.compile(
+    r"(?:skip|exclude|except|leave out|not|minus|without)\s+(?:anyone|everyone|anybody|people"
+    r"|those|contacts|the ones)\s+(?:(?:we'?ve|we have|we|i'?ve|i have|who'?ve|who have|who were"
+    r"|that were|that we'?ve)\s+)?(?:already\s+)?(?:been\s+)?(?:reached|contacted|called|spoken to"
+    r"|talked to)\s+(?:about|regarding|re)\s+(.+?)" + _STOP_REACHED,
+    re.IGNORECASE,
 )
 _NOT_REACHED = re.compile(
     r"(?:haven'?t|have not|hasn'?t|weren'?t|not)\s+(?:yet\s+)?(?:been\s+)?"
@@ -127,7 +168,24 @@ def _clock(hour: int, minute: int, meridiem: str | None, *, end: bool, start_hou
     return f"{hour:02d}:{minute:02d}"
 
 
+_HOUR_WORDS = {w: str(n) for w, n in _WORDS.items() if w not in ("a", "an", "once", "twice")}
+_HOUR_WORDS |= {"eleven": "11", "twelve": "12", "noon": "12"}
+# 'nine to five': hours said in words, as dictation types them.
+_SPOKEN_RANGE = re.compile(
+    r"\b("
+    + "|".join(_HOUR_WORDS)
+    + r")(\s*(?:am|pm)?\s+(?:to|until|till|-)\s+)("
+    + "|".join(_HOUR_WORDS)
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
 def _window(text: str) -> dict[str, str]:
+    text = _SPOKEN_RANGE.sub(
+        lambda m: _HOUR_WORDS[m.group(1).lower()] + m.group(2) + _HOUR_WORDS[m.group(3).lower()],
+        text,
+    )
     for match in _WINDOW.finditer(text):
         h1, m1, p1, h2, m2, p2 = match.groups()
         start_h, end_h = int(h1), int(h2)
@@ -141,8 +199,35 @@ def _window(text: str) -> dict[str, str]:
     return {}
 
 
+_DAY_ABBREVIATIONS = {
+    "mon": "mon",
+    "monday": "mon",
+    "tue": "tue",
+    "tues": "tue",
+    "tuesday": "tue",
+    "wed": "wed",
+    "wednesday": "wed",
+    "thu": "thu",
+    "thur": "thu",
+    "thurs": "thu",
+    "thursday": "thu",
+    "fri": "fri",
+    "friday": "fri",
+    "sat": "sat",
+    "saturday": "sat",
+    "sun": "sun",
+    "sunday": "sun",
+}
+_DAY = "(?:" + "|".join(sorted(_DAY_ABBREVIATIONS, key=len, reverse=True)) + ")"
+# 'mon/wed/fri', 'tue and thu', 'mondays, wednesdays and fridays'
+_DAY_LIST = re.compile(rf"\b{_DAY}s?(?:\s*(?:/|,|&|\+|\band\b)\s*{_DAY}s?)+\b", re.IGNORECASE)
+
+
 def _days(text: str) -> str | None:
     low = text.lower()
+    if listed := _DAY_LIST.search(low):
+        words = re.findall(_DAY, listed.group(0))
+        return ",".join(dict.fromkeys(_DAY_ABBREVIATIONS[w] for w in words))
     if re.search(
         r"\b(?:weekdays?|business days|workdays|mon(?:day)?\s*(?:-|–|to)\s*fri(?:day)?)\b", low
     ):
@@ -220,19 +305,41 @@ def campaign_args(text: str, today: date) -> dict[str, Any]:
     """create_campaign's arguments (only those the message states)."""
     cleaned = " ".join(text.replace("’", "'").split())
     args: dict[str, Any] = {}
-    not_reached = _NOT_REACHED.search(cleaned)
+    not_reached = _NOT_REACHED.search(cleaned) or _SKIP_REACHED.search(cleaned)
     if not_reached:
         args["not_reached_about"] = _clean(not_reached.group(1))
+    about = _ABOUT.search(cleaned) or _FOR.search(cleaned)
+    shorthand = _SHORTHAND.match(cleaned)
+    if shorthand and (
+        _NOT_WHO.match(shorthand.group("who")) or _NOT_WHAT.match(shorthand.group("what"))
+    ):
+        shorthand = None  # 'Campaign: the fall launch, call all my contacts at …': a purpose first
+    if shorthand and not _ABOUT.search(cleaned) and not _OPTION.search(shorthand.group("what")):
+        args["purpose"] = _clean(shorthand.group("what"))
+    elif about and not (not_reached and about.start() >= not_reached.start()):
+        args["purpose"] = _clean(about.group(1))
+    elif not_reached:
         args["purpose"] = args["not_reached_about"]
-    else:
-        about = _ABOUT.search(cleaned) or _FOR.search(cleaned)
-        if about:
-            args["purpose"] = _clean(about.group(1))
     company = _COMPANY.search(cleaned) or _MY_COMPANY.search(cleaned)
-    if company and company.group(1).lower() not in {"most", "a", "the"}:
+    listed = _FOR_PEOPLE.search(cleaned)
+    if listed:
+        # 'a campaign for Jenna, Omar and Luis about …': those contacts
+        args["contacts"] = [_clean(n) for n in re.split(r"\s*,\s*|\s+and\s+", listed.group(1))]
+    elif company and company.group(1).lower() not in {"most", "a", "the"}:
         args["company"] = _clean(company.group(1))
+    elif (audience := _AUDIENCE.search(cleaned)) and audience.group(1).lower() not in (
+        _NOT_A_COMPANY
+    ):
+        args["company"] = _clean(audience.group(1))  # 'to Globex contacts'
     elif lower := _lower_company(cleaned):
         args["company"] = lower
+    elif (named := _CAMPAIGN_FOR.search(cleaned)) and not (
+        set(named.group(1).lower().split()) & _NOT_A_COMPANY
+    ):
+        args["company"] = _clean(named.group(1))  # 'a campaign for helix bio about …'
+    elif shorthand and not (set(shorthand.group("who").lower().split()) & _NOT_A_COMPANY):
+        args["company"] = _clean(shorthand.group("who"))  # 'campaign: acme, renewal reminder'
+
     if named := _NAME_CONTAINS.search(cleaned):
         args["name_contains"] = next(g for g in named.groups() if g)
     days = _days(cleaned)
@@ -284,7 +391,9 @@ _BARE_ORDER = re.compile(
 )
 _BARE_FIGURES = re.compile(
     r"^\s*(?:(?:show|get|give me|how about)\s+)?(?:the\s+)?(?P<name>.+?)\s+(?:results|stats"
-    r"|numbers|progress|performance)\s*(?:so far|pls|please)?\s*[.?!]*$",
+    r"|numbers|progress|performance)\s*(?:so far|pls|please)?\s*[.?!]*$"
+    r"|^\s*(?:results|stats|numbers|progress|performance)\s*(?:\s(?:for|of|on)\s+|:\s*)"
+    r"(?:the\s+)?(?P<after>.+?)\s*[.?!]*$",
     re.IGNORECASE,
 )
 # Words that name no campaign ('pause everything', 'cancel that', 'stop the calls').
@@ -300,7 +409,7 @@ def _bare_name(text: str) -> str | None:
     """A campaign named without the word 'campaign' around it, or None."""
     for pattern in (_NAMED_AFTER, _BARE_ORDER, _BARE_FIGURES):
         if found := pattern.search(text):
-            name = found.group("name").strip(" \"'“”‘’,")
+            name = (found.group("name") or found.groupdict().get("after") or "").strip(" \"'“”‘’,")
             name = re.sub(r"^(?:the|my|our)\s+|\s+(?:campaign|one)$", "", name, flags=re.I)
             name = re.sub(r"\s+for (?:good|now|a (?:bit|while)|the (?:moment|day|week))$", "", name)
             if name and len(name.split()) <= 5 and not _NO_NAME.match(name):

@@ -25,7 +25,7 @@ from chat_app.llm.offline_router.entities import (
 # --- list_contacts ------------------------------------------------------------------------
 
 _NEVER_CALLED = re.compile(
-    r"\b(?:not (?:been |yet )?called(?: yet)?|never (?:been )?called|haven'?t (?:yet )?called"
+    r"\b(?:not (?:been |yet )?called(?: yet)?|never[- ](?:been )?called|haven'?t (?:yet )?called"
     r"|have not (?:yet )?called|hasn'?t been called|haven'?t been called|have not been called"
     r"|haven'?t i called|have i not called|not contacted|uncalled|yet to (?:be )?call"
     r"|didn'?t call|no calls?(?: yet)?|without (?:a |any )?calls?|not (?:yet )?dialed"
@@ -46,7 +46,9 @@ _NO_CONSENT = re.compile(
     r"consent\b"
     r"|\bconsent (?:missing|pending|not (?:yet )?(?:recorded|given|on (?:file|record)))\b"
     r"|\b(?:haven'?t|have not|hasn'?t|has not|not yet|never) (?:given |recorded |got )?"
-    r"(?:consent|consented)\b|\bunconsented\b",
+    r"(?:consent|consented)\b|\bunconsented\b"
+    r"|\b(?:don'?t|do not|doesn'?t|does not|didn'?t|did not|haven'?t|hasn'?t) (?:yet )?(?:have|got"
+    r"|give|gave) (?:any |their |us )?(?:consent|permission)\b",
     re.IGNORECASE,
 )
 _GRANTED = re.compile(
@@ -67,6 +69,12 @@ _QUERY = re.compile(
     r"(?P<q>[A-Za-z0-9][\w&'’.\- ]*?)\s*(?=$|[,;?!]|\s+(?:who|that|with|without|and|i|we"
     r"|not|never|please|in|have|has|whose)\b|\.(?:\s|$))",
     re.IGNORECASE,
+)
+# The company before the noun, or after an '@': 'my Brightline contacts', 'contacts @ acme'.
+_QUERY_BEFORE = re.compile(
+    r"\b(?:my|our|the|all)\s+(?P<q>[A-Z][\w&'’.-]*(?:\s+[A-Z][\w&'’.-]*){0,2})\s+(?:contacts"
+    r"|leads|prospects|people|folks)\b"
+    r"|@\s*(?P<at>[A-Za-z0-9][\w&'’.-]*(?:\s+[A-Z][\w&'’.-]*){0,2})",
 )
 _NOT_QUERY = frozenset(
     {
@@ -160,8 +168,8 @@ def list_contacts_args(text: str, today: date | None = None) -> dict[str, Any]:
         r"\b(?:contacts?|people|leads)\s+called\s+[A-Z]", text
     ):
         args["called"] = "called"
-    for found in _QUERY.finditer(text):
-        query = trim(found.group("q"))
+    for found in [*_QUERY.finditer(text), *_QUERY_BEFORE.finditer(text)]:
+        query = trim(found.group("q") or found.groupdict().get("at") or "")
         if query and query.lower() not in _NOT_QUERY and not query.lower().startswith("consent"):
             args["query"] = query
             break

@@ -91,7 +91,7 @@ NOT_NAMES = word_set(
     urgent need want looking trying gonna going recap estimate quote price top change switch
     swap use remind heading prepping prep yo register type source wording consent merge
     another next other new same
-    how'd what'd where'd who'd why'd when'd
+    how'd what'd where'd who'd why'd when'd never
     monday tuesday wednesday thursday friday saturday sunday
     january february march april june july august september october november december
     """
@@ -108,6 +108,9 @@ _LOWER_PARTICLES = word_set(
 _PARTICLES_THEN_NAME = re.compile(
     r"(?:(?:" + "|".join(sorted(_LOWER_PARTICLES, key=len, reverse=True)) + r")\s+)+[^\W\d_]*[A-Z]"
 )
+
+# An initial before a surname: 'J Morrison', 'A. Chen' (never 'I', 'A' alone: NOT_NAMES).
+_INITIAL = re.compile(r"[A-Z]\.?\s+[A-Z][a-z]")
 
 _WORD_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-])*")  # letters of any script
 
@@ -142,7 +145,10 @@ def person_names(text: str) -> list[tuple[str, int, int]]:
             bare[0].isupper()
             # A capitalised common word goes on a name already begun ('Nguyễn Văn An').
             and (not common or (bool(words) and bare.lower() in _NAME_PARTICLES))
-            and not (bare.isupper() and len(bare) <= 6)  # 'HIMSS', 'CFO': not names
+            and (
+                not (bare.isupper() and len(bare) <= 6)  # 'HIMSS', 'CFO': not names
+                or _INITIAL.match(text, token.start()) is not None  # 'J Morrison', 'J. Lee'
+            )
         )
         if namey and words and text[end : token.start()].strip():
             close()  # punctuation in between: a new run

@@ -23,7 +23,8 @@ from chat_app.llm.offline_router.entities import word_set
 # Words the router's extractors look for, long enough that a typo of one is not a name.
 COMMAND_WORDS = word_set(
     """
-    about analytics average balance callback callbacks campaign campaigns consent contacts
+    about analytics average balance callback callbacks campaign campaigns company consent contacts
+    create time
     credits duration estimate growth history insights invoices mentioned objections outcomes
     package packages pause purchase quarter receipts recording recordings results resume revoke
     sentiment settings starter summarise summarize summary transcript transcripts voicemail
@@ -126,12 +127,17 @@ _ABBREVIATION = re.compile(
 _FILLER = re.compile(r"(?<![\w'’-])(?:u+m+|u+h+m*|e+r+m+|hmm+)(?![\w'’-])[,.]*\s*", re.IGNORECASE)
 
 
+# '# calls today': the number of calls.
+_NUMBER_SIGN = re.compile(r"(?<!\S)#\s*(?=[A-Za-z])")
+
+
 def fix_typos(text: str) -> str:
     """`text` with misspelt command words corrected (see the module docstring): lower-case
     words, and the message's first word ('Transcirpt for Hana'); a short command word
     misspelt at the start ('cal dana') and plain abbreviations ('abt') written out."""
     text = _FILLER.sub("", text).strip() or text
     text = _OPENING.sub(lambda m: m.group(1) + _OPENING_TYPOS[m.group(2).lower()], text)
+    text = _NUMBER_SIGN.sub("number of ", text)
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
     text = _TOKEN.sub(_corrected, text)
     first = _FIRST.match(text)
