@@ -22,5 +22,6 @@ def test_webhooks_bench_two_processes_tiny_run() -> None:
     for run in out:
         assert (run["callbacks"], run["non_200"], run["billing_errors"]) == (400, 0, 0)
         assert run["calls"] > 0 and run["stored_results"]["settled"] == run["calls"]
+        assert run["callbacks_per_s"] > 0 and run["p99_ms"] >= run["p50_ms"] > 0
         assert run["pgbench_tps"] > 0
         assert run["pgbench_ratio"] == round(run["callbacks_per_s"] / run["pgbench_tps"], 3)

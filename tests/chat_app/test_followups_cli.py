@@ -17,9 +17,11 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from core.db import Database
@@ -30,6 +32,17 @@ from tests.telephony.helpers import add_contact, number_callable_now
 from tools.models import PendingAction
 
 SIMULATED = {"TWILIO_AUTH_TOKEN": None, "PADDLE_WEBHOOK_SECRET": None}
+
+
+@pytest.fixture(scope="module")
+def served(
+    database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """One running server for the module, and the data folder it shares with every
+    `ask` process (its simulated secrets live there)."""
+    data = tmp_path_factory.mktemp("followups-cli")
+    with serve_app(database, data, SIMULATED) as base:
+        yield base, data
 
 
 def _ask(
@@ -77,28 +90,26 @@ async def _actions(db: Database, thread: str) -> list[PendingAction]:
 
 
 async def test_call_them_again_then_yes_from_another_process_places_one_call(
-    db, database, tmp_path
+    db, database, served
 ) -> None:
     actor = await funded_rep(db, 600_000)
     dana, _ = await seed_dana_renewal(db, actor)
-    with serve_app(database, tmp_path, SIMULATED) as base:
-        summary = _ask(database, tmp_path, base, actor.email, "summarize my last call", None)
-        assert [c["name"] for c in summary["tool_calls"]] == ["summarize_call"]
-        thread = summary["thread_id"]
-        proposed = _ask(
-            database, tmp_path, base, actor.email, "call them again about the renewal", thread
-        )
-        assert proposed["tool_calls"] == [
-            {"name": "place_call", "args": {"contact": "Dana Whitfield", "purpose": "the renewal"}}
-        ]
-        assert proposed["answer"].startswith("Nothing done yet") and proposed["cost_mc"] == 0
-        assert len(await _calls_to(db, dana)) == 1  # only the seeded one: nothing dialled
+    base, data = served
+    summary = _ask(database, data, base, actor.email, "summarize my last call", None)
+    assert [c["name"] for c in summary["tool_calls"]] == ["summarize_call"]
+    thread = summary["thread_id"]
+    proposed = _ask(database, data, base, actor.email, "call them again about the renewal", thread)
+    assert proposed["tool_calls"] == [
+        {"name": "place_call", "args": {"contact": "Dana Whitfield", "purpose": "the renewal"}}
+    ]
+    assert proposed["answer"].startswith("Nothing done yet") and proposed["cost_mc"] == 0
+    assert len(await _calls_to(db, dana)) == 1  # only the seeded one: nothing dialled
 
-        placed = _ask(database, tmp_path, base, actor.email, "yes", thread)
-        assert placed["answer"].startswith("Calling Dana Whitfield"), placed["answer"]
-        assert placed["cost_mc"] == 500 and placed["thread_id"] == thread
-        again = _ask(database, tmp_path, base, actor.email, "yes", thread)
-        assert "already answered" in again["answer"] and again["cost_mc"] == 0
+    placed = _ask(database, data, base, actor.email, "yes", thread)
+    assert placed["answer"].startswith("Calling Dana Whitfield"), placed["answer"]
+    assert placed["cost_mc"] == 500 and placed["thread_id"] == thread
+    again = _ask(database, data, base, actor.email, "yes", thread)
+    assert "already answered" in again["answer"] and again["cost_mc"] == 0
 
     calls = await _calls_to(db, dana)
     assert len(calls) == 2 and calls[-1].twilio_sid is not None  # one new call, placed once
@@ -107,8 +118,9 @@ async def test_call_them_again_then_yes_from_another_process_places_one_call(
 
 
 async def test_a_call_request_after_the_consent_question_records_no_consent(
-    db, database, tmp_path
+    db, database, served
 ) -> None:
+    base, data = served
     actor = await funded_rep(db, 600_000)
     jordan = await add_contact(db, actor, name="Jordan Lee", phone=number_callable_now())
 
@@ -124,28 +136,27 @@ async def test_a_call_request_after_the_consent_question_records_no_consent(
             )
 
     before = await consents()
-    with serve_app(database, tmp_path, SIMULATED) as base:
-        asked = _ask(
-            database,
-            tmp_path,
-            base,
-            actor.email,
-            "record express written consent for Jordan Lee from the web form",
-            None,
-        )
-        assert "exact wording" in asked["answer"] and asked["cost_mc"] == 0
-        thread = asked["thread_id"]
-        request = "call Jordan Lee about our new scheduling software"
-        handled = _ask(database, tmp_path, base, actor.email, request, thread)
-        assert handled["tool_calls"] == [
-            {
-                "name": "place_call",
-                "args": {"contact": "Jordan Lee", "purpose": "our new scheduling software"},
-            }
-        ]
-        assert await consents() == before  # the request was not taken as the wording
-        placed = _ask(database, tmp_path, base, actor.email, "yes", thread)
-        assert placed["answer"].startswith("Calling Jordan Lee"), placed["answer"]
+    asked = _ask(
+        database,
+        data,
+        base,
+        actor.email,
+        "record express written consent for Jordan Lee from the web form",
+        None,
+    )
+    assert "exact wording" in asked["answer"] and asked["cost_mc"] == 0
+    thread = asked["thread_id"]
+    request = "call Jordan Lee about our new scheduling software"
+    handled = _ask(database, data, base, actor.email, request, thread)
+    assert handled["tool_calls"] == [
+        {
+            "name": "place_call",
+            "args": {"contact": "Jordan Lee", "purpose": "our new scheduling software"},
+        }
+    ]
+    assert await consents() == before  # the request was not taken as the wording
+    placed = _ask(database, data, base, actor.email, "yes", thread)
+    assert placed["answer"].startswith("Calling Jordan Lee"), placed["answer"]
     assert await consents() == before
     (call,) = await _calls_to(db, jordan)
     assert call.twilio_sid is not None

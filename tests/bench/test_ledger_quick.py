@@ -1,6 +1,7 @@
-"""bench/ledger.py and bench/webhooks.py run end to end on a tiny size, each on its own
-embedded PostgreSQL: every debit and every call billed exactly once, every figure present
-(the timing targets are the benches' business, not a test's)."""
+"""bench/ledger.py runs end to end on a tiny size, on its own embedded PostgreSQL: every
+debit billed exactly once, every figure present (the timing targets are the bench's
+business, not a test's). bench/webhooks.py's one-process run is the first half of
+tests/bench/test_webhooks_processes.py."""
 
 from tests.bench.helpers import run_bench
 
@@ -23,11 +24,3 @@ def test_ledger_bench_tiny_run() -> None:
     for name in ("hot", "spread", "session_hot", "session_spread"):
         assert cmp[f"{name}_ratio"] > 0
     assert (cmp["target_hot_ratio"], cmp["target_spread_ratio"]) == (0.5, 0.7)
-
-
-def test_webhooks_bench_tiny_run() -> None:
-    [out] = run_bench("bench/webhooks.py", "--callbacks", "400", "--clients", "8")
-    assert out["bench"] == "webhooks"
-    assert (out["callbacks"], out["non_200"], out["billing_errors"]) == (400, 0, 0)
-    assert out["calls"] > 0 and out["stored_results"]["settled"] == out["calls"]
-    assert out["callbacks_per_s"] > 0 and out["p99_ms"] >= out["p50_ms"] > 0
