@@ -226,7 +226,8 @@ def yes_no(text: str) -> bool | None:
 _AGAIN_ONLY = re.compile(
     r"^(?:(?:please|pls|ok|okay|now|and)\s+)*(?:again|do (?:it|that) again|same again"
     r"|(?:one more|once more)(?: time)?|repeat (?:it|that)|try (?:it |that )?again"
-    r"|run (?:it|that) again)[\s!.?]*(?:please)?[\s!.?]*$",
+    r"|run (?:it|that) again)(?:[\s,;—–-]+(?:(?:the )?same (?:thing|as before|deal|again)|same))?"
+    r"[\s!.?]*(?:please)?[\s!.?]*$",
     re.IGNORECASE,
 )
 
@@ -484,7 +485,18 @@ def _again(text: str, past: list[Exchange], tools: frozenset[str], day: date) ->
     if not _AGAIN_ONLY.match(text):
         return None
     last = next((e for e in reversed(past) if e.tool), None)
-    return None if last is None or last.tool is None else Followup(last.tool, dict(last.args))
+    if last is None or last.tool is None:
+        return None
+    call = last.about.get("call")
+    if last.tool in CALL_ARG and call:
+        # 'how did it go?' → 'again': the call asked about, placed once more
+        placed = next(
+            (e for e in reversed(past) if e.tool == "place_call" and e.about.get("call") == call),
+            None,
+        )
+        if placed is not None:
+            return Followup("place_call", dict(placed.args))
+    return Followup(last.tool, dict(last.args))
 
 
 def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:

@@ -26,8 +26,14 @@ from tests.chat_app.test_offline_coverage import _matches
 
 DEV_SET = Path(__file__).resolve().parent.parent / "fixtures" / "offline_dev_5.jsonl"
 # Measured 2026-12-07: before this set's round of changes 89.3 % right tool, 75.4 % right
-# arguments, 7 of 15 unsafe requests refused. Work in progress: floors at today's figures.
-TOOL_FLOOR, ARGS_FLOOR = 0.91, 0.81
+# arguments, 7 of 15 unsafe requests refused; after it 100 %, 100 % and 15 of 15. No label
+# was changed: the one that contradicted the router's convention ("calls by riley yday"
+# labelled as the calls figure, where the training phrasings gave a rep's overview) was
+# judged right for a user — who asked for calls — and the convention changed instead (the
+# overview is for "how is Riley doing", "Riley's numbers"). Tuned on, so these figures are
+# not a measure of unseen phrasings (the blind set is). The floors are today's figures less
+# rounding, so a change that loses accuracy on these fails.
+TOOL_FLOOR, ARGS_FLOOR = 0.99, 0.99
 
 CASES = read_cases(DEV_SET)
 
