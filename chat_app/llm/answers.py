@@ -148,6 +148,48 @@ def _reason(text: str, tool: str, day: date) -> dict[str, Any] | None:
     return {"reason": said} if said else None
 
 
+def _budget(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    found = re.search(r"(\d{1,3}(?:,\d{3})+|\d+)\s*(k\b)?", text, re.I)
+    if found is None:
+        return None
+    amount = int(found.group(1).replace(",", "")) * (1000 if found.group(2) else 1)
+    return {"budget_credits": amount} if amount > 0 else None
+
+
+def _postal_code(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = _clean(text)
+    found = re.fullmatch(
+        r"(?:(?:it'?s|zip|postal code|postcode)\s*:?\s*)?([A-Za-z0-9][A-Za-z0-9 -]{1,9})", said
+    )
+    if found is None or not any(ch.isdigit() for ch in found.group(1)):
+        return None
+    return {"postal_code": found.group(1).strip()}
+
+
+def _company(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(
+        r"^(?:(?:she|he|they)(?:'s|'re| is| are| works?| work)?\s+)?(?:(?:at|with|from|for)\s+)?",
+        "",
+        _clean(text),
+        flags=re.I,
+    )
+    return {"company": said} if said and len(said.split()) <= 5 else None
+
+
+def _goal(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(r"^(?:to|the goal is to|try to|aim to)\s+", "", _clean(text), flags=re.I)
+    return {"goal": said} if said else None
+
+
+def _name(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    said = re.sub(
+        r"^(?:(?:her|his|their) name is|(?:she|he)'?s|(?:it'?s))\s+", "", _clean(text), flags=re.I
+    )
+    if not said or len(said.split()) > 4 or any(ch.isdigit() for ch in said):
+        return None
+    return {"name": said}
+
+
 Reader = Callable[[str, str, date], dict[str, Any] | None]
 
 
@@ -201,6 +243,20 @@ SLOTS: tuple[Slot, ...] = (
         True,
     ),
     Slot(
+        "budget",
+        re.compile(r"\bspend\b|\bbudget\b|\bhow many credits\b", re.I),
+        frozenset({"create_campaign"}),
+        _budget,
+        True,
+    ),
+    Slot(
+        "postal_code",
+        re.compile(r"\bpostal code\b|\bpost ?code\b|\bzip\b", re.I),
+        frozenset({"estimate_purchase", "buy_credits"}),
+        _postal_code,
+        True,
+    ),
+    Slot(
         "campaign",
         re.compile(r"\bwhich campaign\b", re.I),
         _CAMPAIGN_TOOLS,
@@ -223,6 +279,27 @@ SLOTS: tuple[Slot, ...] = (
         ),
         frozenset({"record_consent"}),
         _source,
+        False,
+    ),
+    Slot(
+        "goal",
+        re.compile(r"\bgoal\b|\bwhat should (?:it|the call|the ai|the agent) achieve\b", re.I),
+        frozenset({"place_call", "create_campaign"}),
+        _goal,
+        False,
+    ),
+    Slot(
+        "company",
+        re.compile(r"\bcompany\b|\bwhere does .{0,30}\bwork\b", re.I),
+        frozenset({"add_contact"}),
+        _company,
+        False,
+    ),
+    Slot(
+        "name",
+        re.compile(r"\bname\b|\bwho is it\b", re.I),
+        frozenset({"add_contact"}),
+        _name,
         False,
     ),
     Slot(

@@ -224,6 +224,39 @@ def _asked(user: str, tool: str, args: dict[str, Any], question: str) -> list[di
             {"campaign": "holiday outreach"},
         ),
         (
+            _asked(
+                "start a campaign for everyone at Hooli about the audit",
+                "create_campaign",
+                {"company": "Hooli", "purpose": "the audit"},
+                "What is the most this campaign may spend, in credits?",
+            ),
+            "1,500",
+            "create_campaign",
+            {"company": "Hooli", "budget_credits": 1500},
+        ),
+        (
+            _asked(
+                "estimate growth for Canada",
+                "estimate_purchase",
+                {"package": "growth", "country": "CA"},
+                "What's your postal code?",
+            ),
+            "M5V 2T6",
+            "estimate_purchase",
+            {"package": "growth", "country": "CA", "postal_code": "M5V 2T6"},
+        ),
+        (
+            _asked(
+                "add Lena Fischer 415 555 0199",
+                "add_contact",
+                {"name": "Lena Fischer", "phone": "415 555 0199"},
+                "Which company is Lena with?",
+            ),
+            "she's at Brightline Labs",
+            "add_contact",
+            {"name": "Lena Fischer", "company": "Brightline Labs"},
+        ),
+        (
             [{"assistant": "Who should I call, and what about?"}],
             "priya raman, to confirm the pilot dates",
             "place_call",
