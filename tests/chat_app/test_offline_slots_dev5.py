@@ -40,6 +40,9 @@ def _routed(text: str) -> tuple[str | None, dict[str, Any]]:
         ("ad lead tom becker 212 555 0100", "add lead tom becker 212 555 0100"),
         ("ring omar abt delivery", "ring omar about delivery"),
         ("# connected calls this week", "number of connected calls this week"),
+        ("hnag up the call", "hang up the call"),
+        ("chnage dana's number to 415 555 0100", "change dana's number to 415 555 0100"),
+        ("pls delte contact jordan lee", "pls delete contact jordan lee"),
     ],
 )
 def test_fillers_short_typos_and_abbreviations_are_read_as_meant(text: str, fixed: str) -> None:
@@ -49,6 +52,9 @@ def test_fillers_short_typos_and_abbreviations_are_read_as_meant(text: str, fixe
 def test_a_name_that_happens_to_be_short_is_left_alone() -> None:
     assert fix_typos("call Cal about the renewal") == "call Cal about the renewal"
     assert fix_typos("add Ad Jensen 415 555 0100") == "add Ad Jensen 415 555 0100"
+    # A lower-case name opening the message is no misspelt verb.
+    assert fix_typos("lisa asked for a callback, call her") == "lisa asked for a callback, call her"
+    assert fix_typos("edith wants a call back") == "edith wants a call back"
 
 
 @pytest.mark.parametrize(

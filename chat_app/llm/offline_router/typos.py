@@ -131,12 +131,70 @@ _FILLER = re.compile(r"(?<![\w'’-])(?:u+m+|u+h+m*|e+r+m+|hmm+)(?![\w'’-])[,.
 _NUMBER_SIGN = re.compile(r"(?<!\S)#\s*(?=[A-Za-z])")
 
 
+# Verbs a request opens with: a misspelt first word one edit from exactly one of them
+# ('hnag up the call', 'chnage dana's number', 'serach calls for …') is that verb. Only
+# the first word (after 'please'), only in lower case, only if no training phrasing uses
+# it: a lower-case name elsewhere is never touched.
+_OPENING_VERBS = word_set(
+    """
+    add block buy call cancel change delete dial edit end estimate export find hang import
+    list pause play record remove rename resume revoke ring search show start stop summarise
+    summarize unblock update
+    """
+)
+_FIRST_WORD = re.compile(r"^(\s*(?:(?:pls|plz|please|ok|okay|hey)[\s,]+)*)([a-z]{3,})(?=[\s,]|$)")
+
+
+# What follows a name opening a message, not a verb's object ('lisa asked …', 'edith
+# wants …'): the first word is then left as typed unless it is two letters swapped.
+_AFTER_A_NAME = re.compile(
+    r"\s*(?:asked|asks|wants|wanted|said|says|called|rang|is|was|has|had|needs|told|emailed"
+    r"|texted|replied|just|will|would|can|could|from|at|and|who|agreed|opted|signed|'s|’s)\b",
+    re.IGNORECASE,
+)
+
+
+def _swapped(word: str, verb: str) -> bool:
+    """Whether `word` is `verb` with two neighbouring letters swapped ('hnag', 'lsit')."""
+    if len(word) != len(verb) or sorted(word) != sorted(verb):
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(word, verb, strict=True)) if a != b]
+    return len(diff) == 2 and diff[1] == diff[0] + 1
+
+
+def _opening_verb(word: str, after: str) -> str | None:
+    """The verb `word` misspells, given the text `after` it, or None (see
+    `_OPENING_VERBS`): two letters swapped, or for five letters or more one letter
+    added, dropped or changed when no name's verb follows."""
+    if word in _OPENING_VERBS or word in _known_words():
+        return None
+    loose = len(word) >= 5 and _AFTER_A_NAME.match(after) is None
+    close = [
+        verb
+        for verb in _OPENING_VERBS
+        if verb[0] == word[0]
+        and abs(len(verb) - len(word)) <= 1
+        and not _inflected(word, verb)
+        and (_swapped(word, verb) or (loose and _edits(word, verb) == 1))
+    ]
+    return close[0] if len(close) == 1 else None
+
+
+def _fix_opening_verb(text: str) -> str:
+    first = _FIRST_WORD.match(text)
+    if first is None:
+        return text
+    verb = _opening_verb(first.group(2), text[first.end() :])
+    return text if verb is None else first.group(1) + verb + text[first.end() :]
+
+
 def fix_typos(text: str) -> str:
     """`text` with misspelt command words corrected (see the module docstring): lower-case
     words, and the message's first word ('Transcirpt for Hana'); a short command word
     misspelt at the start ('cal dana') and plain abbreviations ('abt') written out."""
     text = _FILLER.sub("", text).strip() or text
     text = _OPENING.sub(lambda m: m.group(1) + _OPENING_TYPOS[m.group(2).lower()], text)
+    text = _fix_opening_verb(text)
     text = _NUMBER_SIGN.sub("number of ", text)
     text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
     text = _TOKEN.sub(_corrected, text)
