@@ -94,6 +94,7 @@ PERIOD_TOOLS = frozenset({"analytics", "list_calls"})
 
 NOTHING_DONE = "OK — I won't. Nothing was done and nothing was charged."
 DEFAULT_PURPOSE = "a quick introduction"
+FOLLOW_UP_PURPOSE = "a follow-up on our last conversation"
 
 
 # --- reading the thread -----------------------------------------------------------------
@@ -267,6 +268,9 @@ _OBJECT = re.compile(
     r"|(?:that|this)\s+(?:contact|person|prospect|lead|customer|client|guy|lady|woman|man)"
     r"|him|her|them|he|she|they)\b",
     re.IGNORECASE,
+)
+_ABOUT_THAT = re.compile(
+    r"\b(?:about|regarding|re|on)\s+(?:it|that|this|the same(?: thing)?)\s*[?.!]*$", re.IGNORECASE
 )
 _AGAIN = re.compile(r"\b(?:again|once more|one more time)\b", re.IGNORECASE)
 _PURPOSE_GIVEN = re.compile(r"\b(?:about|regarding|re:|concerning|to|for)\s+\S", re.IGNORECASE)
@@ -521,6 +525,10 @@ def _changed(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         return None  # 'now call Jordan Lee about …' is a request of its own
     rest = re.sub(r"[\s,]+(?:too|as well|also)$", "", rest, flags=re.I)
     args = dict(last.args)
+    if last.tool in CAMPAIGN_TOOLS and (aspect := _CAMPAIGN_ASPECT.fullmatch(rest.strip(" ?.!"))):
+        # 'and the results?' after its status: the same campaign, the other question
+        other = "campaign_results" if aspect.group("results") else "campaign_status"
+        return Followup(other, {k: v for k, v in args.items() if k == "campaign"})
     if last.tool in CAMPAIGN_TOOLS:
         # 'and the webinar follow-up one?': the same question about another campaign
         campaign = re.sub(
@@ -556,6 +564,11 @@ CAMPAIGN_TOOLS = frozenset(
     {"pause_campaign", "resume_campaign", "cancel_campaign", "campaign_status", "campaign_results"}
 )
 _PHONE = re.compile(r"\+?\(?\d[\d\s().-]{6,}\d")
+_CAMPAIGN_ASPECT = re.compile(
+    r"(?:the\s+|its\s+|their\s+)?(?:(?P<results>results?|numbers|outcomes?|final numbers)"
+    r"|status|progress)(?:\s+so\s+far)?",
+    re.IGNORECASE,
+)
 _WHOLE_TEAM = re.compile(
     r"(?:the\s+)?(?:whole|entire)\s+(?:team|company|workspace|org)|everyone|everybody|all reps"
     r"|all the reps|the team|team|overall|all of us|company wide|team wide",
@@ -758,14 +771,21 @@ def _referred(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         args[key] = name if possessive or not call else call
     else:
         args[key] = name
-    if (
-        tool == "place_call"
-        and _AGAIN.search(text)
-        and (args.get("purpose") in (None, "", DEFAULT_PURPOSE) or not _PURPOSE_GIVEN.search(text))
+    if tool == "place_call" and (
+        (
+            _AGAIN.search(text)
+            and (
+                args.get("purpose") in (None, "", DEFAULT_PURPOSE)
+                or not _PURPOSE_GIVEN.search(text)
+            )
+        )
+        or (args.get("purpose") == DEFAULT_PURPOSE and _ABOUT_THAT.search(text))
     ):
         earlier = _earlier_purpose(past, name)
         if earlier:
             args["purpose"] = earlier
+        elif not _AGAIN.search(text):
+            args["purpose"] = FOLLOW_UP_PURPOSE  # 'call her back about it', after her call
     return Followup(tool, args)
 
 
@@ -805,6 +825,17 @@ def _from_earlier(
         return Followup(tool, found)
     if tool == "end_call" and not args.get("call") and call and _CALL_IN_PROGRESS.search(text):
         return Followup(tool, {**args, "call": call})
+    last = next((e for e in reversed(past) if e.tool), None)
+    if (
+        tool == "end_call"
+        and not call
+        and last is not None
+        and last.tool in (*CAMPAIGN_TOOLS, "create_campaign")
+        and _CALL_IN_PROGRESS.search(text)
+    ):
+        # 'stop it' while a campaign is the subject: pause that campaign (no call is)
+        name = _earlier_arg(past, "campaign", CAMPAIGN_TOOLS)
+        return Followup("pause_campaign", {"campaign": name} if name else {})
     if (
         tool == "create_campaign"
         and not (args.get("company") or args.get("contacts"))

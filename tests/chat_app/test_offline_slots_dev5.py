@@ -97,6 +97,7 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
         ("calls by Riley this week", "analytics", {"metrics": ["calls"], "rep": "Riley"}),
         ("talk time by rep, bar", "analytics", {"chart": "bar", "dimension": "rep"}),
         ("which hours get people to pick up", "analytics", {"dimension": "hour_of_day"}),
+        ("summarize omars last call", "summarize_call", {"call": "omar"}),
     ],
 )
 def test_filters_said_in_words(text: str, tool: str, args: dict[str, Any]) -> None:
@@ -282,6 +283,50 @@ def test_a_new_request_instead_of_an_answer_is_not_taken_as_the_purpose() -> Non
     items = _asked("call Omar", "place_call", {"contact": "Omar"}, "What is the call about?")
     messages = [*context_messages(items), HumanMessage(content="wait, who mentioned pricing?")]
     assert resolve(messages, NAMES, today=TODAY) is None  # routed on its own
+
+
+def _status(name: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "user": f"how is the {name} campaign doing",
+            "tool": "campaign_status",
+            "args": {"campaign": name},
+            "about": {},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "text", "tool", "args"),
+    [
+        (
+            _status("spring promo"),
+            "and the results?",
+            "campaign_results",
+            {"campaign": "spring promo"},
+        ),
+        (_status("spring promo"), "stop it", "pause_campaign", {"campaign": "spring promo"}),
+        (
+            [
+                {
+                    "user": "summarize my call with dana",
+                    "tool": "summarize_call",
+                    "args": {"call": "dana"},
+                    "about": {"contact": "Dana Whitfield", "call": "1a2b3c4d"},
+                }
+            ],
+            "call her back about it",
+            "place_call",
+            {"contact": "Dana Whitfield", "purpose": "a follow-up on our last conversation"},
+        ),
+    ],
+)
+def test_a_follow_up_about_a_campaign_or_a_call_just_discussed(
+    items: list[dict[str, Any]], text: str, tool: str, args: dict[str, Any]
+) -> None:
+    routed, found = _followup(items, text)
+    assert routed == tool
+    assert {k: found.get(k) for k in args} == args
 
 
 @pytest.mark.parametrize(

@@ -185,6 +185,11 @@ def place_call_args(text: str) -> dict[str, Any]:
     return _place_call_args(text)
 
 
+_REFERENCES = frozenset(
+    {"that", "this", "it", "that one", "the same", "same thing", "the same thing"}
+)
+
+
 def _place_call_args(text: str) -> dict[str, Any]:
     order = _CALL_VERB.match(text)
     give = _GIVE_THEM_A_CALL.search(text)
@@ -227,11 +232,13 @@ def _place_call_args(text: str) -> dict[str, Any]:
         # 'Give Mei Chen a call — check whether she got the contract; …'
         purpose = re.match(r"\s*[,:—–-]+\s*([^;.!?]+?)\s*(?:[;.!?]|,?\s+if\b|$)", after)
     said = trim(purpose.group(1)) if purpose else ""
-    if said.lower() in ("that", "this", "it", "that one"):
+    if said.lower() in _REFERENCES:
         said = ""  # 'call her back about that': what was said before the order
     if not said or re.match(r"if\b", said, re.IGNORECASE):
         anywhere = _PURPOSE_ANYWHERE.search(text)  # 'X asked about financing. Call her …'
         said = trim(anywhere.group(1)) if anywhere else ""
+    if said.lower() in _REFERENCES:
+        said = ""  # 'call her back about it': what the conversation was about (followups)
     # 'ask if he wants to reorder office chairs' → 'reorder office chairs'
     said = re.sub(
         r"^(?:ask|check)(?:\s+(?:him|her|them))?\s+(?:if|whether)\s+(?:he|she|they)\s+(?:wants?"

@@ -276,6 +276,12 @@ _LOWER_NAME_REFS = (
         rf"\b{LOWER_RUN}['’]s\s+(?:last\s+|latest\s+|recent\s+|most\s+recent\s+)?(?:calls?"
         rf"|transcripts?|recordings?|summary|recap|insights|objections|sentiment|conversation)\b"
     ),
+    # 'summarize omars last call': a possessive typed without its apostrophe
+    re.compile(
+        r"\b(?!(?:this|his|its|was|has|does|is|us|yes|plus|thus)\s)([a-z][a-z'’-]+?[^s'’])s\s+"
+        r"(?:last|latest|most\s+recent|recent)\s+(?:call|calls"
+        r"|transcript|recording|summary|conversation)\b"
+    ),
     # 'is jorge salas still on the line', 'did helen okafor push back …'
     re.compile(
         rf"^\s*(?:is|did|has|was|does)\s+{LOWER_RUN}\s+(?:still|push|pushed|pick|picked"
