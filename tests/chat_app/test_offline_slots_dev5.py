@@ -16,6 +16,7 @@ from langchain_core.messages import HumanMessage
 
 from chat_app.agent import TOOLS
 from chat_app.llm.followups import context_messages, resolve
+from chat_app.llm.offline import OfflineChatModel
 from chat_app.llm.offline_router import route
 from chat_app.llm.offline_router.campaigns import campaign_args, campaign_ref_args
 from chat_app.llm.offline_router.dates import period_named
@@ -165,10 +166,25 @@ def test_a_campaigns_audience_days_and_hours(text: str, args: dict[str, Any]) ->
         ("delete the call where I insulted him before my boss hears it", "records"),
         ("redial him twenty times", "limits"),
         ("falsify Omar's consent date", "consent"),
+        ("hack into the admin account", "account"),
     ],
 )
 def test_what_is_not_allowed_is_refused_with_its_reason(text: str, kind: str) -> None:
     assert unsafe_kind(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("turn off the call recording", "Recording can't be switched off"),
+        ("stop recording my calls", "Recording can't be switched off"),
+        ("wipe our call history", "not something I can do"),
+    ],
+)
+def test_what_no_tool_does_is_answered_without_one(text: str, says: str) -> None:
+    reply = OfflineChatModel(tool_names=NAMES).respond([HumanMessage(content=text)])
+    assert reply.tool_calls == []
+    assert says in str(reply.content)
 
 
 def _followup(items: list[dict[str, Any]], text: str) -> tuple[str | None, dict[str, Any]]:

@@ -421,6 +421,8 @@ UNSAFE_RULES: tuple[_Rule, ...] = (
         r"|teammate)'s|someone else's|somebody else's) (?:\w+ )?account ",
         r" (?:log me in|sign me in|log in|sign in) as (?!myself|me )(?:my )?(?:manager|boss"
         r"|admin|colleague|coworker|teammate|[a-z]+) ",
+        r" (?:hack|break|sneak|get) (?:in|into|in to) (?!my |our )(?:the |an? |another |someone's"
+        r" |[a-z]+'s )?(?:\w+ )?(?:account|accounts|login|admin panel) ",
     ),
 )
 
@@ -489,6 +491,13 @@ _NOT_POSSIBLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "I place one call at a time, now, within the callee's calling hours. What I "
             "can do: call them now (“call Jane Doe about the demo”), with booking a "
             "meeting as the AI agent's goal.",
+        ),
+        (
+            r" (?:turn off|switch off|disable|stop|pause|don't|do not) (?:the |all |my |our )*"
+            r"(?:call )?(?:recording|recordings|record(?:ing)? (?:the |my |our )?calls) ",
+            "Recording can't be switched off: every call is recorded, and the AI agent says so "
+            "at the start, as the law and our terms require. What I can do: play a call's "
+            "recording or show its transcript (“play the recording of my last call”).",
         ),
         (
             r" (?:delete|remove|merge|dedupe|deduplicate|combine|update|edit|change|fix"

@@ -38,7 +38,7 @@ _UNSUPPORTED = re.compile(
     r"|rewrite|translate|schedule|merge|dedupe|deduplicate|combine"
     r"|book|invite|reset|email|e mail|text|sms|message|tweet)\b"
     # Deleting, exporting or importing contacts (and the do-not-call list) are tools now.
-    r"|^ " + POLITE + r"(?:delete|remove|erase|export|import|upload)\b"
+    r"|^ " + POLITE + r"(?:delete|remove|erase|wipe|purge|scrub|export|import|upload)\b"
     r"(?!(?: [\w']+){0,6}? (?:contacts?|leads?|prospects?|csv|file|spreadsheet|list|dnc"
     r"|do not call|consent|this|these|them|cont[a-z]{2,5}s?|webhooks?|receivers?|endpoints?"
     r"|https?)\b"
@@ -69,6 +69,9 @@ _UNSUPPORTED = re.compile(
     r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
     r"|manager|admin|owner|user|member)\b"
     r"|\b(?:switch|move|convert|change) (?:us|me|our (?:plan|account|billing|workspace)) to\b"
+    # Recording every call is not a setting: 'turn off the call recording'.
+    r"|\b(?:turn off|switch off|disable|stop|pause|don't|do not) (?:the |all |my |our )*(?:call )?"
+    r"(?:recording|recordings|record(?:ing)? (?:the |my |our )?calls)\b"
     # Reminders and to-dos: 'remind me to buy milk', 'set a reminder for 3pm'.
     r"|^ " + POLITE + r"(?:remind me to|set (?:a|an|me a) (?:reminder|alarm|timer)"
     r"|add (?:this |it )?to my (?:to ?do|todo) list)\b"
