@@ -472,6 +472,20 @@ def test_what_no_tool_does_is_not_possible_with_the_closest_thing(text: str, say
     assert "What I can do" in body and "OPENAI_API_KEY" not in body
 
 
+def test_a_call_for_a_set_time_is_pointed_at_campaigns_not_told_they_do_not_exist() -> None:
+    """Campaigns exist (issue 20): the answer to a one-off scheduled call names them as
+    the closest thing, and never says they can't be set up."""
+    from langchain_core.messages import HumanMessage
+
+    reply = OfflineChatModel(tool_names=TOOL_NAMES).respond(
+        [HumanMessage(content="schedule a callback with Dana tomorrow at 3pm")]
+    )
+    body = str(reply.content)
+    assert reply.tool_calls == [] and "can't schedule" in body, body
+    assert "campaign that calls within the days and hours" in body
+    assert "set up campaigns" not in body
+
+
 @pytest.mark.parametrize("role", [Role.REP, Role.MANAGER, Role.ADMIN])
 async def test_only_an_admin_is_told_about_openai_api_key(db, role: Role) -> None:
     member = await make_member(db, role)

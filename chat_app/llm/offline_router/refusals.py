@@ -487,10 +487,12 @@ _NOT_POSSIBLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r" (?:schedule|scheduled|calendar|remind|reminder|book|booking|zoom|meeting"
             r"|appointment|appt|recurring|every (?:monday|tuesday|wednesday|thursday"
             r"|friday|morning|day|week)|tomorrow at|campaign|auto dialing|auto dial) ",
-            "I can't schedule calls, reminders or meetings for later, or set up campaigns: "
-            "I place one call at a time, now, within the callee's calling hours. What I "
-            "can do: call them now (“call Jane Doe about the demo”), with booking a "
-            "meeting as the AI agent's goal.",
+            "I can't schedule one call, a reminder or a meeting for a set time. What I can "
+            "do: call them now (“call Jane Doe about the demo”), with booking a meeting as "
+            "the AI agent's goal; or run a campaign that calls within the days and hours "
+            "you choose (“call my contacts at Acme about the renewal, weekdays 10–4 their "
+            "time”). When a prospect asks the AI agent to call back, it books the "
+            "callback itself.",
         ),
         (
             r" (?:turn off|switch off|disable|stop|pause|don't|do not) (?:the |all |my |our )*"
