@@ -190,6 +190,20 @@ def _name(text: str, tool: str, day: date) -> dict[str, Any] | None:
     return {"name": said}
 
 
+def _person(text: str, tool: str, day: date) -> dict[str, Any] | None:
+    from chat_app.llm.followups import PERSON_ARG
+
+    key = PERSON_ARG.get(tool)
+    said = re.sub(r"^(?:the one (?:at|from|with)|i mean|i meant)\s+", "", _clean(text), flags=re.I)
+    if key is None or key == "rep" or not said or len(said.split()) > 4:
+        return None
+    if found := PHONE.search(said):
+        return {key: found.group(0).strip()}
+    if any(ch.isdigit() for ch in said):
+        return None
+    return {key: said}
+
+
 Reader = Callable[[str, str, date], dict[str, Any] | None]
 
 
@@ -300,6 +314,17 @@ SLOTS: tuple[Slot, ...] = (
         re.compile(r"\bname\b|\bwho is it\b", re.I),
         frozenset({"add_contact"}),
         _name,
+        False,
+    ),
+    Slot(
+        "person",
+        re.compile(
+            r"\bwhich (?:contact|person|lead|prospect|customer)\b|\bwho(?:m)? (?:do you mean|is it"
+            r"|was it|should i)\b|\bwhose\b",
+            re.I,
+        ),
+        None,
+        _person,
         False,
     ),
     Slot(

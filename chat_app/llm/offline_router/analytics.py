@@ -53,12 +53,13 @@ _DIMENSION_CUES = (
     (
         r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
         r"|\brep by rep\b|\bleaderboard\b|\bwhich reps?\b|\bwho (?:on|in) (?:my|our|the) team\b"
-        r"|\bwho (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst|fewest)\b",
+        r"|\bwho(?:'s|s| has| had)? (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst"
+        r"|fewest)\b|/\s*reps?\b",
         "rep",
     ),
-    (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b", "day"),
-    (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b", "week"),
-    (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b", "month"),
+    (r"\b(?:by|per|each|every) day\b|\bdaily\b|\bday by day\b|/\s*day\b", "day"),
+    (r"\b(?:by|per|each|every) week\b|\bweekly\b|\bweek by week\b|/\s*(?:week|wk)\b", "week"),
+    (r"\b(?:by|per|each|every) month\b|\bmonthly\b|\bmonth by month\b|/\s*(?:month|mo)\b", "month"),
     (r"\b(?:by|per|each|every|for each) outcome\b", "outcome"),
     (r"\b(?:by|per|each|every|for each) objection\b", "objection"),
     (

@@ -23,10 +23,10 @@ from chat_app.llm.offline_router.entities import NOT_NAMES, word_set
 _CHART_CUES: Final = (
     (r"\bpie\b|\bdonut\b|\bdoughnut\b", "pie"),
     # 'calls per day, last 2 weeks, line': the kind alone, last, in shorthand.
-    (r"\bline (?:chart|graph|plot)\b|\bas a line\b|\btrend ?line\b|,\s*line\s*[.!]*$", "line"),
+    (r"\bline (?:chart|graph|plot)\b|\bas a line\b|\btrend ?line\b|[,\s]line\s*[.!]*$", "line"),
     (
         r"\bbar (?:chart|graph|plot)s?\b|\bas bars\b|\bhistogram\b|\bcolumn chart\b"
-        r"|,\s*(?:bars?|columns?)\s*[.!]*$",
+        r"|[,\s](?:bars?|columns?)\s*[.!]*$",
         "bar",
     ),
 )
