@@ -99,6 +99,9 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
         ("talk time by rep, bar", "analytics", {"chart": "bar", "dimension": "rep"}),
         ("which hours get people to pick up", "analytics", {"dimension": "hour_of_day"}),
         ("summarize omars last call", "summarize_call", {"call": "omar"}),
+        ("calls/day this wk", "analytics", {"dimension": "day", "period": "this week"}),
+        ("whos got the best connect rate", "analytics", {"dimension": "rep"}),
+        ("dials per rep ytd bar", "analytics", {"dimension": "rep", "chart": "bar"}),
     ],
 )
 def test_filters_said_in_words(text: str, tool: str, args: dict[str, Any]) -> None:
@@ -278,6 +281,17 @@ def _asked(user: str, tool: str, args: dict[str, Any], question: str) -> list[di
             "she's at Brightline Labs",
             "add_contact",
             {"name": "Lena Fischer", "company": "Brightline Labs"},
+        ),
+        (
+            _asked(
+                "record express consent from the web form",
+                "record_consent",
+                {"consent_type": "express"},
+                "Which contact? Give a name or a phone number.",
+            ),
+            "dana whitfield",
+            "record_consent",
+            {"consent_type": "express", "contact": "dana whitfield"},
         ),
         (
             [{"assistant": "Who should I call, and what about?"}],
