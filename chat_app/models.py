@@ -66,6 +66,9 @@ class AssistantTurn(CreatedAt, Base):
     tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
     cost_mc: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     hold_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("credit_holds.id"))
+    # The admission that started the turn (`chat_turn_admit`'s p_attempt): its retry
+    # resumes the turn instead of finding its own message id taken.
+    admitted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -416,7 +416,8 @@ async def _admit(turn: Turn) -> TurnResult | None:
     One round trip: `chat_turn_admit` (core/migrations/sql) counts the attempt against
     the user's limits, checks the workspace and the thread (an existing one under its
     lock), turns away a repeated id or a busy thread, fails turns a dead process left
-    running, starts the turn and reads the history, as its own transaction."""
+    running, starts the turn and reads the history, as its own transaction. A retry of
+    the same admission (a reply lost after the commit) resumes the turn it started."""
     invalid = _invalid(turn.text)
     if invalid is not None:
         return await _refused(turn, invalid)
@@ -438,6 +439,9 @@ async def _admit(turn: Turn) -> TurnResult | None:
                 "allowed": [w.allowed for w in counting],
                 "stale": STALE_TURN,
                 "history": HISTORY_LIMIT,
+                # Names this admission: `call_function_alone`'s one retry (the same
+                # parameters) then resumes the turn it may already have started.
+                "attempt": new_id(),
             },
         )
     ).one()
@@ -471,7 +475,7 @@ async def _admit(turn: Turn) -> TurnResult | None:
 
 _ADMIT = sql_text(
     "SELECT * FROM chat_turn_admit(:workspace, :user, :thread, :new_thread, :message, :text,"
-    " :keys, :starts, :allowed, :stale, :history)"
+    " :keys, :starts, :allowed, :stale, :history, :attempt)"
 )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy import text as sql_text
 
 from accounts.ratelimit import Limit
 from billing import ledger
@@ -279,3 +280,49 @@ async def test_a_turn_on_a_thread_is_two_round_trips(db, monkeypatch):
         assert turn is not None and turn.hold_id is not None
         hold = await s.get(CreditHold, turn.hold_id)
         assert hold is not None and (hold.status, hold.settled_mc) == ("settled", 500)
+
+
+async def test_an_admission_retried_after_its_commit_resumes_the_turn(db, monkeypatch):
+    """The connection breaks after `chat_turn_admit` committed and before its reply came
+    back: `call_function_alone` retries once on a fresh connection, and the retry must
+    resume the turn it started — answered and charged once, the thread free — not find
+    its own message id taken and leave the turn running (and the thread busy) until it
+    goes stale."""
+    actor = await funded_rep(db, 5000)
+    contact = await make_contact(db, actor)
+    await seed_call(db, contact, actor.user_id, at=datetime.now(UTC), duration_s=0)
+    first = await answer_message(db, AGENT, actor, text="hello", message_id=str(uuid.uuid4()))
+    run = sql_functions._run
+    broke: list[str] = []
+
+    async def lost_reply(driver, sql, params):
+        rows = await run(driver, sql, params)  # committed: autocommit, one statement
+        if "chat_turn_admit" in sql and not broke:
+            broke.append(sql)
+            async with db.session() as s:  # the server goes away before the reply lands
+                await s.execute(
+                    sql_text("SELECT pg_terminate_backend(:pid)"), {"pid": driver.info.backend_pid}
+                )
+            await driver.execute("SELECT 1")  # raises OperationalError; the driver is broken
+        return rows
+
+    monkeypatch.setattr(sql_functions, "_run", lost_reply)
+    listed = await answer_message(
+        db,
+        AGENT,
+        actor,
+        text="list my calls",
+        message_id=str(uuid.uuid4()),
+        thread_id=first.thread_id,
+    )
+    monkeypatch.setattr(sql_functions, "_run", run)
+    assert broke, "the admission's connection was never broken"
+    assert listed.status is TurnStatus.ANSWERED, listed.body
+    assert listed.cost_mc == 500 and listed.balance_mc == 4500
+    async with db.session() as s:
+        turn = await s.get(AssistantTurn, listed.message_id)
+        assert turn is not None and turn.status == "answered"
+    after = await answer_message(
+        db, AGENT, actor, text="hi again", message_id=str(uuid.uuid4()), thread_id=first.thread_id
+    )
+    assert after.status is TurnStatus.ANSWERED  # the thread is not left busy
