@@ -70,6 +70,10 @@ def test_a_name_that_happens_to_be_short_is_left_alone() -> None:
             {"contact": "+14155550111", "purpose": "delivery"},
         ),
         (
+            "give dana whitfield a ring tomorrow, no wait, now, about the renewal",
+            {"contact": "dana whitfield", "purpose": "the renewal"},
+        ),
+        (
             "call dana whitfield from acme and see if she read the proposal",
             {"contact": "dana whitfield", "purpose": "see if she read the proposal"},
         ),
@@ -99,6 +103,14 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
         ("talk time by rep, bar", "analytics", {"chart": "bar", "dimension": "rep"}),
         ("which hours get people to pick up", "analytics", {"dimension": "hour_of_day"}),
         ("summarize omars last call", "summarize_call", {"call": "omar"}),
+        ("was the call with omar positive", "call_insights", {"call": "omar"}),
+        ("show me everything omar said about shipping", "search_calls", {"contact": "omar"}),
+        ("what did people say about our pricing", "search_calls", {"contact": None}),
+        (
+            "record that dana whitfield gave express written consent on our web form",
+            "record_consent",
+            {"contact": "dana whitfield", "consent_type": "express written"},
+        ),
         ("calls/day this wk", "analytics", {"dimension": "day", "period": "this week"}),
         ("whos got the best connect rate", "analytics", {"dimension": "rep"}),
         ("dials per rep ytd bar", "analytics", {"dimension": "rep", "chart": "bar"}),

@@ -58,8 +58,8 @@ _CALL_VERB = re.compile(
 _PURPOSE_LEAD = re.compile(
     r"^\s*(?:back|by phone|on the phone|on the line|now|today|please|for me|,)*\s*"
     r"(?:about|regarding|concerning|re:?|to|and|so (?:we|i|they) can|in order to"
-    r"|for (?:a |an )?(?:quick |short |brief )?(?=\S+(?:-| )(?:in|up|on)\b)|for(?!\s+\d))\s*"
-    r"(.+?)\s*[.?!]*$",
+    r"|for (?:a |an )?(?:quick |short |brief )?(?=\S+(?:-| )(?:in|up|on)\b)|for(?!\s+\d))"
+    r"(?:(?<=\w)(?!\w)|(?<=[:\s]))\s*(.+?)\s*[.?!]*$",  # 'to', never 'to' of 'tomorrow'
     re.IGNORECASE,
 )
 

@@ -309,7 +309,8 @@ def consent_args(text: str, today: date) -> dict[str, Any]:
         found = re.search(r"\bfor\s+(.+?)" + NAME_STOP, text, re.IGNORECASE)
         if found is None:
             found = re.match(
-                r"^\s*(.+?)\s+(?:gave|has given|agreed|consented|said yes|ok'?d|okayed|signed"
+                r"^\s*(?:(?:please\s+)?(?:record|log|note|save|add)\s+(?:that\s+)?)?"
+                r"(.+?)\s+(?:gave|has given|agreed|consented|said yes|ok'?d|okayed|signed"
                 r"|opted[ -]in)\b",
                 text,
                 re.IGNORECASE,

@@ -219,6 +219,8 @@ _COMMON = word_set(
     verbal existing relationship source wording method obtained record log save add create
     saying emailed texted wrote replied asking telling wanted stopped withdraw withdrew
     unsubscribe unsubscribed anymore apparently honestly basically literally
+    people everyone everybody anyone anybody someone somebody customers prospects leads folks
+    clients buyers callers
     """
 )
 
@@ -256,13 +258,18 @@ _LOWER_NAME_REFS = (
     re.compile(
         rf"\b(?:with|w/?|to)\s+{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:call|calls|go|went|pls"
         rf"|please|about|on|last|this|yesterday|today|still|is|was|in|since|during|over|and"
-        rf"|right|now|asap)\b))"
+        rf"|right|now|asap|positive|negative|good|bad|ok|okay|happy|upset)\b))"
     ),
     # 'hang up on siobhan kelly the ai is looping'
     re.compile(
         rf"\b(?:hang up on|cut off|disconnect)\s+(?!(?:him|her|them|it|me|us|that|this)\b)"
         rf"{LOWER_RUN}(?=\s*(?:[,.;:?!]|$|\s+(?:the|is|it"
         rf"|its|it's|pls|please|now|asap|right|they|he|she|call)\b))"
+    ),
+    # 'everything omar said about shipping', 'anything priya mentioned on pricing'
+    re.compile(
+        rf"\b(?:everything|anything|what|things|stuff)\s+{LOWER_RUN}\s+(?:said|says|mentioned"
+        rf"|told|asked|raised|brought up|complained)\b"
     ),
     # 'the lena fischer call', 'insights for the kevin tran call'
     re.compile(rf"\bthe\s+{LOWER_RUN}\s+call\b"),
