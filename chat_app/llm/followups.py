@@ -609,7 +609,20 @@ def _refined(text: str, past: list[Exchange], tools: frozenset[str], day: date) 
         packages = catalog_packages(change.group("rest").lower())
         if len(packages) == 1:  # 'what about the pro pack': another package, same place
             place["package"] = packages[0]
-        return Followup(last.tool, {**last.args, **place}) if place else None
+        kept = dict(last.args)
+        if "country" in place and "postal_code" not in place:
+            kept.pop("postal_code", None)  # another country: the old postal code is not in it
+        return Followup(last.tool, {**kept, **place}) if place else None
+    if last.tool == "list_contacts" and change is not None and len(text.split()) <= 5:
+        # 'and for acme?' after the contacts at Globex: the same list for another company
+        query = re.sub(
+            r"^(?:the\s+(?:ones\s+)?(?:at|from)\s+|(?:at|from)\s+|the\s+)",
+            "",
+            change.group("rest").strip(" ?.!"),
+            flags=re.I,
+        )
+        if query and not _REQUEST_OPENING.match(query) and "query" in last.args:
+            return Followup(last.tool, {**last.args, "query": query})
     if last.tool == "search_calls" and change is not None and len(text.split()) <= 5:
         # 'and pricing?' after a search: the same search for other words (a person named
         # instead was read by `_changed`).

@@ -351,6 +351,32 @@ def _status(name: str) -> list[dict[str, Any]]:
         (
             [
                 {
+                    "user": "contacts at globex",
+                    "tool": "list_contacts",
+                    "args": {"query": "globex"},
+                    "about": {},
+                }
+            ],
+            "and for acme?",
+            "list_contacts",
+            {"query": "acme"},
+        ),
+        (
+            [
+                {
+                    "user": "estimate starter for US 94105",
+                    "tool": "estimate_purchase",
+                    "args": {"package": "starter", "country": "US", "postal_code": "94105"},
+                    "about": {},
+                }
+            ],
+            "what about for the UK",
+            "estimate_purchase",
+            {"package": "starter", "country": "UK", "postal_code": None},
+        ),
+        (
+            [
+                {
                     "user": "summarize my call with dana",
                     "tool": "summarize_call",
                     "args": {"call": "dana"},
