@@ -396,9 +396,15 @@ async def list_calls(
     *,
     contact_id: uuid.UUID | None = None,
     status: str | None = None,
+    outcome: str | None = None,
+    placed_by: uuid.UUID | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 20,
 ) -> list[tuple[Call, Contact]]:
+    """The newest `limit` calls `actor` may see (with their contacts), each filter
+    applied in the query: one contact, a status, an outcome, the rep who placed them,
+    and placed in [`since`, `until`)."""
     query = (
         select(Call, Contact)
         .join(Contact, Contact.id == Call.contact_id)
@@ -410,8 +416,14 @@ async def list_calls(
         query = query.where(Call.contact_id == contact_id)
     if status is not None:
         query = query.where(Call.status == status)
+    if outcome is not None:
+        query = query.where(Call.outcome == outcome)
+    if placed_by is not None:
+        query = query.where(Call.placed_by == placed_by)
     if since is not None:
         query = query.where(Call.created_at >= since)
+    if until is not None:
+        query = query.where(Call.created_at < until)
     return [(call, contact) for call, contact in (await session.execute(query)).all()]
 
 

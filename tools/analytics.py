@@ -6,68 +6,19 @@ their own calls; managers their workspace and may pick a rep."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from langchain.tools import ToolRuntime
-from sqlalchemy import func, or_, select
 
-from accounts.models import Role, User
+from accounts.models import Role
 from core.errors import KloseError
-from core.markdown import md_escape
 from insights import analytics as metrics_layer
 from insights import charts
-from telephony.access import visible_contacts
-from telephony.models import Contact
 from tools.actions import read_tool
 from tools.context import AgentContext, Artifact
 from tools.metering import done
-
-
-async def _rep_id(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
-    if not rep or rep.strip().lower() in ("all", "everyone", "team", "all reps"):
-        return None
-    wanted = rep.strip().lower()
-    if wanted in ("me", "my", "mine", "myself"):
-        return ctx.actor.user_id
-    async with ctx.db.session() as session:
-        users = (
-            await session.scalars(
-                select(User).where(
-                    User.workspace_id == ctx.actor.workspace_id,
-                    or_(
-                        func.lower(User.email) == wanted,
-                        func.lower(User.name).contains(wanted, autoescape=True),
-                    ),
-                )
-            )
-        ).all()
-        contact = None
-        if not users:  # "Riley's calls" where Riley is a contact, not a rep
-            contact = await session.scalar(
-                select(Contact.name)
-                .where(
-                    visible_contacts(ctx.actor),
-                    func.lower(Contact.name).contains(wanted, autoescape=True),
-                )
-                .order_by(Contact.name)
-                .limit(1)
-            )
-    if not users:
-        hint = (
-            f" {md_escape(contact)} is one of your contacts: for calls with them, ask "
-            f"“show calls with {md_escape(contact)}”."
-            if contact
-            else ""
-        )
-        raise metrics_layer.AnalyticsError(
-            f"There is no rep matching '{md_escape(rep)}' in your workspace.{hint}"
-        )
-    if len(users) > 1:
-        names = "; ".join(f"{md_escape(u.name)} ({md_escape(u.email)})" for u in users)
-        raise metrics_layer.AnalyticsError(f"Which rep do you mean: {names}?")
-    return users[0].id
+from tools.rep_refs import rep_named
 
 
 @read_tool(billable=True)
@@ -98,7 +49,7 @@ async def analytics(
             dimension=dimension,
             period_start=span.start,
             period_end=span.end,
-            rep_id=await _rep_id(ctx, rep),
+            rep_id=await rep_named(ctx, rep),
             tz=ctx.actor.time_zone,
         )
         async with ctx.db.session() as session:

@@ -12,6 +12,7 @@ from typing import Any
 
 from langchain.tools import ToolRuntime
 
+from accounts.models import Role
 from billing.money import CALL_SECOND_PRICE_MC, credits_label
 from core.errors import KloseError
 from core.markdown import md_escape
@@ -19,7 +20,7 @@ from core.timezones import zone_abbr
 from insights.analytics import parse_period
 from insights.models import CallInsight
 from telephony import calls as calls_service
-from telephony.models import CallStatus, Contact
+from telephony.models import CallOutcome, CallStatus, Contact
 from tools import about
 from tools.actions import Proposal, read_tool, write_tool
 from tools.call_card import call_card, calls_table
@@ -27,6 +28,7 @@ from tools.call_refs import resolve_call
 from tools.contact_refs import label, resolve_contact
 from tools.context import AgentContext, Artifact
 from tools.metering import done
+from tools.rep_refs import rep_named
 
 STATUS_WORDS = {
     "failed": "failed",
@@ -37,6 +39,18 @@ STATUS_WORDS = {
     "ended": "completed",
     "in progress": "in-progress",
     "ringing": "ringing",
+}
+# Words for outcomes (`CallOutcome`) people use ("went to voicemail", "interested").
+OUTCOME_WORDS = {
+    "vm": "voicemail",
+    "voice_mail": "voicemail",
+    "unanswered": "no_answer",
+    "callback": "callback_booked",
+    "call_back": "callback_booked",
+    "callbacks": "callback_booked",
+    "booked": "callback_booked",
+    "opt_out": "opted_out",
+    "uninterested": "not_interested",
 }
 
 
@@ -206,8 +220,65 @@ async def end_call(runtime: ToolRuntime[AgentContext], call: str | None = None) 
     )
 
 
-# Fetched when a period's end must be applied after the query (at most this many).
-_PERIOD_SCAN = 200
+class CallFilterError(KloseError, ValueError):
+    """A call list asked for with a filter that names nothing known; nothing was read."""
+
+
+def _status(status: str | None) -> str | None:
+    if not status:
+        return None
+    wanted = STATUS_WORDS.get(status.strip().lower(), status.strip().lower())
+    if wanted not in {s.value for s in CallStatus}:
+        known = ", ".join(sorted(STATUS_WORDS))
+        raise CallFilterError(f"Unknown call status {status!r}: use one of {known}.")
+    return wanted
+
+
+def _outcome(outcome: str | None) -> str | None:
+    if not outcome:
+        return None
+    wanted = "_".join(outcome.strip().lower().replace("-", " ").split())
+    wanted = OUTCOME_WORDS.get(wanted, wanted)
+    if wanted not in {o.value for o in CallOutcome}:
+        known = ", ".join(o.value.replace("_", " ") for o in CallOutcome)
+        raise CallFilterError(f"Unknown call outcome {outcome!r}: use one of {known}.")
+    return wanted
+
+
+async def _placer(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
+    """The rep whose calls are asked for (None: everyone the user may see). A rep sees
+    their own calls only, so a rep naming a teammate is told so."""
+    placed_by = await rep_named(ctx, rep)
+    if placed_by is not None and placed_by != ctx.actor.user_id and ctx.actor.role is Role.REP:
+        raise CallFilterError("Reps see their own calls only; ask without naming a rep.")
+    return placed_by
+
+
+def _period_said(label: str) -> str:
+    """A period's label as the end of a sentence: " yesterday", " in the last 7 days",
+    " in March 2026", " from 2026-11-01 to 2026-11-05"."""
+    if ".." in label:
+        start, end = label.split("..", 1)
+        return f" from {start} to {end}"
+    if label in ("today", "yesterday") or label.startswith("this "):
+        return f" {label}"
+    if label.startswith("last ") and not label[5:6].isdigit():
+        return f" {label}"
+    if label.startswith("last "):
+        return f" in the {label}"
+    return f" in {label}"
+
+
+def _filters_said(*, status: str | None, outcome: str | None, rep: str | None) -> str:
+    """The filters in words, for the answer's first line (" with the outcome voicemail")."""
+    said = ""
+    if status:
+        said += f" {status.replace('-', ' ')}"
+    if outcome:
+        said += f" with the outcome {outcome.replace('_', ' ')}"
+    if rep:
+        said += f" placed by {md_escape(rep.strip())}"
+    return said
 
 
 @read_tool(billable=True)
@@ -217,23 +288,24 @@ async def list_calls(
     status: str | None = None,
     period: str | None = None,
     limit: int = 10,
+    outcome: str | None = None,
+    rep: str | None = None,
 ) -> str:
     """List recent calls the user may see, newest first, as a table whose ids open each
     call: optionally with one contact (name, number or id), in one status (completed,
-    busy, no answer, failed, in progress) or placed in a period ("today", "yesterday",
-    "this week", "last week", "this month", "last 7 days", "YYYY-MM-DD..YYYY-MM-DD"), in
-    the user's own time zone."""
+    busy, no answer, failed, in progress), with one outcome (interested, not interested,
+    callback booked, voicemail, no answer, opted out — "calls that went to voicemail",
+    "who said they were interested"), placed by one rep (a team member's name or email:
+    "Riley's calls" when Riley is on the team; managers) or placed in a period ("today",
+    "yesterday", "this week", "last week", "this month", "last 7 days",
+    "YYYY-MM-DD..YYYY-MM-DD"), in the user's own time zone."""
     ctx = runtime.context
     zone = ctx.actor.time_zone
-    wanted = None
-    if status:
-        wanted = STATUS_WORDS.get(status.strip().lower(), status.strip().lower())
-        if wanted not in {s.value for s in CallStatus}:
-            known = ", ".join(sorted(STATUS_WORDS))
-            return f"Unknown call status {status!r}: use one of {known}."
-    count = max(1, min(limit, 50))
     try:
+        wanted = _status(status)
+        result = _outcome(outcome)
         span = parse_period(period, datetime.now(UTC), zone) if period else None
+        placed_by = await _placer(ctx, rep)
         async with ctx.db.session() as session:
             contact_id = None
             if contact:
@@ -243,14 +315,16 @@ async def list_calls(
                 ctx.actor,
                 contact_id=contact_id,
                 status=wanted,
+                outcome=result,
+                placed_by=placed_by,
                 since=span.start if span else None,
-                limit=_PERIOD_SCAN if span else count,
+                until=span.end if span else None,
+                limit=max(1, min(limit, 50)),
             )
     except KloseError as exc:
         return str(exc)
-    if span is not None:
-        rows = [(c, k) for c, k in rows if c.created_at < span.end][:count]
-    where = f" in {span.label}" if span else ""
+    where = _filters_said(status=wanted, outcome=result, rep=rep if placed_by else None)
+    where += _period_said(span.label) if span else ""
     if not rows:
         return f"No calls found{where}."
     table = calls_table(rows, user_zone=zone, base_url=ctx.base_url)
