@@ -112,6 +112,21 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
             {"contact": "dana whitfield", "consent_type": "express written"},
         ),
         ("calls/day this wk", "analytics", {"dimension": "day", "period": "this week"}),
+        (
+            "new contact maria gonzalez she works at northwind her number is 312 555 0148",
+            "add_contact",
+            {"name": "maria gonzalez", "company": "northwind"},
+        ),
+        (
+            "add tom becker, (415) 555-0102, tidewater logistics, met at saastr",
+            "add_contact",
+            {"name": "tom becker", "company": "tidewater logistics"},
+        ),
+        (
+            "log verbal consent for omar haddad he agreed on the phone today",
+            "record_consent",
+            {"contact": "omar haddad"},
+        ),
         ("whos got the best connect rate", "analytics", {"dimension": "rep"}),
         ("dials per rep ytd bar", "analytics", {"dimension": "rep", "chart": "bar"}),
     ],

@@ -47,7 +47,8 @@ _COMPANY_CUES = (
 )
 
 _COMPANY_END = re.compile(
-    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please"
+    r"\s+(?:phone|mobile|number|tel|telephone|cell|to my|in my|and|please|her|his|their|she|he"
+    r"|they"
     # 'from Harbor Light Fitness at the show yesterday': where and when we met is not it.
     r"|at (?:the|a|an|our) (?:show|conference|expo|event|booth|fair|meetup|summit|trade ?show)"
     r"|yesterday|today|last (?:week|night|month)|this (?:morning|afternoon|week))\b.*$",
@@ -144,7 +145,8 @@ def contact_args(text: str) -> dict[str, Any]:
             text[phone.end() :],
             re.IGNORECASE,
         )
-        bare = re.match(r"\s*,?\s*([a-z][\w&'’ -]*?)\s*[.?!]*$", text[phone.end() :])
+        # 'pls add helen okafor 202.555.0161 bright smile', '…, tidewater logistics, met at …'
+        bare = re.match(r"\s*,?\s*([a-z][\w&'’ -]*?)\s*(?:,|[.?!]*$)", text[phone.end() :])
         if after:
             company = trim(after.group(1))
         elif (
@@ -188,13 +190,13 @@ def _contact_head(head: str) -> str:
 
 _HEAD_END = re.compile(
     r"\s+(?:(?:his|her|their|the)\s+(?=(?:phone|number|cell|mobile|tel)\b))?(?:at|from|with"
-    r"|works at|works for|phone|number|cell|mobile|tel|on)\b|,",
+    r"|works at|works for|phone|number|cell|mobile|tel|on|she|he|they|she's|he's|they're)\b|,",
     re.I,
 )
 # A lower-case company before the number: 'jake miller from summit roofing cell 720 …'.
 _LOWER_COMPANY = re.compile(
     r"\b(?:from|at|with|works at|works for)\s+([a-z][\w&'’ -]*?)\s*"
-    r"(?:,|\s(?:cell|mobile|phone|number|tel|on)\b|$)"
+    r"(?:,|\s(?:cell|mobile|phone|number|tel|on|her|his|their|she|he|they)\b|$)"
 )
 
 

@@ -183,7 +183,8 @@ def _opens_an_order(text: str, run: tuple[str, int, int]) -> bool:
 NAME_STOP = (
     r"(?=\s+(?:about|to|regarding|re|for|from|via|on|at|with|gave|who|company|go|went|going"
     r"|and|back|by|now|today|tomorrow|please|so|still|yet|connect|word|this|last|please|again"
-    r"|source|in|since|during|over|yesterday|earlier)\b"
+    r"|source|in|since|during|over|yesterday|earlier|he|she|they|he's|she's|they're|his|her"
+    r"|their|hes|shes|theyre)\b"
     r"|[,.;:?!]|$)"
 )
 
