@@ -112,6 +112,12 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
             {"contact": "dana whitfield", "consent_type": "express written"},
         ),
         ("calls/day this wk", "analytics", {"dimension": "day", "period": "this week"}),
+        ("turn on auto callbacks", "callback_settings", {"callback_mode": "call"}),
+        (
+            "hand prospects over to me when they agree",
+            "callback_settings",
+            {"handoff_on_goal": "yes"},
+        ),
         (
             "new contact maria gonzalez she works at northwind her number is 312 555 0148",
             "add_contact",

@@ -36,7 +36,8 @@ _EVENTS = {
 _ALL_EVENTS = re.compile(r"\b(?:all|every|everything|any) (?:the )?(?:events?|kinds?)\b")
 
 _CALL = re.compile(
-    r"\b(?:automatic(?:ally)?|auto[- ]?(?:call|dial)|call (?:them |prospects |people )?back"
+    r"\b(?:automatic(?:ally)?|auto[- ]?(?:call|dial)|auto(?:matic)?[- ]?callbacks?"
+    r"|call (?:them |prospects |people )?back"
     r"|dial (?:them )?back|places? (?:the )?(?:call|calls)"
     r"|(?:mode|setting|callbacks?) to (?:auto(?:matic)? )?calls?|schedule(?:d)? (?:a )?calls?"
     r"|the (?:ai|agent|bot) (?:should |to )?call|ai calls?|calls? at the (?:booked )?time)\b"
@@ -44,7 +45,8 @@ _CALL = re.compile(
 _REMIND = re.compile(r"\b(?:remind(?:er|ers)?|notify me|ping me|tell me|let me (?:know|call))\b")
 _GOAL = re.compile(
     r"\b(?:goal|hand[- ]?off|handoff|transfer|connect|(?:put|patch) (?:them|prospects|people"
-    r"|the prospect|callers) through|warm)\b"
+    r"|the prospect|callers) through|hand (?:them|prospects|people|the prospect|callers|it)"
+    r" (?:over|off|to me)|warm)\b"
 )
 _GOAL_OFF = re.compile(
     r"\b(?:don'?t|do not|never|stop|no longer|only\b.*\bwhen (?:they )?ask|turn off|disable"
