@@ -215,6 +215,9 @@ def test_what_is_not_allowed_is_refused_with_its_reason(text: str, kind: str) ->
         ("turn off the call recording", "Recording can't be switched off"),
         ("stop recording my calls", "Recording can't be switched off"),
         ("wipe our call history", "not something I can do"),
+        ("find me new prospects in texas", "not something I can do"),
+        ("cancel my account", "can't change account"),
+        ("is it going to snow tomorrow", "didn't understand"),
     ],
 )
 def test_what_no_tool_does_is_answered_without_one(text: str, says: str) -> None:

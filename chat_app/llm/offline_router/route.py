@@ -69,6 +69,12 @@ _UNSUPPORTED = re.compile(
     r"|\b(?:add|invite|make) (?!(?:me|i|myself)\b)(?:[\w']+ ){1,3}?as (?:an? )?(?:new )?(?:rep"
     r"|manager|admin|owner|user|member)\b"
     r"|\b(?:switch|move|convert|change) (?:us|me|our (?:plan|account|billing|workspace)) to\b"
+    # Prospecting and closing the account: 'find me new leads in texas', 'cancel my account'.
+    r"|\b(?:find|get|generate|source|buy|scrape|give)\s+(?:me\s+|us\s+)?(?:some\s+|a\s+few\s+)?"
+    r"(?:new|more|fresh|extra)\s+(?:leads|prospects|customers|contacts|numbers)\b"
+    r"|\bneed (?:some |more |new )+(?:leads|prospects|customers)\b"
+    r"|\b(?:cancel|close|delete|deactivate|terminate|shut down) (?:my|our|the) (?:account|workspace"
+    r"|subscription)\b"
     # Recording every call is not a setting: 'turn off the call recording'.
     r"|\b(?:turn off|switch off|disable|stop|pause|don't|do not) (?:the |all |my |our )*(?:call )?"
     r"(?:recording|recordings|record(?:ing)? (?:the |my |our )?calls)\b"
