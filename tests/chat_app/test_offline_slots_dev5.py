@@ -94,6 +94,7 @@ def test_calls_from_last_weekday_are_that_days_calls() -> None:
     ("text", "tool", "args"),
     [
         ("calls nobody picked up yesterday", "list_calls", {"status": "no answer"}),
+        ("any calls still running", "list_calls", {"status": "in progress"}),
         ("show the calls that weren't answered today", "list_calls", {"status": "no answer"}),
         ("contacts that don't have consent", "list_contacts", {"consent": "none"}),
         ("never called leads @ globex", "list_contacts", {"called": "never", "query": "globex"}),

@@ -323,6 +323,10 @@ _STATUSES = {
     "in progress": "in progress",
     "ongoing": "in progress",
     "live": "in progress",
+    "still running": "in progress",
+    "still going": "in progress",
+    "running right now": "in progress",
+    "active": "in progress",
 }
 
 _NOT_ANSWERED = re.compile(
