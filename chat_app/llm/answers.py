@@ -350,9 +350,47 @@ def asked_for(question: str, tool: str) -> tuple[Slot, ...]:
 TYPED_WORDS = 6  # a typed answer is short: longer replies are read as requests first
 
 
-def answer_args(slot: Slot, text: str, tool: str, day: date) -> dict[str, Any] | None:
-    """The argument `slot` read from the reply `text`, or None when the reply does not
-    give it."""
-    if slot.typed and len(text.split()) > TYPED_WORDS and slot.name != "phone":
+_ORDINALS = {"first": 0, "1st": 0, "1": 0, "second": 1, "2nd": 1, "2": 1, "third": 2}
+_ORDINALS |= {"3rd": 2, "3": 2, "last": -1, "latter": -1, "former": 0}
+_ORDINAL = re.compile(
+    r"^(?:the\s+|option\s+|number\s+|#)?(?P<n>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|option"
+    r"|campaign|contact|call))?(?:\s+(?:please|pls))?[\s.!]*$",
+    re.IGNORECASE,
+)
+# The options a question lists: 'Which campaign: Q4 renewals or Webinar follow-up?'.
+_OPTIONS = re.compile(r"(?::|\bmean)\s*(?P<options>[^:?]+?)\s*(?:\?|\.(?:\s|$))")
+
+
+def chosen_option(text: str, question: str) -> str:
+    """`text`, or the option it picks by position among those `question` lists ('the
+    second one' → 'Webinar follow-up')."""
+    picked = _ORDINAL.match(_clean(text))
+    listed = _OPTIONS.search(question)
+    if picked is None or listed is None:
+        return text
+    options = [o for o in re.split(r"\s*,\s*(?:or\s+)?|\s+or\s+", listed.group("options")) if o]
+    index = _ORDINALS[picked.group("n").lower()]
+    return options[index] if len(options) >= 2 and index < len(options) else text
+
+
+# A voicemail answer may be long when it says what to leave: 'leave one saying …'.
+_VOICEMAIL_OPENING = re.compile(
+    r"^(?:(?:ok|okay|yes|yeah|sure|just|please)[\s,]+)*(?:leave|hang)\b", re.I
+)
+
+
+def answer_args(
+    slot: Slot, text: str, tool: str, day: date, question: str = ""
+) -> dict[str, Any] | None:
+    """The argument `slot` read from the reply `text` to `question`, or None when the
+    reply does not give it."""
+    text = chosen_option(text, question)
+    long = len(text.split()) > TYPED_WORDS
+    if (
+        slot.typed
+        and long
+        and slot.name != "phone"
+        and (slot.name != "voicemail" or not _VOICEMAIL_OPENING.match(text))
+    ):
         return None
     return slot.read(text, tool, day)

@@ -414,7 +414,7 @@ def _opening_question(messages: Sequence[BaseMessage]) -> str:
 
 def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date) -> Followup | None:
     """An answer to the question the last turn asked back."""
-    from chat_app.llm.answers import answer_args, asked_for
+    from chat_app.llm.answers import answer_args, asked_for, chosen_option
 
     last = past[-1]
     if yes_no(text) is not None:
@@ -427,7 +427,7 @@ def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         last = Exchange(user=last.user, tool=tool, answer=last.answer)
     slots = asked_for(last.answer, tool)
     for slot in (s for s in slots if s.typed):
-        if found := answer_args(slot, text, tool, day):
+        if found := answer_args(slot, text, tool, day, last.answer):
             # 'hang up' to 'leave a voicemail or hang up?': the answer, not a new request
             return Followup(last.tool, {**last.args, **found})
     if not _asked_back(last) and not slots:
@@ -451,9 +451,10 @@ def _answered(text: str, past: list[Exchange], tools: frozenset[str], day: date)
         return None
     key = PERSON_ARG.get(tool)
     if key is not None and _ASKED_WHICH.search(last.answer) and len(text.split()) <= 6:
-        return Followup(last.tool, {**last.args, key: text.strip(" ?.!")})
+        picked = chosen_option(text, last.answer)  # 'the first one' among those listed
+        return Followup(last.tool, {**last.args, key: picked.strip(" ?.!")})
     for slot in (s for s in slots if not s.typed):
-        if found := answer_args(slot, text, tool, day):
+        if found := answer_args(slot, text, tool, day, last.answer):
             return Followup(last.tool, {**last.args, **found})  # a purpose, a source, a reason
     return None
 

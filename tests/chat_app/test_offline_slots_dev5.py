@@ -331,6 +331,39 @@ def _asked(user: str, tool: str, args: dict[str, Any], question: str) -> list[di
             {"consent_type": "express", "contact": "dana whitfield"},
         ),
         (
+            _asked(
+                "call tom about the renewal",
+                "place_call",
+                {"contact": "tom", "purpose": "the renewal"},
+                "If a machine answers, should I leave a voicemail or hang up?",
+            ),
+            "leave one saying we'll call back next week",
+            "place_call",
+            {"on_voicemail": "leave", "voicemail_message": "we'll call back next week"},
+        ),
+        (
+            _asked(
+                "pause the campaign",
+                "pause_campaign",
+                {},
+                "Which campaign: Q4 renewals or Webinar follow-up?",
+            ),
+            "the second one",
+            "pause_campaign",
+            {"campaign": "Webinar follow-up"},
+        ),
+        (
+            _asked(
+                "summarize my call with dana",
+                "summarize_call",
+                {"call": "dana"},
+                "Several contacts match 'dana': Dana Whitfield, Dana Lee. Which one?",
+            ),
+            "the first one",
+            "summarize_call",
+            {"call": "Dana Whitfield"},
+        ),
+        (
             [{"assistant": "Who should I call, and what about?"}],
             "priya raman, to confirm the pilot dates",
             "place_call",
