@@ -5,16 +5,18 @@ The assistant (the offline tools or the full model) asks for what a request left
 its own words: "What's Jake Morrison's phone number?", "Which type of consent is it?",
 "Which time zone should I use?", "If a machine answers, should I leave a voicemail or
 hang up?", "Which campaign: …?", "What should the campaign's calls be about?", "Where
-did Leo give consent?", "Why may it be called again?". `asked_for` recognises the
-argument from the question's words; `answer_args` reads it from the reply with the same
-parsers the router uses (phonenumbers-ready numbers, consent types, IANA time zones,
-call ids), so the previous tool call is repeated with that argument filled in
-(chat_app.llm.followups).
+did Leo give consent?", "Why may it be called again?", "What is the most this campaign
+may spend, in credits?". `asked_for` recognises the arguments from the question's words;
+`answer_args` reads one from the reply with the router's own parsers (a phone number as
+typed, which the tool reads with phonenumbers in the user's region; consent types; IANA
+time zones from the zone's words; call ids), so the previous tool call is repeated with
+that argument filled in (chat_app.llm.followups). A reply by position ("the second one")
+picks among the options the question listed (`chosen_option`).
 
-An argument of a fixed form (a number, a choice, a zone, a call id) is *typed*: a short
-reply that reads as one is the answer even if it also reads as a request ("hang up" to
-the voicemail question). A free-text argument (a purpose, a source, a reason, a
-campaign's name) is taken only when the reply is not a new request.
+An argument of a fixed form (a number, a choice, a zone, a call id, a budget) is
+*typed*: a short reply that reads as one is the answer even if it also reads as a request
+("hang up" to the voicemail question). A free-text argument (a purpose, a source, a
+reason, a campaign's name, a company) is taken only when the reply is not a new request.
 """
 
 from __future__ import annotations
