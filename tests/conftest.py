@@ -120,6 +120,22 @@ def db(_engine_owner: Database) -> Database:
     return _engine_owner
 
 
+@pytest.fixture(scope="module")
+def _module_database(pg_server_url: str) -> Iterator[Database]:
+    with empty_database(pg_server_url, "klosesales_own") as url:
+        migrate.upgrade(url)
+        yield Database(url=url, embedded=False)
+
+
+@pytest.fixture
+async def own_db(_module_database: Database) -> AsyncIterator[Database]:
+    """A migrated database of the test module's own, for a test whose result depends on
+    every row of a table (reconciliation sweeps every overdue call): the worker's shared
+    one holds whatever the test files before it left behind."""
+    yield _module_database
+    await _module_database.dispose()
+
+
 @pytest.fixture
 def make_workspace(db: Database) -> Callable[..., object]:
     """Create a committed workspace of its own; tests never share one."""

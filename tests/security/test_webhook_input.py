@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Role
 from billing.models import PaddleEvent
-from core.db import Database
 from telephony import calls
 from telephony.callbacks import apply_status, parse_status, reconcile
 from telephony.importing import import_contacts_csv, import_dnc_csv
 from telephony.models import Call, CallCallback, Contact
 from tests.accounts.helpers import make_member
 from tests.billing.paddle_helpers import checkout, new_member, post, transaction_event
-from tests.campaigns.helpers import private_database
 from tests.telephony.helpers import (
     NOON_NY,
     Recorder,
@@ -134,20 +130,6 @@ async def test_a_stored_call_duration_is_clamped_to_what_was_billed(db):
         fresh = await session.get(Call, call.id)
     assert fresh is not None
     assert (fresh.duration_s, fresh.cost_mc) == (90, 90_000)
-
-
-@pytest.fixture(scope="module")
-def _private(pg_server_url: str) -> Iterator[Database]:
-    with private_database(pg_server_url, "klosesales_webhook_input") as database:
-        yield database
-
-
-@pytest.fixture
-async def own_db(_private: Database) -> AsyncIterator[Database]:
-    """A database of its own: reconciliation sweeps every overdue call, and the worker's
-    shared one holds whatever the test files before this one left unsettled."""
-    yield _private
-    await _private.dispose()
 
 
 async def test_a_carrier_record_with_a_superscript_duration_does_not_stop_reconciliation(own_db):
