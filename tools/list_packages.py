@@ -18,7 +18,7 @@ async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
         packages = await purchases.list_packages(session)
     if not packages:
         return "No credit packages are on sale right now."
-    lines = ["Credit packages (prices before service fee and tax):"]
+    lines = []
     for p in packages:
         fee = (
             f" + {format_money(p.service_fee_cents, p.currency)} service fee"
@@ -29,10 +29,15 @@ async def list_packages(runtime: ToolRuntime[AgentContext]) -> str:
             f"- {p.name}: {credits_label(p.credits_mc)} for "
             f"{format_money(p.price_cents, p.currency)}{fee}"
         )
-    lines.append(
-        "Calls cost 1 credit per second; an answer that does assistant work (a summary, "
-        "transcript, search, analytics, or an action such as adding a contact or placing "
-        "a call) costs 0.5 credit. Questions about credits and packages are free. "
-        "Ask me for an estimate with tax for your billing country."
+    # Paragraphs apart: a line right after a Markdown list is read as part of its
+    # last item.
+    return "\n\n".join(
+        [
+            "Credit packages (prices before service fee and tax):",
+            "\n".join(lines),
+            "Calls cost 1 credit per second; an answer that does assistant work (a "
+            "summary, transcript, search, analytics, or an action such as adding a contact "
+            "or placing a call) costs 0.5 credit. Questions about credits and packages are "
+            "free. Ask me for an estimate with tax for your billing country.",
+        ]
     )
-    return "\n".join(lines)

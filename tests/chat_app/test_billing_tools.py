@@ -75,6 +75,8 @@ async def test_list_packages(db, payments):
     result = await _ask(db, actor, payments, "what packages are there?")
     assert [c.name for c in result.tool_calls] == ["list_packages"]
     assert "Starter: 500 credits for $10.00 + $0.50 service fee" in result.body
+    # The prices note is a paragraph of its own, not glued to the list's last item.
+    assert "service fee\n\nCalls cost 1 credit per second" in result.body, result.body
     assert result.cost_mc == 0  # packages are free to ask about
 
 
