@@ -257,6 +257,20 @@ class Period:
     end: datetime  # exclusive
     label: str
 
+    @property
+    def said(self) -> str:
+        """The period as a sentence ends with it: "yesterday", "last week", "in the last 7
+        days", "in March 2026", "from 2026-11-01 to 2026-11-05"."""
+        label = self.label
+        if ".." in label:
+            first, last = label.split("..", 1)
+            return f"from {first} to {last}"
+        if label in ("today", "yesterday") or label.startswith("this "):
+            return label
+        if label.startswith("last "):
+            return f"in the {label}" if label[5:6].isdigit() else label
+        return f"in {label}"
+
 
 _MONTHS: Final = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m

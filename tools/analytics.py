@@ -60,7 +60,7 @@ async def analytics(
     if query.rep_id is not None and ctx.actor.role is not Role.REP:
         scope = "that rep's calls"
     if not table.rows:
-        return f"No calls in {span.label} ({scope})."
+        return f"No calls {span.said} ({scope})."
     slug = "-".join([*table.metrics, *([table.dimension] if table.dimension else [])])
     choice = charts.choose(table, chart)
     ctx.artifacts.append(Artifact("plotly", table.title, metrics_layer.chart(table, chart)))

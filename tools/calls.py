@@ -254,21 +254,6 @@ async def _placer(ctx: AgentContext, rep: str | None) -> uuid.UUID | None:
     return placed_by
 
 
-def _period_said(label: str) -> str:
-    """A period's label as the end of a sentence: " yesterday", " in the last 7 days",
-    " in March 2026", " from 2026-11-01 to 2026-11-05"."""
-    if ".." in label:
-        start, end = label.split("..", 1)
-        return f" from {start} to {end}"
-    if label in ("today", "yesterday") or label.startswith("this "):
-        return f" {label}"
-    if label.startswith("last ") and not label[5:6].isdigit():
-        return f" {label}"
-    if label.startswith("last "):
-        return f" in the {label}"
-    return f" in {label}"
-
-
 def _filters_said(*, status: str | None, outcome: str | None, rep: str | None) -> str:
     """The filters in words, for the answer's first line (" with the outcome voicemail")."""
     said = ""
@@ -324,7 +309,7 @@ async def list_calls(
     except KloseError as exc:
         return str(exc)
     where = _filters_said(status=wanted, outcome=result, rep=rep if placed_by else None)
-    where += _period_said(span.label) if span else ""
+    where += f" {span.said}" if span else ""
     if not rows:
         return f"No calls found{where}."
     table = calls_table(rows, user_zone=zone, base_url=ctx.base_url)

@@ -642,3 +642,23 @@ async def test_time_buckets_match_direct_sql_in_any_zone(
             db, actor, where, params, tz=tz, span=span, dimensions=TIME_BUCKETS, **kw
         )
         assert calls > 1000
+
+
+def test_a_period_reads_as_the_end_of_a_sentence() -> None:
+    """ "No calls yesterday", "No calls in the last 7 days" — never "in yesterday"."""
+    now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    said = {
+        text: parse_period(text, now, "America/New_York").said
+        for text in ("today", "yesterday", "this week", "last month", "last 7 days", "in march")
+    }
+    assert said == {
+        "today": "today",
+        "yesterday": "yesterday",
+        "this week": "this week",
+        "last month": "last month",
+        "last 7 days": "in the last 7 days",
+        "in march": "in March 2026",
+    }
+    assert (
+        parse_period("2026-11-01..2026-11-05", now, "UTC").said == "from 2026-11-01 to 2026-11-05"
+    )
