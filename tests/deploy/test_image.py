@@ -225,6 +225,35 @@ def _in_thread(work: Coroutine[Any, Any, T]) -> T:
 
 @pytest.mark.slow
 @pytest.mark.timeout(INSTALL_TIMEOUT_S + 3 * START_TIMEOUT_S)
+def _check_chat_page(base: str, url: URL) -> None:
+    """/chat serves Chainlit's page (to a signed-in member) and its script bundle from
+    the installed Chainlit."""
+    session = _in_thread(_signed_in(base, url))
+    with httpx.Client(
+        base_url=base, cookies={"ks_session": session}, timeout=30, trust_env=False
+    ) as http:
+        chat = http.get("/chat/", headers={"Accept": "text/html"})
+        assert chat.status_code == 200, chat.text[:500]
+        assert '<div id="root">' in chat.text
+        asset = http.get(chat.url.join(_script_src(chat.text)))
+        assert asset.status_code == 200
+        assert "javascript" in asset.headers["content-type"]
+
+
+def _check_healthcheck(replay: Replay, image: Image, base: str, env: dict[str, str]) -> None:
+    """The image's HEALTHCHECK command passes against the server at `base` and fails
+    where nothing listens."""
+    assert image.healthcheck is not None
+    check = [
+        replay.which(image.healthcheck[0], image.env),
+        *(replay.host(w) if w.startswith("/") else w for w in image.healthcheck[1:-1]),
+    ]
+    ok = subprocess.run([*map(str, check), f"{base}/healthz"], env=env, timeout=30)
+    assert ok.returncode == 0
+    dead = f"http://127.0.0.1:{free_port()}/healthz"
+    assert subprocess.run([*map(str, check), dead], env=env, timeout=30).returncode == 1
+
+
 def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
     image = _image()
     replay = Replay(image, REPO_ROOT, image_root, context_files(REPO_ROOT, _ignore()))
@@ -274,30 +303,8 @@ def test_image_installs_and_starts(image_root: Path, pg_server_url: str):
             health = httpx.get(f"{base}/healthz", timeout=10).json()
             assert health["database"] == {**health["database"], "ok": True, "embedded": False}
 
-            # /chat serves Chainlit's page (to a signed-in member) and its script bundle
-            # from the installed Chainlit.
-            session = _in_thread(_signed_in(base, url))
-            with httpx.Client(
-                base_url=base, cookies={"ks_session": session}, timeout=30, trust_env=False
-            ) as http:
-                chat = http.get("/chat/", headers={"Accept": "text/html"})
-                assert chat.status_code == 200, chat.text[:500]
-                assert '<div id="root">' in chat.text
-                asset = http.get(chat.url.join(_script_src(chat.text)))
-                assert asset.status_code == 200
-                assert "javascript" in asset.headers["content-type"]
-
-            # The image's HEALTHCHECK command passes against this server and fails where
-            # nothing listens.
-            assert image.healthcheck is not None
-            check = [
-                replay.which(image.healthcheck[0], image.env),
-                *(replay.host(w) if w.startswith("/") else w for w in image.healthcheck[1:-1]),
-            ]
-            ok = subprocess.run([*map(str, check), f"{base}/healthz"], env=env, timeout=30)
-            assert ok.returncode == 0
-            dead = f"http://127.0.0.1:{free_port()}/healthz"
-            assert subprocess.run([*map(str, check), dead], env=env, timeout=30).returncode == 1
+            _check_chat_page(base, url)
+            _check_healthcheck(replay, image, base, env)
 
             wait_until(printed(worker_log, "job worker is running"), worker, worker_log, "worker")
 

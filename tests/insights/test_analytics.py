@@ -60,6 +60,74 @@ def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
+def _ins(outcome: str, *objections: str) -> dict[str, Any]:
+    return {"outcome": outcome, "objections": list(objections)}
+
+
+def _october_calls(
+    contacts: tuple[Any, ...], users: tuple[uuid.UUID, ...]
+) -> list[tuple[Any, ...]]:
+    """The seeded calls: (contact, placed by, at (UTC), keyword figures)."""
+    a1, a2, b1, s1 = contacts
+    a, b, m, stranger = users
+    return [
+        # contact, placed by, at (UTC), keyword figures
+        (
+            a1,
+            a,
+            utc(10, 5, 14),
+            {"duration_s": 120, "outcome": "interested", "insight": _ins("interested", "price")},
+        ),
+        (
+            a1,
+            a,
+            utc(10, 5, 23, 30),
+            {"duration_s": 60, "insight": _ins("callback_booked", "timing")},
+        ),
+        # 23:30 on 5 October in New York, 6 October in UTC.
+        (a2, a, utc(10, 6, 3, 30), {"status": "busy", "duration_s": 0, "outcome": "busy"}),
+        (
+            a2,
+            a,
+            utc(10, 12, 15),
+            {
+                "duration_s": 30,
+                "answered_by": "machine_end_beep",
+                "outcome": "voicemail",
+                "insight": _ins("voicemail"),
+            },
+        ),
+        (
+            b1,
+            b,
+            utc(10, 13, 16),
+            {"duration_s": 45, "outcome": "opted_out", "insight": _ins("opted_out")},
+        ),
+        (
+            b1,
+            b,
+            utc(10, 20, 17),
+            {"duration_s": 200, "insight": _ins("not_interested", "price", "competitor")},
+        ),
+        (b1, b, utc(10, 20, 18), {"status": "no-answer", "duration_s": 0, "outcome": "no_answer"}),
+        # The manager calls rep A's contact: rep A sees it, the rep dimension shows the manager.
+        (a1, m, utc(10, 21, 13), {"duration_s": 90, "insight": _ins("interested", "authority")}),
+        (a1, a, utc(10, 28, 14), {"status": "failed", "outcome": "failed"}),
+        (a2, a, utc(10, 30, 12), {"status": "in-progress", "answered_by": None}),
+        # 23:30 on 31 October in New York: inside the period.
+        (b1, b, utc(11, 1, 3, 30), {"duration_s": 10, "insight": _ins("not_interested", "need")}),
+        # Outside the period (New York time), or another workspace's.
+        (a1, a, utc(10, 1, 3, 59), {"duration_s": 50, "insight": _ins("interested", "price")}),
+        (b1, b, utc(11, 1, 4, 0), {"duration_s": 70}),
+        (
+            s1,
+            stranger,
+            utc(10, 15, 15),
+            {"duration_s": 33, "insight": _ins("interested", "price")},
+        ),
+    ]
+
+
 @pytest.fixture(scope="module")
 async def seed(_engine_owner: Database) -> Seed:
     """Calls in October 2026 (New York time), with figures worked out in the tests."""
@@ -82,65 +150,7 @@ async def seed(_engine_owner: Database) -> Seed:
             )
         await session.commit()
 
-    def ins(outcome: str, *objections: str) -> dict[str, Any]:
-        return {"outcome": outcome, "objections": list(objections)}
-
-    calls: list[tuple[Any, ...]] = [
-        # contact, placed by, at (UTC), keyword figures
-        (
-            a1,
-            a,
-            utc(10, 5, 14),
-            {"duration_s": 120, "outcome": "interested", "insight": ins("interested", "price")},
-        ),
-        (
-            a1,
-            a,
-            utc(10, 5, 23, 30),
-            {"duration_s": 60, "insight": ins("callback_booked", "timing")},
-        ),
-        # 23:30 on 5 October in New York, 6 October in UTC.
-        (a2, a, utc(10, 6, 3, 30), {"status": "busy", "duration_s": 0, "outcome": "busy"}),
-        (
-            a2,
-            a,
-            utc(10, 12, 15),
-            {
-                "duration_s": 30,
-                "answered_by": "machine_end_beep",
-                "outcome": "voicemail",
-                "insight": ins("voicemail"),
-            },
-        ),
-        (
-            b1,
-            b,
-            utc(10, 13, 16),
-            {"duration_s": 45, "outcome": "opted_out", "insight": ins("opted_out")},
-        ),
-        (
-            b1,
-            b,
-            utc(10, 20, 17),
-            {"duration_s": 200, "insight": ins("not_interested", "price", "competitor")},
-        ),
-        (b1, b, utc(10, 20, 18), {"status": "no-answer", "duration_s": 0, "outcome": "no_answer"}),
-        # The manager calls rep A's contact: rep A sees it, the rep dimension shows the manager.
-        (a1, m, utc(10, 21, 13), {"duration_s": 90, "insight": ins("interested", "authority")}),
-        (a1, a, utc(10, 28, 14), {"status": "failed", "outcome": "failed"}),
-        (a2, a, utc(10, 30, 12), {"status": "in-progress", "answered_by": None}),
-        # 23:30 on 31 October in New York: inside the period.
-        (b1, b, utc(11, 1, 3, 30), {"duration_s": 10, "insight": ins("not_interested", "need")}),
-        # Outside the period (New York time), or another workspace's.
-        (a1, a, utc(10, 1, 3, 59), {"duration_s": 50, "insight": ins("interested", "price")}),
-        (b1, b, utc(11, 1, 4, 0), {"duration_s": 70}),
-        (
-            s1,
-            stranger.actor.user_id,
-            utc(10, 15, 15),
-            {"duration_s": 33, "insight": ins("interested", "price")},
-        ),
-    ]
+    calls = _october_calls((a1, a2, b1, s1), (a, b, m, stranger.actor.user_id))
     for contact, placed_by, at, figures in calls:
         await seed_call(db, contact, placed_by, at=at, **figures)
     return Seed(manager.actor, rep_a.actor, rep_b.actor, stranger.actor, admin.actor)

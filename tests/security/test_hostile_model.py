@@ -360,25 +360,9 @@ ATTACHED = (attachments.Attachment("leads.csv", "text/csv", b"name,phone\nMallor
 REFUSED_TO_A_REP = {"remove_dnc", "manage_webhooks"}
 
 
-async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
-    db, double: OpenAIDouble, agent: Any, rep: Member
-) -> None:
-    names = {t.name for t in TOOLS}
-    kinds = {t.name: kind_of(t) for t in TOOLS}
-    assert None not in kinds.values(), kinds
-    writers = {name for name, kind in kinds.items() if kind == "write"}
-    # The tools that change what the user owns are all declared as writing, and each
-    # has its effect registered (run only from a confirmed pending action).
-    assert {
-        "add_contact",
-        "record_consent",
-        "place_call",
-        "end_call",
-        "buy_credits",
-        "change_mobile",
-    } <= writers
-    assert writers <= set(WRITE_ACTIONS)
-
+async def _seed_examples(db, rep: Member) -> dict[str, dict[str, Any]]:
+    """A contact with a past call and a live one, a paused campaign: what every tool's
+    example call (`_examples`) acts on."""
     jane = await add_contact(db, rep.actor, name="Jane Doe", phone=number_callable_now())
     ago = datetime.now(UTC) - timedelta(hours=2)
     call_id = await seed_call(
@@ -399,10 +383,12 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
         db, jane, rep.actor.user_id, at=datetime.now(UTC), status="in-progress"
     )
     await seed_paused_campaign(db, rep.actor, "Jane Doe")  # what the campaign tools act on
-    examples = _examples(call_id, live_id)
-    assert set(examples) == names, "give every registered tool an example call here"
-    recorder = Recorder()
-    context = {
+    return _examples(call_id, live_id)
+
+
+def _providers(db, recorder: Recorder) -> dict[str, Any]:
+    """The simulated carrier (recording every request), checkout and Verify."""
+    return {
         "telephony": recording_telephony(recorder),
         "payments": Payments(
             provider=SimulatedPaddle(db),
@@ -413,6 +399,31 @@ async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
         ),
         "otp": SimulatedVerify(db),
     }
+
+
+async def test_every_registered_tool_writes_nothing_until_the_user_says_yes(
+    db, double: OpenAIDouble, agent: Any, rep: Member
+) -> None:
+    names = {t.name for t in TOOLS}
+    kinds = {t.name: kind_of(t) for t in TOOLS}
+    assert None not in kinds.values(), kinds
+    writers = {name for name, kind in kinds.items() if kind == "write"}
+    # The tools that change what the user owns are all declared as writing, and each
+    # has its effect registered (run only from a confirmed pending action).
+    assert {
+        "add_contact",
+        "record_consent",
+        "place_call",
+        "end_call",
+        "buy_credits",
+        "change_mobile",
+    } <= writers
+    assert writers <= set(WRITE_ACTIONS)
+
+    examples = await _seed_examples(db, rep)
+    assert set(examples) == names, "give every registered tool an example call here"
+    recorder = Recorder()
+    context = _providers(db, recorder)
 
     for name in sorted(names):
         double.reset()

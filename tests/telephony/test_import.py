@@ -29,6 +29,38 @@ async def _import(db, actor, data, **kwargs) -> ImportReport:
         return report
 
 
+async def _check_stored(db, actor, rep, report, *, good: str, dup: str) -> None:
+    """What the import wrote: the good rows with their owner and consent, nothing of a
+    rejected row."""
+    async with db.session() as session:
+        dana = await contacts.find_contact_by_phone(session, actor, good)
+        assert dana is not None
+        assert (dana.name, dana.company, dana.notes, dana.owner_id) == (
+            "Dana Lee",
+            "Acme",
+            "Renewal, March",
+            rep.actor.user_id,
+        )
+        [record] = await consent.consents_for(session, actor, dana.id)
+        assert record.type is ConsentType.EXPRESS_WRITTEN
+        assert record.wording == "I agree that Acme may call me, including by AI."
+        assert record.obtained_at.isoformat() == "2026-06-01T18:30:00+00:00"
+        assert record.attested_by == actor.user_id
+        assert record.id == report.imported[0].consent_id
+        pat = await contacts.find_contact_by_phone(session, actor, dup)
+        assert pat is not None and pat.name == "Pat Kim"
+        [pewc] = await consent.consents_for(session, actor, pat.id)
+        assert pewc.type is ConsentType.EXPRESS_WRITTEN
+        assert pewc.obtained_at.isoformat() == "2026-05-01T00:00:00+00:00"  # read as UTC
+        # Nothing of a rejected row was stored.
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(Contact.workspace_id == actor.workspace_id)
+        )
+        assert count == 1 + 4
+
+
 async def test_good_rows_are_imported_and_bad_rows_reported_with_every_reason(db):
     manager = await make_member(db, Role.MANAGER)
     rep = await make_member(db, Role.REP, workspace_id=manager.actor.workspace_id)
@@ -96,33 +128,7 @@ async def test_good_rows_are_imported_and_bad_rows_reported_with_every_reason(db
     assert "line 3: no consent recorded: calls will be refused until it is" in text
     assert "line 15: on this workspace's do-not-call list: calls will be refused" in text
 
-    async with db.session() as session:
-        dana = await contacts.find_contact_by_phone(session, actor, good)
-        assert dana is not None
-        assert (dana.name, dana.company, dana.notes, dana.owner_id) == (
-            "Dana Lee",
-            "Acme",
-            "Renewal, March",
-            rep.actor.user_id,
-        )
-        [record] = await consent.consents_for(session, actor, dana.id)
-        assert record.type is ConsentType.EXPRESS_WRITTEN
-        assert record.wording == "I agree that Acme may call me, including by AI."
-        assert record.obtained_at.isoformat() == "2026-06-01T18:30:00+00:00"
-        assert record.attested_by == actor.user_id
-        assert record.id == report.imported[0].consent_id
-        pat = await contacts.find_contact_by_phone(session, actor, dup)
-        assert pat is not None and pat.name == "Pat Kim"
-        [pewc] = await consent.consents_for(session, actor, pat.id)
-        assert pewc.type is ConsentType.EXPRESS_WRITTEN
-        assert pewc.obtained_at.isoformat() == "2026-05-01T00:00:00+00:00"  # read as UTC
-        # Nothing of a rejected row was stored.
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Contact)
-            .where(Contact.workspace_id == actor.workspace_id)
-        )
-        assert count == 1 + 4
+    await _check_stored(db, actor, rep, report, good=good, dup=dup)
 
 
 async def test_a_rep_imports_only_contacts_of_their_own(db):
