@@ -4,8 +4,12 @@ call asking to be called back about the renewal."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from accounts import service as accounts
 from accounts.models import Role
@@ -72,3 +76,28 @@ class Asked:
     async def __call__(self, question: str) -> bool:
         self.questions.append(question)
         return self.answer
+
+
+def ask_cli(
+    database: Database, data_dir: Path, base: str, email: str, text: str, *options: str
+) -> str:
+    """One `klosesales ask` process for `email` (stdin not a terminal: nobody confirms
+    unless `--yes` is among `options`) against the server at `base` on the same data;
+    it must exit 0. Its standard output."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.url.render_as_string(hide_password=False),
+        "DATA_DIR": str(data_dir),
+        "PUBLIC_BASE_URL": base,
+        "SIM_CARRIER_ODDS": "answered=1",
+        "SIM_CARRIER_PACE_S": "0.05",
+        "LOG_LEVEL": "WARNING",
+    }
+    for name in ("TWILIO_AUTH_TOKEN", "PADDLE_WEBHOOK_SECRET", "OPENAI_API_KEY"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "chat_app.cli", "ask", "--user", email, *options, text]
+    proc = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout

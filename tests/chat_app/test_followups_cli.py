@@ -13,61 +13,26 @@ follows up on was read back from the thread in the database.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from core.db import Database
 from telephony.models import Call, ConsentRecord, Contact
-from tests.chat_app.helpers import funded_rep, seed_dana_renewal
-from tests.conftest import serve_app
+from tests.chat_app.helpers import ask_cli, funded_rep, seed_dana_renewal
 from tests.telephony.helpers import add_contact, number_callable_now
 from tools.models import PendingAction
-
-SIMULATED = {"TWILIO_AUTH_TOKEN": None, "PADDLE_WEBHOOK_SECRET": None}
-
-
-@pytest.fixture(scope="module")
-def served(
-    database: Database, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path]]:
-    """One running server for the module, and the data folder it shares with every
-    `ask` process (its simulated secrets live there)."""
-    data = tmp_path_factory.mktemp("followups-cli")
-    with serve_app(database, data, SIMULATED) as base:
-        yield base, data
 
 
 def _ask(
     database: Database, data_dir: Path, base: str, email: str, text: str, thread: str | None
 ) -> dict[str, Any]:
-    """One `klosesales ask --json` process (stdin is not a terminal: nobody confirms)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url.render_as_string(hide_password=False),
-        "DATA_DIR": str(data_dir),
-        "PUBLIC_BASE_URL": base,
-        "SIM_CARRIER_ODDS": "answered=1",
-        "SIM_CARRIER_PACE_S": "0.05",
-        "LOG_LEVEL": "WARNING",
-    }
-    for name in ("TWILIO_AUTH_TOKEN", "PADDLE_WEBHOOK_SECRET", "OPENAI_API_KEY"):
-        env.pop(name, None)
-    command = [sys.executable, "-m", "chat_app.cli", "ask", "--user", email, "--json", text]
-    if thread is not None:
-        command[-1:-1] = ["--thread", thread]
-    proc = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    """One `klosesales ask --json` process; its answer."""
+    options = ["--json", *(["--thread", thread] if thread is not None else [])]
+    out = ask_cli(database, data_dir, base, email, text, *options)
+    answer: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return answer
 
 
@@ -90,11 +55,11 @@ async def _actions(db: Database, thread: str) -> list[PendingAction]:
 
 
 async def test_call_them_again_then_yes_from_another_process_places_one_call(
-    db, database, served
+    db, database, simulated_server
 ) -> None:
     actor = await funded_rep(db, 600_000)
     dana, _ = await seed_dana_renewal(db, actor)
-    base, data = served
+    base, data = simulated_server
     summary = _ask(database, data, base, actor.email, "summarize my last call", None)
     assert [c["name"] for c in summary["tool_calls"]] == ["summarize_call"]
     thread = summary["thread_id"]
@@ -118,9 +83,9 @@ async def test_call_them_again_then_yes_from_another_process_places_one_call(
 
 
 async def test_a_call_request_after_the_consent_question_records_no_consent(
-    db, database, served
+    db, database, simulated_server
 ) -> None:
-    base, data = served
+    base, data = simulated_server
     actor = await funded_rep(db, 600_000)
     jordan = await add_contact(db, actor, name="Jordan Lee", phone=number_callable_now())
 
