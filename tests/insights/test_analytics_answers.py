@@ -102,14 +102,18 @@ async def test_a_reps_name_reads_as_the_rep_and_a_contacts_name_gets_a_pointer(
     manager, _ = await _team(db)
     today = date.today()
     args = analytics_request_args("show me Riley's calls last week", today)
-    assert args["rep"] == "Riley" and "connect_rate" in args["metrics"]
+    assert args["rep"] == "Riley" and args["metrics"] == ["calls"]
     assert analytics_request_args("calls by Riley last week", today)["rep"] == "Riley"
     assert "rep" not in analytics_request_args("calls by day last week", today)
     assert analytics_request_args("top objections this month as a pie", today)["chart"] == "pie"
 
     args = analytics_request_args("show me Riley's calls", today) | {"period": "last 7 days"}
     answer, _ = await _ask(db, manager, **args)
-    assert "that rep's calls" in answer
+    assert "that rep's calls" in answer and "| Calls |" in answer
+    assert "| 3 |" in answer  # Riley's three calls, not the team's
+    # Asked for the overview, the same rep's figures side by side.
+    overview = {"metrics": ["calls", "connect_rate", "talk_time_s", "connected"]}
+    answer, _ = await _ask(db, manager, **(args | overview))
     assert "| Calls | Connect rate | Talk time (min) | Connected calls |" in answer
     assert "| 3 | 66.7% | 3.0 | 2 |" in answer  # calls, connect rate, talk time, connected
 
