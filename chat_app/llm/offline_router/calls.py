@@ -191,6 +191,22 @@ _REFERENCES = frozenset(
 
 
 def _place_call_args(text: str) -> dict[str, Any]:
+    contact, after = _contact_and_rest(text)
+    said = _purpose(text, contact, after)
+    found = {"contact": contact, "purpose": said or "a quick introduction", **_voicemail_args(text)}
+    goal = _GOAL.search(text)
+    if goal:
+        found["goal"] = trim(goal.group(1))
+    points = _TALKING_POINTS.search(text)
+    if points:
+        found["talking_points"] = [
+            trim(p) for p in re.split(r"\s*(?:,|;|\band\b|\+)\s*", points.group(1)) if trim(p)
+        ]
+    return found
+
+
+def _contact_and_rest(text: str) -> tuple[str, str]:
+    """Who is to be called (a name, or a number as typed) and the text after them."""
     order = _CALL_VERB.match(text)
     give = _GIVE_THEM_A_CALL.search(text)
     before = text[: give.start()] if give is not None else ""
@@ -198,25 +214,25 @@ def _place_call_args(text: str) -> dict[str, Any]:
     if order is None and give is not None and (named or lower_name(before)):
         # 'Jan-Willem van der Berg — give him a call to reschedule', '… off the phone with
         # hana sato and she wants a callback … can you call her back about that'
-        contact, after = (named[0][0] if named else str(lower_name(before))), text[give.end() :]
-    elif order is None:
+        return (named[0][0] if named else str(lower_name(before))), text[give.end() :]
+    if order is None:
         phone = PHONE.search(text)
         if phone:
-            contact, after = phone.group(0).strip(), text[phone.end() :]
-        else:
-            match = re.search(
-                r"\b(?:call|ring|phone|dial)\s+(?:to\s+)?(.+?)" + NAME_STOP, text, re.IGNORECASE
-            )
-            contact = trim(match.group(1)) if match else ""
-            after = text[match.end() :] if match else ""
-    else:
-        rest = text[order.end() :]
-        given = re.match(r"(.+?)\s+a\s+(?:quick\s+)?(?:call|ring|buzz)\b", rest, re.IGNORECASE)
-        if order.group("verb").lower() == "give" and given:
-            contact, after = trim(given.group(1)), rest[given.end() :]
-        else:
-            contact, end = _who(rest)
-            after = rest[end:]
+            return phone.group(0).strip(), text[phone.end() :]
+        match = re.search(
+            r"\b(?:call|ring|phone|dial)\s+(?:to\s+)?(.+?)" + NAME_STOP, text, re.IGNORECASE
+        )
+        return (trim(match.group(1)), text[match.end() :]) if match else ("", "")
+    rest = text[order.end() :]
+    given = re.match(r"(.+?)\s+a\s+(?:quick\s+)?(?:call|ring|buzz)\b", rest, re.IGNORECASE)
+    if order.group("verb").lower() == "give" and given:
+        return trim(given.group(1)), rest[given.end() :]
+    contact, end = _who(rest)
+    return contact, rest[end:]
+
+
+def _purpose(text: str, contact: str, after: str) -> str:
+    """What the call is about, in the user's words, without the instructions around it."""
     if contact and not PHONE.fullmatch(contact) and (works := _AFFILIATION.match(after)):
         after = after[works.end() :]
     purpose = _PURPOSE_LEAD.match(after) or _PURPOSE_ANYWHERE.search(after)
@@ -240,40 +256,29 @@ def _place_call_args(text: str) -> dict[str, Any]:
     if said.lower() in _REFERENCES:
         said = ""  # 'call her back about it': what the conversation was about (followups)
     # 'ask if he wants to reorder office chairs' → 'reorder office chairs'
-    said = re.sub(
-        r"^(?:ask|check)(?:\s+(?:him|her|them))?\s+(?:if|whether)\s+(?:he|she|they)\s+(?:wants?"
-        r"|would like|is interested in|are interested in|needs?)\s+(?:to\s+)?",
-        "",
-        said,
-        flags=re.IGNORECASE,
-    )
+    said = _ASK_IF_WANTS.sub("", said)
     # What follows ', if …', ';' or a dash is instructions, not the purpose.
-    said = trim(
-        re.split(
-            r"\s*(?:[;—–]|\s-\s"
-            r"|,\s*if\b|\s+if\s+(?:it's|it is|there's)\b"
-            r"|,?\s+(?:and\s+)?if\s+(?:it|you|they|he|she|nobody|no one|there's)\s+"
-            r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
-            r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
-            r"|it|try|trying|aim|aiming|hoping|(?:the\s+)?goal|don't|do not|no voicemail|leave"
-            r"|hang up|talking points|on voicemail)\b"
-            r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b"
-            r"|,?\s+(?:the\s+|our\s+|my\s+)?goal(?:\s+is)?\b|,?\s+(?:try|trying)\s+to\b"
-            # Dictated: the ask repeated after the purpose ('… the pilot can you call her').
-            r"|,?\s+(?:can|could|would|will) (?:you|u)\b|,?\s+(?:pls|plz|please|thanks|thx|asap)$)",
-            said,
-        )[0]
-    )
-    found = {"contact": contact, "purpose": said or "a quick introduction", **_voicemail_args(text)}
-    goal = _GOAL.search(text)
-    if goal:
-        found["goal"] = trim(goal.group(1))
-    points = _TALKING_POINTS.search(text)
-    if points:
-        found["talking_points"] = [
-            trim(p) for p in re.split(r"\s*(?:,|;|\band\b|\+)\s*", points.group(1)) if trim(p)
-        ]
-    return found
+    return trim(_PURPOSE_END.split(said)[0])
+
+
+_ASK_IF_WANTS = re.compile(
+    r"^(?:ask|check)(?:\s+(?:him|her|them))?\s+(?:if|whether)\s+(?:he|she|they)\s+(?:wants?"
+    r"|would like|is interested in|are interested in|needs?)\s+(?:to\s+)?",
+    re.IGNORECASE,
+)
+_PURPOSE_END = re.compile(
+    r"\s*(?:[;—–]|\s-\s"
+    r"|,\s*if\b|\s+if\s+(?:it's|it is|there's)\b"
+    r"|,?\s+(?:and\s+)?if\s+(?:it|you|they|he|she|nobody|no one|there's)\s+"
+    r"(?:goes?|gets?|hits?|reach(?:es)?|don't|doesn't|do not|does not|can't|is)\b"
+    r"|,?\s+if\s+(?:voicemail|vm|no answer|busy|machine)\b|[.?!]\s|,\s*(?:she|he|they|we|i"
+    r"|it|try|trying|aim|aiming|hoping|(?:the\s+)?goal|don't|do not|no voicemail|leave"
+    r"|hang up|talking points|on voicemail)\b"
+    r"|,?\s+and\s+(?:leave|hang up|don't|do not|if)\b"
+    r"|,?\s+(?:the\s+|our\s+|my\s+)?goal(?:\s+is)?\b|,?\s+(?:try|trying)\s+to\b"
+    # Dictated: the ask repeated after the purpose ('… the pilot can you call her').
+    r"|,?\s+(?:can|could|would|will) (?:you|u)\b|,?\s+(?:pls|plz|please|thanks|thx|asap)$)"
+)
 
 
 # What the call should achieve: 'goal: book a demo', 'try to book a demo', 'aim to …'.
