@@ -25,7 +25,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from chat_app.llm import followups
 from chat_app.llm.messages import message_text
-from chat_app.llm.offline_router import refusals, route
+from chat_app.llm.offline_router import refusals, route, small_talk
 from chat_app.llm.offline_router.route import CHANGES, unsupported
 from core.timezones import today_in
 
@@ -121,6 +121,9 @@ class OfflineChatModel(BaseChatModel):
         followup = followups.resolve(messages, self.tool_names, today=day)
         if followup is not None:
             return followup.message()
+        said = small_talk.reply(text)  # thanks, a stray "yes", what a call would cost
+        if said is not None:
+            return AIMessage(content=said)
         chosen = route(
             text,
             self.tool_names,

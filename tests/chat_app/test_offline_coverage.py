@@ -29,7 +29,7 @@ from billing.purchases import BillingAddressInvalid, parse_country
 from chat_app.agent import TOOLS
 from chat_app.llm.messages import message_text
 from chat_app.llm.offline import GREETING, OfflineChatModel
-from chat_app.llm.offline_router import NO_TRANSFER_REPLY, route
+from chat_app.llm.offline_router import NO_TRANSFER_REPLY, route, small_talk
 from chat_app.llm.offline_router.classifier import load_examples
 from insights.analytics import AnalyticsError, parse_period
 
@@ -166,8 +166,8 @@ def test_what_offline_cannot_do_gets_an_honest_answer(text):
     assert not reply.tool_calls, f"{text!r} called {reply.tool_calls}"
     body = message_text(reply)
     assert "OPENAI_API_KEY" not in body  # only an admin hears about it
-    if body in (NO_TRANSFER_REPLY, GREETING):
-        return  # answered without a tool: why credits can't move, or hello
+    if body in (NO_TRANSFER_REPLY, GREETING) or body in small_talk.REPLIES:
+        return  # answered without a tool: why credits can't move, hello, you're welcome
     # Why not, in a rep's words: not possible (and the closest thing it can do), not
     # allowed (with the reason), or not understood — free either way.
     honest = ("What I can do", "isn't allowed", "didn't understand")
