@@ -17,7 +17,9 @@ assistant.jsonl 93.0 % / 83.4 %, everyday.jsonl 89.4 % / 82.7 %, 16 of 18. After
 round against a fifth development set (tests/fixtures/offline_dev_5.jsonl, written
 without seeing the router or these files), 2026-12-07 23:15 UTC: assistant.jsonl
 93.3 % / 85.0 % (6 more of 374 with the right arguments), everyday.jsonl 88.5 % / 82.7 %
-(one phrasing of 104 lost its tool; which one is not read), 16 of 18. The issue's
+(one phrasing of 104 lost its tool; which one is not read), 16 of 18; unchanged
+after the manager's everyday questions were taught (outcome and best-rep filters). The
+issue's
 targets (97 % tool, 95 % arguments, every unsafe request refused) are NOT met: the
 floors below are today's figures, so a change that loses accuracy on unseen phrasings
 fails, and they rise to the targets as the model does. Nobody changing the router

@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from accounts.models import Role
 from chat_app.turns import TurnStatus, answer_message
 from tests.accounts.helpers import make_member
@@ -95,3 +97,34 @@ async def test_last_weeks_calls_are_found_behind_many_newer_ones(db):
     )
     assert older.body.startswith("1 call from "), older.body
     assert "Lee Older" in older.body and "Dana Whitfield" not in older.body
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        ("show calls that went to voicemail", "list_calls", {"outcome": "voicemail"}),
+        ("which contacts said they were interested", "list_calls", {"outcome": "interested"}),
+        (
+            "calls where they were not interested this week",
+            "list_calls",
+            {"outcome": "not_interested", "period": "this week"},
+        ),
+        (
+            "who is my best rep",
+            "analytics",
+            {"metrics": ["calls", "connected", "connect_rate"], "dimension": "rep"},
+        ),
+        ("what are the most common objections", "analytics", {"metrics": ["objections"]}),
+    ],
+)
+def test_a_managers_everyday_questions_reach_the_tool_that_answers_them(
+    text: str, tool: str, args: dict[str, object]
+) -> None:
+    """Found using the app as the seeded manager: these gave every call unfiltered, the
+    manager's own account, or the last call's summary — each charged."""
+    from chat_app.agent import TOOLS
+    from chat_app.llm.offline_router import route
+
+    found = route(text, frozenset(t.name for t in TOOLS))
+    assert found is not None and found.intent.tool == tool, (text, found)
+    assert {k: found.args.get(k) for k in args} == args, found.args

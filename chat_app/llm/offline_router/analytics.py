@@ -53,6 +53,8 @@ _DIMENSION_CUES = (
     (
         r"\b(?:by|per|for each|each|across|among|between|for every|every) (?:sales ?)?reps?\b"
         r"|\brep by rep\b|\bleaderboard\b|\bwhich reps?\b|\bwho (?:on|in) (?:my|our|the) team\b"
+        r"|\b(?:best|top|top[ -]performing|best[ -]performing|strongest|weakest|worst)"
+        r" (?:sales ?)?(?:reps?|performers?|sellers?|callers?)\b"
         r"|\bwho(?:'s|s| has| had)? (?:had|has|got|made|did) the (?:best|most|highest|lowest|worst"
         r"|fewest)\b|/\s*reps?\b",
         "rep",
@@ -124,6 +126,9 @@ _LOWER_REPS = (
 )
 
 
+_RANKING = r"\b(?:best|top|strongest|weakest|worst|performing|performers?)\b"
+
+
 def analytics_args(text: str, today: date) -> dict[str, Any]:
     lowered = " ".join(text.lower().replace("’", "'").split())
     metrics: list[str] = []
@@ -145,7 +150,9 @@ def analytics_args(text: str, today: date) -> dict[str, Any]:
     ):
         metrics.remove("connected")
     if not metrics:
-        metrics = ["calls"]
+        # 'who is my best rep': how well, beside how much.
+        ranked = dimension == "rep" and re.search(_RANKING, lowered)
+        metrics = ["calls", "connected", "connect_rate"] if ranked else ["calls"]
     args: dict[str, Any] = {"metrics": metrics, "period": period_named(text, today) or "this month"}
     if dimension:
         args["dimension"] = dimension

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 from chat_app.llm.offline_router.dates import COUNT_WORDS, count_in, period_named
 from chat_app.llm.offline_router.entities import (
@@ -378,10 +378,31 @@ def list_calls_args(text: str, today: date | None = None) -> dict[str, Any]:
     else:
         if _NOT_ANSWERED.search(lowered):
             args["status"] = "no answer"  # 'calls that didnt get answered', 'no-answers
+    outcome = next((o for pattern, o in _OUTCOMES if pattern.search(lowered)), None)
+    if outcome:
+        args["outcome"] = outcome
     ref = call_ref(text).get("call")
     if ref:
         args["contact"] = ref
     return args
+
+
+# How a call ended as people say it ('calls that went to voicemail', 'who was
+# interested'), first match wins: 'not interested' before 'interested'.
+_OUTCOMES: Final = tuple(
+    (re.compile(pattern), outcome)
+    for pattern, outcome in (
+        (r"\b(?:not|weren't|wasn't|were not|was not|un)\s*interested\b", "not_interested"),
+        (r"\binterested\b", "interested"),
+        (r"\b(?:voice ?mails?|vms?|answering machines?)\b", "voicemail"),
+        (
+            r"\b(?:callbacks? (?:was |were )?booked|booked (?:a )?callbacks?"
+            r"|asked (?:us |me )?to call (?:them |him |her )?back)\b",
+            "callback_booked",
+        ),
+        (r"\b(?:opted out|opt[ -]?outs?|asked (?:us |me )?to stop calling)\b", "opted_out"),
+    )
+)
 
 
 QUOTED = re.compile(r"(?:^|\s)[\"“‘']([^\"”’]+?)[\"”’'](?=[\s?.!,]|$)")
