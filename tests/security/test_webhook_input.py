@@ -132,8 +132,7 @@ async def test_a_stored_call_duration_is_clamped_to_what_was_billed(db):
     assert (fresh.duration_s, fresh.cost_mc) == (90, 90_000)
 
 
-async def test_a_carrier_record_with_a_superscript_duration_does_not_stop_reconciliation(own_db):
-    db = own_db
+async def test_a_carrier_record_with_a_superscript_duration_does_not_stop_reconciliation(db):
     recorder = Recorder()
     bad = await _placed(db, credits=100, recorder=recorder)
     good = await _placed(db, credits=100, recorder=recorder)

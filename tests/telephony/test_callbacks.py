@@ -122,13 +122,6 @@ async def test_an_older_status_does_not_step_back(db):
 # --- reconciliation: the provider's record settles through the same function ------------
 
 
-@pytest.fixture
-def db(own_db):
-    """Reconciliation sweeps every overdue call: these tests run on a database of the
-    module's own, never on what other test files left in the worker's shared one."""
-    return own_db
-
-
 async def _reconcile(db, recorder: Recorder, call: Call, page: int = 100):
     later = call.created_at + timedelta(hours=1)
     return await reconcile(db, recorder, ring_timeout_s=30, grace_s=120, now=later, page=page)
